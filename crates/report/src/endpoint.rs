@@ -1,0 +1,211 @@
+//! `details` of an `endpoint` check: the pipeline's phases, hop by hop.
+//!
+//! Each phase is `None` when it did not run (an earlier phase failed, or it
+//! does not apply: no TLS for `http://`, no DNS with `--resolve` or an IP).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What the endpoint pipeline saw for one target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointDetails {
+    /// The normalised URL that was checked first (or `tcp://host:port`).
+    pub url: String,
+    /// Phase timings, as curl's write-out variables: cumulative from the
+    /// start of the final hop, plus the time spent on earlier hops.
+    pub timings: Timings,
+    /// One entry per request made; more than one with `--follow`.
+    pub hops: Vec<Hop>,
+}
+
+/// Timings of one hop in milliseconds, each measured from the hop's start
+/// (curl's `time_namelookup`, `time_connect`, `time_appconnect`,
+/// `time_starttransfer`, `time_total`). A phase that did not run is absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Timings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb_ms: Option<f64>,
+    pub total_ms: f64,
+    /// Time spent on hops before the final one (`--follow`), as curl's
+    /// `time_redirect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_ms: Option<f64>,
+}
+
+/// One request: the phases it went through.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hop {
+    pub url: String,
+    pub timings: Timings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsPhase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpPhase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsPhase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpPhase>,
+}
+
+/// Where the addresses came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsSource {
+    /// The system's resolver configuration.
+    System,
+    /// `--dns-server`.
+    Servers,
+    /// `--resolve HOST:PORT:ADDR`: no query was made.
+    Override,
+    /// The host is an IP address literal.
+    Literal,
+}
+
+/// The DNS phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsPhase {
+    pub name: String,
+    pub source: DnsSource,
+    /// The name servers asked (empty for overrides and literals).
+    pub servers: Vec<String>,
+    /// The CNAME chain from `name` to the canonical name, in order.
+    pub cname_chain: Vec<CnameRecord>,
+    /// A and AAAA answers.
+    pub answers: Vec<AddressRecord>,
+    pub duration_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CnameRecord {
+    pub name: String,
+    pub target: String,
+    pub ttl: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressRecord {
+    pub name: String,
+    /// `A` or `AAAA`.
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub address: String,
+    /// Absent for overrides and literals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+}
+
+/// The TCP phase: one attempt per resolved address until one connects.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcpPhase {
+    pub attempts: Vec<TcpAttempt>,
+    /// The address that connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_address: Option<String>,
+    pub duration_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcpAttempt {
+    pub address: String,
+    pub outcome: TcpOutcome,
+    pub duration_ms: f64,
+    /// The operating system's error, when the attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TcpOutcome {
+    Connected,
+    Refused,
+    Timeout,
+    Unreachable,
+    Error,
+    /// Not tried: the deadline had passed.
+    Skipped,
+}
+
+/// The TLS phase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsPhase {
+    /// The server name sent (SNI); absent for IP addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    pub alpn_offered: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<String>,
+    /// Whether the chain was verified against the trust store.
+    pub verified: bool,
+    /// The certificates the server presented, leaf first.
+    pub chain: Vec<Certificate>,
+    pub duration_ms: f64,
+}
+
+/// One presented certificate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    /// RFC 3339.
+    pub not_before: String,
+    /// RFC 3339.
+    pub not_after: String,
+    /// Days until `not_after` (negative when expired).
+    pub days_left: i64,
+    pub key: String,
+    pub sha256: String,
+}
+
+/// The HTTP phase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpPhase {
+    pub method: String,
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Response headers in order (secret values redacted).
+    pub headers: Vec<Header>,
+    /// Body bytes read (the read stops at the cap).
+    pub body_bytes: u64,
+    /// True when the body was longer than the cap and not read to its end.
+    pub body_truncated: bool,
+    /// Where a 3xx points, resolved against the request URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb_ms: Option<f64>,
+    pub duration_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
