@@ -1,1 +1,493 @@
-//! placeholder
+//! The endpoint pipeline of reach: dns → tcp → tls → http, one hop at a
+//! time, each phase timed, each failure a finding with a stable code.
+//!
+//! `reach check`, every hop of `reach sso` and every OAuth endpoint go
+//! through [`probe`] (or [`hop`] for one request); there is no other way to
+//! make a request in reach.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use std::time::Duration;
+//! use reach_http_probe::{EndpointProbe, Network, Target};
+//! let network = Network {
+//!     resolver: reach_dns::Resolver::new(&reach_dns::DnsConfig {
+//!         servers: vec![], overrides: vec![], timeout: Duration::from_secs(5),
+//!     })?,
+//!     tls: reach_tls::Tls::new(&reach_tls::TlsConfig::default())?,
+//! };
+//! let input = EndpointProbe::new(Target::parse("https://example.com/", false)?, Duration::from_secs(10));
+//! let outcome = reach_http_probe::probe(&input, &network).await;
+//! println!("{} findings", outcome.findings.len());
+//! # Ok(()) }
+//! ```
+
+mod error;
+pub mod http;
+pub mod tcp;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ::http::{HeaderName, HeaderValue, Method};
+use reach_report::endpoint::{EndpointDetails, Hop};
+use reach_report::{Code, Finding};
+use url::Url;
+
+pub use error::Error;
+pub use http::Protocol;
+
+/// The shared network context: resolver and TLS client, built once from
+/// the network options and used by every check.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub resolver: reach_dns::Resolver,
+    pub tls: reach_tls::Tls,
+}
+
+/// What to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An `http://` or `https://` URL: the full pipeline.
+    Url(Url),
+    /// `host:port`: DNS and TCP, plus TLS when `tls`.
+    Tcp { host: String, port: u16, tls: bool },
+}
+
+impl Target {
+    /// Parses a target as the user writes it: a URL, `host:port` (TCP, plus
+    /// TLS with `tls`), or a bare host (meaning `https://host/`).
+    pub fn parse(input: &str, tls: bool) -> Result<Target, Error> {
+        let text = input.trim();
+        let bad = |reason: String| Error::InvalidTarget {
+            target: input.to_owned(),
+            reason,
+        };
+        if text.is_empty() {
+            return Err(bad("the target is empty".to_owned()));
+        }
+        if text.contains("://") {
+            let url = Url::parse(text).map_err(|e| bad(e.to_string()))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(bad(format!(
+                    "unsupported scheme `{}` (use http:// or https://)",
+                    url.scheme()
+                )));
+            }
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(bad("the URL has no host".to_owned()));
+            }
+            return Ok(Target::Url(url));
+        }
+        if text.contains(['/', '?', '#', ' ']) {
+            return Err(bad(
+                "not a URL (add http:// or https://), host:port, or host name".to_owned(),
+            ));
+        }
+        // `host:port` or `[v6]:port`; a bare IPv6 address has several colons.
+        let host_port = if let Some(rest) = text.strip_prefix('[') {
+            rest.split_once("]:").map(|(h, p)| (format!("[{h}]"), p))
+        } else if text.matches(':').count() == 1 {
+            text.split_once(':').map(|(h, p)| (h.to_owned(), p))
+        } else {
+            None
+        };
+        if let Some((host, port)) = host_port {
+            let port: u16 = port
+                .parse()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad(format!("`{port}` is not a port number (1-65535)")))?;
+            validate_host(&host).map_err(&bad)?;
+            return Ok(Target::Tcp { host, port, tls });
+        }
+        let host = if text.parse::<std::net::Ipv6Addr>().is_ok() {
+            format!("[{text}]")
+        } else {
+            text.to_owned()
+        };
+        validate_host(&host).map_err(&bad)?;
+        let url = Url::parse(&format!("https://{host}/")).map_err(|e| bad(e.to_string()))?;
+        Ok(Target::Url(url))
+    }
+
+    /// The target as a URL-like string for the report.
+    pub fn display(&self) -> String {
+        match self {
+            Target::Url(u) => u.to_string(),
+            Target::Tcp { host, port, tls } => {
+                format!("{}://{host}:{port}", if *tls { "tls" } else { "tcp" })
+            }
+        }
+    }
+}
+
+fn validate_host(host: &str) -> Result<(), String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.is_empty() {
+        return Err("the host is empty".to_owned());
+    }
+    if host.starts_with('[') {
+        return bare
+            .parse::<std::net::Ipv6Addr>()
+            .map(drop)
+            .map_err(|_| format!("`{bare}` is not an IPv6 address"));
+    }
+    url::Host::parse(bare)
+        .map(drop)
+        .map_err(|e| format!("`{bare}` is not a valid host name: {e}"))
+}
+
+/// One endpoint check: what to request and the limits.
+#[derive(Debug, Clone)]
+pub struct EndpointProbe {
+    pub target: Target,
+    pub method: Method,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Follow redirects (`--follow`).
+    pub follow: bool,
+    pub max_redirects: usize,
+    /// The whole check's deadline, every hop included.
+    pub timeout: Duration,
+    /// Body bytes read at most per response.
+    pub body_cap: u64,
+    pub expiry_warn_days: i64,
+}
+
+impl EndpointProbe {
+    /// A GET without redirects, with the usual limits.
+    pub fn new(target: Target, timeout: Duration) -> Self {
+        EndpointProbe {
+            target,
+            method: Method::GET,
+            headers: Vec::new(),
+            follow: false,
+            max_redirects: 10,
+            timeout,
+            body_cap: 1024 * 1024,
+            expiry_warn_days: 14,
+        }
+    }
+}
+
+/// What the pipeline found for one endpoint.
+#[derive(Debug, Clone)]
+pub struct EndpointOutcome {
+    pub details: EndpointDetails,
+    pub findings: Vec<Finding>,
+}
+
+/// Runs the pipeline for `input`, following redirects when asked. Never
+/// takes longer than `input.timeout` (plus scheduling slack).
+pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + input.timeout;
+    let mut details = EndpointDetails {
+        url: input.target.display(),
+        ..EndpointDetails::default()
+    };
+    let mut findings = Vec::new();
+    let Target::Url(first) = &input.target else {
+        let Target::Tcp { host, port, tls } = &input.target else {
+            unreachable!("matched above")
+        };
+        let result = connect_hop(host, *port, *tls, input, network, deadline).await;
+        details.timings = result.hop.timings;
+        details.hops.push(result.hop);
+        findings.extend(result.findings);
+        return EndpointOutcome { details, findings };
+    };
+    let mut url = first.clone();
+    let mut method = input.method.clone();
+    let mut visited = vec![url.clone()];
+    loop {
+        let result = hop(&url, &method, input, network, deadline).await;
+        let failed = result.findings.iter().any(|f| f.severity == reach_report::Severity::Fail);
+        let location = result.hop.http.as_ref().and_then(|h| {
+            let status = h.status?;
+            (300..400).contains(&status).then(|| h.location.clone()).flatten()
+        });
+        let status = result.hop.http.as_ref().and_then(|h| h.status);
+        details.hops.push(result.hop);
+        findings.extend(result.findings);
+        let Some(next) = location.filter(|_| input.follow && !failed) else {
+            break;
+        };
+        let next = match Url::parse(&next) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+            _ => {
+                findings.push(
+                    Finding::new(
+                        Code::HttpProtocolError,
+                        format!("{url} redirects to `{next}`, which is not an http(s) URL"),
+                    )
+                    .with("location", &next),
+                );
+                break;
+            }
+        };
+        if url.scheme() == "https" && next.scheme() == "http" {
+            findings.push(
+                Finding::new(
+                    Code::HttpHttpsDowngrade,
+                    format!("{url} redirects to plain-HTTP {next}"),
+                )
+                .with("from", url.as_str())
+                .with("to", next.as_str()),
+            );
+        }
+        if visited.contains(&next) {
+            let chain: Vec<&str> = visited.iter().map(Url::as_str).collect();
+            findings.push(
+                Finding::new(
+                    Code::HttpRedirectLoop,
+                    format!("{url} redirects back to {next}, which was already visited"),
+                )
+                .with("chain", chain)
+                .with("repeated", next.as_str()),
+            );
+            break;
+        }
+        if visited.len() > input.max_redirects {
+            findings.push(
+                Finding::new(
+                    Code::HttpTooManyRedirects,
+                    format!(
+                        "more than {} redirects; the last one points to {next}",
+                        input.max_redirects
+                    ),
+                )
+                .with("limit", input.max_redirects)
+                .with("next", next.as_str()),
+            );
+            break;
+        }
+        // As browsers and curl do: 303, and 301/302 after a POST, become GET.
+        if status == Some(303) || (matches!(status, Some(301 | 302)) && method == Method::POST) {
+            method = Method::GET;
+        }
+        visited.push(next.clone());
+        url = next;
+    }
+    if let Some(last) = details.hops.last() {
+        if let Some(status) = last.http.as_ref().and_then(|h| h.status) {
+            if status >= 400 {
+                findings.push(
+                    Finding::new(
+                        Code::HttpStatusError,
+                        format!("{} answered {status}", last.url),
+                    )
+                    .with("status", status)
+                    .with("url", &last.url),
+                );
+            }
+        }
+        details.timings = last.timings;
+        if details.hops.len() > 1 {
+            let earlier: f64 = details.hops[..details.hops.len() - 1]
+                .iter()
+                .map(|h| h.timings.total_ms)
+                .sum();
+            details.timings.redirect_ms = Some(earlier);
+        }
+    }
+    details.timings.total_ms = ms(started);
+    EndpointOutcome { details, findings }
+}
+
+/// One request through every phase.
+#[derive(Debug)]
+pub struct HopResult {
+    pub hop: Hop,
+    pub findings: Vec<Finding>,
+}
+
+/// Requests `url` once: DNS, TCP, TLS for https, HTTP. Stops at the first
+/// failing phase.
+pub async fn hop(
+    url: &Url,
+    method: &Method,
+    input: &EndpointProbe,
+    network: &Network,
+    deadline: tokio::time::Instant,
+) -> HopResult {
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let tls = url.scheme() == "https";
+    let mut connected = connect_hop(host, port, tls, input, network, deadline).await;
+    connected.hop.url = url.to_string();
+    let Some(stream) = connected.stream.take() else {
+        return HopResult {
+            hop: connected.hop,
+            findings: connected.findings,
+        };
+    };
+    let request = http::HttpRequest {
+        method,
+        url,
+        headers: &input.headers,
+        body_cap: input.body_cap,
+    };
+    let result = match stream {
+        Stream::Plain(s) => http::exchange(s, Protocol::Http1, &request, deadline).await,
+        Stream::Tls(s) => {
+            let protocol = if s.get_ref().1.alpn_protocol() == Some(b"h2") {
+                Protocol::Http2
+            } else {
+                Protocol::Http1
+            };
+            http::exchange(*s, protocol, &request, deadline).await
+        }
+    };
+    let mut hop = connected.hop;
+    let mut findings = connected.findings;
+    let started = connected.started;
+    if let Some(first) = result.first_byte {
+        hop.timings.ttfb_ms = Some((first - started).as_secs_f64() * 1000.0);
+    }
+    let mut phase = result.phase;
+    phase.ttfb_ms = hop.timings.ttfb_ms;
+    hop.http = Some(phase);
+    hop.timings.total_ms = ms(started);
+    findings.extend(result.findings);
+    HopResult { hop, findings }
+}
+
+enum Stream {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+}
+
+struct Connected {
+    hop: Hop,
+    stream: Option<Stream>,
+    findings: Vec<Finding>,
+    started: Instant,
+}
+
+/// DNS, TCP and (when `tls`) TLS to `host:port`.
+async fn connect_hop(
+    host: &str,
+    port: u16,
+    tls: bool,
+    input: &EndpointProbe,
+    network: &Network,
+    deadline: tokio::time::Instant,
+) -> Connected {
+    let started = Instant::now();
+    let mut hop = Hop {
+        url: format!("{}://{host}:{port}", if tls { "tls" } else { "tcp" }),
+        ..Hop::default()
+    };
+    let done = |hop: Hop, findings: Vec<Finding>, stream: Option<Stream>| {
+        let mut hop = hop;
+        hop.timings.total_ms = ms(started);
+        Connected {
+            hop,
+            stream,
+            findings,
+            started,
+        }
+    };
+    // dns
+    let dns = match tokio::time::timeout_at(deadline, network.resolver.resolve(host, port)).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            let finding = Finding::new(
+                Code::DnsTimeout,
+                format!("no DNS answer for {host} before the check's deadline"),
+            )
+            .with("name", host);
+            return done(hop, vec![finding], None);
+        }
+    };
+    hop.timings.dns_ms = Some(ms(started));
+    let addrs: Vec<SocketAddr> = dns
+        .addresses
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, port))
+        .collect();
+    hop.dns = Some(dns.phase);
+    if addrs.is_empty() {
+        return done(hop, dns.findings, None);
+    }
+    // tcp
+    let tcp = tcp::connect(&addrs, deadline).await;
+    hop.tcp = Some(tcp.phase);
+    let Some(stream) = tcp.stream else {
+        return done(hop, tcp.findings, None);
+    };
+    hop.timings.connect_ms = Some(ms(started));
+    if !tls {
+        return done(hop, Vec::new(), Some(Stream::Plain(stream)));
+    }
+    // tls
+    let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let probe_input = reach_tls::TlsProbe {
+        server_name: host.to_owned(),
+        alpn: vec!["h2".to_owned(), "http/1.1".to_owned()],
+        timeout: remaining,
+        expiry_warn_days: input.expiry_warn_days,
+    };
+    let outcome = reach_tls::probe(&network.tls, &probe_input, stream).await;
+    hop.tls = Some(outcome.phase);
+    let Some(stream) = outcome.stream else {
+        return done(hop, outcome.findings, None);
+    };
+    hop.timings.tls_ms = Some(ms(started));
+    done(hop, outcome.findings, Some(Stream::Tls(Box::new(stream))))
+}
+
+/// Milliseconds since `since`, with sub-millisecond precision.
+pub(crate) fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        let t = |s| Target::parse(s, false);
+        assert!(matches!(t("https://example.com/x"), Ok(Target::Url(_))));
+        assert_eq!(
+            t("example.com").unwrap(),
+            Target::Url(Url::parse("https://example.com/").unwrap())
+        );
+        assert_eq!(
+            t("example.com:25").unwrap(),
+            Target::Tcp {
+                host: "example.com".into(),
+                port: 25,
+                tls: false
+            }
+        );
+        assert_eq!(
+            t("[::1]:8443").unwrap(),
+            Target::Tcp {
+                host: "[::1]".into(),
+                port: 8443,
+                tls: false
+            }
+        );
+        assert_eq!(
+            t("::1").unwrap(),
+            Target::Url(Url::parse("https://[::1]/").unwrap())
+        );
+        for bad in [
+            "",
+            "ftp://x/",
+            "http://",
+            "https://exa mple.com/",
+            "example.com:http",
+            "example.com:0",
+            "example.com:70000",
+            "exa mple.com",
+            "example.com/path",
+            "[::zz]:443",
+        ] {
+            let err = t(bad).expect_err(bad).to_string();
+            assert!(err.contains(bad.trim()), "{bad}: {err}");
+        }
+    }
+}

@@ -227,6 +227,12 @@ codes! {
         remedy: "Credentials and cookies would travel unencrypted: the service must redirect to an https:// URL.",
         explain: "An https:// response redirected to an http:// URL.";
 
+    /// Added beyond SPEC's table: the peer answered, but not with HTTP.
+    HttpProtocolError = "http.protocol_error", Fail,
+        message: "The server's answer is not valid HTTP",
+        remedy: "Something other than the expected HTTP service answers on this port (or it closed the connection without a response): check the port and scheme (http:// vs https://), and any proxy or load balancer in between.",
+        explain: "The connection was established, but the response could not be parsed as HTTP (malformed status line or headers, a closed connection before any response, a lying Content-Length). The evidence holds the parser's error.";
+
     // ---- allowlist ---------------------------------------------------
     AllowlistGap = "allowlist.gap", Fail,
         message: "Published ranges are not covered by the allowlist",

@@ -1,1 +1,424 @@
-//! placeholder
+//! The TLS phase of reach: a rustls handshake on a stream the TCP (or
+//! proxy) phase produced, with the presented chain captured even when
+//! verification fails, and rustls errors mapped to finding codes.
+//!
+//! Trust decisions come from rustls-platform-verifier (the system store)
+//! plus `--ca-file`; the crypto provider is ring.
+//!
+//! ```no_run
+//! # async fn demo(stream: tokio::net::TcpStream) -> Result<(), reach_tls::Error> {
+//! use std::time::Duration;
+//! let tls = reach_tls::Tls::new(&reach_tls::TlsConfig::default())?;
+//! let input = reach_tls::TlsProbe {
+//!     server_name: "example.com".into(),
+//!     alpn: vec!["h2".into(), "http/1.1".into()],
+//!     timeout: Duration::from_secs(5),
+//!     expiry_warn_days: 14,
+//! };
+//! let outcome = reach_tls::probe(&tls, &input, stream).await;
+//! println!("{:?}", outcome.phase.version);
+//! # Ok(()) }
+//! ```
+
+mod certs;
+mod error;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reach_report::endpoint::TlsPhase;
+use reach_report::{Code, Finding};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+pub use certs::describe;
+pub use error::Error;
+
+/// Where trust and client identity come from.
+#[derive(Debug, Clone, Default)]
+pub struct TlsConfig {
+    /// Extra trusted roots, PEM (`--ca-file`).
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate chain, PEM (`--client-cert`).
+    pub client_cert: Option<PathBuf>,
+    /// Client private key, PEM (`--client-key`).
+    pub client_key: Option<PathBuf>,
+}
+
+/// A prepared TLS client: build once, share between checks.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    base: Arc<ClientConfig>,
+    verifier: Arc<dyn ServerCertVerifier>,
+}
+
+/// The crypto provider reach uses everywhere: ring.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+impl Tls {
+    pub fn new(config: &TlsConfig) -> Result<Self, Error> {
+        let provider = provider();
+        let extra = match &config.ca_file {
+            Some(path) => read_certs(path, "--ca-file")?,
+            None => Vec::new(),
+        };
+        let verifier: Arc<dyn ServerCertVerifier> =
+            match rustls_platform_verifier::Verifier::new_with_extra_roots(
+                extra.clone(),
+                provider.clone(),
+            ) {
+                Ok(v) => Arc::new(v),
+                // A machine without a system store (a bare container): fall
+                // back to the Mozilla roots so public sites still verify.
+                Err(_) => {
+                    let mut roots = rustls::RootCertStore::empty();
+                    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                    for cert in extra {
+                        roots.add(cert)?;
+                    }
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|e| Error::Config(rustls::Error::General(e.to_string())))?
+                }
+            };
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone());
+        let base = match (&config.client_cert, &config.client_key) {
+            (None, None) => builder.with_no_client_auth(),
+            (Some(cert), Some(key)) => {
+                let chain = read_certs(cert, "--client-cert")?;
+                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| Error::Pem {
+                    path: key.clone(),
+                    reason: format!("no usable private key: {e}"),
+                })?;
+                builder.with_client_auth_cert(chain, key)?
+            }
+            _ => return Err(Error::ClientPair),
+        };
+        Ok(Tls {
+            base: Arc::new(base),
+            verifier,
+        })
+    }
+}
+
+fn read_certs(path: &PathBuf, what: &'static str) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        what,
+        path: path.clone(),
+        source,
+    })?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::Pem {
+            path: path.clone(),
+            reason: format!("not a PEM certificate file: {e}"),
+        })?;
+    if certs.is_empty() {
+        return Err(Error::Pem {
+            path: path.clone(),
+            reason: "no CERTIFICATE block found".to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
+/// One handshake to make.
+#[derive(Debug, Clone)]
+pub struct TlsProbe {
+    /// The host name (SNI and verification) or IP address.
+    pub server_name: String,
+    /// ALPN protocols to offer, in preference order.
+    pub alpn: Vec<String>,
+    pub timeout: Duration,
+    /// Warn when the leaf expires within this many days.
+    pub expiry_warn_days: i64,
+}
+
+/// What the TLS phase produced.
+#[derive(Debug)]
+pub struct TlsOutcome<S> {
+    pub phase: TlsPhase,
+    /// The encrypted stream, when the handshake succeeded and verified.
+    pub stream: Option<TlsStream<S>>,
+    pub findings: Vec<Finding>,
+}
+
+/// Records the presented chain, then lets the real verifier decide.
+#[derive(Debug)]
+struct Capturing {
+    inner: Arc<dyn ServerCertVerifier>,
+    seen: Mutex<Vec<CertificateDer<'static>>>,
+}
+
+impl ServerCertVerifier for Capturing {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.clear();
+            seen.push(end_entity.clone().into_owned());
+            seen.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+        }
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Performs the handshake on `stream`. Never takes longer than
+/// `input.timeout`; every failure is a finding.
+pub async fn probe<S>(tls: &Tls, input: &TlsProbe, stream: S) -> TlsOutcome<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let started = Instant::now();
+    let bare = input
+        .server_name
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let is_ip = bare.parse::<std::net::IpAddr>().is_ok();
+    let mut phase = TlsPhase {
+        sni: (!is_ip).then(|| bare.to_owned()),
+        alpn_offered: input.alpn.clone(),
+        ..TlsPhase::default()
+    };
+    let mut findings = Vec::new();
+    let server_name = match ServerName::try_from(bare.to_owned()) {
+        Ok(n) => n,
+        Err(e) => {
+            findings.push(Finding::new(
+                Code::TlsHandshakeFailed,
+                format!("`{bare}` cannot be used as a TLS server name: {e}"),
+            ));
+            phase.duration_ms = ms(started);
+            return TlsOutcome {
+                phase,
+                stream: None,
+                findings,
+            };
+        }
+    };
+    let capture = Arc::new(Capturing {
+        inner: tls.verifier.clone(),
+        seen: Mutex::new(Vec::new()),
+    });
+    let mut config = (*tls.base).clone();
+    config.dangerous().set_certificate_verifier(capture.clone());
+    config.alpn_protocols = input.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    let connector = TlsConnector::from(Arc::new(config));
+    let result = tokio::time::timeout(input.timeout, connector.connect(server_name, stream)).await;
+    phase.duration_ms = ms(started);
+    let chain = capture.seen.lock().map(|s| s.clone()).unwrap_or_default();
+    phase.chain = chain.iter().map(|c| certs::describe(c)).collect();
+    let stream = match result {
+        Err(_) => {
+            findings.push(
+                Finding::new(
+                    Code::TlsHandshakeFailed,
+                    format!(
+                        "the TLS handshake with {bare} did not finish within {:?}",
+                        input.timeout
+                    ),
+                )
+                .with("reason", "timeout"),
+            );
+            None
+        }
+        Ok(Err(io)) => {
+            findings.push(classify(&io, bare, &phase));
+            None
+        }
+        Ok(Ok(stream)) => {
+            let (_, conn) = stream.get_ref();
+            phase.verified = true;
+            phase.version = conn.protocol_version().map(version_name);
+            phase.cipher = conn
+                .negotiated_cipher_suite()
+                .and_then(|s| s.suite().as_str())
+                .map(str::to_owned);
+            phase.alpn = conn
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned());
+            if let Some(leaf) = phase.chain.first() {
+                if leaf.days_left <= input.expiry_warn_days {
+                    findings.push(
+                        Finding::new(
+                            Code::TlsCertExpiringSoon,
+                            format!(
+                                "the certificate of {bare} expires in {} days ({})",
+                                leaf.days_left, leaf.not_after
+                            ),
+                        )
+                        .with("not_after", &leaf.not_after)
+                        .with("days_left", leaf.days_left),
+                    );
+                }
+            }
+            Some(stream)
+        }
+    };
+    TlsOutcome {
+        phase,
+        stream,
+        findings,
+    }
+}
+
+/// Maps a failed handshake to its finding by the typed rustls error.
+fn classify(io: &std::io::Error, host: &str, phase: &TlsPhase) -> Finding {
+    let rustls_error = io
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    let leaf = phase.chain.first();
+    let Some(error) = rustls_error else {
+        return Finding::new(
+            Code::TlsHandshakeFailed,
+            format!("the TLS handshake with {host} failed: {io}"),
+        )
+        .with("reason", io.to_string());
+    };
+    match error {
+        rustls::Error::InvalidCertificate(cert_error) => match cert_error {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => Finding::new(
+                Code::TlsCertExpired,
+                format!(
+                    "the certificate of {host} expired on {}",
+                    leaf.map_or("an earlier date", |l| l.not_after.as_str())
+                ),
+            )
+            .with("not_after", leaf.map(|l| &l.not_after)),
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                Finding::new(
+                    Code::TlsCertNotYetValid,
+                    format!(
+                        "the certificate of {host} is valid only from {}",
+                        leaf.map_or("a later date", |l| l.not_before.as_str())
+                    ),
+                )
+                .with("not_before", leaf.map(|l| &l.not_before))
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                let names = leaf.map(|l| l.sans.clone()).unwrap_or_default();
+                Finding::new(
+                    Code::TlsHostnameMismatch,
+                    format!(
+                        "the certificate of {host} covers {}, not {host}",
+                        if names.is_empty() {
+                            "no DNS names".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                )
+                .with("names", names)
+            }
+            CertificateError::UnknownIssuer => unknown_issuer(host, phase),
+            other => Finding::new(
+                Code::TlsHandshakeFailed,
+                format!("the certificate of {host} was rejected: {other:?}"),
+            ),
+        },
+        rustls::Error::AlertReceived(alert) => Finding::new(
+            Code::TlsHandshakeFailed,
+            format!("{host} ended the handshake with the alert {alert:?}"),
+        )
+        .with("alert", format!("{alert:?}")),
+        other => Finding::new(
+            Code::TlsHandshakeFailed,
+            format!("the TLS handshake with {host} failed: {other}"),
+        )
+        .with("reason", other.to_string()),
+    }
+}
+
+/// `UnknownIssuer` covers two different faults: a chain that ends in an
+/// untrusted root, and a chain missing its intermediate. The presented
+/// certificates tell them apart.
+fn unknown_issuer(host: &str, phase: &TlsPhase) -> Finding {
+    let Some(leaf) = phase.chain.first() else {
+        return Finding::new(
+            Code::TlsUntrustedIssuer,
+            format!("the certificate of {host} is not issued by a trusted CA"),
+        );
+    };
+    let self_signed = leaf.subject == leaf.issuer;
+    let issuer_sent = phase.chain[1..].iter().any(|c| c.subject == leaf.issuer);
+    if !self_signed && !issuer_sent {
+        Finding::new(
+            Code::TlsIncompleteChain,
+            format!(
+                "{host} sent its certificate without the intermediate that issued it ({})",
+                leaf.issuer
+            ),
+        )
+        .with("missing_issuer", &leaf.issuer)
+    } else {
+        let top = phase.chain.last().unwrap_or(leaf);
+        Finding::new(
+            Code::TlsUntrustedIssuer,
+            if self_signed {
+                format!("the certificate of {host} is self-signed ({})", leaf.subject)
+            } else {
+                format!(
+                    "the chain of {host} ends at {}, which is not a trusted root",
+                    top.issuer
+                )
+            },
+        )
+        .with("issuer", &top.issuer)
+        .with("self_signed", self_signed)
+    }
+}
+
+fn version_name(v: rustls::ProtocolVersion) -> String {
+    match v {
+        rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_owned(),
+        rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_owned(),
+        rustls::ProtocolVersion::TLSv1_1 => "TLS 1.1".to_owned(),
+        rustls::ProtocolVersion::TLSv1_0 => "TLS 1.0".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}

@@ -1,0 +1,228 @@
+//! The HTTP phase: one request over hyper's `client::conn` handshake (HTTP/1.1
+//! or h2), timed to the first byte, with the body read up to a cap.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request, Version};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use reach_report::endpoint::{Header, HttpPhase};
+use reach_report::{Code, Finding};
+use tokio::io::{AsyncRead, AsyncWrite};
+use url::Url;
+
+/// Which HTTP version to speak on the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// One request to make.
+#[derive(Debug, Clone)]
+pub struct HttpRequest<'a> {
+    pub method: &'a Method,
+    pub url: &'a Url,
+    pub headers: &'a [(HeaderName, HeaderValue)],
+    /// Stop reading the body after this many bytes.
+    pub body_cap: u64,
+}
+
+/// What the HTTP phase produced.
+#[derive(Debug)]
+pub struct HttpResult {
+    pub phase: HttpPhase,
+    pub findings: Vec<Finding>,
+    /// When the first response byte arrived.
+    pub first_byte: Option<Instant>,
+}
+
+/// Sends `request` on `stream` and reads the response, all before `deadline`.
+pub async fn exchange<S>(
+    stream: S,
+    protocol: Protocol,
+    request: &HttpRequest<'_>,
+    deadline: tokio::time::Instant,
+) -> HttpResult
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let started = Instant::now();
+    let mut result = HttpResult {
+        phase: HttpPhase {
+            method: request.method.to_string(),
+            version: match protocol {
+                Protocol::Http1 => "HTTP/1.1",
+                Protocol::Http2 => "HTTP/2",
+            }
+            .to_owned(),
+            ..HttpPhase::default()
+        },
+        findings: Vec::new(),
+        first_byte: None,
+    };
+    let outcome = tokio::time::timeout_at(deadline, run(stream, protocol, request, &mut result)).await;
+    result.phase.duration_ms = crate::ms(started);
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            let when = if result.first_byte.is_some() {
+                "while reading the response body"
+            } else {
+                "before a response"
+            };
+            result.findings.push(
+                Finding::new(
+                    Code::HttpProtocolError,
+                    format!("{} failed {when}: {e}", request.url),
+                )
+                .with("error", e.to_string()),
+            );
+        }
+        Err(_) => {
+            let waited = crate::ms(started);
+            let (what, phase) = if result.first_byte.is_some() {
+                ("the response body did not finish", "body")
+            } else {
+                ("no response headers arrived", "headers")
+            };
+            result.findings.push(
+                Finding::new(
+                    Code::HttpTimeout,
+                    format!(
+                        "{} accepted the connection but {what} within {waited:.0} ms",
+                        request.url
+                    ),
+                )
+                .with("waiting_for", phase)
+                .with("waited_ms", waited),
+            );
+        }
+    }
+    result
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run<S>(
+    stream: S,
+    protocol: Protocol,
+    request: &HttpRequest<'_>,
+    result: &mut HttpResult,
+) -> Result<(), BoxError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(stream);
+    let url = request.url;
+    let mut builder = Request::builder().method(request.method.clone());
+    let has_header = |name: &http::header::HeaderName| request.headers.iter().any(|(n, _)| n == name);
+    // The guard keeps the connection driver alive until the body is read.
+    let (response, _guard) = match protocol {
+        Protocol::Http1 => {
+            let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+                .max_buf_size(256 * 1024)
+                .handshake(io)
+                .await?;
+            let guard = AbortOnDrop(tokio::spawn(conn));
+            let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+            builder = builder.uri(path).version(Version::HTTP_11);
+            if !has_header(&http::header::HOST) {
+                builder = builder.header(http::header::HOST, host_header(url));
+            }
+            let req = finish(builder, request, &has_header)?;
+            (sender.send_request(req).await?, guard)
+        }
+        Protocol::Http2 => {
+            let (mut sender, conn) =
+                hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+                    .max_header_list_size(256 * 1024)
+                    .handshake(io)
+                    .await?;
+            let guard = AbortOnDrop(tokio::spawn(conn));
+            builder = builder.uri(url.as_str()).version(Version::HTTP_2);
+            let req = finish(builder, request, &has_header)?;
+            (sender.send_request(req).await?, guard)
+        }
+    };
+    result.first_byte = Some(Instant::now());
+    read(response, request, result).await
+}
+
+fn finish(
+    mut builder: http::request::Builder,
+    request: &HttpRequest<'_>,
+    has_header: &dyn Fn(&http::header::HeaderName) -> bool,
+) -> Result<Request<Empty<Bytes>>, BoxError> {
+    if !has_header(&http::header::USER_AGENT) {
+        builder = builder.header(
+            http::header::USER_AGENT,
+            concat!("reach/", env!("CARGO_PKG_VERSION")),
+        );
+    }
+    if !has_header(&http::header::ACCEPT) {
+        builder = builder.header(http::header::ACCEPT, "*/*");
+    }
+    for (name, value) in request.headers {
+        builder = builder.header(name, value);
+    }
+    Ok(builder.body(Empty::<Bytes>::new())?)
+}
+
+async fn read(
+    response: http::Response<hyper::body::Incoming>,
+    request: &HttpRequest<'_>,
+    result: &mut HttpResult,
+) -> Result<(), BoxError> {
+    let phase = &mut result.phase;
+    phase.status = Some(response.status().as_u16());
+    phase.headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| Header {
+            name: n.as_str().to_owned(),
+            value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        })
+        .collect();
+    phase.location = response
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|l| {
+            request
+                .url
+                .join(l)
+                .map_or_else(|_| l.to_owned(), |u| u.to_string())
+        });
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        if let Some(data) = frame.data_ref() {
+            phase.body_bytes += data.len() as u64;
+            if phase.body_bytes >= request.body_cap {
+                phase.body_truncated = true;
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `host[:port]` as the Host header wants it (the port only when not default).
+fn host_header(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// Stops the connection driver when the exchange ends, however it ends.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

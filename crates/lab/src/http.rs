@@ -1,0 +1,261 @@
+//! The lab's HTTP application and the TCP accept loops (plain, TLS, and the silent port).
+//!
+//! Plain hyper rather than a router framework: the routes are few, and owning the request
+//! handling keeps exact control of status codes, `Location` headers and the protocol version
+//! reported by `/version`. Connections are served by hyper-util's `auto` builder, which sniffs
+//! the HTTP/2 preface, so a TLS client that negotiated `h2` through ALPN gets HTTP/2 and
+//! everyone else gets HTTP/1.1.
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{
+    HeaderMap, Request, Response, StatusCode, Version,
+    body::Incoming,
+    header::{CONTENT_TYPE, HOST, HeaderValue, LOCATION},
+    service::service_fn,
+};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::conn::auto,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::{TcpListener, TcpStream},
+};
+use tokio_rustls::TlsAcceptor;
+
+/// Size of the `/big` body.
+pub(crate) const BIG_BODY_LEN: usize = 4 * 1024 * 1024;
+/// How long `/slow-headers` waits before answering.
+pub(crate) const SLOW_HEADERS_DELAY: Duration = Duration::from_secs(30);
+/// Bound on a TLS handshake, so a client that connects and stalls does not pin a task forever.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Body = Full<Bytes>;
+
+/// State shared by every connection of the HTTP app.
+pub(crate) struct App {
+    /// Port of the plain HTTP listener on 127.0.0.1, the target of `/downgrade`.
+    pub(crate) http_port: u16,
+    /// Port of the plain HTTP listener on `[::1]`, used by `/downgrade` for IPv6-literal hosts.
+    pub(crate) http6_port: Option<u16>,
+    /// The `/big` body, built once and shared (cloning `Bytes` is a reference count bump).
+    pub(crate) big: Bytes,
+}
+
+impl App {
+    pub(crate) fn new(http_port: u16, http6_port: Option<u16>) -> Self {
+        Self {
+            http_port,
+            http6_port,
+            big: Bytes::from(vec![b'x'; BIG_BODY_LEN]),
+        }
+    }
+
+    /// Routes one request. Never fails: every problem is an HTTP status.
+    pub(crate) async fn handle<B>(&self, req: Request<B>) -> Response<Body> {
+        let path = req.uri().path();
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match segments.as_slice() {
+            [""] => text(StatusCode::OK, "reach lab\n"),
+            ["status", code] => match parse_status(code) {
+                Some(status) => text(status, &format!("status {}\n", status.as_u16())),
+                None => text(StatusCode::BAD_REQUEST, "status must be an integer in 100..=599\n"),
+            },
+            ["redirect", n] => match n.parse::<u32>() {
+                Ok(0) => redirect("/status/200"),
+                Ok(n) => redirect(&format!("/redirect/{}", n - 1)),
+                Err(_) => text(StatusCode::BAD_REQUEST, "redirect count must be a non-negative integer\n"),
+            },
+            ["loop", "a"] => redirect("/loop/b"),
+            ["loop", "b"] => redirect("/loop/a"),
+            ["downgrade"] => self.downgrade(&req),
+            ["headers"] => headers_json(req.headers()),
+            ["method"] => text(StatusCode::OK, req.method().as_str()),
+            ["version"] => text(StatusCode::OK, version_name(req.version())),
+            ["big"] => {
+                let mut response = Response::new(Full::new(self.big.clone()));
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+                response
+            }
+            ["slow-headers"] => {
+                // Cancelled, with its connection, when the lab's runtime shuts down.
+                tokio::time::sleep(SLOW_HEADERS_DELAY).await;
+                text(StatusCode::OK, "finally\n")
+            }
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+
+    /// `/downgrade`: an absolute `http://` redirect to the plain listener, keeping the name the
+    /// client used, so a client following it leaves TLS behind.
+    fn downgrade<B>(&self, req: &Request<B>) -> Response<Body> {
+        // HTTP/1.1 carries the name in Host; HTTP/2 usually only in :authority (the URI).
+        let authority = req
+            .headers()
+            .get(HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri().authority().map(hyper::http::uri::Authority::as_str))
+            .unwrap_or("127.0.0.1");
+        let host = host_part(authority);
+        let port = if host.starts_with('[') {
+            self.http6_port.unwrap_or(self.http_port)
+        } else {
+            self.http_port
+        };
+        redirect(&format!("http://{host}:{port}/status/200"))
+    }
+}
+
+/// Parses `/status/{code}`: an integer in 100..=599.
+///
+/// 1xx codes pass validation but hyper cannot send an informational status as a final
+/// response; it answers 500 instead and closes the connection.
+pub(crate) fn parse_status(code: &str) -> Option<StatusCode> {
+    let code: u16 = code.parse().ok()?;
+    if (100..=599).contains(&code) {
+        StatusCode::from_u16(code).ok()
+    } else {
+        None
+    }
+}
+
+/// The host part of a Host header / authority: drops the port, keeps IPv6 brackets.
+pub(crate) fn host_part(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return match authority.find(']') {
+            Some(end) => &authority[..=end],
+            None => authority,
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+fn version_name(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::copy_from_slice(body.as_bytes())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+fn redirect(location: &str) -> Response<Body> {
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            let mut response = text(StatusCode::FOUND, &format!("redirecting to {location}\n"));
+            response.headers_mut().insert(LOCATION, value);
+            response
+        }
+        // Only reachable through /downgrade with a Host header hyper accepted but that cannot
+        // be a header value again; answer instead of panicking.
+        Err(_) => text(StatusCode::BAD_REQUEST, "cannot build a Location for this host\n"),
+    }
+}
+
+/// `/headers`: a JSON object of request header name (lowercase) → value. Repeated headers are
+/// joined with ", " (RFC 9110 §5.3); non-UTF-8 bytes are replaced.
+fn headers_json(headers: &HeaderMap) -> Response<Body> {
+    let mut map = serde_json::Map::new();
+    for name in headers.keys() {
+        let joined = headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        map.insert(name.as_str().to_owned(), serde_json::Value::String(joined));
+    }
+    let body = serde_json::Value::Object(map).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Serves one connection (plain TCP or TLS) with the app, HTTP/1.1 or HTTP/2 as the client speaks.
+async fn serve_connection<S>(app: Arc<App>, io: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req: Request<Incoming>| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, Infallible>(app.handle(req).await) }
+    });
+    // Errors here are client misbehaviour (resets, garbage); the lab just drops the connection.
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+/// Accept loop for plain HTTP. Runs until the runtime shuts down.
+pub(crate) async fn serve_plain(listener: TcpListener, app: Arc<App>) {
+    loop {
+        let Some(stream) = accept(&listener).await else { continue };
+        tokio::spawn(serve_connection(Arc::clone(&app), stream));
+    }
+}
+
+/// Accept loop for HTTPS. Runs until the runtime shuts down.
+pub(crate) async fn serve_tls(listener: TcpListener, app: Arc<App>, acceptor: TlsAcceptor) {
+    loop {
+        let Some(stream) = accept(&listener).await else { continue };
+        let acceptor = acceptor.clone();
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            // A failed or stalled handshake (e.g. a client that distrusts the lab CA) just ends
+            // the connection.
+            if let Ok(Ok(tls)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                serve_connection(app, tls).await;
+            }
+        });
+    }
+}
+
+/// Accept loop for the silent port: accepts, never reads or writes, and holds every connection
+/// until the runtime shuts down (which drops this task and with it the streams).
+pub(crate) async fn serve_silent(listener: TcpListener) {
+    let mut held = Vec::new();
+    loop {
+        if let Some(stream) = accept(&listener).await {
+            held.push(stream);
+        }
+    }
+}
+
+/// Accepts one connection and sets TCP_NODELAY on it, so small responses are not delayed by
+/// Nagle's algorithm (timings are what reach measures).
+///
+/// Returns `None` after a failed accept (e.g. EMFILE, or a connection reset while queued) after a
+/// short pause, so a persistent error cannot spin the loop.
+async fn accept(listener: &TcpListener) -> Option<TcpStream> {
+    match listener.accept().await {
+        Ok((stream, _)) => {
+            // Failing to set an option on a live socket is not worth dropping the client over.
+            let _ = stream.set_nodelay(true);
+            Some(stream)
+        }
+        Err(_) => {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            None
+        }
+    }
+}
