@@ -1,1 +1,226 @@
-//! cli
+//! The `reach` command line: argument parsing, running checks, writing the
+//! report. `main.rs` only calls [`run`].
+//!
+//! ```no_run
+//! std::process::exit(reach_cli::run());
+//! ```
+
+mod args;
+mod check;
+mod render;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use clap::Parser;
+use reach_report::{Code, Report, Status, Tool};
+
+use args::{Cli, Command, ExplainArgs, Format};
+
+/// Exit codes, as SPEC.md defines them.
+pub mod exit {
+    /// No check failed.
+    pub const OK: i32 = 0;
+    /// A check failed (or warned, with `--strict`).
+    pub const FAILED: i32 = 1;
+    /// Usage or input error.
+    pub const USAGE: i32 = 2;
+    /// Internal error.
+    pub const INTERNAL: i32 = 3;
+}
+
+/// A usage or input error that stops the command before any check runs.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Runs reach with the process arguments; returns the exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let usage = e.downcast_ref::<UsageError>().is_some();
+            eprintln!("reach: error: {e:#}");
+            if usage { exit::USAGE } else { exit::INTERNAL }
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    match &cli.command {
+        Command::Explain(args) => explain(args),
+        Command::Schema => {
+            let schema = serde_json::to_string_pretty(&Report::json_schema())?;
+            emit(cli, &format!("{schema}\n"))?;
+            Ok(exit::OK)
+        }
+        Command::Check(args) => {
+            let started_at = now_rfc3339();
+            let started = Instant::now();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let checks = runtime.block_on(check::run(args, cli.output.timeout))?;
+            // Do not wait for tasks still winding down (aborted connection
+            // drivers): the report is complete.
+            runtime.shutdown_background();
+            let report = Report::new(
+                tool(),
+                started_at,
+                started.elapsed().as_secs_f64() * 1000.0,
+                checks,
+            );
+            finish(cli, report)
+        }
+    }
+}
+
+fn tool() -> Tool {
+    Tool {
+        name: "reach".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// Redacts, renders, writes, and computes the exit code.
+fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
+    let out = &cli.output;
+    if out.no_redact {
+        eprintln!(
+            "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)"
+        );
+    } else {
+        reach_report::redact::report(&mut report);
+    }
+    let rendered = match out.format() {
+        Format::Json => render::json(&report),
+        Format::Text => {
+            let color = out.output.is_none()
+                && !out.no_color
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal();
+            render::text(
+                &report,
+                render::TextStyle {
+                    color,
+                    quiet: out.quiet,
+                    verbose: out.verbose,
+                },
+            )
+        }
+    };
+    emit(cli, &rendered)?;
+    Ok(exit_code(&report, out.strict))
+}
+
+/// The exit code of a finished report: input errors first, then failures.
+fn exit_code(report: &Report, strict: bool) -> i32 {
+    let worst = report.checks.iter().map(|c| c.status).max();
+    match worst {
+        Some(Status::Error) => exit::USAGE,
+        Some(Status::Fail) => exit::FAILED,
+        Some(Status::Warn) if strict => exit::FAILED,
+        _ => exit::OK,
+    }
+}
+
+/// Prints to stdout, or writes `-o FILE` atomically.
+fn emit(cli: &Cli, text: &str) -> anyhow::Result<()> {
+    match &cli.output.output {
+        Some(path) => write_atomically(path, text.as_bytes()),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`reach … | head`) is not an error worth a message.
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
+        }
+    }
+}
+
+/// Temp file in the same directory, then rename: a reader never sees half a
+/// report.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| UsageError(format!("cannot write -o {}: {e}", path.display())))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| UsageError(format!("cannot write -o {}: {}", path.display(), e.error)))?;
+    Ok(())
+}
+
+fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
+    let mut out = String::new();
+    if args.list {
+        for code in Code::ALL {
+            let info = code.info();
+            out.push_str(&format!(
+                "{:<38} {:<5} {}\n",
+                info.name,
+                info.severity.as_str(),
+                info.message
+            ));
+        }
+    } else if let Some(name) = &args.code {
+        let Ok(code) = name.parse::<Code>() else {
+            let area = name.split('.').next().unwrap_or_default();
+            let near: Vec<&str> = Code::ALL
+                .iter()
+                .map(|c| c.name())
+                .filter(|n| n.starts_with(area))
+                .collect();
+            let hint = if near.is_empty() {
+                "see `reach explain --list`".to_owned()
+            } else {
+                format!("codes in `{area}`: {}", near.join(", "))
+            };
+            return Err(UsageError(format!("unknown finding code `{name}`; {hint}")).into());
+        };
+        let info = code.info();
+        out.push_str(&format!(
+            "{}  ({})\n\n{}\n\n{}\n\nFix: {}\n",
+            info.name,
+            info.severity.as_str(),
+            info.message,
+            info.explanation,
+            info.remedy
+        ));
+    }
+    print!("{out}");
+    Ok(exit::OK)
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `reach` binary.
+
+fn main() {
+    std::process::exit(reach_cli::run());
+}

@@ -285,9 +285,7 @@ impl Resolver {
                             }
                             RData::AAAA(a) => {
                                 addresses.push(IpAddr::V6(a.0));
-                                phase
-                                    .answers
-                                    .push(address_record(name, "AAAA", a.0, r.ttl));
+                                phase.answers.push(address_record(name, "AAAA", a.0, r.ttl));
                             }
                             _ => {}
                         }
@@ -507,7 +505,14 @@ mod tests {
         let o: Override = "h:*:[::1],127.0.0.2".parse().unwrap();
         assert_eq!(o.port, None);
         assert_eq!(o.addrs.len(), 2);
-        for bad in ["h", "h:443", ":443:1.2.3.4", "h:x:1.2.3.4", "h:443:nope", "h:443:"] {
+        for bad in [
+            "h",
+            "h:443",
+            ":443:1.2.3.4",
+            "h:x:1.2.3.4",
+            "h:443:nope",
+            "h:443:",
+        ] {
             let err = bad.parse::<Override>().unwrap_err().to_string();
             assert!(err.contains(bad), "{err}");
         }
@@ -532,10 +537,12 @@ mod tests {
             nr.response_code = ResponseCode::NXDomain;
             NetError::Dns(DnsError::NoRecordsFound(nr))
         };
-        let nodata = || NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
-            Query::default(),
-            ResponseCode::NoError,
-        )));
+        let nodata = || {
+            NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
+                Query::default(),
+                ResponseCode::NoError,
+            )))
+        };
         let servfail = || NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail));
         assert_eq!(classify(&[nodata(), nx()]), Failure::Nxdomain);
         assert_eq!(classify(&[nodata(), nodata()]), Failure::NoRecords);

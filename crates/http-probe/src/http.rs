@@ -62,7 +62,8 @@ where
         findings: Vec::new(),
         first_byte: None,
     };
-    let outcome = tokio::time::timeout_at(deadline, run(stream, protocol, request, &mut result)).await;
+    let outcome =
+        tokio::time::timeout_at(deadline, run(stream, protocol, request, &mut result)).await;
     result.phase.duration_ms = crate::ms(started);
     match outcome {
         Ok(Ok(())) => {}
@@ -117,7 +118,8 @@ where
     let io = TokioIo::new(stream);
     let url = request.url;
     let mut builder = Request::builder().method(request.method.clone());
-    let has_header = |name: &http::header::HeaderName| request.headers.iter().any(|(n, _)| n == name);
+    let has_header =
+        |name: &http::header::HeaderName| request.headers.iter().any(|(n, _)| n == name);
     // The guard keeps the connection driver alive until the body is read.
     let (response, _guard) = match protocol {
         Protocol::Http1 => {
@@ -135,11 +137,10 @@ where
             (sender.send_request(req).await?, guard)
         }
         Protocol::Http2 => {
-            let (mut sender, conn) =
-                hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-                    .max_header_list_size(256 * 1024)
-                    .handshake(io)
-                    .await?;
+            let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+                .max_header_list_size(256 * 1024)
+                .handshake(io)
+                .await?;
             let guard = AbortOnDrop(tokio::spawn(conn));
             builder = builder.uri(url.as_str()).version(Version::HTTP_2);
             let req = finish(builder, request, &has_header)?;

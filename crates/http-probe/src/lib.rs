@@ -201,10 +201,16 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
     let mut visited = vec![url.clone()];
     loop {
         let result = hop(&url, &method, input, network, deadline).await;
-        let failed = result.findings.iter().any(|f| f.severity == reach_report::Severity::Fail);
+        let failed = result
+            .findings
+            .iter()
+            .any(|f| f.severity == reach_report::Severity::Fail);
         let location = result.hop.http.as_ref().and_then(|h| {
             let status = h.status?;
-            (300..400).contains(&status).then(|| h.location.clone()).flatten()
+            (300..400)
+                .contains(&status)
+                .then(|| h.location.clone())
+                .flatten()
         });
         let status = result.hop.http.as_ref().and_then(|h| h.status);
         details.hops.push(result.hop);

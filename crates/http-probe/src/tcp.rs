@@ -118,8 +118,16 @@ fn findings(phase: &TcpPhase) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     let classes = [
-        (TcpOutcome::Timeout, Code::TcpTimeout, "did not answer the SYN"),
-        (TcpOutcome::Refused, Code::TcpRefused, "refused the connection"),
+        (
+            TcpOutcome::Timeout,
+            Code::TcpTimeout,
+            "did not answer the SYN",
+        ),
+        (
+            TcpOutcome::Refused,
+            Code::TcpRefused,
+            "refused the connection",
+        ),
         (
             TcpOutcome::Unreachable,
             Code::TcpUnreachable,

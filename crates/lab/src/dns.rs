@@ -137,12 +137,28 @@ fn build_zone(names: &Names) -> anyhow::Result<InMemoryZoneHandler<TokioRuntimeP
         Record::from_rdata(names.origin.clone(), TTL, RData::NS(NS(names.ns.clone()))),
         Record::from_rdata(names.ns.clone(), TTL, RData::A(A(Ipv4Addr::LOCALHOST))),
         Record::from_rdata(names.good.clone(), TTL, RData::A(A(Ipv4Addr::LOCALHOST))),
-        Record::from_rdata(names.good.clone(), TTL, RData::AAAA(AAAA(Ipv6Addr::LOCALHOST))),
+        Record::from_rdata(
+            names.good.clone(),
+            TTL,
+            RData::AAAA(AAAA(Ipv6Addr::LOCALHOST)),
+        ),
         Record::from_rdata(names.v4only.clone(), TTL, RData::A(A(Ipv4Addr::LOCALHOST))),
-        Record::from_rdata(names.alias.clone(), CNAME_TTL, RData::CNAME(CNAME(names.alias2.clone()))),
-        Record::from_rdata(names.alias2.clone(), CNAME_TTL, RData::CNAME(CNAME(names.good.clone()))),
+        Record::from_rdata(
+            names.alias.clone(),
+            CNAME_TTL,
+            RData::CNAME(CNAME(names.alias2.clone())),
+        ),
+        Record::from_rdata(
+            names.alias2.clone(),
+            CNAME_TTL,
+            RData::CNAME(CNAME(names.good.clone())),
+        ),
         dangling_record(names),
-        Record::from_rdata(names.nodata.clone(), TTL, RData::TXT(TXT::new(vec!["x".to_owned()]))),
+        Record::from_rdata(
+            names.nodata.clone(),
+            TTL,
+            RData::TXT(TXT::new(vec!["x".to_owned()])),
+        ),
     ];
     for record in records {
         let text = record.to_string();
@@ -156,12 +172,24 @@ fn build_zone(names: &Names) -> anyhow::Result<InMemoryZoneHandler<TokioRuntimeP
 
 fn soa_record(names: &Names) -> Record {
     // minimum = TTL, so negative answers are cacheable for the same 300 s as positive ones.
-    let soa = SOA::new(names.ns.clone(), names.hostmaster.clone(), SERIAL, 3600, 600, 86_400, TTL);
+    let soa = SOA::new(
+        names.ns.clone(),
+        names.hostmaster.clone(),
+        SERIAL,
+        3600,
+        600,
+        86_400,
+        TTL,
+    );
     Record::from_rdata(names.origin.clone(), TTL, RData::SOA(soa))
 }
 
 fn dangling_record(names: &Names) -> Record {
-    Record::from_rdata(names.dangling.clone(), TTL, RData::CNAME(CNAME(names.missing.clone())))
+    Record::from_rdata(
+        names.dangling.clone(),
+        TTL,
+        RData::CNAME(CNAME(names.missing.clone())),
+    )
 }
 
 /// What the lab does with a query, decided from its name before the catalog sees it.

@@ -62,12 +62,18 @@ impl App {
             [""] => text(StatusCode::OK, "reach lab\n"),
             ["status", code] => match parse_status(code) {
                 Some(status) => text(status, &format!("status {}\n", status.as_u16())),
-                None => text(StatusCode::BAD_REQUEST, "status must be an integer in 100..=599\n"),
+                None => text(
+                    StatusCode::BAD_REQUEST,
+                    "status must be an integer in 100..=599\n",
+                ),
             },
             ["redirect", n] => match n.parse::<u32>() {
                 Ok(0) => redirect("/status/200"),
                 Ok(n) => redirect(&format!("/redirect/{}", n - 1)),
-                Err(_) => text(StatusCode::BAD_REQUEST, "redirect count must be a non-negative integer\n"),
+                Err(_) => text(
+                    StatusCode::BAD_REQUEST,
+                    "redirect count must be a non-negative integer\n",
+                ),
             },
             ["loop", "a"] => redirect("/loop/b"),
             ["loop", "b"] => redirect("/loop/a"),
@@ -77,9 +83,10 @@ impl App {
             ["version"] => text(StatusCode::OK, version_name(req.version())),
             ["big"] => {
                 let mut response = Response::new(Full::new(self.big.clone()));
-                response
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
                 response
             }
             ["slow-headers"] => {
@@ -99,7 +106,11 @@ impl App {
             .headers()
             .get(HOST)
             .and_then(|v| v.to_str().ok())
-            .or_else(|| req.uri().authority().map(hyper::http::uri::Authority::as_str))
+            .or_else(|| {
+                req.uri()
+                    .authority()
+                    .map(hyper::http::uri::Authority::as_str)
+            })
             .unwrap_or("127.0.0.1");
         let host = host_part(authority);
         let port = if host.starts_with('[') {
@@ -151,9 +162,10 @@ fn version_name(version: Version) -> &'static str {
 fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::copy_from_slice(body.as_bytes())));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -166,7 +178,10 @@ fn redirect(location: &str) -> Response<Body> {
         }
         // Only reachable through /downgrade with a Host header hyper accepted but that cannot
         // be a header value again; answer instead of panicking.
-        Err(_) => text(StatusCode::BAD_REQUEST, "cannot build a Location for this host\n"),
+        Err(_) => text(
+            StatusCode::BAD_REQUEST,
+            "cannot build a Location for this host\n",
+        ),
     }
 }
 
@@ -209,7 +224,9 @@ where
 /// Accept loop for plain HTTP. Runs until the runtime shuts down.
 pub(crate) async fn serve_plain(listener: TcpListener, app: Arc<App>) {
     loop {
-        let Some(stream) = accept(&listener).await else { continue };
+        let Some(stream) = accept(&listener).await else {
+            continue;
+        };
         tokio::spawn(serve_connection(Arc::clone(&app), stream));
     }
 }
@@ -217,13 +234,17 @@ pub(crate) async fn serve_plain(listener: TcpListener, app: Arc<App>) {
 /// Accept loop for HTTPS. Runs until the runtime shuts down.
 pub(crate) async fn serve_tls(listener: TcpListener, app: Arc<App>, acceptor: TlsAcceptor) {
     loop {
-        let Some(stream) = accept(&listener).await else { continue };
+        let Some(stream) = accept(&listener).await else {
+            continue;
+        };
         let acceptor = acceptor.clone();
         let app = Arc::clone(&app);
         tokio::spawn(async move {
             // A failed or stalled handshake (e.g. a client that distrusts the lab CA) just ends
             // the connection.
-            if let Ok(Ok(tls)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            if let Ok(Ok(tls)) =
+                tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+            {
                 serve_connection(app, tls).await;
             }
         });

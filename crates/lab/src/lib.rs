@@ -265,7 +265,9 @@ fn run_lab_thread(
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            let _ = ready.send(Err(anyhow::Error::new(e).context("building the lab runtime")));
+            let _ = ready.send(Err(
+                anyhow::Error::new(e).context("building the lab runtime")
+            ));
             return;
         }
     };
@@ -278,7 +280,8 @@ fn run_lab_thread(
             runtime.block_on(async {
                 // Resolves on an explicit shutdown and when the Lab is dropped without one.
                 let _ = shutdown.await;
-                let _ = tokio::time::timeout(SHUTDOWN_GRACE, dns_server.shutdown_gracefully()).await;
+                let _ =
+                    tokio::time::timeout(SHUTDOWN_GRACE, dns_server.shutdown_gracefully()).await;
                 drop(dns_server);
             });
         }
@@ -324,7 +327,16 @@ async fn start_servers(
     tokio::spawn(http::serve_tls(https_listener, app, acceptor));
     tokio::spawn(http::serve_silent(silent_listener));
 
-    Ok((RuntimeEndpoints { dns, http, http6, https, silent }, dns_server))
+    Ok((
+        RuntimeEndpoints {
+            dns,
+            http,
+            http6,
+            https,
+            silent,
+        },
+        dns_server,
+    ))
 }
 
 /// Binds `[::1]`, preferring `port` so that `http://good.lab.test:{port}` works over both the
@@ -361,7 +373,9 @@ fn dropping_port() -> anyhow::Result<(Socket, SocketAddr, Vec<StdTcpStream>)> {
     listener
         .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
         .context("binding the dropping port")?;
-    listener.listen(0).context("listen(0) on the dropping port")?;
+    listener
+        .listen(0)
+        .context("listen(0) on the dropping port")?;
     let addr = listener
         .local_addr()?
         .as_socket()

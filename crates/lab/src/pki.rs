@@ -12,8 +12,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
 /// DNS names the leaf certificate is valid for (its subjectAltName, besides `127.0.0.1`).
-pub(crate) const LEAF_DNS_NAMES: [&str; 4] =
-    ["good.lab.test", "alias.lab.test", "v4only.lab.test", "localhost"];
+pub(crate) const LEAF_DNS_NAMES: [&str; 4] = [
+    "good.lab.test",
+    "alias.lab.test",
+    "v4only.lab.test",
+    "localhost",
+];
 
 /// The generated material, in the shapes the lab needs.
 pub(crate) struct Pki {
@@ -44,7 +48,9 @@ pub(crate) fn generate() -> anyhow::Result<Pki> {
     ];
     ca_params.not_before = yesterday;
     ca_params.not_after = now + Duration::days(3650);
-    let ca_cert = ca_params.self_signed(&ca_key).context("self-signing the lab CA")?;
+    let ca_cert = ca_params
+        .self_signed(&ca_key)
+        .context("self-signing the lab CA")?;
     let ca_pem = ca_cert.pem();
     let issuer = Issuer::new(ca_params, ca_key);
 

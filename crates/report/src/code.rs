@@ -412,7 +412,11 @@ mod tests {
             assert!(seen.insert(info.name), "duplicate name {}", info.name);
             assert!(!info.message.is_empty(), "{} has no message", info.name);
             assert!(info.remedy.len() > 10, "{} has no remedy", info.name);
-            assert!(info.explanation.len() > 10, "{} has no explanation", info.name);
+            assert!(
+                info.explanation.len() > 10,
+                "{} has no explanation",
+                info.name
+            );
             assert!(
                 info.name
                     .chars()

@@ -68,7 +68,12 @@ const SECRET_KEYS: &[&str] = &[
 ];
 
 /// Headers whose values are secrets.
-const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
 
 /// Redacts every secret in a report, in place.
 pub fn report(report: &mut Report) {

@@ -305,9 +305,7 @@ where
 
 /// Maps a failed handshake to its finding by the typed rustls error.
 fn classify(io: &std::io::Error, host: &str, phase: &TlsPhase) -> Finding {
-    let rustls_error = io
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    let rustls_error = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
     let leaf = phase.chain.first();
     let Some(error) = rustls_error else {
         return Finding::new(
@@ -396,7 +394,10 @@ fn unknown_issuer(host: &str, phase: &TlsPhase) -> Finding {
         Finding::new(
             Code::TlsUntrustedIssuer,
             if self_signed {
-                format!("the certificate of {host} is self-signed ({})", leaf.subject)
+                format!(
+                    "the certificate of {host} is self-signed ({})",
+                    leaf.subject
+                )
             } else {
                 format!(
                     "the chain of {host} ends at {}, which is not a trusted root",

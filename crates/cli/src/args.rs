@@ -1,0 +1,219 @@
+//! Command-line arguments: every command's flags, and the help that teaches
+//! them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  no check failed
+  1  a check failed (or warned, with --strict)
+  2  usage or input error (a malformed target, flag value or file)
+  3  internal error
+
+Examples:
+  reach check https://api.hubapi.com/ https://login.microsoftonline.com/
+  reach check --targets-file endpoints.txt --json -o report.json
+  reach explain tcp.timeout
+  reach explain --list";
+
+/// reach: can this machine reach that service, and will it be let in?
+#[derive(Debug, Parser)]
+#[command(name = "reach", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check endpoints: DNS → TCP → TLS → HTTP, each phase timed and diagnosed.
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+    /// Explain a finding code: what it means and how to fix it.
+    Explain(ExplainArgs),
+    /// Print the JSON Schema of the report (reach.report/v1).
+    Schema,
+}
+
+const CHECK_HELP: &str = "\
+TARGET is a URL (https://host[:port]/path, http://...), host:port (TCP only,
+plus TLS with --tls), or a bare host name (meaning https://host/).
+
+Phases and the findings they produce:
+  dns   dns.nxdomain, dns.no_records, dns.servfail, dns.timeout
+  tcp   tcp.refused, tcp.timeout (SYN dropped: likely a firewall), tcp.unreachable
+  tls   tls.cert_expired, tls.hostname_mismatch, tls.untrusted_issuer, ...
+  http  http.status_error, http.timeout, http.redirect_loop,
+        http.too_many_redirects, http.https_downgrade
+
+Examples:
+  reach check example.com                          # https://example.com/
+  reach check -L http://example.com/               # follow redirects
+  reach check smtp.example.com:587                 # TCP only
+  reach check --resolve api.example.com:443:10.0.0.5 https://api.example.com/
+  reach check --dns-server 1.1.1.1 --json https://example.com/
+  echo https://example.com/ | reach check --targets-file -";
+
+/// Options every command shares: output and verdict.
+#[derive(Debug, Args)]
+pub(crate) struct OutputArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub(crate) format: Format,
+    /// Short for --format json.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Write the report to FILE (atomically: temp file + rename) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE", global = true)]
+    pub(crate) output: Option<PathBuf>,
+    /// Deadline of each check, every phase and redirect included (e.g. 10s, 500ms, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub(crate) timeout: Duration,
+    /// Warnings fail the run (exit code 1).
+    #[arg(long, global = true)]
+    pub(crate) strict: bool,
+    /// No colours (also when NO_COLOR is set or stdout is not a terminal).
+    #[arg(long, global = true)]
+    pub(crate) no_color: bool,
+    /// Show secrets (tokens, codes, cookies, credentials) in the report.
+    #[arg(long, global = true)]
+    pub(crate) no_redact: bool,
+    /// Text output: only checks that did not pass, and the summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+    /// Text output: every phase in detail (DNS answers, TCP attempts, TLS chain, headers).
+    #[arg(short, long, global = true)]
+    pub(crate) verbose: bool,
+}
+
+impl OutputArgs {
+    pub(crate) fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+}
+
+/// The network options every command that touches the network shares.
+#[derive(Debug, Args)]
+pub(crate) struct NetworkArgs {
+    /// Ask this DNS server instead of the system resolver (IP or IP:PORT; repeatable).
+    #[arg(long = "dns-server", value_name = "IP[:PORT]")]
+    pub(crate) dns_servers: Vec<String>,
+    /// Use ADDR for HOST:PORT and skip DNS, as curl's --resolve (repeatable; PORT may be *).
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    pub(crate) resolve: Vec<String>,
+    /// Trust the CA certificates in this PEM file, in addition to the system store.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS; needs --client-key.
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    pub(crate) client_cert: Option<PathBuf>,
+    /// Private key (PEM) of --client-cert.
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub(crate) client_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// URLs, host:port pairs or host names to check.
+    #[arg(value_name = "TARGET")]
+    pub(crate) targets: Vec<String>,
+    /// Read more targets from FILE, one a line (# comments; - is stdin).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) targets_file: Option<PathBuf>,
+    /// How many targets are checked at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) concurrency: u32,
+    /// HTTP method.
+    #[arg(short = 'X', long, default_value = "GET")]
+    pub(crate) method: String,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<String>,
+    /// Follow redirects, recording every hop.
+    #[arg(short = 'L', long)]
+    pub(crate) follow: bool,
+    /// Redirects followed at most (with --follow).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) max_redirects: usize,
+    /// For host:port targets, also do the TLS handshake.
+    #[arg(long)]
+    pub(crate) tls: bool,
+    /// Body bytes read at most per response.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub(crate) max_body: u64,
+    /// Warn when a certificate expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 14)]
+    pub(crate) expiry_warn_days: i64,
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// The finding code, e.g. tcp.timeout.
+    #[arg(required_unless_present = "list")]
+    pub(crate) code: Option<String>,
+    /// List every code with its severity and summary.
+    #[arg(long)]
+    pub(crate) list: bool,
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1h` or a bare number of seconds.
+pub(crate) fn parse_duration(value: &str) -> Result<Duration, String> {
+    let v = value.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{value}` is not a duration (e.g. 10s, 500ms, 2m)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{value}` (use ms, s, m or h)"
+            ));
+        }
+    };
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!("`{value}` must be above 0 and at most 24h"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        for bad in ["", "s", "10x", "-1s", "0", "100h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,272 @@
+//! `reach check`: targets in, endpoint checks out, concurrently, in input
+//! order.
+
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use http::{HeaderName, HeaderValue, Method};
+use reach_http_probe::{EndpointProbe, Network, Target};
+use reach_report::{Check, CheckKind, Details};
+
+use crate::args::{CheckArgs, NetworkArgs};
+
+/// One line of input: the text the user gave, and where.
+struct Input {
+    text: String,
+    origin: String,
+}
+
+/// Runs every target of `args`; the checks come back in input order.
+pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<Vec<Check>> {
+    let mut inputs: Vec<Input> = args
+        .targets
+        .iter()
+        .map(|t| Input {
+            text: t.clone(),
+            origin: "argument".to_owned(),
+        })
+        .collect();
+    if let Some(path) = &args.targets_file {
+        inputs.extend(read_targets(path)?);
+    }
+    if inputs.is_empty() {
+        anyhow::bail!(crate::UsageError(
+            "no targets: give TARGET arguments or --targets-file FILE (see reach check --help)"
+                .to_owned()
+        ));
+    }
+
+    // Option values that do not parse become error checks of their own, so
+    // they are in the report, and only the targets they concern are held
+    // back.
+    let mut option_errors = Vec::new();
+    let (network, blocked) = network(&args.network, timeout, &mut option_errors)?;
+    let headers = parse_headers(&args.headers, &mut option_errors);
+    let method = Method::from_bytes(args.method.as_bytes()).unwrap_or_else(|_| {
+        option_errors.push(Check::input_error(
+            CheckKind::Endpoint,
+            format!("--method {}", args.method),
+            format!(
+                "invalid --method `{}`: not an HTTP method token",
+                args.method
+            ),
+        ));
+        Method::GET
+    });
+    let method_ok = option_errors
+        .iter()
+        .all(|c| !c.target.starts_with("--method"));
+
+    let network = Arc::new(network);
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut checks: Vec<Option<Check>> = Vec::with_capacity(inputs.len());
+    for (index, input) in inputs.into_iter().enumerate() {
+        checks.push(None);
+        let target = match Target::parse(&input.text, args.tls) {
+            Ok(t) => t,
+            Err(e) => {
+                checks[index] = Some(Check::input_error(
+                    CheckKind::Endpoint,
+                    &input.text,
+                    format!("{e} ({})", input.origin),
+                ));
+                continue;
+            }
+        };
+        let host = match &target {
+            Target::Url(u) => u.host_str().unwrap_or_default().to_owned(),
+            Target::Tcp { host, .. } => host.clone(),
+        };
+        if let Some(reason) = blocked
+            .reason(&host)
+            .or((!method_ok).then_some("--method is invalid"))
+        {
+            checks[index] = Some(Check::input_error(
+                CheckKind::Endpoint,
+                &input.text,
+                format!("not checked: {reason}"),
+            ));
+            continue;
+        }
+        let probe = EndpointProbe {
+            method: method.clone(),
+            headers: headers.clone(),
+            follow: args.follow,
+            max_redirects: args.max_redirects,
+            body_cap: args.max_body,
+            expiry_warn_days: args.expiry_warn_days,
+            ..EndpointProbe::new(target, timeout)
+        };
+        let network = network.clone();
+        let semaphore = semaphore.clone();
+        let text = input.text;
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            (index, check_one(&text, &probe, &network).await)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (index, check) = joined.context("a check task failed")?;
+        checks[index] = Some(check);
+    }
+    option_errors.extend(
+        checks
+            .into_iter()
+            .map(|c| c.expect("every index is filled")),
+    );
+    Ok(option_errors)
+}
+
+async fn check_one(text: &str, probe: &EndpointProbe, network: &Network) -> Check {
+    let started = Instant::now();
+    let mut check = Check::new(CheckKind::Endpoint, text);
+    // The pipeline keeps its own deadline; this outer bound is a safety net
+    // so that no check can hold the report back.
+    let outcome = tokio::time::timeout(
+        probe.timeout + Duration::from_secs(1),
+        reach_http_probe::probe(probe, network),
+    )
+    .await;
+    match outcome {
+        Ok(outcome) => {
+            for f in outcome.findings {
+                check.push(f);
+            }
+            check.details = Details::Endpoint(Box::new(outcome.details));
+        }
+        Err(_) => check.push(reach_report::Finding::new(
+            reach_report::Code::HttpTimeout,
+            format!("the check did not finish within {:?}", probe.timeout),
+        )),
+    }
+    check.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    check
+}
+
+fn read_targets(path: &std::path::Path) -> anyhow::Result<Vec<Input>> {
+    let (reader, name): (Box<dyn BufRead>, String) = if path.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), "stdin".to_owned())
+    } else {
+        let file = std::fs::File::open(path).map_err(|e| {
+            crate::UsageError(format!(
+                "cannot read --targets-file {}: {e}",
+                path.display()
+            ))
+        })?;
+        (
+            Box::new(std::io::BufReader::new(file)),
+            path.display().to_string(),
+        )
+    };
+    let mut out = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| crate::UsageError(format!("cannot read {name}: {e}")))?;
+        let text = line.split('#').next().unwrap_or_default().trim();
+        if !text.is_empty() {
+            out.push(Input {
+                text: text.to_owned(),
+                origin: format!("{name}:{}", i + 1),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Which targets cannot be checked because an option they depend on is bad.
+#[derive(Default)]
+struct Blocked {
+    all: Option<String>,
+    hosts: Vec<String>,
+}
+
+impl Blocked {
+    fn reason(&self, host: &str) -> Option<&str> {
+        if let Some(all) = &self.all {
+            return Some(all);
+        }
+        let host = host.to_ascii_lowercase();
+        self.hosts
+            .iter()
+            .any(|h| *h == host)
+            .then_some("its --resolve entry is invalid")
+    }
+}
+
+fn network(
+    args: &NetworkArgs,
+    timeout: Duration,
+    errors: &mut Vec<Check>,
+) -> anyhow::Result<(Network, Blocked)> {
+    let mut blocked = Blocked::default();
+    let mut servers = Vec::new();
+    for value in &args.dns_servers {
+        match reach_dns::parse_server(value) {
+            Ok(s) => servers.push(s),
+            Err(e) => errors.push(Check::input_error(
+                CheckKind::Endpoint,
+                format!("--dns-server {value}"),
+                e.to_string(),
+            )),
+        }
+    }
+    if servers.is_empty() && !args.dns_servers.is_empty() {
+        blocked.all = Some("no valid --dns-server".to_owned());
+    }
+    let mut overrides = Vec::new();
+    for value in &args.resolve {
+        match value.parse::<reach_dns::Override>() {
+            Ok(o) => overrides.push(o),
+            Err(e) => {
+                if let Some((host, _)) = value.split_once(':') {
+                    blocked.hosts.push(host.to_ascii_lowercase());
+                }
+                errors.push(Check::input_error(
+                    CheckKind::Endpoint,
+                    format!("--resolve {value}"),
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    let resolver = reach_dns::Resolver::new(&reach_dns::DnsConfig {
+        servers,
+        overrides,
+        timeout,
+    })
+    .map_err(|e| crate::UsageError(e.to_string()))?;
+    let tls = reach_tls::Tls::new(&reach_tls::TlsConfig {
+        ca_file: args.ca_file.clone(),
+        client_cert: args.client_cert.clone(),
+        client_key: args.client_key.clone(),
+    })
+    .map_err(|e| crate::UsageError(e.to_string()))?;
+    Ok((Network { resolver, tls }, blocked))
+}
+
+fn parse_headers(values: &[String], errors: &mut Vec<Check>) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out = Vec::new();
+    for value in values {
+        let parsed = value
+            .split_once(':')
+            .ok_or("expected `Name: value`")
+            .and_then(|(n, v)| {
+                let name = HeaderName::from_bytes(n.trim().as_bytes())
+                    .map_err(|_| "the name is not a valid header name")?;
+                let value = HeaderValue::from_str(v.trim())
+                    .map_err(|_| "the value has characters a header cannot hold")?;
+                Ok((name, value))
+            });
+        match parsed {
+            Ok(h) => out.push(h),
+            Err(reason) => errors.push(Check::input_error(
+                CheckKind::Endpoint,
+                format!("-H {value}"),
+                format!("invalid header `{value}`: {reason}"),
+            )),
+        }
+    }
+    out
+}

@@ -1,0 +1,241 @@
+//! Renderers: the report as text for people and JSON for machines. Both
+//! read the same (already redacted) [`Report`].
+
+use std::fmt::Write as _;
+
+use reach_report::endpoint::{EndpointDetails, Hop, TcpOutcome, Timings};
+use reach_report::{Check, Details, Report, Severity, Status};
+
+/// How text output looks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TextStyle {
+    pub(crate) color: bool,
+    pub(crate) quiet: bool,
+    pub(crate) verbose: bool,
+}
+
+pub(crate) fn json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("a report always serializes");
+    s.push('\n');
+    s
+}
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn status(&self, status: Status) -> String {
+        let (code, label) = match status {
+            Status::Pass => ("32", "PASS "),
+            Status::Warn => ("33", "WARN "),
+            Status::Fail => ("31", "FAIL "),
+            Status::Error => ("35", "ERROR"),
+        };
+        self.wrap(&format!("1;{code}"), label)
+    }
+    fn severity(&self, severity: Severity) -> String {
+        let code = match severity {
+            Severity::Info => "36",
+            Severity::Warn => "33",
+            Severity::Fail => "31",
+        };
+        self.wrap(code, severity.as_str())
+    }
+    fn dim(&self, text: &str) -> String {
+        self.wrap("2", text)
+    }
+    fn bold(&self, text: &str) -> String {
+        self.wrap("1", text)
+    }
+}
+
+pub(crate) fn text(report: &Report, style: TextStyle) -> String {
+    let p = Paint { on: style.color };
+    let mut out = String::new();
+    for check in &report.checks {
+        if style.quiet && check.status == Status::Pass {
+            continue;
+        }
+        render_check(&mut out, check, &p, style);
+    }
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "{} {} pass, {} warn, {} fail, {} error · {} checks in {:.1} ms · {} {}",
+        p.bold("summary:"),
+        s.pass,
+        s.warn,
+        s.fail,
+        s.error,
+        report.checks.len(),
+        report.duration_ms,
+        report.tool.name,
+        report.tool.version,
+    );
+    out
+}
+
+fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
+    let headline = match &check.details {
+        Details::Endpoint(d) => endpoint_headline(d),
+        Details::None(_) => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{} {}  {}",
+        p.status(check.status),
+        p.bold(&check.target),
+        p.dim(&headline)
+    );
+    if let Details::Endpoint(d) = &check.details {
+        let _ = writeln!(out, "      {}", p.dim(&timings_line(&d.timings)));
+        if d.hops.len() > 1 || style.verbose {
+            for (i, hop) in d.hops.iter().enumerate() {
+                render_hop(out, i, hop, p, style.verbose);
+            }
+        }
+    }
+    for f in &check.findings {
+        let _ = writeln!(
+            out,
+            "      {} {}  {}",
+            p.severity(f.severity),
+            p.bold(f.code.name()),
+            f.message
+        );
+        let _ = writeln!(out, "        {} {}", p.dim("fix:"), f.remedy);
+    }
+    out.push('\n');
+}
+
+fn endpoint_headline(d: &EndpointDetails) -> String {
+    let Some(last) = d.hops.last() else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    if let Some(http) = &last.http {
+        if let Some(status) = http.status {
+            parts.push(status.to_string());
+        }
+        parts.push(http.version.clone());
+    }
+    if let Some(tls) = &last.tls {
+        if let Some(v) = &tls.version {
+            parts.push(v.clone());
+        }
+    }
+    if let Some(addr) = last.tcp.as_ref().and_then(|t| t.connected.as_ref()) {
+        parts.push(addr.clone());
+    }
+    if d.hops.len() > 1 {
+        parts.push(format!("{} hops", d.hops.len()));
+    }
+    parts.join(" · ")
+}
+
+fn timings_line(t: &Timings) -> String {
+    let f = |name: &str, v: Option<f64>| v.map(|v| format!("{name} {v:.1} ms"));
+    let mut parts: Vec<String> = [
+        f("dns", t.dns_ms),
+        f("connect", t.connect_ms),
+        f("tls", t.tls_ms),
+        f("ttfb", t.ttfb_ms),
+        f("redirects", t.redirect_ms),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    parts.push(format!("total {:.1} ms", t.total_ms));
+    parts.join(" · ")
+}
+
+fn render_hop(out: &mut String, index: usize, hop: &Hop, p: &Paint, verbose: bool) {
+    let status = hop
+        .http
+        .as_ref()
+        .and_then(|h| h.status)
+        .map_or_else(|| "—".to_owned(), |s| s.to_string());
+    let _ = writeln!(
+        out,
+        "      {} {status} {}",
+        p.dim(&format!("hop {}:", index + 1)),
+        hop.url
+    );
+    if !verbose {
+        return;
+    }
+    if let Some(dns) = &hop.dns {
+        for c in &dns.cname_chain {
+            let _ = writeln!(
+                out,
+                "        dns  {} CNAME {} (ttl {})",
+                c.name, c.target, c.ttl
+            );
+        }
+        for a in &dns.answers {
+            let ttl = a.ttl.map_or_else(String::new, |t| format!(" (ttl {t})"));
+            let _ = writeln!(
+                out,
+                "        dns  {} {} {}{ttl}",
+                a.name, a.record_type, a.address
+            );
+        }
+    }
+    if let Some(tcp) = &hop.tcp {
+        for a in &tcp.attempts {
+            let outcome = match a.outcome {
+                TcpOutcome::Connected => "connected",
+                TcpOutcome::Refused => "refused",
+                TcpOutcome::Timeout => "timeout",
+                TcpOutcome::Unreachable => "unreachable",
+                TcpOutcome::Error => "error",
+                TcpOutcome::Skipped => "skipped",
+            };
+            let _ = writeln!(
+                out,
+                "        tcp  {} {outcome} in {:.1} ms",
+                a.address, a.duration_ms
+            );
+        }
+    }
+    if let Some(tls) = &hop.tls {
+        let _ = writeln!(
+            out,
+            "        tls  {} {} alpn {} verified {}",
+            tls.version.as_deref().unwrap_or("—"),
+            tls.cipher.as_deref().unwrap_or("—"),
+            tls.alpn.as_deref().unwrap_or("—"),
+            tls.verified
+        );
+        for c in &tls.chain {
+            let _ = writeln!(
+                out,
+                "        cert {} (issuer {}; {} days left; {})",
+                c.subject, c.issuer, c.days_left, c.key
+            );
+        }
+    }
+    if let Some(http) = &hop.http {
+        for h in &http.headers {
+            let _ = writeln!(out, "        hdr  {}: {}", h.name, h.value);
+        }
+        let _ = writeln!(
+            out,
+            "        body {} bytes{}",
+            http.body_bytes,
+            if http.body_truncated {
+                " (truncated)"
+            } else {
+                ""
+            }
+        );
+    }
+}
