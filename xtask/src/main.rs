@@ -1,1 +1,145 @@
-fn main() {}
+//! `cargo xtask`: the project's own tasks (rust-analyzer's pattern).
+//!
+//! - `cargo xtask ci`     fmt check, clippy -D warnings on all targets, all tests, all `--locked`
+//! - `cargo xtask demo`   start the loopback lab and run `reach check` against good and broken endpoints
+//! - `cargo xtask schema` regenerate `report.schema.json`
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "usage: cargo xtask <ci|demo|schema>
+
+  ci      cargo fmt --check, cargo clippy -D warnings (all targets), cargo test (all --locked)
+  demo    start the loopback lab and run `reach check` against good and broken endpoints
+  schema  regenerate report.schema.json from the report types";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("demo") => demo(&args[1..]),
+        Some("schema") => schema(),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn run(mut cmd: Command) -> anyhow::Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn ci() -> anyhow::Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run(fmt)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(clippy)?;
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--locked"]);
+    run(test)
+}
+
+fn schema() -> anyhow::Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["test", "-q", "-p", "reach-report", "--test", "schema"])
+        .env("UPDATE_SCHEMA", "1");
+    run(cmd)?;
+    eprintln!("wrote {}", root().join("report.schema.json").display());
+    Ok(())
+}
+
+fn demo(extra: &[String]) -> anyhow::Result<()> {
+    let mut build = cargo();
+    build.args(["build", "--quiet", "-p", "reach-cli", "--bin", "reach"]);
+    run(build)?;
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let reach = target_dir.join("debug").join("reach");
+
+    let lab = reach_lab::Lab::start().context("cannot start the loopback lab")?;
+    let https = lab.https.port();
+    let http = lab.http.port();
+    let targets = [
+        format!("https://good.lab.test:{https}/"),
+        format!("https://alias.lab.test:{https}/redirect/2"),
+        format!("http://v4only.lab.test:{http}/status/503"),
+        format!("https://good.lab.test:{https}/downgrade"),
+        format!("http://good.lab.test:{http}/loop/a"),
+        "http://dangling.lab.test/".to_owned(),
+        "http://nodata.lab.test/".to_owned(),
+        "http://servfail.lab.test/".to_owned(),
+        format!("http://{}/", lab.refused),
+        format!("http://{}/", lab.dropping),
+        format!("http://{}/", lab.silent),
+    ];
+    eprintln!(
+        "lab: dns {} · http {} · https {} (CA {})",
+        lab.dns,
+        lab.http,
+        lab.https,
+        lab.ca_pem_path.display()
+    );
+    let mut cmd = Command::new(&reach);
+    cmd.arg("check")
+        .args(["--dns-server", &lab.dns.to_string()])
+        .arg("--ca-file")
+        .arg(&lab.ca_pem_path)
+        .args(["--follow", "--timeout", "2s"])
+        .args(&targets)
+        .args(extra);
+    eprintln!(
+        "$ reach check --dns-server {} --ca-file … --follow --timeout 2s <{} targets>\n",
+        lab.dns,
+        targets.len()
+    );
+    let status = cmd.status().context("cannot run reach")?;
+    // Exit code 1 is the expected verdict: the lab is half broken on purpose.
+    match status.code() {
+        Some(0 | 1) => Ok(()),
+        _ => bail!("reach ended with {status}"),
+    }
+}

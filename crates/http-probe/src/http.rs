@@ -134,6 +134,7 @@ where
                 builder = builder.header(http::header::HOST, host_header(url));
             }
             let req = finish(builder, request, &has_header)?;
+            result.phase.request_headers = headers(req.headers());
             (sender.send_request(req).await?, guard)
         }
         Protocol::Http2 => {
@@ -144,6 +145,7 @@ where
             let guard = AbortOnDrop(tokio::spawn(conn));
             builder = builder.uri(url.as_str()).version(Version::HTTP_2);
             let req = finish(builder, request, &has_header)?;
+            result.phase.request_headers = headers(req.headers());
             (sender.send_request(req).await?, guard)
         }
     };
@@ -178,14 +180,7 @@ async fn read(
 ) -> Result<(), BoxError> {
     let phase = &mut result.phase;
     phase.status = Some(response.status().as_u16());
-    phase.headers = response
-        .headers()
-        .iter()
-        .map(|(n, v)| Header {
-            name: n.as_str().to_owned(),
-            value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        })
-        .collect();
+    phase.headers = headers(response.headers());
     phase.location = response
         .headers()
         .get(http::header::LOCATION)
@@ -208,6 +203,15 @@ async fn read(
         }
     }
     Ok(())
+}
+
+fn headers(map: &http::HeaderMap) -> Vec<Header> {
+    map.iter()
+        .map(|(n, v)| Header {
+            name: n.as_str().to_owned(),
+            value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        })
+        .collect()
 }
 
 /// `host[:port]` as the Host header wants it (the port only when not default).

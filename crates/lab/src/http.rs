@@ -38,18 +38,18 @@ type Body = Full<Bytes>;
 /// State shared by every connection of the HTTP app.
 pub(crate) struct App {
     /// Port of the plain HTTP listener on 127.0.0.1, the target of `/downgrade`.
-    pub(crate) http_port: u16,
+    pub(crate) plain_port: u16,
     /// Port of the plain HTTP listener on `[::1]`, used by `/downgrade` for IPv6-literal hosts.
-    pub(crate) http6_port: Option<u16>,
+    pub(crate) plain_port_ipv6: Option<u16>,
     /// The `/big` body, built once and shared (cloning `Bytes` is a reference count bump).
     pub(crate) big: Bytes,
 }
 
 impl App {
-    pub(crate) fn new(http_port: u16, http6_port: Option<u16>) -> Self {
+    pub(crate) fn new(plain_port: u16, plain_port_ipv6: Option<u16>) -> Self {
         Self {
-            http_port,
-            http6_port,
+            plain_port,
+            plain_port_ipv6,
             big: Bytes::from(vec![b'x'; BIG_BODY_LEN]),
         }
     }
@@ -114,9 +114,9 @@ impl App {
             .unwrap_or("127.0.0.1");
         let host = host_part(authority);
         let port = if host.starts_with('[') {
-            self.http6_port.unwrap_or(self.http_port)
+            self.plain_port_ipv6.unwrap_or(self.plain_port)
         } else {
-            self.http_port
+            self.plain_port
         };
         redirect(&format!("http://{host}:{port}/status/200"))
     }
@@ -262,21 +262,18 @@ pub(crate) async fn serve_silent(listener: TcpListener) {
     }
 }
 
-/// Accepts one connection and sets TCP_NODELAY on it, so small responses are not delayed by
+/// Accepts one connection and sets `TCP_NODELAY` on it, so small responses are not delayed by
 /// Nagle's algorithm (timings are what reach measures).
 ///
 /// Returns `None` after a failed accept (e.g. EMFILE, or a connection reset while queued) after a
 /// short pause, so a persistent error cannot spin the loop.
 async fn accept(listener: &TcpListener) -> Option<TcpStream> {
-    match listener.accept().await {
-        Ok((stream, _)) => {
-            // Failing to set an option on a live socket is not worth dropping the client over.
-            let _ = stream.set_nodelay(true);
-            Some(stream)
-        }
-        Err(_) => {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            None
-        }
+    if let Ok((stream, _)) = listener.accept().await {
+        // Failing to set an option on a live socket is not worth dropping the client over.
+        let _ = stream.set_nodelay(true);
+        Some(stream)
+    } else {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        None
     }
 }

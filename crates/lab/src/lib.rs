@@ -17,7 +17,7 @@
 //! | `http` | the HTTP app, plain HTTP/1.1 (HTTP/2 with prior knowledge also works) |
 //! | `http6` | the same app on `[::1]` (on the same port number as `http` when it was free), `None` without IPv6 loopback |
 //! | `https` | the same app over TLS, ALPN `h2` and `http/1.1` |
-//! | `refused` | nothing: connecting is refused (RST) |
+//! | `refused` | nothing listens: connecting is refused (RST). The port is held by a bound, non-listening socket, so nothing else can take it while the lab lives |
 //! | `dropping` | a listener whose accept queue is full, so SYNs are dropped and a connect times out |
 //! | `silent` | accepts connections and never sends a byte (held until the lab is dropped) |
 //!
@@ -85,7 +85,7 @@ use std::{
     path::PathBuf,
     sync::{Arc, mpsc},
     thread::JoinHandle,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, anyhow};
@@ -109,8 +109,9 @@ const DROPPING_MAX_CLIENTS: usize = 16;
 
 /// A running lab. See the [crate docs](crate) for what each endpoint does.
 ///
-/// Dropping it stops every server, closes every port and deletes the CA file.
-#[derive(Debug)]
+/// Dropping it stops every server, closes every port and deletes the CA file. It is `Send` and
+/// `Sync`, so one lab can be shared by several tests (e.g. in a `static LazyLock<Lab>`; a static
+/// is never dropped, so its servers and CA file then live until the process exits).
 pub struct Lab {
     /// Authoritative DNS for `lab.test.` on 127.0.0.1, UDP and TCP on the same port.
     pub dns: SocketAddr,
@@ -122,7 +123,8 @@ pub struct Lab {
     pub https: SocketAddr,
     /// The lab CA certificate (PEM), in a temporary directory owned by the lab.
     pub ca_pem_path: PathBuf,
-    /// A 127.0.0.1 port where nothing listens: connecting is refused.
+    /// A 127.0.0.1 port where nothing listens: connecting is refused. (Held by a bound,
+    /// non-listening socket for the lab's life, so no other server can be given the port.)
     pub refused: SocketAddr,
     /// A 127.0.0.1 port whose SYNs are dropped: connecting times out.
     pub dropping: SocketAddr,
@@ -132,10 +134,10 @@ pub struct Lab {
     ca_pem: String,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
-    /// Signalled by the lab thread once its runtime has shut down.
-    done: mpsc::Receiver<()>,
     /// Keeps `ca_pem_path` alive; deleted on drop.
     _tempdir: tempfile::TempDir,
+    /// Bound to `refused` but never listening, so the port stays ours and stays refusing.
+    _refused_holder: Socket,
     /// The `dropping` listener (never accepted from) and the clients filling its queue.
     _dropping_listener: Socket,
     _dropping_clients: Vec<StdTcpStream>,
@@ -162,15 +164,14 @@ impl Lab {
         std::fs::write(&ca_pem_path, &pki.ca_pem).context("writing the lab CA PEM")?;
         let tls_config = Arc::new(tls_server_config(&pki)?);
 
-        let refused = refused_port()?;
+        let (refused_holder, refused) = refused_port()?;
         let (dropping_listener, dropping, dropping_clients) = dropping_port()?;
 
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
-        let (done_tx, done_rx) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("reach-lab".to_owned())
-            .spawn(move || run_lab_thread(tls_config, ready_tx, shutdown_rx, done_tx))
+            .spawn(move || run_lab_thread(tls_config, &ready_tx, shutdown_rx))
             .context("spawning the lab thread")?;
 
         let mut lab = Lab {
@@ -185,8 +186,8 @@ impl Lab {
             ca_pem: pki.ca_pem,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
-            done: done_rx,
             _tempdir: tempdir,
+            _refused_holder: refused_holder,
             _dropping_listener: dropping_listener,
             _dropping_clients: dropping_clients,
         };
@@ -214,6 +215,22 @@ impl Lab {
     }
 }
 
+impl std::fmt::Debug for Lab {
+    // Only the endpoints: the internals (sockets, channels, PEM text) are noise in test output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lab")
+            .field("dns", &self.dns)
+            .field("http", &self.http)
+            .field("http6", &self.http6)
+            .field("https", &self.https)
+            .field("ca_pem_path", &self.ca_pem_path)
+            .field("refused", &self.refused)
+            .field("dropping", &self.dropping)
+            .field("silent", &self.silent)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
@@ -221,13 +238,15 @@ impl Drop for Lab {
             let _ = shutdown.send(());
         }
         if let Some(thread) = self.thread.take() {
-            match self.done.recv_timeout(DROP_TIMEOUT) {
-                // Finished (or died: the sender was dropped); joining returns at once.
-                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let _ = thread.join();
-                }
-                // Never block a test forever: leave the thread to finish on its own.
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // JoinHandle::join has no timeout, so poll: never block a test forever. A thread
+            // still running after DROP_TIMEOUT is left to finish on its own (it is itself
+            // bounded by SHUTDOWN_GRACE).
+            let deadline = Instant::now() + DROP_TIMEOUT;
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
             }
         }
     }
@@ -253,9 +272,8 @@ fn tls_server_config(pki: &pki::Pki) -> anyhow::Result<rustls::ServerConfig> {
 /// tokio forbids inside an async context).
 fn run_lab_thread(
     tls_config: Arc<rustls::ServerConfig>,
-    ready: mpsc::SyncSender<anyhow::Result<RuntimeEndpoints>>,
+    ready: &mpsc::SyncSender<anyhow::Result<RuntimeEndpoints>>,
     shutdown: oneshot::Receiver<()>,
-    done: mpsc::SyncSender<()>,
 ) {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -291,7 +309,6 @@ fn run_lab_thread(
     }
     // Cancels every remaining task (accept loops, held connections, /slow-headers).
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
-    let _ = done.send(());
 }
 
 /// Binds and spawns every runtime-hosted server. Runs inside the lab runtime.
@@ -300,43 +317,44 @@ async fn start_servers(
 ) -> anyhow::Result<(RuntimeEndpoints, hickory_server::Server<dns::LabDnsHandler>)> {
     let (dns_server, dns) = dns::start().await?;
 
-    let http_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .context("binding the HTTP listener")?;
-    let http = http_listener.local_addr()?;
-    let http6_listener = bind_ipv6_loopback(http.port()).await;
-    let http6 = match &http6_listener {
+    let plain = bind_v4_loopback("HTTP").await?;
+    let plain_addr = plain.local_addr()?;
+    let plain_v6 = bind_ipv6_loopback(plain_addr.port()).await;
+    let plain_v6_addr = match &plain_v6 {
         Some(listener) => Some(listener.local_addr()?),
         None => None,
     };
-    let https_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .context("binding the HTTPS listener")?;
-    let https = https_listener.local_addr()?;
-    let silent_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .context("binding the silent listener")?;
-    let silent = silent_listener.local_addr()?;
+    let tls = bind_v4_loopback("HTTPS").await?;
+    let tls_addr = tls.local_addr()?;
+    let silent = bind_v4_loopback("silent").await?;
+    let silent_addr = silent.local_addr()?;
 
-    let app = Arc::new(http::App::new(http.port(), http6.map(|a| a.port())));
-    tokio::spawn(http::serve_plain(http_listener, Arc::clone(&app)));
-    if let Some(listener) = http6_listener {
+    let app = Arc::new(http::App::new(
+        plain_addr.port(),
+        plain_v6_addr.map(|a| a.port()),
+    ));
+    tokio::spawn(http::serve_plain(plain, Arc::clone(&app)));
+    if let Some(listener) = plain_v6 {
         tokio::spawn(http::serve_plain(listener, Arc::clone(&app)));
     }
     let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
-    tokio::spawn(http::serve_tls(https_listener, app, acceptor));
-    tokio::spawn(http::serve_silent(silent_listener));
+    tokio::spawn(http::serve_tls(tls, app, acceptor));
+    tokio::spawn(http::serve_silent(silent));
 
-    Ok((
-        RuntimeEndpoints {
-            dns,
-            http,
-            http6,
-            https,
-            silent,
-        },
-        dns_server,
-    ))
+    let endpoints = RuntimeEndpoints {
+        dns,
+        http: plain_addr,
+        http6: plain_v6_addr,
+        https: tls_addr,
+        silent: silent_addr,
+    };
+    Ok((endpoints, dns_server))
+}
+
+async fn bind_v4_loopback(what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .with_context(|| format!("binding the {what} listener on 127.0.0.1"))
 }
 
 /// Binds `[::1]`, preferring `port` so that `http://good.lab.test:{port}` works over both the
@@ -348,16 +366,23 @@ async fn bind_ipv6_loopback(port: u16) -> Option<TcpListener> {
     TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).await.ok()
 }
 
-/// A 127.0.0.1 port with nothing listening: bind a listener to get a free port, then close it.
+/// A 127.0.0.1 port with nothing listening, so a connect gets RST (ECONNREFUSED).
 ///
-/// Another process could in principle take the port later; on a test machine the kernel hands
-/// out ephemeral ports round-robin, so reuse within a test run is very unlikely.
-fn refused_port() -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .context("binding the refused-port placeholder")?;
-    let addr = listener.local_addr()?;
-    drop(listener);
-    Ok(addr)
+/// Rather than binding a listener and closing it (after which another lab running in parallel
+/// could be handed the same port for one of its servers), the port is held by a TCP socket that
+/// is bound but never listens: the kernel refuses connections to it exactly as to an unused
+/// port, and, as the socket has no `SO_REUSEADDR`, no one else can bind the port meanwhile.
+fn refused_port() -> anyhow::Result<(Socket, SocketAddr)> {
+    let holder = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+        .context("creating the refused-port socket")?;
+    holder
+        .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .context("binding the refused port")?;
+    let addr = holder
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| anyhow!("refused port has no IP address"))?;
+    Ok((holder, addr))
 }
 
 /// A 127.0.0.1 listener that silently drops SYNs.

@@ -8,7 +8,7 @@ use std::{
 
 use bytes::Bytes;
 use hickory_proto::{
-    op::{Message, MessageType, OpCode, Query, ResponseCode},
+    op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
     rr::{Name, RData, RecordType},
 };
 use http_body_util::{BodyExt as _, Empty};
@@ -45,10 +45,14 @@ async fn udp_exchange(
     rtype: RecordType,
     wait: Duration,
 ) -> Option<Message> {
+    send_udp(server, &query(name, rtype), wait).await
+}
+
+async fn send_udp(server: SocketAddr, message: &Message, wait: Duration) -> Option<Message> {
     let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind");
-    let bytes = query(name, rtype).to_vec().expect("encode");
+    let bytes = message.to_vec().expect("encode");
     socket.send_to(&bytes, server).await.expect("send");
     let mut buf = vec![0_u8; 4096];
     let (len, _) = timeout(wait, socket.recv_from(&mut buf))
@@ -110,6 +114,13 @@ async fn dns_zone_answers() {
     );
     assert_eq!(dangling.authorities.len(), 1);
     assert_eq!(dangling.authorities[0].record_type(), RecordType::SOA);
+    // Resolvers send EDNS; the hand-built NXDOMAIN must echo it like the catalog does.
+    let mut with_edns = query("dangling.lab.test.", RecordType::AAAA);
+    with_edns.set_edns(Edns::new());
+    let dangling_edns = send_udp(dns, &with_edns, IO_TIMEOUT).await.expect("reply");
+    assert_eq!(dangling_edns.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(dangling_edns.answers.len(), 1);
+    assert!(dangling_edns.edns.is_some(), "EDNS echoed");
     let dangling_cname = udp(dns, "dangling.lab.test.", RecordType::CNAME).await;
     assert_eq!(dangling_cname.metadata.response_code, ResponseCode::NoError);
     assert_eq!(
@@ -186,7 +197,7 @@ async fn dns_over_tcp_on_the_same_port() {
     assert_eq!(reply.answers[2].record_type(), RecordType::AAAA);
 }
 
-/// The DNS listener relies on accepted sockets inheriting TCP_NODELAY from the listener,
+/// The DNS listener relies on accepted sockets inheriting `TCP_NODELAY` from the listener,
 /// because hickory does the accepting. Check that this kernel does that.
 #[tokio::test]
 async fn accepted_sockets_inherit_nodelay_from_the_listener() {
@@ -505,4 +516,13 @@ fn labs_start_and_stop_from_plain_threads() {
     assert_ne!(a.http, b.http);
     assert!(a.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
     assert_ne!(a.ca_pem(), b.ca_pem());
+    if let Some(http6) = a.http6 {
+        assert_eq!(http6.ip(), Ipv6Addr::LOCALHOST);
+    }
+}
+
+#[test]
+fn lab_can_be_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Lab>();
 }

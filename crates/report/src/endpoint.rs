@@ -178,6 +178,9 @@ pub struct Certificate {
     pub days_left: i64,
     pub key: String,
     pub sha256: String,
+    /// Where the issuer's certificate can be fetched (AIA caIssuers URLs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_issuers: Vec<String>,
 }
 
 /// The HTTP phase.
@@ -187,6 +190,8 @@ pub struct HttpPhase {
     pub method: String,
     /// `HTTP/1.1` or `HTTP/2`.
     pub version: String,
+    /// Request headers as sent (secret values redacted).
+    pub request_headers: Vec<Header>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// Response headers in order (secret values redacted).

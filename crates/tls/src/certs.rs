@@ -3,7 +3,8 @@
 use reach_report::endpoint::Certificate;
 use rustls::pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
-use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+use x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS;
+use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 /// Subject, issuer, names, validity, key and fingerprint of a DER
@@ -43,7 +44,22 @@ pub fn describe(der: &CertificateDer<'_>) -> Certificate {
         Ok(other) => format!("{} bits", other.key_size()),
         Err(_) => cert.public_key().algorithm.algorithm.to_id_string(),
     };
+    let ca_issuers = cert
+        .extensions()
+        .iter()
+        .filter_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => Some(aia),
+            _ => None,
+        })
+        .flat_map(|aia| aia.accessdescs.iter())
+        .filter(|d| d.access_method == OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS)
+        .filter_map(|d| match d.access_location {
+            GeneralName::URI(uri) => Some(uri.to_owned()),
+            _ => None,
+        })
+        .collect();
     Certificate {
+        ca_issuers,
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),
         sans,

@@ -369,8 +369,11 @@ fn classify(io: &std::io::Error, host: &str, phase: &TlsPhase) -> Finding {
 }
 
 /// `UnknownIssuer` covers two different faults: a chain that ends in an
-/// untrusted root, and a chain missing its intermediate. The presented
-/// certificates tell them apart.
+/// untrusted root, and a chain missing its intermediate. On the wire both
+/// can be a lone leaf; what tells them apart is that a publicly issued leaf
+/// names where its issuer can be fetched (AIA caIssuers, which browsers
+/// follow and API clients do not), while a leaf from a private root usually
+/// does not.
 fn unknown_issuer(host: &str, phase: &TlsPhase) -> Finding {
     let Some(leaf) = phase.chain.first() else {
         return Finding::new(
@@ -380,7 +383,7 @@ fn unknown_issuer(host: &str, phase: &TlsPhase) -> Finding {
     };
     let self_signed = leaf.subject == leaf.issuer;
     let issuer_sent = phase.chain[1..].iter().any(|c| c.subject == leaf.issuer);
-    if !self_signed && !issuer_sent {
+    if !self_signed && !issuer_sent && !leaf.ca_issuers.is_empty() {
         Finding::new(
             Code::TlsIncompleteChain,
             format!(
@@ -389,6 +392,7 @@ fn unknown_issuer(host: &str, phase: &TlsPhase) -> Finding {
             ),
         )
         .with("missing_issuer", &leaf.issuer)
+        .with("ca_issuers", &leaf.ca_issuers)
     } else {
         let top = phase.chain.last().unwrap_or(leaf);
         Finding::new(

@@ -1,0 +1,185 @@
+//! The command line itself: bad input, exit codes, output files, text.
+
+use std::time::Duration;
+
+use reach_report::{Code, Status};
+
+use crate::{codes, lab, reach, run_json};
+
+fn bare() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reach"));
+    cmd.timeout(Duration::from_secs(30));
+    cmd
+}
+
+#[test]
+fn malformed_targets_are_errors_and_the_good_ones_still_run() {
+    let lab = lab();
+    let good = format!("http://good.lab.test:{}/", lab.http.port());
+    let run = run_json(&["ftp://nope/", &good, "http://", "good.lab.test:99999"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.report.checks.len(), 4);
+    assert_eq!(run.check(&good).status, Status::Pass);
+    for bad in ["ftp://nope/", "http://", "good.lab.test:99999"] {
+        let check = run.check(bad);
+        assert_eq!(check.status, Status::Error, "{check:#?}");
+        assert_eq!(codes(check), [Code::InputInvalid]);
+        assert!(check.findings[0].message.contains(bad), "{check:#?}");
+    }
+    assert_eq!(run.report.summary.error, 3);
+    assert_eq!(run.report.summary.pass, 1);
+}
+
+#[test]
+fn malformed_network_options_are_named() {
+    let lab = lab();
+    let good = format!("http://good.lab.test:{}/", lab.http.port());
+    let other = format!("http://other.example.invalid:{}/", lab.http.port());
+    let run = run_json(&[
+        "--resolve",
+        "other.example.invalid:http:127.0.0.1",
+        "--dns-server",
+        "not-an-ip",
+        &good,
+        &other,
+    ]);
+    assert_eq!(run.code, 2);
+    let resolve = run.check("--resolve other.example.invalid:http:127.0.0.1");
+    assert!(
+        resolve.findings[0]
+            .message
+            .contains("`http` is not a port number")
+    );
+    let server = run.check("--dns-server not-an-ip");
+    assert!(server.findings[0].message.contains("not-an-ip"));
+    // The lab's DNS server (the first --dns-server) still serves the good target.
+    assert_eq!(run.check(&good).status, Status::Pass);
+    // The target whose --resolve entry is broken is not checked against DNS.
+    let other = run.check(&other);
+    assert_eq!(other.status, Status::Error);
+    assert!(other.findings[0].message.contains("--resolve"));
+}
+
+#[test]
+fn targets_come_from_a_file_and_stdin() {
+    let lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("targets.txt");
+    let good = format!("http://good.lab.test:{}/", lab.http.port());
+    std::fs::write(
+        &file,
+        format!("# endpoints\n{good}\n\n  not a url  # broken\n"),
+    )
+    .unwrap();
+    let run = run_json(&["--targets-file", file.to_str().unwrap()]);
+    assert_eq!(run.report.checks.len(), 2);
+    assert_eq!(run.check(&good).status, Status::Pass);
+    let bad = run.check("not a url");
+    assert!(
+        bad.findings[0].message.contains("targets.txt:4"),
+        "{bad:#?}"
+    );
+
+    let out = reach()
+        .args(["--json", "--targets-file", "-"])
+        .write_stdin(format!("{good}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: reach_report::Report = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.checks[0].target, good);
+}
+
+#[test]
+fn no_targets_is_a_usage_error() {
+    let out = bare().arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no targets"));
+    let out = bare()
+        .args(["check", "--timeout", "soon", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("soon"));
+}
+
+#[test]
+fn report_is_written_atomically_to_a_file() {
+    let lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    let url = format!("http://good.lab.test:{}/status/500", lab.http.port());
+    let out = reach()
+        .args(["--json", "-o", path.to_str().unwrap(), &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let report: reach_report::Report =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(codes(&report.checks[0]), [Code::HttpStatusError]);
+    // Only the report is left in the directory: no temp file.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn text_report_names_verdict_timings_and_remedy() {
+    let lab = lab();
+    let good = format!("http://good.lab.test:{}/", lab.http.port());
+    let refused = format!("http://{}/", lab.refused);
+    let out = reach().args([&good, &refused]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\x1b'), "no colour when not a terminal");
+    assert!(text.contains(&format!("PASS  {good}")), "{text}");
+    assert!(text.contains(&format!("FAIL  {refused}")), "{text}");
+    assert!(text.contains("tcp.refused"));
+    assert!(text.contains("fix: Nothing listens"));
+    assert!(text.contains("ttfb"));
+    assert!(text.contains("summary: 1 pass, 0 warn, 1 fail, 0 error"));
+}
+
+#[test]
+fn secrets_in_urls_and_headers_are_redacted() {
+    let lab = lab();
+    let url = format!(
+        "http://good.lab.test:{}/status/200?code=s3cr3t-code&state=ok",
+        lab.http.port()
+    );
+    let out = reach()
+        .args(["--json", "-H", "Authorization: Bearer s3cr3t-token", &url])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("s3cr3t"), "{stdout}");
+    assert!(stdout.contains("code=[redacted]&state=ok"));
+
+    let out = reach()
+        .args(["--json", "--no-redact", &url])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("s3cr3t-code"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-redact"));
+}
+
+#[test]
+fn explain_and_schema() {
+    let out = bare().args(["explain", "tcp.timeout"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("firewall"), "{text}");
+
+    let out = bare().args(["explain", "--list"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for code in Code::ALL {
+        assert!(text.contains(code.name()), "{code} missing from --list");
+    }
+
+    let out = bare().args(["explain", "tcp.nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tcp.refused"));
+
+    let out = bare().arg("schema").output().unwrap();
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["title"], "Report");
+}
