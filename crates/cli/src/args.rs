@@ -33,7 +33,7 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Check endpoints: DNS → TCP → TLS → HTTP, each phase timed and diagnosed.
     #[command(after_help = CHECK_HELP)]
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Explain a finding code: what it means and how to fix it.
     Explain(ExplainArgs),
     /// Print the JSON Schema of the report (reach.report/v1).
@@ -77,7 +77,7 @@ pub(crate) struct OutputArgs {
     /// Warnings fail the run (exit code 1).
     #[arg(long, global = true)]
     pub(crate) strict: bool,
-    /// No colours (also when NO_COLOR is set or stdout is not a terminal).
+    /// No colours (also when `NO_COLOR` is set or stdout is not a terminal).
     #[arg(long, global = true)]
     pub(crate) no_color: bool,
     /// Show secrets (tokens, codes, cookies, credentials) in the report.

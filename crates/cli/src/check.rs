@@ -189,8 +189,7 @@ impl Blocked {
         }
         let host = host.to_ascii_lowercase();
         self.hosts
-            .iter()
-            .any(|h| *h == host)
+            .contains(&host)
             .then_some("its --resolve entry is invalid")
     }
 }

@@ -9,6 +9,7 @@ mod args;
 mod check;
 mod render;
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -105,6 +106,12 @@ fn tool() -> Tool {
 /// Redacts, renders, writes, and computes the exit code.
 fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
     let out = &cli.output;
+    // Input errors also go to stderr, so a CI log names them whatever the format.
+    for check in report.checks.iter().filter(|c| c.status == Status::Error) {
+        for finding in &check.findings {
+            eprintln!("reach: error: {}", reach_report::redact::text(&finding.message));
+        }
+    }
     if out.no_redact {
         eprintln!(
             "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)"
@@ -146,18 +153,17 @@ fn exit_code(report: &Report, strict: bool) -> i32 {
 
 /// Prints to stdout, or writes `-o FILE` atomically.
 fn emit(cli: &Cli, text: &str) -> anyhow::Result<()> {
-    match &cli.output.output {
-        Some(path) => write_atomically(path, text.as_bytes()),
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            // A closed pipe (`reach … | head`) is not an error worth a message.
-            match stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-            {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                other => Ok(other?),
-            }
+    if let Some(path) = &cli.output.output {
+        write_atomically(path, text.as_bytes())
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        // A closed pipe (`reach … | head`) is not an error worth a message.
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => Ok(other?),
         }
     }
 }
@@ -183,12 +189,13 @@ fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
     if args.list {
         for code in Code::ALL {
             let info = code.info();
-            out.push_str(&format!(
-                "{:<38} {:<5} {}\n",
+            let _ = writeln!(
+                out,
+                "{:<38} {:<5} {}",
                 info.name,
                 info.severity.as_str(),
                 info.message
-            ));
+            );
         }
     } else if let Some(name) = &args.code {
         let Ok(code) = name.parse::<Code>() else {
@@ -206,14 +213,15 @@ fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
             return Err(UsageError(format!("unknown finding code `{name}`; {hint}")).into());
         };
         let info = code.info();
-        out.push_str(&format!(
-            "{}  ({})\n\n{}\n\n{}\n\nFix: {}\n",
+        let _ = writeln!(
+            out,
+            "{}  ({})\n\n{}\n\n{}\n\nFix: {}",
             info.name,
             info.severity.as_str(),
             info.message,
             info.explanation,
             info.remedy
-        ));
+        );
     }
     print!("{out}");
     Ok(exit::OK)

@@ -127,10 +127,10 @@ fn endpoint_headline(d: &EndpointDetails) -> String {
         }
         parts.push(http.version.clone());
     }
-    if let Some(tls) = &last.tls {
-        if let Some(v) = &tls.version {
-            parts.push(v.clone());
-        }
+    if let Some(tls) = &last.tls
+        && let Some(v) = &tls.version
+    {
+        parts.push(v.clone());
     }
     if let Some(addr) = last.tcp.as_ref().and_then(|t| t.connected.as_ref()) {
         parts.push(addr.clone());

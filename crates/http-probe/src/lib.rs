@@ -275,17 +275,17 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
         url = next;
     }
     if let Some(last) = details.hops.last() {
-        if let Some(status) = last.http.as_ref().and_then(|h| h.status) {
-            if status >= 400 {
-                findings.push(
-                    Finding::new(
-                        Code::HttpStatusError,
-                        format!("{} answered {status}", last.url),
-                    )
-                    .with("status", status)
-                    .with("url", &last.url),
-                );
-            }
+        if let Some(status) = last.http.as_ref().and_then(|h| h.status)
+            && status >= 400
+        {
+            findings.push(
+                Finding::new(
+                    Code::HttpStatusError,
+                    format!("{} answered {status}", last.url),
+                )
+                .with("status", status)
+                .with("url", &last.url),
+            );
         }
         details.timings = last.timings;
         if details.hops.len() > 1 {
@@ -395,16 +395,14 @@ async fn connect_hop(
         }
     };
     // dns
-    let dns = match tokio::time::timeout_at(deadline, network.resolver.resolve(host, port)).await {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            let finding = Finding::new(
-                Code::DnsTimeout,
-                format!("no DNS answer for {host} before the check's deadline"),
-            )
-            .with("name", host);
-            return done(hop, vec![finding], None);
-        }
+    let resolving = network.resolver.resolve(host, port);
+    let Ok(dns) = tokio::time::timeout_at(deadline, resolving).await else {
+        let finding = Finding::new(
+            Code::DnsTimeout,
+            format!("no DNS answer for {host} before the check's deadline"),
+        )
+        .with("name", host);
+        return done(hop, vec![finding], None);
     };
     hop.timings.dns_ms = Some(ms(started));
     let addrs: Vec<SocketAddr> = dns

@@ -99,18 +99,19 @@ pub fn value_in_place(value: &mut Value) {
                 .get("name")
                 .and_then(Value::as_str)
                 .map(str::to_ascii_lowercase);
-            if let (Some(name), Some(Value::String(v))) = (header_name, map.get_mut("value")) {
-                if SECRET_HEADERS.contains(&name.as_str()) {
-                    *v = header(&name, v);
-                }
+            if let (Some(name), Some(Value::String(v))) = (header_name, map.get_mut("value"))
+                && SECRET_HEADERS.contains(&name.as_str())
+            {
+                *v = header(&name, v);
             }
             for (key, member) in map.iter_mut() {
                 let lower = key.to_ascii_lowercase();
-                if let Value::String(s) = member {
-                    if SECRET_KEYS.contains(&lower.as_str()) && s != REDACTED {
-                        *s = REDACTED.to_owned();
-                        continue;
-                    }
+                if let Value::String(s) = member
+                    && SECRET_KEYS.contains(&lower.as_str())
+                    && s != REDACTED
+                {
+                    REDACTED.clone_into(s);
+                    continue;
                 }
                 value_in_place(member);
             }
@@ -162,22 +163,18 @@ fn text_changed(text: &str) -> Option<String> {
     while i < bytes.len() {
         // `name=value` after a parameter boundary.
         let at_boundary = i == 0 || matches!(bytes[i - 1], b'?' | b'&' | b'#' | b';' | b' ');
-        if at_boundary {
-            if let Some(len) = secret_param_at(&text[i..]) {
-                let value_start = i + len;
-                let value_end = text[value_start..]
-                    .find(|c: char| {
-                        matches!(c, '&' | '#' | ' ' | '"' | '\'' | '<' | '>' | '\n' | ',')
-                    })
-                    .map_or(text.len(), |n| value_start + n);
-                out.push_str(&text[i..value_start]);
-                if value_end > value_start {
-                    out.push_str(REDACTED);
-                    changed |= &text[value_start..value_end] != REDACTED;
-                }
-                i = value_end;
-                continue;
+        if at_boundary && let Some(len) = secret_param_at(&text[i..]) {
+            let value_start = i + len;
+            let value_end = text[value_start..]
+                .find(['&', '#', ' ', '"', '\'', '<', '>', '\n', ','])
+                .map_or(text.len(), |n| value_start + n);
+            out.push_str(&text[i..value_start]);
+            if value_end > value_start {
+                out.push_str(REDACTED);
+                changed |= &text[value_start..value_end] != REDACTED;
             }
+            i = value_end;
+            continue;
         }
         // `Bearer xxx` / `Basic xxx` credentials.
         if let Some(len) = auth_scheme_at(text, i) {
@@ -194,20 +191,18 @@ fn text_changed(text: &str) -> Option<String> {
         // `scheme://user:password@host`.
         if text[i..].starts_with("://") {
             let rest = &text[i + 3..];
-            let authority_end = rest
-                .find(|c: char| matches!(c, '/' | '?' | '#' | ' ' | '"'))
-                .unwrap_or(rest.len());
+            let authority_end = rest.find(['/', '?', '#', ' ', '"']).unwrap_or(rest.len());
             let authority = &rest[..authority_end];
-            if let Some(at) = authority.rfind('@') {
-                if let Some(colon) = authority[..at].find(':') {
-                    out.push_str("://");
-                    out.push_str(&authority[..=colon]);
-                    out.push_str(REDACTED);
-                    out.push_str(&authority[at..]);
-                    changed |= &authority[colon + 1..at] != REDACTED;
-                    i += 3 + authority_end;
-                    continue;
-                }
+            if let Some(at) = authority.rfind('@')
+                && let Some(colon) = authority[..at].find(':')
+            {
+                out.push_str("://");
+                out.push_str(&authority[..=colon]);
+                out.push_str(REDACTED);
+                out.push_str(&authority[at..]);
+                changed |= &authority[colon + 1..at] != REDACTED;
+                i += 3 + authority_end;
+                continue;
             }
         }
         let ch = text[i..].chars().next().expect("i is on a char boundary");

@@ -72,25 +72,24 @@ impl Tls {
             Some(path) => read_certs(path, "--ca-file")?,
             None => Vec::new(),
         };
-        let verifier: Arc<dyn ServerCertVerifier> =
-            match rustls_platform_verifier::Verifier::new_with_extra_roots(
-                extra.clone(),
-                provider.clone(),
-            ) {
-                Ok(v) => Arc::new(v),
-                // A machine without a system store (a bare container): fall
-                // back to the Mozilla roots so public sites still verify.
-                Err(_) => {
-                    let mut roots = rustls::RootCertStore::empty();
-                    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                    for cert in extra {
-                        roots.add(cert)?;
-                    }
-                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                        .build()
-                        .map_err(|e| Error::Config(rustls::Error::General(e.to_string())))?
-                }
-            };
+        let platform = rustls_platform_verifier::Verifier::new_with_extra_roots(
+            extra.clone(),
+            provider.clone(),
+        );
+        let verifier: Arc<dyn ServerCertVerifier> = if let Ok(v) = platform {
+            Arc::new(v)
+        } else {
+            // A machine without a system store (a bare container): fall
+            // back to the Mozilla roots so public sites still verify.
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            for cert in extra {
+                roots.add(cert)?;
+            }
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|e| Error::Config(rustls::Error::General(e.to_string())))?
+        };
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .dangerous()
@@ -278,20 +277,20 @@ where
             phase.alpn = conn
                 .alpn_protocol()
                 .map(|p| String::from_utf8_lossy(p).into_owned());
-            if let Some(leaf) = phase.chain.first() {
-                if leaf.days_left <= input.expiry_warn_days {
-                    findings.push(
-                        Finding::new(
-                            Code::TlsCertExpiringSoon,
-                            format!(
-                                "the certificate of {bare} expires in {} days ({})",
-                                leaf.days_left, leaf.not_after
-                            ),
-                        )
-                        .with("not_after", &leaf.not_after)
-                        .with("days_left", leaf.days_left),
-                    );
-                }
+            if let Some(leaf) = phase.chain.first()
+                && leaf.days_left <= input.expiry_warn_days
+            {
+                findings.push(
+                    Finding::new(
+                        Code::TlsCertExpiringSoon,
+                        format!(
+                            "the certificate of {bare} expires in {} days ({})",
+                            leaf.days_left, leaf.not_after
+                        ),
+                    )
+                    .with("not_after", &leaf.not_after)
+                    .with("days_left", leaf.days_left),
+                );
             }
             Some(stream)
         }
