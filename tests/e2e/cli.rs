@@ -183,3 +183,40 @@ fn explain_and_schema() {
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(schema["title"], "Report");
 }
+
+/// The JSON wire format, pinned: a change to the shape shows up as a
+/// snapshot diff. Values that vary between runs are normalised first.
+#[test]
+fn json_report_shape_is_stable() {
+    let lab = lab();
+    let url = format!("http://v4only.lab.test:{}/status/503", lab.http.port());
+    let out = reach().args(["--json", &url]).output().unwrap();
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(&lab.http.port().to_string(), "HTTP_PORT")
+        .replace(&lab.dns.port().to_string(), "DNS_PORT");
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    normalise(&mut value);
+    insta::assert_json_snapshot!(value);
+}
+
+fn normalise(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (key, member) in map.iter_mut() {
+                if key.ends_with("_ms") || key == "started_at" || key == "local_address" {
+                    *member = Value::String(format!("[{key}]"));
+                } else {
+                    normalise(member);
+                }
+            }
+            // Response `date` headers change every second.
+            if map.get("name").and_then(Value::as_str) == Some("date") {
+                map.insert("value".into(), Value::String("[date]".into()));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalise),
+        _ => {}
+    }
+}

@@ -23,9 +23,10 @@ pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<V
     let mut inputs: Vec<Input> = args
         .targets
         .iter()
-        .map(|t| Input {
+        .enumerate()
+        .map(|(i, t)| Input {
             text: t.clone(),
-            origin: "argument".to_owned(),
+            origin: format!("argument {}", i + 1),
         })
         .collect();
     if let Some(path) = &args.targets_file {

@@ -109,7 +109,10 @@ fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
     // Input errors also go to stderr, so a CI log names them whatever the format.
     for check in report.checks.iter().filter(|c| c.status == Status::Error) {
         for finding in &check.findings {
-            eprintln!("reach: error: {}", reach_report::redact::text(&finding.message));
+            eprintln!(
+                "reach: error: {}",
+                reach_report::redact::text(&finding.message)
+            );
         }
     }
     if out.no_redact {
