@@ -224,11 +224,71 @@ fn https_speaks_h2_and_verifies_with_ca_file() {
 fn method_and_headers_are_sent() {
     let lab = lab();
     let method = format!("http://good.lab.test:{}/method", lab.http.port());
-    let run = run_json(&["-X", "POST", "-H", "X-Reach-Test: yes", &method]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let echo = format!(
+        "http://good.lab.test:{}/echo-header/x-reach-test",
+        lab.http.port()
+    );
+    let run = run_json(&["-X", "POST", "-H", "X-Reach-Test: yes", &method, &echo]);
+    assert_eq!(run.code, 0, "{:#?}", run.report);
     let http = endpoint(run.check(&method)).hops[0].http.clone().unwrap();
     assert_eq!(http.method, "POST");
+    // The server's body is the method it saw: four bytes, `POST`.
     assert_eq!(http.body_bytes, 4);
+    // The server echoes the header it received.
+    let http = endpoint(run.check(&echo)).hops[0].http.clone().unwrap();
+    let echoed = http.headers.iter().find(|h| h.name == "x-echo").unwrap();
+    assert_eq!(echoed.value, "yes");
+}
+
+#[test]
+fn credentials_are_not_forwarded_to_another_origin() {
+    let lab = lab();
+    let port = lab.http.port();
+    let same = format!("http://good.lab.test:{port}/to?/echo-header/authorization");
+    let other = format!(
+        "http://good.lab.test:{port}/to?http://v4only.lab.test:{port}/echo-header/authorization"
+    );
+    let run = run_json(&["-L", "-H", "Authorization: Bearer s3cr3t", &same, &other]);
+    // Same origin: the header arrives.
+    assert_eq!(
+        run.check(&same).status,
+        Status::Pass,
+        "{:#?}",
+        run.check(&same)
+    );
+    // Another host: reach drops it, as curl does, and the lab answers 400.
+    let check = run.check(&other);
+    assert_fails_with(check, Code::HttpStatusError);
+    let last = endpoint(check).hops.last().unwrap().http.clone().unwrap();
+    assert!(
+        last.request_headers
+            .iter()
+            .all(|h| h.name != "authorization")
+    );
+}
+
+#[test]
+fn certificate_for_another_name_is_a_hostname_mismatch() {
+    let lab = lab();
+    let port = lab.https.port();
+    let url = format!("https://wrong.example.invalid:{port}/");
+    let resolve = format!("wrong.example.invalid:{port}:127.0.0.1");
+    let run = run_json(&["--resolve", &resolve, &url]);
+    let check = run.check(&url);
+    assert_fails_with(check, Code::TlsHostnameMismatch);
+    let names = &check.findings[0].evidence["names"];
+    assert!(
+        names
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "good.lab.test"),
+        "{names}"
+    );
+    // The chain is recorded although verification failed.
+    let tls = endpoint(check).hops[0].tls.clone().unwrap();
+    assert!(!tls.verified);
+    assert!(!tls.chain.is_empty());
 }
 
 #[test]
@@ -246,13 +306,19 @@ fn a_slow_target_does_not_delay_the_others() {
     let lab = lab();
     let silent = format!("http://{}/", lab.silent);
     let good = format!("http://good.lab.test:{}/", lab.http.port());
-    let run = run_json(&["--timeout", "3s", &silent, &good]);
+    // Three targets that each take the whole 2 s timeout, and a good one.
+    let run = run_json(&["--timeout", "2s", &silent, &silent, &silent, &good]);
     // The report keeps input order.
     assert_eq!(run.report.checks[0].target, silent);
-    assert_eq!(run.report.checks[1].target, good);
-    let good = run.check(&good);
-    assert_eq!(good.status, Status::Pass);
-    // The good check ran alongside the slow one, not after it.
-    assert!(good.duration_ms < 2500.0, "{}", good.duration_ms);
-    assert_fails_with(run.check(&silent), Code::HttpTimeout);
+    assert_eq!(run.report.checks[3].target, good);
+    assert_eq!(run.report.checks[3].status, Status::Pass);
+    for check in &run.report.checks[..3] {
+        assert_fails_with(check, Code::HttpTimeout);
+    }
+    // Run one after another they would need 6 s; concurrently, one timeout.
+    assert!(
+        run.report.duration_ms < 4500.0,
+        "{}",
+        run.report.duration_ms
+    );
 }

@@ -5,7 +5,6 @@ use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use http::{HeaderName, HeaderValue, Method};
 use reach_http_probe::{EndpointProbe, Network, Target};
 use reach_report::{Check, CheckKind, Details};
@@ -64,6 +63,7 @@ pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<V
     let semaphore = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
     let mut tasks = tokio::task::JoinSet::new();
     let mut checks: Vec<Option<Check>> = Vec::with_capacity(inputs.len());
+    let texts: Vec<String> = inputs.iter().map(|i| i.text.clone()).collect();
     for (index, input) in inputs.into_iter().enumerate() {
         checks.push(None);
         let target = match Target::parse(&input.text, args.tls) {
@@ -110,14 +110,23 @@ pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<V
         });
     }
     while let Some(joined) = tasks.join_next().await {
-        let (index, check) = joined.context("a check task failed")?;
-        checks[index] = Some(check);
+        match joined {
+            Ok((index, check)) => checks[index] = Some(check),
+            // A check that panicked is a bug in reach; the others still count.
+            Err(e) => tracing::error!("a check task failed: {e}"),
+        }
     }
-    option_errors.extend(
-        checks
-            .into_iter()
-            .map(|c| c.expect("every index is filled")),
-    );
+    option_errors.extend(checks.into_iter().zip(texts).map(|(check, text)| {
+        check.unwrap_or_else(|| {
+            let mut c = Check::new(CheckKind::Endpoint, text);
+            c.push(reach_report::Finding::new(
+                reach_report::Code::InternalError,
+                "reach failed while checking this target (a bug: please report it)",
+            ));
+            c.status = reach_report::Status::Error;
+            c
+        })
+    }));
     Ok(option_errors)
 }
 
@@ -165,7 +174,7 @@ fn read_targets(path: &std::path::Path) -> anyhow::Result<Vec<Input>> {
     let mut out = Vec::new();
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| crate::UsageError(format!("cannot read {name}: {e}")))?;
-        let text = line.split('#').next().unwrap_or_default().trim();
+        let text = strip_comment(&line);
         if !text.is_empty() {
             out.push(Input {
                 text: text.to_owned(),
@@ -174,6 +183,20 @@ fn read_targets(path: &std::path::Path) -> anyhow::Result<Vec<Input>> {
         }
     }
     Ok(out)
+}
+
+/// A line without its comment: `#` starts one at the line's start or after
+/// white space, so a URL's fragment (`https://app/#/health`) is kept.
+fn strip_comment(line: &str) -> &str {
+    let mut end = line.len();
+    let bytes = line.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
+            end = i;
+            break;
+        }
+    }
+    line[..end].trim()
 }
 
 /// Which targets cannot be checked because an option they depend on is bad.
@@ -234,7 +257,8 @@ fn network(
     let resolver = reach_dns::Resolver::new(&reach_dns::DnsConfig {
         servers,
         overrides,
-        timeout,
+        // One resend fits in the check's deadline.
+        timeout: (timeout / 2).min(Duration::from_secs(5)),
     })
     .map_err(|e| crate::UsageError(e.to_string()))?;
     let tls = reach_tls::Tls::new(&reach_tls::TlsConfig {
@@ -269,4 +293,20 @@ fn parse_headers(values: &[String], errors: &mut Vec<Check>) -> Vec<(HeaderName,
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_comment;
+
+    #[test]
+    fn comments_but_not_fragments_are_stripped() {
+        assert_eq!(strip_comment("# all comment"), "");
+        assert_eq!(strip_comment("  https://a/ # note"), "https://a/");
+        assert_eq!(
+            strip_comment("https://app/#/health"),
+            "https://app/#/health"
+        );
+        assert_eq!(strip_comment("host:443\t#tab"), "host:443");
+    }
 }

@@ -57,9 +57,23 @@ pub fn run() -> i32 {
             return code;
         }
     };
-    match dispatch(&cli) {
-        Ok(code) => code,
-        Err(e) => {
+    // Diagnostics of reach itself (not the report) go to stderr; RUST_LOG refines.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .try_init();
+    // A panic is a bug in reach: exit code 3, never 101.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&cli)));
+    match outcome {
+        Err(_) => {
+            eprintln!("reach: internal error (a bug: please report it)");
+            exit::INTERNAL
+        }
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             let usage = e.downcast_ref::<UsageError>().is_some();
             eprintln!("reach: error: {e:#}");
             if usage { exit::USAGE } else { exit::INTERNAL }
@@ -143,8 +157,12 @@ fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
     Ok(exit_code(&report, out.strict))
 }
 
-/// The exit code of a finished report: input errors first, then failures.
+/// The exit code of a finished report: internal errors first, then input
+/// errors, then failures.
 fn exit_code(report: &Report, strict: bool) -> i32 {
+    if report.checks.iter().any(|c| c.has(Code::InternalError)) {
+        return exit::INTERNAL;
+    }
     let worst = report.checks.iter().map(|c| c.status).max();
     match worst {
         Some(Status::Error) => exit::USAGE,

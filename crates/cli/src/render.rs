@@ -57,7 +57,35 @@ impl Paint {
     }
 }
 
+/// Control characters from the network (a hostile certificate subject, a
+/// header value) would drive the terminal: text output shows them escaped.
+fn printable(report: &Report) -> Report {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) if s.chars().any(char::is_control) => {
+                *s = s
+                    .chars()
+                    .map(|c| {
+                        if c.is_control() {
+                            c.escape_default().to_string()
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect();
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            serde_json::Value::Object(map) => map.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(report).expect("a report always serializes");
+    walk(&mut value);
+    serde_json::from_value(value).expect("escaping keeps the report's shape")
+}
+
 pub(crate) fn text(report: &Report, style: TextStyle) -> String {
+    let report = &printable(report);
     let p = Paint { on: style.color };
     let mut out = String::new();
     for check in &report.checks {
@@ -237,5 +265,34 @@ fn render_hop(out: &mut String, index: usize, hop: &Hop, p: &Paint, verbose: boo
                 ""
             }
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reach_report::{Check, CheckKind, Code, Finding, Tool};
+
+    #[test]
+    fn control_characters_are_escaped_in_text() {
+        let mut check = Check::new(CheckKind::Endpoint, "x");
+        check.push(Finding::new(Code::TlsUntrustedIssuer, "CN=\u{1b}[2Jevil"));
+        let report = Report::new(
+            Tool {
+                name: "reach".into(),
+                version: "0".into(),
+            },
+            String::new(),
+            0.0,
+            vec![check],
+        );
+        let style = TextStyle {
+            color: false,
+            quiet: false,
+            verbose: false,
+        };
+        let out = text(&report, style);
+        assert!(!out.contains('\u{1b}'), "{out}");
+        assert!(out.contains("CN=\\u{1b}[2Jevil"), "{out}");
     }
 }

@@ -13,7 +13,8 @@
 //!     timeout: Duration::from_secs(5),
 //! };
 //! let resolver = reach_dns::Resolver::new(&config)?;
-//! let outcome = resolver.resolve("example.com", 443).await;
+//! let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+//! let outcome = resolver.resolve("example.com", 443, deadline).await;
 //! println!("{:?} {:?}", outcome.addresses, outcome.findings);
 //! # Ok(()) }
 //! ```
@@ -44,7 +45,8 @@ pub struct DnsConfig {
     pub servers: Vec<SocketAddr>,
     /// Fixed answers that skip DNS (`--resolve`).
     pub overrides: Vec<Override>,
-    /// Deadline for one name's lookup (A and AAAA together).
+    /// How long one query waits for an answer before it is sent again (once).
+    /// The whole lookup is bounded by the deadline given to `resolve`.
     pub timeout: Duration,
 }
 
@@ -138,7 +140,6 @@ pub struct Resolver {
     source: DnsSource,
     servers: Vec<String>,
     overrides: Vec<Override>,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -200,18 +201,20 @@ impl Resolver {
             source,
             servers,
             overrides: config.overrides.clone(),
-            timeout: config.timeout,
         })
     }
 
     /// Resolves `host` (for a connection to `port`, which `--resolve`
-    /// entries match on). Never takes longer than the configured timeout.
-    pub async fn resolve(&self, host: &str, port: u16) -> DnsOutcome {
+    /// entries match on). Everything, the CNAME walk included, ends by
+    /// `deadline`.
+    pub async fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+        deadline: tokio::time::Instant,
+    ) -> DnsOutcome {
         let started = Instant::now();
-        let bare = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
+        let bare = reach_report::unbracket(host);
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return fixed(host, DnsSource::Literal, vec![ip], started);
         }
@@ -223,7 +226,7 @@ impl Resolver {
         {
             return fixed(host, DnsSource::Override, o.addrs.clone(), started);
         }
-        let mut phase = DnsPhase {
+        let phase = DnsPhase {
             name: host.to_owned(),
             source: self.source,
             servers: self.servers.clone(),
@@ -231,36 +234,30 @@ impl Resolver {
             answers: Vec::new(),
             duration_ms: 0.0,
         };
+        let mut outcome =
+            match tokio::time::timeout_at(deadline, self.query(host, phase.clone())).await {
+                Ok(outcome) => outcome,
+                Err(_) => DnsOutcome {
+                    phase,
+                    addresses: Vec::new(),
+                    findings: vec![self.finding(host, Failure::Timeout, &[], &[])],
+                },
+            };
+        outcome.phase.duration_ms = reach_report::elapsed_ms(started);
+        outcome
+    }
+
+    async fn query(&self, host: &str, mut phase: DnsPhase) -> DnsOutcome {
         // With explicit servers there is no search list: ask for the FQDN.
         let query = if self.source == DnsSource::Servers && !host.ends_with('.') {
             format!("{host}.")
         } else {
             host.to_owned()
         };
-        let lookups = async {
-            tokio::join!(
-                self.inner.lookup(query.as_str(), RecordType::AAAA),
-                self.inner.lookup(query.as_str(), RecordType::A),
-            )
-        };
-        let Ok((v6, v4)) = tokio::time::timeout(self.timeout, lookups).await else {
-            phase.duration_ms = ms(started);
-            let finding = Finding::new(
-                Code::DnsTimeout,
-                format!(
-                    "no DNS answer for {host} within {:?} from {}",
-                    self.timeout,
-                    self.describe_servers()
-                ),
-            )
-            .with("name", host)
-            .with("servers", &self.servers);
-            return DnsOutcome {
-                phase,
-                addresses: Vec::new(),
-                findings: vec![finding],
-            };
-        };
+        let (v6, v4) = tokio::join!(
+            self.inner.lookup(query.as_str(), RecordType::AAAA),
+            self.inner.lookup(query.as_str(), RecordType::A),
+        );
         let mut addresses = Vec::new();
         let mut errors = Vec::new();
         for result in [v6, v4] {
@@ -302,7 +299,6 @@ impl Resolver {
             }
             findings.push(self.finding(host, failure, &errors, &phase.cname_chain));
         }
-        phase.duration_ms = ms(started);
         DnsOutcome {
             phase,
             addresses,
@@ -376,13 +372,13 @@ impl Resolver {
             .with("rcode", rcode),
             Failure::Timeout => Finding::new(
                 Code::DnsTimeout,
-                format!("no DNS answer for {host} from {servers}"),
+                format!("no DNS answer for {host} from {servers} in time"),
             ),
         };
-        let finding = finding
-            .with("name", host)
-            .with("servers", &self.servers)
-            .with("errors", detail);
+        let mut finding = finding.with("name", host).with("servers", &self.servers);
+        if !detail.is_empty() {
+            finding = finding.with("errors", detail);
+        }
         if chain.is_empty() {
             finding
         } else {
@@ -469,16 +465,11 @@ fn fixed(host: &str, source: DnsSource, addrs: Vec<IpAddr>, started: Instant) ->
             servers: Vec::new(),
             cname_chain: Vec::new(),
             answers,
-            duration_ms: ms(started),
+            duration_ms: reach_report::elapsed_ms(started),
         },
         addresses: addrs,
         findings: Vec::new(),
     }
-}
-
-/// Milliseconds since `since`, with sub-millisecond precision.
-pub fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
 }
 
 fn tune(opts: &mut ResolverOpts, timeout: Duration) {

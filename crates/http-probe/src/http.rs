@@ -64,7 +64,7 @@ where
     };
     let outcome =
         tokio::time::timeout_at(deadline, run(stream, protocol, request, &mut result)).await;
-    result.phase.duration_ms = crate::ms(started);
+    result.phase.duration_ms = reach_report::elapsed_ms(started);
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
@@ -82,7 +82,7 @@ where
             );
         }
         Err(_) => {
-            let waited = crate::ms(started);
+            let waited = reach_report::elapsed_ms(started);
             let (what, phase) = if result.first_byte.is_some() {
                 ("the response body did not finish", "body")
             } else {
@@ -196,7 +196,7 @@ async fn read(
         let frame = frame?;
         if let Some(data) = frame.data_ref() {
             phase.body_bytes += data.len() as u64;
-            if phase.body_bytes >= request.body_cap {
+            if phase.body_bytes > request.body_cap {
                 phase.body_truncated = true;
                 break;
             }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use ::http::{HeaderName, HeaderValue, Method};
 use reach_report::endpoint::{EndpointDetails, Hop};
-use reach_report::{Code, Finding};
+use reach_report::{Code, Finding, elapsed_ms as ms};
 use url::Url;
 
 pub use error::Error;
@@ -122,7 +122,7 @@ impl Target {
 }
 
 fn validate_host(host: &str) -> Result<(), String> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let bare = reach_report::unbracket(host);
     if bare.is_empty() {
         return Err("the host is empty".to_owned());
     }
@@ -198,28 +198,40 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
     };
     let mut url = first.clone();
     let mut method = input.method.clone();
-    let mut visited = vec![url.clone()];
+    // A redirect loop is a repeated request: the same method and URL
+    // (fragments are never sent), so POST /x → 303 → GET /x is not one.
+    let mut visited = vec![(method.clone(), without_fragment(&url))];
     loop {
-        let result = hop(&url, &method, input, network, deadline).await;
+        if tokio::time::Instant::now() >= deadline {
+            findings.push(
+                Finding::new(
+                    Code::HttpTimeout,
+                    format!(
+                        "the check's deadline passed after {} hops, before {url} was requested",
+                        details.hops.len()
+                    ),
+                )
+                .with("hops", details.hops.len())
+                .with("next", url.as_str()),
+            );
+            break;
+        }
+        let headers = forwarded_headers(&input.headers, first, &url);
+        let result = hop(&url, &method, &headers, input, network, deadline).await;
         let failed = result
             .findings
             .iter()
             .any(|f| f.severity == reach_report::Severity::Fail);
-        let location = result.hop.http.as_ref().and_then(|h| {
-            let status = h.status?;
-            (300..400)
-                .contains(&status)
-                .then(|| h.location.clone())
-                .flatten()
-        });
         let status = result.hop.http.as_ref().and_then(|h| h.status);
+        let location = result.hop.http.as_ref().and_then(|h| h.location.clone());
         details.hops.push(result.hop);
         findings.extend(result.findings);
-        let Some(next) = location.filter(|_| input.follow && !failed) else {
+        let is_redirect = matches!(status, Some(301 | 302 | 303 | 307 | 308));
+        let Some(next) = location.filter(|_| input.follow && is_redirect && !failed) else {
             break;
         };
         let next = match Url::parse(&next) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
             _ => {
                 findings.push(
                     Finding::new(
@@ -241,12 +253,20 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
                 .with("to", next.as_str()),
             );
         }
-        if visited.contains(&next) {
-            let chain: Vec<&str> = visited.iter().map(Url::as_str).collect();
+        // As browsers and curl do: 303 makes every method but HEAD a GET,
+        // and 301/302 turn a POST into a GET.
+        if (status == Some(303) && method != Method::HEAD)
+            || (matches!(status, Some(301 | 302)) && method == Method::POST)
+        {
+            method = Method::GET;
+        }
+        let key = (method.clone(), without_fragment(&next));
+        if visited.contains(&key) {
+            let chain: Vec<String> = visited.iter().map(|(m, u)| format!("{m} {u}")).collect();
             findings.push(
                 Finding::new(
                     Code::HttpRedirectLoop,
-                    format!("{url} redirects back to {next}, which was already visited"),
+                    format!("{url} redirects back to {next}, which was already requested"),
                 )
                 .with("chain", chain)
                 .with("repeated", next.as_str()),
@@ -267,11 +287,7 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
             );
             break;
         }
-        // As browsers and curl do: 303, and 301/302 after a POST, become GET.
-        if status == Some(303) || (matches!(status, Some(301 | 302)) && method == Method::POST) {
-            method = Method::GET;
-        }
-        visited.push(next.clone());
+        visited.push(key);
         url = next;
     }
     if let Some(last) = details.hops.last() {
@@ -300,6 +316,32 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
     EndpointOutcome { details, findings }
 }
 
+fn without_fragment(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_fragment(None);
+    u.into()
+}
+
+/// Headers that carry credentials, which curl too sends only to the origin
+/// the user named.
+const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+/// The user's headers for a request to `url`: credentials go only to the
+/// first URL's origin (scheme, host and port), so a redirect can neither
+/// carry them to another host nor downgrade them to plain HTTP.
+fn forwarded_headers(
+    headers: &[(HeaderName, HeaderValue)],
+    first: &Url,
+    url: &Url,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let same_origin = first.origin() == url.origin();
+    headers
+        .iter()
+        .filter(|(name, _)| same_origin || !CREDENTIAL_HEADERS.contains(&name.as_str()))
+        .cloned()
+        .collect()
+}
+
 /// One request through every phase.
 #[derive(Debug)]
 pub struct HopResult {
@@ -312,6 +354,7 @@ pub struct HopResult {
 pub async fn hop(
     url: &Url,
     method: &Method,
+    headers: &[(HeaderName, HeaderValue)],
     input: &EndpointProbe,
     network: &Network,
     deadline: tokio::time::Instant,
@@ -330,7 +373,7 @@ pub async fn hop(
     let request = http::HttpRequest {
         method,
         url,
-        headers: &input.headers,
+        headers,
         body_cap: input.body_cap,
     };
     let result = match stream {
@@ -395,15 +438,7 @@ async fn connect_hop(
         }
     };
     // dns
-    let resolving = network.resolver.resolve(host, port);
-    let Ok(dns) = tokio::time::timeout_at(deadline, resolving).await else {
-        let finding = Finding::new(
-            Code::DnsTimeout,
-            format!("no DNS answer for {host} before the check's deadline"),
-        )
-        .with("name", host);
-        return done(hop, vec![finding], None);
-    };
+    let dns = network.resolver.resolve(host, port, deadline).await;
     hop.timings.dns_ms = Some(ms(started));
     let addrs: Vec<SocketAddr> = dns
         .addresses
@@ -439,11 +474,6 @@ async fn connect_hop(
     };
     hop.timings.tls_ms = Some(ms(started));
     done(hop, outcome.findings, Some(Stream::Tls(Box::new(stream))))
-}
-
-/// Milliseconds since `since`, with sub-millisecond precision.
-pub(crate) fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub async fn connect(addrs: &[SocketAddr], deadline: tokio::time::Instant) -> Tc
         let budget = (deadline - now) / left;
         let attempt_started = Instant::now();
         let result = tokio::time::timeout(budget, connect_one(*addr)).await;
-        let duration_ms = crate::ms(attempt_started);
+        let duration_ms = reach_report::elapsed_ms(attempt_started);
         let (outcome, error) = match result {
             Ok(Ok(s)) => {
                 phase.local_address = s.local_addr().ok().map(|a| a.to_string());
@@ -63,7 +63,7 @@ pub async fn connect(addrs: &[SocketAddr], deadline: tokio::time::Instant) -> Tc
             break;
         }
     }
-    phase.duration_ms = crate::ms(started);
+    phase.duration_ms = reach_report::elapsed_ms(started);
     let findings = if stream.is_some() {
         Vec::new()
     } else {

@@ -80,6 +80,12 @@ impl App {
             ["downgrade"] => self.downgrade(&req),
             ["headers"] => headers_json(req.headers()),
             ["method"] => text(StatusCode::OK, req.method().as_str()),
+            // The query string, verbatim, is the Location: `/to?http://elsewhere/x`.
+            ["to"] => match req.uri().query() {
+                Some(location) => redirect(location),
+                None => text(StatusCode::BAD_REQUEST, "usage: /to?LOCATION\n"),
+            },
+            ["echo-header", name] => echo_header(req.headers(), name),
             ["version"] => text(StatusCode::OK, version_name(req.version())),
             ["big"] => {
                 let mut response = Response::new(Full::new(self.big.clone()));
@@ -167,6 +173,19 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+/// `/echo-header/{name}`: 200 with the request header's value repeated in the response header
+/// `x-echo`, or 400 when the request did not carry it.
+fn echo_header(headers: &HeaderMap, name: &str) -> Response<Body> {
+    match headers.get(name) {
+        Some(value) => {
+            let mut response = text(StatusCode::OK, "echoed in x-echo\n");
+            response.headers_mut().insert("x-echo", value.clone());
+            response
+        }
+        None => text(StatusCode::BAD_REQUEST, &format!("no {name} header\n")),
+    }
 }
 
 fn redirect(location: &str) -> Response<Body> {

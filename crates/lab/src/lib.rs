@@ -56,6 +56,8 @@
 //! | `/downgrade` | 302 to `http://{host}:{port}/status/200`: the request's host name (Host header, or the HTTP/2 authority) on the plain `http` port (the `http6` port for an IPv6 literal) |
 //! | `/headers` | 200, a JSON object of request header name (lowercase) → value (repeats joined by `, `) |
 //! | `/method` | 200, the request method, e.g. `GET` |
+//! | `/to?LOCATION` | 302 to the query string, verbatim (any URL, relative or absolute) |
+//! | `/echo-header/{name}` | 200 with the request header's value in the response header `x-echo`; 400 without it |
 //! | `/version` | 200, `HTTP/1.1` or `HTTP/2` |
 //! | `/big` | 200 with a 4 MiB body |
 //! | `/slow-headers` | waits 30 s before answering (cancelled when the lab is dropped) |

@@ -117,6 +117,12 @@ codes! {
         remedy: "Correct the value named in the message; the other checks still ran.",
         explain: "reach validates every target, flag value and input file before it touches the network. A value that cannot be parsed (a URL without a host, a --resolve entry that is not HOST:PORT:ADDR, an address that is not an IP) makes that one check end with status `error` and this finding; the other checks still run. The process exits with code 2.";
 
+    /// Added beyond SPEC's table: reach itself failed (a bug).
+    InternalError = "internal.error", Fail,
+        message: "reach failed internally",
+        remedy: "This is a bug in reach: please report it with the command line and the report.",
+        explain: "A check ended because of a fault in reach itself, not in the network. The other checks are unaffected; the process exits with code 3.";
+
     // ---- dns ---------------------------------------------------------
     DnsNxdomain = "dns.nxdomain", Fail,
         message: "The name does not exist (NXDOMAIN)",

@@ -47,6 +47,19 @@ use serde::{Deserialize, Serialize};
 pub use code::{Code, CodeInfo, UnknownCode};
 pub use endpoint::EndpointDetails;
 
+/// Milliseconds since `since`, with sub-millisecond precision: the unit of
+/// every `*_ms` field.
+pub fn elapsed_ms(since: std::time::Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// A host without the brackets of an IPv6 literal: `[::1]` → `::1`.
+pub fn unbracket(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 /// The value of [`Report::schema`].
 pub const SCHEMA_ID: &str = "reach.report/v1";
 

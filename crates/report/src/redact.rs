@@ -24,56 +24,60 @@ use crate::Report;
 /// The replacement text.
 pub const REDACTED: &str = "[redacted]";
 
-/// Query, fragment and form parameter names whose values are secrets
-/// (compared case-insensitively).
-pub const SECRET_PARAMS: &[&str] = &[
+/// Names (of URL and form parameters, headers, JSON members) that are
+/// secrets whatever they hold, compared case-insensitively.
+const SECRET_NAMES: &[&str] = &[
     "code",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "token",
-    "client_secret",
-    "client_assertion",
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "api_key",
+    "key",
     "apikey",
-    "samlresponse",
-    "samlrequest",
-    "assertion",
-    "session_state",
     "sig",
-    "signature",
-];
-
-/// Object keys whose string values are secrets. Unlike [`SECRET_PARAMS`]
-/// this leaves out `code`, which is also the name of a finding's code.
-const SECRET_KEYS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "token",
-    "client_secret",
-    "client_assertion",
-    "password",
-    "secret",
-    "api_key",
+    "pwd",
+    "passwd",
     "samlresponse",
     "samlrequest",
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-];
-
-/// Headers whose values are secrets.
-const SECRET_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
     "cookie",
     "set-cookie",
+    "authorization",
+    "proxy-authorization",
 ];
+
+/// Parts of a name that make it a secret: `access_token`, `X-Auth-Token`,
+/// `client_secret`, `X-Amz-Signature`, `X-Amz-Credential`,
+/// `code_verifier`, `x-api-key`, `session_state`, ….
+const SECRET_PARTS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "signature",
+    "credential",
+    "assertion",
+    "verifier",
+    "api-key",
+    "api_key",
+    "session",
+];
+
+/// Suffixes of names that describe a secret rather than hold one:
+/// `token_type`, `token_endpoint`, `expires_in`, `jwks_uri`, …
+const DESCRIBING_SUFFIXES: &[&str] = &[
+    "_type",
+    "_endpoint",
+    "_uri",
+    "_url",
+    "_supported",
+    "_in",
+    "_hint_supported",
+];
+
+/// Whether a parameter, header or member with this name holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if SECRET_NAMES.contains(&lower.as_str()) {
+        return true;
+    }
+    SECRET_PARTS.iter().any(|p| lower.contains(p))
+        && !DESCRIBING_SUFFIXES.iter().any(|s| lower.ends_with(s))
+}
 
 /// Redacts every secret in a report, in place.
 pub fn report(report: &mut Report) {
@@ -100,14 +104,16 @@ pub fn value_in_place(value: &mut Value) {
                 .and_then(Value::as_str)
                 .map(str::to_ascii_lowercase);
             if let (Some(name), Some(Value::String(v))) = (header_name, map.get_mut("value"))
-                && SECRET_HEADERS.contains(&name.as_str())
+                && is_secret_name(&name)
             {
                 *v = header(&name, v);
             }
             for (key, member) in map.iter_mut() {
                 let lower = key.to_ascii_lowercase();
+                // `code` names a finding's code in the report, not an OAuth code.
                 if let Value::String(s) = member
-                    && SECRET_KEYS.contains(&lower.as_str())
+                    && lower != "code"
+                    && is_secret_name(&lower)
                     && s != REDACTED
                 {
                     REDACTED.clone_into(s);
@@ -145,6 +151,7 @@ pub fn header(name: &str, value: &str) -> String {
             Some((scheme, _)) => format!("{scheme} {REDACTED}"),
             None => REDACTED.to_owned(),
         },
+        lower if is_secret_name(lower) => REDACTED.to_owned(),
         _ => value.to_owned(),
     }
 }
@@ -162,11 +169,15 @@ fn text_changed(text: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         // `name=value` after a parameter boundary.
-        let at_boundary = i == 0 || matches!(bytes[i - 1], b'?' | b'&' | b'#' | b';' | b' ');
+        let at_boundary = i == 0
+            || matches!(
+                bytes[i - 1],
+                b'?' | b'&' | b'#' | b';' | b' ' | b'\n' | b'\t' | b'"' | b',' | b'('
+            );
         if at_boundary && let Some(len) = secret_param_at(&text[i..]) {
             let value_start = i + len;
             let value_end = text[value_start..]
-                .find(['&', '#', ' ', '"', '\'', '<', '>', '\n', ','])
+                .find(['&', '#', ' ', '"', '\'', '<', '>', '\n', ',', ')'])
                 .map_or(text.len(), |n| value_start + n);
             out.push_str(&text[i..value_start]);
             if value_end > value_start {
@@ -178,7 +189,9 @@ fn text_changed(text: &str) -> Option<String> {
         }
         // `Bearer xxx` / `Basic xxx` credentials.
         if let Some(len) = auth_scheme_at(text, i) {
-            let value_start = i + len;
+            // Extra spaces between scheme and credentials are still one header.
+            let spaces = text[i + len..].len() - text[i + len..].trim_start_matches(' ').len();
+            let value_start = i + len + spaces;
             let value_end = text[value_start..]
                 .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ','))
                 .map_or(text.len(), |n| value_start + n);
@@ -193,14 +206,14 @@ fn text_changed(text: &str) -> Option<String> {
             let rest = &text[i + 3..];
             let authority_end = rest.find(['/', '?', '#', ' ', '"']).unwrap_or(rest.len());
             let authority = &rest[..authority_end];
-            if let Some(at) = authority.rfind('@')
-                && let Some(colon) = authority[..at].find(':')
-            {
+            if let Some(at) = authority.rfind('@') {
+                // `user:password@` keeps the user; a lone `token@` is all secret.
+                let secret_from = authority[..at].find(':').map_or(0, |colon| colon + 1);
                 out.push_str("://");
-                out.push_str(&authority[..=colon]);
+                out.push_str(&authority[..secret_from]);
                 out.push_str(REDACTED);
                 out.push_str(&authority[at..]);
-                changed |= &authority[colon + 1..at] != REDACTED;
+                changed |= &authority[secret_from..at] != REDACTED;
                 i += 3 + authority_end;
                 continue;
             }
@@ -214,15 +227,16 @@ fn text_changed(text: &str) -> Option<String> {
 
 /// Length of `name=` when `s` starts with a secret parameter name and `=`.
 fn secret_param_at(s: &str) -> Option<usize> {
-    let eq = s.find('=')?;
-    let name = &s[..eq];
-    if name.is_empty() || name.len() > 32 {
+    // A parameter name is short and made of token characters; looking at a
+    // bounded prefix keeps the scan linear on long texts.
+    let name_len = s
+        .bytes()
+        .take(48)
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))?;
+    if name_len == 0 || s.as_bytes()[name_len] != b'=' {
         return None;
     }
-    SECRET_PARAMS
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(name))
-        .then_some(eq + 1)
+    is_secret_name(&s[..name_len]).then_some(name_len + 1)
 }
 
 /// Length of `Bearer ` / `Basic ` (case-insensitive) at word start `i`.
@@ -268,6 +282,15 @@ mod tests {
                 "redirected to https://x/?client_secret=[redacted] then",
             ),
             ("https://x/?postcode=123", "https://x/?postcode=123"),
+            (
+                "https://s3/o?X-Amz-Credential=AKIA&X-Amz-Signature=abc&key=k1",
+                "https://s3/o?X-Amz-Credential=[redacted]&X-Amz-Signature=[redacted]&key=[redacted]",
+            ),
+            (
+                "https://ghp_tok@github.com/x",
+                "https://[redacted]@github.com/x",
+            ),
+            ("(code=abc)", "(code=[redacted])"),
             ("https://x/?state=abc", "https://x/?state=abc"),
         ];
         for (input, want) in cases {
@@ -283,6 +306,7 @@ mod tests {
         );
         assert_eq!(text("basic dXNlcjpwYXNz"), "basic [redacted]");
         assert_eq!(text("a basically fine text"), "a basically fine text");
+        assert_eq!(text("Bearer   abc def"), "Bearer   [redacted] def");
     }
 
     #[test]
@@ -294,6 +318,12 @@ mod tests {
         assert_eq!(header("cookie", "a=1; b=2"), "a=[redacted]; b=[redacted]");
         assert_eq!(header("Authorization", "Bearer x"), "Bearer [redacted]");
         assert_eq!(header("content-type", "text/html"), "text/html");
+        assert_eq!(header("X-API-Key", "k"), REDACTED);
+        assert_eq!(header("X-Subject-Token", "t"), REDACTED);
+        assert_eq!(
+            header("WWW-Authenticate", "Bearer realm=x"),
+            "Bearer realm=x"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reach_report::endpoint::TlsPhase;
-use reach_report::{Code, Finding};
+use reach_report::{Code, Finding, elapsed_ms as ms};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -210,10 +210,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let started = Instant::now();
-    let bare = input
-        .server_name
-        .trim_start_matches('[')
-        .trim_end_matches(']');
+    let bare = reach_report::unbracket(&input.server_name);
     let is_ip = bare.parse::<std::net::IpAddr>().is_ok();
     let mut phase = TlsPhase {
         sni: (!is_ip).then(|| bare.to_owned()),
@@ -243,6 +240,9 @@ where
     let mut config = (*tls.base).clone();
     config.dangerous().set_certificate_verifier(capture.clone());
     config.alpn_protocols = input.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    // A resumed session skips certificate verification, and with it the
+    // chain capture: every handshake reach makes is a full one.
+    config.resumption = rustls::client::Resumption::disabled();
     let connector = TlsConnector::from(Arc::new(config));
     let result = tokio::time::timeout(input.timeout, connector.connect(server_name, stream)).await;
     phase.duration_ms = ms(started);
@@ -421,8 +421,4 @@ fn version_name(v: rustls::ProtocolVersion) -> String {
         rustls::ProtocolVersion::TLSv1_0 => "TLS 1.0".to_owned(),
         other => format!("{other:?}"),
     }
-}
-
-fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
 }
