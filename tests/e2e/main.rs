@@ -20,13 +20,27 @@ pub(crate) fn lab() -> &'static Lab {
     LAB.get_or_init(|| Lab::start().expect("the lab starts"))
 }
 
+pub(crate) const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
 /// `reach` with the lab's DNS server and CA, and a bounded run time.
 pub(crate) fn reach() -> assert_cmd::Command {
     let lab = lab();
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reach"));
-    cmd.timeout(Duration::from_secs(60))
-        .env_remove("NO_COLOR")
-        .arg("check")
+    cmd.timeout(Duration::from_secs(60)).env_remove("NO_COLOR");
+    // The tests' own network settings only: none of the machine's proxies.
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.arg("check")
         .arg("--dns-server")
         .arg(lab.dns.to_string())
         .arg("--ca-file")

@@ -121,6 +121,15 @@ pub(crate) struct NetworkArgs {
     /// Private key (PEM) of --client-cert.
     #[arg(long, value_name = "PEM", requires = "client_cert")]
     pub(crate) client_key: Option<PathBuf>,
+    /// Go through this HTTP proxy: http://[user:pass@]host[:port] (CONNECT for
+    /// https). Without it, https_proxy/HTTPS_PROXY, http_proxy/HTTP_PROXY and
+    /// all_proxy/ALL_PROXY are read, as curl does.
+    #[arg(long, value_name = "URL")]
+    pub(crate) proxy: Option<String>,
+    /// Hosts that bypass the proxy, comma-separated (names match their
+    /// subdomains; IPs and CIDRs; * for all). Overrides NO_PROXY/no_proxy.
+    #[arg(long, value_name = "LIST")]
+    pub(crate) noproxy: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -267,7 +267,42 @@ fn network(
         client_key: args.client_key.clone(),
     })
     .map_err(|e| crate::UsageError(e.to_string()))?;
-    Ok((Network { resolver, tls }, blocked))
+    let proxy = match reach_http_probe::proxy::ProxySettings::new(args.proxy.as_deref(), |name| {
+        if matches!(name, "no_proxy" | "NO_PROXY") && args.noproxy.is_some() {
+            return None;
+        }
+        std::env::var(name).ok()
+    }) {
+        Ok(mut settings) => {
+            if let Some(list) = &args.noproxy {
+                settings.no_proxy = list
+                    .split(',')
+                    .map(|e| e.trim().to_ascii_lowercase())
+                    .filter(|e| !e.is_empty())
+                    .collect();
+                settings.no_proxy_source = "--noproxy".to_owned();
+            }
+            settings
+        }
+        Err(e) => {
+            let message = e.to_string();
+            errors.push(Check::input_error(
+                CheckKind::Endpoint,
+                "proxy settings",
+                message.clone(),
+            ));
+            blocked.all = Some(message);
+            reach_http_probe::proxy::ProxySettings::default()
+        }
+    };
+    Ok((
+        Network {
+            resolver,
+            tls,
+            proxy,
+        },
+        blocked,
+    ))
 }
 
 fn parse_headers(values: &[String], errors: &mut Vec<Check>) -> Vec<(HeaderName, HeaderValue)> {

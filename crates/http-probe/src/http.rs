@@ -27,6 +27,9 @@ pub struct HttpRequest<'a> {
     pub headers: &'a [(HeaderName, HeaderValue)],
     /// Stop reading the body after this many bytes.
     pub body_cap: u64,
+    /// Send the request to this proxy in absolute form (plain HTTP via a
+    /// proxy, as curl does).
+    pub forward_proxy: Option<&'a crate::proxy::Proxy>,
 }
 
 /// What the HTTP phase produced.
@@ -36,6 +39,9 @@ pub struct HttpResult {
     pub findings: Vec<Finding>,
     /// When the first response byte arrived.
     pub first_byte: Option<Instant>,
+    /// The exchange failed in TLS (an alert on the first read): the caller
+    /// turns it into a TLS finding, since it knows the TLS phase.
+    pub tls_error: Option<rustls::Error>,
 }
 
 /// Sends `request` on `stream` and reads the response, all before `deadline`.
@@ -61,6 +67,7 @@ where
         },
         findings: Vec::new(),
         first_byte: None,
+        tls_error: None,
     };
     let outcome =
         tokio::time::timeout_at(deadline, run(stream, protocol, request, &mut result)).await;
@@ -68,6 +75,10 @@ where
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
+            if let Some(tls) = reach_tls::classify::find_rustls_error(e.as_ref()) {
+                result.tls_error = Some(tls.clone());
+                return result;
+            }
             let when = if result.first_byte.is_some() {
                 "while reading the response body"
             } else {
@@ -128,8 +139,17 @@ where
                 .handshake(io)
                 .await?;
             let guard = AbortOnDrop(tokio::spawn(conn));
-            let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
-            builder = builder.uri(path).version(Version::HTTP_11);
+            builder = match request.forward_proxy {
+                Some(proxy) => {
+                    if let Some(auth) = proxy.authorization() {
+                        builder = builder.header(http::header::PROXY_AUTHORIZATION, auth);
+                    }
+                    let absolute = &url[..url::Position::AfterQuery];
+                    builder.uri(absolute)
+                }
+                None => builder.uri(&url[url::Position::BeforePath..url::Position::AfterQuery]),
+            }
+            .version(Version::HTTP_11);
             if !has_header(&http::header::HOST) {
                 builder = builder.header(http::header::HOST, host_header(url));
             }

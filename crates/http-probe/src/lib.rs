@@ -14,6 +14,7 @@
 //!         servers: vec![], overrides: vec![], timeout: Duration::from_secs(5),
 //!     })?,
 //!     tls: reach_tls::Tls::new(&reach_tls::TlsConfig::default())?,
+//!     proxy: reach_http_probe::proxy::ProxySettings::default(),
 //! };
 //! let input = EndpointProbe::new(Target::parse("https://example.com/", false)?, Duration::from_secs(10));
 //! let outcome = reach_http_probe::probe(&input, &network).await;
@@ -23,13 +24,14 @@
 
 mod error;
 pub mod http;
+pub mod proxy;
 pub mod tcp;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ::http::{HeaderName, HeaderValue, Method};
-use reach_report::endpoint::{EndpointDetails, Hop};
+use reach_report::endpoint::{EndpointDetails, Hop, ProxyPhase};
 use reach_report::{Code, Finding, elapsed_ms as ms};
 use url::Url;
 
@@ -42,6 +44,7 @@ pub use http::Protocol;
 pub struct Network {
     pub resolver: reach_dns::Resolver,
     pub tls: reach_tls::Tls,
+    pub proxy: proxy::ProxySettings,
 }
 
 /// What to check.
@@ -190,7 +193,7 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
         let Target::Tcp { host, port, tls } = &input.target else {
             unreachable!("matched above")
         };
-        let result = connect_hop(host, *port, *tls, input, network, deadline).await;
+        let result = connect_hop(host, *port, *tls, false, input, network, deadline).await;
         details.timings = result.hop.timings;
         details.hops.push(result.hop);
         findings.extend(result.findings);
@@ -349,8 +352,8 @@ pub struct HopResult {
     pub findings: Vec<Finding>,
 }
 
-/// Requests `url` once: DNS, TCP, TLS for https, HTTP. Stops at the first
-/// failing phase.
+/// Requests `url` once: DNS, TCP, proxy, TLS for https, HTTP. Stops at the
+/// first failing phase.
 pub async fn hop(
     url: &Url,
     method: &Method,
@@ -362,7 +365,7 @@ pub async fn hop(
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(80);
     let tls = url.scheme() == "https";
-    let mut connected = connect_hop(host, port, tls, input, network, deadline).await;
+    let mut connected = connect_hop(host, port, tls, true, input, network, deadline).await;
     connected.hop.url = url.to_string();
     let Some(stream) = connected.stream.take() else {
         return HopResult {
@@ -375,6 +378,7 @@ pub async fn hop(
         url,
         headers,
         body_cap: input.body_cap,
+        forward_proxy: connected.forward.as_ref(),
     };
     let result = match stream {
         Stream::Plain(s) => http::exchange(s, Protocol::Http1, &request, deadline).await,
@@ -392,6 +396,26 @@ pub async fn hop(
     let started = connected.started;
     if let Some(first) = result.first_byte {
         hop.timings.ttfb_ms = Some((first - started).as_secs_f64() * 1000.0);
+    }
+    // TLS 1.3 servers judge a client certificate after the handshake: the
+    // refusal arrives on the first read, and is still a TLS finding.
+    if let (Some(error), Some(tls)) = (&result.tls_error, &hop.tls) {
+        findings.push(reach_tls::classify::finding(error, host, tls));
+    }
+    if connected.forward.is_some() && result.phase.status == Some(407) {
+        let proxy = hop
+            .proxy
+            .as_ref()
+            .and_then(|p| p.url.clone())
+            .unwrap_or_default();
+        findings.push(
+            Finding::new(
+                Code::ProxyAuthRequired,
+                format!("the proxy {proxy} requires authentication (407) for {url}"),
+            )
+            .with("status", 407)
+            .with("proxy", proxy),
+        );
     }
     let mut phase = result.phase;
     phase.ttfb_ms = hop.timings.ttfb_ms;
@@ -411,13 +435,18 @@ struct Connected {
     stream: Option<Stream>,
     findings: Vec<Finding>,
     started: Instant,
+    /// Plain-HTTP requests go to this proxy in absolute form.
+    forward: Option<proxy::Proxy>,
 }
 
-/// DNS, TCP and (when `tls`) TLS to `host:port`.
+/// DNS, TCP, the proxy (tunnel or forward) and, when `tls`, TLS to
+/// `host:port`. `forward_ok`: plain HTTP may be sent to a proxy in absolute
+/// form instead of through a tunnel.
 async fn connect_hop(
     host: &str,
     port: u16,
     tls: bool,
+    forward_ok: bool,
     input: &EndpointProbe,
     network: &Network,
     deadline: tokio::time::Instant,
@@ -427,7 +456,7 @@ async fn connect_hop(
         url: format!("{}://{host}:{port}", if tls { "tls" } else { "tcp" }),
         ..Hop::default()
     };
-    let done = |hop: Hop, findings: Vec<Finding>, stream: Option<Stream>| {
+    let done = |hop: Hop, findings: Vec<Finding>, stream: Option<Stream>, forward| {
         let mut hop = hop;
         hop.timings.total_ms = ms(started);
         Connected {
@@ -435,29 +464,94 @@ async fn connect_hop(
             stream,
             findings,
             started,
+            forward,
         }
     };
+    // proxy decision
+    let scheme_url = Url::parse(&format!(
+        "{}://{}:{port}/",
+        if tls { "https" } else { "http" },
+        host
+    ));
+    let choice = scheme_url
+        .map(|u| network.proxy.choose(&u))
+        .unwrap_or(proxy::ProxyChoice::Direct);
+    let via = match choice {
+        proxy::ProxyChoice::Direct => None,
+        proxy::ProxyChoice::Bypassed { source, entry } => {
+            hop.proxy = Some(ProxyPhase {
+                source: source.clone(),
+                bypassed: Some(format!("{source} entry `{entry}` matches {host}")),
+                ..ProxyPhase::default()
+            });
+            None
+        }
+        proxy::ProxyChoice::Via(p) => {
+            hop.proxy = Some(ProxyPhase {
+                url: Some(p.url.to_string()),
+                source: p.source.clone(),
+                ..ProxyPhase::default()
+            });
+            Some(p)
+        }
+    };
+    let (dial_host, dial_port) = via
+        .as_ref()
+        .map_or_else(|| (host.to_owned(), port), proxy::Proxy::address);
     // dns
-    let dns = network.resolver.resolve(host, port, deadline).await;
+    let dns = network
+        .resolver
+        .resolve(&dial_host, dial_port, deadline)
+        .await;
     hop.timings.dns_ms = Some(ms(started));
     let addrs: Vec<SocketAddr> = dns
         .addresses
         .iter()
-        .map(|ip| SocketAddr::new(*ip, port))
+        .map(|ip| SocketAddr::new(*ip, dial_port))
         .collect();
     hop.dns = Some(dns.phase);
     if addrs.is_empty() {
-        return done(hop, dns.findings, None);
+        let findings = proxy_unreachable(via.as_ref(), dns.findings, "dns");
+        return done(hop, findings, None, None);
     }
     // tcp
     let tcp = tcp::connect(&addrs, deadline).await;
     hop.tcp = Some(tcp.phase);
     let Some(stream) = tcp.stream else {
-        return done(hop, tcp.findings, None);
+        let findings = proxy_unreachable(via.as_ref(), tcp.findings, "tcp");
+        return done(hop, findings, None, None);
     };
     hop.timings.connect_ms = Some(ms(started));
+    let peer = stream.peer_addr().ok();
+    // proxy
+    let mut forward = None;
+    let stream = match via {
+        Some(p) if tls || !forward_ok => {
+            let proxy_started = Instant::now();
+            let authority = format!("{host}:{port}");
+            let tunnel = proxy::connect(stream, &p, &authority, deadline).await;
+            if let Some(phase) = hop.proxy.as_mut() {
+                phase.mode = Some("connect".to_owned());
+                phase.status = tunnel.status;
+                phase.duration_ms = ms(proxy_started);
+            }
+            let Some(stream) = tunnel.stream else {
+                return done(hop, tunnel.findings, None, None);
+            };
+            hop.timings.proxy_ms = Some(ms(started));
+            stream
+        }
+        Some(p) => {
+            if let Some(phase) = hop.proxy.as_mut() {
+                phase.mode = Some("forward".to_owned());
+            }
+            forward = Some(p);
+            stream
+        }
+        None => stream,
+    };
     if !tls {
-        return done(hop, Vec::new(), Some(Stream::Plain(stream)));
+        return done(hop, Vec::new(), Some(Stream::Plain(stream)), forward);
     }
     // tls
     let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -467,13 +561,104 @@ async fn connect_hop(
         timeout: remaining,
         expiry_warn_days: input.expiry_warn_days,
     };
-    let outcome = reach_tls::probe(&network.tls, &probe_input, stream).await;
+    let mut outcome = reach_tls::probe(&network.tls, &probe_input, stream).await;
+    // rustls speaks only TLS 1.2 and 1.3: ask the server, with a legacy
+    // hello on a fresh connection, which older version it wants.
+    if outcome.version_refused
+        && hop.proxy.as_ref().is_none_or(|p| p.url.is_none())
+        && let Some(peer) = peer
+    {
+        legacy_version(
+            &mut outcome.findings,
+            peer,
+            outcome.phase.sni.as_deref(),
+            deadline,
+        )
+        .await;
+    }
     hop.tls = Some(outcome.phase);
     let Some(stream) = outcome.stream else {
-        return done(hop, outcome.findings, None);
+        return done(hop, outcome.findings, None, None);
     };
     hop.timings.tls_ms = Some(ms(started));
-    done(hop, outcome.findings, Some(Stream::Tls(Box::new(stream))))
+    done(
+        hop,
+        outcome.findings,
+        Some(Stream::Tls(Box::new(stream))),
+        None,
+    )
+}
+
+/// A DNS or TCP failure on the way to the proxy is the proxy's failure.
+fn proxy_unreachable(
+    via: Option<&proxy::Proxy>,
+    findings: Vec<Finding>,
+    phase: &str,
+) -> Vec<Finding> {
+    let Some(p) = via else {
+        return findings;
+    };
+    let name = reach_report::redact::text(p.url.as_str());
+    findings
+        .into_iter()
+        .map(|f| {
+            Finding::new(
+                Code::ProxyConnectFailed,
+                format!(
+                    "cannot reach the proxy {name} ({}): {}",
+                    p.source, f.message
+                ),
+            )
+            .with("proxy", &name)
+            .with("source", &p.source)
+            .with("phase", phase)
+            .with("cause", f.code)
+            .with("cause_evidence", f.evidence)
+        })
+        .collect()
+}
+
+/// Completes a `tls.protocol_too_old` finding with the version the server
+/// picks when offered TLS 1.0/1.1.
+async fn legacy_version(
+    findings: &mut [Finding],
+    peer: SocketAddr,
+    sni: Option<&str>,
+    deadline: tokio::time::Instant,
+) {
+    let Some(finding) = findings
+        .iter_mut()
+        .find(|f| f.code == Code::TlsProtocolTooOld)
+    else {
+        return;
+    };
+    let attempt = async {
+        let stream = tokio::net::TcpStream::connect(peer).await.ok()?;
+        let _ = stream.set_nodelay(true);
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        Some(reach_tls::legacy::probe(stream, sni, remaining).await)
+    };
+    let answer = tokio::time::timeout_at(deadline, attempt)
+        .await
+        .ok()
+        .flatten();
+    match answer {
+        Some(reach_tls::legacy::LegacyAnswer::Version(v)) if v < 0x0303 => {
+            let label = reach_tls::legacy::version_label(v);
+            finding.message = format!(
+                "{peer} speaks only {label}: it refused TLS 1.2 and 1.3 and picked {label} when offered an older version"
+            );
+            finding
+                .evidence
+                .insert("server_version".into(), label.into());
+        }
+        Some(reach_tls::legacy::LegacyAnswer::Alert(code)) => {
+            finding
+                .evidence
+                .insert("legacy_hello_alert".into(), u64::from(code).into());
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

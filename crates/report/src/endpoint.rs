@@ -34,6 +34,10 @@ pub struct Timings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttfb_ms: Option<f64>,
     pub total_ms: f64,
+    /// Until the proxy's tunnel was open (CONNECT answered), when a proxy
+    /// was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_ms: Option<f64>,
     /// Time spent on hops before the final one (`--follow`), as curl's
     /// `time_redirect`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,6 +54,10 @@ pub struct Hop {
     pub dns: Option<DnsPhase>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<TcpPhase>,
+    /// The proxy decision; with a proxy, `dns` and `tcp` are those of the
+    /// proxy host (the proxy resolves the target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyPhase>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsPhase>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +150,29 @@ pub enum TcpOutcome {
     Skipped,
 }
 
+/// The proxy phase: which proxy, chosen why, and what it answered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyPhase {
+    /// The proxy URL (its password redacted); absent when bypassed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Where the proxy setting came from: `--proxy`, `HTTPS_PROXY`,
+    /// `https_proxy`, `HTTP_PROXY`, `http_proxy`.
+    pub source: String,
+    /// Why the proxy was not used (a `NO_PROXY` entry that matches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypassed: Option<String>,
+    /// `connect` (a tunnel, for https) or `forward` (absolute-form
+    /// request, for http).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// The status the proxy answered to CONNECT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub duration_ms: f64,
+}
+
 /// The TLS phase.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +189,10 @@ pub struct TlsPhase {
     pub cipher: Option<String>,
     /// Whether the chain was verified against the trust store.
     pub verified: bool,
+    /// The server asked for a client certificate (mutual TLS).
+    pub client_cert_requested: bool,
+    /// A client certificate was sent in answer.
+    pub client_cert_sent: bool,
     /// The certificates the server presented, leaf first.
     pub chain: Vec<Certificate>,
     pub duration_ms: f64,

@@ -21,7 +21,9 @@
 //! ```
 
 mod certs;
+pub mod classify;
 mod error;
+pub mod legacy;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -29,12 +31,14 @@ use std::time::{Duration, Instant};
 
 use reach_report::endpoint::TlsPhase;
 use reach_report::{Code, Finding, elapsed_ms as ms};
+use rustls::client::ResolvesClientCert;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -153,6 +157,35 @@ pub struct TlsOutcome<S> {
     /// The encrypted stream, when the handshake succeeded and verified.
     pub stream: Option<TlsStream<S>>,
     pub findings: Vec<Finding>,
+    /// The server refused TLS 1.2 and 1.3: [`legacy::probe`] on a new
+    /// connection tells which version it wants.
+    pub version_refused: bool,
+}
+
+/// Notes whether the server asked for a client certificate, and whether one
+/// was given, then lets the configured resolver answer.
+#[derive(Debug)]
+struct Asked {
+    inner: Arc<dyn ResolvesClientCert>,
+    asked: AtomicBool,
+    sent: AtomicBool,
+}
+
+impl ResolvesClientCert for Asked {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.asked.store(true, Ordering::Relaxed);
+        let key = self.inner.resolve(root_hint_subjects, sigschemes);
+        self.sent.store(key.is_some(), Ordering::Relaxed);
+        key
+    }
+
+    fn has_certs(&self) -> bool {
+        self.inner.has_certs()
+    }
 }
 
 /// Records the presented chain, then lets the real verifier decide.
@@ -230,6 +263,7 @@ where
                 phase,
                 stream: None,
                 findings,
+                version_refused: false,
             };
         }
     };
@@ -239,6 +273,12 @@ where
     });
     let mut config = (*tls.base).clone();
     config.dangerous().set_certificate_verifier(capture.clone());
+    let asked = Arc::new(Asked {
+        inner: config.client_auth_cert_resolver.clone(),
+        asked: AtomicBool::new(false),
+        sent: AtomicBool::new(false),
+    });
+    config.client_auth_cert_resolver = asked.clone();
     config.alpn_protocols = input.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     // A resumed session skips certificate verification, and with it the
     // chain capture: every handshake reach makes is a full one.
@@ -248,6 +288,9 @@ where
     phase.duration_ms = ms(started);
     let chain = capture.seen.lock().map(|s| s.clone()).unwrap_or_default();
     phase.chain = chain.iter().map(|c| certs::describe(c)).collect();
+    phase.client_cert_requested = asked.asked.load(Ordering::Relaxed);
+    phase.client_cert_sent = asked.sent.load(Ordering::Relaxed);
+    let mut version_refused = false;
     let stream = match result {
         Err(_) => {
             findings.push(
@@ -263,7 +306,18 @@ where
             None
         }
         Ok(Err(io)) => {
-            findings.push(classify(&io, bare, &phase));
+            let finding = match classify::find_rustls_error(&io) {
+                Some(error) => {
+                    version_refused = classify::is_version_refusal(error);
+                    classify::finding(error, bare, &phase)
+                }
+                None => Finding::new(
+                    Code::TlsHandshakeFailed,
+                    format!("the TLS handshake with {bare} failed: {io}"),
+                )
+                .with("reason", io.to_string()),
+            };
+            findings.push(finding);
             None
         }
         Ok(Ok(stream)) => {
@@ -295,121 +349,12 @@ where
             Some(stream)
         }
     };
+    findings.extend(classify::intercepted(bare, &phase));
     TlsOutcome {
         phase,
         stream,
         findings,
-    }
-}
-
-/// Maps a failed handshake to its finding by the typed rustls error.
-fn classify(io: &std::io::Error, host: &str, phase: &TlsPhase) -> Finding {
-    let rustls_error = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
-    let leaf = phase.chain.first();
-    let Some(error) = rustls_error else {
-        return Finding::new(
-            Code::TlsHandshakeFailed,
-            format!("the TLS handshake with {host} failed: {io}"),
-        )
-        .with("reason", io.to_string());
-    };
-    match error {
-        rustls::Error::InvalidCertificate(cert_error) => match cert_error {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => Finding::new(
-                Code::TlsCertExpired,
-                format!(
-                    "the certificate of {host} expired on {}",
-                    leaf.map_or("an earlier date", |l| l.not_after.as_str())
-                ),
-            )
-            .with("not_after", leaf.map(|l| &l.not_after)),
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                Finding::new(
-                    Code::TlsCertNotYetValid,
-                    format!(
-                        "the certificate of {host} is valid only from {}",
-                        leaf.map_or("a later date", |l| l.not_before.as_str())
-                    ),
-                )
-                .with("not_before", leaf.map(|l| &l.not_before))
-            }
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                let names = leaf.map(|l| l.sans.clone()).unwrap_or_default();
-                Finding::new(
-                    Code::TlsHostnameMismatch,
-                    format!(
-                        "the certificate of {host} covers {}, not {host}",
-                        if names.is_empty() {
-                            "no DNS names".to_owned()
-                        } else {
-                            names.join(", ")
-                        }
-                    ),
-                )
-                .with("names", names)
-            }
-            CertificateError::UnknownIssuer => unknown_issuer(host, phase),
-            other => Finding::new(
-                Code::TlsHandshakeFailed,
-                format!("the certificate of {host} was rejected: {other:?}"),
-            ),
-        },
-        rustls::Error::AlertReceived(alert) => Finding::new(
-            Code::TlsHandshakeFailed,
-            format!("{host} ended the handshake with the alert {alert:?}"),
-        )
-        .with("alert", format!("{alert:?}")),
-        other => Finding::new(
-            Code::TlsHandshakeFailed,
-            format!("the TLS handshake with {host} failed: {other}"),
-        )
-        .with("reason", other.to_string()),
-    }
-}
-
-/// `UnknownIssuer` covers two different faults: a chain that ends in an
-/// untrusted root, and a chain missing its intermediate. On the wire both
-/// can be a lone leaf; what tells them apart is that a publicly issued leaf
-/// names where its issuer can be fetched (AIA caIssuers, which browsers
-/// follow and API clients do not), while a leaf from a private root usually
-/// does not.
-fn unknown_issuer(host: &str, phase: &TlsPhase) -> Finding {
-    let Some(leaf) = phase.chain.first() else {
-        return Finding::new(
-            Code::TlsUntrustedIssuer,
-            format!("the certificate of {host} is not issued by a trusted CA"),
-        );
-    };
-    let self_signed = leaf.subject == leaf.issuer;
-    let issuer_sent = phase.chain[1..].iter().any(|c| c.subject == leaf.issuer);
-    if !self_signed && !issuer_sent && !leaf.ca_issuers.is_empty() {
-        Finding::new(
-            Code::TlsIncompleteChain,
-            format!(
-                "{host} sent its certificate without the intermediate that issued it ({})",
-                leaf.issuer
-            ),
-        )
-        .with("missing_issuer", &leaf.issuer)
-        .with("ca_issuers", &leaf.ca_issuers)
-    } else {
-        let top = phase.chain.last().unwrap_or(leaf);
-        Finding::new(
-            Code::TlsUntrustedIssuer,
-            if self_signed {
-                format!(
-                    "the certificate of {host} is self-signed ({})",
-                    leaf.subject
-                )
-            } else {
-                format!(
-                    "the chain of {host} ends at {}, which is not a trusted root",
-                    top.issuer
-                )
-            },
-        )
-        .with("issuer", &top.issuer)
-        .with("self_signed", self_signed)
+        version_refused,
     }
 }
 

@@ -1,0 +1,477 @@
+//! The proxy phase: which proxy a URL goes through (`--proxy`, the proxy
+//! environment variables, `NO_PROXY`), and the HTTP CONNECT tunnel.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use reach_report::{Code, Finding};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use url::Url;
+
+use crate::Error;
+
+/// A proxy and where its setting came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy {
+    pub url: Url,
+    /// `--proxy`, `https_proxy`, `HTTPS_PROXY`, `http_proxy`, `HTTP_PROXY`.
+    pub source: String,
+}
+
+impl Proxy {
+    /// Parses a proxy URL as curl accepts it: `http://[user:pass@]host[:port]`,
+    /// or `host:port` meaning `http://host:port`. Only HTTP proxies exist here.
+    pub fn parse(value: &str, source: &str) -> Result<Proxy, Error> {
+        let bad = |reason: String| Error::InvalidProxy {
+            source_name: source.to_owned(),
+            value: reach_report::redact::text(value),
+            reason,
+        };
+        let text = value.trim();
+        let with_scheme = if text.contains("://") {
+            text.to_owned()
+        } else {
+            format!("http://{text}")
+        };
+        let url = Url::parse(&with_scheme).map_err(|e| bad(e.to_string()))?;
+        if url.scheme() != "http" {
+            return Err(bad(format!(
+                "the `{}` proxy scheme is not supported (use an http:// proxy)",
+                url.scheme()
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("the proxy URL has no host".to_owned()));
+        }
+        Ok(Proxy {
+            url,
+            source: source.to_owned(),
+        })
+    }
+
+    /// `host`, `port` of the proxy (curl's default proxy port is 1080).
+    pub fn address(&self) -> (String, u16) {
+        (
+            self.url.host_str().unwrap_or_default().to_owned(),
+            self.url.port().unwrap_or(1080),
+        )
+    }
+
+    /// The `Proxy-Authorization` value for credentials in the URL.
+    pub fn authorization(&self) -> Option<String> {
+        if self.url.username().is_empty() {
+            return None;
+        }
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let user = decode(self.url.username());
+        let password = decode(self.url.password().unwrap_or_default());
+        Some(format!(
+            "Basic {}",
+            base64(format!("{user}:{password}").as_bytes())
+        ))
+    }
+}
+
+/// The proxy settings of a run: the flag, the environment, the exceptions.
+#[derive(Debug, Clone, Default)]
+pub struct ProxySettings {
+    /// `--proxy`: every URL.
+    pub flag: Option<Proxy>,
+    /// For `https://` URLs (`https_proxy`, `HTTPS_PROXY`).
+    pub https: Option<Proxy>,
+    /// For `http://` URLs (`http_proxy`, `HTTP_PROXY`).
+    pub http: Option<Proxy>,
+    /// `NO_PROXY` entries and the variable they came from.
+    pub no_proxy: Vec<String>,
+    pub no_proxy_source: String,
+}
+
+/// What to do for one URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyChoice {
+    Direct,
+    /// A proxy is configured but `NO_PROXY` excludes this host.
+    Bypassed {
+        source: String,
+        entry: String,
+    },
+    Via(Proxy),
+}
+
+impl ProxySettings {
+    /// Reads the flag and the environment as curl does: lower-case names
+    /// first, then upper-case; `--proxy` wins over both.
+    pub fn new(
+        flag: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ProxySettings, Error> {
+        let first = |names: &[&str]| {
+            names.iter().find_map(|n| {
+                env(n)
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| (v, (*n).to_owned()))
+            })
+        };
+        let parse = |found: Option<(String, String)>| {
+            found
+                .map(|(value, source)| Proxy::parse(&value, &source))
+                .transpose()
+        };
+        let no_proxy = first(&["no_proxy", "NO_PROXY"]);
+        Ok(ProxySettings {
+            flag: flag.map(|f| Proxy::parse(f, "--proxy")).transpose()?,
+            https: parse(first(&[
+                "https_proxy",
+                "HTTPS_PROXY",
+                "all_proxy",
+                "ALL_PROXY",
+            ]))?,
+            http: parse(first(&[
+                "http_proxy",
+                "HTTP_PROXY",
+                "all_proxy",
+                "ALL_PROXY",
+            ]))?,
+            no_proxy_source: no_proxy
+                .as_ref()
+                .map_or_else(String::new, |(_, source)| source.clone()),
+            no_proxy: no_proxy
+                .map(|(value, _)| {
+                    value
+                        .split(',')
+                        .map(|e| e.trim().to_ascii_lowercase())
+                        .filter(|e| !e.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The proxy for `url`, if any.
+    pub fn choose(&self, url: &Url) -> ProxyChoice {
+        let configured = self.flag.as_ref().or(match url.scheme() {
+            "https" => self.https.as_ref(),
+            _ => self.http.as_ref(),
+        });
+        let Some(proxy) = configured else {
+            return ProxyChoice::Direct;
+        };
+        let host = reach_report::unbracket(url.host_str().unwrap_or_default()).to_ascii_lowercase();
+        match self.no_proxy.iter().find(|e| no_proxy_matches(e, &host)) {
+            Some(entry) => ProxyChoice::Bypassed {
+                source: self.no_proxy_source.clone(),
+                entry: entry.clone(),
+            },
+            None => ProxyChoice::Via(proxy.clone()),
+        }
+    }
+}
+
+/// curl's `NO_PROXY` rules: `*` matches every host; a name matches itself
+/// and its subdomains (a leading dot is optional); an IP address or CIDR
+/// matches addresses.
+fn no_proxy_matches(entry: &str, host: &str) -> bool {
+    if entry == "*" {
+        return true;
+    }
+    let entry = reach_report::unbracket(entry);
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        if let Ok(net) = entry.parse::<ipnet::IpNet>() {
+            return net.contains(&ip);
+        }
+        return entry.parse::<IpAddr>().is_ok_and(|e| e == ip);
+    }
+    let entry = entry.trim_start_matches("*.").trim_start_matches('.');
+    host == entry || host.ends_with(&format!(".{entry}"))
+}
+
+/// How a CONNECT ended.
+#[derive(Debug)]
+pub struct Tunnel {
+    pub status: Option<u16>,
+    pub stream: Option<TcpStream>,
+    pub findings: Vec<Finding>,
+    pub duration_ms: f64,
+}
+
+/// Asks the proxy on `stream` for a tunnel to `authority` (`host:port`),
+/// before `deadline`.
+pub async fn connect(
+    mut stream: TcpStream,
+    proxy: &Proxy,
+    authority: &str,
+    deadline: tokio::time::Instant,
+) -> Tunnel {
+    let started = Instant::now();
+    let mut request = format!(
+        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: reach/{}\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(auth) = proxy.authorization() {
+        request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    }
+    request.push_str("\r\n");
+    let exchange = async {
+        stream.write_all(request.as_bytes()).await?;
+        read_head(&mut stream).await
+    };
+    let proxy_name = reach_report::redact::text(proxy.url.as_str());
+    let result = tokio::time::timeout_at(deadline, exchange).await;
+    let duration_ms = reach_report::elapsed_ms(started);
+    let failed = |finding: Finding, status: Option<u16>| Tunnel {
+        status,
+        stream: None,
+        findings: vec![finding.with("proxy", &proxy_name).with("target", authority)],
+        duration_ms,
+    };
+    let head = match result {
+        Err(_) => {
+            return failed(
+                Finding::new(
+                    Code::ProxyConnectFailed,
+                    format!("the proxy {proxy_name} did not answer CONNECT {authority} in time"),
+                ),
+                None,
+            );
+        }
+        Ok(Err(e)) => {
+            return failed(
+                Finding::new(
+                    Code::ProxyDenied,
+                    format!(
+                        "the proxy {proxy_name} closed the connection instead of answering CONNECT {authority} ({e})"
+                    ),
+                ),
+                None,
+            );
+        }
+        Ok(Ok(head)) => head,
+    };
+    let status = parse_status(&head);
+    match status {
+        Some(code @ 200..=299) => Tunnel {
+            status: Some(code),
+            stream: Some(stream),
+            findings: Vec::new(),
+            duration_ms,
+        },
+        Some(407) => {
+            let challenge = header(&head, "proxy-authenticate");
+            let given = proxy.authorization().is_some();
+            failed(
+                Finding::new(
+                    Code::ProxyAuthRequired,
+                    if given {
+                        format!("the proxy {proxy_name} rejected the credentials in the proxy URL (407)")
+                    } else {
+                        format!("the proxy {proxy_name} requires authentication (407) and no credentials were given")
+                    },
+                )
+                .with("status", 407)
+                .with("challenge", challenge)
+                .with("credentials_given", given),
+                Some(407),
+            )
+        }
+        Some(code) => failed(
+            Finding::new(
+                Code::ProxyDenied,
+                format!("the proxy {proxy_name} refused CONNECT {authority} with {code}"),
+            )
+            .with("status", code)
+            .with("status_line", head.lines().next().unwrap_or_default()),
+            Some(code),
+        ),
+        None => failed(
+            Finding::new(
+                Code::ProxyDenied,
+                format!("the proxy {proxy_name} answered CONNECT {authority} with something that is not HTTP"),
+            )
+            .with("answer", head.chars().take(200).collect::<String>()),
+            None,
+        ),
+    }
+}
+
+/// The response head, up to the empty line (at most 64 KiB). Reads one
+/// byte at a time so that nothing of the tunnel after the head is consumed.
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
+    let mut head = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await? == 0 {
+            if head.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "no answer",
+                ));
+            }
+            break;
+        }
+        head.push(byte[0]);
+        if head.len() > 64 * 1024 {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+fn parse_status(head: &str) -> Option<u16> {
+    let line = head.lines().next()?;
+    let mut parts = line.split_whitespace();
+    let version = parts.next()?;
+    if !version.starts_with("HTTP/") {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().skip(1).find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_owned())
+    })
+}
+
+/// Standard base64 with padding (RFC 4648), for Basic credentials.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> shift & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("user:pass", "dXNlcjpwYXNz"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
+    }
+
+    #[test]
+    fn environment_is_read_as_curl_does() {
+        let s = ProxySettings::new(
+            None,
+            env(&[
+                ("HTTPS_PROXY", "http://upper:3128"),
+                ("https_proxy", "lower:3128"),
+                ("HTTP_PROXY", "http://plain:8080"),
+                ("NO_PROXY", "internal.example, .corp.example,10.0.0.0/8,::1"),
+            ]),
+        )
+        .unwrap();
+        let https = Url::parse("https://api.example.com/").unwrap();
+        let ProxyChoice::Via(p) = s.choose(&https) else {
+            panic!()
+        };
+        assert_eq!(p.source, "https_proxy");
+        assert_eq!(p.address(), ("lower".to_owned(), 3128));
+        let ProxyChoice::Via(p) = s.choose(&Url::parse("http://api.example.com/").unwrap()) else {
+            panic!()
+        };
+        assert_eq!(p.source, "HTTP_PROXY");
+        for direct in [
+            "https://internal.example/",
+            "https://a.internal.example/",
+            "https://x.corp.example/",
+            "https://10.1.2.3/",
+            "https://[::1]/",
+        ] {
+            assert!(
+                matches!(
+                    s.choose(&Url::parse(direct).unwrap()),
+                    ProxyChoice::Bypassed { .. }
+                ),
+                "{direct}"
+            );
+        }
+        assert!(matches!(
+            s.choose(&Url::parse("https://notinternal.example/").unwrap()),
+            ProxyChoice::Via(_)
+        ));
+    }
+
+    #[test]
+    fn flag_wins_and_bad_values_are_named() {
+        let s = ProxySettings::new(
+            Some("http://u:p%40ss@flag:8080"),
+            env(&[("HTTPS_PROXY", "http://env:1")]),
+        )
+        .unwrap();
+        let ProxyChoice::Via(p) = s.choose(&Url::parse("https://x/").unwrap()) else {
+            panic!()
+        };
+        assert_eq!(p.source, "--proxy");
+        assert_eq!(
+            p.authorization().unwrap(),
+            format!("Basic {}", base64(b"u:p@ss"))
+        );
+        let err = ProxySettings::new(Some("socks5://h:1"), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--proxy") && err.contains("socks5"), "{err}");
+        let err = ProxySettings::new(None, env(&[("HTTPS_PROXY", "http://")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HTTPS_PROXY"), "{err}");
+    }
+
+    #[test]
+    fn status_lines_parse() {
+        assert_eq!(
+            parse_status("HTTP/1.1 200 Connection established\r\n\r\n"),
+            Some(200)
+        );
+        assert_eq!(
+            parse_status("HTTP/1.0 407 Proxy Authentication Required\r\n"),
+            Some(407)
+        );
+        assert_eq!(parse_status("SSH-2.0-OpenSSH\r\n"), None);
+        assert_eq!(
+            header(
+                "HTTP/1.1 407 x\r\nProxy-Authenticate: Basic realm=\"lab\"\r\n\r\n",
+                "proxy-authenticate"
+            ),
+            Some("Basic realm=\"lab\"".to_owned())
+        );
+    }
+}
