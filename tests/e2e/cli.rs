@@ -1,15 +1,11 @@
 //! The command line itself: bad input, exit codes, output files, text.
 
-use std::time::Duration;
-
 use reach_report::{Code, Status};
 
 use crate::{codes, lab, reach, run_json};
 
 fn bare() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reach"));
-    cmd.timeout(Duration::from_secs(30));
-    cmd
+    crate::command()
 }
 
 #[test]

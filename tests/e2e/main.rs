@@ -7,6 +7,9 @@
 
 mod check;
 mod cli;
+mod hostile;
+mod proxy;
+mod tls;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -31,15 +34,21 @@ pub(crate) const PROXY_VARS: &[&str] = &[
     "NO_PROXY",
 ];
 
-/// `reach` with the lab's DNS server and CA, and a bounded run time.
-pub(crate) fn reach() -> assert_cmd::Command {
-    let lab = lab();
+/// The `reach` binary with a bounded run time and none of the machine's
+/// proxy or colour settings.
+pub(crate) fn command() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reach"));
     cmd.timeout(Duration::from_secs(60)).env_remove("NO_COLOR");
-    // The tests' own network settings only: none of the machine's proxies.
     for var in PROXY_VARS {
         cmd.env_remove(var);
     }
+    cmd
+}
+
+/// `reach check` with the lab's DNS server and CA.
+pub(crate) fn reach() -> assert_cmd::Command {
+    let lab = lab();
+    let mut cmd = command();
     cmd.arg("check")
         .arg("--dns-server")
         .arg(lab.dns.to_string())
@@ -48,12 +57,28 @@ pub(crate) fn reach() -> assert_cmd::Command {
     cmd
 }
 
+/// Runs `reach` (as prepared by the caller) with `--json` and `args`.
+pub(crate) fn run_with(mut cmd: assert_cmd::Command, args: &[&str]) -> Run {
+    let output = cmd.arg("--json").args(args).output().expect("reach runs");
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
+    let report: Report = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not a reach.report/v1 ({e}): {stdout}"));
+    assert_eq!(report.schema, "reach.report/v1");
+    Run {
+        code: output.status.code().expect("exited"),
+        report,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stdout,
+    }
+}
+
 /// A run's exit code and its JSON report, parsed into the strict types
 /// (unknown fields are errors).
 pub(crate) struct Run {
     pub(crate) code: i32,
     pub(crate) report: Report,
     pub(crate) stderr: String,
+    pub(crate) stdout: String,
 }
 
 impl Run {
@@ -67,20 +92,7 @@ impl Run {
 }
 
 pub(crate) fn run_json(args: &[&str]) -> Run {
-    let output = reach()
-        .arg("--json")
-        .args(args)
-        .output()
-        .expect("reach runs");
-    let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
-    let report: Report = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("not a reach.report/v1 ({e}): {stdout}"));
-    assert_eq!(report.schema, "reach.report/v1");
-    Run {
-        code: output.status.code().expect("exited"),
-        report,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    run_with(reach(), args)
 }
 
 /// The codes of a check's findings, in order.

@@ -9,11 +9,14 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
 
-const USAGE: &str = "usage: cargo xtask <ci|demo|schema>
+mod bench;
 
-  ci      cargo fmt --check, cargo clippy -D warnings (all targets), cargo test (all --locked)
-  demo    start the loopback lab and run `reach check` against good and broken endpoints
-  schema  regenerate report.schema.json from the report types";
+const USAGE: &str = "usage: cargo xtask <ci|demo|schema|bench probe [--checks N] [--concurrency N]>
+
+  ci           cargo fmt --check, cargo clippy -D warnings (all targets), cargo test (all --locked)
+  demo         start the loopback lab and run `reach check` against good and broken endpoints
+  schema       regenerate report.schema.json from the report types
+  bench probe  HTTPS checks per second, reach against curl --parallel, on one loopback TLS server";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,6 +24,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("demo") => demo(&args[1..]),
         Some("schema") => schema(),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -39,20 +43,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root());
     cmd
 }
 
-fn run(mut cmd: Command) -> anyhow::Result<()> {
+pub(crate) fn run(mut cmd: Command) -> anyhow::Result<()> {
     eprintln!("$ {cmd:?}");
     let status = cmd
         .status()

@@ -1,6 +1,9 @@
 //! Command-line arguments: every command's flags, and the help that teaches
 //! them.
 
+// Doc comments here are the `--help` text, where backticks would show.
+#![allow(clippy::doc_markdown)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -112,9 +115,9 @@ pub(crate) struct NetworkArgs {
     /// Use ADDR for HOST:PORT and skip DNS, as curl's --resolve (repeatable; PORT may be *).
     #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
     pub(crate) resolve: Vec<String>,
-    /// Trust the CA certificates in this PEM file, in addition to the system store.
-    #[arg(long, value_name = "PEM")]
-    pub(crate) ca_file: Option<PathBuf>,
+    /// Trust the CA certificates in this PEM file, in addition to the system store (repeatable).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub(crate) ca_files: Vec<PathBuf>,
     /// Client certificate (PEM) for mutual TLS; needs --client-key.
     #[arg(long, value_name = "PEM", requires = "client_key")]
     pub(crate) client_cert: Option<PathBuf>,

@@ -262,7 +262,7 @@ fn network(
     })
     .map_err(|e| crate::UsageError(e.to_string()))?;
     let tls = reach_tls::Tls::new(&reach_tls::TlsConfig {
-        ca_file: args.ca_file.clone(),
+        ca_files: args.ca_files.clone(),
         client_cert: args.client_cert.clone(),
         client_key: args.client_key.clone(),
     })
@@ -280,7 +280,7 @@ fn network(
                     .map(|e| e.trim().to_ascii_lowercase())
                     .filter(|e| !e.is_empty())
                     .collect();
-                settings.no_proxy_source = "--noproxy".to_owned();
+                "--noproxy".clone_into(&mut settings.no_proxy_source);
             }
             settings
         }

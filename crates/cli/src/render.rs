@@ -247,7 +247,7 @@ fn render_hop(out: &mut String, index: usize, hop: &Hop, p: &Paint, verbose: boo
             let _ = writeln!(
                 out,
                 "        cert {} (issuer {}; {} days left; {})",
-                c.subject, c.issuer, c.days_left, c.key
+                c.subject, c.issuer, c.days_left, c.public_key
             );
         }
     }

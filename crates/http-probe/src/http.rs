@@ -75,7 +75,7 @@ where
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
-            if let Some(tls) = reach_tls::classify::find_rustls_error(e.as_ref()) {
+            if let Some(tls) = tls_error(e.as_ref()) {
                 result.tls_error = Some(tls.clone());
                 return result;
             }
@@ -117,6 +117,23 @@ where
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The TLS error behind an HTTP failure, if there is one. h2 keeps its I/O
+/// error out of `source()`, so it is asked directly.
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(found) = reach_tls::classify::find_rustls_error(error) {
+        return Some(found);
+    }
+    let mut current = Some(error);
+    for _ in 0..16 {
+        let e = current?;
+        if let Some(io) = e.downcast_ref::<h2::Error>().and_then(h2::Error::get_io) {
+            return reach_tls::classify::find_rustls_error(io);
+        }
+        current = e.source();
+    }
+    None
+}
+
 async fn run<S>(
     stream: S,
     protocol: Protocol,
@@ -134,11 +151,15 @@ where
     // The guard keeps the connection driver alive until the body is read.
     let (response, _guard) = match protocol {
         Protocol::Http1 => {
+            // Bounded memory against hostile servers: a response head of at
+            // most 128 KiB and 200 headers; the body is counted, not kept.
             let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
                 .max_buf_size(256 * 1024)
+                .max_header_size(128 * 1024)
+                .max_headers(200)
                 .handshake(io)
                 .await?;
-            let guard = AbortOnDrop(tokio::spawn(conn));
+            let mut guard = AbortOnDrop(tokio::spawn(conn));
             builder = match request.forward_proxy {
                 Some(proxy) => {
                     if let Some(auth) = proxy.authorization() {
@@ -155,18 +176,24 @@ where
             }
             let req = finish(builder, request, &has_header)?;
             result.phase.request_headers = headers(req.headers());
-            (sender.send_request(req).await?, guard)
+            match sender.send_request(req).await {
+                Ok(response) => (response, guard),
+                Err(e) => return Err(guard.connection_error(e).await),
+            }
         }
         Protocol::Http2 => {
             let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
                 .max_header_list_size(256 * 1024)
                 .handshake(io)
                 .await?;
-            let guard = AbortOnDrop(tokio::spawn(conn));
+            let mut guard = AbortOnDrop(tokio::spawn(conn));
             builder = builder.uri(url.as_str()).version(Version::HTTP_2);
             let req = finish(builder, request, &has_header)?;
             result.phase.request_headers = headers(req.headers());
-            (sender.send_request(req).await?, guard)
+            match sender.send_request(req).await {
+                Ok(response) => (response, guard),
+                Err(e) => return Err(guard.connection_error(e).await),
+            }
         }
     };
     result.first_byte = Some(Instant::now());
@@ -222,6 +249,18 @@ async fn read(
             }
         }
     }
+    if phase.body_truncated {
+        result.findings.push(
+            Finding::new(
+                Code::HttpBodyTruncated,
+                format!(
+                    "the body of {} is longer than {} bytes; reach stopped reading there",
+                    request.url, request.body_cap
+                ),
+            )
+            .with("max_body", request.body_cap),
+        );
+    }
     Ok(())
 }
 
@@ -245,6 +284,18 @@ fn host_header(url: &Url) -> String {
 
 /// Stops the connection driver when the exchange ends, however it ends.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl AbortOnDrop<Result<(), hyper::Error>> {
+    /// A failed request often only says "canceled": the connection's own
+    /// error (a TLS alert, a protocol violation) is the one that explains.
+    async fn connection_error(&mut self, request_error: hyper::Error) -> BoxError {
+        let driver = tokio::time::timeout(std::time::Duration::from_millis(200), &mut self.0);
+        match driver.await {
+            Ok(Ok(Err(connection_error))) => connection_error.into(),
+            _ => request_error.into(),
+        }
+    }
+}
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {

@@ -399,8 +399,34 @@ pub async fn hop(
     }
     // TLS 1.3 servers judge a client certificate after the handshake: the
     // refusal arrives on the first read, and is still a TLS finding.
+    let mut http_findings = result.findings;
     if let (Some(error), Some(tls)) = (&result.tls_error, &hop.tls) {
         findings.push(reach_tls::classify::finding(error, host, tls));
+    } else if let Some(tls) = hop.tls.as_ref().filter(|t| t.client_cert_requested)
+        && result.phase.status.is_none()
+        && let Some(i) = http_findings
+            .iter()
+            .position(|f| f.code == Code::HttpProtocolError)
+    {
+        // The server asked for a client certificate and then dropped the
+        // connection before any response; its alert may be lost when our
+        // first write meets the closed socket.
+        let closed = http_findings.remove(i);
+        let given = if tls.client_cert_sent {
+            "after the one given"
+        } else {
+            "and none was given"
+        };
+        findings.push(
+            Finding::new(
+                Code::TlsClientCertRequired,
+                format!(
+                    "{host} asked for a client certificate {given}, then closed the connection before any response"
+                ),
+            )
+            .with("client_cert_sent", tls.client_cert_sent)
+            .with("error", closed.evidence.get("error")),
+        );
     }
     if connected.forward.is_some() && result.phase.status == Some(407) {
         let proxy = hop
@@ -421,7 +447,7 @@ pub async fn hop(
     phase.ttfb_ms = hop.timings.ttfb_ms;
     hop.http = Some(phase);
     hop.timings.total_ms = ms(started);
-    findings.extend(result.findings);
+    findings.extend(http_findings);
     HopResult { hop, findings }
 }
 
@@ -473,9 +499,7 @@ async fn connect_hop(
         if tls { "https" } else { "http" },
         host
     ));
-    let choice = scheme_url
-        .map(|u| network.proxy.choose(&u))
-        .unwrap_or(proxy::ProxyChoice::Direct);
+    let choice = scheme_url.map_or(proxy::ProxyChoice::Direct, |u| network.proxy.choose(&u));
     let via = match choice {
         proxy::ProxyChoice::Direct => None,
         proxy::ProxyChoice::Bypassed { source, entry } => {

@@ -213,7 +213,9 @@ pub async fn connect(
         env!("CARGO_PKG_VERSION")
     );
     if let Some(auth) = proxy.authorization() {
-        request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+        request.push_str("Proxy-Authorization: ");
+        request.push_str(&auth);
+        request.push_str("\r\n");
     }
     request.push_str("\r\n");
     let exchange = async {

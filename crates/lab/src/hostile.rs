@@ -4,7 +4,7 @@
 //! does not send one is just disconnected), then answers in its own broken way. A failed write
 //! (the client went away) ends the connection's task; the lab's shutdown ends all of them.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use tokio::{
     io::AsyncWriteExt as _,
@@ -29,6 +29,54 @@ pub(crate) const SLOW_BODY_INTERVAL: Duration = Duration::from_millis(200);
 
 /// One 64 KiB chunk of `endless_body`, shared by every connection.
 static ENDLESS: [u8; ENDLESS_CHUNK] = [b'x'; ENDLESS_CHUNK];
+
+/// HTTP/1.1 servers on `127.0.0.1` that misbehave on purpose, after reading the request head.
+/// See the [crate docs](crate#hostile-http-servers-labhostile).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HostileLab {
+    /// `HTTP/1.1 200 OK\r\n`, then the header `X-Trickle: aaa…` one byte every 100 ms, forever.
+    pub trickle: SocketAddr,
+    /// A status line and one header (`X-Huge`) whose value is 1 MiB of `a`, then `\r\n\r\n`;
+    /// closes.
+    pub huge_header: SocketAddr,
+    /// A status line, `Content-Length: 0`, then 10,000 headers `X-0: v` … `X-9999: v` and
+    /// `\r\n`; closes.
+    pub many_headers: SocketAddr,
+    /// A head without a length, then a body of `x` in 64 KiB writes as fast as the client
+    /// reads, forever.
+    pub endless_body: SocketAddr,
+    /// `Content-Length: 1000000`, then one byte of body every 200 ms.
+    pub slow_body: SocketAddr,
+}
+
+impl HostileLab {
+    /// Placeholder addresses until the servers are bound.
+    pub(crate) const UNBOUND: Self = Self {
+        trickle: crate::UNBOUND,
+        huge_header: crate::UNBOUND,
+        many_headers: crate::UNBOUND,
+        endless_body: crate::UNBOUND,
+        slow_body: crate::UNBOUND,
+    };
+
+    /// Binds and spawns the hostile servers. Runs inside the lab runtime.
+    pub(crate) async fn start() -> anyhow::Result<Self> {
+        let bind = async |what: &str, mode: Mode| {
+            let listener = crate::bind_v4_loopback(what).await?;
+            let addr = listener.local_addr()?;
+            tokio::spawn(serve(listener, mode));
+            anyhow::Ok(addr)
+        };
+        Ok(Self {
+            trickle: bind("trickle", Mode::Trickle).await?,
+            huge_header: bind("huge-header", Mode::HugeHeader).await?,
+            many_headers: bind("many-headers", Mode::ManyHeaders).await?,
+            endless_body: bind("endless-body", Mode::EndlessBody).await?,
+            slow_body: bind("slow-body", Mode::SlowBody).await?,
+        })
+    }
+}
 
 /// Which misbehaviour a listener serves.
 #[derive(Clone, Copy, Debug)]

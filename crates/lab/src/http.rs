@@ -286,7 +286,7 @@ pub(crate) async fn serve_silent(listener: TcpListener) {
 ///
 /// Returns `None` after a failed accept (e.g. EMFILE, or a connection reset while queued) after a
 /// short pause, so a persistent error cannot spin the loop.
-async fn accept(listener: &TcpListener) -> Option<TcpStream> {
+pub(crate) async fn accept(listener: &TcpListener) -> Option<TcpStream> {
     if let Ok((stream, _)) = listener.accept().await {
         // Failing to set an option on a live socket is not worth dropping the client over.
         let _ = stream.set_nodelay(true);

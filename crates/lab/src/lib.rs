@@ -20,11 +20,68 @@
 //! | `refused` | nothing listens: connecting is refused (RST). The port is held by a bound, non-listening socket, so nothing else can take it while the lab lives |
 //! | `dropping` | a listener whose accept queue is full, so SYNs are dropped and a connect times out |
 //! | `silent` | accepts connections and never sends a byte (held until the lab is dropped) |
+//! | `tls` | a [`TlsLab`]: TLS servers with certificate and protocol problems ([below](#tls-servers-labtls)) |
+//! | `proxy` | a [`ProxyLab`]: HTTP forward proxies ([below](#proxies-labproxy)) |
+//! | `hostile` | a [`HostileLab`]: HTTP/1.1 servers that misbehave on purpose ([below](#hostile-http-servers-labhostile)) |
 //!
-//! `ca_pem_path` / [`Lab::ca_pem`] give the lab CA. The HTTPS leaf it issued is valid from
+//! `ca_pem_path` / [`Lab::ca_pem`] give the lab CA (ECDSA P-256, path length constraint 1, so
+//! it can issue the intermediate of `tls.full_chain`). The HTTPS leaf it issued is valid from
 //! yesterday for one year, for the DNS names `good.lab.test`, `alias.lab.test`,
 //! `v4only.lab.test`, `localhost` and the IP address `127.0.0.1`. The PKI is generated afresh
 //! for every lab, so nothing can expire in the repository.
+//!
+//! # TLS servers (`lab.tls`)
+//!
+//! All on `127.0.0.1`. The ones marked *app* serve the HTTP app (routes below) with ALPN `h2`
+//! and `http/1.1`, behind a leaf for the same names as the `https` leaf. "Lab CA" is the CA in
+//! `ca_pem_path`.
+//!
+//! | field | what listens there |
+//! |---|---|
+//! | `expired` | app; leaf issued by the lab CA, valid from 400 days ago until yesterday |
+//! | `not_yet_valid` | app; leaf issued by the lab CA, valid from 2 days from now for one year |
+//! | `expiring_soon` | app; leaf issued by the lab CA, valid from yesterday until 5 days from now (verifies) |
+//! | `self_signed` | app; a self-signed leaf (its own issuer, not a CA) |
+//! | `untrusted_root` | app; leaf ← `CN=Untrusted Intermediate CA` ← `CN=Untrusted Root CA` (not the lab CA); sends leaf + intermediate |
+//! | `incomplete_chain` | app; leaf issued by `CN=Lab Intermediate CA` (itself issued by the lab CA), sent **alone**; the leaf has an Authority Information Access extension with the `caIssuers` URI `http://pki.lab.test/intermediate.crt` (which nothing serves) |
+//! | `full_chain` | app; a leaf issued by `CN=Lab Intermediate CA`, sent with the intermediate (verifies with the lab CA as root) |
+//! | `client_auth` | app, with the `https` leaf; requires a client certificate issued by the lab CA (rustls `WebPkiClientVerifier`). Under TLS 1.3 a client without one, or with the wrong one, typically completes its handshake and then gets an alert on its first read |
+//! | `client_cert_path`, `client_key_path` | files: a client certificate issued by the lab CA (`CN=reach lab client`, EKU clientAuth) and its PKCS#8 key, PEM |
+//! | `wrong_client_cert_path`, `wrong_client_key_path` | files: a self-signed client certificate (`CN=reach lab wrong client`) and its key, PEM |
+//! | `intercepted` | app; leaf issued by a CA with the subject `CN=Zscaler Root CA, O=Zscaler Inc., OU=Zscaler Inc.`, as a TLS-intercepting corporate proxy presents |
+//! | `intercept_ca_pem_path` | file: that intercepting CA's certificate, PEM, for tests that trust it like a corporate machine |
+//! | `alert` | raw TCP: reads the first TLS record (at most 16 KiB and 2 s), answers the fatal `handshake_failure` alert `15 03 03 00 02 02 28` and closes |
+//! | `legacy` | raw TCP, "speaks only TLS 1.0": reads the first record (bounded as above), then answers **any** `ClientHello` with one record `16 03 01 00 2e` holding a `ServerHello` (`server_version` `03 01` at byte offset 9 of the reply, 32 random bytes, empty session id, cipher suite `00 2f` `TLS_RSA_WITH_AES_128_CBC_SHA`, null compression, no extensions) and a `ServerHelloDone` `0e 00 00 00`; then keeps the connection open up to 2 s (or until the client closes) and closes. It always picks TLS 1.0 |
+//! | `legacy11` | the same, but the `ServerHello` picks TLS 1.1 (`server_version` `03 02`; the record version stays `03 01`) |
+//!
+//! # Proxies (`lab.proxy`)
+//!
+//! Hand-written HTTP/1.1 proxies on `127.0.0.1`. Each reads a request head of at most 64 KiB
+//! (else `431`) within 5 s (else `408`) and answers garbage with `400`. Destinations are
+//! restricted to loopback: an IP literal must be `127.0.0.1` or `::1`, and `localhost` and every
+//! `*.lab.test` name map to `127.0.0.1` (no DNS); any other destination gets `403 Forbidden`.
+//! A destination that refuses gets `502`, one that does not answer within 5 s `504`.
+//!
+//! | field | behaviour |
+//! |---|---|
+//! | `open` | `CONNECT host:port HTTP/1.1` → `HTTP/1.1 200 Connection established`, then a byte tunnel both ways until either side closes or the lab stops. An absolute-form request (`GET http://host:port/path HTTP/1.1`, `http` only, port 80 by default) is sent on in origin form with the client's headers (minus `Proxy-Authorization` and `Proxy-Connection`) and the connection is then relayed verbatim, so later requests on it reach the same destination. Anything else (origin-form targets, `https://` URLs) is `400` |
+//! | `auth` | like `open`, but requires `Proxy-Authorization: Basic dXNlcjpwYXNz` (`user:pass`); otherwise `407 Proxy Authentication Required` with `Proxy-Authenticate: Basic realm="lab"` and closes |
+//! | `deny` | `403 Forbidden` (short text body, `Content-Length`) to every request, then closes |
+//! | `close` | reads the request head, then closes without answering (the client reads EOF) |
+//!
+//! # Hostile HTTP servers (`lab.hostile`)
+//!
+//! Raw-TCP HTTP/1.1 servers on `127.0.0.1`. Each first reads the request head (bounded as for
+//! the proxies; without one the connection is just closed), then misbehaves. A failed write
+//! (the client went away) ends the connection; dropping the lab ends them all.
+//!
+//! | field | response |
+//! |---|---|
+//! | `trickle` | `HTTP/1.1 200 OK\r\n`, then the header `X-Trickle: aaa…` one byte every 100 ms, forever (the head never ends) |
+//! | `huge_header` | `HTTP/1.1 200 OK\r\n`, one header `X-Huge:` whose value is 1 MiB of `a`, `\r\n\r\n`, close |
+//! | `many_headers` | `HTTP/1.1 200 OK\r\n`, `Content-Length: 0`, then 10,000 headers `X-0: v` … `X-9999: v`, `\r\n`, close |
+//! | `endless_body` | `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n` (no length: the body runs to close), then `x` in 64 KiB writes as fast as the client reads, forever |
+//! | `slow_body` | `HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n`, then one byte of body every 200 ms |
 //!
 //! # The `lab.test.` zone ([`ZONE`])
 //!
@@ -45,7 +102,7 @@
 //!
 //! Names outside the zone are REFUSED.
 //!
-//! # HTTP routes (on `http`, `http6` and `https`)
+//! # HTTP routes (on `http`, `http6`, `https` and the app servers of `tls`)
 //!
 //! | route | response |
 //! |---|---|
@@ -63,7 +120,8 @@
 //! | `/slow-headers` | waits 30 s before answering (cancelled when the lab is dropped) |
 //! | anything else | 404 |
 //!
-//! Every accepted TCP socket has `TCP_NODELAY` set.
+//! Every accepted TCP socket has `TCP_NODELAY` set. `tls`, `proxy` and `hostile` servers are
+//! IPv4-only.
 //!
 //! # Example
 //!
@@ -76,14 +134,24 @@
 //! ```
 
 mod dns;
+mod hostile;
 mod http;
 mod pki;
+mod proxy;
+mod raw;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
+mod tlslab;
+
+pub use hostile::HostileLab;
+pub use proxy::ProxyLab;
+pub use tlslab::TlsLab;
 
 use std::{
     io,
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream as StdTcpStream},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, TcpStream as StdTcpStream},
     path::PathBuf,
     sync::{Arc, mpsc},
     thread::JoinHandle,
@@ -97,6 +165,8 @@ use tokio::{net::TcpListener, sync::oneshot};
 /// The lab's DNS zone (without the trailing dot).
 pub const ZONE: &str = "lab.test";
 
+/// The placeholder address of an endpoint not bound yet.
+const UNBOUND: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
 /// How long [`Lab::start`] waits for the background runtime to bind everything.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Grace given to the DNS server's own shutdown, then to the runtime's tasks.
@@ -111,9 +181,10 @@ const DROPPING_MAX_CLIENTS: usize = 16;
 
 /// A running lab. See the [crate docs](crate) for what each endpoint does.
 ///
-/// Dropping it stops every server, closes every port and deletes the CA file. It is `Send` and
-/// `Sync`, so one lab can be shared by several tests (e.g. in a `static LazyLock<Lab>`; a static
-/// is never dropped, so its servers and CA file then live until the process exits).
+/// Dropping it stops every server, closes every port and deletes the CA file and the other
+/// certificate files. It is `Send` and `Sync`, so one lab can be shared by several tests (e.g.
+/// in a `static LazyLock<Lab>`; a static is never dropped, so its servers and files then live
+/// until the process exits).
 pub struct Lab {
     /// Authoritative DNS for `lab.test.` on 127.0.0.1, UDP and TCP on the same port.
     pub dns: SocketAddr,
@@ -132,8 +203,15 @@ pub struct Lab {
     pub dropping: SocketAddr,
     /// Accepts TCP connections and never writes anything.
     pub silent: SocketAddr,
+    /// TLS servers with certificate and protocol problems, and their certificate files.
+    pub tls: TlsLab,
+    /// HTTP forward proxies: open, authenticating, denying, closing.
+    pub proxy: ProxyLab,
+    /// HTTP/1.1 servers that misbehave on purpose.
+    pub hostile: HostileLab,
 
     ca_pem: String,
+    https_identity: (PathBuf, PathBuf),
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     /// Keeps `ca_pem_path` alive; deleted on drop.
@@ -152,6 +230,9 @@ struct RuntimeEndpoints {
     http6: Option<SocketAddr>,
     https: SocketAddr,
     silent: SocketAddr,
+    tls: TlsLab,
+    proxy: ProxyLab,
+    hostile: HostileLab,
 }
 
 impl Lab {
@@ -164,7 +245,15 @@ impl Lab {
             .context("creating the lab temp dir")?;
         let ca_pem_path = tempdir.path().join("ca.pem");
         std::fs::write(&ca_pem_path, &pki.ca_pem).context("writing the lab CA PEM")?;
-        let tls_config = Arc::new(tls_server_config(&pki)?);
+        let https_identity = (
+            tempdir.path().join("https-cert.pem"),
+            tempdir.path().join("https-key.pem"),
+        );
+        std::fs::write(&https_identity.0, &pki.leaf_pem).context("writing the leaf PEM")?;
+        std::fs::write(&https_identity.1, &pki.leaf_key_pem).context("writing the leaf key")?;
+        let tls = TlsLab::write_files(tempdir.path(), &pki.tls)?;
+        let tls_configs = tlslab::TlsConfigs::new(&pki)?;
+        let tls_template = tls.clone();
 
         let (refused_holder, refused) = refused_port()?;
         let (dropping_listener, dropping, dropping_clients) = dropping_port()?;
@@ -173,7 +262,7 @@ impl Lab {
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("reach-lab".to_owned())
-            .spawn(move || run_lab_thread(tls_config, &ready_tx, shutdown_rx))
+            .spawn(move || run_lab_thread(tls_configs, tls_template, &ready_tx, shutdown_rx))
             .context("spawning the lab thread")?;
 
         let mut lab = Lab {
@@ -185,7 +274,11 @@ impl Lab {
             refused,
             dropping,
             silent: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tls,
+            proxy: ProxyLab::UNBOUND,
+            hostile: HostileLab::UNBOUND,
             ca_pem: pki.ca_pem,
+            https_identity,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
             _tempdir: tempdir,
@@ -208,7 +301,17 @@ impl Lab {
         lab.http6 = endpoints.http6;
         lab.https = endpoints.https;
         lab.silent = endpoints.silent;
+        lab.tls = endpoints.tls;
+        lab.proxy = endpoints.proxy;
+        lab.hostile = endpoints.hostile;
         Ok(lab)
+    }
+
+    /// The `https` leaf certificate and its private key, PEM files: for a
+    /// server outside the lab (the benchmark's nginx) to serve the same
+    /// identity.
+    pub fn https_identity_paths(&self) -> (PathBuf, PathBuf) {
+        self.https_identity.clone()
     }
 
     /// The lab CA certificate, PEM text (the content of `ca_pem_path`).
@@ -229,6 +332,9 @@ impl std::fmt::Debug for Lab {
             .field("refused", &self.refused)
             .field("dropping", &self.dropping)
             .field("silent", &self.silent)
+            .field("tls", &self.tls)
+            .field("proxy", &self.proxy)
+            .field("hostile", &self.hostile)
             .finish_non_exhaustive()
     }
 }
@@ -254,26 +360,12 @@ impl Drop for Lab {
     }
 }
 
-/// The rustls server configuration: ring provider only, safe default protocol versions,
-/// ALPN `h2` then `http/1.1`.
-fn tls_server_config(pki: &pki::Pki) -> anyhow::Result<rustls::ServerConfig> {
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .context("TLS protocol versions")?
-    .with_no_client_auth()
-    .with_single_cert(vec![pki.leaf_der.clone()], pki.leaf_key.clone_key())
-    .context("TLS server certificate")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
-}
-
 /// Body of the lab thread: owns the runtime from creation to shutdown, so that neither
 /// [`Lab::start`] nor [`Drop`] ever creates or drops a runtime on the caller's thread (which
 /// tokio forbids inside an async context).
 fn run_lab_thread(
-    tls_config: Arc<rustls::ServerConfig>,
+    tls_configs: tlslab::TlsConfigs,
+    tls_template: TlsLab,
     ready: &mpsc::SyncSender<anyhow::Result<RuntimeEndpoints>>,
     shutdown: oneshot::Receiver<()>,
 ) {
@@ -292,7 +384,7 @@ fn run_lab_thread(
         }
     };
 
-    match runtime.block_on(start_servers(tls_config)) {
+    match runtime.block_on(start_servers(tls_configs, tls_template)) {
         Ok((endpoints, mut dns_server)) => {
             // If start() already gave up, nobody listens; the shutdown sender is then gone
             // too, so the wait below ends at once.
@@ -315,7 +407,8 @@ fn run_lab_thread(
 
 /// Binds and spawns every runtime-hosted server. Runs inside the lab runtime.
 async fn start_servers(
-    tls_config: Arc<rustls::ServerConfig>,
+    tls_configs: tlslab::TlsConfigs,
+    tls_template: TlsLab,
 ) -> anyhow::Result<(RuntimeEndpoints, hickory_server::Server<dns::LabDnsHandler>)> {
     let (dns_server, dns) = dns::start().await?;
 
@@ -339,9 +432,12 @@ async fn start_servers(
     if let Some(listener) = plain_v6 {
         tokio::spawn(http::serve_plain(listener, Arc::clone(&app)));
     }
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
-    tokio::spawn(http::serve_tls(tls, app, acceptor));
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls_configs.https));
+    tokio::spawn(http::serve_tls(tls, Arc::clone(&app), acceptor));
     tokio::spawn(http::serve_silent(silent));
+    let tls_lab = tlslab::start(&tls_configs, &app, tls_template).await?;
+    let proxy = ProxyLab::start().await?;
+    let hostile = HostileLab::start().await?;
 
     let endpoints = RuntimeEndpoints {
         dns,
@@ -349,6 +445,9 @@ async fn start_servers(
         http6: plain_v6_addr,
         https: tls_addr,
         silent: silent_addr,
+        tls: tls_lab,
+        proxy,
+        hostile,
     };
     Ok((endpoints, dns_server))
 }

@@ -36,6 +36,10 @@ pub(crate) struct Identity {
 pub(crate) struct Pki {
     /// The CA certificate as PEM, written to `ca.pem` and returned by [`crate::Lab::ca_pem`].
     pub(crate) ca_pem: String,
+    /// The HTTPS leaf and its key as PEM, for servers outside the lab (the
+    /// benchmark's nginx).
+    pub(crate) leaf_pem: String,
+    pub(crate) leaf_key_pem: String,
     /// The leaf certificate (DER); the server sends only this, like a real server sends no root.
     pub(crate) leaf_der: CertificateDer<'static>,
     /// The leaf's private key (PKCS#8 DER).
@@ -54,7 +58,7 @@ pub(crate) struct TlsPki {
     pub(crate) self_signed: Identity,
     /// leaf + intermediate, under "Untrusted Root CA".
     pub(crate) untrusted_root: Identity,
-    /// leaf only, issued by "Lab Intermediate CA", with an AIA caIssuers URI.
+    /// leaf only, issued by "Lab Intermediate CA", with an AIA `caIssuers` URI.
     pub(crate) incomplete_chain: Identity,
     /// leaf + "Lab Intermediate CA".
     pub(crate) full_chain: Identity,
@@ -82,14 +86,23 @@ pub(crate) fn generate() -> anyhow::Result<Pki> {
     let (ca_cert, ca) = new_ca(name("reach lab CA"), 1, now, "the lab CA", None)?;
     let ca_pem = ca_cert.pem();
 
-    let leaf = issue_server_leaf(&ca, yesterday, now + Duration::days(365), Vec::new())
-        .context("the lab leaf")?;
+    let mut params = server_leaf_params(yesterday, now + Duration::days(365), Vec::new())?;
+    params.use_authority_key_identifier_extension = true;
+    let leaf_key_pair = KeyPair::generate().context("generating the lab leaf key")?;
+    let leaf_cert = params
+        .signed_by(&leaf_key_pair, &ca)
+        .context("signing the lab leaf")?;
+    let leaf_pem = leaf_cert.pem();
+    let leaf_key_pem = leaf_key_pair.serialize_pem();
+    let leaf = identity(vec![leaf_cert.der().clone()], &leaf_key_pair);
     let [leaf_der] = <[CertificateDer<'static>; 1]>::try_from(leaf.chain)
         .map_err(|_| anyhow!("the lab leaf chain must be one certificate"))?;
 
     let tls = generate_tls(&ca, ca_cert.der().clone(), now)?;
     Ok(Pki {
         ca_pem,
+        leaf_pem,
+        leaf_key_pem,
         leaf_der,
         leaf_key: leaf.key,
         tls,
@@ -293,7 +306,7 @@ fn identity(chain: Vec<CertificateDer<'static>>, key: &KeyPair) -> Identity {
 /// The Authority Information Access extension (RFC 5280 §4.2.2.1) with one `caIssuers` URI:
 /// `SEQUENCE { SEQUENCE { OID 1.3.6.1.5.5.7.48.2, [6] IA5String uri } }`.
 pub(crate) fn aia_ca_issuers(uri: &str) -> CustomExtension {
-    /// id-ad-caIssuers, 1.3.6.1.5.5.7.48.2, as DER content octets.
+    /// id-ad-`caIssuers`, 1.3.6.1.5.5.7.48.2, as DER content octets.
     const CA_ISSUERS: [u8; 8] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
     let mut access_description = der_tlv(0x06, &CA_ISSUERS);
     // GeneralName uniformResourceIdentifier: context-specific primitive tag 6, implicit.

@@ -22,6 +22,53 @@ const PROXY_CREDENTIALS_B64: &str = "dXNlcjpwYXNz";
 /// Bound on connecting to a destination (the lab's `dropping` port would otherwise hang).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// HTTP/1.1 forward proxies on `127.0.0.1`. See the [crate docs](crate#proxies-labproxy).
+///
+/// The open and authenticating proxies connect only to `127.0.0.1`, `::1`, `localhost` and
+/// `*.lab.test` (all mapped to loopback without DNS) and answer `403 Forbidden` for anything
+/// else. Every proxy caps the request head at 64 KiB (431) and 5 s (408) and answers garbage
+/// with 400.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ProxyLab {
+    /// Tunnels `CONNECT host:port` (`200 Connection established`) and forwards absolute-form
+    /// `http://` requests, no authentication.
+    pub open: SocketAddr,
+    /// Like `open`, but requires `Proxy-Authorization: Basic dXNlcjpwYXNz` (`user:pass`);
+    /// otherwise `407` with `Proxy-Authenticate: Basic realm="lab"`, and closes.
+    pub auth: SocketAddr,
+    /// Answers `403 Forbidden` to every request and closes.
+    pub deny: SocketAddr,
+    /// Reads the request head and closes without answering.
+    pub close: SocketAddr,
+}
+
+impl ProxyLab {
+    /// Placeholder addresses until the servers are bound.
+    pub(crate) const UNBOUND: Self = Self {
+        open: crate::UNBOUND,
+        auth: crate::UNBOUND,
+        deny: crate::UNBOUND,
+        close: crate::UNBOUND,
+    };
+
+    /// Binds and spawns the four proxies. Runs inside the lab runtime.
+    pub(crate) async fn start() -> anyhow::Result<Self> {
+        let bind = async |what: &str, mode: Mode| {
+            let listener = crate::bind_v4_loopback(what).await?;
+            let addr = listener.local_addr()?;
+            tokio::spawn(serve(listener, mode));
+            anyhow::Ok(addr)
+        };
+        Ok(Self {
+            open: bind("open proxy", Mode::Open).await?,
+            auth: bind("authenticating proxy", Mode::Auth).await?,
+            deny: bind("denying proxy", Mode::Deny).await?,
+            close: bind("closing proxy", Mode::Close).await?,
+        })
+    }
+}
+
 /// What a proxy listener does with each request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -157,11 +204,7 @@ async fn proxy(stream: TcpStream, head: &Head<'_>, rest: Vec<u8>) {
 }
 
 /// Connects to an allowed destination; answers 403/502/504 itself and returns `None` otherwise.
-async fn open_upstream(
-    client: TcpStream,
-    host: &str,
-    port: u16,
-) -> Option<(TcpStream, TcpStream)> {
+async fn open_upstream(client: TcpStream, host: &str, port: u16) -> Option<(TcpStream, TcpStream)> {
     let Some(ip) = allowed_destination(host) else {
         raw::respond_and_close(
             client,
@@ -172,8 +215,11 @@ async fn open_upstream(
         .await;
         return None;
     };
-    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(SocketAddr::new(ip, port)))
-        .await
+    match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        TcpStream::connect(SocketAddr::new(ip, port)),
+    )
+    .await
     {
         Ok(Ok(upstream)) => {
             let _ = upstream.set_nodelay(true);

@@ -35,7 +35,7 @@ pub(crate) enum HeadError {
 pub(crate) struct RawHead {
     /// The head, up to and including the terminating `\r\n\r\n`.
     pub(crate) head: Vec<u8>,
-    /// Bytes the client sent after the head (a body, or an eager TLS ClientHello after a
+    /// Bytes the client sent after the head (a body, or an eager TLS `ClientHello` after a
     /// CONNECT), to be passed on rather than lost.
     pub(crate) rest: Vec<u8>,
 }
@@ -113,7 +113,10 @@ pub(crate) fn parse_head(raw: &[u8]) -> Option<Head<'_>> {
     let mut headers = Vec::new();
     for line in lines {
         let (name, value) = line.split_once(':')?;
-        if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        if name.is_empty()
+            || name
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
         {
             return None;
         }

@@ -239,6 +239,12 @@ codes! {
         remedy: "Something other than the expected HTTP service answers on this port (or it closed the connection without a response): check the port and scheme (http:// vs https://), and any proxy or load balancer in between.",
         explain: "The connection was established, but the response could not be parsed as HTTP (malformed status line or headers, a closed connection before any response, a lying Content-Length). The evidence holds the parser's error.";
 
+    /// Added beyond SPEC's table: a body larger than the read cap.
+    HttpBodyTruncated = "http.body_truncated", Info,
+        message: "The response body is longer than the read cap",
+        remedy: "Nothing to fix if a large body is expected; raise --max-body to read more of it.",
+        explain: "reach counts body bytes without keeping them and stops at --max-body (1 MiB by default), so an endless or huge body cannot exhaust memory or time. The check's status is not affected.";
+
     // ---- allowlist ---------------------------------------------------
     AllowlistGap = "allowlist.gap", Fail,
         message: "Published ranges are not covered by the allowlist",

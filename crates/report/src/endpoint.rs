@@ -211,7 +211,8 @@ pub struct Certificate {
     pub not_after: String,
     /// Days until `not_after` (negative when expired).
     pub days_left: i64,
-    pub key: String,
+    /// Key type and size: `RSA 2048`, `EC P-256`, `Ed25519`.
+    pub public_key: String,
     pub sha256: String,
     /// Where the issuer's certificate can be fetched (AIA caIssuers URLs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

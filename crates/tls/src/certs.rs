@@ -38,12 +38,7 @@ pub fn describe(der: &CertificateDer<'_>) -> Certificate {
     let validity = cert.validity();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let days_left = (validity.not_after.timestamp() - now).div_euclid(86_400);
-    let key = match cert.public_key().parsed() {
-        Ok(PublicKey::RSA(k)) => format!("RSA {}", k.key_size()),
-        Ok(PublicKey::EC(k)) => format!("EC {}", k.key_size()),
-        Ok(other) => format!("{} bits", other.key_size()),
-        Err(_) => cert.public_key().algorithm.algorithm.to_id_string(),
-    };
+    let public_key = key_description(cert.public_key());
     let ca_issuers = cert
         .extensions()
         .iter()
@@ -66,8 +61,37 @@ pub fn describe(der: &CertificateDer<'_>) -> Certificate {
         not_before: rfc3339(validity.not_before.timestamp()),
         not_after: rfc3339(validity.not_after.timestamp()),
         days_left,
-        key,
+        public_key,
         sha256,
+    }
+}
+
+/// `RSA 2048`, `EC P-256`, `Ed25519`: the key type and size.
+fn key_description(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String {
+    let algorithm = spki.algorithm.algorithm.to_id_string();
+    match algorithm.as_str() {
+        "1.2.840.113549.1.1.1" => match spki.parsed() {
+            Ok(PublicKey::RSA(k)) => format!("RSA {}", k.key_size()),
+            _ => "RSA".to_owned(),
+        },
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| oid.to_id_string());
+            match curve.as_deref() {
+                Some("1.2.840.10045.3.1.7") => "EC P-256".to_owned(),
+                Some("1.3.132.0.34") => "EC P-384".to_owned(),
+                Some("1.3.132.0.35") => "EC P-521".to_owned(),
+                Some(other) => format!("EC {other}"),
+                None => "EC".to_owned(),
+            }
+        }
+        "1.3.101.112" => "Ed25519".to_owned(),
+        "1.3.101.113" => "Ed448".to_owned(),
+        other => other.to_owned(),
     }
 }
 

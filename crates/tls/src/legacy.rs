@@ -1,16 +1,16 @@
-//! A minimal legacy ClientHello, to learn which old version a server picks
+//! A minimal legacy `ClientHello`, to learn which old version a server picks
 //! when it refuses TLS 1.2 and 1.3 (rustls never speaks TLS 1.0/1.1, so it
-//! cannot tell). Only the ServerHello's version is read; no handshake is
+//! cannot tell). Only the `ServerHello` version is read; no handshake is
 //! completed and no key is exchanged.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// What a server answered to a TLS 1.1-capable ClientHello.
+/// What a server answered to a TLS 1.1-capable `ClientHello`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegacyAnswer {
-    /// A ServerHello choosing this protocol version (`0x0301` = TLS 1.0).
+    /// A `ServerHello` choosing this protocol version (`0x0301` = TLS 1.0).
     Version(u16),
     /// A TLS alert with this description code.
     Alert(u8),
@@ -36,7 +36,7 @@ const LEGACY_SUITES: &[u16] = &[
     0xc014, 0xc013, 0xc00a, 0xc009, 0x0039, 0x0033, 0x0035, 0x002f, 0x000a,
 ];
 
-/// The ClientHello record: version TLS 1.1 (so the server may pick 1.0 or
+/// The `ClientHello` record: version TLS 1.1 (so the server may pick 1.0 or
 /// 1.1), SNI when there is a host name, and the EC extensions old servers
 /// need for ECDHE suites.
 pub fn client_hello(server_name: Option<&str>, random: [u8; 32]) -> Vec<u8> {

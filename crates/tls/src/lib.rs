@@ -49,8 +49,8 @@ pub use error::Error;
 /// Where trust and client identity come from.
 #[derive(Debug, Clone, Default)]
 pub struct TlsConfig {
-    /// Extra trusted roots, PEM (`--ca-file`).
-    pub ca_file: Option<PathBuf>,
+    /// Extra trusted roots, PEM files (`--ca-file`, repeatable).
+    pub ca_files: Vec<PathBuf>,
     /// Client certificate chain, PEM (`--client-cert`).
     pub client_cert: Option<PathBuf>,
     /// Client private key, PEM (`--client-key`).
@@ -72,10 +72,10 @@ pub fn provider() -> Arc<CryptoProvider> {
 impl Tls {
     pub fn new(config: &TlsConfig) -> Result<Self, Error> {
         let provider = provider();
-        let extra = match &config.ca_file {
-            Some(path) => read_certs(path, "--ca-file")?,
-            None => Vec::new(),
-        };
+        let mut extra = Vec::new();
+        for path in &config.ca_files {
+            extra.extend(read_certs(path, "--ca-file")?);
+        }
         let platform = rustls_platform_verifier::Verifier::new_with_extra_roots(
             extra.clone(),
             provider.clone(),
@@ -167,7 +167,7 @@ pub struct TlsOutcome<S> {
 #[derive(Debug)]
 struct Asked {
     inner: Arc<dyn ResolvesClientCert>,
-    asked: AtomicBool,
+    requested: AtomicBool,
     sent: AtomicBool,
 }
 
@@ -177,7 +177,7 @@ impl ResolvesClientCert for Asked {
         root_hint_subjects: &[&[u8]],
         sigschemes: &[SignatureScheme],
     ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        self.asked.store(true, Ordering::Relaxed);
+        self.requested.store(true, Ordering::Relaxed);
         let key = self.inner.resolve(root_hint_subjects, sigschemes);
         self.sent.store(key.is_some(), Ordering::Relaxed);
         key
@@ -275,7 +275,7 @@ where
     config.dangerous().set_certificate_verifier(capture.clone());
     let asked = Arc::new(Asked {
         inner: config.client_auth_cert_resolver.clone(),
-        asked: AtomicBool::new(false),
+        requested: AtomicBool::new(false),
         sent: AtomicBool::new(false),
     });
     config.client_auth_cert_resolver = asked.clone();
@@ -288,7 +288,7 @@ where
     phase.duration_ms = ms(started);
     let chain = capture.seen.lock().map(|s| s.clone()).unwrap_or_default();
     phase.chain = chain.iter().map(|c| certs::describe(c)).collect();
-    phase.client_cert_requested = asked.asked.load(Ordering::Relaxed);
+    phase.client_cert_requested = asked.requested.load(Ordering::Relaxed);
     phase.client_cert_sent = asked.sent.load(Ordering::Relaxed);
     let mut version_refused = false;
     let stream = match result {

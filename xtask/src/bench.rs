@@ -1,0 +1,222 @@
+//! `cargo xtask bench probe`: full-handshake HTTPS checks per second, reach
+//! against `curl --parallel`, on one loopback TLS server (nginx when the
+//! machine has it, else the in-process lab).
+//!
+//! Fairness: both clients do a full TLS handshake per check (reach never
+//! resumes sessions; curl gets `--no-sessionid`, `--http1.1` and
+//! `Connection: close` so that it can neither resume nor reuse nor
+//! multiplex), both verify the chain against the same CA, both run 100 at
+//! once.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let mut checks = 2000usize;
+    let mut concurrency = 100usize;
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("probe") => {}
+        _ => bail!("usage: cargo xtask bench probe [--checks N] [--concurrency N]"),
+    }
+    while let Some(flag) = it.next() {
+        let value = it.next().context("a flag without a value")?;
+        match flag.as_str() {
+            "--checks" => checks = value.parse()?,
+            "--concurrency" => concurrency = value.parse()?,
+            other => bail!("unknown flag {other}"),
+        }
+    }
+
+    let mut build = crate::cargo();
+    build.args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "reach-cli",
+        "--bin",
+        "reach",
+    ]);
+    crate::run(build)?;
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| crate::root().join("target"), PathBuf::from);
+    let reach = target_dir.join("release").join("reach");
+
+    let lab = reach_lab::Lab::start().context("cannot start the lab")?;
+    let work = tempfile::tempdir()?;
+    let (server, port, _nginx) = match Nginx::start(&lab, work.path())? {
+        Some(nginx) => ("nginx (Debian)", nginx.port, Some(nginx)),
+        None => ("the in-process lab", lab.https.port(), None),
+    };
+    let host = "good.lab.test";
+    let resolve = format!("{host}:{port}:127.0.0.1");
+    let urls: Vec<String> = (0..checks)
+        .map(|i| format!("https://{host}:{port}/?check={i}"))
+        .collect();
+    eprintln!("server: {server} on 127.0.0.1:{port}; {checks} checks, {concurrency} at once");
+
+    // reach
+    let targets = work.path().join("targets.txt");
+    std::fs::write(&targets, urls.join("\n"))?;
+    let report = work.path().join("report.json");
+    let started = Instant::now();
+    let (status, reach_rss_kib) = run_measured(
+        Command::new(&reach)
+            .args(["check", "--json", "--timeout", "30s"])
+            .args(["--concurrency", &concurrency.to_string()])
+            .args(["--resolve", &resolve])
+            .arg("--ca-file")
+            .arg(&lab.ca_pem_path)
+            .arg("--targets-file")
+            .arg(&targets)
+            .arg("-o")
+            .arg(&report),
+    )?;
+    let reach_secs = started.elapsed().as_secs_f64();
+    let parsed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report)?)?;
+    let passing = parsed["summary"]["pass"].as_u64().unwrap_or(0);
+    if !status.success() || passing != checks as u64 {
+        bail!("reach: {status}, {passing} of {checks} checks passed");
+    }
+
+    // curl
+    let config = work.path().join("curl.conf");
+    let mut text = String::new();
+    for url in &urls {
+        let _ = writeln!(text, "url = \"{url}\"\noutput = \"/dev/null\"");
+    }
+    std::fs::write(&config, text)?;
+    let started = Instant::now();
+    let out = Command::new("curl")
+        .args(["--parallel", "--parallel-max", &concurrency.to_string()])
+        .args([
+            "--no-sessionid",
+            "--http1.1",
+            "-H",
+            "Connection: close",
+            "-sS",
+        ])
+        .args(["--resolve", &resolve])
+        .arg("--cacert")
+        .arg(&lab.ca_pem_path)
+        .args(["-w", "%{http_code}\\n", "-K"])
+        .arg(&config)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run curl (apt-get install curl)")?;
+    let curl_secs = started.elapsed().as_secs_f64();
+    let ok = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l == "200")
+        .count();
+    if ok != checks {
+        bail!("curl: {ok} of {checks} transfers answered 200");
+    }
+
+    let reach_rate = checks as f64 / reach_secs;
+    let curl_rate = checks as f64 / curl_secs;
+    println!("| client | checks/s | wall time |");
+    println!("|---|---|---|");
+    println!(
+        "| reach {} | {reach_rate:.0} | {reach_secs:.2} s |",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("| curl --parallel | {curl_rate:.0} | {curl_secs:.2} s |");
+    println!();
+    println!(
+        "reach / curl: {:.2}x · reach peak RSS: {:.1} MB · server: {server} · {checks} checks, concurrency {concurrency}, full TLS handshake each",
+        reach_rate / curl_rate,
+        reach_rss_kib as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// Runs `cmd` to its end, sampling its peak resident set (`VmHWM`, a high
+/// water mark kept by the kernel) every 5 ms; returns the exit status and
+/// the last peak seen, in KiB.
+fn run_measured(cmd: &mut Command) -> anyhow::Result<(std::process::ExitStatus, u64)> {
+    let mut child = cmd.spawn()?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            if let Some(hwm) = hwm {
+                peak_kib = peak_kib.max(hwm);
+            }
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok((status, peak_kib));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// An nginx from Debian's package, serving 200 over TLS on a loopback port.
+struct Nginx {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Nginx {
+    fn start(lab: &reach_lab::Lab, dir: &Path) -> anyhow::Result<Option<Nginx>> {
+        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists());
+        let Some(binary) = binary else {
+            return Ok(None);
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let (cert, key) = lab.https_identity_paths();
+        let conf = dir.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "worker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\n\
+                 events {{ worker_connections 4096; }}\n\
+                 http {{\n  access_log off;\n  client_body_temp_path {dir};\n  proxy_temp_path {dir};\n\
+                   fastcgi_temp_path {dir};\n  uwsgi_temp_path {dir};\n  scgi_temp_path {dir};\n\
+                   server {{\n    listen 127.0.0.1:{port} ssl;\n    http2 on;\n\
+                     ssl_certificate {cert};\n    ssl_certificate_key {key};\n\
+                     ssl_session_cache off;\n    ssl_session_tickets off;\n\
+                     location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+                dir = dir.display(),
+                cert = cert.display(),
+                key = key.display(),
+            ),
+        )?;
+        let child = Command::new(binary)
+            .args(["-e", "stderr", "-p"])
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .args(["-g", "daemon off; master_process off;"])
+            .stdout(Stdio::null())
+            .spawn()?;
+        // Bounded wait until it listens.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(Some(Nginx { child, port }));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        bail!("nginx did not start listening on 127.0.0.1:{port}")
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
