@@ -63,3 +63,54 @@ fn hostile_servers_end_in_findings() {
         run.report.duration_ms
     );
 }
+
+/// An endless body read without a cap: reach counts the bytes and keeps
+/// none, so its memory stays flat however much the server sends.
+#[test]
+fn endless_body_keeps_memory_bounded() {
+    let lab = lab();
+    let target = url(lab.hostile.endless_body);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reach"));
+    cmd.args([
+        "check",
+        "--json",
+        "--timeout",
+        "2s",
+        "--max-body",
+        "100000000000",
+        &target,
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null());
+    for var in crate::PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    // Bounded: reach's own deadline is 2 s; give up after 20 s.
+    for _ in 0..4000 {
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(hwm) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(hwm);
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    let report: reach_report::Report = serde_json::from_slice(&out.stdout).unwrap();
+    let check = &report.checks[0];
+    // The body never ends: the deadline does.
+    assert_fails_with(check, Code::HttpTimeout);
+    assert!(body_bytes(check) > 1024 * 1024, "{}", body_bytes(check));
+    assert!(
+        peak_kib > 0 && peak_kib < 64 * 1024,
+        "peak RSS {peak_kib} KiB"
+    );
+}

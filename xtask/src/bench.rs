@@ -100,6 +100,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "-H",
             "Connection: close",
             "-sS",
+            "--no-progress-meter",
         ])
         .args(["--resolve", &resolve])
         .arg("--cacert")
@@ -186,7 +187,7 @@ impl Nginx {
                  events {{ worker_connections 4096; }}\n\
                  http {{\n  access_log off;\n  client_body_temp_path {dir};\n  proxy_temp_path {dir};\n\
                    fastcgi_temp_path {dir};\n  uwsgi_temp_path {dir};\n  scgi_temp_path {dir};\n\
-                   server {{\n    listen 127.0.0.1:{port} ssl;\n    http2 on;\n\
+                   server {{\n    listen 127.0.0.1:{port} ssl;\n\
                      ssl_certificate {cert};\n    ssl_certificate_key {key};\n\
                      ssl_session_cache off;\n    ssl_session_tickets off;\n\
                      location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",

@@ -119,6 +119,14 @@ fn demo(extra: &[String]) -> anyhow::Result<()> {
         format!("http://{}/", lab.refused),
         format!("http://{}/", lab.dropping),
         format!("http://{}/", lab.silent),
+        format!("https://v4only.lab.test:{}/", lab.tls.expired.port()),
+        format!(
+            "https://v4only.lab.test:{}/",
+            lab.tls.incomplete_chain.port()
+        ),
+        format!("https://v4only.lab.test:{}/", lab.tls.client_auth.port()),
+        format!("https://v4only.lab.test:{}/", lab.tls.legacy.port()),
+        format!("https://v4only.lab.test:{}/", lab.tls.intercepted.port()),
     ];
     eprintln!(
         "lab: dns {} · http {} · https {} (CA {})",

@@ -594,6 +594,7 @@ async fn connect_hop(
     {
         legacy_version(
             &mut outcome.findings,
+            host,
             peer,
             outcome.phase.sni.as_deref(),
             deadline,
@@ -646,6 +647,7 @@ fn proxy_unreachable(
 /// picks when offered TLS 1.0/1.1.
 async fn legacy_version(
     findings: &mut [Finding],
+    host: &str,
     peer: SocketAddr,
     sni: Option<&str>,
     deadline: tokio::time::Instant,
