@@ -672,7 +672,7 @@ async fn legacy_version(
         Some(reach_tls::legacy::LegacyAnswer::Version(v)) if v < 0x0303 => {
             let label = reach_tls::legacy::version_label(v);
             finding.message = format!(
-                "{peer} speaks only {label}: it refused TLS 1.2 and 1.3 and picked {label} when offered an older version"
+                "{host} ({peer}) speaks only {label}: it refused TLS 1.2 and 1.3 and picked {label} when offered an older version"
             );
             finding
                 .evidence
