@@ -1,0 +1,21 @@
+//! Allowlist coverage: does a firewall allowlist cover a vendor's published
+//! IP ranges? Pure: parsers take bytes, the algebra takes parsed entries;
+//! no I/O here (the CLI reads files and fetches URLs).
+//!
+//! - [`set`]: exact interval-set algebra on IPv4 (`u32`) and IPv6 (`u128`)
+//!   addresses, minimal CIDR decomposition, exact counts.
+//! - [`text`]: plain CIDR / address / FQDN lists.
+//! - [`feeds`]: the vendors' JSON feeds (AWS, Azure, GCP, GitHub,
+//!   Atlassian), detected automatically.
+//! - [`firewall`]: `iptables-save`, `nft -j list ruleset`, AWS security
+//!   groups.
+//! - [`coverage`]: the coverage report and the feed diff.
+
+pub mod coverage;
+pub mod feeds;
+pub mod firewall;
+pub mod model;
+pub mod set;
+pub mod text;
+
+pub use model::*;
