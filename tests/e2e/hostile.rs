@@ -12,7 +12,7 @@ fn url(addr: std::net::SocketAddr) -> String {
 fn body_bytes(check: &Check) -> u64 {
     match &check.details {
         Details::Endpoint(d) => d.hops[0].http.as_ref().map_or(0, |h| h.body_bytes),
-        Details::None(_) => 0,
+        _ => 0,
     }
 }
 

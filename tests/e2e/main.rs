@@ -5,6 +5,7 @@
 //! never answers. No test reaches beyond loopback: names resolve through the
 //! lab's DNS server (`--dns-server`) or `--resolve`.
 
+mod allowlist;
 mod check;
 mod cli;
 mod hostile;

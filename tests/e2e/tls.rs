@@ -17,7 +17,7 @@ fn url(addr: SocketAddr) -> String {
 fn tls(check: &Check) -> &TlsPhase {
     match &check.details {
         Details::Endpoint(d) => d.hops[0].tls.as_ref().expect("a TLS phase"),
-        Details::None(_) => panic!("no details: {check:#?}"),
+        _ => panic!("no details: {check:#?}"),
     }
 }
 

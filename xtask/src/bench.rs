@@ -21,7 +21,14 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut it = args.iter();
     match it.next().map(String::as_str) {
         Some("probe") => {}
-        _ => bail!("usage: cargo xtask bench probe [--checks N] [--concurrency N]"),
+        Some("allowlist") => {
+            let reach = release_reach()?;
+            let work = tempfile::tempdir()?;
+            return crate::bench_allowlist::run(&reach, work.path());
+        }
+        _ => {
+            bail!("usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist")
+        }
     }
     while let Some(flag) = it.next() {
         let value = it.next().context("a flag without a value")?;
@@ -135,6 +142,24 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         reach_rss_kib as f64 / 1024.0
     );
     Ok(())
+}
+
+/// Builds reach in release and returns the binary's path.
+fn release_reach() -> anyhow::Result<PathBuf> {
+    let mut build = crate::cargo();
+    build.args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "reach-cli",
+        "--bin",
+        "reach",
+    ]);
+    crate::run(build)?;
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| crate::root().join("target"), PathBuf::from);
+    Ok(target_dir.join("release").join("reach"))
 }
 
 /// Runs `cmd` to its end, sampling its peak resident set (`VmHWM`, a high

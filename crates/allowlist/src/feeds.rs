@@ -1,1 +1,1194 @@
-//! (in progress)
+//! The vendors' published JSON feeds: AWS `ip-ranges.json`, Azure Service
+//! Tags, GCP `cloud.json` / `goog.json`, GitHub `meta`, Atlassian
+//! `ip-ranges.json`. The plain CIDR text format is read by
+//! [`crate::text::parse_cidr_feed`]; [`detect`] only says when an input is
+//! not JSON.
+//!
+//! Labels and version stamps, per format:
+//!
+//! | format    | service                  | region                     | version stamp                         |
+//! |-----------|--------------------------|----------------------------|---------------------------------------|
+//! | aws       | `service`                | `region`                   | `syncToken` (else `createDate`)       |
+//! | azure     | `values[].name` (the tag)| `properties.region`        | `changeNumber`                        |
+//! | gcp       | `service`                | `scope`                    | `creationTime` (else `syncToken`)     |
+//! | github    | the key (`hooks`, `web`) | none                       | none                                  |
+//! | atlassian | `product[]` joined by `,`| `region[]` joined by `,`   | `syncToken` (else `creationDate`)     |
+//!
+//! An empty label (Azure's global tags have `region: ""`) is `None`.
+//! AWS lists a prefix once per service (`AMAZON` and `EC2`): each listing
+//! is its own entry. GitHub arrays that hold no address (`ssh_keys`) and
+//! non-array keys (`domains`, `ssh_key_fingerprints`) are skipped.
+//! Atlassian's `direction` is not read.
+//!
+//! Filters ([`FeedFilter`]) match a label case-insensitively, either as a
+//! whole or any of its comma-separated parts (so `--service confluence`
+//! selects an Atlassian item whose products are `jira,confluence`). A filter
+//! on a label that no entry of the feed carries (`--region` on the GitHub
+//! feed, `--service` on GCP's `goog.json`) is an error rather than an empty
+//! result.
+//!
+//! Every entry's [`Origin`] carries the line where its prefix string
+//! stands. A prefix with host bits set (`10.0.0.1/8`) is read as its
+//! network (`10.0.0.0/8`); a bare address is a `/32` or `/128`.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::model::{Feed, FeedFilter, FeedFormat, Origin, ParseError, PublishedEntry};
+
+use self::json::Node;
+
+/// The JSON formats [`detect`] and [`parse_feed_json`] try, in order.
+const JSON_FORMATS: [FeedFormat; 5] = [
+    FeedFormat::Aws,
+    FeedFormat::Azure,
+    FeedFormat::Gcp,
+    FeedFormat::Github,
+    FeedFormat::Atlassian,
+];
+
+/// GitHub `meta` keys whose arrays hold CIDRs (other arrays are kept only
+/// when at least one element parses as an address).
+const GITHUB_CIDR_KEYS: &[&str] = &[
+    "hooks",
+    "web",
+    "api",
+    "git",
+    "github_enterprise_importer",
+    "packages",
+    "pages",
+    "importer",
+    "actions",
+    "actions_macos",
+    "codespaces",
+    "dependabot",
+    "copilot",
+];
+
+/// Sniffs a published feed's format from its shape.
+///
+/// Returns `Some(FeedFormat::Cidr)` when the input does not look like JSON
+/// (its first non-blank character is neither `{` nor `[`), the JSON format
+/// whose shape matches, or `None` for broken JSON or JSON of an unknown
+/// shape.
+pub fn detect(input: &str) -> Option<FeedFormat> {
+    let text = strip_bom(input);
+    if !looks_like_json(text) {
+        return Some(FeedFormat::Cidr);
+    }
+    let root = json::parse(text).ok()?;
+    detect_node(&root)
+}
+
+/// Parses a published JSON feed, all of it or nothing: any entry that does
+/// not parse makes it an `Err` listing every problem at once.
+///
+/// `format` `None` auto-detects among the JSON formats; an unknown shape is
+/// one error naming the formats tried. `Some(FeedFormat::Cidr)` is an error
+/// (the text format is [`crate::text::parse_cidr_feed`]'s). `filter` keeps
+/// the entries whose labels match (see the module documentation).
+pub fn parse_feed_json(
+    source: &str,
+    input: &str,
+    format: Option<FeedFormat>,
+    filter: &FeedFilter,
+) -> Result<Feed, Vec<ParseError>> {
+    let (feed, errors) = parse_feed_json_partial(source, input, format, filter)?;
+    if errors.is_empty() {
+        Ok(feed)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Like [`parse_feed_json`], for `--lenient`: entries that do not parse are
+/// returned beside the feed (which holds every entry that did) instead of
+/// failing it. `Err` only for what leaves nothing to read: invalid JSON, an
+/// unknown shape, a filter on a label the feed does not have.
+pub fn parse_feed_json_partial(
+    source: &str,
+    input: &str,
+    format: Option<FeedFormat>,
+    filter: &FeedFilter,
+) -> Result<(Feed, Vec<ParseError>), Vec<ParseError>> {
+    if format == Some(FeedFormat::Cidr) {
+        return Err(vec![ParseError {
+            origin: origin(source, 1),
+            text: clip(first_line(input)),
+            reason: "the cidr feed format is plain text, not JSON".to_owned(),
+        }]);
+    }
+    if format.is_none() && !looks_like_json(strip_bom(input)) {
+        return Err(vec![ParseError {
+            origin: origin(source, 1),
+            text: clip(first_line(input)),
+            reason: format!(
+                "not a JSON feed (tried {}); a plain list is the cidr format",
+                tried_formats()
+            ),
+        }]);
+    }
+    let root = parse_json_document(source, input).map_err(|e| vec![e])?;
+    let Some(format) = format.or_else(|| detect_node(&root)) else {
+        return Err(vec![ParseError {
+            origin: origin(source, root.line),
+            text: clip(first_line(input)),
+            reason: format!(
+                "not a published feed of a known shape (tried {})",
+                tried_formats()
+            ),
+        }]);
+    };
+    let mut reader = Reader {
+        source,
+        entries: Vec::new(),
+        errors: Vec::new(),
+    };
+    let version = match format {
+        FeedFormat::Aws => read_aws(&mut reader, &root),
+        FeedFormat::Azure => read_azure(&mut reader, &root),
+        FeedFormat::Gcp => read_gcp(&mut reader, &root),
+        FeedFormat::Github => read_github(&mut reader, &root),
+        FeedFormat::Atlassian => read_atlassian(&mut reader, &root),
+        FeedFormat::Cidr => Err(String::from("the cidr feed format is not JSON")),
+    }
+    .map_err(|reason| {
+        vec![ParseError {
+            origin: origin(source, root.line),
+            text: clip(first_line(input)),
+            reason: format!("not a {} feed: {reason}", format.name()),
+        }]
+    })?;
+    let entries = apply_filter(source, format, reader.entries, filter)?;
+    Ok((
+        Feed {
+            format,
+            version,
+            entries,
+        },
+        reader.errors,
+    ))
+}
+
+/// `aws, azure, gcp, github, atlassian`.
+fn tried_formats() -> String {
+    let names: Vec<&str> = JSON_FORMATS.iter().map(|f| f.name()).collect();
+    names.join(", ")
+}
+
+fn detect_node(root: &Node) -> Option<FeedFormat> {
+    root.as_object()?;
+    let has = |key: &str| root.get(key).is_some();
+    let items = |key: &str| root.get(key).and_then(Node::as_array);
+    let any_item_has = |key: &str, fields: &[&str]| {
+        items(key).is_some_and(|items| {
+            items
+                .iter()
+                .any(|item| fields.iter().any(|f| item.get(f).is_some()))
+        })
+    };
+
+    let aws_arrays = items("prefixes").is_some() || items("ipv6_prefixes").is_some();
+    if aws_arrays
+        && (has("createDate")
+            || any_item_has("prefixes", &["ip_prefix", "ipv6_prefix"])
+            || any_item_has("ipv6_prefixes", &["ip_prefix", "ipv6_prefix"]))
+    {
+        return Some(FeedFormat::Aws);
+    }
+    if items("prefixes").is_some()
+        && (has("creationTime") || any_item_has("prefixes", &["ipv4Prefix", "ipv6Prefix"]))
+    {
+        return Some(FeedFormat::Gcp);
+    }
+    if let Some(values) = items("values") {
+        let tagged = values.iter().any(|v| {
+            v.get("properties")
+                .and_then(|p| p.get("addressPrefixes"))
+                .is_some()
+        });
+        if tagged || has("changeNumber") || has("cloud") {
+            return Some(FeedFormat::Azure);
+        }
+    }
+    if items("items").is_some()
+        && (any_item_has("items", &["cidr"]) || (has("creationDate") && has("syncToken")))
+    {
+        return Some(FeedFormat::Atlassian);
+    }
+    let string_array =
+        |key: &str| items(key).is_some_and(|a| a.iter().all(|n| n.as_str().is_some()));
+    if string_array("hooks") || string_array("web") || string_array("api") {
+        return Some(FeedFormat::Github);
+    }
+    None
+}
+
+/// Collects entries and per-entry errors while a feed is read.
+struct Reader<'a> {
+    source: &'a str,
+    entries: Vec<PublishedEntry>,
+    errors: Vec<ParseError>,
+}
+
+impl Reader<'_> {
+    fn error(&mut self, line: usize, text: &str, reason: impl Into<String>) {
+        self.errors.push(ParseError {
+            origin: origin(self.source, line),
+            text: clip(text),
+            reason: reason.into(),
+        });
+    }
+
+    /// Reads one prefix value.
+    fn prefix(&mut self, node: &Node, service: Option<String>, region: Option<String>) {
+        let Some(text) = node.as_str() else {
+            self.error(node.line, &snippet(node), "expected a CIDR string");
+            return;
+        };
+        match parse_net(text) {
+            Ok(net) => self.entries.push(PublishedEntry {
+                net,
+                origin: origin(self.source, node.line),
+                service,
+                region,
+            }),
+            Err(reason) => self.error(node.line, text, reason),
+        }
+    }
+
+    /// Reads the array at `node`, or records that it is not one.
+    fn array<'n>(&mut self, node: &'n Node, what: &str) -> &'n [Node] {
+        if let Some(items) = node.as_array() {
+            items
+        } else {
+            self.error(
+                node.line,
+                &snippet(node),
+                format!("`{what}` is not an array"),
+            );
+            &[]
+        }
+    }
+}
+
+fn read_aws(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
+    let v4 = root.get("prefixes");
+    let v6 = root.get("ipv6_prefixes");
+    if v4.is_none() && v6.is_none() {
+        return Err("no `prefixes` or `ipv6_prefixes` array".to_owned());
+    }
+    for (node, what) in [(v4, "prefixes"), (v6, "ipv6_prefixes")] {
+        let Some(node) = node else { continue };
+        for item in r.array(node, what) {
+            match item.get("ip_prefix").or_else(|| item.get("ipv6_prefix")) {
+                Some(p) => r.prefix(p, label(item.get("service")), label(item.get("region"))),
+                None => r.error(
+                    item.line,
+                    &snippet(item),
+                    "entry has no `ip_prefix` or `ipv6_prefix`",
+                ),
+            }
+        }
+    }
+    Ok(stamp(root, &["syncToken", "createDate"]))
+}
+
+fn read_azure(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
+    let values = root.get("values").ok_or("no `values` array")?;
+    for value in r.array(values, "values") {
+        let service = label(value.get("name"));
+        let properties = value.get("properties");
+        let region = label(properties.and_then(|p| p.get("region")));
+        match properties.and_then(|p| p.get("addressPrefixes")) {
+            Some(prefixes) => {
+                for p in r.array(prefixes, "addressPrefixes") {
+                    r.prefix(p, service.clone(), region.clone());
+                }
+            }
+            None => r.error(
+                value.line,
+                service.as_deref().unwrap_or("values[]"),
+                "tag has no `properties.addressPrefixes`",
+            ),
+        }
+    }
+    Ok(stamp(root, &["changeNumber"]))
+}
+
+fn read_gcp(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
+    let prefixes = root.get("prefixes").ok_or("no `prefixes` array")?;
+    for item in r.array(prefixes, "prefixes") {
+        match item.get("ipv4Prefix").or_else(|| item.get("ipv6Prefix")) {
+            Some(p) => r.prefix(p, label(item.get("service")), label(item.get("scope"))),
+            None => r.error(
+                item.line,
+                &snippet(item),
+                "entry has no `ipv4Prefix` or `ipv6Prefix`",
+            ),
+        }
+    }
+    Ok(stamp(root, &["creationTime", "syncToken"]))
+}
+
+fn read_github(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
+    let members = root.as_object().ok_or("not a JSON object")?;
+    let mut any = false;
+    for (key, node) in members {
+        let Some(items) = node.as_array() else {
+            continue;
+        };
+        let known = GITHUB_CIDR_KEYS.contains(&key.as_str());
+        let addresses = items
+            .iter()
+            .any(|n| n.as_str().is_some_and(|s| parse_net(s).is_ok()));
+        if !known && !addresses {
+            // `ssh_keys` and other arrays of non-addresses.
+            continue;
+        }
+        any = true;
+        for item in items {
+            r.prefix(item, Some(key.clone()), None);
+        }
+    }
+    if any {
+        Ok(None)
+    } else {
+        Err("no arrays of CIDRs (`hooks`, `web`, `api`, …)".to_owned())
+    }
+}
+
+fn read_atlassian(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
+    let items = root.get("items").ok_or("no `items` array")?;
+    for item in r.array(items, "items") {
+        match item.get("cidr") {
+            Some(p) => r.prefix(p, label(item.get("product")), label(item.get("region"))),
+            None => r.error(item.line, &snippet(item), "item has no `cidr`"),
+        }
+    }
+    Ok(stamp(root, &["syncToken", "creationDate"]))
+}
+
+/// A label: a non-empty string, a number, or an array of those joined by
+/// `,`.
+fn label(node: Option<&Node>) -> Option<String> {
+    let node = node?;
+    let text = match node.as_array() {
+        Some(items) => items
+            .iter()
+            .filter_map(Node::scalar_text)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(","),
+        None => node.scalar_text()?.trim().to_owned(),
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+/// The first of `keys` present at the top level, with its value as text.
+fn stamp(root: &Node, keys: &[&str]) -> Option<(String, String)> {
+    keys.iter().find_map(|key| {
+        let value = root.get(key)?.scalar_text()?;
+        Some(((*key).to_owned(), value.to_owned()))
+    })
+}
+
+fn apply_filter(
+    source: &str,
+    format: FeedFormat,
+    entries: Vec<PublishedEntry>,
+    filter: &FeedFilter,
+) -> Result<Vec<PublishedEntry>, Vec<ParseError>> {
+    type Label = fn(&PublishedEntry) -> Option<&str>;
+    let mut errors = Vec::new();
+    let checks: [(&[String], &str, Label); 2] = [
+        (&filter.services, "service", |e| e.service.as_deref()),
+        (&filter.regions, "region", |e| e.region.as_deref()),
+    ];
+    for (wanted, what, get) in checks {
+        if !wanted.is_empty() && !entries.is_empty() && entries.iter().all(|e| get(e).is_none()) {
+            errors.push(ParseError {
+                origin: origin(source, 1),
+                text: clip(&wanted.join(",")),
+                reason: format!(
+                    "the {} feed has no {what} labels, so a {what} filter cannot select anything",
+                    format.name()
+                ),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(entries
+        .into_iter()
+        .filter(|e| {
+            label_matches(e.service.as_deref(), &filter.services)
+                && label_matches(e.region.as_deref(), &filter.regions)
+        })
+        .collect())
+}
+
+fn label_matches(label: Option<&str>, wanted: &[String]) -> bool {
+    if wanted.is_empty() {
+        return true;
+    }
+    let Some(label) = label else { return false };
+    wanted.iter().map(|w| w.trim()).any(|w| {
+        label.trim().eq_ignore_ascii_case(w)
+            || label
+                .split(',')
+                .any(|part| part.trim().eq_ignore_ascii_case(w))
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared with `firewall`.
+
+/// Parses `ADDR/LEN` or a bare address (a `/32` or `/128`); host bits are
+/// cleared.
+pub(crate) fn parse_net(text: &str) -> Result<IpNet, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("empty address".to_owned());
+    }
+    match t.split_once('/') {
+        Some((addr, len)) => {
+            let ip: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("`{addr}` is not an IP address"))?;
+            if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) || len.len() > 3 {
+                return Err(format!("`{len}` is not a prefix length"));
+            }
+            let len: u8 = len
+                .parse()
+                .map_err(|_| format!("`{len}` is not a prefix length"))?;
+            IpNet::new(ip, len).map(|n| n.trunc()).map_err(|_| {
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                format!("prefix length /{len} is longer than /{max}")
+            })
+        }
+        None => t
+            .parse::<IpAddr>()
+            .map(IpNet::from)
+            .map_err(|_| format!("`{t}` is not an IP address or CIDR")),
+    }
+}
+
+/// Parses a whole JSON document: invalid JSON is one error with `serde_json`'s
+/// line and message.
+pub(crate) fn parse_json_document(source: &str, input: &str) -> Result<Node, ParseError> {
+    let text = strip_bom(input);
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        let line = e.line().max(1);
+        return Err(ParseError {
+            origin: origin(source, line),
+            text: clip(text.lines().nth(line - 1).unwrap_or("")),
+            reason: format!("invalid JSON: {e}"),
+        });
+    }
+    json::parse(text).map_err(|f| ParseError {
+        origin: origin(source, f.line),
+        text: clip(text.lines().nth(f.line.saturating_sub(1)).unwrap_or("")),
+        reason: format!("invalid JSON: {}", f.message),
+    })
+}
+
+pub(crate) fn strip_bom(input: &str) -> &str {
+    input.strip_prefix('\u{feff}').unwrap_or(input)
+}
+
+/// The first non-blank character is `{` or `[`.
+pub(crate) fn looks_like_json(text: &str) -> bool {
+    matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
+}
+
+pub(crate) fn origin(source: &str, line: usize) -> Origin {
+    Origin {
+        source: source.to_owned(),
+        line: line.max(1),
+    }
+}
+
+/// Trimmed, at most 200 characters.
+pub(crate) fn clip(text: &str) -> String {
+    let t = text.trim();
+    match t.char_indices().nth(200) {
+        Some((end, _)) => t[..end].to_owned(),
+        None => t.to_owned(),
+    }
+}
+
+pub(crate) fn first_line(input: &str) -> &str {
+    strip_bom(input)
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+}
+
+/// A short rendering of a JSON value for an error's text: strings as they
+/// are, everything else as compact JSON, cut at 200 characters.
+pub(crate) fn snippet(node: &Node) -> String {
+    if let Some(s) = node.as_str() {
+        return clip(s);
+    }
+    let mut out = String::new();
+    json::compact(node, &mut out, 200);
+    clip(&out)
+}
+
+/// A small JSON reader that keeps the line each value starts on and the
+/// members of objects in document order. Inputs are validated by `serde_json`
+/// first ([`parse_json_document`]); this reader still rejects, and never
+/// panics on, anything malformed.
+pub(crate) mod json {
+    /// A JSON value and the 1-based line where it starts.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) struct Node {
+        pub(crate) line: usize,
+        pub(crate) value: Value,
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) enum Value {
+        Null,
+        Bool(bool),
+        /// The number's text as written.
+        Number(String),
+        String(String),
+        Array(Vec<Node>),
+        /// Members in document order (duplicates kept; [`Node::get`]
+        /// returns the last, as `serde_json` does).
+        Object(Vec<(String, Node)>),
+    }
+
+    impl Node {
+        pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+            match &self.value {
+                Value::Object(members) => {
+                    members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+                }
+                _ => None,
+            }
+        }
+
+        pub(crate) fn as_str(&self) -> Option<&str> {
+            match &self.value {
+                Value::String(s) => Some(s),
+                _ => None,
+            }
+        }
+
+        pub(crate) fn as_array(&self) -> Option<&[Node]> {
+            match &self.value {
+                Value::Array(items) => Some(items),
+                _ => None,
+            }
+        }
+
+        pub(crate) fn as_object(&self) -> Option<&[(String, Node)]> {
+            match &self.value {
+                Value::Object(members) => Some(members),
+                _ => None,
+            }
+        }
+
+        pub(crate) fn as_i64(&self) -> Option<i64> {
+            match &self.value {
+                Value::Number(n) => n.parse().ok(),
+                _ => None,
+            }
+        }
+
+        /// A string's or a number's text.
+        pub(crate) fn scalar_text(&self) -> Option<&str> {
+            match &self.value {
+                Value::String(s) | Value::Number(s) => Some(s),
+                _ => None,
+            }
+        }
+    }
+
+    /// Why the input is not JSON, and where.
+    #[derive(Debug)]
+    pub(crate) struct Failure {
+        pub(crate) line: usize,
+        pub(crate) message: String,
+    }
+
+    const MAX_DEPTH: usize = 256;
+
+    pub(crate) fn parse(text: &str) -> Result<Node, Failure> {
+        let mut p = Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            line: 1,
+        };
+        p.skip_ws();
+        let node = p.value(0)?;
+        p.skip_ws();
+        if p.pos < p.bytes.len() {
+            return Err(p.fail("trailing characters after the JSON value"));
+        }
+        Ok(node)
+    }
+
+    /// Writes `node` as compact JSON, stopping once `out` is past `limit`
+    /// bytes.
+    pub(crate) fn compact(node: &Node, out: &mut String, limit: usize) {
+        if out.len() > limit {
+            return;
+        }
+        match &node.value {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => out.push_str(n),
+            Value::String(s) => {
+                out.push('"');
+                out.push_str(s);
+                out.push('"');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    compact(item, out, limit);
+                    if out.len() > limit {
+                        return;
+                    }
+                }
+                out.push(']');
+            }
+            Value::Object(members) => {
+                out.push('{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push('"');
+                    out.push_str(key);
+                    out.push_str("\":");
+                    compact(value, out, limit);
+                    if out.len() > limit {
+                        return;
+                    }
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    struct Parser<'a> {
+        text: &'a str,
+        bytes: &'a [u8],
+        pos: usize,
+        line: usize,
+    }
+
+    impl Parser<'_> {
+        fn fail(&self, message: &str) -> Failure {
+            Failure {
+                line: self.line,
+                message: message.to_owned(),
+            }
+        }
+
+        fn peek(&self) -> Option<u8> {
+            self.bytes.get(self.pos).copied()
+        }
+
+        fn skip_ws(&mut self) {
+            while let Some(b) = self.peek() {
+                match b {
+                    b'\n' => self.line += 1,
+                    b' ' | b'\t' | b'\r' => {}
+                    _ => break,
+                }
+                self.pos += 1;
+            }
+        }
+
+        fn value(&mut self, depth: usize) -> Result<Node, Failure> {
+            if depth > MAX_DEPTH {
+                return Err(self.fail("nested too deeply"));
+            }
+            let line = self.line;
+            let value = match self.peek() {
+                None => return Err(self.fail("unexpected end of input")),
+                Some(b'{') => self.object(depth)?,
+                Some(b'[') => self.array(depth)?,
+                Some(b'"') => Value::String(self.string()?),
+                Some(b't') => self.literal("true", Value::Bool(true))?,
+                Some(b'f') => self.literal("false", Value::Bool(false))?,
+                Some(b'n') => self.literal("null", Value::Null)?,
+                Some(b'-' | b'0'..=b'9') => self.number()?,
+                Some(_) => return Err(self.fail("unexpected character")),
+            };
+            Ok(Node { line, value })
+        }
+
+        fn literal(&mut self, word: &str, value: Value) -> Result<Value, Failure> {
+            if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+                self.pos += word.len();
+                Ok(value)
+            } else {
+                Err(self.fail("unexpected word"))
+            }
+        }
+
+        fn number(&mut self) -> Result<Value, Failure> {
+            let start = self.pos;
+            while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+                self.pos += 1;
+            }
+            let text = self.text.get(start..self.pos).unwrap_or("");
+            if text.parse::<f64>().is_err() {
+                return Err(self.fail("invalid number"));
+            }
+            Ok(Value::Number(text.to_owned()))
+        }
+
+        fn array(&mut self, depth: usize) -> Result<Value, Failure> {
+            self.pos += 1;
+            let mut items = Vec::new();
+            self.skip_ws();
+            if self.peek() == Some(b']') {
+                self.pos += 1;
+                return Ok(Value::Array(items));
+            }
+            loop {
+                self.skip_ws();
+                items.push(self.value(depth + 1)?);
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => {
+                        self.pos += 1;
+                        return Ok(Value::Array(items));
+                    }
+                    _ => return Err(self.fail("expected `,` or `]`")),
+                }
+            }
+        }
+
+        fn object(&mut self, depth: usize) -> Result<Value, Failure> {
+            self.pos += 1;
+            let mut members = Vec::new();
+            self.skip_ws();
+            if self.peek() == Some(b'}') {
+                self.pos += 1;
+                return Ok(Value::Object(members));
+            }
+            loop {
+                self.skip_ws();
+                if self.peek() != Some(b'"') {
+                    return Err(self.fail("expected a string key"));
+                }
+                let key = self.string()?;
+                self.skip_ws();
+                if self.peek() != Some(b':') {
+                    return Err(self.fail("expected `:`"));
+                }
+                self.pos += 1;
+                self.skip_ws();
+                let value = self.value(depth + 1)?;
+                members.push((key, value));
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => {
+                        self.pos += 1;
+                        return Ok(Value::Object(members));
+                    }
+                    _ => return Err(self.fail("expected `,` or `}`")),
+                }
+            }
+        }
+
+        fn hex4(&mut self) -> Result<u32, Failure> {
+            let digits = self
+                .text
+                .get(self.pos..self.pos + 4)
+                .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))
+                .ok_or_else(|| self.fail("invalid \\u escape"))?;
+            self.pos += 4;
+            u32::from_str_radix(digits, 16).map_err(|_| self.fail("invalid \\u escape"))
+        }
+
+        fn string(&mut self) -> Result<String, Failure> {
+            self.pos += 1;
+            let mut out = String::new();
+            loop {
+                let start = self.pos;
+                while let Some(b) = self.peek() {
+                    if b == b'"' || b == b'\\' || b < 0x20 {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                out.push_str(self.text.get(start..self.pos).unwrap_or(""));
+                match self.peek() {
+                    None => return Err(self.fail("unterminated string")),
+                    Some(b'"') => {
+                        self.pos += 1;
+                        return Ok(out);
+                    }
+                    Some(b'\\') => {
+                        self.pos += 1;
+                        let escape = self
+                            .peek()
+                            .ok_or_else(|| self.fail("unterminated string"))?;
+                        self.pos += 1;
+                        match escape {
+                            b'"' => out.push('"'),
+                            b'\\' => out.push('\\'),
+                            b'/' => out.push('/'),
+                            b'b' => out.push('\u{8}'),
+                            b'f' => out.push('\u{c}'),
+                            b'n' => out.push('\n'),
+                            b'r' => out.push('\r'),
+                            b't' => out.push('\t'),
+                            b'u' => {
+                                let mut code = self.hex4()?;
+                                if (0xD800..0xDC00).contains(&code)
+                                    && self.bytes[self.pos..].starts_with(b"\\u")
+                                {
+                                    self.pos += 2;
+                                    let low = self.hex4()?;
+                                    if (0xDC00..0xE000).contains(&low) {
+                                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                                    } else {
+                                        out.push('\u{fffd}');
+                                        code = low;
+                                    }
+                                }
+                                out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+                            }
+                            _ => return Err(self.fail("invalid escape")),
+                        }
+                    }
+                    Some(_) => return Err(self.fail("control character in string")),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AWS: &str = include_str!("../tests/data/feed-aws.json");
+    const AZURE: &str = include_str!("../tests/data/feed-azure.json");
+    const GCP: &str = include_str!("../tests/data/feed-gcp.json");
+    const GOOG: &str = include_str!("../tests/data/feed-goog.json");
+    const GITHUB: &str = include_str!("../tests/data/feed-github.json");
+    const ATLASSIAN: &str = include_str!("../tests/data/feed-atlassian.json");
+    const AWS_BAD: &str = include_str!("../tests/data/feed-aws-bad.json");
+
+    fn none() -> FeedFilter {
+        FeedFilter::default()
+    }
+
+    fn nets(feed: &Feed) -> Vec<String> {
+        feed.entries.iter().map(|e| e.net.to_string()).collect()
+    }
+
+    #[test]
+    fn detects_each_format() {
+        assert_eq!(detect(AWS), Some(FeedFormat::Aws));
+        assert_eq!(detect(AWS_BAD), Some(FeedFormat::Aws));
+        assert_eq!(detect(AZURE), Some(FeedFormat::Azure));
+        assert_eq!(detect(GCP), Some(FeedFormat::Gcp));
+        assert_eq!(detect(GOOG), Some(FeedFormat::Gcp));
+        assert_eq!(detect(GITHUB), Some(FeedFormat::Github));
+        assert_eq!(detect(ATLASSIAN), Some(FeedFormat::Atlassian));
+        assert_eq!(detect("10.0.0.0/8\n# comment\n"), Some(FeedFormat::Cidr));
+        assert_eq!(detect(""), Some(FeedFormat::Cidr));
+        assert_eq!(detect("{\"foo\": [1]}"), None);
+        assert_eq!(detect("{\"prefixes\": "), None);
+    }
+
+    #[test]
+    fn aws_entries_labels_and_stamp() {
+        let feed = parse_feed_json("aws.json", AWS, None, &none()).unwrap();
+        assert_eq!(feed.format, FeedFormat::Aws);
+        assert_eq!(
+            feed.version,
+            Some(("syncToken".to_owned(), "1700000000".to_owned()))
+        );
+        assert_eq!(
+            nets(&feed),
+            [
+                "192.0.2.0/24",
+                "192.0.2.0/24",
+                "198.51.100.0/25",
+                "2001:db8:1::/48",
+            ]
+        );
+        let first = &feed.entries[0];
+        assert_eq!(first.service.as_deref(), Some("AMAZON"));
+        assert_eq!(first.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(first.origin.line, 6);
+        assert_eq!(first.origin.source, "aws.json");
+        // The same prefix listed again under EC2 is kept, with its own line.
+        assert_eq!(feed.entries[1].service.as_deref(), Some("EC2"));
+        assert_eq!(feed.entries[1].origin.line, 12);
+        assert_eq!(feed.entries[3].origin.line, 26);
+    }
+
+    #[test]
+    fn aws_filters() {
+        let filter = FeedFilter {
+            services: vec!["ec2".to_owned()],
+            regions: vec![],
+        };
+        let feed = parse_feed_json("aws.json", AWS, None, &filter).unwrap();
+        assert_eq!(nets(&feed), ["192.0.2.0/24", "198.51.100.0/25"]);
+        let filter = FeedFilter {
+            services: vec!["EC2".to_owned()],
+            regions: vec!["US-EAST-1".to_owned()],
+        };
+        let feed = parse_feed_json("aws.json", AWS, None, &filter).unwrap();
+        assert_eq!(nets(&feed), ["198.51.100.0/25"]);
+    }
+
+    #[test]
+    fn aws_bad_prefixes_are_reported_with_lines() {
+        let errors = parse_feed_json("bad.json", AWS_BAD, None, &none()).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].origin.line, 12);
+        assert_eq!(errors[0].text, "192.0.2.300/24");
+        assert_eq!(errors[1].origin.line, 15);
+        assert!(
+            errors[1].reason.contains("ip_prefix"),
+            "{}",
+            errors[1].reason
+        );
+        let (feed, errors) = parse_feed_json_partial("bad.json", AWS_BAD, None, &none()).unwrap();
+        assert_eq!(errors.len(), 2);
+        assert_eq!(nets(&feed), ["192.0.2.0/24", "2001:db8::/32"]);
+    }
+
+    #[test]
+    fn azure_tags() {
+        let feed = parse_feed_json("az.json", AZURE, None, &none()).unwrap();
+        assert_eq!(feed.format, FeedFormat::Azure);
+        assert_eq!(
+            feed.version,
+            Some(("changeNumber".to_owned(), "42".to_owned()))
+        );
+        assert_eq!(feed.entries.len(), 5);
+        assert_eq!(feed.entries[0].service.as_deref(), Some("ActionGroup"));
+        assert_eq!(feed.entries[0].region, None);
+        let filter = FeedFilter {
+            services: vec!["azurecloud.westeurope".to_owned()],
+            regions: vec![],
+        };
+        let feed = parse_feed_json("az.json", AZURE, None, &filter).unwrap();
+        assert_eq!(nets(&feed), ["203.0.113.0/24", "2001:db8:5::/48"]);
+        assert_eq!(feed.entries[0].region.as_deref(), Some("westeurope"));
+        assert_eq!(feed.entries[1].origin.line, 28);
+        // The exact tag name only: the global tag does not match.
+        let filter = FeedFilter {
+            services: vec!["AzureCloud".to_owned()],
+            regions: vec![],
+        };
+        let feed = parse_feed_json("az.json", AZURE, None, &filter).unwrap();
+        assert_eq!(nets(&feed), ["198.51.100.0/24"]);
+    }
+
+    #[test]
+    fn gcp_cloud_and_goog() {
+        let feed = parse_feed_json("cloud.json", GCP, None, &none()).unwrap();
+        assert_eq!(feed.format, FeedFormat::Gcp);
+        assert_eq!(
+            feed.version,
+            Some((
+                "creationTime".to_owned(),
+                "2024-01-02T03:04:05.000000".to_owned()
+            ))
+        );
+        assert_eq!(
+            nets(&feed),
+            ["192.0.2.0/24", "2001:db8:9000::/44", "198.51.100.0/23"]
+        );
+        assert_eq!(feed.entries[1].service.as_deref(), Some("Google Cloud"));
+        assert_eq!(feed.entries[1].region.as_deref(), Some("africa-south1"));
+        let filter = FeedFilter {
+            services: vec![],
+            regions: vec!["asia-east1".to_owned()],
+        };
+        let feed = parse_feed_json("cloud.json", GCP, None, &filter).unwrap();
+        assert_eq!(nets(&feed), ["198.51.100.0/23"]);
+
+        let goog = parse_feed_json("goog.json", GOOG, None, &none()).unwrap();
+        assert_eq!(goog.entries.len(), 3);
+        assert!(goog.entries.iter().all(|e| e.service.is_none()));
+        // goog.json has no service labels: a service filter is an error.
+        let filter = FeedFilter {
+            services: vec!["Google Cloud".to_owned()],
+            regions: vec![],
+        };
+        let errors = parse_feed_json("goog.json", GOOG, None, &filter).unwrap_err();
+        assert!(errors[0].reason.contains("no service labels"), "{errors:?}");
+    }
+
+    #[test]
+    fn github_meta() {
+        let feed = parse_feed_json("meta.json", GITHUB, None, &none()).unwrap();
+        assert_eq!(feed.format, FeedFormat::Github);
+        assert_eq!(feed.version, None);
+        let services: Vec<&str> = feed
+            .entries
+            .iter()
+            .filter_map(|e| e.service.as_deref())
+            .collect();
+        assert_eq!(
+            services,
+            ["hooks", "web", "web", "api", "actions_macos", "copilot"]
+        );
+        assert_eq!(feed.entries[0].origin.line, 12);
+        let filter = FeedFilter {
+            services: vec!["WEB".to_owned()],
+            regions: vec![],
+        };
+        let feed = parse_feed_json("meta.json", GITHUB, None, &filter).unwrap();
+        assert_eq!(nets(&feed), ["192.0.2.0/24", "2001:db8:2::/48"]);
+        let filter = FeedFilter {
+            services: vec![],
+            regions: vec!["us".to_owned()],
+        };
+        let errors = parse_feed_json("meta.json", GITHUB, None, &filter).unwrap_err();
+        assert!(
+            errors[0]
+                .reason
+                .contains("github feed has no region labels"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn atlassian_items() {
+        let feed = parse_feed_json("atl.json", ATLASSIAN, None, &none()).unwrap();
+        assert_eq!(feed.format, FeedFormat::Atlassian);
+        assert_eq!(
+            feed.version,
+            Some(("syncToken".to_owned(), "1700000123".to_owned()))
+        );
+        assert_eq!(feed.entries[0].service.as_deref(), Some("jira,confluence"));
+        assert_eq!(
+            feed.entries[0].region.as_deref(),
+            Some("us-east-1,us-west-2")
+        );
+        let filter = FeedFilter {
+            services: vec!["Confluence".to_owned()],
+            regions: vec![],
+        };
+        let feed = parse_feed_json("atl.json", ATLASSIAN, None, &filter).unwrap();
+        assert_eq!(nets(&feed), ["192.0.2.0/25"]);
+        let filter = FeedFilter {
+            services: vec![],
+            regions: vec!["global".to_owned()],
+        };
+        let feed = parse_feed_json("atl.json", ATLASSIAN, None, &filter).unwrap();
+        assert_eq!(nets(&feed), ["2001:db8:7::/48"]);
+    }
+
+    #[test]
+    fn unknown_shape_names_the_formats_tried() {
+        let errors = parse_feed_json("x.json", "{\n \"hello\": 1\n}\n", None, &none()).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        let reason = &errors[0].reason;
+        for name in ["aws", "azure", "gcp", "github", "atlassian"] {
+            assert!(reason.contains(name), "{reason}");
+        }
+        assert_eq!(errors[0].origin.to_string(), "x.json:1");
+    }
+
+    #[test]
+    fn invalid_json_has_serde_json_line() {
+        let input = "{\n  \"syncToken\": \"1\",\n  \"prefixes\": [\n    {\"ip_prefix\": \"10.0.0.0/8\",}\n  ]\n}\n";
+        let errors = parse_feed_json("x.json", input, None, &none()).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].origin.line, 4);
+        assert!(
+            errors[0].reason.starts_with("invalid JSON"),
+            "{}",
+            errors[0].reason
+        );
+        assert!(errors[0].text.contains("ip_prefix"));
+    }
+
+    #[test]
+    fn explicit_format_mismatch_and_cidr() {
+        let errors = parse_feed_json("x.json", GITHUB, Some(FeedFormat::Aws), &none()).unwrap_err();
+        assert!(errors[0].reason.starts_with("not a aws feed"), "{errors:?}");
+        let errors =
+            parse_feed_json("x", "10.0.0.0/8", Some(FeedFormat::Cidr), &none()).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        let errors = parse_feed_json("x", "10.0.0.0/8\n", None, &none()).unwrap_err();
+        assert!(errors[0].reason.contains("tried aws, azure"), "{errors:?}");
+        // An explicit format reads a feed that auto-detection would also find.
+        let feed = parse_feed_json("x", GOOG, Some(FeedFormat::Gcp), &none()).unwrap();
+        assert_eq!(feed.entries.len(), 3);
+    }
+
+    #[test]
+    fn bom_and_escaped_slashes() {
+        let input = "\u{feff}{\"createDate\": \"x\", \"prefixes\": [{\"ip_prefix\": \"10.0.0.0\\/8\", \"service\": \"S\"}]}";
+        let feed = parse_feed_json("x", input, None, &none()).unwrap();
+        assert_eq!(nets(&feed), ["10.0.0.0/8"]);
+    }
+
+    #[test]
+    fn parse_net_forms() {
+        assert_eq!(parse_net(" 10.1.2.3/8 ").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_net("10.1.2.3").unwrap().to_string(), "10.1.2.3/32");
+        assert_eq!(
+            parse_net("2001:db8::1").unwrap().to_string(),
+            "2001:db8::1/128"
+        );
+        assert!(parse_net("10.0.0.0/33").is_err());
+        assert!(parse_net("10.0.0.0/+8").is_err());
+        assert!(parse_net("10.0.0.0/").is_err());
+        assert!(parse_net("example.com").is_err());
+        assert!(parse_net("").is_err());
+    }
+
+    #[test]
+    fn json_reader_lines_and_escapes() {
+        let node =
+            json::parse("{\n\"a\": [1,\n  \"x\\u00e9\\ud83d\\ude00\"],\n\"a\": true}").unwrap();
+        let a = node.get("a").unwrap();
+        assert_eq!(a.line, 4);
+        let obj = node.as_object().unwrap();
+        let first = obj[0].1.as_array().unwrap();
+        assert_eq!(first[1].line, 3);
+        assert_eq!(first[1].as_str(), Some("xé😀"));
+        assert!(json::parse("[1, 2").is_err());
+        assert!(json::parse("\"abc").is_err());
+        assert!(json::parse("[\"\\u12\"]").is_err());
+        assert!(json::parse(&"[".repeat(1000)).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(input in ".{0,200}") {
+            let _ = detect(&input);
+            let _ = parse_feed_json("p", &input, None, &FeedFilter::default());
+            let _ = json::parse(&input);
+        }
+
+        #[test]
+        fn never_panics_on_jsonish(input in "[\\[\\]{}\",:0-9a-z\\\\ \n.-]{0,120}") {
+            let _ = json::parse(&input);
+            let _ = parse_feed_json("p", &input, None, &FeedFilter::default());
+        }
+    }
+}

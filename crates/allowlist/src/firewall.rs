@@ -1,1 +1,1773 @@
-//! (in progress)
+//! Firewall rule sets as allowlists: `iptables-save` / `ip6tables-save`
+//! output, `nft -j list ruleset`, and AWS `describe-security-groups` JSON.
+//! The plain CIDR list is read by [`crate::text::parse_cidr_allowlist`].
+//!
+//! Each address an accepting rule allows on the remote side becomes one
+//! [`AllowEntry`]: the destination for [`Direction::Egress`], the source for
+//! [`Direction::Ingress`]. Its origin is the line of the address (for JSON,
+//! the line of the value; for a named nft set, the line of the element).
+//!
+//! What counts, and what is skipped on purpose (skipping never claims
+//! coverage the firewall does not give):
+//!
+//! - Only accepting rules: iptables `-j ACCEPT`, nft rules whose verdict is
+//!   `accept`, every security-group permission.
+//! - A rule that matches the remote address negated (`! -d …`, nft `!=`) is
+//!   skipped, and so is one that negates the protocol.
+//! - Rules in the built-in chains (iptables) or base chains (nft, by hook) of
+//!   the other direction are skipped: `INPUT`/`PREROUTING` for egress,
+//!   `OUTPUT`/`POSTROUTING` for ingress. Other chains (`FORWARD`,
+//!   user-defined ones) count whatever their name. Only the `filter` table
+//!   (iptables) and `filter`-type chains of the `ip`, `ip6` and `inet`
+//!   families (nft) count.
+//! - Rules on the loopback interface (`-o lo`, `oifname "lo"`) and rules that
+//!   only accept established / related connections (a state match without
+//!   `NEW`) are skipped: they do not let a connection to a vendor start.
+//! - A rule with no remote address allows every address of its family:
+//!   `0.0.0.0/0` and/or `::/0`. The family comes from the rule's other
+//!   matches (nft `ip`/`ip6` payloads), the table family (nft), the
+//!   `iptables-save` / `ip6tables-save` header comment or the addresses of
+//!   the same `*table` block (iptables); when nothing tells, both.
+//! - Ports are destination ports (`--dport`, `-m multiport --dports`, nft
+//!   `th|tcp|udp dport`, security-group `FromPort`..`ToPort`); a negated port
+//!   match becomes its complement; several port matches intersect.
+//! - AWS prefix lists (`PrefixListIds`) and group references
+//!   (`UserIdGroupPairs`) name no addresses and are skipped; protocol `-1`
+//!   is every protocol and port.
+//! - nft concatenated matches (`ip daddr . tcp dport @set`) on the remote
+//!   address are not supported and reported as errors.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::feeds::json::{Node, Value};
+use crate::feeds::{
+    clip, first_line, looks_like_json, origin, parse_json_document, parse_net, snippet, strip_bom,
+};
+use crate::model::{
+    AllowEntry, AllowTarget, Allowlist, AllowlistFormat, Direction, ParseError, PortRange,
+};
+
+/// Sniffs an allowlist's format: `nft -j` JSON (an object with an
+/// `nftables` array), AWS security groups (an object with a
+/// `SecurityGroups` array, or an array of groups), `iptables-save` (a line
+/// starting `*table`, `:CHAIN`, `-A ` …); anything else that is not JSON is
+/// `Some(AllowlistFormat::Cidr)`. `None` for broken JSON or JSON of another
+/// shape.
+pub fn detect(input: &str) -> Option<AllowlistFormat> {
+    let text = strip_bom(input);
+    if looks_like_json(text) {
+        let root = crate::feeds::json::parse(text).ok()?;
+        return detect_json(&root);
+    }
+    if text.lines().any(is_iptables_line) {
+        Some(AllowlistFormat::Iptables)
+    } else {
+        Some(AllowlistFormat::Cidr)
+    }
+}
+
+/// Parses a firewall rule set into allowlist entries, all of it or nothing:
+/// any rule that does not parse makes it an `Err` listing every problem.
+///
+/// `format` `None` auto-detects among [`AllowlistFormat::Iptables`],
+/// [`AllowlistFormat::NftJson`] and [`AllowlistFormat::AwsSg`];
+/// `Some(AllowlistFormat::Cidr)` is an error (the CIDR list is
+/// [`crate::text::parse_cidr_allowlist`]'s). `direction` picks the remote
+/// side of each rule (see the module documentation).
+pub fn parse_allowlist_rules(
+    source: &str,
+    input: &str,
+    format: Option<AllowlistFormat>,
+    direction: Direction,
+) -> Result<Allowlist, Vec<ParseError>> {
+    let (list, errors) = parse_allowlist_rules_partial(source, input, format, direction)?;
+    if errors.is_empty() {
+        Ok(list)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Like [`parse_allowlist_rules`], for `--lenient`: rules that do not parse
+/// are returned beside the allowlist (which holds every entry that did).
+/// `Err` only when nothing can be read: invalid JSON, an unknown shape.
+pub fn parse_allowlist_rules_partial(
+    source: &str,
+    input: &str,
+    format: Option<AllowlistFormat>,
+    direction: Direction,
+) -> Result<(Allowlist, Vec<ParseError>), Vec<ParseError>> {
+    let whole = |reason: String| {
+        vec![ParseError {
+            origin: origin(source, 1),
+            text: clip(first_line(input)),
+            reason,
+        }]
+    };
+    let format = match format {
+        Some(AllowlistFormat::Cidr) => {
+            return Err(whole(
+                "the cidr allowlist format is a plain list, not a rule set".to_owned(),
+            ));
+        }
+        Some(f) => f,
+        None => match detect(input) {
+            Some(
+                f @ (AllowlistFormat::Iptables | AllowlistFormat::NftJson | AllowlistFormat::AwsSg),
+            ) => f,
+            _ if looks_like_json(strip_bom(input)) => {
+                // Report invalid JSON as such, with its line.
+                parse_json_document(source, input).map_err(|e| vec![e])?;
+                return Err(whole(
+                    "not a firewall rule set of a known shape (tried iptables, nft-json, aws-sg)"
+                        .to_owned(),
+                ));
+            }
+            _ => {
+                return Err(whole(
+                    "not a firewall rule set of a known shape (tried iptables, nft-json, aws-sg)"
+                        .to_owned(),
+                ));
+            }
+        },
+    };
+    let mut out = Out {
+        source,
+        entries: Vec::new(),
+        errors: Vec::new(),
+    };
+    match format {
+        AllowlistFormat::Iptables => read_iptables(&mut out, strip_bom(input), direction),
+        AllowlistFormat::NftJson | AllowlistFormat::AwsSg => {
+            let root = parse_json_document(source, input).map_err(|e| vec![e])?;
+            let shaped = if format == AllowlistFormat::NftJson {
+                read_nft(&mut out, &root, direction)
+            } else {
+                read_aws_sg(&mut out, &root, direction)
+            };
+            shaped
+                .map_err(|reason| whole(format!("not an {} rule set: {reason}", format.name())))?;
+        }
+        AllowlistFormat::Cidr => {}
+    }
+    Ok((
+        Allowlist {
+            format,
+            entries: out.entries,
+        },
+        out.errors,
+    ))
+}
+
+fn detect_json(root: &Node) -> Option<AllowlistFormat> {
+    if root.get("nftables").and_then(Node::as_array).is_some() {
+        return Some(AllowlistFormat::NftJson);
+    }
+    if root
+        .get("SecurityGroups")
+        .and_then(Node::as_array)
+        .is_some()
+    {
+        return Some(AllowlistFormat::AwsSg);
+    }
+    let groups = root.as_array()?;
+    let is_group = |g: &Node| {
+        ["GroupId", "IpPermissions", "IpPermissionsEgress"]
+            .iter()
+            .any(|k| g.get(k).is_some())
+    };
+    (!groups.is_empty() && groups.iter().all(is_group)).then_some(AllowlistFormat::AwsSg)
+}
+
+fn is_iptables_line(line: &str) -> bool {
+    let t = line.trim();
+    let mut chars = t.chars();
+    let first = chars.next();
+    let second = chars.next();
+    ["-A ", "-I ", "-P ", "-N ", "iptables ", "ip6tables "]
+        .iter()
+        .any(|p| t.starts_with(p))
+        || t == "COMMIT"
+        || (matches!(first, Some('*' | ':')) && second.is_some_and(|c| c.is_ascii_alphabetic()))
+}
+
+/// Collects entries and errors.
+struct Out<'a> {
+    source: &'a str,
+    entries: Vec<AllowEntry>,
+    errors: Vec<ParseError>,
+}
+
+impl Out<'_> {
+    fn error(&mut self, line: usize, text: &str, reason: impl Into<String>) {
+        self.errors.push(ParseError {
+            origin: origin(self.source, line),
+            text: clip(text),
+            reason: reason.into(),
+        });
+    }
+
+    fn entry(
+        &mut self,
+        net: IpNet,
+        line: usize,
+        ports: Option<&Vec<PortRange>>,
+        protocol: Option<&String>,
+    ) {
+        self.entries.push(AllowEntry {
+            target: AllowTarget::Net(net),
+            origin: origin(self.source, line),
+            ports: ports.cloned(),
+            protocol: protocol.cloned(),
+        });
+    }
+}
+
+/// An address family, when a rule or block tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Families {
+    v4: bool,
+    v6: bool,
+}
+
+impl Families {
+    const V4: Families = Families {
+        v4: true,
+        v6: false,
+    };
+    const V6: Families = Families {
+        v4: false,
+        v6: true,
+    };
+
+    fn of(net: &IpNet) -> Families {
+        if matches!(net, IpNet::V4(_)) {
+            Families::V4
+        } else {
+            Families::V6
+        }
+    }
+
+    fn union(self, other: Families) -> Families {
+        Families {
+            v4: self.v4 || other.v4,
+            v6: self.v6 || other.v6,
+        }
+    }
+
+    fn is_empty(self) -> bool {
+        !self.v4 && !self.v6
+    }
+
+    /// `0.0.0.0/0` and/or `::/0`; both when nothing is known.
+    fn any_nets(self) -> Vec<IpNet> {
+        let both = self.is_empty() || (self.v4 && self.v6);
+        let mut nets = Vec::new();
+        if self.v4 || both {
+            nets.push(IpNet::V4(ipnet::Ipv4Net::default()));
+        }
+        if self.v6 || both {
+            nets.push(IpNet::V6(ipnet::Ipv6Net::default()));
+        }
+        nets
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Ports and protocols.
+
+fn port_number(text: &str) -> Result<u16, String> {
+    let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().map_err(|_| format!("port {t} is above 65535"));
+    }
+    let known = [
+        ("ftp", 21),
+        ("ssh", 22),
+        ("telnet", 23),
+        ("smtp", 25),
+        ("domain", 53),
+        ("http", 80),
+        ("pop3", 110),
+        ("ntp", 123),
+        ("imap", 143),
+        ("imap2", 143),
+        ("snmp", 161),
+        ("ldap", 389),
+        ("https", 443),
+        ("submissions", 465),
+        ("smtps", 465),
+        ("submission", 587),
+        ("ldaps", 636),
+        ("imaps", 993),
+        ("pop3s", 995),
+        ("ms-sql-s", 1433),
+        ("mysql", 3306),
+        ("postgresql", 5432),
+        ("http-alt", 8080),
+    ];
+    known
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(t))
+        .map(|&(_, port)| port)
+        .ok_or_else(|| format!("`{t}` is not a port"))
+}
+
+fn port_range(first: u16, last: u16) -> Result<PortRange, String> {
+    if first > last {
+        Err(format!("port range {first}:{last} is backwards"))
+    } else {
+        Ok(PortRange { first, last })
+    }
+}
+
+/// `N`, `N:M`, `:M`, `N:` (and `N-M`), comma-separated.
+fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
+    let mut out = Vec::new();
+    for item in text.split(',') {
+        let item = item.trim();
+        let split = item.split_once(':').or_else(|| item.split_once('-'));
+        let range = if let Some((a, b)) = split {
+            let first = if a.trim().is_empty() {
+                0
+            } else {
+                port_number(a)?
+            };
+            let last = if b.trim().is_empty() {
+                u16::MAX
+            } else {
+                port_number(b)?
+            };
+            port_range(first, last)?
+        } else {
+            let p = port_number(item)?;
+            PortRange { first: p, last: p }
+        };
+        out.push(range);
+    }
+    Ok(normalize_ports(out))
+}
+
+/// Sorted, merged.
+fn normalize_ports(mut ranges: Vec<PortRange>) -> Vec<PortRange> {
+    ranges.sort_unstable();
+    let mut out: Vec<PortRange> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if u32::from(r.first) <= u32::from(last.last) + 1 => {
+                last.last = last.last.max(r.last);
+            }
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+fn complement_ports(ranges: &[PortRange]) -> Vec<PortRange> {
+    let mut out = Vec::new();
+    let mut next: u32 = 0;
+    for r in normalize_ports(ranges.to_vec()) {
+        if u32::from(r.first) > next {
+            out.push(PortRange {
+                first: next as u16,
+                last: r.first - 1,
+            });
+        }
+        next = u32::from(r.last) + 1;
+    }
+    if let Ok(first) = u16::try_from(next) {
+        out.push(PortRange {
+            first,
+            last: u16::MAX,
+        });
+    }
+    out
+}
+
+fn intersect_ports(a: &[PortRange], b: &[PortRange]) -> Vec<PortRange> {
+    let mut out = Vec::new();
+    for x in a {
+        for y in b {
+            let first = x.first.max(y.first);
+            let last = x.last.min(y.last);
+            if first <= last {
+                out.push(PortRange { first, last });
+            }
+        }
+    }
+    normalize_ports(out)
+}
+
+/// Adds a port constraint to what a rule already has (they intersect).
+fn constrain_ports(current: &mut Option<Vec<PortRange>>, more: Vec<PortRange>) {
+    *current = Some(match current.take() {
+        Some(have) => intersect_ports(&have, &more),
+        None => more,
+    });
+}
+
+/// Lower-case protocol name; `None` for "every protocol".
+fn protocol_name(text: &str) -> Option<String> {
+    let t = text.trim().to_ascii_lowercase();
+    let name = match t.as_str() {
+        "" | "all" | "-1" | "any" => return None,
+        "6" => "tcp",
+        "17" => "udp",
+        "1" => "icmp",
+        "58" | "icmpv6" | "ipv6-icmp" => "icmpv6",
+        "132" => "sctp",
+        other => other,
+    };
+    Some(name.to_owned())
+}
+
+// ---------------------------------------------------------------------------
+// Addresses.
+
+/// The minimal CIDRs covering exactly `first..=last` (same family, in
+/// order).
+fn range_to_cidrs(first: IpAddr, last: IpAddr) -> Result<Vec<IpNet>, String> {
+    let (lo, hi, bits) = match (first, last) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            (u128::from(u32::from(a)), u128::from(u32::from(b)), 32u32)
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128u32),
+        _ => return Err(format!("range {first}-{last} mixes address families")),
+    };
+    if lo > hi {
+        return Err(format!("range {first}-{last} is backwards"));
+    }
+    let mut out = Vec::new();
+    let mut cur = lo;
+    loop {
+        let align = if cur == 0 {
+            bits
+        } else {
+            cur.trailing_zeros().min(bits)
+        };
+        let rem = hi - cur;
+        // The largest k with 2^k <= rem + 1.
+        let fit = if rem == u128::MAX {
+            128
+        } else {
+            (rem + 1).ilog2()
+        };
+        let k = align.min(fit);
+        let len = (bits - k) as u8;
+        let net = if bits == 32 {
+            IpNet::new(IpAddr::V4((cur as u32).into()), len)
+        } else {
+            IpNet::new(IpAddr::V6(cur.into()), len)
+        };
+        out.push(net.map_err(|e| e.to_string())?);
+        if k >= 128 {
+            break;
+        }
+        let block_last = cur + ((1u128 << k) - 1);
+        if block_last >= hi {
+            break;
+        }
+        cur = block_last + 1;
+    }
+    Ok(out)
+}
+
+/// Addresses that are in both lists (CIDRs either nest or are disjoint).
+fn intersect_nets(a: &[(IpNet, usize)], b: &[(IpNet, usize)]) -> Vec<(IpNet, usize)> {
+    let mut out = Vec::new();
+    for &(x, xl) in a {
+        for &(y, yl) in b {
+            if x.contains(&y) {
+                out.push((y, yl));
+            } else if y.contains(&x) {
+                out.push((x, xl));
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// iptables-save.
+
+#[derive(Debug)]
+struct Token {
+    text: String,
+    quoted: bool,
+}
+
+/// Splits a line into words, honouring `"…"` (with `\` escapes) and `'…'`.
+fn tokenize(line: &str) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return Ok(tokens);
+        }
+        let mut text = String::new();
+        let mut quoted = false;
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                break;
+            }
+            chars.next();
+            match c {
+                '"' => {
+                    quoted = true;
+                    loop {
+                        match chars.next() {
+                            None => return Err("unterminated `\"` quote".to_owned()),
+                            Some('"') => break,
+                            Some('\\') => match chars.next() {
+                                Some(e) => text.push(e),
+                                None => return Err("unterminated `\"` quote".to_owned()),
+                            },
+                            Some(other) => text.push(other),
+                        }
+                    }
+                }
+                '\'' => {
+                    quoted = true;
+                    loop {
+                        match chars.next() {
+                            None => return Err("unterminated `'` quote".to_owned()),
+                            Some('\'') => break,
+                            Some(other) => text.push(other),
+                        }
+                    }
+                }
+                other => text.push(other),
+            }
+        }
+        tokens.push(Token { text, quoted });
+    }
+}
+
+/// An address in iptables syntax: `ADDR`, `ADDR/LEN`, `ADDR/NETMASK`.
+fn parse_ipt_addr(text: &str) -> Result<IpNet, String> {
+    if let Some((addr, mask)) = text.split_once('/')
+        && (mask.contains('.') || (mask.contains(':') && addr.contains(':')))
+    {
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{addr}` is not an IP address"))?;
+        let mask: IpAddr = mask
+            .parse()
+            .map_err(|_| format!("`{mask}` is not a netmask"))?;
+        let len = match (ip, mask) {
+            (IpAddr::V4(_), IpAddr::V4(m)) => contiguous(u128::from(u32::from(m)) << 96),
+            (IpAddr::V6(_), IpAddr::V6(m)) => contiguous(u128::from(m)),
+            _ => None,
+        }
+        .ok_or_else(|| format!("`{mask}` is not a contiguous netmask"))?;
+        return IpNet::new(ip, len)
+            .map(|n| n.trunc())
+            .map_err(|e| e.to_string());
+    }
+    parse_net(text)
+}
+
+/// The prefix length of a left-aligned contiguous mask.
+fn contiguous(mask: u128) -> Option<u8> {
+    let ones = mask.leading_ones();
+    (mask.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
+}
+
+/// An option and whether it was negated.
+#[derive(Debug, Default, Clone)]
+struct Opt {
+    value: String,
+    negated: bool,
+}
+
+#[derive(Debug, Default)]
+struct IptRule {
+    chain: String,
+    table: Option<String>,
+    source: Option<Opt>,
+    destination: Option<Opt>,
+    protocol: Option<Opt>,
+    dports: Vec<Opt>,
+    target: Option<String>,
+    in_iface: Option<Opt>,
+    out_iface: Option<Opt>,
+    states: Vec<Opt>,
+}
+
+/// Parses the words of an `-A CHAIN …` / `-I CHAIN [N] …` rule.
+fn parse_ipt_rule(tokens: &[Token]) -> Result<IptRule, String> {
+    let mut rule = IptRule::default();
+    let insert = matches!(
+        tokens.first().map(|t| t.text.as_str()),
+        Some("-I" | "--insert")
+    );
+    let chain = tokens.get(1).ok_or("missing chain name")?;
+    if chain.text.starts_with('-') && !chain.quoted {
+        return Err("missing chain name".to_owned());
+    }
+    chain.text.clone_into(&mut rule.chain);
+    let mut i = 2;
+    if insert
+        && tokens
+            .get(2)
+            .is_some_and(|t| t.text.bytes().all(|b| b.is_ascii_digit()))
+    {
+        i = 3;
+    }
+    let mut negated = false;
+    while let Some(token) = tokens.get(i) {
+        i += 1;
+        if token.quoted || !token.text.starts_with('-') {
+            negated = !token.quoted && token.text == "!";
+            continue;
+        }
+        let name = token.text.as_str();
+        let takes_value = matches!(
+            name,
+            "-s" | "--source"
+                | "--src"
+                | "-d"
+                | "--destination"
+                | "--dst"
+                | "-p"
+                | "--protocol"
+                | "--dport"
+                | "--destination-port"
+                | "--dports"
+                | "--destination-ports"
+                | "--ports"
+                | "-j"
+                | "--jump"
+                | "-g"
+                | "--goto"
+                | "-i"
+                | "--in-interface"
+                | "-o"
+                | "--out-interface"
+                | "--state"
+                | "--ctstate"
+                | "-t"
+                | "--table"
+        );
+        if !takes_value {
+            // An option we do not model; its values are skipped as words.
+            negated = false;
+            continue;
+        }
+        let mut value = tokens
+            .get(i)
+            .ok_or_else(|| format!("`{name}` needs a value"))?;
+        i += 1;
+        if !value.quoted && value.text == "!" {
+            // Old syntax: `-s ! ADDR`.
+            negated = true;
+            value = tokens
+                .get(i)
+                .ok_or_else(|| format!("`{name}` needs a value"))?;
+            i += 1;
+        }
+        let opt = Opt {
+            value: value.text.clone(),
+            negated,
+        };
+        negated = false;
+        match name {
+            "-s" | "--source" | "--src" => rule.source = Some(opt),
+            "-d" | "--destination" | "--dst" => rule.destination = Some(opt),
+            "-p" | "--protocol" => rule.protocol = Some(opt),
+            "-j" | "--jump" => rule.target = Some(opt.value),
+            "-g" | "--goto" => rule.target = Some(format!("goto {}", opt.value)),
+            "-i" | "--in-interface" => rule.in_iface = Some(opt),
+            "-o" | "--out-interface" => rule.out_iface = Some(opt),
+            "--state" | "--ctstate" => rule.states.push(opt),
+            "-t" | "--table" => rule.table = Some(opt.value),
+            _ => rule.dports.push(opt),
+        }
+    }
+    Ok(rule)
+}
+
+/// A parsed accepting rule, before its family is known.
+struct IptAllow {
+    line: usize,
+    /// Remote addresses; empty means every address.
+    nets: Vec<IpNet>,
+    ports: Option<Vec<PortRange>>,
+    protocol: Option<String>,
+    block: usize,
+    family: Families,
+}
+
+/// What an accepting rule allows on the remote side.
+struct Allowed {
+    /// Empty means every address.
+    nets: Vec<IpNet>,
+    ports: Option<Vec<PortRange>>,
+    protocol: Option<String>,
+}
+
+/// What one `-A` line means for the allowlist: `None` when it allows
+/// nothing that counts.
+fn interpret_ipt_rule(
+    rule: &IptRule,
+    direction: Direction,
+    seen: &mut Families,
+) -> Result<Option<Allowed>, String> {
+    // Parse everything first, so malformed rules are reported whatever
+    // their target.
+    let parse_addrs = |opt: &Option<Opt>| -> Result<Vec<IpNet>, String> {
+        match opt {
+            Some(o) => o
+                .value
+                .split(',')
+                .map(|a| parse_ipt_addr(a.trim()))
+                .collect(),
+            None => Ok(Vec::new()),
+        }
+    };
+    let sources = parse_addrs(&rule.source)?;
+    let destinations = parse_addrs(&rule.destination)?;
+    for net in sources.iter().chain(&destinations) {
+        *seen = seen.union(Families::of(net));
+    }
+    let mut ports = None;
+    for d in &rule.dports {
+        let mut list = parse_port_list(&d.value)?;
+        if d.negated {
+            list = complement_ports(&list);
+        }
+        constrain_ports(&mut ports, list);
+    }
+
+    if rule.target.as_deref() != Some("ACCEPT") {
+        return Ok(None);
+    }
+    if !matches!(rule.table.as_deref(), None | Some("filter")) {
+        return Ok(None);
+    }
+    let (remote, nets, wrong_chains) = match direction {
+        Direction::Egress => (&rule.destination, destinations, ["INPUT", "PREROUTING"]),
+        Direction::Ingress => (&rule.source, sources, ["OUTPUT", "POSTROUTING"]),
+    };
+    if wrong_chains.contains(&rule.chain.as_str()) {
+        return Ok(None);
+    }
+    if remote.as_ref().is_some_and(|o| o.negated) {
+        return Ok(None);
+    }
+    let loopback = [&rule.in_iface, &rule.out_iface]
+        .iter()
+        .any(|o| o.as_ref().is_some_and(|o| !o.negated && o.value == "lo"));
+    if loopback {
+        return Ok(None);
+    }
+    let only_established = rule.states.iter().any(|s| {
+        !s.negated
+            && !s
+                .value
+                .split(',')
+                .any(|v| v.trim().eq_ignore_ascii_case("NEW"))
+    });
+    if only_established {
+        return Ok(None);
+    }
+    let protocol = match &rule.protocol {
+        Some(p) if p.negated => return Ok(None),
+        Some(p) => protocol_name(&p.value),
+        None => None,
+    };
+    Ok(Some(Allowed {
+        nets,
+        ports,
+        protocol,
+    }))
+}
+
+fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction) {
+    // Per `*table` block: the family its header comment or addresses tell.
+    let mut blocks: Vec<Families> = vec![Families::default()];
+    let mut hint = Families::default();
+    let mut table: Option<String> = None;
+    let mut allows: Vec<IptAllow> = Vec::new();
+
+    for (index, raw) in input.lines().enumerate() {
+        let line = index + 1;
+        let text = raw.trim();
+        if text.is_empty() || text == "COMMIT" {
+            continue;
+        }
+        if let Some(comment) = text.strip_prefix('#') {
+            if comment.contains("ip6tables") {
+                hint = Families::V6;
+            } else if comment.contains("iptables") {
+                hint = Families::V4;
+            }
+            continue;
+        }
+        if let Some(name) = text.strip_prefix('*') {
+            table = Some(name.trim().to_owned());
+            blocks.push(std::mem::take(&mut hint));
+            continue;
+        }
+        if text.starts_with(':') {
+            continue;
+        }
+        let mut tokens = match tokenize(text) {
+            Ok(t) => t,
+            Err(reason) => {
+                out.error(line, text, reason);
+                continue;
+            }
+        };
+        // `iptables -A …` as a command line.
+        let mut family = Families::default();
+        if let Some(first) = tokens.first() {
+            let program = first.text.rsplit('/').next().unwrap_or("");
+            if program.starts_with("ip6tables") {
+                family = Families::V6;
+                tokens.remove(0);
+            } else if program.starts_with("iptables") {
+                family = Families::V4;
+                tokens.remove(0);
+            }
+        }
+        let command = tokens.first().map_or("", |t| t.text.as_str());
+        match command {
+            "-A" | "--append" | "-I" | "--insert" => {}
+            "-P" | "--policy" | "-N" | "--new-chain" | "-X" | "-F" | "-Z" => continue,
+            _ => {
+                out.error(line, text, "not an iptables-save line");
+                continue;
+            }
+        }
+        let block = blocks.len() - 1;
+        let parsed = parse_ipt_rule(&tokens).and_then(|mut rule| {
+            if rule.table.is_none() {
+                rule.table.clone_from(&table);
+            }
+            let mut seen = Families::default();
+            let allowed = interpret_ipt_rule(&rule, direction, &mut seen);
+            if let Some(b) = blocks.last_mut() {
+                *b = b.union(seen);
+            }
+            allowed
+        });
+        match parsed {
+            Ok(Some(allowed)) => allows.push(IptAllow {
+                line,
+                nets: allowed.nets,
+                ports: allowed.ports,
+                protocol: allowed.protocol,
+                block,
+                family,
+            }),
+            Ok(None) => {}
+            Err(reason) => out.error(line, text, reason),
+        }
+    }
+
+    for allow in allows {
+        let nets = if allow.nets.is_empty() {
+            let family = if allow.family.is_empty() {
+                blocks.get(allow.block).copied().unwrap_or_default()
+            } else {
+                allow.family
+            };
+            family.any_nets()
+        } else {
+            allow.nets
+        };
+        for net in nets {
+            out.entry(
+                net,
+                allow.line,
+                allow.ports.as_ref(),
+                allow.protocol.as_ref(),
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// nft -j list ruleset.
+
+type NftKey = (String, String, String);
+
+fn nft_key(obj: &Node, name_key: &str) -> NftKey {
+    let s = |k: &str| obj.get(k).and_then(Node::as_str).unwrap_or("").to_owned();
+    (s("family"), s("table"), s(name_key))
+}
+
+/// Where a value could not be read.
+struct ValueError {
+    line: usize,
+    text: String,
+    reason: String,
+}
+
+impl ValueError {
+    fn at(node: &Node, reason: impl Into<String>) -> ValueError {
+        ValueError {
+            line: node.line,
+            text: snippet(node),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Resolves nft values against the named sets of one table.
+struct NftScope<'a> {
+    sets: &'a HashMap<NftKey, &'a Node>,
+    family: &'a str,
+    table: &'a str,
+}
+
+impl NftScope<'_> {
+    fn set(&self, at: &Node, name: &str) -> Result<&Node, ValueError> {
+        let key = (
+            self.family.to_owned(),
+            self.table.to_owned(),
+            name.to_owned(),
+        );
+        self.sets.get(&key).copied().ok_or_else(|| {
+            ValueError::at(
+                at,
+                format!(
+                    "set `@{name}` is not defined in table {} {}",
+                    self.family, self.table
+                ),
+            )
+        })
+    }
+
+    /// The elements of a named set (an empty set has none).
+    fn elements<'n>(&'n self, at: &Node, name: &str) -> Result<&'n [Node], ValueError> {
+        let set = self.set(at, name)?;
+        if set.get("type").is_some_and(|t| t.as_array().is_some()) {
+            return Err(ValueError::at(
+                at,
+                format!("set `@{name}` has a concatenated type, which is not supported"),
+            ));
+        }
+        Ok(set.get("elem").and_then(Node::as_array).unwrap_or(&[]))
+    }
+
+    fn addresses(
+        &self,
+        node: &Node,
+        out: &mut Vec<(IpNet, usize)>,
+        depth: usize,
+    ) -> Result<(), ValueError> {
+        if depth > 8 {
+            return Err(ValueError::at(node, "set nested too deeply"));
+        }
+        match &node.value {
+            Value::String(s) => {
+                if let Some(name) = s.strip_prefix('@') {
+                    for elem in self.elements(node, name)? {
+                        self.addresses(elem, out, depth + 1)?;
+                    }
+                } else {
+                    let net = parse_net(s).map_err(|r| ValueError::at(node, r))?;
+                    out.push((net, node.line));
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.addresses(item, out, depth + 1)?;
+                }
+            }
+            Value::Object(_) => {
+                if let Some(prefix) = node.get("prefix") {
+                    let addr = prefix.get("addr").and_then(Node::as_str);
+                    let len = prefix.get("len").and_then(Node::as_i64);
+                    let (Some(addr), Some(len)) = (addr, len) else {
+                        return Err(ValueError::at(node, "prefix needs `addr` and `len`"));
+                    };
+                    let ip: IpAddr = addr.parse().map_err(|_| {
+                        ValueError::at(node, format!("`{addr}` is not an IP address"))
+                    })?;
+                    let net = u8::try_from(len)
+                        .ok()
+                        .and_then(|len| IpNet::new(ip, len).ok())
+                        .ok_or_else(|| {
+                            ValueError::at(node, format!("/{len} is not a prefix length for {ip}"))
+                        })?;
+                    out.push((net.trunc(), node.line));
+                } else if let Some(range) = node.get("range") {
+                    let ends: Vec<IpAddr> = range
+                        .as_array()
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter_map(|n| n.as_str().and_then(|s| s.parse().ok()))
+                        .collect();
+                    let [first, last] = ends[..] else {
+                        return Err(ValueError::at(node, "range needs two addresses"));
+                    };
+                    let nets = range_to_cidrs(first, last).map_err(|r| ValueError::at(node, r))?;
+                    out.extend(nets.into_iter().map(|n| (n, node.line)));
+                } else if let Some(set) = node.get("set") {
+                    self.addresses(set, out, depth + 1)?;
+                } else if let Some(elem) = node.get("elem") {
+                    let val = elem.get("val").unwrap_or(elem);
+                    self.addresses(val, out, depth + 1)?;
+                } else {
+                    return Err(ValueError::at(node, "unsupported address expression"));
+                }
+            }
+            _ => return Err(ValueError::at(node, "expected an address")),
+        }
+        Ok(())
+    }
+
+    fn ports(&self, node: &Node, out: &mut Vec<PortRange>, depth: usize) -> Result<(), ValueError> {
+        if depth > 8 {
+            return Err(ValueError::at(node, "set nested too deeply"));
+        }
+        let number = |n: &Node| -> Result<u16, ValueError> {
+            match &n.value {
+                Value::Number(t) | Value::String(t) => {
+                    port_number(t).map_err(|r| ValueError::at(n, r))
+                }
+                _ => Err(ValueError::at(n, "expected a port")),
+            }
+        };
+        match &node.value {
+            Value::String(s) if s.starts_with('@') => {
+                let name = s.trim_start_matches('@');
+                for elem in self.elements(node, name)? {
+                    self.ports(elem, out, depth + 1)?;
+                }
+            }
+            Value::String(_) | Value::Number(_) => {
+                let p = number(node)?;
+                out.push(PortRange { first: p, last: p });
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.ports(item, out, depth + 1)?;
+                }
+            }
+            Value::Object(_) => {
+                if let Some(range) = node.get("range") {
+                    let ends = range.as_array().unwrap_or(&[]);
+                    let [first, last] = ends else {
+                        return Err(ValueError::at(node, "range needs two ports"));
+                    };
+                    out.push(
+                        port_range(number(first)?, number(last)?)
+                            .map_err(|r| ValueError::at(node, r))?,
+                    );
+                } else if let Some(set) = node.get("set") {
+                    self.ports(set, out, depth + 1)?;
+                } else if let Some(elem) = node.get("elem") {
+                    self.ports(elem.get("val").unwrap_or(elem), out, depth + 1)?;
+                } else {
+                    return Err(ValueError::at(node, "unsupported port expression"));
+                }
+            }
+            _ => return Err(ValueError::at(node, "expected a port")),
+        }
+        Ok(())
+    }
+}
+
+/// Strings in a value: `"x"`, `["x","y"]`, `{"set":[…]}`.
+fn strings(node: &Node) -> Vec<&str> {
+    match &node.value {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) => items.iter().flat_map(strings).collect(),
+        Value::Object(_) => node.get("set").map(strings).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// What an nft rule's expressions add up to.
+#[derive(Default)]
+struct NftRule {
+    verdict: Option<String>,
+    skip: bool,
+    remote: Vec<Vec<(IpNet, usize)>>,
+    ports: Option<Vec<PortRange>>,
+    protocol: Option<String>,
+    family: Families,
+}
+
+fn nft_match(
+    scope: &NftScope<'_>,
+    m: &Node,
+    remote_field: &str,
+    rule: &mut NftRule,
+) -> Result<(), ValueError> {
+    let op = m.get("op").and_then(Node::as_str).unwrap_or("==");
+    let negated = op == "!=";
+    let (Some(left), Some(right)) = (m.get("left"), m.get("right")) else {
+        return Ok(());
+    };
+    if let Some(payload) = left.get("payload") {
+        let protocol = payload.get("protocol").and_then(Node::as_str).unwrap_or("");
+        let field = payload.get("field").and_then(Node::as_str).unwrap_or("");
+        match protocol {
+            "ip" | "ip6" => {
+                rule.family = rule.family.union(if protocol == "ip" {
+                    Families::V4
+                } else {
+                    Families::V6
+                });
+                if field == remote_field {
+                    if negated {
+                        rule.skip = true;
+                    } else if matches!(op, "==" | "in") {
+                        let mut nets = Vec::new();
+                        scope.addresses(right, &mut nets, 0)?;
+                        rule.remote.push(nets);
+                    } else {
+                        return Err(ValueError::at(
+                            m,
+                            format!("unsupported `{op}` comparison on an address"),
+                        ));
+                    }
+                } else if matches!(field, "protocol" | "nexthdr")
+                    && !negated
+                    && let Some(p) = right.as_str()
+                {
+                    rule.protocol = protocol_name(p);
+                }
+            }
+            "tcp" | "udp" | "sctp" | "dccp" | "th" if field == "dport" => {
+                let mut list = Vec::new();
+                match op {
+                    "==" | "in" | "!=" => scope.ports(right, &mut list, 0)?,
+                    "<" | "<=" | ">" | ">=" => {
+                        let n = right
+                            .scalar_text()
+                            .ok_or_else(|| ValueError::at(right, "expected a port"))
+                            .and_then(|t| port_number(t).map_err(|r| ValueError::at(right, r)))?;
+                        let range = match op {
+                            "<" if n > 0 => Some((0, n - 1)),
+                            "<=" => Some((0, n)),
+                            ">" if n < u16::MAX => Some((n + 1, u16::MAX)),
+                            ">=" => Some((n, u16::MAX)),
+                            _ => None,
+                        };
+                        list.extend(range.map(|(first, last)| PortRange { first, last }));
+                    }
+                    _ => {
+                        return Err(ValueError::at(
+                            m,
+                            format!("unsupported `{op}` comparison on a port"),
+                        ));
+                    }
+                }
+                let mut list = normalize_ports(list);
+                if negated {
+                    list = complement_ports(&list);
+                }
+                constrain_ports(&mut rule.ports, list);
+                if protocol != "th" {
+                    rule.protocol = Some(protocol.to_owned());
+                }
+            }
+            _ => {}
+        }
+    } else if let Some(meta) = left.get("meta") {
+        let key = meta.get("key").and_then(Node::as_str).unwrap_or("");
+        let values = strings(right);
+        match key {
+            "l4proto" if !negated && values.len() == 1 => {
+                rule.protocol = values.first().and_then(|p| protocol_name(p));
+            }
+            "nfproto" if !negated => {
+                for v in values {
+                    match v {
+                        "ipv4" => rule.family = rule.family.union(Families::V4),
+                        "ipv6" => rule.family = rule.family.union(Families::V6),
+                        _ => {}
+                    }
+                }
+            }
+            "oifname" | "iifname" | "oif" | "iif" if !negated && values == ["lo"] => {
+                rule.skip = true;
+            }
+            _ => {}
+        }
+    } else if let Some(ct) = left.get("ct") {
+        let key = ct.get("key").and_then(Node::as_str).unwrap_or("");
+        if key == "state"
+            && !negated
+            && !strings(right).iter().any(|s| s.eq_ignore_ascii_case("new"))
+        {
+            rule.skip = true;
+        }
+    } else if let Some(parts) = left.get("concat").and_then(Node::as_array) {
+        let on_remote = parts.iter().any(|p| {
+            p.get("payload")
+                .and_then(|pl| pl.get("field"))
+                .and_then(Node::as_str)
+                == Some(remote_field)
+        });
+        if on_remote {
+            return Err(ValueError::at(
+                m,
+                "concatenated matches on the address are not supported",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn read_nft(out: &mut Out<'_>, root: &Node, direction: Direction) -> Result<(), String> {
+    let items = root
+        .get("nftables")
+        .and_then(Node::as_array)
+        .ok_or("no `nftables` array")?;
+    let mut chains: HashMap<NftKey, &Node> = HashMap::new();
+    let mut sets: HashMap<NftKey, &Node> = HashMap::new();
+    for item in items {
+        if let Some(chain) = item.get("chain") {
+            chains.insert(nft_key(chain, "name"), chain);
+        }
+        if let Some(set) = item.get("set").or_else(|| item.get("map")) {
+            sets.insert(nft_key(set, "name"), set);
+        }
+    }
+    let (remote_field, wrong_hooks) = match direction {
+        Direction::Egress => ("daddr", ["input", "prerouting"]),
+        Direction::Ingress => ("saddr", ["output", "postrouting"]),
+    };
+    for item in items {
+        let Some(rule_node) = item.get("rule") else {
+            continue;
+        };
+        let (family, table, chain_name) = nft_key(rule_node, "chain");
+        if !matches!(family.as_str(), "ip" | "ip6" | "inet") {
+            continue;
+        }
+        let chain = chains.get(&(family.clone(), table.clone(), chain_name.clone()));
+        if let Some(chain) = chain {
+            let hook = chain.get("hook").and_then(Node::as_str);
+            let kind = chain.get("type").and_then(Node::as_str);
+            if hook.is_some_and(|h| wrong_hooks.contains(&h)) || kind.is_some_and(|k| k != "filter")
+            {
+                continue;
+            }
+        }
+        let scope = NftScope {
+            sets: &sets,
+            family: &family,
+            table: &table,
+        };
+        let mut rule = NftRule::default();
+        let exprs = rule_node
+            .get("expr")
+            .and_then(Node::as_array)
+            .unwrap_or(&[]);
+        let mut failed = false;
+        for expr in exprs {
+            let Some(members) = expr.as_object() else {
+                continue;
+            };
+            let Some((kind, body)) = members.first() else {
+                continue;
+            };
+            match kind.as_str() {
+                "match" if rule.verdict.is_none() => {
+                    if let Err(e) = nft_match(&scope, body, remote_field, &mut rule) {
+                        out.error(e.line, &e.text, e.reason);
+                        failed = true;
+                    }
+                }
+                "accept" | "drop" | "reject" | "jump" | "goto" | "return" | "queue"
+                | "continue" | "vmap"
+                    if rule.verdict.is_none() =>
+                {
+                    rule.verdict = Some(kind.clone());
+                }
+                _ => {}
+            }
+        }
+        if failed || rule.skip || rule.verdict.as_deref() != Some("accept") {
+            continue;
+        }
+        let mut remote = rule.remote.into_iter();
+        let nets = if let Some(first) = remote.next() {
+            remote.fold(first, |acc, next| intersect_nets(&acc, &next))
+        } else {
+            let family = if rule.family.is_empty() {
+                match family.as_str() {
+                    "ip" => Families::V4,
+                    "ip6" => Families::V6,
+                    _ => Families::default(),
+                }
+            } else {
+                rule.family
+            };
+            family
+                .any_nets()
+                .into_iter()
+                .map(|n| (n, rule_node.line))
+                .collect()
+        };
+        for (net, line) in nets {
+            out.entry(net, line, rule.ports.as_ref(), rule.protocol.as_ref());
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// AWS describe-security-groups.
+
+fn read_aws_sg(out: &mut Out<'_>, root: &Node, direction: Direction) -> Result<(), String> {
+    let groups = root
+        .get("SecurityGroups")
+        .unwrap_or(root)
+        .as_array()
+        .ok_or("no `SecurityGroups` array")?;
+    let key = match direction {
+        Direction::Egress => "IpPermissionsEgress",
+        Direction::Ingress => "IpPermissions",
+    };
+    for group in groups {
+        let Some(perms) = group.get(key) else {
+            continue;
+        };
+        let Some(perms) = perms.as_array() else {
+            out.error(
+                perms.line,
+                &snippet(perms),
+                format!("`{key}` is not an array"),
+            );
+            continue;
+        };
+        for perm in perms {
+            let protocol = perm
+                .get("IpProtocol")
+                .and_then(Node::scalar_text)
+                .unwrap_or("-1");
+            let protocol = protocol_name(protocol);
+            let ports = match protocol.as_deref() {
+                Some("tcp" | "udp" | "sctp") => match sg_ports(perm) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        out.error(e.line, &e.text, e.reason);
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            for (list, field) in [("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6")] {
+                let Some(ranges) = perm.get(list) else {
+                    continue;
+                };
+                let Some(ranges) = ranges.as_array() else {
+                    out.error(
+                        ranges.line,
+                        &snippet(ranges),
+                        format!("`{list}` is not an array"),
+                    );
+                    continue;
+                };
+                for range in ranges {
+                    let Some(cidr) = range.get(field) else {
+                        out.error(
+                            range.line,
+                            &snippet(range),
+                            format!("entry has no `{field}`"),
+                        );
+                        continue;
+                    };
+                    match cidr
+                        .as_str()
+                        .ok_or_else(|| "expected a CIDR string".to_owned())
+                        .and_then(parse_net)
+                    {
+                        Ok(net) => out.entry(net, cidr.line, ports.as_ref(), protocol.as_ref()),
+                        Err(reason) => out.error(cidr.line, &snippet(cidr), reason),
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sg_ports(perm: &Node) -> Result<Option<Vec<PortRange>>, ValueError> {
+    let port = |key: &str| -> Result<Option<u16>, ValueError> {
+        match perm.get(key) {
+            None => Ok(None),
+            Some(n) => n
+                .as_i64()
+                .and_then(|v| u16::try_from(v).ok())
+                .map(Some)
+                .ok_or_else(|| ValueError::at(n, format!("`{key}` is not a port"))),
+        }
+    };
+    match (port("FromPort")?, port("ToPort")?) {
+        (Some(first), Some(last)) => port_range(first, last)
+            .map(|r| Some(vec![r]))
+            .map_err(|r| ValueError::at(perm, r)),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IPTABLES: &str = include_str!("../tests/data/iptables-save.txt");
+    const NFT: &str = include_str!("../tests/data/nft-ruleset.json");
+    const SG: &str = include_str!("../tests/data/aws-sg.json");
+
+    fn show(list: &Allowlist) -> Vec<String> {
+        list.entries
+            .iter()
+            .map(|e| {
+                let target = match &e.target {
+                    AllowTarget::Net(n) => n.to_string(),
+                    AllowTarget::Fqdn(f) => f.clone(),
+                };
+                let ports = e.ports.as_ref().map_or("*".to_owned(), |ps| {
+                    ps.iter()
+                        .map(|p| {
+                            if p.first == p.last {
+                                p.first.to_string()
+                            } else {
+                                format!("{}-{}", p.first, p.last)
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+                format!(
+                    "{} {} {} @{}",
+                    target,
+                    e.protocol.as_deref().unwrap_or("any"),
+                    ports,
+                    e.origin.line
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn detects_formats() {
+        assert_eq!(detect(IPTABLES), Some(AllowlistFormat::Iptables));
+        assert_eq!(detect(NFT), Some(AllowlistFormat::NftJson));
+        assert_eq!(detect(SG), Some(AllowlistFormat::AwsSg));
+        assert_eq!(
+            detect("[{\"GroupId\": \"sg-1\"}]"),
+            Some(AllowlistFormat::AwsSg)
+        );
+        assert_eq!(
+            detect("10.0.0.0/8\n::1\n*.example.com\n"),
+            Some(AllowlistFormat::Cidr)
+        );
+        assert_eq!(detect("::/0\n"), Some(AllowlistFormat::Cidr));
+        assert_eq!(detect("{\"x\": 1}"), None);
+        assert_eq!(detect("{\"nftables\": ["), None);
+    }
+
+    #[test]
+    fn iptables_egress() {
+        let list = parse_allowlist_rules("rules.v4", IPTABLES, None, Direction::Egress).unwrap();
+        assert_eq!(list.format, AllowlistFormat::Iptables);
+        assert_eq!(
+            show(&list),
+            [
+                "192.0.2.0/24 tcp 443 @11",
+                "198.51.100.0/25 tcp 80,443,8000-8080 @12",
+                "198.51.100.128/25 tcp 80,443,8000-8080 @12",
+                "203.0.113.7/32 udp 53 @13",
+                "203.0.113.0/24 any * @15",
+                "0.0.0.0/0 tcp 22 @18",
+                "2001:db8:1::/48 tcp 443 @30",
+                "::/0 tcp 0-24,26-65535 @31",
+            ]
+        );
+    }
+
+    #[test]
+    fn iptables_ingress() {
+        let list = parse_allowlist_rules("rules.v4", IPTABLES, None, Direction::Ingress).unwrap();
+        assert_eq!(
+            show(&list),
+            [
+                "203.0.113.0/24 tcp 22 @8",
+                "198.51.100.10/32 any * @15",
+                "0.0.0.0/0 tcp 22 @18",
+                "::/0 icmpv6 * @27",
+                "2001:db8:2::/48 tcp 443 @29",
+            ]
+        );
+    }
+
+    #[test]
+    fn iptables_errors_with_lines() {
+        let input = "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -d 10.0.0.300/32 -j ACCEPT\n-A OUTPUT -p tcp --dport 70000 -j ACCEPT\n-A\n-A OUTPUT -m comment --comment \"open -j ACCEPT\nbogus line\n-A OUTPUT -d 10.0.0.0/255.0.255.0 -j ACCEPT\n-A OUTPUT -d 10.1.0.0/255.255.0.0 -j ACCEPT\nCOMMIT\n";
+        let errors = parse_allowlist_rules("x", input, None, Direction::Egress).unwrap_err();
+        let lines: Vec<usize> = errors.iter().map(|e| e.origin.line).collect();
+        assert_eq!(lines, [3, 4, 5, 6, 7, 8], "{errors:#?}");
+        assert_eq!(errors[0].text, "-A OUTPUT -d 10.0.0.300/32 -j ACCEPT");
+        let (list, errors) =
+            parse_allowlist_rules_partial("x", input, None, Direction::Egress).unwrap();
+        assert_eq!(errors.len(), 6);
+        assert_eq!(show(&list), ["10.1.0.0/16 any * @9"]);
+    }
+
+    #[test]
+    fn iptables_command_lines_and_families() {
+        let input = "iptables -A OUTPUT -p tcp --dport 443 -j ACCEPT\nip6tables -A OUTPUT -p tcp --dport 443 -j ACCEPT\n-A OUTPUT -j ACCEPT\n";
+        let list = parse_allowlist_rules(
+            "x",
+            input,
+            Some(AllowlistFormat::Iptables),
+            Direction::Egress,
+        )
+        .unwrap();
+        assert_eq!(
+            show(&list),
+            [
+                "0.0.0.0/0 tcp 443 @1",
+                "::/0 tcp 443 @2",
+                "0.0.0.0/0 any * @3",
+                "::/0 any * @3",
+            ]
+        );
+    }
+
+    #[test]
+    fn nft_egress() {
+        let list = parse_allowlist_rules("nft.json", NFT, None, Direction::Egress).unwrap();
+        assert_eq!(list.format, AllowlistFormat::NftJson);
+        assert_eq!(
+            show(&list),
+            [
+                // `ip daddr @vendor tcp dport 443 accept`: the named set.
+                "192.0.2.0/24 tcp 443 @19",
+                "198.51.100.0/25 tcp 443 @20",
+                "203.0.113.8/29 tcp 443 @21",
+                "203.0.113.16/30 tcp 443 @21",
+                "203.0.113.20/32 tcp 443 @22",
+                // `ip6 daddr { 2001:db8:3::/48, 2001:db8:4::1 } tcp dport { 80, 443 }`.
+                "2001:db8:3::/48 tcp 80,443 @67",
+                "2001:db8:4::1/128 tcp 80,443 @68",
+                // `ip daddr 10.0.0.1-10.0.0.6 udp dport 1000-2000 accept`.
+                "10.0.0.1/32 udp 1000-2000 @83",
+                "10.0.0.2/31 udp 1000-2000 @83",
+                "10.0.0.4/31 udp 1000-2000 @83",
+                "10.0.0.6/32 udp 1000-2000 @83",
+                // `ip daddr 192.0.2.99 accept` in a regular chain.
+                "192.0.2.99/32 any * @125",
+                // `th dport @webports accept` in an inet table: every address.
+                "0.0.0.0/0 any 80,443 @131",
+                "::/0 any 80,443 @131",
+            ]
+        );
+    }
+
+    #[test]
+    fn nft_ingress() {
+        let list = parse_allowlist_rules("nft.json", NFT, None, Direction::Ingress).unwrap();
+        assert_eq!(
+            show(&list),
+            [
+                "203.0.113.0/24 tcp 22 @115",
+                // `ip daddr 192.0.2.99 accept`: any IPv4 source.
+                "0.0.0.0/0 any * @122",
+                "0.0.0.0/0 any 80,443 @131",
+                "::/0 any 80,443 @131",
+            ]
+        );
+    }
+
+    #[test]
+    fn nft_errors() {
+        let input = r#"{"nftables": [
+  {"table": {"family": "inet", "name": "f", "handle": 1}},
+  {"rule": {"family": "inet", "table": "f", "chain": "out", "handle": 2,
+    "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "@missing"}}, {"accept": null}]}},
+  {"rule": {"family": "inet", "table": "f", "chain": "out", "handle": 3,
+    "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
+      "right": {"range": ["10.0.0.9", "10.0.0.1"]}}}, {"accept": null}]}},
+  {"rule": {"family": "inet", "table": "f", "chain": "out", "handle": 4,
+    "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "10.0.0.256"}}, {"accept": null}]}},
+  {"rule": {"family": "inet", "table": "f", "chain": "out", "handle": 5,
+    "expr": [{"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "daddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "right": "@pairs"}}, {"accept": null}]}}
+]}"#;
+        let errors = parse_allowlist_rules("n.json", input, None, Direction::Egress).unwrap_err();
+        let lines: Vec<usize> = errors.iter().map(|e| e.origin.line).collect();
+        assert_eq!(lines, [4, 7, 9, 11], "{errors:#?}");
+        assert!(errors[0].reason.contains("@missing"));
+        assert!(errors[1].reason.contains("backwards"));
+        assert_eq!(errors[2].text, "10.0.0.256");
+        assert!(errors[3].reason.contains("concatenated"));
+    }
+
+    #[test]
+    fn aws_security_groups() {
+        let list = parse_allowlist_rules("sg.json", SG, None, Direction::Egress).unwrap();
+        assert_eq!(list.format, AllowlistFormat::AwsSg);
+        assert_eq!(
+            show(&list),
+            [
+                "192.0.2.0/24 tcp 443 @14",
+                "2001:db8:1::/48 tcp 443 @17",
+                "198.51.100.0/24 any * @27",
+                "203.0.113.0/24 udp 1000-2000 @37",
+            ]
+        );
+        let list = parse_allowlist_rules("sg.json", SG, None, Direction::Ingress).unwrap();
+        assert_eq!(
+            show(&list),
+            ["203.0.113.5/32 tcp 22 @50", "0.0.0.0/0 icmp * @54"]
+        );
+    }
+
+    #[test]
+    fn aws_sg_errors() {
+        let input = "{\"SecurityGroups\": [{\"GroupId\": \"sg-1\", \"IpPermissionsEgress\": [\n {\"IpProtocol\": \"tcp\", \"FromPort\": 443, \"ToPort\": 443,\n  \"IpRanges\": [{\"CidrIp\": \"192.0.2.0/33\"}]},\n {\"IpProtocol\": \"tcp\", \"FromPort\": 500, \"ToPort\": 400, \"IpRanges\": []}]}]}";
+        let errors = parse_allowlist_rules("sg.json", input, None, Direction::Egress).unwrap_err();
+        let lines: Vec<usize> = errors.iter().map(|e| e.origin.line).collect();
+        assert_eq!(lines, [3, 4], "{errors:#?}");
+        assert_eq!(errors[0].text, "192.0.2.0/33");
+    }
+
+    #[test]
+    fn unknown_and_invalid() {
+        let errors = parse_allowlist_rules("x", "{\"a\": 1}", None, Direction::Egress).unwrap_err();
+        assert!(
+            errors[0]
+                .reason
+                .contains("tried iptables, nft-json, aws-sg"),
+            "{errors:?}"
+        );
+        let errors = parse_allowlist_rules("x", "{\n\"nftables\": [,]}", None, Direction::Egress)
+            .unwrap_err();
+        assert_eq!(errors[0].origin.line, 2);
+        assert!(errors[0].reason.starts_with("invalid JSON"));
+        let errors =
+            parse_allowlist_rules("x", "10.0.0.0/8\n", None, Direction::Egress).unwrap_err();
+        assert!(errors[0].reason.contains("tried"));
+        let errors = parse_allowlist_rules(
+            "x",
+            "10.0.0.0/8\n",
+            Some(AllowlistFormat::Cidr),
+            Direction::Egress,
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 1);
+        let errors = parse_allowlist_rules(
+            "x",
+            "{\"x\": 1}",
+            Some(AllowlistFormat::NftJson),
+            Direction::Egress,
+        )
+        .unwrap_err();
+        assert!(errors[0].reason.contains("nftables"), "{errors:?}");
+    }
+
+    #[test]
+    fn ranges_to_cidrs() {
+        let cidrs = |a: &str, b: &str| -> Vec<String> {
+            range_to_cidrs(a.parse().unwrap(), b.parse().unwrap())
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(cidrs("10.0.0.0", "10.0.0.255"), ["10.0.0.0/24"]);
+        assert_eq!(cidrs("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
+        assert_eq!(
+            cidrs("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ["::/0"]
+        );
+        assert_eq!(
+            cidrs("255.255.255.255", "255.255.255.255"),
+            ["255.255.255.255/32"]
+        );
+        assert_eq!(
+            cidrs("10.0.0.1", "10.0.0.6"),
+            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
+        );
+        assert!(range_to_cidrs("10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap()).is_err());
+        assert!(range_to_cidrs("10.0.0.2".parse().unwrap(), "::1".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn port_helpers() {
+        assert_eq!(
+            parse_port_list("22,80:81,https,1024:").unwrap(),
+            [
+                PortRange {
+                    first: 22,
+                    last: 22
+                },
+                PortRange {
+                    first: 80,
+                    last: 81
+                },
+                PortRange {
+                    first: 443,
+                    last: 443
+                },
+                PortRange {
+                    first: 1024,
+                    last: 65535
+                },
+            ]
+        );
+        assert!(parse_port_list("90:80").is_err());
+        assert!(parse_port_list("").is_err());
+        assert_eq!(
+            complement_ports(&[PortRange {
+                first: 0,
+                last: 65535
+            }]),
+            []
+        );
+        assert_eq!(
+            complement_ports(&[]),
+            [PortRange {
+                first: 0,
+                last: 65535
+            }]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(input in ".{0,200}") {
+            let _ = detect(&input);
+            for format in [AllowlistFormat::Iptables, AllowlistFormat::NftJson, AllowlistFormat::AwsSg] {
+                let _ = parse_allowlist_rules("p", &input, Some(format), Direction::Egress);
+            }
+        }
+
+        #[test]
+        fn iptables_like_never_panics(input in "(-A|!|-d|-s|-p|tcp|--dport|-j|ACCEPT|[0-9./:,\"]{1,6}| |\n){0,40}") {
+            let _ = parse_allowlist_rules("p", &input, Some(AllowlistFormat::Iptables), Direction::Egress);
+            let _ = parse_allowlist_rules("p", &input, Some(AllowlistFormat::Iptables), Direction::Ingress);
+        }
+
+        #[test]
+        fn range_cover_is_exact(a in proptest::prelude::any::<u32>(), b in proptest::prelude::any::<u32>()) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let nets = range_to_cidrs(IpAddr::V4(lo.into()), IpAddr::V4(hi.into())).unwrap();
+            let mut next = u64::from(lo);
+            for net in &nets {
+                let IpNet::V4(n) = net else { panic!("family") };
+                proptest::prop_assert_eq!(u64::from(u32::from(n.network())), next);
+                next = u64::from(u32::from(n.broadcast())) + 1;
+            }
+            proptest::prop_assert_eq!(next, u64::from(hi) + 1);
+            proptest::prop_assert!(nets.len() <= 62);
+        }
+    }
+}

@@ -1,1 +1,558 @@
-//! (in progress)
+//! Plain lists: one CIDR, address (or, in an allowlist, host name) a line.
+//!
+//! `#` starts a comment, on its own line or after the value; blank lines
+//! are skipped; `\r\n` line ends and a leading byte-order mark are
+//! accepted. A bare address is a `/32` or `/128`; a CIDR with host bits set
+//! (`10.0.0.1/8`) is accepted and normalised to its network (`10.0.0.0/8`),
+//! as `iprange` does. IPv4 is parsed by hand (no allocation for a valid
+//! line); an octet with a leading zero (`010.0.0.1`) is refused, as by the
+//! standard library, since some tools read it as octal.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+use crate::model::{AllowEntry, AllowTarget, Origin, ParseError, PublishedEntry};
+
+/// The longest offending text kept in a [`ParseError`], in characters.
+const MAX_ERROR_TEXT: usize = 200;
+
+/// Parses a published list: one CIDR or address a line.
+///
+/// Returns every entry that parsed and every line that did not, in input
+/// order, each with its origin `source:line`. `lenient` does not change the
+/// result: all errors are always returned and the caller decides whether
+/// they are fatal (`--lenient` turns them into warnings). Entries carry no
+/// service or region.
+pub fn parse_cidr_feed(
+    source: &str,
+    input: &str,
+    lenient: bool,
+) -> (Vec<PublishedEntry>, Vec<ParseError>) {
+    let _ = lenient;
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    for_each_value(input, |line, value| {
+        let net = match value {
+            Value::V4(net) => IpNet::V4(net),
+            Value::Text(text) => {
+                let Some(net) = parse_net(text) else {
+                    errors.push(error(source, line, text, diagnose(text, false)));
+                    return;
+                };
+                net
+            }
+        };
+        entries.push(PublishedEntry {
+            net,
+            origin: origin(source, line),
+            service: None,
+            region: None,
+        });
+    });
+    (entries, errors)
+}
+
+/// Parses an allowlist: one CIDR, address, host name (`api.example.com`) or
+/// wildcard (`*.example.com`) a line.
+///
+/// Host names are lower-cased, a trailing dot is dropped, and they must be
+/// valid DNS names: at least two labels, each of 1 to 63 characters from
+/// `a-z`, `0-9` and `-` and not starting or ending with `-`, the last not
+/// all digits, at most 253 characters in all; `*` only as the whole first
+/// label. Entries allow every port and protocol.
+pub fn parse_cidr_allowlist(source: &str, input: &str) -> (Vec<AllowEntry>, Vec<ParseError>) {
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    for_each_value(input, |line, value| {
+        let target = match value {
+            Value::V4(net) => AllowTarget::Net(IpNet::V4(net)),
+            Value::Text(text) => {
+                if let Some(net) = parse_net(text) {
+                    AllowTarget::Net(net)
+                } else if let Some(name) = parse_host_name(text) {
+                    AllowTarget::Fqdn(name)
+                } else {
+                    errors.push(error(source, line, text, diagnose(text, true)));
+                    return;
+                }
+            }
+        };
+        entries.push(AllowEntry {
+            target,
+            origin: origin(source, line),
+            ports: None,
+            protocol: None,
+        });
+    });
+    (entries, errors)
+}
+
+/// Parses one CIDR or bare address (`/32`, `/128`), normalised to its
+/// network: `10.0.0.1/8` is `10.0.0.0/8`. `None` when it is neither.
+pub fn parse_net(value: &str) -> Option<IpNet> {
+    if let Some(net) = parse_v4(value.as_bytes()) {
+        return Some(IpNet::V4(net));
+    }
+    if !value.contains(':') {
+        return None;
+    }
+    if value.contains('/') {
+        value.parse::<Ipv6Net>().ok().map(|n| IpNet::V6(n.trunc()))
+    } else {
+        let addr = value.parse::<Ipv6Addr>().ok()?;
+        Ipv6Net::new(addr, 128).ok().map(IpNet::V6)
+    }
+}
+
+/// Parses a host name or `*.` wildcard as allowed in an allowlist (see
+/// [`parse_cidr_allowlist`]), lower-cased and without a trailing dot.
+pub fn parse_host_name(value: &str) -> Option<String> {
+    let name = value.strip_suffix('.').unwrap_or(value);
+    if name.is_empty() || name.len() > 253 {
+        return None;
+    }
+    let rest = name.strip_prefix("*.").unwrap_or(name);
+    let mut labels = 0usize;
+    if rest.len() < name.len() {
+        labels += 1;
+    }
+    let mut last = "";
+    for label in rest.split('.') {
+        let b = label.as_bytes();
+        if b.is_empty() || b.len() > 63 || b[0] == b'-' || b[b.len() - 1] == b'-' {
+            return None;
+        }
+        if !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {
+            return None;
+        }
+        labels += 1;
+        last = label;
+    }
+    if labels < 2 || last.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(name.to_ascii_lowercase())
+}
+
+/// A non-blank line: an IPv4 CIDR or address read on the fast path, or
+/// the line's text (comment and surrounding whitespace removed) for the
+/// caller to parse.
+enum Value<'a> {
+    V4(Ipv4Net),
+    Text(&'a str),
+}
+
+/// Calls `f(line_number, value)` for each non-blank line. One pass over the
+/// bytes: an IPv4 line is parsed where it stands, its end found by the
+/// parse itself; any other line is cut at its `\n`, its comment and
+/// surrounding whitespace removed.
+fn for_each_value(input: &str, mut f: impl FnMut(usize, Value<'_>)) {
+    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
+    let b = input.as_bytes();
+    let mut pos = 0usize;
+    let mut line = 0usize;
+    while pos < b.len() {
+        line += 1;
+        let mut p = pos;
+        while p < b.len() && matches!(b[p], b' ' | b'\t') {
+            p += 1;
+        }
+        if let Some((net, end)) = parse_v4_at(b, p) {
+            let mut r = end;
+            while r < b.len() && matches!(b[r], b' ' | b'\t' | b'\r') {
+                r += 1;
+            }
+            match b.get(r) {
+                None => {
+                    f(line, Value::V4(net));
+                    break;
+                }
+                Some(b'\n') => {
+                    f(line, Value::V4(net));
+                    pos = r + 1;
+                    continue;
+                }
+                Some(b'#') => {
+                    f(line, Value::V4(net));
+                    pos = line_end(b, r) + 1;
+                    continue;
+                }
+                Some(_) => {}
+            }
+        }
+        let end = line_end(b, pos);
+        // `pos` and `end` are at ASCII bytes (or the ends), so char
+        // boundaries; `get` keeps that from ever panicking.
+        let raw = input.get(pos..end).unwrap_or_default();
+        let value = match raw.find('#') {
+            Some(c) => &raw[..c],
+            None => raw,
+        };
+        let value = value.trim_ascii();
+        if !value.is_empty() {
+            f(line, Value::Text(value));
+        }
+        pos = end + 1;
+    }
+}
+
+/// The index of the `\n` ending the line that holds `from`, or the length.
+fn line_end(b: &[u8], from: usize) -> usize {
+    b.get(from..)
+        .and_then(|rest| rest.iter().position(|&c| c == b'\n'))
+        .map_or(b.len(), |i| from + i)
+}
+
+fn origin(source: &str, line: usize) -> Origin {
+    Origin {
+        source: source.to_owned(),
+        line,
+    }
+}
+
+fn error(source: &str, line: usize, value: &str, reason: String) -> ParseError {
+    let text = match value.char_indices().nth(MAX_ERROR_TEXT) {
+        Some((cut, _)) => value[..cut].to_owned(),
+        None => value.to_owned(),
+    };
+    ParseError {
+        origin: origin(source, line),
+        text,
+        reason,
+    }
+}
+
+/// Parses exactly `a.b.c.d` or `a.b.c.d/n` (host bits cleared).
+fn parse_v4(b: &[u8]) -> Option<Ipv4Net> {
+    match parse_v4_at(b, 0) {
+        Some((net, end)) if end == b.len() => Some(net),
+        _ => None,
+    }
+}
+
+/// Parses `a.b.c.d` or `a.b.c.d/n` starting at `b[start]` (host bits
+/// cleared), returning the network and the index after it. The caller
+/// checks what follows; a digit, `.` or `/` there means the text is not a
+/// valid CIDR.
+fn parse_v4_at(b: &[u8], start: usize) -> Option<(Ipv4Net, usize)> {
+    let mut i = start;
+    let mut addr: u32 = 0;
+    for octet in 0..4 {
+        let first = i;
+        let mut v: u32 = 0;
+        while i < b.len() && i - first < 3 && b[i].is_ascii_digit() {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        let n = i - first;
+        if n == 0 || v > 255 || (n > 1 && b[first] == b'0') {
+            return None;
+        }
+        addr = (addr << 8) | v;
+        if octet < 3 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    let mut prefix = 32u8;
+    if b.get(i) == Some(&b'/') {
+        i += 1;
+        let first = i;
+        let mut p = 0u8;
+        while i < b.len() && i - first < 2 && b[i].is_ascii_digit() {
+            p = p * 10 + (b[i] - b'0');
+            i += 1;
+        }
+        if i == first || p > 32 {
+            return None;
+        }
+        prefix = p;
+    }
+    if b.get(i)
+        .is_some_and(|c| c.is_ascii_digit() || *c == b'.' || *c == b'/')
+    {
+        return None;
+    }
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
+    let net = Ipv4Net::new(Ipv4Addr::from(addr & mask), prefix).ok()?;
+    Some((net, i))
+}
+
+/// Why `value` is not a CIDR or address (or host name, with `names`).
+fn diagnose(value: &str, names: bool) -> String {
+    let (addr, prefix) = match value.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (value, None),
+    };
+    if let Ok(ip) = addr.parse::<IpAddr>() {
+        let (family, max) = if ip.is_ipv4() {
+            ("IPv4", 32)
+        } else {
+            ("IPv6", 128)
+        };
+        return match prefix.map(str::parse::<u32>) {
+            Some(Ok(n)) if n > max => {
+                format!("prefix length {n} is out of range for {family} (0-{max})")
+            }
+            Some(_) => "invalid prefix length".to_owned(),
+            None => format!("invalid {family} address"),
+        };
+    }
+    if let Some((host, _)) = addr.split_once(':')
+        && host.parse::<Ipv4Addr>().is_ok()
+    {
+        return "a port is not allowed here".to_owned();
+    }
+    let v4ish = addr.bytes().all(|c| c.is_ascii_digit() || c == b'.');
+    if v4ish && addr.contains('.') {
+        "invalid IPv4 address".to_owned()
+    } else if addr.contains(':') {
+        "invalid IPv6 address".to_owned()
+    } else if names && prefix.is_none() {
+        "not a CIDR, IP address or valid host name".to_owned()
+    } else if names {
+        "not a CIDR, IP address or host name".to_owned()
+    } else {
+        "not a CIDR or IP address".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn feed_lines() {
+        let input = "\u{feff}# vendor list\r\n\
+                     10.0.0.0/8\r\n\
+                     \r\n\
+                     192.0.2.1   # a single host\n\
+                     \t10.1.2.3/8\n\
+                     2001:db8::/32\n\
+                     2001:db8::1\n\
+                     2001:db8::1/64 # host bits\n\
+                     0.0.0.0/0\n\
+                     255.255.255.255\n\
+                     1.2.3.4/01";
+        let (entries, errors) = parse_cidr_feed("feed.txt", input, false);
+        assert!(errors.is_empty(), "{errors:?}");
+        let nets: Vec<IpNet> = entries.iter().map(|e| e.net).collect();
+        assert_eq!(
+            nets,
+            vec![
+                n("10.0.0.0/8"),
+                n("192.0.2.1/32"),
+                n("10.0.0.0/8"),
+                n("2001:db8::/32"),
+                n("2001:db8::1/128"),
+                n("2001:db8::/64"),
+                n("0.0.0.0/0"),
+                n("255.255.255.255/32"),
+                n("0.0.0.0/1"),
+            ]
+        );
+        let lines: Vec<usize> = entries.iter().map(|e| e.origin.line).collect();
+        assert_eq!(lines, vec![2, 4, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(entries[0].origin.source, "feed.txt");
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.service.is_none() && e.region.is_none())
+        );
+    }
+
+    #[test]
+    fn feed_errors() {
+        let input = "10.0.0.0/8\n\
+                     10.0.0.256\n\
+                     10.0.0.0/33\n\
+                     2001:db8::/129\n\
+                     api.example.com\n\
+                     010.0.0.1\n\
+                     10.0.0\n\
+                     1.2.3.4 5.6.7.8\n\
+                     10.0.0.0/\n\
+                     fe80::1%eth0\n\
+                     10.0.0.0/8 # fine\n";
+        let (entries, errors) = parse_cidr_feed("f", input, true);
+        assert_eq!(entries.len(), 2);
+        let got: Vec<(usize, &str)> = errors
+            .iter()
+            .map(|e| (e.origin.line, e.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, "10.0.0.256"),
+                (3, "10.0.0.0/33"),
+                (4, "2001:db8::/129"),
+                (5, "api.example.com"),
+                (6, "010.0.0.1"),
+                (7, "10.0.0"),
+                (8, "1.2.3.4 5.6.7.8"),
+                (9, "10.0.0.0/"),
+                (10, "fe80::1%eth0"),
+            ]
+        );
+        assert_eq!(errors[0].reason, "invalid IPv4 address");
+        assert_eq!(
+            errors[1].reason,
+            "prefix length 33 is out of range for IPv4 (0-32)"
+        );
+        assert_eq!(
+            errors[2].reason,
+            "prefix length 129 is out of range for IPv6 (0-128)"
+        );
+        assert_eq!(errors[3].reason, "not a CIDR or IP address");
+        assert_eq!(errors[7].reason, "invalid prefix length");
+        assert_eq!(
+            errors[1].to_string(),
+            "f:3: prefix length 33 is out of range for IPv4 (0-32) (`10.0.0.0/33`)"
+        );
+        let long = "x".repeat(500);
+        let (_, errors) = parse_cidr_feed("f", &long, false);
+        assert_eq!(errors[0].text.chars().count(), 200);
+        let (_, errors) = parse_cidr_feed("f", &"é".repeat(300), false);
+        assert_eq!(errors[0].text.chars().count(), 200);
+    }
+
+    #[test]
+    fn allowlist_names() {
+        let input = "API.Example.com\n\
+                     *.Example.com.\n\
+                     10.0.0.1/8\n\
+                     a-b.c0.io\n\
+                     localhost\n\
+                     *.*.example.com\n\
+                     a.*.example.com\n\
+                     -a.example.com\n\
+                     a-.example.com\n\
+                     a_b.example.com\n\
+                     example.123\n\
+                     a..example.com\n\
+                     *example.com\n\
+                     xn--bcher-kva.example\n";
+        let (entries, errors) = parse_cidr_allowlist("allow.txt", input);
+        let targets: Vec<AllowTarget> = entries.iter().map(|e| e.target.clone()).collect();
+        assert_eq!(
+            targets,
+            vec![
+                AllowTarget::Fqdn("api.example.com".into()),
+                AllowTarget::Fqdn("*.example.com".into()),
+                AllowTarget::Net(n("10.0.0.0/8")),
+                AllowTarget::Fqdn("a-b.c0.io".into()),
+                AllowTarget::Fqdn("xn--bcher-kva.example".into()),
+            ]
+        );
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.ports.is_none() && e.protocol.is_none())
+        );
+        let lines: Vec<usize> = errors.iter().map(|e| e.origin.line).collect();
+        assert_eq!(lines, vec![5, 6, 7, 8, 9, 10, 11, 12, 13]);
+        assert_eq!(
+            errors[0].reason,
+            "not a CIDR, IP address or valid host name"
+        );
+        let long = format!("{}.com", "a".repeat(64));
+        assert!(parse_host_name(&long).is_none());
+        let ok = format!("{}.com", "a".repeat(63));
+        assert!(parse_host_name(&ok).is_some());
+        let too_long = format!("{}com", "abcdefghi.".repeat(26));
+        assert!(too_long.len() > 253 && parse_host_name(&too_long).is_none());
+    }
+
+    /// The single-pass scanner agrees with a plain split / trim / parse.
+    type Lines = (Vec<(usize, IpNet)>, Vec<(usize, String)>);
+
+    fn reference(input: &str) -> Lines {
+        let input = input.strip_prefix('\u{feff}').unwrap_or(input);
+        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        for (i, raw) in input.split('\n').enumerate() {
+            let value = raw.split('#').next().unwrap_or("").trim_ascii();
+            if value.is_empty() {
+                continue;
+            }
+            match parse_net(value) {
+                Some(net) => ok.push((i + 1, net)),
+                None => bad.push((i + 1, value.chars().take(200).collect())),
+            }
+        }
+        (ok, bad)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scanner_matches_reference(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "1.2.3.4", "10.0.0.1/8", "255.255.255.255/32", "0.0.0.0/0", "1.2.3.4/33",
+                    "1.2.3", "01.2.3.4", "1.2.3.4.5", "1.2.3.456", "1.2.3.4/", "1.2.3.4/8/9",
+                    "1.2.3.4/123", "2001:db8::/32", "::1", "x", "#", "# c", " ", "\t", "\r",
+                    "\n", "\r\n", "/", ".", "é", "1.2.3.4:80", "9", "\u{feff}",
+                ]),
+                0..24,
+            )
+        ) {
+            let input: String = parts.concat();
+            let (entries, errors) = parse_cidr_feed("s", &input, false);
+            let got_ok: Vec<(usize, IpNet)> = entries.iter().map(|e| (e.origin.line, e.net)).collect();
+            let got_bad: Vec<(usize, String)> = errors.iter().map(|e| (e.origin.line, e.text.clone())).collect();
+            let (want_ok, want_bad) = reference(&input);
+            proptest::prop_assert_eq!(got_ok, want_ok);
+            proptest::prop_assert_eq!(got_bad, want_bad);
+        }
+    }
+
+    #[test]
+    fn inline_comments_and_spacing() {
+        let input = "1.2.3.4#c\n  1.2.3.5/32 \t# c\n1.2.3.4:80\n1.2.3.4/8/9\n\t\n1.2.3.6";
+        let (entries, errors) = parse_cidr_feed("f", input, false);
+        let nets: Vec<IpNet> = entries.iter().map(|e| e.net).collect();
+        assert_eq!(
+            nets,
+            vec![n("1.2.3.4/32"), n("1.2.3.5/32"), n("1.2.3.6/32")]
+        );
+        assert_eq!(entries[2].origin.line, 6);
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].reason, "a port is not allowed here");
+        assert_eq!(
+            (errors[1].origin.line, errors[1].text.as_str()),
+            (4, "1.2.3.4/8/9")
+        );
+    }
+
+    #[test]
+    fn no_panic_on_odd_input() {
+        for s in [
+            "/",
+            "//",
+            "1.2.3.4/",
+            "1.2.3.4/999",
+            ":",
+            "::/",
+            "*.",
+            "*",
+            ".",
+            "\u{0}",
+            "1.2.3.4/3a",
+            "#",
+            "\r",
+        ] {
+            let _ = parse_cidr_allowlist("x", s);
+            let _ = parse_cidr_feed("x", s, false);
+        }
+    }
+}

@@ -37,6 +37,9 @@ pub(crate) enum Command {
     /// Check endpoints: DNS → TCP → TLS → HTTP, each phase timed and diagnosed.
     #[command(after_help = CHECK_HELP)]
     Check(Box<CheckArgs>),
+    /// Does the allowlist cover the vendor's published IP ranges?
+    #[command(after_help = ALLOWLIST_HELP, args_conflicts_with_subcommands = true)]
+    Allowlist(Box<AllowlistCommand>),
     /// Explain a finding code: what it means and how to fix it.
     Explain(ExplainArgs),
     /// Print the JSON Schema of the report (reach.report/v1).
@@ -61,6 +64,105 @@ Examples:
   reach check --resolve api.example.com:443:10.0.0.5 https://api.example.com/
   reach check --dns-server 1.1.1.1 --json https://example.com/
   echo https://example.com/ | reach check --targets-file -";
+
+const ALLOWLIST_HELP: &str = "\
+Computes exactly, for IPv4 and IPv6: published addresses covered and
+uncovered, coverage %, the uncovered set as minimal CIDRs (by the feed's
+service and region), allowlist entries that cover nothing published
+(stale), entries inside other entries (redundant), and overly broad ones.
+
+Feeds (--published-format auto detects them): cidr (one CIDR or address a
+line), aws (ip-ranges.json), azure (Service Tags), gcp (cloud.json,
+goog.json), github (meta), atlassian (ip-ranges.json).
+Allowlists (--allowlist-format auto detects them): cidr (CIDRs, addresses,
+FQDNs and *.domain entries), iptables (iptables-save, ip6tables-save),
+nft-json (nft -j list ruleset), aws-sg (describe-security-groups).
+
+Examples:
+  reach allowlist --published ip-ranges.json --service AMAZON --region eu-west-1 \\
+                  --allowlist egress.txt
+  reach allowlist --published https://ip-ranges.amazonaws.com/ip-ranges.json \\
+                  --allowlist iptables.rules --port 443 --host api.vendor.example
+  reach allowlist diff ip-ranges-old.json ip-ranges-new.json --allowlist egress.txt";
+
+/// `reach allowlist` and its `diff`.
+#[derive(Debug, Args)]
+pub(crate) struct AllowlistCommand {
+    #[command(subcommand)]
+    pub(crate) action: Option<AllowlistAction>,
+    #[command(flatten)]
+    pub(crate) args: AllowlistArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AllowlistAction {
+    /// What a vendor added and removed between two snapshots of its feed,
+    /// and which added ranges the --allowlist does not cover.
+    Diff(DiffArgs),
+}
+
+/// What is compared, shared by `allowlist` and `allowlist diff`.
+#[derive(Debug, Args)]
+pub(crate) struct FeedArgs {
+    /// The vendor's published ranges: a file or an http(s) URL (repeatable).
+    #[arg(long = "published", value_name = "FILE|URL")]
+    pub(crate) published: Vec<String>,
+    /// Format of --published: auto, cidr, aws, azure, gcp, github, atlassian.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "cidr", "aws", "azure", "gcp", "github", "atlassian"])]
+    pub(crate) published_format: String,
+    /// Keep only the feed's entries of this service / tag (repeatable),
+    /// e.g. AMAZON, AzureCloud.westeurope, hooks.
+    #[arg(long = "service", value_name = "NAME")]
+    pub(crate) services: Vec<String>,
+    /// Keep only the feed's entries of this region / scope (repeatable).
+    #[arg(long = "region", value_name = "NAME")]
+    pub(crate) regions: Vec<String>,
+    /// The allowlist: a file (repeatable).
+    #[arg(long = "allowlist", value_name = "FILE")]
+    pub(crate) allowlists: Vec<String>,
+    /// Format of --allowlist: auto, cidr, iptables, nft-json, aws-sg.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "cidr", "iptables", "nft-json", "aws-sg"])]
+    pub(crate) allowlist_format: String,
+    /// Which side of a firewall rule is the vendor: egress (destination) or ingress (source).
+    #[arg(long, default_value = "egress", value_parser = ["egress", "ingress"])]
+    pub(crate) direction: String,
+    /// Only rules that allow this port count.
+    #[arg(long, value_name = "N")]
+    pub(crate) port: Option<u16>,
+    /// Skip lines that do not parse (with warnings) instead of failing.
+    #[arg(long)]
+    pub(crate) lenient: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AllowlistArgs {
+    #[command(flatten)]
+    pub(crate) feed: FeedArgs,
+    /// Resolve NAME and check that every address is covered (repeatable);
+    /// FQDN and *.domain allowlist entries count.
+    #[arg(long = "host", value_name = "NAME")]
+    pub(crate) hosts: Vec<String>,
+    /// IPv4 entries shorter than this prefix are overly broad.
+    #[arg(long, value_name = "LEN", default_value_t = 8, value_parser = clap::value_parser!(u8).range(0..=32))]
+    pub(crate) broad_prefix: u8,
+    /// IPv6 entries shorter than this prefix are overly broad.
+    #[arg(long, value_name = "LEN", default_value_t = 32, value_parser = clap::value_parser!(u8).range(0..=128))]
+    pub(crate) broad_prefix6: u8,
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The older snapshot of the feed (file or URL).
+    pub(crate) old: String,
+    /// The newer snapshot of the feed (file or URL).
+    pub(crate) new: String,
+    #[command(flatten)]
+    pub(crate) feed: FeedArgs,
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+}
 
 /// Options every command shares: output and verdict.
 #[derive(Debug, Args)]

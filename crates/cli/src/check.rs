@@ -201,7 +201,7 @@ fn strip_comment(line: &str) -> &str {
 
 /// Which targets cannot be checked because an option they depend on is bad.
 #[derive(Default)]
-struct Blocked {
+pub(crate) struct Blocked {
     all: Option<String>,
     hosts: Vec<String>,
 }
@@ -218,7 +218,7 @@ impl Blocked {
     }
 }
 
-fn network(
+pub(crate) fn network(
     args: &NetworkArgs,
     timeout: Duration,
     errors: &mut Vec<Check>,

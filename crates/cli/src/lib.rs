@@ -5,6 +5,7 @@
 //! std::process::exit(reach_cli::run());
 //! ```
 
+mod allowlist;
 mod args;
 mod check;
 mod render;
@@ -88,6 +89,38 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             let schema = serde_json::to_string_pretty(&Report::json_schema())?;
             emit(cli, &format!("{schema}\n"))?;
             Ok(exit::OK)
+        }
+        Command::Allowlist(command) => {
+            let started_at = now_rfc3339();
+            let started = Instant::now();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let timeout = cli.output.timeout;
+            let checks = runtime.block_on(async {
+                let network_args = match &command.action {
+                    Some(args::AllowlistAction::Diff(d)) => &d.network,
+                    None => &command.args.network,
+                };
+                let mut checks = Vec::new();
+                let (network, _blocked) = check::network(network_args, timeout, &mut checks)?;
+                let check = match &command.action {
+                    Some(args::AllowlistAction::Diff(d)) => {
+                        allowlist::diff(d, &network, timeout).await
+                    }
+                    None => allowlist::run(&command.args, &network, timeout).await,
+                };
+                checks.push(check);
+                anyhow::Ok(checks)
+            })?;
+            runtime.shutdown_background();
+            let report = Report::new(
+                tool(),
+                started_at,
+                started.elapsed().as_secs_f64() * 1000.0,
+                checks,
+            );
+            finish(cli, report)
         }
         Command::Check(args) => {
             let started_at = now_rfc3339();

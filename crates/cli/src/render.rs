@@ -114,6 +114,22 @@ pub(crate) fn text(report: &Report, style: TextStyle) -> String {
 fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
     let headline = match &check.details {
         Details::Endpoint(d) => endpoint_headline(d),
+        Details::Allowlist(d) => format!(
+            "IPv4 {:.2}% covered ({} of {}) · IPv6 {:.2}% covered ({} of {})",
+            d.ipv4.coverage_percent,
+            d.ipv4.covered,
+            d.ipv4.published,
+            d.ipv6.coverage_percent,
+            d.ipv6.covered,
+            d.ipv6.published
+        ),
+        Details::AllowlistDiff(d) => format!(
+            "{} added ({} addresses) · {} removed ({} addresses)",
+            d.added.len(),
+            d.added_addresses,
+            d.removed.len(),
+            d.removed_addresses
+        ),
         Details::None(_) => String::new(),
     };
     let _ = writeln!(
@@ -130,6 +146,51 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
                 render_hop(out, i, hop, p, style.verbose);
             }
         }
+    }
+    match &check.details {
+        Details::Allowlist(d) => {
+            for input in d.published.iter().chain(&d.allowlists) {
+                let version = input
+                    .version
+                    .as_deref()
+                    .map_or_else(String::new, |v| format!(", {v}"));
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    p.dim(&format!(
+                        "{} ({}{version}): {} entries",
+                        input.source, input.format, input.entries
+                    ))
+                );
+            }
+        }
+        Details::AllowlistDiff(d) => {
+            for (label, input) in [("old", &d.old), ("new", &d.new)] {
+                let version = input.version.as_deref().unwrap_or("no version stamp");
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    p.dim(&format!(
+                        "{label}: {} ({}, {version})",
+                        input.source, input.format
+                    ))
+                );
+            }
+            let shown = if style.verbose { usize::MAX } else { 20 };
+            for (sign, list) in [("+", &d.added), ("-", &d.removed)] {
+                for cidr in list.iter().take(shown) {
+                    let _ = writeln!(out, "      {sign} {cidr}");
+                }
+                if list.len() > shown {
+                    let _ = writeln!(
+                        out,
+                        "      {sign} … {} more (-v or --json for all)",
+                        list.len() - shown
+                    );
+                }
+            }
+        }
+        _ => {}
     }
     for f in &check.findings {
         let _ = writeln!(

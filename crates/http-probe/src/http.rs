@@ -27,6 +27,9 @@ pub struct HttpRequest<'a> {
     pub headers: &'a [(HeaderName, HeaderValue)],
     /// Stop reading the body after this many bytes.
     pub body_cap: u64,
+    /// Keep the body (up to `body_cap`) for the caller: a feed fetched by
+    /// `reach allowlist --published URL`. Never put in the report.
+    pub keep_body: bool,
     /// Send the request to this proxy in absolute form (plain HTTP via a
     /// proxy, as curl does).
     pub forward_proxy: Option<&'a crate::proxy::Proxy>,
@@ -42,6 +45,8 @@ pub struct HttpResult {
     /// The exchange failed in TLS (an alert on the first read): the caller
     /// turns it into a TLS finding, since it knows the TLS phase.
     pub tls_error: Option<rustls::Error>,
+    /// The body, when the request asked to keep it.
+    pub body: Vec<u8>,
 }
 
 /// Sends `request` on `stream` and reads the response, all before `deadline`.
@@ -68,6 +73,7 @@ where
         findings: Vec::new(),
         first_byte: None,
         tls_error: None,
+        body: Vec::new(),
     };
     let outcome =
         tokio::time::timeout_at(deadline, run(stream, protocol, request, &mut result)).await;
@@ -242,14 +248,17 @@ async fn read(
     while let Some(frame) = body.frame().await {
         let frame = frame?;
         if let Some(data) = frame.data_ref() {
-            phase.body_bytes += data.len() as u64;
-            if phase.body_bytes > request.body_cap {
-                phase.body_truncated = true;
+            result.phase.body_bytes += data.len() as u64;
+            if result.phase.body_bytes > request.body_cap {
+                result.phase.body_truncated = true;
                 break;
+            }
+            if request.keep_body {
+                result.body.extend_from_slice(data);
             }
         }
     }
-    if phase.body_truncated {
+    if result.phase.body_truncated {
         result.findings.push(
             Finding::new(
                 Code::HttpBodyTruncated,

@@ -153,6 +153,9 @@ pub struct EndpointProbe {
     pub timeout: Duration,
     /// Body bytes read at most per response.
     pub body_cap: u64,
+    /// Keep the final response's body in [`EndpointOutcome::body`] (a feed
+    /// to parse); it never goes into the report.
+    pub keep_body: bool,
     pub expiry_warn_days: i64,
 }
 
@@ -167,6 +170,7 @@ impl EndpointProbe {
             max_redirects: 10,
             timeout,
             body_cap: 1024 * 1024,
+            keep_body: false,
             expiry_warn_days: 14,
         }
     }
@@ -177,6 +181,8 @@ impl EndpointProbe {
 pub struct EndpointOutcome {
     pub details: EndpointDetails,
     pub findings: Vec<Finding>,
+    /// The final response's body, with `keep_body`.
+    pub body: Vec<u8>,
 }
 
 /// Runs the pipeline for `input`, following redirects when asked. Never
@@ -197,13 +203,18 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
         details.timings = result.hop.timings;
         details.hops.push(result.hop);
         findings.extend(result.findings);
-        return EndpointOutcome { details, findings };
+        return EndpointOutcome {
+            details,
+            findings,
+            body: Vec::new(),
+        };
     };
     let mut url = first.clone();
     let mut method = input.method.clone();
     // A redirect loop is a repeated request: the same method and URL
     // (fragments are never sent), so POST /x → 303 → GET /x is not one.
     let mut visited = vec![(method.clone(), without_fragment(&url))];
+    let mut body = Vec::new();
     loop {
         if tokio::time::Instant::now() >= deadline {
             findings.push(
@@ -227,6 +238,7 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
             .any(|f| f.severity == reach_report::Severity::Fail);
         let status = result.hop.http.as_ref().and_then(|h| h.status);
         let location = result.hop.http.as_ref().and_then(|h| h.location.clone());
+        body = result.body;
         details.hops.push(result.hop);
         findings.extend(result.findings);
         let is_redirect = matches!(status, Some(301 | 302 | 303 | 307 | 308));
@@ -316,7 +328,11 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
         }
     }
     details.timings.total_ms = ms(started);
-    EndpointOutcome { details, findings }
+    EndpointOutcome {
+        details,
+        findings,
+        body,
+    }
 }
 
 fn without_fragment(url: &Url) -> String {
@@ -350,6 +366,8 @@ fn forwarded_headers(
 pub struct HopResult {
     pub hop: Hop,
     pub findings: Vec<Finding>,
+    /// The body, when the probe keeps it.
+    pub body: Vec<u8>,
 }
 
 /// Requests `url` once: DNS, TCP, proxy, TLS for https, HTTP. Stops at the
@@ -371,6 +389,7 @@ pub async fn hop(
         return HopResult {
             hop: connected.hop,
             findings: connected.findings,
+            body: Vec::new(),
         };
     };
     let request = http::HttpRequest {
@@ -378,6 +397,7 @@ pub async fn hop(
         url,
         headers,
         body_cap: input.body_cap,
+        keep_body: input.keep_body,
         forward_proxy: connected.forward.as_ref(),
     };
     let result = match stream {
@@ -448,7 +468,11 @@ pub async fn hop(
     hop.http = Some(phase);
     hop.timings.total_ms = ms(started);
     findings.extend(http_findings);
-    HopResult { hop, findings }
+    HopResult {
+        hop,
+        findings,
+        body: result.body,
+    }
 }
 
 enum Stream {

@@ -86,6 +86,13 @@ impl App {
                 None => text(StatusCode::BAD_REQUEST, "usage: /to?LOCATION\n"),
             },
             ["echo-header", name] => echo_header(req.headers(), name),
+            ["feed", "aws.json"] => {
+                let mut response = text(StatusCode::OK, AWS_FEED);
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response
+            }
             ["version"] => text(StatusCode::OK, version_name(req.version())),
             ["big"] => {
                 let mut response = Response::new(Full::new(self.big.clone()));
@@ -174,6 +181,20 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
     );
     response
 }
+
+/// `/feed/aws.json`: a small feed in the shape of AWS's `ip-ranges.json`.
+const AWS_FEED: &str = r#"{
+  "syncToken": "1700000000",
+  "createDate": "2026-11-01-00-00-00",
+  "prefixes": [
+    {"ip_prefix": "198.51.100.0/24", "region": "eu-west-1", "service": "AMAZON", "network_border_group": "eu-west-1"},
+    {"ip_prefix": "203.0.113.0/24", "region": "us-east-1", "service": "AMAZON", "network_border_group": "us-east-1"}
+  ],
+  "ipv6_prefixes": [
+    {"ipv6_prefix": "2001:db8:1::/48", "region": "eu-west-1", "service": "AMAZON", "network_border_group": "eu-west-1"}
+  ]
+}
+"#;
 
 /// `/echo-header/{name}`: 200 with the request header's value repeated in the response header
 /// `x-echo`, or 400 when the request did not carry it.

@@ -114,6 +114,7 @@
 //! | `/headers` | 200, a JSON object of request header name (lowercase) → value (repeats joined by `, `) |
 //! | `/method` | 200, the request method, e.g. `GET` |
 //! | `/to?LOCATION` | 302 to the query string, verbatim (any URL, relative or absolute) |
+//! | `/feed/aws.json` | 200, a small feed in the shape of AWS `ip-ranges.json` (`syncToken` 1700000000; `198.51.100.0/24` eu-west-1, `203.0.113.0/24` us-east-1, `2001:db8:1::/48` eu-west-1) |
 //! | `/echo-header/{name}` | 200 with the request header's value in the response header `x-echo`; 400 without it |
 //! | `/version` | 200, `HTTP/1.1` or `HTTP/2` |
 //! | `/big` | 200 with a 4 MiB body |

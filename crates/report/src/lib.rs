@@ -37,6 +37,7 @@
 //! assert_eq!(check.status, reach_report::Status::Fail);
 //! ```
 
+pub mod allowlist;
 mod code;
 pub mod endpoint;
 pub mod redact;
@@ -253,6 +254,8 @@ impl Check {
 #[serde(untagged)]
 pub enum Details {
     Endpoint(Box<EndpointDetails>),
+    Allowlist(Box<allowlist::AllowlistDetails>),
+    AllowlistDiff(Box<allowlist::AllowlistDiffDetails>),
     /// A check that produced no data (e.g. it could not run).
     None(Empty),
 }

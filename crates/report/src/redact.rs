@@ -69,11 +69,18 @@ const DESCRIBING_SUFFIXES: &[&str] = &[
     "_hint_supported",
 ];
 
+/// Names that contain a secret-looking part but are public: a feed's
+/// version stamp (`syncToken` of AWS, GCP and Atlassian feeds).
+const PUBLIC_NAMES: &[&str] = &["synctoken"];
+
 /// Whether a parameter, header or member with this name holds a secret.
 pub fn is_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     if SECRET_NAMES.contains(&lower.as_str()) {
         return true;
+    }
+    if PUBLIC_NAMES.contains(&lower.as_str()) {
+        return false;
     }
     SECRET_PARTS.iter().any(|p| lower.contains(p))
         && !DESCRIBING_SUFFIXES.iter().any(|s| lower.ends_with(s))

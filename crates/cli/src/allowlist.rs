@@ -1,0 +1,604 @@
+//! `reach allowlist` and `reach allowlist diff`: read the feeds and the
+//! allowlists (files, or URLs through the endpoint pipeline), compute the
+//! coverage with `reach-allowlist`, and turn it into one check.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use reach_allowlist::coverage::{self, Coverage};
+use reach_allowlist::set::{AddrCount, IpSet};
+use reach_allowlist::{
+    AllowEntry, AllowTarget, Allowlist, AllowlistFormat, Direction, Feed, FeedFilter, FeedFormat,
+    ParseError, PublishedEntry,
+};
+use reach_http_probe::{EndpointProbe, Network, Target};
+use reach_report::allowlist::{
+    AllowlistDetails, AllowlistDiffDetails, FamilyCoverage, Gap, HostAddress, HostCoverage, Input,
+};
+use reach_report::{Check, CheckKind, Code, Details, Finding, Severity, Status};
+
+use crate::args::{AllowlistArgs, DiffArgs, FeedArgs};
+
+/// At most this many findings of one kind per check; the rest are counted.
+const FINDINGS_CAP: usize = 200;
+/// Largest feed fetched from a URL.
+const FEED_CAP: u64 = 256 * 1024 * 1024;
+
+/// Inputs read so far, and what went wrong reading them.
+struct Reader<'a> {
+    args: &'a FeedArgs,
+    network: &'a Network,
+    timeout: Duration,
+    check: Check,
+    /// Errors that make every figure unreliable (unless --lenient).
+    parse_errors: Vec<ParseError>,
+    /// An input could not be read at all.
+    unreadable: bool,
+}
+
+impl Reader<'_> {
+    /// The bytes of a file, or of a URL fetched through the pipeline.
+    async fn read(&mut self, source: &str) -> Option<String> {
+        if source.starts_with("http://") || source.starts_with("https://") {
+            return self.fetch(source).await;
+        }
+        match std::fs::read(source) {
+            Ok(bytes) => self.text(source, bytes),
+            Err(e) => {
+                self.fail_input(format!("cannot read {source}: {e}"));
+                None
+            }
+        }
+    }
+
+    async fn fetch(&mut self, url: &str) -> Option<String> {
+        let target = match Target::parse(url, false) {
+            Ok(t) => t,
+            Err(e) => {
+                self.fail_input(e.to_string());
+                return None;
+            }
+        };
+        let probe = EndpointProbe {
+            follow: true,
+            keep_body: true,
+            body_cap: FEED_CAP,
+            ..EndpointProbe::new(target, self.timeout)
+        };
+        let outcome = reach_http_probe::probe(&probe, self.network).await;
+        let failed = outcome
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Fail);
+        for finding in outcome.findings {
+            self.check.push(finding);
+        }
+        if failed {
+            // The network said why; there is no feed to read.
+            self.unreadable = true;
+            return None;
+        }
+        self.text(url, outcome.body)
+    }
+
+    fn text(&mut self, source: &str, bytes: Vec<u8>) -> Option<String> {
+        if let Ok(text) = String::from_utf8(bytes) {
+            Some(text)
+        } else {
+            self.fail_input(format!("{source}: not UTF-8 text"));
+            None
+        }
+    }
+
+    fn fail_input(&mut self, message: String) {
+        self.check.push(Finding::new(Code::InputInvalid, message));
+        self.check.status = Status::Error;
+        self.unreadable = true;
+    }
+
+    async fn feed(&mut self, source: &str) -> Option<(Feed, Input)> {
+        let text = self.read(source).await?;
+        let filter = FeedFilter {
+            services: self.args.services.clone(),
+            regions: self.args.regions.clone(),
+        };
+        let format = match self.args.published_format.as_str() {
+            "auto" => reach_allowlist::feeds::detect(&text),
+            name => FeedFormat::ALL.iter().copied().find(|f| f.name() == name),
+        };
+        let feed = match format {
+            Some(FeedFormat::Cidr) => {
+                let (entries, errors) =
+                    reach_allowlist::text::parse_cidr_feed(source, &text, self.args.lenient);
+                self.parse_errors.extend(errors);
+                let entries = entries
+                    .into_iter()
+                    .filter(|e| {
+                        filter.services.is_empty() && filter.regions.is_empty() || keep(e, &filter)
+                    })
+                    .collect();
+                Feed {
+                    format: FeedFormat::Cidr,
+                    version: None,
+                    entries,
+                }
+            }
+            other => {
+                match reach_allowlist::feeds::parse_feed_json_partial(source, &text, other, &filter)
+                {
+                    Ok((feed, errors)) => {
+                        self.parse_errors.extend(errors);
+                        feed
+                    }
+                    Err(errors) => {
+                        self.parse_errors.extend(errors);
+                        self.unreadable = true;
+                        return None;
+                    }
+                }
+            }
+        };
+        let input = Input {
+            source: source.to_owned(),
+            format: feed.format.name().to_owned(),
+            version: feed.version.as_ref().map(|(k, v)| format!("{k}={v}")),
+            entries: feed.entries.len() as u64,
+        };
+        Some((feed, input))
+    }
+
+    async fn allowlist(&mut self, source: &str) -> Option<(Allowlist, Input)> {
+        let text = self.read(source).await?;
+        let format = match self.args.allowlist_format.as_str() {
+            "auto" => reach_allowlist::firewall::detect(&text),
+            name => AllowlistFormat::ALL
+                .iter()
+                .copied()
+                .find(|f| f.name() == name),
+        };
+        let list = match format {
+            Some(AllowlistFormat::Cidr) => {
+                let (entries, errors) = reach_allowlist::text::parse_cidr_allowlist(source, &text);
+                self.parse_errors.extend(errors);
+                Allowlist {
+                    format: AllowlistFormat::Cidr,
+                    entries,
+                }
+            }
+            other => match reach_allowlist::firewall::parse_allowlist_rules_partial(
+                source,
+                &text,
+                other,
+                self.args.direction(),
+            ) {
+                Ok((list, errors)) => {
+                    self.parse_errors.extend(errors);
+                    list
+                }
+                Err(errors) => {
+                    self.parse_errors.extend(errors);
+                    self.unreadable = true;
+                    return None;
+                }
+            },
+        };
+        let input = Input {
+            source: source.to_owned(),
+            format: list.format.name().to_owned(),
+            version: None,
+            entries: list.entries.len() as u64,
+        };
+        Some((list, input))
+    }
+
+    /// Reports the parse errors: with `--lenient` as warnings (the lines
+    /// are skipped), otherwise as input errors that void every figure.
+    /// Returns whether figures may still be computed.
+    fn settle_errors(&mut self) -> bool {
+        let errors = std::mem::take(&mut self.parse_errors);
+        let total = errors.len();
+        for e in errors.iter().take(FINDINGS_CAP) {
+            let mut f = Finding::new(Code::InputInvalid, e.to_string())
+                .with("origin", e.origin.to_string())
+                .with("text", &e.text)
+                .with("reason", &e.reason);
+            if self.args.lenient {
+                f.severity = Severity::Warn;
+                "The line was skipped (--lenient); fix it to have it counted."
+                    .clone_into(&mut f.remedy);
+            }
+            self.check.push(f);
+        }
+        if total > FINDINGS_CAP {
+            self.check.push(Finding::new(
+                Code::InputInvalid,
+                format!(
+                    "… and {} more lines that do not parse",
+                    total - FINDINGS_CAP
+                ),
+            ));
+        }
+        if total > 0 && !self.args.lenient {
+            self.check.status = Status::Error;
+            return false;
+        }
+        !self.unreadable
+    }
+}
+
+fn keep(entry: &PublishedEntry, filter: &FeedFilter) -> bool {
+    let matches = |wanted: &[String], have: Option<&String>| {
+        wanted.is_empty() || have.is_some_and(|h| wanted.iter().any(|w| w.eq_ignore_ascii_case(h)))
+    };
+    matches(&filter.services, entry.service.as_ref())
+        && matches(&filter.regions, entry.region.as_ref())
+}
+
+fn family(
+    count_published: AddrCount,
+    count_covered: AddrCount,
+    uncovered: AddrCount,
+) -> FamilyCoverage {
+    FamilyCoverage {
+        published: count_published.to_string(),
+        covered: count_covered.to_string(),
+        uncovered: uncovered.to_string(),
+        coverage_percent: count_covered.percent_of(&count_published),
+    }
+}
+
+fn describe(entry: &AllowEntry) -> String {
+    let what = match &entry.target {
+        AllowTarget::Net(net) => net.to_string(),
+        AllowTarget::Fqdn(name) => name.clone(),
+    };
+    format!("{} {what}", entry.origin)
+}
+
+fn cidr_strings(nets: &[IpNet]) -> Vec<String> {
+    nets.iter().map(ToString::to_string).collect()
+}
+
+/// `reach allowlist`.
+pub(crate) async fn run(args: &AllowlistArgs, network: &Network, timeout: Duration) -> Check {
+    let started = Instant::now();
+    let target = format!(
+        "{} vs {}",
+        args.feed.published.join(", "),
+        args.feed.allowlists.join(", ")
+    );
+    let mut reader = Reader {
+        args: &args.feed,
+        network,
+        timeout,
+        check: Check::new(CheckKind::Allowlist, target),
+        parse_errors: Vec::new(),
+        unreadable: false,
+    };
+    if args.feed.published.is_empty() || args.feed.allowlists.is_empty() {
+        reader.fail_input(
+            "give at least one --published FILE|URL and one --allowlist FILE".to_owned(),
+        );
+    }
+    let mut published = Vec::new();
+    let mut published_inputs = Vec::new();
+    for source in &args.feed.published {
+        if let Some((feed, input)) = reader.feed(source).await {
+            published.extend(feed.entries);
+            published_inputs.push(input);
+        }
+    }
+    let mut allow = Vec::new();
+    let mut allow_inputs = Vec::new();
+    for source in &args.feed.allowlists {
+        if let Some((list, input)) = reader.allowlist(source).await {
+            allow.extend(list.entries);
+            allow_inputs.push(input);
+        }
+    }
+    if !reader.settle_errors() {
+        let mut check = reader.check;
+        check.duration_ms = reach_report::elapsed_ms(started);
+        return check;
+    }
+    let mut check = reader.check;
+    let port = args.feed.port;
+    let result = coverage::coverage(
+        &published,
+        &allow,
+        port,
+        args.broad_prefix,
+        args.broad_prefix6,
+    );
+    coverage_findings(&mut check, &result, &allow, args);
+    let hosts = hosts(&mut check, &args.hosts, &allow, port, network, timeout).await;
+    check.details = Details::Allowlist(Box::new(AllowlistDetails {
+        published: published_inputs,
+        allowlists: allow_inputs,
+        direction: args.feed.direction_name().to_owned(),
+        port,
+        services: args.feed.services.clone(),
+        regions: args.feed.regions.clone(),
+        ipv4: family(result.v4.published, result.v4.covered, result.v4.uncovered),
+        ipv6: family(result.v6.published, result.v6.covered, result.v6.uncovered),
+        uncovered: cidr_strings(&result.uncovered),
+        gaps: result
+            .gaps
+            .iter()
+            .map(|g| Gap {
+                service: g.service.clone(),
+                region: g.region.clone(),
+                addresses: g.addresses.to_string(),
+                cidrs: cidr_strings(&g.cidrs),
+            })
+            .collect(),
+        hosts,
+    }));
+    check.duration_ms = reach_report::elapsed_ms(started);
+    check
+}
+
+fn coverage_findings(
+    check: &mut Check,
+    result: &Coverage,
+    allow: &[AllowEntry],
+    args: &AllowlistArgs,
+) {
+    if !result.uncovered.is_empty() {
+        let by_group: Vec<serde_json::Value> = result
+            .gaps
+            .iter()
+            .take(FINDINGS_CAP)
+            .map(|g| {
+                serde_json::json!({
+                    "service": g.service,
+                    "region": g.region,
+                    "addresses": g.addresses.to_string(),
+                    "cidrs": cidr_strings(&g.cidrs.iter().take(20).copied().collect::<Vec<_>>()),
+                })
+            })
+            .collect();
+        let mut parts = Vec::new();
+        for (name, fam) in [("IPv4", &result.v4), ("IPv6", &result.v6)] {
+            if !fam.uncovered.is_zero() {
+                parts.push(format!(
+                    "{} of {} published {name} addresses ({:.2}%)",
+                    fam.uncovered,
+                    fam.published,
+                    100.0 - fam.covered.percent_of(&fam.published)
+                ));
+            }
+        }
+        check.push(
+            Finding::new(
+                Code::AllowlistGap,
+                format!(
+                    "{} are not covered by the allowlist: {} CIDRs to add{}",
+                    parts.join(" and "),
+                    result.uncovered.len(),
+                    match result.gaps.len() {
+                        0 | 1 => String::new(),
+                        n => format!(", in {n} service/region groups"),
+                    }
+                ),
+            )
+            .with(
+                "uncovered",
+                cidr_strings(
+                    &result
+                        .uncovered
+                        .iter()
+                        .take(FINDINGS_CAP)
+                        .copied()
+                        .collect::<Vec<_>>(),
+                ),
+            )
+            .with("uncovered_cidrs", result.uncovered.len())
+            .with("by_service", by_group),
+        );
+    }
+    let listed = |indexes: &mut dyn Iterator<Item = String>| -> Vec<String> {
+        indexes.take(FINDINGS_CAP).collect()
+    };
+    if !result.broad.is_empty() {
+        let entries = listed(&mut result.broad.iter().map(|i| describe(&allow[*i])));
+        check.push(
+            Finding::new(
+                Code::AllowlistOverlyBroad,
+                format!(
+                    "{} allowlist entries are wider than /{} (IPv4) or /{} (IPv6): {}",
+                    result.broad.len(),
+                    args.broad_prefix,
+                    args.broad_prefix6,
+                    entries
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )
+            .with("entries", entries),
+        );
+    }
+    if !result.stale.is_empty() {
+        let entries = listed(&mut result.stale.iter().map(|i| describe(&allow[*i])));
+        check.push(
+            Finding::new(
+                Code::AllowlistStaleEntry,
+                format!(
+                    "{} allowlist entries cover nothing the feed publishes: {}",
+                    result.stale.len(),
+                    entries
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )
+            .with("entries", entries),
+        );
+    }
+    if !result.redundant.is_empty() {
+        let entries = listed(&mut result.redundant.iter().map(|(i, by)| {
+            format!(
+                "{} (inside {})",
+                describe(&allow[*i]),
+                describe(&allow[*by])
+            )
+        }));
+        check.push(
+            Finding::new(
+                Code::AllowlistRedundantEntry,
+                format!(
+                    "{} allowlist entries are contained in other entries: {}",
+                    result.redundant.len(),
+                    entries
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )
+            .with("entries", entries),
+        );
+    }
+}
+
+/// `--host`: resolve through the pipeline's DNS phase, then check each
+/// address.
+async fn hosts(
+    check: &mut Check,
+    names: &[String],
+    allow: &[AllowEntry],
+    port: Option<u16>,
+    network: &Network,
+    timeout: Duration,
+) -> Vec<HostCoverage> {
+    let mut out = Vec::new();
+    for name in names {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let dns = network
+            .resolver
+            .resolve(name, port.unwrap_or(443), deadline)
+            .await;
+        for finding in dns.findings {
+            check.push(finding);
+        }
+        let mut addresses = Vec::new();
+        let mut uncovered: Vec<IpAddr> = Vec::new();
+        for ip in &dns.addresses {
+            let covered_by =
+                coverage::host_covered(*ip, name, allow, port).map(|i| describe(&allow[i]));
+            if covered_by.is_none() {
+                uncovered.push(*ip);
+            }
+            addresses.push(HostAddress {
+                address: ip.to_string(),
+                covered_by,
+            });
+        }
+        if !uncovered.is_empty() {
+            let list: Vec<String> = uncovered.iter().map(ToString::to_string).collect();
+            check.push(
+                Finding::new(
+                    Code::AllowlistHostNotCovered,
+                    format!(
+                        "{name} resolves to {}, which no allowlist entry covers",
+                        list.join(", ")
+                    ),
+                )
+                .with("host", name)
+                .with("addresses", list),
+            );
+        }
+        out.push(HostCoverage {
+            name: name.clone(),
+            addresses,
+        });
+    }
+    out
+}
+
+/// `reach allowlist diff OLD NEW`.
+pub(crate) async fn diff(args: &DiffArgs, network: &Network, timeout: Duration) -> Check {
+    let started = Instant::now();
+    let mut reader = Reader {
+        args: &args.feed,
+        network,
+        timeout,
+        check: Check::new(CheckKind::Allowlist, format!("{} → {}", args.old, args.new)),
+        parse_errors: Vec::new(),
+        unreadable: false,
+    };
+    let old = reader.feed(&args.old).await;
+    let new = reader.feed(&args.new).await;
+    let mut allow = None;
+    for source in &args.feed.allowlists {
+        if let Some((list, _)) = reader.allowlist(source).await {
+            allow.get_or_insert_with(Vec::new).extend(list.entries);
+        }
+    }
+    if !reader.settle_errors() {
+        let mut check = reader.check;
+        check.duration_ms = reach_report::elapsed_ms(started);
+        return check;
+    }
+    let mut check = reader.check;
+    let (Some((old, old_input)), Some((new, new_input))) = (old, new) else {
+        check.duration_ms = reach_report::elapsed_ms(started);
+        return check;
+    };
+    let result = coverage::diff(&old.entries, &new.entries, allow.as_deref(), args.feed.port);
+    let count = |set: &IpSet| set.count().to_string();
+    let added = cidr_strings(&result.added.to_cidrs());
+    let removed = cidr_strings(&result.removed.to_cidrs());
+    let added_uncovered = result
+        .added_uncovered
+        .as_ref()
+        .map(|s| cidr_strings(&s.to_cidrs()));
+    if let Some(gaps) = added_uncovered.as_ref().filter(|g| !g.is_empty()) {
+        check.push(
+            Finding::new(
+                Code::AllowlistGap,
+                format!(
+                    "the vendor added {} ranges that the allowlist does not cover: {}",
+                    gaps.len(),
+                    gaps.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .with(
+                "uncovered",
+                gaps.iter().take(FINDINGS_CAP).collect::<Vec<_>>(),
+            ),
+        );
+    }
+    check.details = Details::AllowlistDiff(Box::new(AllowlistDiffDetails {
+        old: old_input,
+        new: new_input,
+        added_addresses: count(&result.added),
+        removed_addresses: count(&result.removed),
+        added,
+        removed,
+        added_uncovered,
+    }));
+    check.duration_ms = reach_report::elapsed_ms(started);
+    check
+}
+
+impl FeedArgs {
+    pub(crate) fn direction(&self) -> Direction {
+        if self.direction == "ingress" {
+            Direction::Ingress
+        } else {
+            Direction::Egress
+        }
+    }
+
+    fn direction_name(&self) -> &str {
+        &self.direction
+    }
+}

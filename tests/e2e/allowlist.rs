@@ -1,0 +1,330 @@
+//! `reach allowlist`: coverage figures, findings, formats, bad input, hosts
+//! and feeds fetched through the pipeline. Every input is written here.
+
+use std::path::PathBuf;
+
+use reach_report::allowlist::{AllowlistDetails, AllowlistDiffDetails};
+use reach_report::{Check, Code, Details, Severity, Status};
+
+use crate::{Run, codes, command, lab, run_with};
+
+struct Files(tempfile::TempDir);
+
+impl Files {
+    fn new() -> Files {
+        Files(tempfile::tempdir().unwrap())
+    }
+    fn write(&self, name: &str, text: &str) -> String {
+        let path: PathBuf = self.0.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+}
+
+fn allowlist(args: &[&str]) -> Run {
+    let mut cmd = command();
+    cmd.arg("allowlist")
+        .arg("--dns-server")
+        .arg(lab().dns.to_string());
+    run_with(cmd, args)
+}
+
+fn details(check: &Check) -> &AllowlistDetails {
+    match &check.details {
+        Details::Allowlist(d) => d,
+        _ => panic!("no allowlist details: {check:#?}"),
+    }
+}
+
+#[test]
+fn coverage_gaps_and_entry_hygiene() {
+    let f = Files::new();
+    let published = f.write(
+        "published.txt",
+        "# vendor ranges\n10.0.0.0/24\n10.0.1.0/24\n10.0.2.7\n2001:db8::/64\n",
+    );
+    let allow = f.write(
+        "allow.txt",
+        "10.0.0.0/24\n10.0.0.0/25\n192.168.0.0/16\n12.0.0.0/7\n10.0.2.7\n",
+    );
+    let run = allowlist(&["--published", &published, "--allowlist", &allow]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let check = &run.report.checks[0];
+    assert_eq!(check.status, Status::Fail);
+    let found = codes(check);
+    for code in [
+        Code::AllowlistGap,
+        Code::AllowlistOverlyBroad,
+        Code::AllowlistStaleEntry,
+        Code::AllowlistRedundantEntry,
+    ] {
+        assert!(found.contains(&code), "{code} missing: {check:#?}");
+    }
+    let d = details(check);
+    assert_eq!(d.ipv4.published, "513");
+    assert_eq!(d.ipv4.covered, "257");
+    assert_eq!(d.ipv4.uncovered, "256");
+    assert!((d.ipv4.coverage_percent - 100.0 * 257.0 / 513.0).abs() < 1e-9);
+    // IPv6 counts are exact beyond 64 bits' worth of JSON numbers.
+    assert_eq!(d.ipv6.published, "18446744073709551616");
+    assert_eq!(d.ipv6.covered, "0");
+    assert_eq!(d.uncovered, ["10.0.1.0/24", "2001:db8::/64"]);
+    // Stale and redundant entries are named with file:line.
+    let stale = check
+        .findings
+        .iter()
+        .find(|f| f.code == Code::AllowlistStaleEntry)
+        .unwrap();
+    assert!(
+        stale.message.contains("allow.txt:3 192.168.0.0/16"),
+        "{}",
+        stale.message
+    );
+    assert_eq!(stale.severity, Severity::Info);
+    let redundant = check
+        .findings
+        .iter()
+        .find(|f| f.code == Code::AllowlistRedundantEntry)
+        .unwrap();
+    assert!(
+        redundant.message.contains("allow.txt:2 10.0.0.0/25"),
+        "{}",
+        redundant.message
+    );
+}
+
+#[test]
+fn json_feeds_are_detected_filtered_and_stamped() {
+    let f = Files::new();
+    let aws = f.write(
+        "ip-ranges.json",
+        r#"{"syncToken": "1717", "createDate": "2026-01-30-12-00-00",
+            "prefixes": [
+              {"ip_prefix": "198.51.100.0/24", "region": "eu-west-1", "service": "AMAZON"},
+              {"ip_prefix": "203.0.113.0/24", "region": "us-east-1", "service": "AMAZON"},
+              {"ip_prefix": "192.0.2.0/24", "region": "eu-west-1", "service": "S3"}],
+            "ipv6_prefixes": []}"#,
+    );
+    let allow = f.write("allow.txt", "198.51.100.0/24\n");
+    let run = allowlist(&[
+        "--published",
+        &aws,
+        "--service",
+        "amazon",
+        "--region",
+        "eu-west-1",
+        "--allowlist",
+        &allow,
+    ]);
+    let check = &run.report.checks[0];
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    let d = details(check);
+    assert_eq!(d.published[0].format, "aws");
+    assert_eq!(d.published[0].version.as_deref(), Some("syncToken=1717"));
+    assert_eq!(d.published[0].entries, 1);
+    assert_eq!(d.ipv4.uncovered, "0");
+    assert!((d.ipv4.coverage_percent - 100.0).abs() < f64::EPSILON);
+
+    // Without filters the other regions and services are gaps, by group.
+    let run = allowlist(&["--published", &aws, "--allowlist", &allow]);
+    let d = details(&run.report.checks[0]);
+    let groups: Vec<(Option<&str>, Option<&str>)> = d
+        .gaps
+        .iter()
+        .map(|g| (g.service.as_deref(), g.region.as_deref()))
+        .collect();
+    assert!(
+        groups.contains(&(Some("AMAZON"), Some("us-east-1"))),
+        "{groups:?}"
+    );
+    assert!(
+        groups.contains(&(Some("S3"), Some("eu-west-1"))),
+        "{groups:?}"
+    );
+}
+
+#[test]
+fn bad_lines_are_all_reported_and_void_the_figures() {
+    let f = Files::new();
+    let published = f.write(
+        "published.txt",
+        "10.0.0.0/24\n10.0.0.0/33\nnot an ip\n10.0.1.0/24\n",
+    );
+    let allow = f.write("allow.txt", "10.0.0.0/24\n300.1.1.1\n");
+    let run = allowlist(&["--published", &published, "--allowlist", &allow]);
+    assert_eq!(run.code, 2);
+    let check = &run.report.checks[0];
+    assert_eq!(check.status, Status::Error);
+    assert!(
+        matches!(check.details, Details::None(_)),
+        "no figures from a partial read"
+    );
+    let messages: Vec<&str> = check.findings.iter().map(|f| f.message.as_str()).collect();
+    for (origin, text) in [
+        ("published.txt:2", "10.0.0.0/33"),
+        ("published.txt:3", "not an ip"),
+        ("allow.txt:2", "300.1.1.1"),
+    ] {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains(origin) && m.contains(text)),
+            "{origin} {text} missing from {messages:#?}"
+        );
+    }
+
+    let run = allowlist(&[
+        "--lenient",
+        "--published",
+        &published,
+        "--allowlist",
+        &allow,
+    ]);
+    let check = &run.report.checks[0];
+    assert_eq!(details(check).ipv4.published, "512");
+    let skipped = check
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::InputInvalid)
+        .count();
+    assert_eq!(skipped, 3);
+    assert!(
+        check
+            .findings
+            .iter()
+            .filter(|f| f.code == Code::InputInvalid)
+            .all(|f| f.severity == Severity::Warn)
+    );
+}
+
+#[test]
+fn unknown_json_shape_names_the_formats_tried() {
+    let f = Files::new();
+    let published = f.write("feed.json", r#"{"ranges": ["10.0.0.0/8"]}"#);
+    let allow = f.write("allow.txt", "10.0.0.0/8\n");
+    let run = allowlist(&["--published", &published, "--allowlist", &allow]);
+    assert_eq!(run.code, 2);
+    let message = &run.report.checks[0].findings[0].message;
+    for name in ["aws", "azure", "gcp", "github", "atlassian"] {
+        assert!(message.contains(name), "{message}");
+    }
+}
+
+#[test]
+fn hosts_are_resolved_and_checked() {
+    let f = Files::new();
+    let published = f.write("published.txt", "127.0.0.0/8\n");
+    let v4_only = f.write("allow.txt", "127.0.0.1/32\n");
+    // good.lab.test has A 127.0.0.1 and AAAA ::1: the IPv6 address is not covered.
+    let run = allowlist(&[
+        "--published",
+        &published,
+        "--allowlist",
+        &v4_only,
+        "--host",
+        "good.lab.test",
+    ]);
+    let check = &run.report.checks[0];
+    let host = check
+        .findings
+        .iter()
+        .find(|f| f.code == Code::AllowlistHostNotCovered)
+        .unwrap();
+    assert!(
+        host.message.contains("::1") && !host.message.contains("127.0.0.1"),
+        "{}",
+        host.message
+    );
+    let d = details(check);
+    assert_eq!(d.hosts[0].name, "good.lab.test");
+    assert_eq!(d.hosts[0].addresses.len(), 2);
+
+    // An FQDN entry covers the name whatever it resolves to.
+    let with_fqdn = f.write("allow-fqdn.txt", "127.0.0.1/32\n*.lab.test\n");
+    let run = allowlist(&[
+        "--published",
+        &published,
+        "--allowlist",
+        &with_fqdn,
+        "--host",
+        "good.lab.test",
+    ]);
+    assert!(!codes(&run.report.checks[0]).contains(&Code::AllowlistHostNotCovered));
+}
+
+#[test]
+fn firewall_rules_with_ports() {
+    let f = Files::new();
+    let published = f.write("published.txt", "198.51.100.0/24\n203.0.113.0/24\n");
+    let rules = f.write(
+        "rules.v4",
+        "*filter\n:OUTPUT ACCEPT [0:0]\n\
+         -A OUTPUT -d 198.51.100.0/24 -p tcp -m tcp --dport 443 -j ACCEPT\n\
+         -A OUTPUT -d 203.0.113.0/24 -p tcp -m tcp --dport 22 -j ACCEPT\n\
+         COMMIT\n",
+    );
+    let run = allowlist(&["--published", &published, "--allowlist", &rules]);
+    let d = details(&run.report.checks[0]);
+    assert_eq!(run.report.checks[0].status, Status::Pass);
+    assert_eq!(d.allowlists[0].format, "iptables");
+    let run = allowlist(&[
+        "--published",
+        &published,
+        "--allowlist",
+        &rules,
+        "--port",
+        "443",
+    ]);
+    assert_eq!(details(&run.report.checks[0]).uncovered, ["203.0.113.0/24"]);
+}
+
+#[test]
+fn feeds_are_fetched_through_the_pipeline() {
+    let lab = lab();
+    let f = Files::new();
+    let allow = f.write("allow.txt", "198.51.100.0/24\n2001:db8:1::/48\n");
+    let url = format!("http://good.lab.test:{}/feed/aws.json", lab.http.port());
+    let run = allowlist(&[
+        "--published",
+        &url,
+        "--region",
+        "eu-west-1",
+        "--allowlist",
+        &allow,
+    ]);
+    let check = &run.report.checks[0];
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    assert_eq!(
+        details(check).published[0].version.as_deref(),
+        Some("syncToken=1700000000")
+    );
+
+    // A feed URL that fails gets the pipeline's own finding.
+    let refused = format!("http://{}/feed.json", lab.refused);
+    let run = allowlist(&["--published", &refused, "--allowlist", &allow]);
+    assert!(codes(&run.report.checks[0]).contains(&Code::TcpRefused));
+}
+
+#[test]
+fn diff_shows_what_the_vendor_changed() {
+    let f = Files::new();
+    let old = f.write("old.txt", "10.0.0.0/24\n10.0.1.0/24\n");
+    let new = f.write("new.txt", "10.0.1.0/24\n10.0.2.0/23\n");
+    let allow = f.write("allow.txt", "10.0.2.0/24\n");
+    let mut cmd = command();
+    cmd.args(["allowlist", "diff"]);
+    let run = run_with(cmd, &[&old, &new, "--allowlist", &allow]);
+    let check = &run.report.checks[0];
+    let Details::AllowlistDiff(d) = &check.details else {
+        panic!("{check:#?}")
+    };
+    let d: &AllowlistDiffDetails = d;
+    assert_eq!(d.added, ["10.0.2.0/23"]);
+    assert_eq!(d.removed, ["10.0.0.0/24"]);
+    assert_eq!(d.added_addresses, "512");
+    assert_eq!(
+        d.added_uncovered.as_deref(),
+        Some(&["10.0.3.0/24".to_owned()][..])
+    );
+    assert_eq!(codes(check), [Code::AllowlistGap]);
+}
