@@ -24,7 +24,11 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         Some("allowlist") => {
             let reach = release_reach()?;
             let work = tempfile::tempdir()?;
-            return crate::bench_allowlist::run(&reach, work.path());
+            // XTASK_BENCH_DIR keeps the generated data for profiling.
+            let dir = std::env::var_os("XTASK_BENCH_DIR")
+                .map_or_else(|| work.path().to_path_buf(), PathBuf::from);
+            std::fs::create_dir_all(&dir)?;
+            return crate::bench_allowlist::run(&reach, &dir);
         }
         _ => {
             bail!("usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist")

@@ -117,90 +117,19 @@ pub fn coverage(
     broad_v4: u8,
     broad_v6: u8,
 ) -> Coverage {
-    // Published entries as intervals with a label id, sorted once: the
-    // published set and the per-label gaps both come from this order.
-    let mut labels: Vec<Label<'_>> = Vec::new();
-    let mut label_ids: HashMap<Label<'_>, usize> = HashMap::new();
-    let mut last: Option<(Label<'_>, usize)> = None;
-    let mut pub4: Vec<(u32, u32, usize)> = Vec::with_capacity(published.len());
-    let mut pub6: Vec<(u128, u128, usize)> = Vec::new();
-    for e in published {
-        let label = (e.service.as_deref(), e.region.as_deref());
-        let id = match last {
-            Some((l, id)) if l == label => id,
-            _ => {
-                let id = *label_ids.entry(label).or_insert_with(|| {
-                    labels.push(label);
-                    labels.len() - 1
-                });
-                last = Some((label, id));
-                id
-            }
-        };
-        match &e.net {
-            IpNet::V4(n) => {
-                let (f, l) = v4_interval(n);
-                pub4.push((f, l, id));
-            }
-            IpNet::V6(n) => {
-                let (f, l) = v6_interval(n);
-                pub6.push((f, l, id));
-            }
-        }
-    }
-    pub4.sort_unstable();
-    pub6.sort_unstable();
-    let pub_set = IpSet {
-        v4: Ranges::from_sorted_intervals(pub4.iter().map(|&(f, l, _)| (f, l))),
-        v6: Ranges::from_sorted_intervals(pub6.iter().map(|&(f, l, _)| (f, l))),
-    };
-
-    // Counting network entries as intervals; broad ones noted on the way.
-    let mut broad = Vec::new();
-    let mut keys = KeyTable::default();
-    let mut items4: Vec<Item<u32>> = Vec::new();
-    let mut items6: Vec<Item<u128>> = Vec::new();
-    for (idx, e) in allow.iter().enumerate() {
-        let AllowTarget::Net(net) = &e.target else {
-            continue;
-        };
-        if !entry_counts(e, port) {
-            continue;
-        }
-        let key = keys.key_of(e);
-        match net {
-            IpNet::V4(n) => {
-                if n.prefix_len() < broad_v4 {
-                    broad.push(idx);
-                }
-                let (first, last) = v4_interval(n);
-                items4.push(Item {
-                    first,
-                    last,
-                    idx,
-                    key,
-                });
-            }
-            IpNet::V6(n) => {
-                if n.prefix_len() < broad_v6 {
-                    broad.push(idx);
-                }
-                let (first, last) = v6_interval(n);
-                items6.push(Item {
-                    first,
-                    last,
-                    idx,
-                    key,
-                });
-            }
-        }
-    }
-    let mut stale = Vec::new();
-    let mut redundant = Vec::new();
-    let allowed = IpSet {
-        v4: family_pass(items4, &pub_set.v4, &keys, &mut stale, &mut redundant),
-        v6: family_pass(items6, &pub_set.v6, &keys, &mut stale, &mut redundant),
-    };
+    // The published side and the allowlist side are independent until the
+    // difference: each gets a core.
+    let ((labels, pub4, pub6, pub_set), (broad, allowed, sorted4, sorted6, mut redundant)) =
+        std::thread::scope(|scope| {
+            let published_side = scope.spawn(|| published_side(published));
+            let allowed_side = allowed_side(allow, port, broad_v4, broad_v6);
+            let published_side = published_side
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (published_side, allowed_side)
+        });
+    let mut stale = stale_in(&sorted4, &pub_set.v4);
+    stale.extend(stale_in(&sorted6, &pub_set.v6));
     stale.sort_unstable();
     redundant.sort_unstable();
 
@@ -249,6 +178,136 @@ pub fn coverage(
         redundant,
         broad,
     }
+}
+
+/// Published entries as intervals with a label id, sorted once: the
+/// published set and the per-label gaps both come from this order.
+#[allow(clippy::type_complexity)]
+fn published_side(
+    published: &[PublishedEntry],
+) -> (
+    Vec<Label<'_>>,
+    Vec<(u32, u32, usize)>,
+    Vec<(u128, u128, usize)>,
+    IpSet,
+) {
+    let mut labels: Vec<Label<'_>> = Vec::new();
+    let mut label_ids: HashMap<Label<'_>, usize> = HashMap::new();
+    let mut last: Option<(Label<'_>, usize)> = None;
+    let mut pub4: Vec<(u32, u32, usize)> = Vec::with_capacity(published.len());
+    let mut pub6: Vec<(u128, u128, usize)> = Vec::new();
+    for e in published {
+        let label = (e.service.as_deref(), e.region.as_deref());
+        let id = match last {
+            Some((l, id)) if l == label => id,
+            _ => {
+                let id = *label_ids.entry(label).or_insert_with(|| {
+                    labels.push(label);
+                    labels.len() - 1
+                });
+                last = Some((label, id));
+                id
+            }
+        };
+        match &e.net {
+            IpNet::V4(n) => {
+                let (f, l) = v4_interval(n);
+                pub4.push((f, l, id));
+            }
+            IpNet::V6(n) => {
+                let (f, l) = v6_interval(n);
+                pub6.push((f, l, id));
+            }
+        }
+    }
+    pub4.sort_unstable();
+    pub6.sort_unstable();
+    let pub_set = IpSet {
+        v4: Ranges::from_sorted_intervals(pub4.iter().map(|&(f, l, _)| (f, l))),
+        v6: Ranges::from_sorted_intervals(pub6.iter().map(|&(f, l, _)| (f, l))),
+    };
+    (labels, pub4, pub6, pub_set)
+}
+
+/// The counting network entries, sorted by (first, last descending,
+/// index), with the broad ones, the allowed set and the redundant pairs.
+#[allow(clippy::type_complexity)]
+fn allowed_side(
+    allow: &[AllowEntry],
+    port: Option<u16>,
+    broad_v4: u8,
+    broad_v6: u8,
+) -> (
+    Vec<usize>,
+    IpSet,
+    Vec<Item<u32>>,
+    Vec<Item<u128>>,
+    Vec<(usize, usize)>,
+) {
+    let mut broad = Vec::new();
+    let mut keys = KeyTable::default();
+    let mut items4: Vec<Item<u32>> = Vec::new();
+    let mut items6: Vec<Item<u128>> = Vec::new();
+    for (idx, e) in allow.iter().enumerate() {
+        let AllowTarget::Net(net) = &e.target else {
+            continue;
+        };
+        if !entry_counts(e, port) {
+            continue;
+        }
+        let key = keys.key_of(e);
+        match net {
+            IpNet::V4(n) => {
+                if n.prefix_len() < broad_v4 {
+                    broad.push(idx);
+                }
+                let (first, last) = v4_interval(n);
+                items4.push(Item {
+                    first,
+                    last,
+                    idx,
+                    key,
+                });
+            }
+            IpNet::V6(n) => {
+                if n.prefix_len() < broad_v6 {
+                    broad.push(idx);
+                }
+                let (first, last) = v6_interval(n);
+                items6.push(Item {
+                    first,
+                    last,
+                    idx,
+                    key,
+                });
+            }
+        }
+    }
+    let mut redundant = Vec::new();
+    let (allowed4, items4) = family_pass(items4, &keys, &mut redundant);
+    let (allowed6, items6) = family_pass(items6, &keys, &mut redundant);
+    let allowed = IpSet {
+        v4: allowed4,
+        v6: allowed6,
+    };
+    (broad, allowed, items4, items6, redundant)
+}
+
+/// Indexes of the sorted entries whose interval meets no published
+/// interval: one linear sweep.
+fn stale_in<T: Address>(items: &[Item<T>], published: &Ranges<T>) -> Vec<usize> {
+    let p = published.intervals();
+    let mut stale = Vec::new();
+    let mut j = 0;
+    for it in items {
+        while j < p.len() && p[j].1 < it.first {
+            j += 1;
+        }
+        if j == p.len() || p[j].0 > it.last {
+            stale.push(it.idx);
+        }
+    }
+    stale
 }
 
 /// What a feed added and removed between `old` and `new`; with `allow`,
@@ -494,16 +553,13 @@ impl<T: Address> Group<T> {
 }
 
 /// One family's counting entries: sorts them once by (first, last
-/// descending, index), then in linear sweeps notes the stale ones (their
-/// interval meets no published interval) and the redundant ones, and
-/// returns the union of the entries (the addresses allowed).
+/// descending, index), notes the redundant ones, and returns the union of
+/// the entries (the addresses allowed) with the sorted entries.
 fn family_pass<T: Address>(
     mut items: Vec<Item<T>>,
-    published: &Ranges<T>,
     keys: &KeyTable,
-    stale: &mut Vec<usize>,
     redundant: &mut Vec<(usize, usize)>,
-) -> Ranges<T> {
+) -> (Ranges<T>, Vec<Item<T>>) {
     items.sort_unstable_by(|a, b| {
         a.first
             .cmp(&b.first)
@@ -511,32 +567,22 @@ fn family_pass<T: Address>(
             .then(a.idx.cmp(&b.idx))
     });
     let allowed = Ranges::from_sorted_intervals(items.iter().map(|it| (it.first, it.last)));
-    let p = published.intervals();
-    let mut j = 0;
-    for it in &items {
-        while j < p.len() && p[j].1 < it.first {
-            j += 1;
-        }
-        if j == p.len() || p[j].0 > it.last {
-            stale.push(it.idx);
-        }
-    }
-    redundant.extend(redundant_in(items, keys));
-    allowed
+    redundant.extend(redundant_in(&items, keys));
+    (allowed, items)
 }
 
 /// `(entry, container)` pairs among one family's counting entries, sorted
 /// as in [`family_pass`]: each entry is checked against the earlier-sorted
 /// entries of its own key and against every entry of the broader keys.
 /// `O(n log n)`.
-fn redundant_in<T: Address>(items: Vec<Item<T>>, keys: &KeyTable) -> Vec<(usize, usize)> {
+fn redundant_in<T: Address>(items: &[Item<T>], keys: &KeyTable) -> Vec<(usize, usize)> {
     let mut by_key: HashMap<usize, Vec<Item<T>>> = HashMap::new();
     if keys.is_empty() {
         // Every entry allows every port and protocol: one group.
-        by_key.insert(0, items);
+        by_key.insert(0, items.to_vec());
     } else {
         for it in items {
-            by_key.entry(it.key).or_default().push(it);
+            by_key.entry(it.key).or_default().push(*it);
         }
     }
     let groups: HashMap<usize, Group<T>> = by_key

@@ -507,7 +507,7 @@ pub(crate) fn looks_like_json(text: &str) -> bool {
 
 pub(crate) fn origin(source: &str, line: usize) -> Origin {
     Origin {
-        source: source.to_owned(),
+        source: source.into(),
         line: line.max(1),
     }
 }
@@ -935,7 +935,7 @@ mod tests {
         assert_eq!(first.service.as_deref(), Some("AMAZON"));
         assert_eq!(first.region.as_deref(), Some("eu-west-1"));
         assert_eq!(first.origin.line, 6);
-        assert_eq!(first.origin.source, "aws.json");
+        assert_eq!(&*first.origin.source, "aws.json");
         // The same prefix listed again under EC2 is kept, with its own line.
         assert_eq!(feed.entries[1].service.as_deref(), Some("EC2"));
         assert_eq!(feed.entries[1].origin.line, 12);

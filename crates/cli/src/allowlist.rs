@@ -10,7 +10,7 @@ use reach_allowlist::coverage::{self, Coverage};
 use reach_allowlist::set::{AddrCount, IpSet};
 use reach_allowlist::{
     AllowEntry, AllowTarget, Allowlist, AllowlistFormat, Direction, Feed, FeedFilter, FeedFormat,
-    ParseError, PublishedEntry,
+    ParseError,
 };
 use reach_http_probe::{EndpointProbe, Network, Target};
 use reach_report::allowlist::{
@@ -97,99 +97,25 @@ impl Reader<'_> {
         self.unreadable = true;
     }
 
+    /// Keeps what parsed and notes what did not.
+    fn take<T>(&mut self, parsed: Parsed<T>) -> Option<(T, Input)> {
+        self.parse_errors.extend(parsed.errors);
+        if parsed.fatal {
+            self.unreadable = true;
+        }
+        parsed.value
+    }
+
     async fn feed(&mut self, source: &str) -> Option<(Feed, Input)> {
         let text = self.read(source).await?;
-        let filter = FeedFilter {
-            services: self.args.services.clone(),
-            regions: self.args.regions.clone(),
-        };
-        let format = match self.args.published_format.as_str() {
-            "auto" => reach_allowlist::feeds::detect(&text),
-            name => FeedFormat::ALL.iter().copied().find(|f| f.name() == name),
-        };
-        let feed = match format {
-            Some(FeedFormat::Cidr) => {
-                let (entries, errors) =
-                    reach_allowlist::text::parse_cidr_feed(source, &text, self.args.lenient);
-                self.parse_errors.extend(errors);
-                let entries = entries
-                    .into_iter()
-                    .filter(|e| {
-                        filter.services.is_empty() && filter.regions.is_empty() || keep(e, &filter)
-                    })
-                    .collect();
-                Feed {
-                    format: FeedFormat::Cidr,
-                    version: None,
-                    entries,
-                }
-            }
-            other => {
-                match reach_allowlist::feeds::parse_feed_json_partial(source, &text, other, &filter)
-                {
-                    Ok((feed, errors)) => {
-                        self.parse_errors.extend(errors);
-                        feed
-                    }
-                    Err(errors) => {
-                        self.parse_errors.extend(errors);
-                        self.unreadable = true;
-                        return None;
-                    }
-                }
-            }
-        };
-        let input = Input {
-            source: source.to_owned(),
-            format: feed.format.name().to_owned(),
-            version: feed.version.as_ref().map(|(k, v)| format!("{k}={v}")),
-            entries: feed.entries.len() as u64,
-        };
-        Some((feed, input))
+        let parsed = parse_feed(self.args, source, &text);
+        self.take(parsed)
     }
 
     async fn allowlist(&mut self, source: &str) -> Option<(Allowlist, Input)> {
         let text = self.read(source).await?;
-        let format = match self.args.allowlist_format.as_str() {
-            "auto" => reach_allowlist::firewall::detect(&text),
-            name => AllowlistFormat::ALL
-                .iter()
-                .copied()
-                .find(|f| f.name() == name),
-        };
-        let list = match format {
-            Some(AllowlistFormat::Cidr) => {
-                let (entries, errors) = reach_allowlist::text::parse_cidr_allowlist(source, &text);
-                self.parse_errors.extend(errors);
-                Allowlist {
-                    format: AllowlistFormat::Cidr,
-                    entries,
-                }
-            }
-            other => match reach_allowlist::firewall::parse_allowlist_rules_partial(
-                source,
-                &text,
-                other,
-                self.args.direction(),
-            ) {
-                Ok((list, errors)) => {
-                    self.parse_errors.extend(errors);
-                    list
-                }
-                Err(errors) => {
-                    self.parse_errors.extend(errors);
-                    self.unreadable = true;
-                    return None;
-                }
-            },
-        };
-        let input = Input {
-            source: source.to_owned(),
-            format: list.format.name().to_owned(),
-            version: None,
-            entries: list.entries.len() as u64,
-        };
-        Some((list, input))
+        let parsed = parse_allowlist(self.args, source, &text);
+        self.take(parsed)
     }
 
     /// Reports the parse errors: with `--lenient` as warnings (the lines
@@ -227,12 +153,111 @@ impl Reader<'_> {
     }
 }
 
-fn keep(entry: &PublishedEntry, filter: &FeedFilter) -> bool {
-    let matches = |wanted: &[String], have: Option<&String>| {
-        wanted.is_empty() || have.is_some_and(|h| wanted.iter().any(|w| w.eq_ignore_ascii_case(h)))
+/// What parsing one input produced.
+struct Parsed<T> {
+    value: Option<(T, Input)>,
+    errors: Vec<ParseError>,
+    /// The input could not be used at all (unknown shape, invalid JSON).
+    fatal: bool,
+}
+
+impl<T> Parsed<T> {
+    fn fatal(errors: Vec<ParseError>) -> Self {
+        Parsed {
+            value: None,
+            errors,
+            fatal: true,
+        }
+    }
+}
+
+/// Parses a published feed in the format asked for (or detected).
+fn parse_feed(args: &FeedArgs, source: &str, text: &str) -> Parsed<Feed> {
+    let filter = FeedFilter {
+        services: args.services.clone(),
+        regions: args.regions.clone(),
     };
-    matches(&filter.services, entry.service.as_ref())
-        && matches(&filter.regions, entry.region.as_ref())
+    let format = match args.published_format.as_str() {
+        "auto" => reach_allowlist::feeds::detect(text),
+        name => FeedFormat::ALL.iter().copied().find(|f| f.name() == name),
+    };
+    let (feed, errors) = if format == Some(FeedFormat::Cidr) {
+        if !filter.services.is_empty() || !filter.regions.is_empty() {
+            return Parsed::fatal(vec![ParseError {
+                origin: reach_allowlist::Origin {
+                    source: source.into(),
+                    line: 1,
+                },
+                text: String::new(),
+                reason: "a plain CIDR list has no service or region labels to filter on \
+                         (--service, --region)"
+                    .to_owned(),
+            }]);
+        }
+        let (entries, errors) = reach_allowlist::text::parse_cidr_feed(source, text, args.lenient);
+        let feed = Feed {
+            format: FeedFormat::Cidr,
+            version: None,
+            entries,
+        };
+        (feed, errors)
+    } else {
+        match reach_allowlist::feeds::parse_feed_json_partial(source, text, format, &filter) {
+            Ok(parsed) => parsed,
+            Err(errors) => return Parsed::fatal(errors),
+        }
+    };
+    let input = Input {
+        source: source.to_owned(),
+        format: feed.format.name().to_owned(),
+        version: feed.version.as_ref().map(|(k, v)| format!("{k}={v}")),
+        entries: feed.entries.len() as u64,
+    };
+    Parsed {
+        value: Some((feed, input)),
+        errors,
+        fatal: false,
+    }
+}
+
+/// Parses an allowlist in the format asked for (or detected).
+fn parse_allowlist(args: &FeedArgs, source: &str, text: &str) -> Parsed<Allowlist> {
+    let format = match args.allowlist_format.as_str() {
+        "auto" => reach_allowlist::firewall::detect(text),
+        name => AllowlistFormat::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name() == name),
+    };
+    let (list, errors) = if format == Some(AllowlistFormat::Cidr) {
+        let (entries, errors) = reach_allowlist::text::parse_cidr_allowlist(source, text);
+        let list = Allowlist {
+            format: AllowlistFormat::Cidr,
+            entries,
+        };
+        (list, errors)
+    } else {
+        match reach_allowlist::firewall::parse_allowlist_rules_partial(
+            source,
+            text,
+            format,
+            args.direction(),
+        ) {
+            Ok(parsed) => parsed,
+            Err(errors) => return Parsed::fatal(errors),
+        }
+    };
+    let input = Input {
+        source: source.to_owned(),
+        format: list.format.name().to_owned(),
+        version: None,
+        entries: list.entries.len() as u64,
+    };
+    Parsed {
+        value: Some((list, input)),
+        errors,
+        fatal: false,
+    }
 }
 
 fn family(
@@ -281,22 +306,55 @@ pub(crate) async fn run(args: &AllowlistArgs, network: &Network, timeout: Durati
             "give at least one --published FILE|URL and one --allowlist FILE".to_owned(),
         );
     }
+    // Read (and fetch) every input, then parse them all at once: the two
+    // sides of a big comparison parse in parallel.
+    let mut feed_texts = Vec::new();
+    for source in &args.feed.published {
+        if let Some(text) = reader.read(source).await {
+            feed_texts.push((source.as_str(), text));
+        }
+    }
+    let mut allow_texts = Vec::new();
+    for source in &args.feed.allowlists {
+        if let Some(text) = reader.read(source).await {
+            allow_texts.push((source.as_str(), text));
+        }
+    }
+    let feed_args = &args.feed;
+    let (feeds, lists) = std::thread::scope(|scope| {
+        let feeds = scope.spawn(|| {
+            feed_texts
+                .iter()
+                .map(|(source, text)| parse_feed(feed_args, source, text))
+                .collect::<Vec<_>>()
+        });
+        let lists: Vec<_> = allow_texts
+            .iter()
+            .map(|(source, text)| parse_allowlist(feed_args, source, text))
+            .collect();
+        (feeds.join(), lists)
+    });
+    drop((feed_texts, allow_texts));
     let mut published = Vec::new();
     let mut published_inputs = Vec::new();
-    for source in &args.feed.published {
-        if let Some((feed, input)) = reader.feed(source).await {
+    for parsed in feeds.unwrap_or_default() {
+        if let Some((feed, input)) = reader.take(parsed) {
             published.extend(feed.entries);
             published_inputs.push(input);
         }
     }
     let mut allow = Vec::new();
     let mut allow_inputs = Vec::new();
-    for source in &args.feed.allowlists {
-        if let Some((list, input)) = reader.allowlist(source).await {
+    for parsed in lists {
+        if let Some((list, input)) = reader.take(parsed) {
             allow.extend(list.entries);
             allow_inputs.push(input);
         }
     }
+    tracing::debug!(
+        ms = reach_report::elapsed_ms(started),
+        "inputs read and parsed"
+    );
     if !reader.settle_errors() {
         let mut check = reader.check;
         check.duration_ms = reach_report::elapsed_ms(started);
@@ -304,13 +362,23 @@ pub(crate) async fn run(args: &AllowlistArgs, network: &Network, timeout: Durati
     }
     let mut check = reader.check;
     let port = args.feed.port;
-    let result = coverage::coverage(
+    let mut result = coverage::coverage(
         &published,
         &allow,
         port,
         args.broad_prefix,
         args.broad_prefix6,
     );
+    tracing::debug!(ms = reach_report::elapsed_ms(started), "coverage computed");
+    // A breakdown by service and region only where the feed has labels;
+    // otherwise it would repeat `uncovered`.
+    if result
+        .gaps
+        .iter()
+        .all(|g| g.service.is_none() && g.region.is_none())
+    {
+        result.gaps.clear();
+    }
     coverage_findings(&mut check, &result, &allow, args);
     let hosts = hosts(&mut check, &args.hosts, &allow, port, network, timeout).await;
     check.details = Details::Allowlist(Box::new(AllowlistDetails {

@@ -97,6 +97,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
                 .enable_all()
                 .build()?;
             let timeout = cli.output.timeout;
+            tracing::debug!("runtime started");
             let checks = runtime.block_on(async {
                 let network_args = match &command.action {
                     Some(args::AllowlistAction::Diff(d)) => &d.network,
@@ -151,7 +152,7 @@ fn tool() -> Tool {
 }
 
 /// Redacts, renders, writes, and computes the exit code.
-fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
+fn finish(cli: &Cli, report: Report) -> anyhow::Result<i32> {
     let out = &cli.output;
     // Input errors also go to stderr, so a CI log names them whatever the format.
     for check in report.checks.iter().filter(|c| c.status == Status::Error) {
@@ -162,16 +163,27 @@ fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
             );
         }
     }
+    let code = exit_code(&report, out.strict);
+    // Redaction works on the JSON value of the report, the one form every
+    // renderer starts from.
+    let mut value = serde_json::to_value(&report)?;
+    drop(report);
     if out.no_redact {
         eprintln!(
             "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)"
         );
     } else {
-        reach_report::redact::report(&mut report);
+        reach_report::redact::value_in_place(&mut value);
     }
+    tracing::debug!("report redacted");
     let rendered = match out.format() {
-        Format::Json => render::json(&report),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&value)?;
+            s.push('\n');
+            s
+        }
         Format::Text => {
+            let report: Report = serde_json::from_value(value)?;
             let color = out.output.is_none()
                 && !out.no_color
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -186,8 +198,10 @@ fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
             )
         }
     };
+    tracing::debug!("report rendered");
     emit(cli, &rendered)?;
-    Ok(exit_code(&report, out.strict))
+    tracing::debug!("report written");
+    Ok(code)
 }
 
 /// The exit code of a finished report: internal errors first, then input

@@ -14,12 +14,6 @@ pub(crate) struct TextStyle {
     pub(crate) verbose: bool,
 }
 
-pub(crate) fn json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).expect("a report always serializes");
-    s.push('\n');
-    s
-}
-
 struct Paint {
     on: bool,
 }
