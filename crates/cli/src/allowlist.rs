@@ -153,6 +153,16 @@ impl Reader<'_> {
     }
 }
 
+/// `all.extend(more)`, without copying a million entries when `all` is
+/// still empty.
+fn append<T>(all: &mut Vec<T>, more: Vec<T>) {
+    if all.is_empty() {
+        *all = more;
+    } else {
+        all.extend(more);
+    }
+}
+
 /// What parsing one input produced.
 struct Parsed<T> {
     value: Option<(T, Input)>,
@@ -339,7 +349,7 @@ pub(crate) async fn run(args: &AllowlistArgs, network: &Network, timeout: Durati
     let mut published_inputs = Vec::new();
     for parsed in feeds.unwrap_or_default() {
         if let Some((feed, input)) = reader.take(parsed) {
-            published.extend(feed.entries);
+            append(&mut published, feed.entries);
             published_inputs.push(input);
         }
     }
@@ -347,7 +357,7 @@ pub(crate) async fn run(args: &AllowlistArgs, network: &Network, timeout: Durati
     let mut allow_inputs = Vec::new();
     for parsed in lists {
         if let Some((list, input)) = reader.take(parsed) {
-            allow.extend(list.entries);
+            append(&mut allow, list.entries);
             allow_inputs.push(input);
         }
     }
