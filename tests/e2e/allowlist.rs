@@ -328,3 +328,35 @@ fn diff_shows_what_the_vendor_changed() {
     );
     assert_eq!(codes(check), [Code::AllowlistGap]);
 }
+
+#[test]
+fn a_filter_that_matches_nothing_is_an_error_not_full_coverage() {
+    let f = Files::new();
+    let aws = f.write(
+        "ip-ranges.json",
+        r#"{"syncToken": "1", "createDate": "x",
+            "prefixes": [{"ip_prefix": "198.51.100.0/24", "region": "eu-west-1", "service": "AMAZON"}],
+            "ipv6_prefixes": []}"#,
+    );
+    let allow = f.write("allow.txt", "198.51.100.0/24\n");
+    let run = allowlist(&[
+        "--published",
+        &aws,
+        "--region",
+        "us-eastt-1",
+        "--allowlist",
+        &allow,
+    ]);
+    assert_eq!(run.code, 2);
+    let check = &run.report.checks[0];
+    assert!(
+        check.findings[0].message.contains("us-eastt-1"),
+        "{check:#?}"
+    );
+
+    // --lenient does not turn an unusable input into a pass.
+    let broken = f.write("broken.json", "{\"prefixes\": [");
+    let run = allowlist(&["--lenient", "--published", &broken, "--allowlist", &allow]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.report.checks[0].status, Status::Error);
+}

@@ -353,6 +353,17 @@ pub fn host_covered(
 }
 
 /// Whether lower-case `name` matches an allowlist name `pattern`.
+/// The index of an FQDN entry (`api.example.com`, `*.example.com`) that
+/// names `name`, counting for `port`: such an entry covers the host
+/// whatever it resolves to.
+pub fn fqdn_covered(name: &str, allow: &[AllowEntry], port: Option<u16>) -> Option<usize> {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    allow.iter().position(|e| {
+        entry_counts(e, port)
+            && matches!(&e.target, AllowTarget::Fqdn(pattern) if name_matches(pattern, &name))
+    })
+}
+
 fn name_matches(pattern: &str, name: &str) -> bool {
     let pattern = pattern.strip_suffix('.').unwrap_or(pattern);
     match pattern.strip_prefix("*.") {

@@ -29,10 +29,16 @@ const FEED_CAP: u64 = 256 * 1024 * 1024;
 struct Reader<'a> {
     args: &'a FeedArgs,
     network: &'a Network,
-    timeout: Duration,
+    /// Every fetch and lookup of the check ends by then.
+    deadline: tokio::time::Instant,
+    /// Why URLs may not be fetched (a network option is invalid).
+    blocked: Option<String>,
     check: Check,
-    /// Errors that make every figure unreliable (unless --lenient).
+    /// Lines that did not parse: they void every figure (unless --lenient).
     parse_errors: Vec<ParseError>,
+    /// Inputs that could not be used at all (unknown shape, invalid JSON,
+    /// a filter the feed cannot apply), even with --lenient.
+    fatal_errors: Vec<ParseError>,
     /// An input could not be read at all.
     unreadable: bool,
 }
@@ -41,6 +47,10 @@ impl Reader<'_> {
     /// The bytes of a file, or of a URL fetched through the pipeline.
     async fn read(&mut self, source: &str) -> Option<String> {
         if source.starts_with("http://") || source.starts_with("https://") {
+            if let Some(reason) = self.blocked.clone() {
+                self.fail_input(format!("{source} not fetched: {reason}"));
+                return None;
+            }
             return self.fetch(source).await;
         }
         match std::fs::read(source) {
@@ -60,11 +70,14 @@ impl Reader<'_> {
                 return None;
             }
         };
+        let remaining = self
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
         let probe = EndpointProbe {
             follow: true,
             keep_body: true,
             body_cap: FEED_CAP,
-            ..EndpointProbe::new(target, self.timeout)
+            ..EndpointProbe::new(target, remaining)
         };
         let outcome = reach_http_probe::probe(&probe, self.network).await;
         let failed = outcome
@@ -75,8 +88,10 @@ impl Reader<'_> {
             self.check.push(finding);
         }
         if failed {
-            // The network said why; there is no feed to read.
+            // The network said why; there is no feed to read, and no figure
+            // to claim: an input error, not a gap.
             self.unreadable = true;
+            self.check.status = Status::Error;
             return None;
         }
         self.text(url, outcome.body)
@@ -99,9 +114,11 @@ impl Reader<'_> {
 
     /// Keeps what parsed and notes what did not.
     fn take<T>(&mut self, parsed: Parsed<T>) -> Option<(T, Input)> {
-        self.parse_errors.extend(parsed.errors);
         if parsed.fatal {
+            self.fatal_errors.extend(parsed.errors);
             self.unreadable = true;
+        } else {
+            self.parse_errors.extend(parsed.errors);
         }
         parsed.value
     }
@@ -122,28 +139,51 @@ impl Reader<'_> {
     /// are skipped), otherwise as input errors that void every figure.
     /// Returns whether figures may still be computed.
     fn settle_errors(&mut self) -> bool {
+        for e in std::mem::take(&mut self.fatal_errors) {
+            self.check.push(
+                Finding::new(Code::InputInvalid, e.to_string())
+                    .with("origin", e.origin.to_string())
+                    .with("reason", &e.reason),
+            );
+            self.check.status = Status::Error;
+        }
         let errors = std::mem::take(&mut self.parse_errors);
         let total = errors.len();
+        let (severity, remedy) = if self.args.lenient {
+            (
+                Severity::Warn,
+                "The line was skipped (--lenient); fix it to have it counted.",
+            )
+        } else {
+            (Severity::Fail, Code::InputInvalid.info().remedy)
+        };
+        let push = |check: &mut Check, finding: Finding| {
+            let mut finding = finding;
+            finding.severity = severity;
+            remedy.clone_into(&mut finding.remedy);
+            check.push(finding);
+        };
         for e in errors.iter().take(FINDINGS_CAP) {
-            let mut f = Finding::new(Code::InputInvalid, e.to_string())
-                .with("origin", e.origin.to_string())
-                .with("text", &e.text)
-                .with("reason", &e.reason);
-            if self.args.lenient {
-                f.severity = Severity::Warn;
-                "The line was skipped (--lenient); fix it to have it counted."
-                    .clone_into(&mut f.remedy);
-            }
-            self.check.push(f);
+            push(
+                &mut self.check,
+                Finding::new(Code::InputInvalid, e.to_string())
+                    .with("origin", e.origin.to_string())
+                    .with("text", &e.text)
+                    .with("reason", &e.reason),
+            );
         }
         if total > FINDINGS_CAP {
-            self.check.push(Finding::new(
-                Code::InputInvalid,
-                format!(
-                    "… and {} more lines that do not parse",
-                    total - FINDINGS_CAP
-                ),
-            ));
+            push(
+                &mut self.check,
+                Finding::new(
+                    Code::InputInvalid,
+                    format!(
+                        "… and {} more lines that do not parse",
+                        total - FINDINGS_CAP
+                    ),
+                )
+                .with("lines", total),
+            );
         }
         if total > 0 && !self.args.lenient {
             self.check.status = Status::Error;
@@ -296,8 +336,14 @@ fn cidr_strings(nets: &[IpNet]) -> Vec<String> {
 }
 
 /// `reach allowlist`.
-pub(crate) async fn run(args: &AllowlistArgs, network: &Network, timeout: Duration) -> Check {
+pub(crate) async fn run(
+    args: &AllowlistArgs,
+    network: &Network,
+    timeout: Duration,
+    blocked: Option<String>,
+) -> Check {
     let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + timeout;
     let target = format!(
         "{} vs {}",
         args.feed.published.join(", "),
@@ -306,9 +352,11 @@ pub(crate) async fn run(args: &AllowlistArgs, network: &Network, timeout: Durati
     let mut reader = Reader {
         args: &args.feed,
         network,
-        timeout,
+        deadline: tokio::time::Instant::now() + timeout,
+        blocked,
         check: Check::new(CheckKind::Allowlist, target),
         parse_errors: Vec::new(),
+        fatal_errors: Vec::new(),
         unreadable: false,
     };
     if args.feed.published.is_empty() || args.feed.allowlists.is_empty() {
@@ -347,7 +395,9 @@ pub(crate) async fn run(args: &AllowlistArgs, network: &Network, timeout: Durati
     drop((feed_texts, allow_texts));
     let mut published = Vec::new();
     let mut published_inputs = Vec::new();
-    for parsed in feeds.unwrap_or_default() {
+    // A parser that panicked is a bug: exit 3, never a silent pass.
+    let feeds = feeds.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    for parsed in feeds {
         if let Some((feed, input)) = reader.take(parsed) {
             append(&mut published, feed.entries);
             published_inputs.push(input);
@@ -365,6 +415,22 @@ pub(crate) async fn run(args: &AllowlistArgs, network: &Network, timeout: Durati
         ms = reach_report::elapsed_ms(started),
         "inputs read and parsed"
     );
+    if published.is_empty() && !published_inputs.is_empty() {
+        // Nothing to cover would read as 100% covered: say why instead.
+        let filters: Vec<String> = [
+            ("--service", &args.feed.services),
+            ("--region", &args.feed.regions),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(flag, v)| format!("{flag} {}", v.join(",")))
+        .collect();
+        reader.fail_input(if filters.is_empty() {
+            "the published feed has no ranges".to_owned()
+        } else {
+            format!("no published range matches {}", filters.join(" "))
+        });
+    }
     if !reader.settle_errors() {
         let mut check = reader.check;
         check.duration_ms = reach_report::elapsed_ms(started);
@@ -390,7 +456,7 @@ pub(crate) async fn run(args: &AllowlistArgs, network: &Network, timeout: Durati
         result.gaps.clear();
     }
     coverage_findings(&mut check, &result, &allow, args);
-    let hosts = hosts(&mut check, &args.hosts, &allow, port, network, timeout).await;
+    let hosts = hosts(&mut check, &args.hosts, &allow, port, network, deadline).await;
     check.details = Details::Allowlist(Box::new(AllowlistDetails {
         published: published_inputs,
         allowlists: allow_inputs,
@@ -547,30 +613,35 @@ fn coverage_findings(
 }
 
 /// `--host`: resolve through the pipeline's DNS phase, then check each
-/// address.
+/// address. An FQDN entry naming the host covers it whatever it resolves to.
 async fn hosts(
     check: &mut Check,
     names: &[String],
     allow: &[AllowEntry],
     port: Option<u16>,
     network: &Network,
-    timeout: Duration,
+    deadline: tokio::time::Instant,
 ) -> Vec<HostCoverage> {
     let mut out = Vec::new();
+    // One deadline for all names: the check ends by --timeout.
     for name in names {
-        let deadline = tokio::time::Instant::now() + timeout;
         let dns = network
             .resolver
             .resolve(name, port.unwrap_or(443), deadline)
             .await;
-        for finding in dns.findings {
-            check.push(finding);
+        let by_name = coverage::fqdn_covered(name, allow, port).map(|i| describe(&allow[i]));
+        if by_name.is_none() {
+            for mut finding in dns.findings {
+                finding.message = format!("--host {name}: {}", finding.message);
+                check.push(finding.with("host", name));
+            }
         }
         let mut addresses = Vec::new();
         let mut uncovered: Vec<IpAddr> = Vec::new();
         for ip in &dns.addresses {
-            let covered_by =
-                coverage::host_covered(*ip, name, allow, port).map(|i| describe(&allow[i]));
+            let covered_by = by_name.clone().or_else(|| {
+                coverage::host_covered(*ip, name, allow, port).map(|i| describe(&allow[i]))
+            });
             if covered_by.is_none() {
                 uncovered.push(*ip);
             }
@@ -602,14 +673,21 @@ async fn hosts(
 }
 
 /// `reach allowlist diff OLD NEW`.
-pub(crate) async fn diff(args: &DiffArgs, network: &Network, timeout: Duration) -> Check {
+pub(crate) async fn diff(
+    args: &DiffArgs,
+    network: &Network,
+    timeout: Duration,
+    blocked: Option<String>,
+) -> Check {
     let started = Instant::now();
     let mut reader = Reader {
         args: &args.feed,
         network,
-        timeout,
+        deadline: tokio::time::Instant::now() + timeout,
+        blocked,
         check: Check::new(CheckKind::Allowlist, format!("{} → {}", args.old, args.new)),
         parse_errors: Vec::new(),
+        fatal_errors: Vec::new(),
         unreadable: false,
     };
     let old = reader.feed(&args.old).await;

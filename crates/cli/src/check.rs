@@ -202,7 +202,8 @@ fn strip_comment(line: &str) -> &str {
 /// Which targets cannot be checked because an option they depend on is bad.
 #[derive(Default)]
 pub(crate) struct Blocked {
-    all: Option<String>,
+    /// Why no target may go on the network.
+    pub(crate) all: Option<String>,
     hosts: Vec<String>,
 }
 
@@ -275,11 +276,7 @@ pub(crate) fn network(
     }) {
         Ok(mut settings) => {
             if let Some(list) = &args.noproxy {
-                settings.no_proxy = list
-                    .split(',')
-                    .map(|e| e.trim().to_ascii_lowercase())
-                    .filter(|e| !e.is_empty())
-                    .collect();
+                settings.no_proxy = reach_http_probe::proxy::no_proxy_list(list);
                 "--noproxy".clone_into(&mut settings.no_proxy_source);
             }
             settings

@@ -104,12 +104,14 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
                     None => &command.args.network,
                 };
                 let mut checks = Vec::new();
-                let (network, _blocked) = check::network(network_args, timeout, &mut checks)?;
+                let (network, blocked) = check::network(network_args, timeout, &mut checks)?;
                 let check = match &command.action {
                     Some(args::AllowlistAction::Diff(d)) => {
-                        allowlist::diff(d, &network, timeout).await
+                        allowlist::diff(d, &network, timeout, blocked.all.clone()).await
                     }
-                    None => allowlist::run(&command.args, &network, timeout).await,
+                    None => {
+                        allowlist::run(&command.args, &network, timeout, blocked.all.clone()).await
+                    }
                 };
                 checks.push(check);
                 anyhow::Ok(checks)

@@ -171,8 +171,11 @@ where
                     if let Some(auth) = proxy.authorization() {
                         builder = builder.header(http::header::PROXY_AUTHORIZATION, auth);
                     }
-                    let absolute = &url[..url::Position::AfterQuery];
-                    builder.uri(absolute)
+                    let mut absolute = url.clone();
+                    let _ = absolute.set_username("");
+                    let _ = absolute.set_password(None);
+                    absolute.set_fragment(None);
+                    builder.uri(absolute.as_str())
                 }
                 None => builder.uri(&url[url::Position::BeforePath..url::Position::AfterQuery]),
             }

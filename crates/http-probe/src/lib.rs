@@ -536,7 +536,7 @@ async fn connect_hop(
         }
         proxy::ProxyChoice::Via(p) => {
             hop.proxy = Some(ProxyPhase {
-                url: Some(p.url.to_string()),
+                url: Some(p.display()),
                 source: p.source.clone(),
                 ..ProxyPhase::default()
             });
@@ -647,7 +647,7 @@ fn proxy_unreachable(
     let Some(p) = via else {
         return findings;
     };
-    let name = reach_report::redact::text(p.url.as_str());
+    let name = p.display();
     findings
         .into_iter()
         .map(|f| {

@@ -23,16 +23,27 @@ impl Proxy {
     /// Parses a proxy URL as curl accepts it: `http://[user:pass@]host[:port]`,
     /// or `host:port` meaning `http://host:port`. Only HTTP proxies exist here.
     pub fn parse(value: &str, source: &str) -> Result<Proxy, Error> {
-        let bad = |reason: String| Error::InvalidProxy {
-            source_name: source.to_owned(),
-            value: reach_report::redact::text(value),
-            reason,
-        };
         let text = value.trim();
         let with_scheme = if text.contains("://") {
             text.to_owned()
         } else {
             format!("http://{text}")
+        };
+        // Whatever stands before the last `@` may hold a password, however
+        // malformed the rest is.
+        let shown = match with_scheme.rsplit_once('@') {
+            Some((before, host)) => match before.split_once("://") {
+                Some((scheme, _)) => {
+                    format!("{scheme}://{}@{host}", reach_report::redact::REDACTED)
+                }
+                None => format!("{}@{host}", reach_report::redact::REDACTED),
+            },
+            None => with_scheme.clone(),
+        };
+        let bad = |reason: String| Error::InvalidProxy {
+            source_name: source.to_owned(),
+            value: shown.clone(),
+            reason,
         };
         let url = Url::parse(&with_scheme).map_err(|e| bad(e.to_string()))?;
         if url.scheme() != "http" {
@@ -48,6 +59,15 @@ impl Proxy {
             url,
             source: source.to_owned(),
         })
+    }
+
+    /// The proxy URL for reports and messages: the password replaced.
+    pub fn display(&self) -> String {
+        let mut url = self.url.clone();
+        if url.password().is_some() {
+            let _ = url.set_password(Some(reach_report::redact::REDACTED));
+        }
+        url.to_string()
     }
 
     /// `host`, `port` of the proxy (curl's default proxy port is 1080).
@@ -141,13 +161,7 @@ impl ProxySettings {
                 .as_ref()
                 .map_or_else(String::new, |(_, source)| source.clone()),
             no_proxy: no_proxy
-                .map(|(value, _)| {
-                    value
-                        .split(',')
-                        .map(|e| e.trim().to_ascii_lowercase())
-                        .filter(|e| !e.is_empty())
-                        .collect()
-                })
+                .map(|(value, _)| no_proxy_list(&value))
                 .unwrap_or_default(),
         })
     }
@@ -170,6 +184,15 @@ impl ProxySettings {
             None => ProxyChoice::Via(proxy.clone()),
         }
     }
+}
+
+/// The entries of a `NO_PROXY` (or `--noproxy`) value.
+pub fn no_proxy_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect()
 }
 
 /// curl's `NO_PROXY` rules: `*` matches every host; a name matches itself
@@ -222,7 +245,7 @@ pub async fn connect(
         stream.write_all(request.as_bytes()).await?;
         read_head(&mut stream).await
     };
-    let proxy_name = reach_report::redact::text(proxy.url.as_str());
+    let proxy_name = proxy.display();
     let result = tokio::time::timeout_at(deadline, exchange).await;
     let duration_ms = reach_report::elapsed_ms(started);
     let failed = |finding: Finding, status: Option<u16>| Tunnel {
@@ -280,6 +303,17 @@ pub async fn connect(
                 Some(407),
             )
         }
+        Some(code @ 502..=504) => failed(
+            Finding::new(
+                Code::ProxyUpstreamFailed,
+                format!("the proxy {proxy_name} could not reach {authority} ({code})"),
+            )
+            .with("status", code)
+            .with("status_line", head.lines().next().unwrap_or_default())
+            .with("proxy_status", header(&head, "proxy-status"))
+            .with("squid_error", header(&head, "x-squid-error")),
+            Some(code),
+        ),
         Some(code) => failed(
             Finding::new(
                 Code::ProxyDenied,

@@ -169,6 +169,12 @@ codes! {
         remedy: "The proxy's policy blocks this destination: ask the proxy administrators to allow the host and port.",
         explain: "The proxy answered CONNECT with 403 or another refusal, or closed the connection: its policy does not allow this destination.";
 
+    /// Added beyond SPEC's table: the proxy answered, but could not reach the target.
+    ProxyUpstreamFailed = "proxy.upstream_failed", Fail,
+        message: "The proxy could not reach the target",
+        remedy: "The proxy itself is reachable and accepted the request, but its own connection to the target failed (502/503/504): check the proxy's upstream firewall, DNS and the target's availability from the proxy.",
+        explain: "The proxy answered CONNECT (or a forwarded request) with 502 Bad Gateway, 503 Service Unavailable or 504 Gateway Timeout: the failure is between the proxy and the target, not between this machine and the proxy. The proxy's Proxy-Status or X-Squid-Error header, when present, is in the evidence.";
+
     // ---- tls ---------------------------------------------------------
     TlsCertExpired = "tls.cert_expired", Fail,
         message: "The server certificate has expired",

@@ -200,13 +200,13 @@ fn text_changed(text: &str) -> Option<String> {
             continue;
         }
         // `Bearer xxx` / `Basic xxx` credentials.
-        if let Some(len) = auth_scheme_at(text, i) {
+        if let Some(len) = auth_scheme_at(text, i)
+            && let Some(value_len) = credentials_at(&text[i + len..])
+        {
             // Extra spaces between scheme and credentials are still one header.
             let spaces = text[i + len..].len() - text[i + len..].trim_start_matches(' ').len();
             let value_start = i + len + spaces;
-            let value_end = text[value_start..]
-                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ','))
-                .map_or(text.len(), |n| value_start + n);
+            let value_end = value_start + value_len;
             out.push_str(&text[i..value_start]);
             out.push_str(REDACTED);
             changed |= &text[value_start..value_end] != REDACTED;
@@ -249,6 +249,42 @@ fn secret_param_at(s: &str) -> Option<usize> {
         return None;
     }
     is_secret_name(&s[..name_len]).then_some(name_len + 1)
+}
+
+/// The length of the credentials after `Bearer ` / `Basic ` (and any more
+/// spaces), when what follows is one: a token68 (RFC 9110), or an already
+/// redacted value. Not a challenge's auth-params (`realm="x"`,
+/// `error="invalid_token"`) nor ordinary words (`Basic or form body`):
+/// credentials are long or carry digits and base64 symbols.
+fn credentials_at(rest: &str) -> Option<usize> {
+    let value = rest.trim_start_matches(' ');
+    if value.starts_with(REDACTED) {
+        return Some(REDACTED.len());
+    }
+    let b = value.as_bytes();
+    let token = b
+        .iter()
+        .take_while(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+        .count();
+    let padding = b[token..].iter().take_while(|c| **c == b'=').count();
+    let end = token + padding;
+    if token == 0 {
+        return None;
+    }
+    // `name=value` or `name="value"` is an auth-param, not a token68.
+    if padding > 0
+        && b.get(end)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'"')
+    {
+        return None;
+    }
+    let looks_secret = token >= 8
+        || b[..end]
+            .iter()
+            .any(|c| c.is_ascii_digit() || matches!(c, b'+' | b'/' | b'='));
+    looks_secret.then_some(end)
 }
 
 /// Length of `Bearer ` / `Basic ` (case-insensitive) at word start `i`.
@@ -318,7 +354,21 @@ mod tests {
         );
         assert_eq!(text("basic dXNlcjpwYXNz"), "basic [redacted]");
         assert_eq!(text("a basically fine text"), "a basically fine text");
-        assert_eq!(text("Bearer   abc def"), "Bearer   [redacted] def");
+        assert_eq!(text("Bearer   abc1 def"), "Bearer   [redacted] def");
+        assert_eq!(
+            text("Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"),
+            "Bearer [redacted]"
+        );
+        // Challenges and prose are not credentials.
+        assert_eq!(text(r#"Basic realm="lab""#), r#"Basic realm="lab""#);
+        assert_eq!(
+            text(r#"Bearer realm="api", error="invalid_token""#),
+            r#"Bearer realm="api", error="invalid_token""#
+        );
+        assert_eq!(
+            text("(Basic header or form body)"),
+            "(Basic header or form body)"
+        );
     }
 
     #[test]

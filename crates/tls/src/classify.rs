@@ -73,17 +73,24 @@ pub fn alert_name(alert: AlertDescription) -> String {
 /// where TLS 1.3 servers reject a client certificate).
 pub fn finding(error: &rustls::Error, host: &str, phase: &TlsPhase) -> Finding {
     let leaf = phase.chain.first();
+    // An intermediate can be the expired (or not yet valid) one: name the
+    // certificate whose dates are at fault.
+    let expired = phase.chain.iter().find(|c| c.days_left < 0).or(leaf);
     match error {
         rustls::Error::InvalidCertificate(cert_error) => match cert_error {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => Finding::new(
                 Code::TlsCertExpired,
-                format!(
-                    "the certificate of {host} expired on {}",
-                    leaf.map_or("an earlier date", |l| l.not_after.as_str())
-                ),
+                match expired {
+                    Some(c) if phase.chain.first().is_some_and(|l| l.sha256 != c.sha256) => format!(
+                        "a certificate in the chain of {host} ({}) expired on {}",
+                        c.subject, c.not_after
+                    ),
+                    Some(c) => format!("the certificate of {host} expired on {}", c.not_after),
+                    None => format!("the certificate of {host} has expired"),
+                },
             )
-            .with("not_after", leaf.map(|l| &l.not_after))
-            .with("subject", leaf.map(|l| &l.subject)),
+            .with("not_after", expired.map(|l| &l.not_after))
+            .with("subject", expired.map(|l| &l.subject)),
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                 Finding::new(
                     Code::TlsCertNotYetValid,
@@ -210,8 +217,8 @@ fn unknown_issuer(host: &str, phase: &TlsPhase) -> Finding {
 
 /// Issuer names of TLS-inspecting proxies and security products: a chain
 /// issued by one of them means the connection is intercepted and re-signed.
-/// Matched case-insensitively against the subject and issuer of every
-/// presented certificate.
+/// Matched case-insensitively against the issuer of every presented
+/// certificate and the subject of every CA certificate presented.
 const INSPECTORS: &[(&str, &str)] = &[
     ("zscaler", "Zscaler"),
     ("netskope", "Netskope"),
@@ -248,23 +255,29 @@ const INSPECTORS: &[(&str, &str)] = &[
 
 /// `tls.intercepted` when the presented chain names an inspecting proxy.
 pub fn intercepted(host: &str, phase: &TlsPhase) -> Option<Finding> {
-    phase.chain.iter().find_map(|cert| {
-        [&cert.issuer, &cert.subject].into_iter().find_map(|name| {
-            let lower = name.to_ascii_lowercase();
-            INSPECTORS
-                .iter()
-                .find(|(needle, _)| lower.contains(needle))
-                .map(|(_, vendor)| {
-                    Finding::new(
-                        Code::TlsIntercepted,
-                        format!(
-                            "the certificate {host} presented is issued by {name}: a {vendor} TLS inspection proxy re-signs this connection"
-                        ),
-                    )
-                    .with("vendor", *vendor)
-                    .with("issuer", name)
-                })
-        })
+    // Issuers of every certificate, and subjects of the CA certificates:
+    // never the leaf's own subject, or checking a vendor's own site
+    // (www.zscaler.com) would read as interception.
+    let names = phase
+        .chain
+        .iter()
+        .map(|c| &c.issuer)
+        .chain(phase.chain.iter().skip(1).map(|c| &c.subject));
+    names.into_iter().find_map(|name| {
+        let lower = name.to_ascii_lowercase();
+        let (_, vendor) = INSPECTORS
+            .iter()
+            .find(|(needle, _)| lower.contains(needle))?;
+        Some(
+            Finding::new(
+                Code::TlsIntercepted,
+                format!(
+                    "the certificate {host} presented is issued by {name}: a {vendor} TLS inspection proxy re-signs this connection"
+                ),
+            )
+            .with("vendor", *vendor)
+            .with("issuer", name),
+        )
     })
 }
 
@@ -307,6 +320,9 @@ mod tests {
         assert_eq!(f.evidence["vendor"], "Zscaler");
         let p = phase(&[("CN=api.example.com", "CN=R11, O=Let's Encrypt")]);
         assert!(intercepted("api.example.com", &p).is_none());
+        // A vendor's own site is not an interception.
+        let p = phase(&[("CN=www.zscaler.com", "CN=R11, O=Let's Encrypt")]);
+        assert!(intercepted("www.zscaler.com", &p).is_none());
     }
 
     #[test]

@@ -112,8 +112,9 @@ where
         stream.write_all(&hello).await.ok()?;
         let mut buf = vec![0u8; 16 * 1024];
         let mut filled = 0;
-        // The first record's header and the first bytes of its body suffice.
-        while filled < 11 {
+        // The first record's header and the first bytes of its body
+        // suffice: 7 bytes make an alert, 11 reach a ServerHello's version.
+        while filled < 11 && !(filled >= 7 && buf[0] == 0x15) {
             let n = stream.read(&mut buf[filled..]).await.ok()?;
             if n == 0 {
                 break;
