@@ -157,6 +157,15 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
                     ))
                 );
             }
+            for host in &d.hosts {
+                for a in &host.addresses {
+                    let verdict = a
+                        .covered_by
+                        .as_deref()
+                        .map_or_else(|| p.bold("not covered"), |by| format!("covered by {by}"));
+                    let _ = writeln!(out, "      host {} {}: {verdict}", host.name, a.address);
+                }
+            }
         }
         Details::AllowlistDiff(d) => {
             for (label, input) in [("old", &d.old), ("new", &d.new)] {
