@@ -461,7 +461,7 @@ impl KeyTable {
         if e.ports.is_none() && e.protocol.is_none() {
             return 0;
         }
-        let ports = e.ports.as_ref().map(|p| normalise_ports(p));
+        let ports = e.ports.as_ref().map(|p| crate::model::normalize_ports(p));
         let protocol = e.protocol.as_ref().map(|p| p.to_ascii_lowercase());
         self.intern((ports, protocol))
     }
@@ -504,28 +504,6 @@ impl KeyTable {
         add((None, None));
         out
     }
-}
-
-/// Port ranges sorted and merged, so equal sets compare equal.
-fn normalise_ports(ports: &[PortRange]) -> Vec<PortRange> {
-    let mut v: Vec<PortRange> = ports
-        .iter()
-        .map(|r| PortRange {
-            first: r.first.min(r.last),
-            last: r.first.max(r.last),
-        })
-        .collect();
-    v.sort_unstable();
-    let mut out: Vec<PortRange> = Vec::with_capacity(v.len());
-    for r in v {
-        match out.last_mut() {
-            Some(prev) if u32::from(r.first) <= u32::from(prev.last) + 1 => {
-                prev.last = prev.last.max(r.last);
-            }
-            _ => out.push(r),
-        }
-    }
-    out
 }
 
 /// One key's entries, sorted by (first, last descending, index), with the
@@ -993,7 +971,7 @@ mod tests {
             let key = |i: usize| {
                 let e = &allow[i];
                 (
-                    e.ports.as_ref().map(|p| normalise_ports(p)),
+                    e.ports.as_ref().map(|p| crate::model::normalize_ports(p)),
                     e.protocol.as_ref().map(|p| p.to_ascii_lowercase()),
                 )
             };

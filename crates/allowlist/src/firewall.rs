@@ -348,28 +348,13 @@ fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
         };
         out.push(range);
     }
-    Ok(normalize_ports(out))
-}
-
-/// Sorted, merged.
-fn normalize_ports(mut ranges: Vec<PortRange>) -> Vec<PortRange> {
-    ranges.sort_unstable();
-    let mut out: Vec<PortRange> = Vec::with_capacity(ranges.len());
-    for r in ranges {
-        match out.last_mut() {
-            Some(last) if u32::from(r.first) <= u32::from(last.last) + 1 => {
-                last.last = last.last.max(r.last);
-            }
-            _ => out.push(r),
-        }
-    }
-    out
+    Ok(crate::model::normalize_ports(&out))
 }
 
 fn complement_ports(ranges: &[PortRange]) -> Vec<PortRange> {
     let mut out = Vec::new();
     let mut next: u32 = 0;
-    for r in normalize_ports(ranges.to_vec()) {
+    for r in crate::model::normalize_ports(ranges) {
         if u32::from(r.first) > next {
             out.push(PortRange {
                 first: next as u16,
@@ -398,7 +383,7 @@ fn intersect_ports(a: &[PortRange], b: &[PortRange]) -> Vec<PortRange> {
             }
         }
     }
-    normalize_ports(out)
+    crate::model::normalize_ports(&out)
 }
 
 /// Adds a port constraint to what a rule already has (they intersect).
@@ -1165,7 +1150,7 @@ fn nft_match(
                         ));
                     }
                 }
-                let mut list = normalize_ports(list);
+                let mut list = crate::model::normalize_ports(&list);
                 if negated {
                     list = complement_ports(&list);
                 }

@@ -125,6 +125,29 @@ pub struct PortRange {
     pub last: u16,
 }
 
+/// Port ranges as one canonical set: each range ordered, sorted, and
+/// overlapping or adjacent ranges merged, so equal sets compare equal.
+pub fn normalize_ports(ranges: &[PortRange]) -> Vec<PortRange> {
+    let mut v: Vec<PortRange> = ranges
+        .iter()
+        .map(|r| PortRange {
+            first: r.first.min(r.last),
+            last: r.first.max(r.last),
+        })
+        .collect();
+    v.sort_unstable();
+    let mut out: Vec<PortRange> = Vec::with_capacity(v.len());
+    for r in v {
+        match out.last_mut() {
+            Some(prev) if u32::from(r.first) <= u32::from(prev.last) + 1 => {
+                prev.last = prev.last.max(r.last);
+            }
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
 /// What an allowlist entry allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AllowTarget {
