@@ -131,3 +131,36 @@ fn malformed_proxy_settings_are_named() {
     assert!(check.findings[0].message.contains("socks5"), "{check:#?}");
     assert_eq!(codes(run.check(&target)), [Code::InputInvalid]);
 }
+
+#[test]
+fn a_proxy_that_cannot_reach_the_target_is_not_a_refusal() {
+    let lab = lab();
+    // The proxy is up; the target port behind it refuses.
+    let target = format!("https://good.lab.test:{}/", lab.refused.port());
+    let run = run_json(&["--proxy", &format!("http://{}", lab.proxy.open), &target]);
+    let check = run.check(&target);
+    assert_fails_with(check, Code::ProxyUpstreamFailed);
+    assert_eq!(check.findings[0].evidence["status"], 502);
+}
+
+#[test]
+fn noproxy_flag_overrides_the_environment() {
+    let lab = lab();
+    let target = https_target();
+    let mut cmd = reach();
+    cmd.env("HTTPS_PROXY", format!("http://{}", lab.proxy.deny))
+        .env("NO_PROXY", "other.example");
+    let run = run_with(cmd, &["--noproxy", "good.lab.test", &target]);
+    let check = run.check(&target);
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    assert!(
+        hop(check)
+            .proxy
+            .as_ref()
+            .unwrap()
+            .bypassed
+            .as_deref()
+            .unwrap()
+            .contains("--noproxy")
+    );
+}
