@@ -34,7 +34,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Check endpoints: DNS → TCP → TLS → HTTP, each phase timed and diagnosed.
+    /// Check endpoints: DNS → TCP → proxy → TLS → HTTP, each phase timed and diagnosed.
     #[command(after_help = CHECK_HELP)]
     Check(Box<CheckArgs>),
     /// Does the allowlist cover the vendor's published IP ranges?
@@ -50,18 +50,23 @@ const CHECK_HELP: &str = "\
 TARGET is a URL (https://host[:port]/path, http://...), host:port (TCP only,
 plus TLS with --tls), or a bare host name (meaning https://host/).
 
-Phases and the findings they produce:
-  dns   dns.nxdomain, dns.no_records, dns.servfail, dns.timeout
-  tcp   tcp.refused, tcp.timeout (SYN dropped: likely a firewall), tcp.unreachable
-  tls   tls.cert_expired, tls.hostname_mismatch, tls.untrusted_issuer, ...
-  http  http.status_error, http.timeout, http.redirect_loop,
-        http.too_many_redirects, http.https_downgrade
+Phases and the findings they produce (reach explain CODE tells more):
+  dns    dns.nxdomain, dns.no_records, dns.servfail, dns.timeout
+  tcp    tcp.refused, tcp.timeout (SYN dropped: likely a firewall), tcp.unreachable
+  proxy  proxy.connect_failed, proxy.auth_required, proxy.denied, proxy.upstream_failed
+  tls    tls.cert_expired, tls.cert_not_yet_valid, tls.cert_expiring_soon,
+         tls.hostname_mismatch, tls.untrusted_issuer, tls.incomplete_chain,
+         tls.protocol_too_old, tls.client_cert_required, tls.intercepted,
+         tls.handshake_failed
+  http   http.status_error, http.timeout, http.redirect_loop,
+         http.too_many_redirects, http.https_downgrade, http.protocol_error
 
 Examples:
   reach check example.com                          # https://example.com/
   reach check -L http://example.com/               # follow redirects
   reach check smtp.example.com:587                 # TCP only
   reach check --resolve api.example.com:443:10.0.0.5 https://api.example.com/
+  reach check --proxy http://user:pass@proxy.corp:3128 https://api.example.com/
   reach check --dns-server 1.1.1.1 --json https://example.com/
   echo https://example.com/ | reach check --targets-file -";
 
@@ -182,7 +187,7 @@ pub(crate) struct OutputArgs {
     /// Warnings fail the run (exit code 1).
     #[arg(long, global = true)]
     pub(crate) strict: bool,
-    /// No colours (also when `NO_COLOR` is set or stdout is not a terminal).
+    /// No colours (also when NO_COLOR is set or stdout is not a terminal).
     #[arg(long, global = true)]
     pub(crate) no_color: bool,
     /// Show secrets (tokens, codes, cookies, credentials) in the report.
@@ -251,7 +256,7 @@ pub(crate) struct CheckArgs {
     /// HTTP method.
     #[arg(short = 'X', long, default_value = "GET")]
     pub(crate) method: String,
-    /// Extra request header, `Name: value` (repeatable).
+    /// Extra request header, "Name: value" (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub(crate) headers: Vec<String>,
     /// Follow redirects, recording every hop.
