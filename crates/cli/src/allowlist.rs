@@ -542,74 +542,60 @@ fn coverage_findings(
             .with("by_service", by_group),
         );
     }
-    let listed = |indexes: &mut dyn Iterator<Item = String>| -> Vec<String> {
-        indexes.take(FINDINGS_CAP).collect()
-    };
     if !result.broad.is_empty() {
-        let entries = listed(&mut result.broad.iter().map(|i| describe(&allow[*i])));
-        check.push(
-            Finding::new(
-                Code::AllowlistOverlyBroad,
-                format!(
-                    "{} allowlist entries are wider than /{} (IPv4) or /{} (IPv6): {}",
-                    result.broad.len(),
-                    args.broad_prefix,
-                    args.broad_prefix6,
-                    entries
-                        .iter()
-                        .take(5)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            )
-            .with("entries", entries),
+        let what = format!(
+            "allowlist entries are wider than /{} (IPv4) or /{} (IPv6)",
+            args.broad_prefix, args.broad_prefix6
         );
+        let entries = result.broad.iter().map(|i| describe(&allow[*i]));
+        check.push(entries_finding(
+            Code::AllowlistOverlyBroad,
+            result.broad.len(),
+            &what,
+            entries,
+        ));
     }
     if !result.stale.is_empty() {
-        let entries = listed(&mut result.stale.iter().map(|i| describe(&allow[*i])));
-        check.push(
-            Finding::new(
-                Code::AllowlistStaleEntry,
-                format!(
-                    "{} allowlist entries cover nothing the feed publishes: {}",
-                    result.stale.len(),
-                    entries
-                        .iter()
-                        .take(5)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            )
-            .with("entries", entries),
-        );
+        let entries = result.stale.iter().map(|i| describe(&allow[*i]));
+        let what = "allowlist entries cover nothing the feed publishes";
+        check.push(entries_finding(
+            Code::AllowlistStaleEntry,
+            result.stale.len(),
+            what,
+            entries,
+        ));
     }
     if !result.redundant.is_empty() {
-        let entries = listed(&mut result.redundant.iter().map(|(i, by)| {
+        let entries = result.redundant.iter().map(|(i, by)| {
             format!(
                 "{} (inside {})",
                 describe(&allow[*i]),
                 describe(&allow[*by])
             )
-        }));
-        check.push(
-            Finding::new(
-                Code::AllowlistRedundantEntry,
-                format!(
-                    "{} allowlist entries are contained in other entries: {}",
-                    result.redundant.len(),
-                    entries
-                        .iter()
-                        .take(5)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            )
-            .with("entries", entries),
-        );
+        });
+        let what = "allowlist entries are contained in other entries";
+        check.push(entries_finding(
+            Code::AllowlistRedundantEntry,
+            result.redundant.len(),
+            what,
+            entries,
+        ));
     }
+}
+
+/// One finding for `count` allowlist entries: the first few in the
+/// message, at most [`FINDINGS_CAP`] in the evidence.
+fn entries_finding(
+    code: Code,
+    count: usize,
+    what: &str,
+    entries: impl Iterator<Item = String>,
+) -> Finding {
+    let entries: Vec<String> = entries.take(FINDINGS_CAP).collect();
+    let first: Vec<&str> = entries.iter().take(5).map(String::as_str).collect();
+    Finding::new(code, format!("{count} {what}: {}", first.join("; ")))
+        .with("entries", &entries)
+        .with("count", count)
 }
 
 /// `--host`: resolve through the pipeline's DNS phase, then check each

@@ -91,14 +91,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Command::Allowlist(command) => {
-            let started_at = now_rfc3339();
-            let started = Instant::now();
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
             let timeout = cli.output.timeout;
-            tracing::debug!("runtime started");
-            let checks = runtime.block_on(async {
+            run_checks(cli, async {
                 let network_args = match &command.action {
                     Some(args::AllowlistAction::Diff(d)) => &d.network,
                     None => &command.args.network,
@@ -115,35 +109,33 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
                 };
                 checks.push(check);
                 anyhow::Ok(checks)
-            })?;
-            runtime.shutdown_background();
-            let report = Report::new(
-                tool(),
-                started_at,
-                started.elapsed().as_secs_f64() * 1000.0,
-                checks,
-            );
-            finish(cli, report)
+            })
         }
-        Command::Check(args) => {
-            let started_at = now_rfc3339();
-            let started = Instant::now();
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let checks = runtime.block_on(check::run(args, cli.output.timeout))?;
-            // Do not wait for tasks still winding down (aborted connection
-            // drivers): the report is complete.
-            runtime.shutdown_background();
-            let report = Report::new(
-                tool(),
-                started_at,
-                started.elapsed().as_secs_f64() * 1000.0,
-                checks,
-            );
-            finish(cli, report)
-        }
+        Command::Check(args) => run_checks(cli, check::run(args, cli.output.timeout)),
     }
+}
+
+/// Runs the checks `work` makes on a tokio runtime, then reports them.
+fn run_checks(
+    cli: &Cli,
+    work: impl std::future::Future<Output = anyhow::Result<Vec<reach_report::Check>>>,
+) -> anyhow::Result<i32> {
+    let started_at = now_rfc3339();
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let checks = runtime.block_on(work)?;
+    // Do not wait for tasks still winding down (aborted connection
+    // drivers): the report is complete.
+    runtime.shutdown_background();
+    let report = Report::new(
+        tool(),
+        started_at,
+        started.elapsed().as_secs_f64() * 1000.0,
+        checks,
+    );
+    finish(cli, report)
 }
 
 fn tool() -> Tool {
