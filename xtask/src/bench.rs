@@ -43,20 +43,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
 
-    let mut build = crate::cargo();
-    build.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "reach-cli",
-        "--bin",
-        "reach",
-    ]);
-    crate::run(build)?;
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| crate::root().join("target"), PathBuf::from);
-    let reach = target_dir.join("release").join("reach");
+    let reach = release_reach()?;
 
     let lab = reach_lab::Lab::start().context("cannot start the lab")?;
     let work = tempfile::tempdir()?;

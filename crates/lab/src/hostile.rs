@@ -62,11 +62,8 @@ impl HostileLab {
 
     /// Binds and spawns the hostile servers. Runs inside the lab runtime.
     pub(crate) async fn start() -> anyhow::Result<Self> {
-        let bind = async |what: &str, mode: Mode| {
-            let listener = crate::bind_v4_loopback(what).await?;
-            let addr = listener.local_addr()?;
-            tokio::spawn(serve(listener, mode));
-            anyhow::Ok(addr)
+        let bind = |what: &'static str, mode: Mode| {
+            crate::spawn_on_loopback(what, move |listener| serve(listener, mode))
         };
         Ok(Self {
             trickle: bind("trickle", Mode::Trickle).await?,

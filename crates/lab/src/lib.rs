@@ -459,6 +459,21 @@ async fn bind_v4_loopback(what: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("binding the {what} listener on 127.0.0.1"))
 }
 
+/// Binds a `127.0.0.1` listener, spawns `serve` on it, and returns its
+/// address: every raw server of the lab starts this way.
+async fn spawn_on_loopback<F>(
+    what: &str,
+    serve: impl FnOnce(TcpListener) -> F,
+) -> anyhow::Result<SocketAddr>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = bind_v4_loopback(what).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(serve(listener));
+    Ok(addr)
+}
+
 /// Binds `[::1]`, preferring `port` so that `http://good.lab.test:{port}` works over both the
 /// A and the AAAA record. `None` when the host has no IPv6 loopback.
 async fn bind_ipv6_loopback(port: u16) -> Option<TcpListener> {

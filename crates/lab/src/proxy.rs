@@ -54,11 +54,8 @@ impl ProxyLab {
 
     /// Binds and spawns the four proxies. Runs inside the lab runtime.
     pub(crate) async fn start() -> anyhow::Result<Self> {
-        let bind = async |what: &str, mode: Mode| {
-            let listener = crate::bind_v4_loopback(what).await?;
-            let addr = listener.local_addr()?;
-            tokio::spawn(serve(listener, mode));
-            anyhow::Ok(addr)
+        let bind = |what: &'static str, mode: Mode| {
+            crate::spawn_on_loopback(what, move |listener| serve(listener, mode))
         };
         Ok(Self {
             open: bind("open proxy", Mode::Open).await?,
