@@ -31,8 +31,6 @@
 //! stands. A prefix with host bits set (`10.0.0.1/8`) is read as its
 //! network (`10.0.0.0/8`); a bare address is a `/32` or `/128`.
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 
 use crate::model::{Feed, FeedFilter, FeedFormat, Origin, ParseError, PublishedEntry};
@@ -450,31 +448,10 @@ fn label_matches(label: Option<&str>, wanted: &[String]) -> bool {
 /// Parses `ADDR/LEN` or a bare address (a `/32` or `/128`); host bits are
 /// cleared.
 pub(crate) fn parse_net(text: &str) -> Result<IpNet, String> {
+    // One CIDR parser for every format: the plain-list one, with its
+    // diagnosis of what is wrong.
     let t = text.trim();
-    if t.is_empty() {
-        return Err("empty address".to_owned());
-    }
-    match t.split_once('/') {
-        Some((addr, len)) => {
-            let ip: IpAddr = addr
-                .parse()
-                .map_err(|_| format!("`{addr}` is not an IP address"))?;
-            if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) || len.len() > 3 {
-                return Err(format!("`{len}` is not a prefix length"));
-            }
-            let len: u8 = len
-                .parse()
-                .map_err(|_| format!("`{len}` is not a prefix length"))?;
-            IpNet::new(ip, len).map(|n| n.trunc()).map_err(|_| {
-                let max = if ip.is_ipv4() { 32 } else { 128 };
-                format!("prefix length /{len} is longer than /{max}")
-            })
-        }
-        None => t
-            .parse::<IpAddr>()
-            .map(IpNet::from)
-            .map_err(|_| format!("`{t}` is not an IP address or CIDR")),
-    }
+    crate::text::parse_net(t).ok_or_else(|| crate::text::diagnose(t, false))
 }
 
 /// Parses a whole JSON document: invalid JSON is one error with `serde_json`'s

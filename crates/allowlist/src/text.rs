@@ -296,7 +296,7 @@ fn parse_v4_at(b: &[u8], start: usize) -> Option<(Ipv4Net, usize)> {
 }
 
 /// Why `value` is not a CIDR or address (or host name, with `names`).
-fn diagnose(value: &str, names: bool) -> String {
+pub(crate) fn diagnose(value: &str, names: bool) -> String {
     let (addr, prefix) = match value.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (value, None),
