@@ -101,12 +101,111 @@ pub fn parse_net(value: &str) -> Option<IpNet> {
     if !value.contains(':') {
         return None;
     }
+    if let Some((bits, len)) = parse_v6_fast(value.as_bytes()) {
+        let net = Ipv6Net::new(Ipv6Addr::from(bits), len).ok()?;
+        return Some(IpNet::V6(net.trunc()));
+    }
+    // Forms the fast path leaves alone (an embedded IPv4 tail) or rejects.
     if value.contains('/') {
         value.parse::<Ipv6Net>().ok().map(|n| IpNet::V6(n.trunc()))
     } else {
         let addr = value.parse::<Ipv6Addr>().ok()?;
         Ipv6Net::new(addr, 128).ok().map(IpNet::V6)
     }
+}
+
+/// `hex:hex::hex[/len]` in one pass, without allocation: the address bits
+/// and the prefix length (128 without one). `None` for anything else,
+/// including valid forms it does not handle (an embedded IPv4 tail), which
+/// the caller hands to the standard parser.
+fn parse_v6_fast(b: &[u8]) -> Option<(u128, u8)> {
+    let (addr, len) = match b.iter().position(|&c| c == b'/') {
+        Some(slash) => {
+            let digits = &b[slash + 1..];
+            if digits.is_empty() || digits.len() > 3 || !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let len = digits
+                .iter()
+                .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+            (&b[..slash], u8::try_from(len).ok().filter(|l| *l <= 128)?)
+        }
+        None => (b, 128),
+    };
+    let mut head = [0u16; 8];
+    let mut tail = [0u16; 8];
+    let (mut heads, mut tails) = (0usize, 0usize);
+    let mut compressed = false;
+    let mut i = 0;
+    if addr.starts_with(b"::") {
+        compressed = true;
+        i = 2;
+    } else if addr.first() == Some(&b':') {
+        return None;
+    }
+    while i < addr.len() {
+        let start = i;
+        let mut group = 0u16;
+        while i < addr.len() && i - start < 5 {
+            let d = match addr[i] {
+                c @ b'0'..=b'9' => c - b'0',
+                c @ b'a'..=b'f' => c - b'a' + 10,
+                c @ b'A'..=b'F' => c - b'A' + 10,
+                _ => break,
+            };
+            group = (group << 4) | u16::from(d);
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || digits > 4 {
+            return None;
+        }
+        if compressed {
+            tail[tails] = group;
+            tails += 1;
+        } else {
+            head[heads] = group;
+            heads += 1;
+        }
+        if heads + tails > 8 {
+            return None;
+        }
+        if i == addr.len() {
+            break;
+        }
+        if addr[i] != b':' {
+            return None;
+        }
+        i += 1;
+        if addr.get(i) == Some(&b':') {
+            if compressed {
+                return None;
+            }
+            compressed = true;
+            i += 1;
+            if i == addr.len() {
+                break;
+            }
+        } else if i == addr.len() {
+            // A single trailing colon.
+            return None;
+        }
+        if heads + tails == 8 {
+            return None;
+        }
+    }
+    let groups = heads + tails;
+    if (compressed && groups > 7) || (!compressed && groups != 8) {
+        return None;
+    }
+    let mut bits = 0u128;
+    for (k, g) in head[..heads].iter().enumerate() {
+        bits |= u128::from(*g) << (112 - 16 * k);
+    }
+    for (k, g) in tail[..tails].iter().enumerate() {
+        bits |= u128::from(*g) << (16 * (tails - 1 - k));
+    }
+    Some((bits, len))
 }
 
 /// Parses a host name or `*.` wildcard as allowed in an allowlist (see
@@ -501,6 +600,57 @@ mod tests {
             }
         }
         (ok, bad)
+    }
+
+    #[test]
+    fn fast_ipv6_agrees_with_the_standard_parser_on_edge_cases() {
+        for text in [
+            "::",
+            "::1",
+            "1::",
+            "1::2",
+            "2001:db8::/32",
+            "2001:db8::1/128",
+            "ff02::1:2/64",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8/129",
+            ":1",
+            "1:",
+            "1:::2",
+            "1::2::3",
+            "12345::",
+            "1:2:3:4:5:6:7:8:9",
+            "::ffff:1.2.3.4",
+            "g::",
+            "1::/",
+            "1::/01",
+            "::/0",
+            "1:2:3:4:5:6:7::8",
+        ] {
+            let std = text
+                .parse::<Ipv6Net>()
+                .or_else(|_| {
+                    text.parse::<Ipv6Addr>()
+                        .map(|a| Ipv6Net::new(a, 128).unwrap())
+                })
+                .ok()
+                .map(|n| IpNet::V6(n.trunc()));
+            assert_eq!(parse_net(text), std, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_ipv6_round_trips(bits in proptest::num::u128::ANY, len in 0u8..=128, zeros in 0usize..8) {
+            // Runs of zero groups exercise `::` compression.
+            let bits = if zeros > 0 { bits & !(((1u128 << (16 * zeros)) - 1) << 16) } else { bits };
+            let text = format!("{}/{len}", Ipv6Addr::from(bits));
+            let want = Ipv6Net::new(Ipv6Addr::from(bits), len).unwrap().trunc();
+            proptest::prop_assert_eq!(parse_net(&text), Some(IpNet::V6(want)));
+            proptest::prop_assert_eq!(parse_v6_fast(text.as_bytes()).map(|(b, _)| b), Some(bits).filter(|_| !text.contains('.')));
+        }
     }
 
     proptest::proptest! {
