@@ -147,6 +147,30 @@ pub fn coverage(
     let v4 = family(pub_set.v4.count(), uncovered_set.v4.count());
     let v6 = family(pub_set.v6.count(), uncovered_set.v6.count());
 
+    let uncovered = uncovered_set.to_cidrs();
+    // A feed with one label (or none) has one group: the whole uncovered
+    // set, already computed.
+    if let [(service, region)] = labels[..] {
+        let gaps = if uncovered.is_empty() {
+            Vec::new()
+        } else {
+            vec![Gap {
+                service: service.map(str::to_owned),
+                region: region.map(str::to_owned),
+                cidrs: uncovered.clone(),
+                addresses: uncovered_set.count(),
+            }]
+        };
+        return Coverage {
+            v4,
+            v6,
+            uncovered,
+            gaps,
+            stale,
+            redundant,
+            broad,
+        };
+    }
     // Gaps by (service, region), in label order.
     let pieces4 = gap_pieces(&pub4, &uncovered_set.v4, labels.len());
     let pieces6 = gap_pieces(&pub6, &uncovered_set.v6, labels.len());
@@ -172,7 +196,7 @@ pub fn coverage(
     Coverage {
         v4,
         v6,
-        uncovered: uncovered_set.to_cidrs(),
+        uncovered,
         gaps,
         stale,
         redundant,
