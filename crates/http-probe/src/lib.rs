@@ -195,19 +195,19 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
         ..EndpointDetails::default()
     };
     let mut findings = Vec::new();
-    let Target::Url(first) = &input.target else {
-        let Target::Tcp { host, port, tls } = &input.target else {
-            unreachable!("matched above")
-        };
-        let result = connect_hop(host, *port, *tls, false, input, network, deadline).await;
-        details.timings = result.hop.timings;
-        details.hops.push(result.hop);
-        findings.extend(result.findings);
-        return EndpointOutcome {
-            details,
-            findings,
-            body: Vec::new(),
-        };
+    let first = match &input.target {
+        Target::Url(url) => url,
+        Target::Tcp { host, port, tls } => {
+            let result = connect_hop(host, *port, *tls, false, input, network, deadline).await;
+            details.timings = result.hop.timings;
+            details.hops.push(result.hop);
+            findings.extend(result.findings);
+            return EndpointOutcome {
+                details,
+                findings,
+                body: Vec::new(),
+            };
+        }
     };
     let mut url = first.clone();
     let mut method = input.method.clone();

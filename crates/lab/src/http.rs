@@ -307,6 +307,20 @@ pub(crate) async fn serve_silent(listener: TcpListener) {
 ///
 /// Returns `None` after a failed accept (e.g. EMFILE, or a connection reset while queued) after a
 /// short pause, so a persistent error cannot spin the loop.
+/// Accepts forever, handling each connection in its own task: the loop of
+/// every raw server of the lab. Ends with the lab's runtime.
+pub(crate) async fn accept_each<F, Fut>(listener: TcpListener, handle: F)
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        if let Some(stream) = accept(&listener).await {
+            tokio::spawn(handle(stream));
+        }
+    }
+}
+
 pub(crate) async fn accept(listener: &TcpListener) -> Option<TcpStream> {
     if let Ok((stream, _)) = listener.accept().await {
         // Failing to set an option on a live socket is not worth dropping the client over.

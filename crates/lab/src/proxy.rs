@@ -81,12 +81,7 @@ pub(crate) enum Mode {
 
 /// Accept loop of one proxy. Runs until the runtime shuts down.
 pub(crate) async fn serve(listener: TcpListener, mode: Mode) {
-    loop {
-        let Some(stream) = crate::http::accept(&listener).await else {
-            continue;
-        };
-        tokio::spawn(handle(stream, mode));
-    }
+    crate::http::accept_each(listener, move |stream| handle(stream, mode)).await;
 }
 
 async fn handle(mut stream: TcpStream, mode: Mode) {
