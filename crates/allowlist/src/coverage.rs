@@ -54,9 +54,9 @@ pub struct Coverage {
     pub uncovered: Vec<IpNet>,
     /// The uncovered set broken down by the (service, region) labels of
     /// the published entries, sorted by (service, region) with unlabelled
-    /// first; only groups with something uncovered. A feed without labels
-    /// gives at most one group, `None`/`None`. Groups may overlap when a
-    /// feed lists a range under several labels.
+    /// first; only groups with something uncovered. A feed without any
+    /// label gives no groups (`uncovered` says it all). Groups may overlap
+    /// when a feed lists a range under several labels.
     pub gaps: Vec<Gap>,
     /// Indexes into `allow` of counting network entries that intersect
     /// nothing published, ascending.
@@ -148,10 +148,11 @@ pub fn coverage(
     let v6 = family(pub_set.v6.count(), uncovered_set.v6.count());
 
     let uncovered = uncovered_set.to_cidrs();
-    // A feed with one label (or none) has one group: the whole uncovered
-    // set, already computed.
+    // A feed with one label has one group, the whole uncovered set, already
+    // computed; a feed without labels has no breakdown at all (it would
+    // only repeat `uncovered`).
     if let [(service, region)] = labels[..] {
-        let gaps = if uncovered.is_empty() {
+        let gaps = if uncovered.is_empty() || (service.is_none() && region.is_none()) {
             Vec::new()
         } else {
             vec![Gap {
@@ -777,12 +778,8 @@ mod tests {
         assert!(c.gaps.is_empty() && c.uncovered.is_empty());
         let unlabelled = vec![pubd("10.0.0.0/8", None, None)];
         let c = coverage(&unlabelled, &[allow("10.0.0.0/9")], None, 0, 0);
-        assert_eq!(c.gaps.len(), 1);
-        assert_eq!(
-            (c.gaps[0].service.as_deref(), c.gaps[0].region.as_deref()),
-            (None, None)
-        );
-        assert_eq!(c.gaps[0].cidrs, vec![n("10.128.0.0/9")]);
+        assert!(c.gaps.is_empty(), "no breakdown without labels");
+        assert_eq!(c.uncovered, vec![n("10.128.0.0/9")]);
         assert!(c.broad.is_empty());
     }
 
@@ -966,6 +963,10 @@ mod tests {
                         want_gaps.push((service, region, gap));
                     }
                 }
+            }
+            // A feed without any label has no breakdown.
+            if published.iter().all(|e| e.service.is_none() && e.region.is_none()) {
+                want_gaps.clear();
             }
             let got_gaps: Vec<_> = c
                 .gaps

@@ -438,7 +438,7 @@ pub(crate) async fn run(
     }
     let mut check = reader.check;
     let port = args.feed.port;
-    let mut result = coverage::coverage(
+    let result = coverage::coverage(
         &published,
         &allow,
         port,
@@ -446,15 +446,6 @@ pub(crate) async fn run(
         args.broad_prefix6,
     );
     tracing::debug!(ms = reach_report::elapsed_ms(started), "coverage computed");
-    // A breakdown by service and region only where the feed has labels;
-    // otherwise it would repeat `uncovered`.
-    if result
-        .gaps
-        .iter()
-        .all(|g| g.service.is_none() && g.region.is_none())
-    {
-        result.gaps.clear();
-    }
     coverage_findings(&mut check, &result, &allow, args);
     let hosts = hosts(&mut check, &args.hosts, &allow, port, network, deadline).await;
     check.details = Details::Allowlist(Box::new(AllowlistDetails {
