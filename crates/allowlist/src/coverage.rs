@@ -2,18 +2,19 @@
 //! the [`set`](crate::set) algebra. Plain structs: the CLI maps them to the
 //! report's JSON.
 //!
-//! Only [`AllowTarget::Net`] entries cover addresses. With a port, an entry
-//! *counts* only when it allows that port (`ports` is `None` or one of its
-//! ranges holds it); entries that do not count cover nothing and are never
-//! reported as stale, redundant or broad.
+//! Only network entries ([`Allowlist::entries`]) cover addresses. With a
+//! port, an entry *counts* only when its rule allows that port
+//! ([`Rule::allows_port`]); entries that do not count cover nothing and are
+//! never reported as stale, redundant or broad.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::model::{AllowEntry, AllowTarget, PortRange, PublishedEntry};
+use crate::model::{Allowlist, Feed, Label, Rule};
 use crate::set::{AddrCount, Address, IpSet, Ranges, v4_interval, v6_interval};
+use crate::sort::sort_by_key_then;
 
 /// Coverage figures for one address family.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,18 +59,18 @@ pub struct Coverage {
     /// label gives no groups (`uncovered` says it all). Groups may overlap
     /// when a feed lists a range under several labels.
     pub gaps: Vec<Gap>,
-    /// Indexes into `allow` of counting network entries that intersect
-    /// nothing published, ascending.
+    /// Indexes into [`Allowlist::entries`] of counting entries that
+    /// intersect nothing published, ascending.
     pub stale: Vec<usize>,
-    /// `(entry, container)`: indexes into `allow` of a counting network
-    /// entry and another counting entry that contains it and allows at
-    /// least the same traffic: the container's `ports` is `None` or equal
-    /// to the entry's (as a set), and its `protocol` is `None` or equal
-    /// (case-insensitive). Of identical entries, the later is redundant to
-    /// the earlier. Sorted by entry; each entry at most once.
+    /// `(entry, container)`: indexes into [`Allowlist::entries`] of a
+    /// counting entry and another counting entry that contains it and
+    /// allows at least the same traffic: the container's rule allows every
+    /// port or the same ports (as a set), and every protocol or the same
+    /// one. Of identical entries, the later is redundant to the earlier.
+    /// Sorted by entry; each entry at most once.
     pub redundant: Vec<(usize, usize)>,
-    /// Indexes into `allow` of counting network entries whose prefix is
-    /// shorter than the threshold for their family, ascending.
+    /// Indexes into [`Allowlist::entries`] of counting entries whose prefix
+    /// is shorter than the threshold for their family, ascending.
     pub broad: Vec<usize>,
 }
 
@@ -84,56 +85,59 @@ pub struct Diff {
     pub added_uncovered: Option<IpSet>,
 }
 
-/// Whether `entry` counts for `port` (always, without a port).
-pub fn entry_counts(entry: &AllowEntry, port: Option<u16>) -> bool {
-    match (port, &entry.ports) {
-        (None, _) | (Some(_), None) => true,
-        (Some(p), Some(ranges)) => ranges.iter().any(|r| r.first <= p && p <= r.last),
-    }
+/// For each rule of `allow`, whether its entries count for `port`.
+fn counting_rules(allow: &Allowlist, port: Option<u16>) -> Vec<bool> {
+    allow.rules.iter().map(|r| r.allows_port(port)).collect()
 }
 
 /// The union of the published ranges.
-pub fn published_set(published: &[PublishedEntry]) -> IpSet {
-    IpSet::from_nets(published.iter().map(|e| e.net))
+pub fn published_set(feed: &Feed) -> IpSet {
+    IpSet::from_nets(feed.entries.iter().map(|e| e.net))
 }
 
 /// The addresses the allowlist covers for `port`: the union of its counting
 /// network entries.
-pub fn allowed_set(allow: &[AllowEntry], port: Option<u16>) -> IpSet {
-    IpSet::from_nets(allow.iter().filter_map(|e| match &e.target {
-        AllowTarget::Net(net) if entry_counts(e, port) => Some(*net),
-        _ => None,
-    }))
+pub fn allowed_set(allow: &Allowlist, port: Option<u16>) -> IpSet {
+    let counts = counting_rules(allow, port);
+    IpSet::from_nets(
+        allow
+            .entries
+            .iter()
+            .filter(|e| counts.get(e.rule as usize).copied().unwrap_or(true))
+            .map(|e| e.net),
+    )
 }
 
-/// Computes the coverage of `published` by the network entries of `allow`
-/// that count for `port`. An entry is broad when its prefix is shorter than
+/// Computes the coverage of `feed` by the network entries of `allow` that
+/// count for `port`. An entry is broad when its prefix is shorter than
 /// `broad_v4` (IPv4) or `broad_v6` (IPv6); `0` disables the check.
-/// `O((p + a) log(p + a))` for `p` published and `a` allowlist entries.
+/// `O(p + a)` radix sorts and sweeps for `p` published and `a` allowlist
+/// entries (plus `O(k log k)` for runs of `k` entries with one start).
 pub fn coverage(
-    published: &[PublishedEntry],
-    allow: &[AllowEntry],
+    feed: &Feed,
+    allow: &Allowlist,
     port: Option<u16>,
     broad_v4: u8,
     broad_v6: u8,
 ) -> Coverage {
     // The published side and the allowlist side are independent until the
     // difference: each gets a core.
-    let ((labels, pub4, pub6, pub_set), (broad, allowed, sorted4, sorted6, mut redundant)) =
-        std::thread::scope(|scope| {
-            let published_side = scope.spawn(|| published_side(published));
-            let allowed_side = allowed_side(allow, port, broad_v4, broad_v6);
-            let published_side = published_side
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (published_side, allowed_side)
-        });
-    let mut stale = stale_in(&sorted4, &pub_set.v4);
-    stale.extend(stale_in(&sorted6, &pub_set.v6));
-    stale.sort_unstable();
-    redundant.sort_unstable();
+    let (published, allowed) = std::thread::scope(|scope| {
+        let published = scope.spawn(|| PublishedSide::new(feed));
+        let allowed = AllowedSide::new(allow, port, broad_v4, broad_v6);
+        let published = published
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (published, allowed)
+    });
+    let n = allow.entries.len();
+    let mut is_stale = vec![false; n];
+    stale_in(&allowed.items4, &published.set.v4, &mut is_stale);
+    stale_in(&allowed.items6, &published.set.v6, &mut is_stale);
+    let stale = (0..n).filter(|&i| is_stale[i]).collect();
+    let redundant = allowed.redundant(n);
 
-    let uncovered_set = pub_set.difference(&allowed);
+    let uncovered_set = published.set.difference(&allowed.set);
 
     let family = |published: AddrCount, uncovered: AddrCount| {
         let covered = published.saturating_sub(uncovered);
@@ -144,55 +148,60 @@ pub fn coverage(
             percent: covered.percent_of(&published),
         }
     };
-    let v4 = family(pub_set.v4.count(), uncovered_set.v4.count());
-    let v6 = family(pub_set.v6.count(), uncovered_set.v6.count());
+    let v4 = family(published.set.v4.count(), uncovered_set.v4.count());
+    let v6 = family(published.set.v6.count(), uncovered_set.v6.count());
 
     let uncovered = uncovered_set.to_cidrs();
-    // A feed with one label has one group, the whole uncovered set, already
-    // computed; a feed without labels has no breakdown at all (it would
-    // only repeat `uncovered`).
-    if let [(service, region)] = labels[..] {
-        let gaps = if uncovered.is_empty() || (service.is_none() && region.is_none()) {
-            Vec::new()
-        } else {
-            vec![Gap {
-                service: service.map(str::to_owned),
-                region: region.map(str::to_owned),
-                cidrs: uncovered.clone(),
-                addresses: uncovered_set.count(),
-            }]
-        };
-        return Coverage {
-            v4,
-            v6,
-            uncovered,
-            gaps,
-            stale,
-            redundant,
-            broad,
-        };
-    }
-    // Gaps by (service, region), in label order.
-    let pieces4 = gap_pieces(&pub4, &uncovered_set.v4, labels.len());
-    let pieces6 = gap_pieces(&pub6, &uncovered_set.v6, labels.len());
-    let mut order: Vec<usize> = (0..labels.len()).collect();
-    order.sort_unstable_by_key(|&id| labels[id]);
-    let gaps = order
-        .into_iter()
-        .filter_map(|id| {
-            let gap = IpSet {
-                v4: Ranges::from_sorted_intervals(pieces4.get(id)?.iter().copied()),
-                v6: Ranges::from_sorted_intervals(pieces6.get(id)?.iter().copied()),
-            };
-            let (service, region) = labels[id];
-            (!gap.is_empty()).then(|| Gap {
-                service: service.map(str::to_owned),
-                region: region.map(str::to_owned),
-                cidrs: gap.to_cidrs(),
-                addresses: gap.count(),
-            })
-        })
+    let used: Vec<u32> = (0..published.used.len())
+        .filter(|&id| published.used[id])
+        .filter_map(|id| u32::try_from(id).ok())
         .collect();
+    let gaps = match used[..] {
+        // A feed with one label has one group, the whole uncovered set,
+        // already computed; a feed without labels has no breakdown at all
+        // (it would only repeat `uncovered`).
+        [] => Vec::new(),
+        [id] => {
+            let label = label(feed, id);
+            if uncovered.is_empty() || (label.service.is_none() && label.region.is_none()) {
+                Vec::new()
+            } else {
+                vec![Gap {
+                    service: label.service.clone(),
+                    region: label.region.clone(),
+                    cidrs: uncovered.clone(),
+                    addresses: uncovered_set.count(),
+                }]
+            }
+        }
+        _ => {
+            let labels = feed.labels.len();
+            let pieces4 = gap_pieces(&published.items4, &uncovered_set.v4, labels);
+            let pieces6 = gap_pieces(&published.items6, &uncovered_set.v6, labels);
+            let mut order = used;
+            order.sort_unstable_by_key(|&id| label(feed, id));
+            order
+                .into_iter()
+                .filter_map(|id| {
+                    let gap = IpSet {
+                        v4: Ranges::from_sorted_intervals(
+                            pieces4.get(id as usize)?.iter().copied(),
+                        ),
+                        v6: Ranges::from_sorted_intervals(
+                            pieces6.get(id as usize)?.iter().copied(),
+                        ),
+                    };
+                    let label = label(feed, id);
+                    (!gap.is_empty()).then(|| Gap {
+                        service: label.service.clone(),
+                        region: label.region.clone(),
+                        cidrs: gap.to_cidrs(),
+                        addresses: gap.count(),
+                    })
+                })
+                .collect()
+        }
+    };
 
     Coverage {
         v4,
@@ -201,148 +210,334 @@ pub fn coverage(
         gaps,
         stale,
         redundant,
-        broad,
+        broad: allowed.broad,
     }
 }
 
-/// Published entries as intervals with a label id, sorted once: the
-/// published set and the per-label gaps both come from this order.
-#[allow(clippy::type_complexity)]
-fn published_side(
-    published: &[PublishedEntry],
-) -> (
-    Vec<Label<'_>>,
-    Vec<(u32, u32, usize)>,
-    Vec<(u128, u128, usize)>,
-    IpSet,
-) {
-    let mut labels: Vec<Label<'_>> = Vec::new();
-    let mut label_ids: HashMap<Label<'_>, usize> = HashMap::new();
-    let mut last: Option<(Label<'_>, usize)> = None;
-    let mut pub4: Vec<(u32, u32, usize)> = Vec::with_capacity(published.len());
-    let mut pub6: Vec<(u128, u128, usize)> = Vec::new();
-    for e in published {
-        let label = (e.service.as_deref(), e.region.as_deref());
-        let id = match last {
-            Some((l, id)) if l == label => id,
-            _ => {
-                let id = *label_ids.entry(label).or_insert_with(|| {
-                    labels.push(label);
-                    labels.len() - 1
-                });
-                last = Some((label, id));
-                id
-            }
-        };
-        match &e.net {
-            IpNet::V4(n) => {
-                let (f, l) = v4_interval(n);
-                pub4.push((f, l, id));
-            }
-            IpNet::V6(n) => {
-                let (f, l) = v6_interval(n);
-                pub6.push((f, l, id));
-            }
-        }
-    }
-    pub4.sort_unstable();
-    pub6.sort_unstable();
-    let pub_set = IpSet {
-        v4: Ranges::from_sorted_intervals(pub4.iter().map(|&(f, l, _)| (f, l))),
-        v6: Ranges::from_sorted_intervals(pub6.iter().map(|&(f, l, _)| (f, l))),
+fn label(feed: &Feed, id: u32) -> &Label {
+    static NONE: Label = Label {
+        service: None,
+        region: None,
     };
-    (labels, pub4, pub6, pub_set)
+    feed.labels.get(id as usize).unwrap_or(&NONE)
 }
 
-/// The counting network entries, sorted by (first, last descending,
-/// index), with the broad ones, the allowed set and the redundant pairs.
-#[allow(clippy::type_complexity)]
-fn allowed_side(
-    allow: &[AllowEntry],
-    port: Option<u16>,
-    broad_v4: u8,
-    broad_v6: u8,
-) -> (
-    Vec<usize>,
-    IpSet,
-    Vec<Item<u32>>,
-    Vec<Item<u128>>,
-    Vec<(usize, usize)>,
-) {
-    let mut broad = Vec::new();
-    let mut keys = KeyTable::default();
-    let mut items4: Vec<Item<u32>> = Vec::new();
-    let mut items6: Vec<Item<u128>> = Vec::new();
-    for (idx, e) in allow.iter().enumerate() {
-        let AllowTarget::Net(net) = &e.target else {
-            continue;
-        };
-        if !entry_counts(e, port) {
-            continue;
+/// A published entry as an interval, with its label id.
+#[derive(Debug, Clone, Copy)]
+struct Labelled<T> {
+    first: T,
+    last: T,
+    label: u32,
+}
+
+/// Published entries as intervals sorted by first address (the published
+/// set and the per-label gaps both come from this order), and which labels
+/// are in use.
+struct PublishedSide {
+    items4: Vec<Labelled<u32>>,
+    items6: Vec<Labelled<u128>>,
+    set: IpSet,
+    used: Vec<bool>,
+}
+
+impl PublishedSide {
+    fn new(feed: &Feed) -> Self {
+        let mut used = vec![false; feed.labels.len().max(1)];
+        let mut items4 = Vec::with_capacity(feed.entries.len());
+        let mut items6 = Vec::new();
+        for e in &feed.entries {
+            if let Some(u) = used.get_mut(e.label as usize) {
+                *u = true;
+            }
+            match &e.net {
+                IpNet::V4(n) => {
+                    let (first, last) = v4_interval(n);
+                    items4.push(Labelled {
+                        first,
+                        last,
+                        label: e.label,
+                    });
+                }
+                IpNet::V6(n) => {
+                    let (first, last) = v6_interval(n);
+                    items6.push(Labelled {
+                        first,
+                        last,
+                        label: e.label,
+                    });
+                }
+            }
         }
-        let key = keys.key_of(e);
-        match net {
-            IpNet::V4(n) => {
-                if n.prefix_len() < broad_v4 {
-                    broad.push(idx);
-                }
-                let (first, last) = v4_interval(n);
-                items4.push(Item {
-                    first,
-                    last,
-                    idx,
-                    key,
-                });
-            }
-            IpNet::V6(n) => {
-                if n.prefix_len() < broad_v6 {
-                    broad.push(idx);
-                }
-                let (first, last) = v6_interval(n);
-                items6.push(Item {
-                    first,
-                    last,
-                    idx,
-                    key,
-                });
-            }
+        let set = IpSet {
+            v4: sort_labelled(&mut items4),
+            v6: sort_labelled(&mut items6),
+        };
+        PublishedSide {
+            items4,
+            items6,
+            set,
+            used,
         }
     }
-    let mut redundant = Vec::new();
-    let (allowed4, items4) = family_pass(items4, &keys, &mut redundant);
-    let (allowed6, items6) = family_pass(items6, &keys, &mut redundant);
-    let allowed = IpSet {
-        v4: allowed4,
-        v6: allowed6,
-    };
-    (broad, allowed, items4, items6, redundant)
 }
 
-/// Indexes of the sorted entries whose interval meets no published
-/// interval: one linear sweep.
-fn stale_in<T: Address>(items: &[Item<T>], published: &Ranges<T>) -> Vec<usize> {
+/// Sorts published intervals by (first, last, label) and returns their
+/// union.
+fn sort_labelled<T: Address>(items: &mut [Labelled<T>]) -> Ranges<T> {
+    sort_by_key_then(
+        items,
+        |x| x.first.high64(),
+        |a, b| (a.first, a.last, a.label).cmp(&(b.first, b.last, b.label)),
+    );
+    Ranges::from_sorted_intervals(items.iter().map(|x| (x.first, x.last)))
+}
+
+/// A counting network entry, as an interval.
+#[derive(Debug, Clone, Copy)]
+struct Item<T> {
+    first: T,
+    last: T,
+    idx: u32,
+    rule: u32,
+}
+
+/// The counting network entries sorted by (first, last descending, index),
+/// the allowed set, and the broad entries.
+struct AllowedSide<'a> {
+    allow: &'a Allowlist,
+    items4: Vec<Item<u32>>,
+    items6: Vec<Item<u128>>,
+    set: IpSet,
+    broad: Vec<usize>,
+    /// Whether any counting entry has a rule other than allow-everything.
+    ruled: bool,
+}
+
+impl<'a> AllowedSide<'a> {
+    fn new(allow: &'a Allowlist, port: Option<u16>, broad_v4: u8, broad_v6: u8) -> Self {
+        let counts = counting_rules(allow, port);
+        let mut broad = Vec::new();
+        let mut items4: Vec<Item<u32>> = Vec::with_capacity(allow.entries.len());
+        let mut items6: Vec<Item<u128>> = Vec::new();
+        let mut ruled = false;
+        for (idx, e) in allow.entries.iter().enumerate() {
+            if !counts.get(e.rule as usize).copied().unwrap_or(true) {
+                continue;
+            }
+            ruled |= e.rule != 0;
+            let Ok(idx32) = u32::try_from(idx) else {
+                break;
+            };
+            match &e.net {
+                IpNet::V4(n) => {
+                    if n.prefix_len() < broad_v4 {
+                        broad.push(idx);
+                    }
+                    let (first, last) = v4_interval(n);
+                    items4.push(Item {
+                        first,
+                        last,
+                        idx: idx32,
+                        rule: e.rule,
+                    });
+                }
+                IpNet::V6(n) => {
+                    if n.prefix_len() < broad_v6 {
+                        broad.push(idx);
+                    }
+                    let (first, last) = v6_interval(n);
+                    items6.push(Item {
+                        first,
+                        last,
+                        idx: idx32,
+                        rule: e.rule,
+                    });
+                }
+            }
+        }
+        let set = IpSet {
+            v4: sort_items(&mut items4),
+            v6: sort_items(&mut items6),
+        };
+        AllowedSide {
+            allow,
+            items4,
+            items6,
+            set,
+            broad,
+            ruled,
+        }
+    }
+
+    /// The redundant `(entry, container)` pairs, sorted by entry.
+    fn redundant(&self, n: usize) -> Vec<(usize, usize)> {
+        let mut container = vec![u32::MAX; n];
+        if self.ruled {
+            redundant_by_rule(&self.items4, self.allow, &mut container);
+            redundant_by_rule(&self.items6, self.allow, &mut container);
+        } else {
+            // Every entry allows every port and protocol: one group.
+            redundant_in_group(&self.items4, &mut container);
+            redundant_in_group(&self.items6, &mut container);
+        }
+        container
+            .iter()
+            .enumerate()
+            .filter(|&(_, &c)| c != u32::MAX)
+            .map(|(i, &c)| (i, c as usize))
+            .collect()
+    }
+}
+
+/// Sorts one family's items by (first, last descending, index) and returns
+/// the union of their intervals.
+fn sort_items<T: Address>(items: &mut [Item<T>]) -> Ranges<T> {
+    // The radix sort is stable and items come in index order, so equal
+    // keys stay in index order before the tie-break sees them.
+    sort_by_key_then(
+        items,
+        |x| x.first.high64(),
+        |a, b| {
+            a.first
+                .cmp(&b.first)
+                .then(b.last.cmp(&a.last))
+                .then(a.idx.cmp(&b.idx))
+        },
+    );
+    Ranges::from_sorted_intervals(items.iter().map(|it| (it.first, it.last)))
+}
+
+/// Marks the sorted entries whose interval meets no published interval:
+/// one linear sweep.
+fn stale_in<T: Address>(items: &[Item<T>], published: &Ranges<T>, stale: &mut [bool]) {
     let p = published.intervals();
-    let mut stale = Vec::new();
     let mut j = 0;
     for it in items {
         while j < p.len() && p[j].1 < it.first {
             j += 1;
         }
-        if j == p.len() || p[j].0 > it.last {
-            stale.push(it.idx);
+        if (j == p.len() || p[j].0 > it.last)
+            && let Some(s) = stale.get_mut(it.idx as usize)
+        {
+            *s = true;
         }
     }
-    stale
+}
+
+/// Entries sorted by (first, last descending, index), all of one rule:
+/// each is contained in an earlier one exactly when the running maximum of
+/// `last` before it reaches its own `last`. One sweep, no copy.
+fn redundant_in_group<T: Address>(items: &[Item<T>], container: &mut [u32]) {
+    let mut max: Option<(T, u32)> = None;
+    for it in items {
+        match max {
+            Some((last, idx)) if last >= it.last => {
+                if let Some(c) = container.get_mut(it.idx as usize) {
+                    *c = idx;
+                }
+            }
+            _ => max = Some((it.last, it.idx)),
+        }
+    }
+}
+
+/// One rule's entries, sorted by (first, last descending, index), with the
+/// running maximum of `last` (and whose it is) over each prefix.
+struct Group<T> {
+    items: Vec<Item<T>>,
+    prefix_max: Vec<(T, u32)>,
+}
+
+impl<T: Address> Group<T> {
+    /// `items` must be sorted by (first, last descending, index).
+    fn new(items: Vec<Item<T>>) -> Self {
+        let mut prefix_max: Vec<(T, u32)> = Vec::with_capacity(items.len());
+        for it in &items {
+            let next = match prefix_max.last() {
+                Some(&(last, idx)) if last >= it.last => (last, idx),
+                _ => (it.last, it.idx),
+            };
+            prefix_max.push(next);
+        }
+        Group { items, prefix_max }
+    }
+
+    /// An entry of this group containing `first..=last`, among those
+    /// sorted before position `end`.
+    fn container_before(&self, end: usize, last: T) -> Option<u32> {
+        let (max_last, idx) = *self.prefix_max.get(end.checked_sub(1)?)?;
+        (max_last >= last).then_some(idx)
+    }
+
+    /// An entry of this group containing `first..=last` (identical counts).
+    fn container_of(&self, first: T, last: T) -> Option<u32> {
+        let end = self.items.partition_point(|x| x.first <= first);
+        self.container_before(end, last)
+    }
+}
+
+/// Rules strictly broader than `rule` that `allow` has: its ports dropped,
+/// its protocol dropped, or both.
+fn broader_rules(allow: &Allowlist, ids: &HashMap<&Rule, u32>, rule: u32) -> Vec<u32> {
+    let Some(r) = allow.rules.get(rule as usize) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(3);
+    for candidate in [
+        Rule {
+            ports: None,
+            protocol: r.protocol.clone(),
+        },
+        Rule {
+            ports: r.ports.clone(),
+            protocol: None,
+        },
+        Rule::default(),
+    ] {
+        if let Some(&id) = ids.get(&candidate)
+            && id != rule
+            && !out.contains(&id)
+        {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// Redundant entries when rules differ: each entry is checked against the
+/// earlier-sorted entries of its own rule and against every entry of the
+/// broader rules. `O(n log n)`.
+fn redundant_by_rule<T: Address>(items: &[Item<T>], allow: &Allowlist, container: &mut [u32]) {
+    let mut by_rule: HashMap<u32, Vec<Item<T>>> = HashMap::new();
+    for it in items {
+        by_rule.entry(it.rule).or_default().push(*it);
+    }
+    let groups: HashMap<u32, Group<T>> = by_rule
+        .into_iter()
+        .map(|(k, v)| (k, Group::new(v)))
+        .collect();
+    let ids: HashMap<&Rule, u32> = allow.rules.iter().zip(0..).collect();
+    for (&rule, group) in &groups {
+        let broader: Vec<&Group<T>> = broader_rules(allow, &ids, rule)
+            .iter()
+            .filter_map(|k| groups.get(k))
+            .collect();
+        for (pos, it) in group.items.iter().enumerate() {
+            let found = group.container_before(pos, it.last).or_else(|| {
+                broader
+                    .iter()
+                    .find_map(|g| g.container_of(it.first, it.last))
+            });
+            if let (Some(c), Some(slot)) = (found, container.get_mut(it.idx as usize)) {
+                *slot = c;
+            }
+        }
+    }
 }
 
 /// What a feed added and removed between `old` and `new`; with `allow`,
 /// also the added addresses its entries counting for `port` do not cover.
-pub fn diff(
-    old: &[PublishedEntry],
-    new: &[PublishedEntry],
-    allow: Option<&[AllowEntry]>,
-    port: Option<u16>,
-) -> Diff {
+pub fn diff(old: &Feed, new: &Feed, allow: Option<&Allowlist>, port: Option<u16>) -> Diff {
     let old_set = published_set(old);
     let new_set = published_set(new);
     let added = new_set.difference(&old_set);
@@ -355,40 +550,30 @@ pub fn diff(
     }
 }
 
-/// The index of the first allowlist entry counting for `port` that covers
-/// a host: a network containing `ip`, or a name matching `name` (exactly,
-/// or `*.example.com` for any subdomain of `example.com`, not the apex;
-/// case-insensitive, a trailing dot ignored). `None` when none does. An
+/// The index into [`Allowlist::entries`] of the first entry counting for
+/// `port` whose network contains `ip`; `None` when none does. An
 /// IPv4-mapped IPv6 address is checked as IPv4.
-pub fn host_covered(
-    ip: IpAddr,
-    name: &str,
-    allow: &[AllowEntry],
-    port: Option<u16>,
-) -> Option<usize> {
+pub fn host_covered(ip: IpAddr, allow: &Allowlist, port: Option<u16>) -> Option<usize> {
     let ip = ip.to_canonical();
+    allow
+        .entries
+        .iter()
+        .position(|e| allow.rule(e.rule).allows_port(port) && e.net.contains(&ip))
+}
+
+/// The index into [`Allowlist::names`] of the first name entry counting for
+/// `port` that names `name` (exactly, or `*.example.com` for any subdomain
+/// of `example.com`, not the apex; case-insensitive, a trailing dot
+/// ignored): such an entry covers the host whatever it resolves to.
+pub fn fqdn_covered(name: &str, allow: &Allowlist, port: Option<u16>) -> Option<usize> {
     let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-    allow.iter().position(|e| {
-        entry_counts(e, port)
-            && match &e.target {
-                AllowTarget::Net(net) => net.contains(&ip),
-                AllowTarget::Fqdn(pattern) => name_matches(pattern, &name),
-            }
-    })
+    allow
+        .names
+        .iter()
+        .position(|e| allow.rule(e.rule).allows_port(port) && name_matches(&e.name, &name))
 }
 
 /// Whether lower-case `name` matches an allowlist name `pattern`.
-/// The index of an FQDN entry (`api.example.com`, `*.example.com`) that
-/// names `name`, counting for `port`: such an entry covers the host
-/// whatever it resolves to.
-pub fn fqdn_covered(name: &str, allow: &[AllowEntry], port: Option<u16>) -> Option<usize> {
-    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-    allow.iter().position(|e| {
-        entry_counts(e, port)
-            && matches!(&e.target, AllowTarget::Fqdn(pattern) if name_matches(pattern, &name))
-    })
-}
-
 fn name_matches(pattern: &str, name: &str) -> bool {
     let pattern = pattern.strip_suffix('.').unwrap_or(pattern);
     match pattern.strip_prefix("*.") {
@@ -403,16 +588,13 @@ fn name_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
-/// A published entry's (service, region).
-type Label<'a> = (Option<&'a str>, Option<&'a str>);
-
 /// For each label id, the uncovered parts of its published intervals, as
 /// disjoint pieces in ascending order. `entries` is sorted by first
 /// address; one sweep over it and `uncovered`, with a per-label watermark
 /// so nested entries of one label do not emit the same piece twice:
 /// `O(n + u + output)`.
 fn gap_pieces<T: Address>(
-    entries: &[(T, T, usize)],
+    entries: &[Labelled<T>],
     uncovered: &Ranges<T>,
     labels: usize,
 ) -> Vec<Vec<(T, T)>> {
@@ -420,14 +602,17 @@ fn gap_pieces<T: Address>(
     let mut watermark: Vec<Option<T>> = vec![None; labels];
     let u = uncovered.intervals();
     let mut j = 0;
-    for &(first, last, label) in entries {
+    for &Labelled { first, last, label } in entries {
         while j < u.len() && u[j].1 < first {
             j += 1;
         }
         if j == u.len() {
             break;
         }
-        let (Some(pieces), Some(mark)) = (out.get_mut(label), watermark.get_mut(label)) else {
+        let (Some(pieces), Some(mark)) = (
+            out.get_mut(label as usize),
+            watermark.get_mut(label as usize),
+        ) else {
             continue;
         };
         let start = match *mark {
@@ -459,175 +644,10 @@ fn gallop_first_ending_at_or_after<T: Address>(s: &[(T, T)], addr: T) -> usize {
     lo + s[lo..hi].partition_point(|x| x.1 < addr)
 }
 
-/// A counting network entry, as an interval.
-#[derive(Debug, Clone, Copy)]
-struct Item<T> {
-    first: T,
-    last: T,
-    idx: usize,
-    key: usize,
-}
-
-/// Interns each entry's traffic key (normalised ports, lower-case
-/// protocol); key 0 is "every port, any protocol".
-#[derive(Default)]
-struct KeyTable {
-    ids: HashMap<(Option<Vec<PortRange>>, Option<String>), usize>,
-    keys: Vec<(Option<Vec<PortRange>>, Option<String>)>,
-}
-
-impl KeyTable {
-    /// Whether every entry seen so far has key 0.
-    fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    fn key_of(&mut self, e: &AllowEntry) -> usize {
-        if e.ports.is_none() && e.protocol.is_none() {
-            return 0;
-        }
-        let ports = e.ports.as_ref().map(|p| crate::model::normalize_ports(p));
-        let protocol = e.protocol.as_ref().map(|p| p.to_ascii_lowercase());
-        self.intern((ports, protocol))
-    }
-
-    fn intern(&mut self, key: (Option<Vec<PortRange>>, Option<String>)) -> usize {
-        if key.0.is_none() && key.1.is_none() {
-            return 0;
-        }
-        if let Some(&id) = self.ids.get(&key) {
-            return id;
-        }
-        let id = self.keys.len() + 1;
-        self.keys.push(key.clone());
-        self.ids.insert(key, id);
-        id
-    }
-
-    /// Existing keys strictly broader than `key`: ports dropped, protocol
-    /// dropped, or both.
-    fn broader(&self, key: usize) -> Vec<usize> {
-        let Some((ports, protocol)) = key.checked_sub(1).and_then(|k| self.keys.get(k)) else {
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(3);
-        let mut add = |k: (Option<Vec<PortRange>>, Option<String>)| {
-            let id = if k.0.is_none() && k.1.is_none() {
-                Some(0)
-            } else {
-                self.ids.get(&k).copied()
-            };
-            if let Some(id) = id
-                && id != key
-                && !out.contains(&id)
-            {
-                out.push(id);
-            }
-        };
-        add((None, protocol.clone()));
-        add((ports.clone(), None));
-        add((None, None));
-        out
-    }
-}
-
-/// One key's entries, sorted by (first, last descending, index), with the
-/// running maximum of `last` (and whose it is) over each prefix.
-struct Group<T> {
-    items: Vec<Item<T>>,
-    prefix_max: Vec<(T, usize)>,
-}
-
-impl<T: Address> Group<T> {
-    /// `items` must be sorted by (first, last descending, index).
-    fn new(items: Vec<Item<T>>) -> Self {
-        let mut prefix_max: Vec<(T, usize)> = Vec::with_capacity(items.len());
-        for it in &items {
-            let next = match prefix_max.last() {
-                Some(&(last, idx)) if last >= it.last => (last, idx),
-                _ => (it.last, it.idx),
-            };
-            prefix_max.push(next);
-        }
-        Group { items, prefix_max }
-    }
-
-    /// An entry of this group containing `first..=last`, among those
-    /// sorted before position `end`.
-    fn container_before(&self, end: usize, last: T) -> Option<usize> {
-        let (max_last, idx) = *self.prefix_max.get(end.checked_sub(1)?)?;
-        (max_last >= last).then_some(idx)
-    }
-
-    /// An entry of this group containing `first..=last` (identical counts).
-    fn container_of(&self, first: T, last: T) -> Option<usize> {
-        let end = self.items.partition_point(|x| x.first <= first);
-        self.container_before(end, last)
-    }
-}
-
-/// One family's counting entries: sorts them once by (first, last
-/// descending, index), notes the redundant ones, and returns the union of
-/// the entries (the addresses allowed) with the sorted entries.
-fn family_pass<T: Address>(
-    mut items: Vec<Item<T>>,
-    keys: &KeyTable,
-    redundant: &mut Vec<(usize, usize)>,
-) -> (Ranges<T>, Vec<Item<T>>) {
-    items.sort_unstable_by(|a, b| {
-        a.first
-            .cmp(&b.first)
-            .then(b.last.cmp(&a.last))
-            .then(a.idx.cmp(&b.idx))
-    });
-    let allowed = Ranges::from_sorted_intervals(items.iter().map(|it| (it.first, it.last)));
-    redundant.extend(redundant_in(&items, keys));
-    (allowed, items)
-}
-
-/// `(entry, container)` pairs among one family's counting entries, sorted
-/// as in [`family_pass`]: each entry is checked against the earlier-sorted
-/// entries of its own key and against every entry of the broader keys.
-/// `O(n log n)`.
-fn redundant_in<T: Address>(items: &[Item<T>], keys: &KeyTable) -> Vec<(usize, usize)> {
-    let mut by_key: HashMap<usize, Vec<Item<T>>> = HashMap::new();
-    if keys.is_empty() {
-        // Every entry allows every port and protocol: one group.
-        by_key.insert(0, items.to_vec());
-    } else {
-        for it in items {
-            by_key.entry(it.key).or_default().push(*it);
-        }
-    }
-    let groups: HashMap<usize, Group<T>> = by_key
-        .into_iter()
-        .map(|(k, v)| (k, Group::new(v)))
-        .collect();
-    let mut out = Vec::new();
-    for (&key, group) in &groups {
-        let broader: Vec<&Group<T>> = keys
-            .broader(key)
-            .iter()
-            .filter_map(|k| groups.get(k))
-            .collect();
-        for (pos, it) in group.items.iter().enumerate() {
-            let container = group.container_before(pos, it.last).or_else(|| {
-                broader
-                    .iter()
-                    .find_map(|g| g.container_of(it.first, it.last))
-            });
-            if let Some(c) = container {
-                out.push((it.idx, c));
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Origin;
+    use crate::model::{AllowlistBuilder, PortRange, PublishedEntry};
 
     type Row<'a> = (Option<&'a str>, Option<&'a str>, Vec<IpNet>, String);
 
@@ -635,72 +655,75 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn pubd(net: &str, service: Option<&str>, region: Option<&str>) -> PublishedEntry {
-        PublishedEntry {
-            net: n(net),
-            origin: Origin {
-                source: "feed".into(),
-                line: 1,
-            },
-            service: service.map(Into::into),
-            region: region.map(Into::into),
+    /// A feed of (net, service, region) rows, labels interned.
+    fn feed_of(rows: &[(&str, Option<&str>, Option<&str>)]) -> Feed {
+        let mut feed = Feed::new(crate::model::FeedFormat::Cidr);
+        let mut ids = HashMap::new();
+        ids.insert(Label::default(), 0);
+        for (i, (net, service, region)) in rows.iter().enumerate() {
+            let label = Label {
+                service: service.map(Into::into),
+                region: region.map(Into::into),
+            };
+            let label = crate::model::intern(&mut feed.labels, &mut ids, label);
+            feed.entries.push(PublishedEntry {
+                net: n(net),
+                line: u32::try_from(i + 1).unwrap(),
+                label,
+            });
         }
+        feed
     }
 
-    fn allow(target: &str) -> AllowEntry {
-        let target = match target.parse::<IpNet>() {
-            Ok(net) => AllowTarget::Net(net),
-            Err(_) => AllowTarget::Fqdn(target.into()),
-        };
-        AllowEntry {
-            target,
-            origin: Origin {
-                source: "allow".into(),
-                line: 1,
-            },
-            ports: None,
-            protocol: None,
-        }
-    }
+    type AllowRow<'a> = (&'a str, Option<&'a [(u16, u16)]>, Option<&'a str>);
 
-    fn with_ports(target: &str, ports: &[(u16, u16)], protocol: Option<&str>) -> AllowEntry {
-        AllowEntry {
-            ports: Some(
-                ports
-                    .iter()
+    /// An allowlist of (net or name, ports, protocol) rows.
+    fn list_of(rows: &[AllowRow<'_>]) -> Allowlist {
+        let mut b = AllowlistBuilder::new(crate::model::AllowlistFormat::Cidr, "allow");
+        for (i, (target, ports, protocol)) in rows.iter().enumerate() {
+            let ports: Option<Vec<PortRange>> = ports.map(|p| {
+                p.iter()
                     .map(|&(first, last)| PortRange { first, last })
-                    .collect(),
-            ),
-            protocol: protocol.map(Into::into),
-            ..allow(target)
+                    .collect()
+            });
+            let rule = b.rule(ports.as_deref(), *protocol);
+            match target.parse::<IpNet>() {
+                Ok(net) => b.net(net, i + 1, rule),
+                Err(_) => b.name((*target).to_owned(), i + 1, rule),
+            }
         }
+        b.finish()
     }
 
-    fn feed() -> Vec<PublishedEntry> {
-        vec![
-            pubd("10.0.0.0/24", Some("API"), Some("eu")),
-            pubd("10.0.1.0/24", Some("API"), Some("us")),
-            pubd("10.0.2.0/23", Some("HOOKS"), None),
-            pubd("10.0.3.0/24", Some("API"), Some("eu")), // overlaps HOOKS
-            pubd("2001:db8::/64", Some("API"), Some("eu")),
-            pubd("2001:db8:0:1::/64", None, None),
-        ]
+    fn any(target: &str) -> AllowRow<'_> {
+        (target, None, None)
+    }
+
+    fn feed() -> Feed {
+        feed_of(&[
+            ("10.0.0.0/24", Some("API"), Some("eu")),
+            ("10.0.1.0/24", Some("API"), Some("us")),
+            ("10.0.2.0/23", Some("HOOKS"), None),
+            ("10.0.3.0/24", Some("API"), Some("eu")), // overlaps HOOKS
+            ("2001:db8::/64", Some("API"), Some("eu")),
+            ("2001:db8:0:1::/64", None, None),
+        ])
     }
 
     #[test]
     fn hand_computed() {
-        let allow = vec![
-            allow("10.0.0.0/25"),     // 0: covers half of API/eu's /24
-            allow("10.0.1.0/24"),     // 1: covers API/us
-            allow("10.0.1.128/25"),   // 2: redundant to 1
-            allow("10.0.1.0/24"),     // 3: duplicate of 1: redundant to 1
-            allow("192.168.0.0/16"),  // 4: stale
-            allow("api.example.com"), // 5: names cover nothing
-            allow("2001:db8::/48"),   // 6: covers both v6 /64s; broad (< /56)
-            allow("8.0.0.0/7"),       // 7: stale and broad (< /8)
-            allow("10.0.2.0/24"),     // 8
-            allow("2001:db8::/64"),   // 9: redundant to 6
-        ];
+        let allow = list_of(&[
+            any("10.0.0.0/25"),     // 0: covers half of API/eu's /24
+            any("10.0.1.0/24"),     // 1: covers API/us
+            any("10.0.1.128/25"),   // 2: redundant to 1
+            any("10.0.1.0/24"),     // 3: duplicate of 1: redundant to 1
+            any("192.168.0.0/16"),  // 4: stale
+            any("api.example.com"), // a name: covers nothing, not in `entries`
+            any("2001:db8::/48"),   // 5: covers both v6 /64s; broad (< /56)
+            any("8.0.0.0/7"),       // 6: stale and broad (< /8)
+            any("10.0.2.0/24"),     // 7
+            any("2001:db8::/64"),   // 8: redundant to 5
+        ]);
         let c = coverage(&feed(), &allow, None, 8, 56);
         assert_eq!(c.v4.published, 1024u128);
         assert_eq!(c.v4.covered, 128u128 + 256 + 256);
@@ -734,25 +757,25 @@ mod tests {
                 (Some("HOOKS"), None, vec![n("10.0.3.0/24")], "256".into()),
             ]
         );
-        assert_eq!(c.stale, vec![4, 7]);
-        assert_eq!(c.redundant, vec![(2, 1), (3, 1), (9, 6)]);
-        assert_eq!(c.broad, vec![6, 7]);
+        assert_eq!(c.stale, vec![4, 6]);
+        assert_eq!(c.redundant, vec![(2, 1), (3, 1), (8, 5)]);
+        assert_eq!(c.broad, vec![5, 6]);
     }
 
     #[test]
     fn ports_and_protocols() {
         let published = feed();
-        let allow = vec![
-            with_ports("10.0.0.0/22", &[(22, 22)], Some("tcp")), // 0: not 443
-            with_ports("10.0.0.0/24", &[(400, 500)], Some("TCP")), // 1
-            with_ports("10.0.0.0/25", &[(443, 443)], Some("tcp")), // 2: narrower ports
-            with_ports("10.0.0.0/25", &[(400, 500)], Some("tcp")), // 3: redundant to 1
-            with_ports("10.0.1.0/24", &[(443, 443)], Some("udp")), // 4
-            allow("10.0.1.0/24"), // 5: any port: 4 is redundant to it
-            with_ports("172.16.0.0/12", &[(443, 443)], None), // 6: stale
-            with_ports("172.16.0.0/16", &[(1, 1000)], None), // 7: stale, ports differ
-            with_ports("0.0.0.0/0", &[(22, 22)], None), // 8: not counting, not broad
-        ];
+        let allow = list_of(&[
+            ("10.0.0.0/22", Some(&[(22, 22)]), Some("tcp")), // 0: not 443
+            ("10.0.0.0/24", Some(&[(400, 500)]), Some("TCP")), // 1
+            ("10.0.0.0/25", Some(&[(443, 443)]), Some("tcp")), // 2: narrower ports
+            ("10.0.0.0/25", Some(&[(400, 500)]), Some("tcp")), // 3: redundant to 1
+            ("10.0.1.0/24", Some(&[(443, 443)]), Some("udp")), // 4
+            any("10.0.1.0/24"),                              // 5: any port: 4 is redundant to it
+            ("172.16.0.0/12", Some(&[(443, 443)]), None),    // 6: stale
+            ("172.16.0.0/16", Some(&[(1, 1000)]), None),     // 7: stale, ports differ
+            ("0.0.0.0/0", Some(&[(22, 22)]), None),          // 8: not counting, not broad
+        ]);
         let c = coverage(&published, &allow, Some(443), 8, 32);
         assert_eq!(c.v4.covered, 512u128);
         assert_eq!(c.uncovered, vec![n("10.0.2.0/23"), n("2001:db8::/63")]);
@@ -773,11 +796,11 @@ mod tests {
 
     #[test]
     fn empty_inputs() {
-        let c = coverage(&[], &[], None, 8, 32);
+        let c = coverage(&feed_of(&[]), &list_of(&[]), None, 8, 32);
         assert!((c.v4.percent - 100.0).abs() < f64::EPSILON);
         assert!(c.gaps.is_empty() && c.uncovered.is_empty());
-        let unlabelled = vec![pubd("10.0.0.0/8", None, None)];
-        let c = coverage(&unlabelled, &[allow("10.0.0.0/9")], None, 0, 0);
+        let unlabelled = feed_of(&[("10.0.0.0/8", None, None)]);
+        let c = coverage(&unlabelled, &list_of(&[any("10.0.0.0/9")]), None, 0, 0);
         assert!(c.gaps.is_empty(), "no breakdown without labels");
         assert_eq!(c.uncovered, vec![n("10.128.0.0/9")]);
         assert!(c.broad.is_empty());
@@ -785,22 +808,16 @@ mod tests {
 
     #[test]
     fn diff_snapshots() {
-        let old = vec![
-            pubd("10.0.0.0/24", None, None),
-            pubd("2001:db8::/64", None, None),
-        ];
-        let new = vec![
-            pubd("10.0.0.0/23", None, None),
-            pubd("2001:db8::/65", None, None),
-        ];
+        let old = feed_of(&[("10.0.0.0/24", None, None), ("2001:db8::/64", None, None)]);
+        let new = feed_of(&[("10.0.0.0/23", None, None), ("2001:db8::/65", None, None)]);
         let d = diff(&old, &new, None, None);
         assert_eq!(d.added.to_cidrs(), vec![n("10.0.1.0/24")]);
         assert_eq!(d.removed.to_cidrs(), vec![n("2001:db8::8000:0:0:0/65")]);
         assert!(d.added_uncovered.is_none());
-        let allow = vec![
-            allow("10.0.1.0/25"),
-            with_ports("10.0.1.128/25", &[(22, 22)], None),
-        ];
+        let allow = list_of(&[
+            any("10.0.1.0/25"),
+            ("10.0.1.128/25", Some(&[(22, 22)]), None),
+        ]);
         let d = diff(&old, &new, Some(&allow), Some(443));
         assert_eq!(
             d.added_uncovered.unwrap().to_cidrs(),
@@ -812,57 +829,33 @@ mod tests {
 
     #[test]
     fn hosts() {
-        let allow = vec![
-            with_ports("10.0.0.0/8", &[(22, 22)], None),
-            allow("*.example.com"),
-            allow("api.other.com"),
-            allow("192.0.2.0/24"),
-        ];
+        let allow = list_of(&[
+            ("10.0.0.0/8", Some(&[(22, 22)]), None),
+            any("*.example.com"),
+            any("api.other.com"),
+            any("192.0.2.0/24"),
+        ]);
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(
-            host_covered(ip("10.1.1.1"), "x.test", &allow, None),
-            Some(0)
-        );
-        assert_eq!(
-            host_covered(ip("10.1.1.1"), "x.test", &allow, Some(443)),
-            None
-        );
-        assert_eq!(
-            host_covered(ip("1.1.1.1"), "a.b.Example.com.", &allow, Some(443)),
-            Some(1)
-        );
-        assert_eq!(
-            host_covered(ip("1.1.1.1"), "example.com", &allow, None),
-            None
-        );
-        assert_eq!(
-            host_covered(ip("1.1.1.1"), "badexample.com", &allow, None),
-            None
-        );
-        assert_eq!(
-            host_covered(ip("1.1.1.1"), "API.other.com", &allow, None),
-            Some(2)
-        );
-        assert_eq!(
-            host_covered(ip("1.1.1.1"), "x.api.other.com", &allow, None),
-            None
-        );
-        assert_eq!(
-            host_covered(ip("::ffff:192.0.2.7"), "x.test", &allow, None),
-            Some(3)
-        );
+        assert_eq!(host_covered(ip("10.1.1.1"), &allow, None), Some(0));
+        assert_eq!(host_covered(ip("10.1.1.1"), &allow, Some(443)), None);
+        assert_eq!(host_covered(ip("::ffff:192.0.2.7"), &allow, None), Some(1));
+        assert_eq!(host_covered(ip("1.1.1.1"), &allow, None), None);
+        assert_eq!(fqdn_covered("a.b.Example.com.", &allow, Some(443)), Some(0));
+        assert_eq!(fqdn_covered("example.com", &allow, None), None);
+        assert_eq!(fqdn_covered("badexample.com", &allow, None), None);
+        assert_eq!(fqdn_covered("API.other.com", &allow, None), Some(1));
+        assert_eq!(fqdn_covered("x.api.other.com", &allow, None), None);
     }
 
-    fn keyed(net: IpNet, ports: Option<Vec<PortRange>>, protocol: Option<&str>) -> AllowEntry {
-        AllowEntry {
-            target: AllowTarget::Net(net),
-            origin: Origin {
-                source: "a".into(),
-                line: 1,
-            },
-            ports,
-            protocol: protocol.map(Into::into),
-        }
+    #[test]
+    fn rules_are_canonical() {
+        let allow = list_of(&[
+            ("10.0.0.0/8", Some(&[(443, 443), (22, 22)]), Some("TCP")),
+            ("10.0.0.0/9", Some(&[(22, 22), (443, 443)]), Some("tcp")),
+        ]);
+        assert_eq!(allow.entries[0].rule, allow.entries[1].rule);
+        let c = coverage(&feed(), &allow, None, 8, 32);
+        assert_eq!(c.redundant, vec![(1, 0)]);
     }
 
     fn small_net() -> impl proptest::strategy::Strategy<Value = IpNet> {
@@ -902,42 +895,36 @@ mod tests {
             ),
             port in proptest::option::of(proptest::sample::select(vec![22u16, 443])),
         ) {
-            let port_opts = [None, Some(vec![PortRange { first: 443, last: 443 }]),
-                Some(vec![PortRange { first: 22, last: 22 }, PortRange { first: 443, last: 443 }]),
-                Some(vec![PortRange { first: 443, last: 443 }, PortRange { first: 22, last: 22 }])];
+            let port_opts: [Option<&[(u16, u16)]>; 4] =
+                [None, Some(&[(443, 443)]), Some(&[(22, 22), (443, 443)]), Some(&[(443, 443), (22, 22)])];
             let proto_opts = [None, Some("tcp"), Some("TCP")];
-            let published: Vec<PublishedEntry> = published
+            let nets: Vec<String> = published.iter().map(ToString::to_string).collect();
+            let rows: Vec<(&str, Option<&str>, Option<&str>)> = nets
                 .iter()
                 .enumerate()
-                .map(|(i, net)| PublishedEntry {
-                    net: *net,
-                    origin: Origin { source: "p".into(), line: i },
-                    service: (i % 2 == 0).then(|| "S".to_owned()),
-                    region: (i % 3 == 0).then(|| "R".to_owned()),
-                })
+                .map(|(i, net)| (net.as_str(), (i % 2 == 0).then_some("S"), (i % 3 == 0).then_some("R")))
                 .collect();
-            let allow: Vec<AllowEntry> = allow
+            let feed = feed_of(&rows);
+            let targets: Vec<String> = allow
                 .iter()
-                .map(|(net, p, q, name)| {
-                    if *name {
-                        super::tests::allow("x.example.com")
-                    } else {
-                        keyed(*net, port_opts[*p].clone(), proto_opts[*q])
-                    }
-                })
+                .map(|(net, _, _, name)| if *name { "x.example.com".to_owned() } else { net.to_string() })
                 .collect();
-            let c = coverage(&published, &allow, port, 27, 123);
+            let allow_rows: Vec<AllowRow<'_>> = allow
+                .iter()
+                .zip(&targets)
+                .map(|((_, p, q, _), target)| (target.as_str(), port_opts[*p], proto_opts[*q]))
+                .collect();
+            let allow = list_of(&allow_rows);
+            let c = coverage(&feed, &allow, port, 27, 123);
 
             let pub_addrs: std::collections::BTreeSet<(bool, u128)> =
-                published.iter().flat_map(|e| addrs(&e.net)).collect();
+                feed.entries.iter().flat_map(|e| addrs(&e.net)).collect();
             let counting: Vec<(usize, IpNet)> = allow
+                .entries
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| entry_counts(e, port))
-                .filter_map(|(i, e)| match e.target {
-                    AllowTarget::Net(n) => Some((i, n)),
-                    AllowTarget::Fqdn(_) => None,
-                })
+                .filter(|(_, e)| allow.rule(e.rule).allows_port(port))
+                .map(|(i, e)| (i, e.net))
                 .collect();
             let allowed: std::collections::BTreeSet<(bool, u128)> =
                 counting.iter().flat_map(|(_, n)| addrs(n)).collect();
@@ -952,9 +939,13 @@ mod tests {
             let mut want_gaps = Vec::new();
             for service in [None, Some("S")] {
                 for region in [None, Some("R")] {
-                    let group: std::collections::BTreeSet<(bool, u128)> = published
+                    let group: std::collections::BTreeSet<(bool, u128)> = feed
+                        .entries
                         .iter()
-                        .filter(|e| e.service.as_deref() == service && e.region.as_deref() == region)
+                        .filter(|e| {
+                            let l = feed.label_of(e);
+                            l.service.as_deref() == service && l.region.as_deref() == region
+                        })
                         .flat_map(|e| addrs(&e.net))
                         .collect();
                     let gap: std::collections::BTreeSet<(bool, u128)> =
@@ -965,7 +956,7 @@ mod tests {
                 }
             }
             // A feed without any label has no breakdown.
-            if published.iter().all(|e| e.service.is_none() && e.region.is_none()) {
+            if feed.entries.iter().all(|e| *feed.label_of(e) == Label::default()) {
                 want_gaps.clear();
             }
             let got_gaps: Vec<_> = c
@@ -994,10 +985,10 @@ mod tests {
             proptest::prop_assert_eq!(&c.broad, &want_broad);
 
             let key = |i: usize| {
-                let e = &allow[i];
+                let r = allow.rule(allow.entries[i].rule);
                 (
-                    e.ports.as_ref().map(|p| crate::model::normalize_ports(p)),
-                    e.protocol.as_ref().map(|p| p.to_ascii_lowercase()),
+                    r.ports.as_ref().map(|p| crate::model::normalize_ports(p)),
+                    r.protocol.as_ref().map(|p| p.to_ascii_lowercase()),
                 )
             };
             let valid = |i: usize, j: usize| {

@@ -33,7 +33,11 @@
 
 use ipnet::IpNet;
 
-use crate::model::{Feed, FeedFilter, FeedFormat, Origin, ParseError, PublishedEntry};
+use std::collections::HashMap;
+
+use crate::model::{
+    Feed, FeedFilter, FeedFormat, Label, Origin, ParseError, PublishedEntry, intern, line32,
+};
 
 use self::json::Node;
 
@@ -140,7 +144,8 @@ pub fn parse_feed_json_partial(
     };
     let mut reader = Reader {
         source,
-        entries: Vec::new(),
+        feed: Feed::new(format),
+        ids: HashMap::new(),
         errors: Vec::new(),
     };
     let version = match format {
@@ -158,15 +163,10 @@ pub fn parse_feed_json_partial(
             reason: format!("not a {} feed: {reason}", format.name()),
         }]
     })?;
-    let entries = apply_filter(source, format, reader.entries, filter)?;
-    Ok((
-        Feed {
-            format,
-            version,
-            entries,
-        },
-        reader.errors,
-    ))
+    let mut feed = reader.feed;
+    feed.version = version;
+    apply_filter(source, &mut feed, filter)?;
+    Ok((feed, reader.errors))
 }
 
 /// `aws, azure, gcp, github, atlassian`.
@@ -226,7 +226,8 @@ fn detect_node(root: &Node) -> Option<FeedFormat> {
 /// Collects entries and per-entry errors while a feed is read.
 struct Reader<'a> {
     source: &'a str,
-    entries: Vec<PublishedEntry>,
+    feed: Feed,
+    ids: HashMap<Label, u32>,
     errors: Vec<ParseError>,
 }
 
@@ -239,18 +240,32 @@ impl Reader<'_> {
         });
     }
 
-    /// Reads one prefix value.
-    fn prefix(&mut self, node: &Node, service: Option<String>, region: Option<String>) {
+    /// The id of the label (`service`, `region`).
+    fn label(&mut self, service: Option<String>, region: Option<String>) -> u32 {
+        if service.is_none() && region.is_none() {
+            return 0;
+        }
+        if self.ids.is_empty() {
+            self.ids = self.feed.labels.iter().cloned().zip(0..).collect();
+        }
+        intern(
+            &mut self.feed.labels,
+            &mut self.ids,
+            Label { service, region },
+        )
+    }
+
+    /// Reads one prefix value, with the label `label`.
+    fn prefix(&mut self, node: &Node, label: u32) {
         let Some(text) = node.as_str() else {
             self.error(node.line, &snippet(node), "expected a CIDR string");
             return;
         };
         match parse_net(text) {
-            Ok(net) => self.entries.push(PublishedEntry {
+            Ok(net) => self.feed.entries.push(PublishedEntry {
                 net,
-                origin: origin(self.source, node.line),
-                service,
-                region,
+                line: line32(node.line),
+                label,
             }),
             Err(reason) => self.error(node.line, text, reason),
         }
@@ -281,7 +296,10 @@ fn read_aws(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>,
         let Some(node) = node else { continue };
         for item in r.array(node, what) {
             match item.get("ip_prefix").or_else(|| item.get("ipv6_prefix")) {
-                Some(p) => r.prefix(p, label(item.get("service")), label(item.get("region"))),
+                Some(p) => {
+                    let id = r.label(label(item.get("service")), label(item.get("region")));
+                    r.prefix(p, id);
+                }
                 None => r.error(
                     item.line,
                     &snippet(item),
@@ -301,8 +319,9 @@ fn read_azure(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)
         let region = label(properties.and_then(|p| p.get("region")));
         match properties.and_then(|p| p.get("addressPrefixes")) {
             Some(prefixes) => {
+                let id = r.label(service.clone(), region);
                 for p in r.array(prefixes, "addressPrefixes") {
-                    r.prefix(p, service.clone(), region.clone());
+                    r.prefix(p, id);
                 }
             }
             None => r.error(
@@ -319,7 +338,10 @@ fn read_gcp(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>,
     let prefixes = root.get("prefixes").ok_or("no `prefixes` array")?;
     for item in r.array(prefixes, "prefixes") {
         match item.get("ipv4Prefix").or_else(|| item.get("ipv6Prefix")) {
-            Some(p) => r.prefix(p, label(item.get("service")), label(item.get("scope"))),
+            Some(p) => {
+                let id = r.label(label(item.get("service")), label(item.get("scope")));
+                r.prefix(p, id);
+            }
             None => r.error(
                 item.line,
                 &snippet(item),
@@ -346,8 +368,9 @@ fn read_github(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String
             continue;
         }
         any = true;
+        let id = r.label(Some(key.clone()), None);
         for item in items {
-            r.prefix(item, Some(key.clone()), None);
+            r.prefix(item, id);
         }
     }
     if any {
@@ -361,7 +384,10 @@ fn read_atlassian(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, Str
     let items = root.get("items").ok_or("no `items` array")?;
     for item in r.array(items, "items") {
         match item.get("cidr") {
-            Some(p) => r.prefix(p, label(item.get("product")), label(item.get("region"))),
+            Some(p) => {
+                let id = r.label(label(item.get("product")), label(item.get("region")));
+                r.prefix(p, id);
+            }
             None => r.error(item.line, &snippet(item), "item has no `cidr`"),
         }
     }
@@ -393,26 +419,26 @@ fn stamp(root: &Node, keys: &[&str]) -> Option<(String, String)> {
     })
 }
 
-fn apply_filter(
-    source: &str,
-    format: FeedFormat,
-    entries: Vec<PublishedEntry>,
-    filter: &FeedFilter,
-) -> Result<Vec<PublishedEntry>, Vec<ParseError>> {
-    type Label = fn(&PublishedEntry) -> Option<&str>;
+/// Keeps the entries whose labels match `filter`. A filter on a label the
+/// feed does not have at all is an error, not an empty result.
+fn apply_filter(source: &str, feed: &mut Feed, filter: &FeedFilter) -> Result<(), Vec<ParseError>> {
+    type Get = fn(&Label) -> Option<&str>;
     let mut errors = Vec::new();
-    let checks: [(&[String], &str, Label); 2] = [
-        (&filter.services, "service", |e| e.service.as_deref()),
-        (&filter.regions, "region", |e| e.region.as_deref()),
+    let checks: [(&[String], &str, Get); 2] = [
+        (&filter.services, "service", |l| l.service.as_deref()),
+        (&filter.regions, "region", |l| l.region.as_deref()),
     ];
     for (wanted, what, get) in checks {
-        if !wanted.is_empty() && !entries.is_empty() && entries.iter().all(|e| get(e).is_none()) {
+        if !wanted.is_empty()
+            && !feed.entries.is_empty()
+            && feed.entries.iter().all(|e| get(feed.label_of(e)).is_none())
+        {
             errors.push(ParseError {
                 origin: origin(source, 1),
                 text: clip(&wanted.join(",")),
                 reason: format!(
                     "the {} feed has no {what} labels, so a {what} filter cannot select anything",
-                    format.name()
+                    feed.format.name()
                 ),
             });
         }
@@ -420,13 +446,20 @@ fn apply_filter(
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(entries
-        .into_iter()
-        .filter(|e| {
-            label_matches(e.service.as_deref(), &filter.services)
-                && label_matches(e.region.as_deref(), &filter.regions)
+    if filter.services.is_empty() && filter.regions.is_empty() {
+        return Ok(());
+    }
+    let keep: Vec<bool> = feed
+        .labels
+        .iter()
+        .map(|l| {
+            label_matches(l.service.as_deref(), &filter.services)
+                && label_matches(l.region.as_deref(), &filter.regions)
         })
-        .collect())
+        .collect();
+    feed.entries
+        .retain(|e| keep.get(e.label as usize).copied().unwrap_or(false));
+    Ok(())
 }
 
 fn label_matches(label: Option<&str>, wanted: &[String]) -> bool {
@@ -909,14 +942,16 @@ mod tests {
             ]
         );
         let first = &feed.entries[0];
-        assert_eq!(first.service.as_deref(), Some("AMAZON"));
-        assert_eq!(first.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(first.origin.line, 6);
-        assert_eq!(&*first.origin.source, "aws.json");
+        assert_eq!(feed.label_of(first).service.as_deref(), Some("AMAZON"));
+        assert_eq!(feed.label_of(first).region.as_deref(), Some("eu-west-1"));
+        assert_eq!(first.line, 6);
         // The same prefix listed again under EC2 is kept, with its own line.
-        assert_eq!(feed.entries[1].service.as_deref(), Some("EC2"));
-        assert_eq!(feed.entries[1].origin.line, 12);
-        assert_eq!(feed.entries[3].origin.line, 26);
+        assert_eq!(
+            feed.label_of(&feed.entries[1]).service.as_deref(),
+            Some("EC2")
+        );
+        assert_eq!(feed.entries[1].line, 12);
+        assert_eq!(feed.entries[3].line, 26);
     }
 
     #[test]
@@ -961,16 +996,22 @@ mod tests {
             Some(("changeNumber".to_owned(), "42".to_owned()))
         );
         assert_eq!(feed.entries.len(), 5);
-        assert_eq!(feed.entries[0].service.as_deref(), Some("ActionGroup"));
-        assert_eq!(feed.entries[0].region, None);
+        assert_eq!(
+            feed.label_of(&feed.entries[0]).service.as_deref(),
+            Some("ActionGroup")
+        );
+        assert_eq!(feed.label_of(&feed.entries[0]).region, None);
         let filter = FeedFilter {
             services: vec!["azurecloud.westeurope".to_owned()],
             regions: vec![],
         };
         let feed = parse_feed_json("az.json", AZURE, None, &filter).unwrap();
         assert_eq!(nets(&feed), ["203.0.113.0/24", "2001:db8:5::/48"]);
-        assert_eq!(feed.entries[0].region.as_deref(), Some("westeurope"));
-        assert_eq!(feed.entries[1].origin.line, 28);
+        assert_eq!(
+            feed.label_of(&feed.entries[0]).region.as_deref(),
+            Some("westeurope")
+        );
+        assert_eq!(feed.entries[1].line, 28);
         // The exact tag name only: the global tag does not match.
         let filter = FeedFilter {
             services: vec!["AzureCloud".to_owned()],
@@ -995,8 +1036,14 @@ mod tests {
             nets(&feed),
             ["192.0.2.0/24", "2001:db8:9000::/44", "198.51.100.0/23"]
         );
-        assert_eq!(feed.entries[1].service.as_deref(), Some("Google Cloud"));
-        assert_eq!(feed.entries[1].region.as_deref(), Some("africa-south1"));
+        assert_eq!(
+            feed.label_of(&feed.entries[1]).service.as_deref(),
+            Some("Google Cloud")
+        );
+        assert_eq!(
+            feed.label_of(&feed.entries[1]).region.as_deref(),
+            Some("africa-south1")
+        );
         let filter = FeedFilter {
             services: vec![],
             regions: vec!["asia-east1".to_owned()],
@@ -1006,7 +1053,11 @@ mod tests {
 
         let goog = parse_feed_json("goog.json", GOOG, None, &none()).unwrap();
         assert_eq!(goog.entries.len(), 3);
-        assert!(goog.entries.iter().all(|e| e.service.is_none()));
+        assert!(
+            goog.entries
+                .iter()
+                .all(|e| goog.label_of(e).service.is_none())
+        );
         // goog.json has no service labels: a service filter is an error.
         let filter = FeedFilter {
             services: vec!["Google Cloud".to_owned()],
@@ -1024,13 +1075,13 @@ mod tests {
         let services: Vec<&str> = feed
             .entries
             .iter()
-            .filter_map(|e| e.service.as_deref())
+            .filter_map(|e| feed.label_of(e).service.as_deref())
             .collect();
         assert_eq!(
             services,
             ["hooks", "web", "web", "api", "actions_macos", "copilot"]
         );
-        assert_eq!(feed.entries[0].origin.line, 12);
+        assert_eq!(feed.entries[0].line, 12);
         let filter = FeedFilter {
             services: vec!["WEB".to_owned()],
             regions: vec![],
@@ -1058,9 +1109,12 @@ mod tests {
             feed.version,
             Some(("syncToken".to_owned(), "1700000123".to_owned()))
         );
-        assert_eq!(feed.entries[0].service.as_deref(), Some("jira,confluence"));
         assert_eq!(
-            feed.entries[0].region.as_deref(),
+            feed.label_of(&feed.entries[0]).service.as_deref(),
+            Some("jira,confluence")
+        );
+        assert_eq!(
+            feed.label_of(&feed.entries[0]).region.as_deref(),
             Some("us-east-1,us-west-2")
         );
         let filter = FeedFilter {

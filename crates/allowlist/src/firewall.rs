@@ -47,7 +47,7 @@ use crate::feeds::{
     clip, first_line, looks_like_json, origin, parse_json_document, parse_net, snippet, strip_bom,
 };
 use crate::model::{
-    AllowEntry, AllowTarget, Allowlist, AllowlistFormat, Direction, ParseError, PortRange,
+    Allowlist, AllowlistBuilder, AllowlistFormat, Direction, ParseError, PortRange,
 };
 
 /// Sniffs an allowlist's format: `nft -j` JSON (an object with an
@@ -136,7 +136,7 @@ pub fn parse_allowlist_rules_partial(
     };
     let mut out = Out {
         source,
-        entries: Vec::new(),
+        list: AllowlistBuilder::new(format, source),
         errors: Vec::new(),
     };
     match format {
@@ -153,13 +153,7 @@ pub fn parse_allowlist_rules_partial(
         }
         AllowlistFormat::Cidr => {}
     }
-    Ok((
-        Allowlist {
-            format,
-            entries: out.entries,
-        },
-        out.errors,
-    ))
+    Ok((out.list.finish(), out.errors))
 }
 
 fn detect_json(root: &Node) -> Option<AllowlistFormat> {
@@ -197,7 +191,7 @@ fn is_iptables_line(line: &str) -> bool {
 /// Collects entries and errors.
 struct Out<'a> {
     source: &'a str,
-    entries: Vec<AllowEntry>,
+    list: AllowlistBuilder,
     errors: Vec<ParseError>,
 }
 
@@ -217,12 +211,10 @@ impl Out<'_> {
         ports: Option<&Vec<PortRange>>,
         protocol: Option<&String>,
     ) {
-        self.entries.push(AllowEntry {
-            target: AllowTarget::Net(net),
-            origin: origin(self.source, line),
-            ports: ports.cloned(),
-            protocol: protocol.cloned(),
-        });
+        let rule = self
+            .list
+            .rule(ports.map(Vec::as_slice), protocol.map(String::as_str));
+        self.list.net(net, line, rule);
     }
 }
 
@@ -1414,11 +1406,9 @@ mod tests {
         list.entries
             .iter()
             .map(|e| {
-                let target = match &e.target {
-                    AllowTarget::Net(n) => n.to_string(),
-                    AllowTarget::Fqdn(f) => f.clone(),
-                };
-                let ports = e.ports.as_ref().map_or("*".to_owned(), |ps| {
+                let target = e.net.to_string();
+                let rule = list.rule(e.rule);
+                let ports = rule.ports.as_ref().map_or("*".to_owned(), |ps| {
                     ps.iter()
                         .map(|p| {
                             if p.first == p.last {
@@ -1433,9 +1423,9 @@ mod tests {
                 format!(
                     "{} {} {} @{}",
                     target,
-                    e.protocol.as_deref().unwrap_or("any"),
+                    rule.protocol.as_deref().unwrap_or("any"),
                     ports,
-                    e.origin.line
+                    e.at.line
                 )
             })
             .collect()

@@ -16,6 +16,7 @@ pub mod feeds;
 pub mod firewall;
 pub mod model;
 pub mod set;
+mod sort;
 pub mod text;
 
 pub use model::*;

@@ -1,6 +1,7 @@
 //! The shared vocabulary of the allowlist crate: where an entry came from,
 //! what a feed or a firewall rule says, and what did not parse.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -38,16 +39,24 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// One published range, with the feed's labels for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The labels a feed gives a range: its service / tag name (`AMAZON`,
+/// `AzureCloud.westeurope`, GitHub's `hooks`, GCP's `service`) and its
+/// region / scope, when it has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Label {
+    pub service: Option<String>,
+    pub region: Option<String>,
+}
+
+/// One published range. Small and `Copy` on purpose: a feed can hold
+/// millions of them, so the labels live once in [`Feed::labels`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublishedEntry {
     pub net: IpNet,
-    pub origin: Origin,
-    /// The feed's service / tag name (`AMAZON`, `AzureCloud.westeurope`,
-    /// GitHub's `hooks`, GCP's `service`), when it has one.
-    pub service: Option<String>,
-    /// The feed's region / scope, when it has one.
-    pub region: Option<String>,
+    /// The 1-based line in its feed (for JSON, the line of the value).
+    pub line: u32,
+    /// Index into [`Feed::labels`].
+    pub label: u32,
 }
 
 /// A parsed published feed.
@@ -58,7 +67,65 @@ pub struct Feed {
     /// The feed's own version stamp: (`syncToken`, "1706…"),
     /// (`createDate`, …), (`changeNumber`, …), (`creationTime`, …).
     pub version: Option<(String, String)>,
+    /// The distinct labels of the entries; `labels[0]` is the empty label.
+    pub labels: Vec<Label>,
     pub entries: Vec<PublishedEntry>,
+}
+
+impl Feed {
+    /// An empty feed of `format`.
+    pub fn new(format: FeedFormat) -> Self {
+        Feed {
+            format,
+            version: None,
+            labels: vec![Label::default()],
+            entries: Vec::new(),
+        }
+    }
+
+    /// The labels of `entry` (the empty label for an id out of range).
+    pub fn label_of(&self, entry: &PublishedEntry) -> &Label {
+        static NONE: Label = Label {
+            service: None,
+            region: None,
+        };
+        self.labels.get(entry.label as usize).unwrap_or(&NONE)
+    }
+
+    /// Moves `other`'s entries into this feed, with their labels.
+    pub fn append(&mut self, other: Feed) {
+        let mut ids: HashMap<Label, u32> = self.labels.iter().cloned().zip(0..).collect();
+        let map: Vec<u32> = other
+            .labels
+            .into_iter()
+            .map(|label| intern(&mut self.labels, &mut ids, label))
+            .collect();
+        self.entries
+            .extend(other.entries.into_iter().map(|e| PublishedEntry {
+                label: map.get(e.label as usize).copied().unwrap_or(0),
+                ..e
+            }));
+    }
+}
+
+/// The id of `value` in `table`, adding it when new.
+pub(crate) fn intern<K: Clone + Eq + std::hash::Hash>(
+    table: &mut Vec<K>,
+    ids: &mut HashMap<K, u32>,
+    value: K,
+) -> u32 {
+    if let Some(&id) = ids.get(&value) {
+        return id;
+    }
+    let id = u32::try_from(table.len()).unwrap_or(u32::MAX);
+    table.push(value.clone());
+    ids.insert(value, id);
+    id
+}
+
+/// A line number as stored in an entry (lines past 4 billion saturate).
+pub(crate) fn line32(line: usize) -> u32 {
+    u32::try_from(line).unwrap_or(u32::MAX)
 }
 
 /// The published feed formats.
@@ -148,23 +215,61 @@ pub fn normalize_ports(ranges: &[PortRange]) -> Vec<PortRange> {
     out
 }
 
-/// What an allowlist entry allows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AllowTarget {
-    Net(IpNet),
-    /// `host.example.com`, or `*.example.com` for every subdomain.
-    Fqdn(String),
+/// What a rule allows besides the address: its destination ports and its
+/// protocol. `Rule::default()` allows every port and protocol.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Rule {
+    /// Ports the rule allows, as a canonical set ([`normalize_ports`]);
+    /// `None` means every port (or not stated).
+    pub ports: Option<Vec<PortRange>>,
+    /// Lower-case protocol (`tcp`, `udp`, …); `None` means any.
+    pub protocol: Option<String>,
 }
 
-/// One allowlist entry (a line of a list, one address of a firewall rule).
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl Rule {
+    /// The rule in canonical form: ports normalised, protocol lower-cased.
+    pub fn new(ports: Option<&[PortRange]>, protocol: Option<&str>) -> Self {
+        Rule {
+            ports: ports.map(normalize_ports),
+            protocol: protocol.map(str::to_ascii_lowercase),
+        }
+    }
+
+    /// Whether the rule allows `port` (always, without a port).
+    pub fn allows_port(&self, port: Option<u16>) -> bool {
+        match (port, &self.ports) {
+            (None, _) | (Some(_), None) => true,
+            (Some(p), Some(ranges)) => ranges.iter().any(|r| r.first <= p && p <= r.last),
+        }
+    }
+}
+
+/// Where an allowlist entry stands: an index into [`Allowlist::sources`]
+/// and a 1-based line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct At {
+    pub source: u32,
+    pub line: u32,
+}
+
+/// One network an allowlist allows (a line of a list, one address of a
+/// firewall rule). Small and `Copy`: a rule set can hold millions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AllowEntry {
-    pub target: AllowTarget,
-    pub origin: Origin,
-    /// Ports the rule allows; `None` means every port (or not stated).
-    pub ports: Option<Vec<PortRange>>,
-    /// Protocol the rule allows (`tcp`, `udp`, …); `None` means any.
-    pub protocol: Option<String>,
+    pub net: IpNet,
+    pub at: At,
+    /// Index into [`Allowlist::rules`].
+    pub rule: u32,
+}
+
+/// A host name an allowlist allows: `host.example.com`, or
+/// `*.example.com` for every subdomain (lower case, no trailing dot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameEntry {
+    pub name: String,
+    pub at: At,
+    /// Index into [`Allowlist::rules`].
+    pub rule: u32,
 }
 
 /// The allowlist formats.
@@ -198,9 +303,156 @@ impl AllowlistFormat {
     }
 }
 
-/// A parsed allowlist.
+/// A parsed allowlist (or several, appended).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowlist {
     pub format: AllowlistFormat,
+    /// The inputs' names (paths or URLs) that [`At::source`] indexes.
+    pub sources: Vec<Arc<str>>,
+    /// The distinct rules of the entries, each in canonical form;
+    /// `rules[0]` is `Rule::default()` (every port, any protocol).
+    pub rules: Vec<Rule>,
+    /// Network entries, in input order.
     pub entries: Vec<AllowEntry>,
+    /// Host name entries, in input order.
+    pub names: Vec<NameEntry>,
+}
+
+impl Allowlist {
+    /// An empty allowlist of `format` read from `source`.
+    pub fn new(format: AllowlistFormat, source: &str) -> Self {
+        Allowlist {
+            format,
+            sources: vec![Arc::from(source)],
+            rules: vec![Rule::default()],
+            entries: Vec::new(),
+            names: Vec::new(),
+        }
+    }
+
+    /// How many entries, networks and names.
+    pub fn len(&self) -> usize {
+        self.entries.len() + self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The input and line of `at`.
+    pub fn origin(&self, at: At) -> Origin {
+        Origin {
+            source: self
+                .sources
+                .get(at.source as usize)
+                .cloned()
+                .unwrap_or_else(|| Arc::from("?")),
+            line: at.line as usize,
+        }
+    }
+
+    /// The rule `id` (the allow-everything rule for an id out of range).
+    pub fn rule(&self, id: u32) -> &Rule {
+        static ANY: Rule = Rule {
+            ports: None,
+            protocol: None,
+        };
+        self.rules.get(id as usize).unwrap_or(&ANY)
+    }
+
+    /// Moves `other`'s entries into this allowlist, with their sources and
+    /// rules.
+    pub fn append(&mut self, other: Allowlist) {
+        let base = u32::try_from(self.sources.len()).unwrap_or(u32::MAX);
+        self.sources.extend(other.sources);
+        let mut ids: HashMap<Rule, u32> = self.rules.iter().cloned().zip(0..).collect();
+        let map: Vec<u32> = other
+            .rules
+            .into_iter()
+            .map(|rule| intern(&mut self.rules, &mut ids, rule))
+            .collect();
+        let rule = |id: u32| map.get(id as usize).copied().unwrap_or(0);
+        let at = |at: At| At {
+            source: base.saturating_add(at.source),
+            line: at.line,
+        };
+        self.entries
+            .extend(other.entries.into_iter().map(|e| AllowEntry {
+                net: e.net,
+                at: at(e.at),
+                rule: rule(e.rule),
+            }));
+        self.names
+            .extend(other.names.into_iter().map(|e| NameEntry {
+                name: e.name,
+                at: at(e.at),
+                rule: rule(e.rule),
+            }));
+    }
+}
+
+/// Builds an [`Allowlist`] from one input, interning rules as it goes.
+pub(crate) struct AllowlistBuilder {
+    list: Allowlist,
+    ids: HashMap<Rule, u32>,
+    /// The last rule interned, to skip the hash for runs of one rule.
+    last: Option<(Rule, u32)>,
+}
+
+impl AllowlistBuilder {
+    pub(crate) fn new(format: AllowlistFormat, source: &str) -> Self {
+        let list = Allowlist::new(format, source);
+        let ids = list.rules.iter().cloned().zip(0..).collect();
+        AllowlistBuilder {
+            list,
+            ids,
+            last: None,
+        }
+    }
+
+    /// The id of the rule allowing `ports` over `protocol`.
+    pub(crate) fn rule(&mut self, ports: Option<&[PortRange]>, protocol: Option<&str>) -> u32 {
+        if ports.is_none() && protocol.is_none() {
+            return 0;
+        }
+        let rule = Rule::new(ports, protocol);
+        if let Some((last, id)) = &self.last
+            && *last == rule
+        {
+            return *id;
+        }
+        let id = intern(&mut self.list.rules, &mut self.ids, rule.clone());
+        self.last = Some((rule, id));
+        id
+    }
+
+    pub(crate) fn net(&mut self, net: IpNet, line: usize, rule: u32) {
+        self.list.entries.push(AllowEntry {
+            net,
+            at: At {
+                source: 0,
+                line: line32(line),
+            },
+            rule,
+        });
+    }
+
+    pub(crate) fn name(&mut self, name: String, line: usize, rule: u32) {
+        self.list.names.push(NameEntry {
+            name,
+            at: At {
+                source: 0,
+                line: line32(line),
+            },
+            rule,
+        });
+    }
+
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.list.entries.reserve(n);
+    }
+
+    pub(crate) fn finish(self) -> Allowlist {
+        self.list
+    }
 }

@@ -36,6 +36,10 @@ pub trait Address: Copy + Ord + Eq + fmt::Debug + Send + Sync + 'static {
     /// The CIDR block of `prefix_len` starting at `self` (host bits are
     /// cleared; `prefix_len` is clamped to [`Self::BITS`]).
     fn to_net(self, prefix_len: u8) -> IpNet;
+    /// The high 64 bits (an IPv4 address whole), a radix sort key that
+    /// orders as the address does, with ties for IPv6 addresses that share
+    /// their first 64 bits.
+    fn high64(self) -> u64;
 }
 
 impl Address for u32 {
@@ -60,6 +64,9 @@ impl Address for u32 {
         let net = Ipv4Net::new(Ipv4Addr::from(self), len).unwrap_or_default();
         IpNet::V4(net.trunc())
     }
+    fn high64(self) -> u64 {
+        u64::from(self)
+    }
 }
 
 impl Address for u128 {
@@ -83,6 +90,12 @@ impl Address for u128 {
         // The default is unreachable: `len` is at most 128.
         let net = Ipv6Net::new(Ipv6Addr::from(self), len).unwrap_or_default();
         IpNet::V6(net.trunc())
+    }
+    fn high64(self) -> u64 {
+        // The shift leaves 64 bits.
+        #[allow(clippy::cast_possible_truncation)]
+        let high = (self >> 64) as u64;
+        high
     }
 }
 
@@ -170,7 +183,7 @@ impl<T: Address> Ranges<T> {
     /// its bounds swapped). Sorts with `sort_unstable`: `O(n log n)`.
     pub fn from_intervals<I: IntoIterator<Item = (T, T)>>(iter: I) -> Self {
         let mut v: Vec<(T, T)> = iter.into_iter().map(|(a, b)| ordered(a, b)).collect();
-        v.sort_unstable();
+        crate::sort::sort_by_key_then(&mut v, |x| x.0.high64(), Ord::cmp);
         // Merge in place: `out` is the length of the merged prefix.
         let mut out = 0usize;
         for i in 0..v.len() {

@@ -14,7 +14,10 @@ use std::sync::Arc;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::model::{AllowEntry, AllowTarget, Origin, ParseError, PublishedEntry};
+use crate::model::{
+    Allowlist, AllowlistBuilder, AllowlistFormat, Feed, FeedFormat, Origin, ParseError,
+    PublishedEntry, line32,
+};
 
 /// The longest offending text kept in a [`ParseError`], in characters.
 const MAX_ERROR_TEXT: usize = 200;
@@ -26,14 +29,10 @@ const MAX_ERROR_TEXT: usize = 200;
 /// result: all errors are always returned and the caller decides whether
 /// they are fatal (`--lenient` turns them into warnings). Entries carry no
 /// service or region.
-pub fn parse_cidr_feed(
-    source: &str,
-    input: &str,
-    lenient: bool,
-) -> (Vec<PublishedEntry>, Vec<ParseError>) {
+pub fn parse_cidr_feed(source: &str, input: &str, lenient: bool) -> (Feed, Vec<ParseError>) {
     let _ = lenient;
-    let shared: Arc<str> = Arc::from(source);
-    let mut entries = Vec::with_capacity(line_count(input));
+    let mut feed = Feed::new(FeedFormat::Cidr);
+    feed.entries.reserve(line_count(input));
     let mut errors = Vec::new();
     for_each_value(input, |line, value| {
         let net = match value {
@@ -46,14 +45,13 @@ pub fn parse_cidr_feed(
                 net
             }
         };
-        entries.push(PublishedEntry {
+        feed.entries.push(PublishedEntry {
             net,
-            origin: origin(&shared, line),
-            service: None,
-            region: None,
+            line: line32(line),
+            label: 0,
         });
     });
-    (entries, errors)
+    (feed, errors)
 }
 
 /// Parses an allowlist: one CIDR, address, host name (`api.example.com`) or
@@ -64,32 +62,23 @@ pub fn parse_cidr_feed(
 /// `a-z`, `0-9` and `-` and not starting or ending with `-`, the last not
 /// all digits, at most 253 characters in all; `*` only as the whole first
 /// label. Entries allow every port and protocol.
-pub fn parse_cidr_allowlist(source: &str, input: &str) -> (Vec<AllowEntry>, Vec<ParseError>) {
-    let shared: Arc<str> = Arc::from(source);
-    let mut entries = Vec::with_capacity(line_count(input));
+pub fn parse_cidr_allowlist(source: &str, input: &str) -> (Allowlist, Vec<ParseError>) {
+    let mut list = AllowlistBuilder::new(AllowlistFormat::Cidr, source);
+    list.reserve(line_count(input));
     let mut errors = Vec::new();
-    for_each_value(input, |line, value| {
-        let target = match value {
-            Value::V4(net) => AllowTarget::Net(IpNet::V4(net)),
-            Value::Text(text) => {
-                if let Some(net) = parse_net(text) {
-                    AllowTarget::Net(net)
-                } else if let Some(name) = parse_host_name(text) {
-                    AllowTarget::Fqdn(name)
-                } else {
-                    errors.push(error(source, line, text, diagnose(text, true)));
-                    return;
-                }
+    for_each_value(input, |line, value| match value {
+        Value::V4(net) => list.net(IpNet::V4(net), line, 0),
+        Value::Text(text) => {
+            if let Some(net) = parse_net(text) {
+                list.net(net, line, 0);
+            } else if let Some(name) = parse_host_name(text) {
+                list.name(name, line, 0);
+            } else {
+                errors.push(error(source, line, text, diagnose(text, true)));
             }
-        };
-        entries.push(AllowEntry {
-            target,
-            origin: origin(&shared, line),
-            ports: None,
-            protocol: None,
-        });
+        }
     });
-    (entries, errors)
+    (list.finish(), errors)
 }
 
 /// Parses one CIDR or bare address (`/32`, `/128`), normalised to its
@@ -313,20 +302,16 @@ fn line_end(b: &[u8], from: usize) -> usize {
         .map_or(b.len(), |i| from + i)
 }
 
-fn origin(source: &Arc<str>, line: usize) -> Origin {
-    Origin {
-        source: Arc::clone(source),
-        line,
-    }
-}
-
 fn error(source: &str, line: usize, value: &str, reason: String) -> ParseError {
     let text = match value.char_indices().nth(MAX_ERROR_TEXT) {
         Some((cut, _)) => value[..cut].to_owned(),
         None => value.to_owned(),
     };
     ParseError {
-        origin: origin(&Arc::from(source), line),
+        origin: Origin {
+            source: Arc::from(source),
+            line,
+        },
         text,
         reason,
     }
@@ -454,7 +439,8 @@ mod tests {
                      0.0.0.0/0\n\
                      255.255.255.255\n\
                      1.2.3.4/01";
-        let (entries, errors) = parse_cidr_feed("feed.txt", input, false);
+        let (feed, errors) = parse_cidr_feed("feed.txt", input, false);
+        let entries = &feed.entries;
         assert!(errors.is_empty(), "{errors:?}");
         let nets: Vec<IpNet> = entries.iter().map(|e| e.net).collect();
         assert_eq!(
@@ -471,14 +457,10 @@ mod tests {
                 n("0.0.0.0/1"),
             ]
         );
-        let lines: Vec<usize> = entries.iter().map(|e| e.origin.line).collect();
+        let lines: Vec<u32> = entries.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![2, 4, 5, 6, 7, 8, 9, 10, 11]);
-        assert_eq!(&*entries[0].origin.source, "feed.txt");
-        assert!(
-            entries
-                .iter()
-                .all(|e| e.service.is_none() && e.region.is_none())
-        );
+        assert!(entries.iter().all(|e| e.label == 0));
+        assert_eq!(feed.labels, vec![crate::model::Label::default()]);
     }
 
     #[test]
@@ -494,8 +476,8 @@ mod tests {
                      10.0.0.0/\n\
                      fe80::1%eth0\n\
                      10.0.0.0/8 # fine\n";
-        let (entries, errors) = parse_cidr_feed("f", input, true);
-        assert_eq!(entries.len(), 2);
+        let (feed, errors) = parse_cidr_feed("f", input, true);
+        assert_eq!(feed.entries.len(), 2);
         let got: Vec<(usize, &str)> = errors
             .iter()
             .map(|e| (e.origin.line, e.text.as_str()))
@@ -552,23 +534,26 @@ mod tests {
                      a..example.com\n\
                      *example.com\n\
                      xn--bcher-kva.example\n";
-        let (entries, errors) = parse_cidr_allowlist("allow.txt", input);
-        let targets: Vec<AllowTarget> = entries.iter().map(|e| e.target.clone()).collect();
+        let (list, errors) = parse_cidr_allowlist("allow.txt", input);
+        let names: Vec<(&str, u32)> = list
+            .names
+            .iter()
+            .map(|e| (e.name.as_str(), e.at.line))
+            .collect();
         assert_eq!(
-            targets,
+            names,
             vec![
-                AllowTarget::Fqdn("api.example.com".into()),
-                AllowTarget::Fqdn("*.example.com".into()),
-                AllowTarget::Net(n("10.0.0.0/8")),
-                AllowTarget::Fqdn("a-b.c0.io".into()),
-                AllowTarget::Fqdn("xn--bcher-kva.example".into()),
+                ("api.example.com", 1),
+                ("*.example.com", 2),
+                ("a-b.c0.io", 4),
+                ("xn--bcher-kva.example", 14),
             ]
         );
-        assert!(
-            entries
-                .iter()
-                .all(|e| e.ports.is_none() && e.protocol.is_none())
-        );
+        let nets: Vec<(IpNet, u32)> = list.entries.iter().map(|e| (e.net, e.at.line)).collect();
+        assert_eq!(nets, vec![(n("10.0.0.0/8"), 3)]);
+        assert_eq!(list.rules, vec![crate::model::Rule::default()]);
+        assert!(list.entries.iter().all(|e| e.rule == 0) && list.names.iter().all(|e| e.rule == 0));
+        assert_eq!(list.origin(list.entries[0].at).to_string(), "allow.txt:3");
         let lines: Vec<usize> = errors.iter().map(|e| e.origin.line).collect();
         assert_eq!(lines, vec![5, 6, 7, 8, 9, 10, 11, 12, 13]);
         assert_eq!(
@@ -667,8 +652,8 @@ mod tests {
             )
         ) {
             let input: String = parts.concat();
-            let (entries, errors) = parse_cidr_feed("s", &input, false);
-            let got_ok: Vec<(usize, IpNet)> = entries.iter().map(|e| (e.origin.line, e.net)).collect();
+            let (feed, errors) = parse_cidr_feed("s", &input, false);
+            let got_ok: Vec<(usize, IpNet)> = feed.entries.iter().map(|e| (e.line as usize, e.net)).collect();
             let got_bad: Vec<(usize, String)> = errors.iter().map(|e| (e.origin.line, e.text.clone())).collect();
             let (want_ok, want_bad) = reference(&input);
             proptest::prop_assert_eq!(got_ok, want_ok);
@@ -679,13 +664,14 @@ mod tests {
     #[test]
     fn inline_comments_and_spacing() {
         let input = "1.2.3.4#c\n  1.2.3.5/32 \t# c\n1.2.3.4:80\n1.2.3.4/8/9\n\t\n1.2.3.6";
-        let (entries, errors) = parse_cidr_feed("f", input, false);
+        let (feed, errors) = parse_cidr_feed("f", input, false);
+        let entries = &feed.entries;
         let nets: Vec<IpNet> = entries.iter().map(|e| e.net).collect();
         assert_eq!(
             nets,
             vec![n("1.2.3.4/32"), n("1.2.3.5/32"), n("1.2.3.6/32")]
         );
-        assert_eq!(entries[2].origin.line, 6);
+        assert_eq!(entries[2].line, 6);
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0].reason, "a port is not allowed here");
         assert_eq!(

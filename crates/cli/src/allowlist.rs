@@ -9,8 +9,7 @@ use ipnet::IpNet;
 use reach_allowlist::coverage::{self, Coverage};
 use reach_allowlist::set::{AddrCount, IpSet};
 use reach_allowlist::{
-    AllowEntry, AllowTarget, Allowlist, AllowlistFormat, Direction, Feed, FeedFilter, FeedFormat,
-    ParseError,
+    Allowlist, AllowlistFormat, Direction, Feed, FeedFilter, FeedFormat, ParseError,
 };
 use reach_http_probe::{EndpointProbe, Network, Target};
 use reach_report::allowlist::{
@@ -193,13 +192,12 @@ impl Reader<'_> {
     }
 }
 
-/// `all.extend(more)`, without copying a million entries when `all` is
-/// still empty.
-fn append<T>(all: &mut Vec<T>, more: Vec<T>) {
-    if all.is_empty() {
-        *all = more;
-    } else {
-        all.extend(more);
+/// Adds `more` to the allowlists read so far (the first one is kept as
+/// it is: no copy of a million entries).
+fn merge(all: &mut Option<Allowlist>, more: Allowlist) {
+    match all {
+        Some(list) => list.append(more),
+        None => *all = Some(more),
     }
 }
 
@@ -244,13 +242,7 @@ fn parse_feed(args: &FeedArgs, source: &str, text: &str) -> Parsed<Feed> {
                     .to_owned(),
             }]);
         }
-        let (entries, errors) = reach_allowlist::text::parse_cidr_feed(source, text, args.lenient);
-        let feed = Feed {
-            format: FeedFormat::Cidr,
-            version: None,
-            entries,
-        };
-        (feed, errors)
+        reach_allowlist::text::parse_cidr_feed(source, text, args.lenient)
     } else {
         match reach_allowlist::feeds::parse_feed_json_partial(source, text, format, &filter) {
             Ok(parsed) => parsed,
@@ -280,12 +272,7 @@ fn parse_allowlist(args: &FeedArgs, source: &str, text: &str) -> Parsed<Allowlis
             .find(|f| f.name() == name),
     };
     let (list, errors) = if format == Some(AllowlistFormat::Cidr) {
-        let (entries, errors) = reach_allowlist::text::parse_cidr_allowlist(source, text);
-        let list = Allowlist {
-            format: AllowlistFormat::Cidr,
-            entries,
-        };
-        (list, errors)
+        reach_allowlist::text::parse_cidr_allowlist(source, text)
     } else {
         match reach_allowlist::firewall::parse_allowlist_rules_partial(
             source,
@@ -301,7 +288,7 @@ fn parse_allowlist(args: &FeedArgs, source: &str, text: &str) -> Parsed<Allowlis
         source: source.to_owned(),
         format: list.format.name().to_owned(),
         version: None,
-        entries: list.entries.len() as u64,
+        entries: list.len() as u64,
     };
     Parsed {
         value: Some((list, input)),
@@ -323,12 +310,20 @@ fn family(
     }
 }
 
-fn describe(entry: &AllowEntry) -> String {
-    let what = match &entry.target {
-        AllowTarget::Net(net) => net.to_string(),
-        AllowTarget::Fqdn(name) => name.clone(),
-    };
-    format!("{} {what}", entry.origin)
+/// `allow.txt:12 10.0.0.0/8`: a network entry, by index.
+fn describe(allow: &Allowlist, index: usize) -> String {
+    match allow.entries.get(index) {
+        Some(e) => format!("{} {}", allow.origin(e.at), e.net),
+        None => format!("entry {index}"),
+    }
+}
+
+/// `allow.txt:3 *.example.com`: a name entry, by index.
+fn describe_name(allow: &Allowlist, index: usize) -> String {
+    match allow.names.get(index) {
+        Some(e) => format!("{} {}", allow.origin(e.at), e.name),
+        None => format!("name {index}"),
+    }
 }
 
 fn cidr_strings(nets: &[IpNet]) -> Vec<String> {
@@ -393,21 +388,24 @@ pub(crate) async fn run(
         (feeds.join(), lists)
     });
     drop((feed_texts, allow_texts));
-    let mut published = Vec::new();
+    let mut published: Option<Feed> = None;
     let mut published_inputs = Vec::new();
     // A parser that panicked is a bug: exit 3, never a silent pass.
     let feeds = feeds.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     for parsed in feeds {
         if let Some((feed, input)) = reader.take(parsed) {
-            append(&mut published, feed.entries);
+            match &mut published {
+                Some(all) => all.append(feed),
+                None => published = Some(feed),
+            }
             published_inputs.push(input);
         }
     }
-    let mut allow = Vec::new();
+    let mut allow: Option<Allowlist> = None;
     let mut allow_inputs = Vec::new();
     for parsed in lists {
         if let Some((list, input)) = reader.take(parsed) {
-            append(&mut allow, list.entries);
+            merge(&mut allow, list);
             allow_inputs.push(input);
         }
     }
@@ -415,7 +413,7 @@ pub(crate) async fn run(
         ms = reach_report::elapsed_ms(started),
         "inputs read and parsed"
     );
-    if published.is_empty() && !published_inputs.is_empty() {
+    if published.as_ref().is_some_and(|f| f.entries.is_empty()) {
         // Nothing to cover would read as 100% covered: say why instead.
         let filters: Vec<String> = [
             ("--service", &args.feed.services),
@@ -431,11 +429,24 @@ pub(crate) async fn run(
             format!("no published range matches {}", filters.join(" "))
         });
     }
-    if !reader.settle_errors() {
+    let inputs = match (published, allow) {
+        (Some(published), Some(allow)) => Some((published, allow)),
+        _ if reader.unreadable || !reader.fatal_errors.is_empty() => None,
+        _ => {
+            // Unreachable: a side without inputs failed above. Never a
+            // silent pass, though.
+            reader.fail_input(
+                "no coverage computed: a published feed and an allowlist are both needed"
+                    .to_owned(),
+            );
+            None
+        }
+    };
+    let (true, Some((published, allow))) = (reader.settle_errors(), inputs) else {
         let mut check = reader.check;
         check.duration_ms = reach_report::elapsed_ms(started);
         return check;
-    }
+    };
     let mut check = reader.check;
     let port = args.feed.port;
     let result = coverage::coverage(
@@ -477,7 +488,7 @@ pub(crate) async fn run(
 fn coverage_findings(
     check: &mut Check,
     result: &Coverage,
-    allow: &[AllowEntry],
+    allow: &Allowlist,
     args: &AllowlistArgs,
 ) {
     if !result.uncovered.is_empty() {
@@ -538,7 +549,7 @@ fn coverage_findings(
             "allowlist entries are wider than /{} (IPv4) or /{} (IPv6)",
             args.broad_prefix, args.broad_prefix6
         );
-        let entries = result.broad.iter().map(|i| describe(&allow[*i]));
+        let entries = result.broad.iter().map(|&i| describe(allow, i));
         check.push(entries_finding(
             Code::AllowlistOverlyBroad,
             result.broad.len(),
@@ -547,7 +558,7 @@ fn coverage_findings(
         ));
     }
     if !result.stale.is_empty() {
-        let entries = result.stale.iter().map(|i| describe(&allow[*i]));
+        let entries = result.stale.iter().map(|&i| describe(allow, i));
         let what = "allowlist entries cover nothing the feed publishes";
         check.push(entries_finding(
             Code::AllowlistStaleEntry,
@@ -557,13 +568,10 @@ fn coverage_findings(
         ));
     }
     if !result.redundant.is_empty() {
-        let entries = result.redundant.iter().map(|(i, by)| {
-            format!(
-                "{} (inside {})",
-                describe(&allow[*i]),
-                describe(&allow[*by])
-            )
-        });
+        let entries = result
+            .redundant
+            .iter()
+            .map(|&(i, by)| format!("{} (inside {})", describe(allow, i), describe(allow, by)));
         let what = "allowlist entries are contained in other entries";
         check.push(entries_finding(
             Code::AllowlistRedundantEntry,
@@ -594,7 +602,7 @@ fn entries_finding(
 async fn hosts(
     check: &mut Check,
     names: &[String],
-    allow: &[AllowEntry],
+    allow: &Allowlist,
     port: Option<u16>,
     network: &Network,
     deadline: tokio::time::Instant,
@@ -606,7 +614,7 @@ async fn hosts(
             .resolver
             .resolve(name, port.unwrap_or(443), deadline)
             .await;
-        let by_name = coverage::fqdn_covered(name, allow, port).map(|i| describe(&allow[i]));
+        let by_name = coverage::fqdn_covered(name, allow, port).map(|i| describe_name(allow, i));
         if by_name.is_none() {
             for mut finding in dns.findings {
                 finding.message = format!("--host {name}: {}", finding.message);
@@ -616,9 +624,9 @@ async fn hosts(
         let mut addresses = Vec::new();
         let mut uncovered: Vec<IpAddr> = Vec::new();
         for ip in &dns.addresses {
-            let covered_by = by_name.clone().or_else(|| {
-                coverage::host_covered(*ip, name, allow, port).map(|i| describe(&allow[i]))
-            });
+            let covered_by = by_name
+                .clone()
+                .or_else(|| coverage::host_covered(*ip, allow, port).map(|i| describe(allow, i)));
             if covered_by.is_none() {
                 uncovered.push(*ip);
             }
@@ -672,7 +680,7 @@ pub(crate) async fn diff(
     let mut allow = None;
     for source in &args.feed.allowlists {
         if let Some((list, _)) = reader.allowlist(source).await {
-            allow.get_or_insert_with(Vec::new).extend(list.entries);
+            merge(&mut allow, list);
         }
     }
     if !reader.settle_errors() {
@@ -685,7 +693,7 @@ pub(crate) async fn diff(
         check.duration_ms = reach_report::elapsed_ms(started);
         return check;
     };
-    let result = coverage::diff(&old.entries, &new.entries, allow.as_deref(), args.feed.port);
+    let result = coverage::diff(&old, &new, allow.as_ref(), args.feed.port);
     let count = |set: &IpSet| set.count().to_string();
     let added = cidr_strings(&result.added.to_cidrs());
     let removed = cidr_strings(&result.removed.to_cidrs());
