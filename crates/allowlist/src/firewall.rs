@@ -62,12 +62,25 @@ pub fn detect(input: &str) -> Option<AllowlistFormat> {
         let root = crate::feeds::json::parse(text).ok()?;
         return detect_json(&root);
     }
-    if text.lines().any(is_iptables_line) {
-        Some(AllowlistFormat::Iptables)
+    // `iptables-save` output announces itself in its first lines (`*filter`,
+    // `:INPUT ACCEPT`, `-A …`). Looking no further keeps a million-line
+    // CIDR list from being scanned twice; an iptables line further down a
+    // list is reported as such by the list parser.
+    let iptables = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .take(DETECT_LINES)
+        .any(is_iptables_line);
+    Some(if iptables {
+        AllowlistFormat::Iptables
     } else {
-        Some(AllowlistFormat::Cidr)
-    }
+        AllowlistFormat::Cidr
+    })
 }
+
+/// How many value lines [`detect`] reads to tell iptables from a list.
+const DETECT_LINES: usize = 32;
 
 /// Parses a firewall rule set into allowlist entries, all of it or nothing:
 /// any rule that does not parse makes it an `Err` listing every problem.
@@ -176,7 +189,7 @@ fn detect_json(root: &Node) -> Option<AllowlistFormat> {
     (!groups.is_empty() && groups.iter().all(is_group)).then_some(AllowlistFormat::AwsSg)
 }
 
-fn is_iptables_line(line: &str) -> bool {
+pub(crate) fn is_iptables_line(line: &str) -> bool {
     let t = line.trim();
     let mut chars = t.chars();
     let first = chars.next();
@@ -1445,6 +1458,13 @@ mod tests {
             Some(AllowlistFormat::Cidr)
         );
         assert_eq!(detect("::/0\n"), Some(AllowlistFormat::Cidr));
+        let late = format!(
+            "{}-A OUTPUT -d 10.0.0.0/8 -j ACCEPT\n",
+            "10.0.0.0/8\n".repeat(40)
+        );
+        assert_eq!(detect(&late), Some(AllowlistFormat::Cidr));
+        let (_, errors) = crate::text::parse_cidr_allowlist("a", &late);
+        assert!(errors[0].reason.contains("iptables"), "{errors:?}");
         assert_eq!(detect("{\"x\": 1}"), None);
         assert_eq!(detect("{\"nftables\": ["), None);
     }

@@ -36,7 +36,7 @@ pub fn parse_cidr_feed(source: &str, input: &str, lenient: bool) -> (Feed, Vec<P
     let mut errors = Vec::new();
     for_each_value(input, |line, value| {
         let net = match value {
-            Value::V4(net) => IpNet::V4(net),
+            Value::Net(net) => net,
             Value::Text(text) => {
                 let Some(net) = parse_net(text) else {
                     errors.push(error(source, line, text, diagnose(text, false)));
@@ -67,7 +67,7 @@ pub fn parse_cidr_allowlist(source: &str, input: &str) -> (Allowlist, Vec<ParseE
     list.reserve(line_count(input));
     let mut errors = Vec::new();
     for_each_value(input, |line, value| match value {
-        Value::V4(net) => list.net(IpNet::V4(net), line, 0),
+        Value::Net(net) => list.net(net, line, 0),
         Value::Text(text) => {
             if let Some(net) = parse_net(text) {
                 list.net(net, line, 0);
@@ -91,8 +91,7 @@ pub fn parse_net(value: &str) -> Option<IpNet> {
         return None;
     }
     if let Some((bits, len)) = parse_v6_fast(value.as_bytes()) {
-        let net = Ipv6Net::new(Ipv6Addr::from(bits), len).ok()?;
-        return Some(IpNet::V6(net.trunc()));
+        return v6_net(bits, len).map(IpNet::V6);
     }
     // Forms the fast path leaves alone (an embedded IPv4 tail) or rejects.
     if value.contains('/') {
@@ -108,45 +107,65 @@ pub fn parse_net(value: &str) -> Option<IpNet> {
 /// including valid forms it does not handle (an embedded IPv4 tail), which
 /// the caller hands to the standard parser.
 fn parse_v6_fast(b: &[u8]) -> Option<(u128, u8)> {
-    let (addr, len) = match b.iter().position(|&c| c == b'/') {
-        Some(slash) => {
-            let digits = &b[slash + 1..];
-            if digits.is_empty() || digits.len() > 3 || !digits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let len = digits
-                .iter()
-                .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
-            (&b[..slash], u8::try_from(len).ok().filter(|l| *l <= 128)?)
-        }
-        None => (b, 128),
-    };
+    parse_v6_at(b, 0).and_then(|(bits, len, end)| (end == b.len()).then_some((bits, len)))
+}
+
+/// Hex digit values, `NOT_HEX` for other bytes.
+const HEX: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+const NOT_HEX: u8 = 0xFF;
+
+fn hex_digit(c: u8) -> Option<u16> {
+    let d = HEX[usize::from(c)];
+    (d != NOT_HEX).then_some(u16::from(d))
+}
+
+/// Reads `hex:hex::hex[/len]` starting at `start`: the address bits, the
+/// prefix length (128 without one) and the index just past it. What
+/// follows is the caller's to check (a `.` means an embedded IPv4 tail,
+/// which this parser leaves to the standard one).
+fn parse_v6_at(b: &[u8], start: usize) -> Option<(u128, u8, usize)> {
+    let is_hex = |i: usize| b.get(i).is_some_and(|&c| hex_digit(c).is_some());
     let mut head = [0u16; 8];
     let mut tail = [0u16; 8];
     let (mut heads, mut tails) = (0usize, 0usize);
     let mut compressed = false;
-    let mut i = 0;
-    if addr.starts_with(b"::") {
+    let mut i = start;
+    if b.get(i) == Some(&b':') {
+        if b.get(i + 1) != Some(&b':') {
+            return None;
+        }
         compressed = true;
-        i = 2;
-    } else if addr.first() == Some(&b':') {
-        return None;
+        i += 2;
     }
-    while i < addr.len() {
-        let start = i;
+    // Each turn reads one group; a turn starts only at a hex digit, or
+    // right after a leading `::` (`::`, `::/0`).
+    while is_hex(i) {
         let mut group = 0u16;
-        while i < addr.len() && i - start < 5 {
-            let d = match addr[i] {
-                c @ b'0'..=b'9' => c - b'0',
-                c @ b'a'..=b'f' => c - b'a' + 10,
-                c @ b'A'..=b'F' => c - b'A' + 10,
-                _ => break,
-            };
-            group = (group << 4) | u16::from(d);
+        let first = i;
+        while i - first < 4
+            && let Some(d) = b.get(i).and_then(|&c| hex_digit(c))
+        {
+            group = (group << 4) | d;
             i += 1;
         }
-        let digits = i - start;
-        if digits == 0 || digits > 4 {
+        if is_hex(i) {
+            return None; // a fifth digit
+        }
+        if heads + tails == 8 {
             return None;
         }
         if compressed {
@@ -156,36 +175,39 @@ fn parse_v6_fast(b: &[u8]) -> Option<(u128, u8)> {
             head[heads] = group;
             heads += 1;
         }
-        if heads + tails > 8 {
-            return None;
-        }
-        if i == addr.len() {
+        if b.get(i) != Some(&b':') {
             break;
         }
-        if addr[i] != b':' {
-            return None;
-        }
         i += 1;
-        if addr.get(i) == Some(&b':') {
+        if b.get(i) == Some(&b':') {
             if compressed {
                 return None;
             }
             compressed = true;
             i += 1;
-            if i == addr.len() {
-                break;
-            }
-        } else if i == addr.len() {
-            // A single trailing colon.
-            return None;
-        }
-        if heads + tails == 8 {
-            return None;
+        } else if !is_hex(i) {
+            return None; // a single trailing colon
         }
     }
     let groups = heads + tails;
     if (compressed && groups > 7) || (!compressed && groups != 8) {
         return None;
+    }
+    let mut len = 128u8;
+    if b.get(i) == Some(&b'/') {
+        i += 1;
+        let first = i;
+        let mut value = 0u32;
+        while i - first < 3
+            && let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit())
+        {
+            value = value * 10 + u32::from(c - b'0');
+            i += 1;
+        }
+        if i == first || b.get(i).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        len = u8::try_from(value).ok().filter(|l| *l <= 128)?;
     }
     let mut bits = 0u128;
     for (k, g) in head[..heads].iter().enumerate() {
@@ -194,7 +216,13 @@ fn parse_v6_fast(b: &[u8]) -> Option<(u128, u8)> {
     for (k, g) in tail[..tails].iter().enumerate() {
         bits |= u128::from(*g) << (16 * (tails - 1 - k));
     }
-    Some((bits, len))
+    Some((bits, len, i))
+}
+
+/// The IPv6 network of `bits` / `len` (host bits cleared).
+fn v6_net(bits: u128, len: u8) -> Option<Ipv6Net> {
+    let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+    Ipv6Net::new(Ipv6Addr::from(bits & mask), len).ok()
 }
 
 /// Parses a host name or `*.` wildcard as allowed in an allowlist (see
@@ -227,11 +255,11 @@ pub fn parse_host_name(value: &str) -> Option<String> {
     Some(name.to_ascii_lowercase())
 }
 
-/// A non-blank line: an IPv4 CIDR or address read on the fast path, or
-/// the line's text (comment and surrounding whitespace removed) for the
-/// caller to parse.
+/// A non-blank line: a CIDR or address read on the fast path, or the
+/// line's text (comment and surrounding whitespace removed) for the caller
+/// to parse.
 enum Value<'a> {
-    V4(Ipv4Net),
+    Net(IpNet),
     Text(&'a str),
 }
 
@@ -250,23 +278,28 @@ fn for_each_value(input: &str, mut f: impl FnMut(usize, Value<'_>)) {
         while p < b.len() && matches!(b[p], b' ' | b'\t') {
             p += 1;
         }
-        if let Some((net, end)) = parse_v4_at(b, p) {
+        let fast = match parse_v4_at(b, p) {
+            Some((net, end)) => Some((IpNet::V4(net), end)),
+            None => parse_v6_at(b, p)
+                .and_then(|(bits, len, end)| Some((IpNet::V6(v6_net(bits, len)?), end))),
+        };
+        if let Some((net, end)) = fast {
             let mut r = end;
             while r < b.len() && matches!(b[r], b' ' | b'\t' | b'\r') {
                 r += 1;
             }
             match b.get(r) {
                 None => {
-                    f(line, Value::V4(net));
+                    f(line, Value::Net(net));
                     break;
                 }
                 Some(b'\n') => {
-                    f(line, Value::V4(net));
+                    f(line, Value::Net(net));
                     pos = r + 1;
                     continue;
                 }
                 Some(b'#') => {
-                    f(line, Value::V4(net));
+                    f(line, Value::Net(net));
                     pos = line_end(b, r) + 1;
                     continue;
                 }
@@ -381,6 +414,11 @@ fn parse_v4_at(b: &[u8], start: usize) -> Option<(Ipv4Net, usize)> {
 
 /// Why `value` is not a CIDR or address (or host name, with `names`).
 pub(crate) fn diagnose(value: &str, names: bool) -> String {
+    if crate::firewall::is_iptables_line(value) {
+        return "an iptables rule in a plain list (for iptables-save output give \
+                --allowlist-format iptables)"
+            .to_owned();
+    }
     let (addr, prefix) = match value.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (value, None),
@@ -628,6 +666,23 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn fast_ipv6_agrees_with_the_standard_parser(text in "[0-9a-fA-F:./]{0,24}") {
+            proptest::prop_assume!(text.contains(':'));
+            let std = text
+                .parse::<Ipv6Net>()
+                .or_else(|_| text.parse::<Ipv6Addr>().map(|a| Ipv6Net::new(a, 128).unwrap()))
+                .ok()
+                .map(|n| IpNet::V6(n.trunc()));
+            // The standard parser reads `/01` as 1; lists never mean that.
+            let leading_zero = text.split('/').nth(1).is_some_and(|l| l.len() > 1 && l.starts_with('0'));
+            if !leading_zero {
+                proptest::prop_assert_eq!(parse_net(&text), std);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
         fn fast_ipv6_round_trips(bits in proptest::num::u128::ANY, len in 0u8..=128, zeros in 0usize..8) {
             // Runs of zero groups exercise `::` compression.
             let bits = if zeros > 0 { bits & !(((1u128 << (16 * zeros)) - 1) << 16) } else { bits };
@@ -647,6 +702,8 @@ mod tests {
                     "1.2.3", "01.2.3.4", "1.2.3.4.5", "1.2.3.456", "1.2.3.4/", "1.2.3.4/8/9",
                     "1.2.3.4/123", "2001:db8::/32", "::1", "x", "#", "# c", " ", "\t", "\r",
                     "\n", "\r\n", "/", ".", "é", "1.2.3.4:80", "9", "\u{feff}",
+                    "2001:DB8::1/64", "::", "1::/0", "::ffff:1.2.3.4", "fe80::1%eth0",
+                    "1:2:3:4:5:6:7:8", "1::2::3", "1:2:3:4:5:6:7:8/129", "::1/", ":", "1:",
                 ]),
                 0..24,
             )

@@ -373,6 +373,7 @@ pub(crate) async fn run(
             allow_texts.push((source.as_str(), text));
         }
     }
+    tracing::debug!(ms = reach_report::elapsed_ms(started), "inputs read");
     let feed_args = &args.feed;
     let (feeds, lists) = std::thread::scope(|scope| {
         let feeds = scope.spawn(|| {
@@ -387,6 +388,7 @@ pub(crate) async fn run(
             .collect();
         (feeds.join(), lists)
     });
+    tracing::debug!(ms = reach_report::elapsed_ms(started), "inputs parsed");
     drop((feed_texts, allow_texts));
     let mut published: Option<Feed> = None;
     let mut published_inputs = Vec::new();

@@ -231,7 +231,9 @@ fn emit(cli: &Cli, text: &str) -> anyhow::Result<()> {
 }
 
 /// Temp file in the same directory, then rename: a reader never sees half a
-/// report.
+/// report. No fsync: the report is a diagnosis to read now, not data to
+/// survive a power cut, and syncing a multi-megabyte report cost up to
+/// 200 ms.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -240,7 +242,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| UsageError(format!("cannot write -o {}: {e}", path.display())))?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
     tmp.persist(path)
         .map_err(|e| UsageError(format!("cannot write -o {}: {}", path.display(), e.error)))?;
     Ok(())
