@@ -225,6 +225,82 @@ fn v6_net(bits: u128, len: u8) -> Option<Ipv6Net> {
     Ipv6Net::new(Ipv6Addr::from(bits & mask), len).ok()
 }
 
+/// `net` as text, exactly as its `Display` writes it (RFC 5952 for IPv6)
+/// but several times faster: a report can list a hundred thousand CIDRs.
+pub fn cidr_string(net: &IpNet) -> String {
+    let mut out = String::with_capacity(20);
+    match net {
+        IpNet::V4(n) => {
+            for (i, octet) in n.addr().octets().iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(&mut out, u32::from(*octet));
+            }
+        }
+        IpNet::V6(n) => {
+            let addr = n.addr();
+            if addr.to_ipv4_mapped().is_some() {
+                return net.to_string();
+            }
+            let groups = addr.segments();
+            // The longest run of two or more zero groups (the first of
+            // equals) becomes `::`.
+            let (mut best, mut best_len, mut run, mut run_len) = (0, 0, 0, 0);
+            for (i, g) in groups.iter().enumerate() {
+                if *g == 0 {
+                    if run_len == 0 {
+                        run = i;
+                    }
+                    run_len += 1;
+                    if run_len > best_len {
+                        (best, best_len) = (run, run_len);
+                    }
+                } else {
+                    run_len = 0;
+                }
+            }
+            let hex = |out: &mut String, groups: &[u16]| {
+                for (i, g) in groups.iter().enumerate() {
+                    if i > 0 {
+                        out.push(':');
+                    }
+                    push_hex(out, *g);
+                }
+            };
+            if best_len > 1 {
+                hex(&mut out, &groups[..best]);
+                out.push_str("::");
+                hex(&mut out, &groups[best + best_len..]);
+            } else {
+                hex(&mut out, &groups);
+            }
+        }
+    }
+    out.push('/');
+    push_decimal(&mut out, u32::from(net.prefix_len()));
+    out
+}
+
+fn push_decimal(out: &mut String, v: u32) {
+    if v >= 10 {
+        push_decimal(out, v / 10);
+    }
+    out.push(char::from(b'0' + (v % 10) as u8));
+}
+
+fn push_hex(out: &mut String, g: u16) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut started = false;
+    for shift in [12u16, 8, 4, 0] {
+        let d = usize::from((g >> shift) & 0xF);
+        if d != 0 || started || shift == 0 {
+            out.push(char::from(DIGITS[d]));
+            started = true;
+        }
+    }
+}
+
 /// Parses a host name or `*.` wildcard as allowed in an allowlist (see
 /// [`parse_cidr_allowlist`]), lower-cased and without a trailing dot.
 pub fn parse_host_name(value: &str) -> Option<String> {
@@ -678,6 +754,37 @@ mod tests {
             if !leading_zero {
                 proptest::prop_assert_eq!(parse_net(&text), std);
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cidr_string_is_display(bits in proptest::num::u128::ANY, v4 in proptest::num::u32::ANY, len in 0u8..=128, zeros in 0usize..8, at in 0usize..8) {
+            // Zero runs of every length and place exercise `::`.
+            let mask = if zeros > 0 { !((u128::MAX >> (128 - 16 * zeros)) << (16 * at.min(8 - zeros))) } else { u128::MAX };
+            let net = IpNet::V6(Ipv6Net::new(Ipv6Addr::from(bits & mask), len).unwrap());
+            proptest::prop_assert_eq!(cidr_string(&net), net.to_string());
+            let net = IpNet::V4(Ipv4Net::new(Ipv4Addr::from(v4), len % 33).unwrap());
+            proptest::prop_assert_eq!(cidr_string(&net), net.to_string());
+        }
+    }
+
+    #[test]
+    fn cidr_string_edge_cases() {
+        for text in [
+            "::/0",
+            "::1/128",
+            "1::/16",
+            "::ffff:1.2.3.4/128",
+            "1:0:0:1:0:0:0:1/128",
+            "1:0:0:1:0:0:1:1/128",
+            "0.0.0.0/0",
+            "255.255.255.255/32",
+            "1:2:3:4:5:6:7:8/128",
+            "1:0:2:3:4:5:6:7/128",
+        ] {
+            let net: IpNet = text.parse().unwrap();
+            assert_eq!(cidr_string(&net), net.to_string(), "{text}");
         }
     }
 

@@ -327,7 +327,9 @@ fn describe_name(allow: &Allowlist, index: usize) -> String {
 }
 
 fn cidr_strings(nets: &[IpNet]) -> Vec<String> {
-    nets.iter().map(ToString::to_string).collect()
+    nets.iter()
+        .map(reach_allowlist::text::cidr_string)
+        .collect()
 }
 
 /// `reach allowlist`.
