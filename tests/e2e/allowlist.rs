@@ -279,6 +279,44 @@ fn firewall_rules_with_ports() {
 }
 
 #[test]
+fn a_drop_before_an_accept_is_not_coverage() {
+    let f = Files::new();
+    let published = f.write("published.txt", "198.51.100.0/24\n");
+    // First match wins: the DROP of the upper half stops it before the ACCEPT.
+    let rules = f.write(
+        "rules.v4",
+        "*filter\n:OUTPUT DROP [0:0]\n\
+         -A OUTPUT -d 198.51.100.128/25 -j DROP\n\
+         -A OUTPUT -d 198.51.100.0/24 -p tcp --dport 443 -j ACCEPT\n\
+         COMMIT\n",
+    );
+    let run = allowlist(&[
+        "--published",
+        &published,
+        "--allowlist",
+        &rules,
+        "--port",
+        "443",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let check = &run.report.checks[0];
+    assert_eq!(details(check).uncovered, ["198.51.100.128/25"]);
+    let shadow = check
+        .findings
+        .iter()
+        .find(|f| f.code == Code::AllowlistShadowedRule)
+        .expect("a shadowed_rule finding");
+    assert_eq!(shadow.severity, Severity::Warn);
+    assert!(
+        shadow.message.contains("rules.v4:4 198.51.100.0/24")
+            && shadow.message.contains("line 3")
+            && shadow.message.contains("counted: 198.51.100.0/25"),
+        "{}",
+        shadow.message
+    );
+}
+
+#[test]
 fn feeds_are_fetched_through_the_pipeline() {
     let lab = lab();
     let f = Files::new();

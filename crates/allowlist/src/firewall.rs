@@ -10,10 +10,18 @@
 //! What counts, and what is skipped on purpose (skipping never claims
 //! coverage the firewall does not give):
 //!
-//! - Only accepting rules: iptables `-j ACCEPT`, nft rules whose verdict is
+//! - Accepting rules: iptables `-j ACCEPT`, nft rules whose verdict is
 //!   `accept`, every security-group permission.
-//! - A rule that matches the remote address negated (`! -d …`, nft `!=`) is
-//!   skipped, and so is one that negates the protocol.
+//! - Blocking rules (iptables `-j DROP` / `-j REJECT`, nft `drop` /
+//!   `reject`) take what they match out of the *later* accepting rules of
+//!   the same chain, since the first matching rule wins; such an accepting
+//!   rule is listed in [`Allowlist::shadowed`]. A blocking rule counts when
+//!   it stops the traffic asked about: with a port, TCP to that port;
+//!   without, every port and protocol. `! -d X -j DROP` blocks all but `X`.
+//!   `-I CHAIN [N]` rules take their place in the chain. Jumps to user
+//!   chains are not followed.
+//! - An accepting rule that matches the remote address negated (`! -d …`, nft
+//!   `!=`) is skipped, and so is one that negates the protocol.
 //! - Rules in the built-in chains (iptables) or base chains (nft, by hook) of
 //!   the other direction are skipped: `INPUT`/`PREROUTING` for egress,
 //!   `OUTPUT`/`POSTROUTING` for ingress. Other chains (`FORWARD`,
@@ -49,6 +57,7 @@ use crate::feeds::{
 use crate::model::{
     Allowlist, AllowlistBuilder, AllowlistFormat, Direction, ParseError, PortRange,
 };
+use crate::set::IpSet;
 
 /// Sniffs an allowlist's format: `nft -j` JSON (an object with an
 /// `nftables` array), AWS security groups (an object with a
@@ -95,8 +104,9 @@ pub fn parse_allowlist_rules(
     input: &str,
     format: Option<AllowlistFormat>,
     direction: Direction,
+    port: Option<u16>,
 ) -> Result<Allowlist, Vec<ParseError>> {
-    let (list, errors) = parse_allowlist_rules_partial(source, input, format, direction)?;
+    let (list, errors) = parse_allowlist_rules_partial(source, input, format, direction, port)?;
     if errors.is_empty() {
         Ok(list)
     } else {
@@ -112,6 +122,7 @@ pub fn parse_allowlist_rules_partial(
     input: &str,
     format: Option<AllowlistFormat>,
     direction: Direction,
+    port: Option<u16>,
 ) -> Result<(Allowlist, Vec<ParseError>), Vec<ParseError>> {
     let whole = |reason: String| {
         vec![ParseError {
@@ -151,6 +162,10 @@ pub fn parse_allowlist_rules_partial(
         source,
         list: AllowlistBuilder::new(format, source),
         errors: Vec::new(),
+        blocks: ChainBlocks {
+            port,
+            chains: HashMap::new(),
+        },
     };
     match format {
         AllowlistFormat::Iptables => read_iptables(&mut out, strip_bom(input), direction),
@@ -206,6 +221,7 @@ struct Out<'a> {
     source: &'a str,
     list: AllowlistBuilder,
     errors: Vec<ParseError>,
+    blocks: ChainBlocks,
 }
 
 impl Out<'_> {
@@ -228,6 +244,82 @@ impl Out<'_> {
             .list
             .rule(ports.map(Vec::as_slice), protocol.map(String::as_str));
         self.list.net(net, line, rule);
+    }
+
+    /// An accepting rule of `chain`: what earlier blocking rules of the
+    /// chain leave of `net` becomes entries.
+    fn accept(
+        &mut self,
+        chain: &str,
+        net: IpNet,
+        line: usize,
+        ports: Option<&Vec<PortRange>>,
+        protocol: Option<&String>,
+    ) {
+        match self.blocks.pass(chain, &net) {
+            None => self.entry(net, line, ports, protocol),
+            Some((counted, by)) => {
+                for piece in &counted {
+                    self.entry(*piece, line, ports, protocol);
+                }
+                self.list.shadowed(net, line, by, counted);
+            }
+        }
+    }
+}
+
+/// What earlier DROP / REJECT rules of each chain keep from its later
+/// ACCEPT rules (the first matching rule wins), for the port asked about.
+struct ChainBlocks {
+    port: Option<u16>,
+    /// Per chain: the union of its blocking rules so far, and each rule's
+    /// addresses with its line.
+    chains: HashMap<String, (IpSet, Vec<(IpSet, u32)>)>,
+}
+
+impl ChainBlocks {
+    /// A blocking rule of `chain` over `set`. It counts when it blocks the
+    /// traffic asked about: with `--port`, TCP to that port (a rule for
+    /// other ports or another protocol does not); without, every port and
+    /// protocol (a rule for some ports leaves the addresses reachable on
+    /// others).
+    fn block(
+        &mut self,
+        chain: &str,
+        set: IpSet,
+        line: usize,
+        ports: Option<&Vec<PortRange>>,
+        protocol: Option<&String>,
+    ) {
+        let applies = match self.port {
+            None => ports.is_none() && protocol.is_none(),
+            Some(p) => {
+                ports.is_none_or(|r| r.iter().any(|r| r.first <= p && p <= r.last))
+                    && protocol.is_none_or(|q| q == "tcp")
+            }
+        };
+        if !applies || set.is_empty() {
+            return;
+        }
+        let (union, rules) = self.chains.entry(chain.to_owned()).or_default();
+        *union = union.union(&set);
+        rules.push((set, crate::model::line32(line)));
+    }
+
+    /// `None` when no earlier blocking rule of `chain` meets `net`; else
+    /// what is left of it and the lines of the rules that meet it.
+    fn pass(&self, chain: &str, net: &IpNet) -> Option<(Vec<IpNet>, Vec<u32>)> {
+        let (union, rules) = self.chains.get(chain)?;
+        if !union.intersects_net(net) {
+            return None;
+        }
+        let left = IpSet::from_nets([*net]).difference(union);
+        let by = rules
+            .iter()
+            .filter(|(set, _)| set.intersects_net(net))
+            .map(|(_, line)| *line)
+            .collect();
+        Some((left.to_cidrs(), by))
     }
 }
 
@@ -588,6 +680,8 @@ struct IptRule {
     in_iface: Option<Opt>,
     out_iface: Option<Opt>,
     states: Vec<Opt>,
+    /// `-I CHAIN [N]`: the 0-based position it is inserted at.
+    insert: Option<usize>,
 }
 
 /// Parses the words of an `-A CHAIN …` / `-I CHAIN [N] …` rule.
@@ -603,12 +697,12 @@ fn parse_ipt_rule(tokens: &[Token]) -> Result<IptRule, String> {
     }
     chain.text.clone_into(&mut rule.chain);
     let mut i = 2;
-    if insert
-        && tokens
-            .get(2)
-            .is_some_and(|t| t.text.bytes().all(|b| b.is_ascii_digit()))
-    {
-        i = 3;
+    if insert {
+        rule.insert = Some(0);
+        if let Some(n) = tokens.get(2).and_then(|t| t.text.parse::<usize>().ok()) {
+            rule.insert = Some(n.saturating_sub(1));
+            i = 3;
+        }
     }
     let mut negated = false;
     while let Some(token) = tokens.get(i) {
@@ -683,32 +777,62 @@ fn parse_ipt_rule(tokens: &[Token]) -> Result<IptRule, String> {
     Ok(rule)
 }
 
-/// A parsed accepting rule, before its family is known.
-struct IptAllow {
+/// A parsed accepting or blocking rule, before its family is known.
+struct IptVerdict {
     line: usize,
-    /// Remote addresses; empty means every address.
-    nets: Vec<IpNet>,
-    ports: Option<Vec<PortRange>>,
-    protocol: Option<String>,
+    verdict: Verdict,
+    chain: String,
+    insert: Option<usize>,
     block: usize,
     family: Families,
 }
 
-/// What an accepting rule allows on the remote side.
-struct Allowed {
+/// Whether a rule lets traffic through or stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Accept,
+    /// DROP / REJECT: what it matches never reaches later rules.
+    Block,
+}
+
+/// What a rule matches on the remote side, and what it does with it.
+struct Verdict {
+    action: Action,
     /// Empty means every address.
     nets: Vec<IpNet>,
+    /// The addresses are negated (`! -d …`): only blocking rules keep that.
+    negated: bool,
     ports: Option<Vec<PortRange>>,
     protocol: Option<String>,
 }
 
-/// What one `-A` line means for the allowlist: `None` when it allows
-/// nothing that counts.
+impl Verdict {
+    /// The remote addresses it matches, given the family of the rule
+    /// when it names none.
+    fn addresses(&self, family: Families) -> IpSet {
+        if self.nets.is_empty() {
+            return IpSet::from_nets(family.any_nets());
+        }
+        let nets = IpSet::from_nets(self.nets.iter().copied());
+        if self.negated {
+            let families = self
+                .nets
+                .iter()
+                .fold(Families::default(), |f, n| f.union(Families::of(n)));
+            IpSet::from_nets(families.any_nets()).difference(&nets)
+        } else {
+            nets
+        }
+    }
+}
+
+/// What one `-A` line means for the allowlist: `None` when it accepts or
+/// blocks nothing that counts.
 fn interpret_ipt_rule(
     rule: &IptRule,
     direction: Direction,
     seen: &mut Families,
-) -> Result<Option<Allowed>, String> {
+) -> Result<Option<Verdict>, String> {
     // Parse everything first, so malformed rules are reported whatever
     // their target.
     let parse_addrs = |opt: &Option<Opt>| -> Result<Vec<IpNet>, String> {
@@ -735,9 +859,11 @@ fn interpret_ipt_rule(
         constrain_ports(&mut ports, list);
     }
 
-    if rule.target.as_deref() != Some("ACCEPT") {
-        return Ok(None);
-    }
+    let action = match rule.target.as_deref() {
+        Some("ACCEPT") => Action::Accept,
+        Some("DROP" | "REJECT") => Action::Block,
+        _ => return Ok(None),
+    };
     if !matches!(rule.table.as_deref(), None | Some("filter")) {
         return Ok(None);
     }
@@ -748,7 +874,9 @@ fn interpret_ipt_rule(
     if wrong_chains.contains(&rule.chain.as_str()) {
         return Ok(None);
     }
-    if remote.as_ref().is_some_and(|o| o.negated) {
+    let negated = remote.as_ref().is_some_and(|o| o.negated);
+    if negated && action == Action::Accept {
+        // Everything but some addresses: never counted as coverage.
         return Ok(None);
     }
     let loopback = [&rule.in_iface, &rule.out_iface]
@@ -772,8 +900,10 @@ fn interpret_ipt_rule(
         Some(p) => protocol_name(&p.value),
         None => None,
     };
-    Ok(Some(Allowed {
+    Ok(Some(Verdict {
+        action,
         nets,
+        negated,
         ports,
         protocol,
     }))
@@ -784,7 +914,7 @@ fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction) {
     let mut blocks: Vec<Families> = vec![Families::default()];
     let mut hint = Families::default();
     let mut table: Option<String> = None;
-    let mut allows: Vec<IptAllow> = Vec::new();
+    let mut verdicts: Vec<IptVerdict> = Vec::new();
 
     for (index, raw) in input.lines().enumerate() {
         let line = index + 1;
@@ -842,18 +972,20 @@ fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction) {
                 rule.table.clone_from(&table);
             }
             let mut seen = Families::default();
-            let allowed = interpret_ipt_rule(&rule, direction, &mut seen);
+            let verdict = interpret_ipt_rule(&rule, direction, &mut seen);
             if let Some(b) = blocks.last_mut() {
                 *b = b.union(seen);
             }
-            allowed
+            verdict.map(|v| v.map(|v| (v, rule)))
         });
         match parsed {
-            Ok(Some(allowed)) => allows.push(IptAllow {
+            Ok(Some((verdict, rule))) => verdicts.push(IptVerdict {
                 line,
-                nets: allowed.nets,
-                ports: allowed.ports,
-                protocol: allowed.protocol,
+                verdict,
+                // Chains of one name in different `*table` blocks (an
+                // iptables-save and an ip6tables-save) are different.
+                chain: format!("{block}/{}", rule.chain),
+                insert: rule.insert,
                 block,
                 family,
             }),
@@ -862,24 +994,60 @@ fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction) {
         }
     }
 
-    for allow in allows {
-        let nets = if allow.nets.is_empty() {
-            let family = if allow.family.is_empty() {
-                blocks.get(allow.block).copied().unwrap_or_default()
-            } else {
-                allow.family
-            };
-            family.any_nets()
+    // Rules take effect in chain order, which `-I` changes; iptables-save
+    // output has only `-A`, so that is file order.
+    let order: Vec<usize> = if verdicts.iter().all(|v| v.insert.is_none()) {
+        (0..verdicts.len()).collect()
+    } else {
+        let mut chains: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut first_seen: Vec<&str> = Vec::new();
+        for (i, v) in verdicts.iter().enumerate() {
+            let chain = chains.entry(v.chain.as_str()).or_insert_with(|| {
+                first_seen.push(v.chain.as_str());
+                Vec::new()
+            });
+            match v.insert {
+                Some(at) => chain.insert(at.min(chain.len()), i),
+                None => chain.push(i),
+            }
+        }
+        first_seen
+            .iter()
+            .flat_map(|c| chains.get(c).cloned().unwrap_or_default())
+            .collect()
+    };
+    for i in order {
+        let Some(v) = verdicts.get(i) else { continue };
+        let family = if v.family.is_empty() {
+            blocks.get(v.block).copied().unwrap_or_default()
         } else {
-            allow.nets
+            v.family
         };
-        for net in nets {
-            out.entry(
-                net,
-                allow.line,
-                allow.ports.as_ref(),
-                allow.protocol.as_ref(),
-            );
+        let rule = &v.verdict;
+        match rule.action {
+            Action::Block => out.blocks.block(
+                &v.chain,
+                rule.addresses(family),
+                v.line,
+                rule.ports.as_ref(),
+                rule.protocol.as_ref(),
+            ),
+            Action::Accept => {
+                let nets = if rule.nets.is_empty() {
+                    family.any_nets()
+                } else {
+                    rule.nets.clone()
+                };
+                for net in nets {
+                    out.accept(
+                        &v.chain,
+                        net,
+                        v.line,
+                        rule.ports.as_ref(),
+                        rule.protocol.as_ref(),
+                    );
+                }
+            }
         }
     }
 }
@@ -1084,6 +1252,8 @@ struct NftRule {
     verdict: Option<String>,
     skip: bool,
     remote: Vec<Vec<(IpNet, usize)>>,
+    /// Negated remote matches (`ip daddr != …`).
+    not_remote: Vec<IpNet>,
     ports: Option<Vec<PortRange>>,
     protocol: Option<String>,
     family: Families,
@@ -1112,7 +1282,9 @@ fn nft_match(
                 });
                 if field == remote_field {
                     if negated {
-                        rule.skip = true;
+                        let mut nets = Vec::new();
+                        scope.addresses(right, &mut nets, 0)?;
+                        rule.not_remote.extend(nets.into_iter().map(|(n, _)| n));
                     } else if matches!(op, "==" | "in") {
                         let mut nets = Vec::new();
                         scope.addresses(right, &mut nets, 0)?;
@@ -1282,30 +1454,58 @@ fn read_nft(out: &mut Out<'_>, root: &Node, direction: Direction) -> Result<(), 
                 _ => {}
             }
         }
-        if failed || rule.skip || rule.verdict.as_deref() != Some("accept") {
+        let action = match rule.verdict.as_deref() {
+            Some("accept") => Action::Accept,
+            Some("drop" | "reject") => Action::Block,
+            _ => continue,
+        };
+        if failed || rule.skip || (action == Action::Accept && !rule.not_remote.is_empty()) {
+            // An accept of everything but some addresses never counts.
             continue;
         }
+        let chain_key = format!("{family}/{table}/{chain_name}");
+        let rule_family = if rule.family.is_empty() {
+            match family.as_str() {
+                "ip" => Families::V4,
+                "ip6" => Families::V6,
+                _ => Families::default(),
+            }
+        } else {
+            rule.family
+        };
         let mut remote = rule.remote.into_iter();
         let nets = if let Some(first) = remote.next() {
             remote.fold(first, |acc, next| intersect_nets(&acc, &next))
         } else {
-            let family = if rule.family.is_empty() {
-                match family.as_str() {
-                    "ip" => Families::V4,
-                    "ip6" => Families::V6,
-                    _ => Families::default(),
-                }
-            } else {
-                rule.family
-            };
-            family
+            rule_family
                 .any_nets()
                 .into_iter()
                 .map(|n| (n, rule_node.line))
                 .collect()
         };
-        for (net, line) in nets {
-            out.entry(net, line, rule.ports.as_ref(), rule.protocol.as_ref());
+        match action {
+            Action::Block => {
+                let set = IpSet::from_nets(nets.iter().map(|(n, _)| *n))
+                    .difference(&IpSet::from_nets(rule.not_remote.iter().copied()));
+                out.blocks.block(
+                    &chain_key,
+                    set,
+                    rule_node.line,
+                    rule.ports.as_ref(),
+                    rule.protocol.as_ref(),
+                );
+            }
+            Action::Accept => {
+                for (net, line) in nets {
+                    out.accept(
+                        &chain_key,
+                        net,
+                        line,
+                        rule.ports.as_ref(),
+                        rule.protocol.as_ref(),
+                    );
+                }
+            }
         }
     }
     Ok(())
@@ -1469,9 +1669,163 @@ mod tests {
         assert_eq!(detect("{\"nftables\": ["), None);
     }
 
+    fn shadows(list: &Allowlist) -> Vec<String> {
+        list.shadowed
+            .iter()
+            .map(|s| {
+                let counted: Vec<String> = s.counted.iter().map(ToString::to_string).collect();
+                format!(
+                    "{} @{} by {:?}: {}",
+                    s.net,
+                    s.at.line,
+                    s.by,
+                    counted.join(" ")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn earlier_blocks_override_later_accepts() {
+        let input = "*filter\n\
+                     -A OUTPUT -d 10.1.0.0/16 -j ACCEPT\n\
+                     -A OUTPUT -d 10.0.0.0/8 -j DROP\n\
+                     -A OUTPUT -d 10.0.0.0/8 -p tcp --dport 443 -j ACCEPT\n\
+                     -A OUTPUT -d 192.0.2.0/24 -p tcp --dport 25 -j REJECT\n\
+                     -A OUTPUT -d 192.0.2.0/24 -j ACCEPT\n\
+                     -A OUTPUT ! -d 198.51.100.0/24 -j DROP\n\
+                     -A OUTPUT -d 198.51.100.128/25 -j ACCEPT\n\
+                     -A OUTPUT -d 203.0.113.0/24 -j ACCEPT\n\
+                     -A OTHER -d 10.0.0.0/8 -j ACCEPT\n\
+                     -A OUTPUT -o lo -j DROP\n\
+                     -A OUTPUT -m state --state INVALID -j DROP\n\
+                     -A OUTPUT -d 10.0.0.0/8 -j DROP\n\
+                     COMMIT\n";
+        // Without a port: the DROP of 10/8 (line 3) leaves nothing of the
+        // 10/8 accept on line 4; the port-25 REJECT does not block every
+        // port; `! -d 198.51.100.0/24 -j DROP` blocks everything else, so
+        // line 9 counts nothing; another chain is not affected, and neither
+        // is an accept before the block.
+        let list = parse_allowlist_rules(
+            "r",
+            input,
+            Some(AllowlistFormat::Iptables),
+            Direction::Egress,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            show(&list),
+            [
+                "10.1.0.0/16 any * @2",
+                "192.0.2.0/24 any * @6",
+                "198.51.100.128/25 any * @8",
+                "10.0.0.0/8 any * @10",
+            ]
+        );
+        assert_eq!(
+            shadows(&list),
+            ["10.0.0.0/8 @4 by [3]: ", "203.0.113.0/24 @9 by [7]: ",]
+        );
+        // For TCP port 25 the REJECT applies too.
+        let list = parse_allowlist_rules(
+            "r",
+            input,
+            Some(AllowlistFormat::Iptables),
+            Direction::Egress,
+            Some(25),
+        )
+        .unwrap();
+        assert!(
+            shadows(&list).contains(&"192.0.2.0/24 @6 by [5]: ".to_owned()),
+            "{:?}",
+            shadows(&list)
+        );
+        // A block that leaves part of an accept: the rest counts.
+        let input = "-A OUTPUT -d 10.0.0.0/9 -j DROP\n-A OUTPUT -d 10.0.0.0/8 -j ACCEPT\n";
+        let list = parse_allowlist_rules(
+            "r",
+            input,
+            Some(AllowlistFormat::Iptables),
+            Direction::Egress,
+            None,
+        )
+        .unwrap();
+        assert_eq!(show(&list), ["10.128.0.0/9 any * @2"]);
+        assert_eq!(shadows(&list), ["10.0.0.0/8 @2 by [1]: 10.128.0.0/9"]);
+    }
+
+    #[test]
+    fn inserted_rules_take_their_place() {
+        // `-I OUTPUT` puts the DROP first, above the earlier ACCEPT;
+        // `-I OUTPUT 2` puts the second ACCEPT above the DROP... which is
+        // then at position 1, so the ACCEPT at position 2 is still behind it.
+        let input = "-A OUTPUT -d 10.0.0.0/8 -j ACCEPT\n\
+                     -I OUTPUT -d 10.0.0.0/16 -j DROP\n\
+                     -I OUTPUT 1 -d 10.0.1.0/24 -j ACCEPT\n";
+        let list = parse_allowlist_rules(
+            "r",
+            input,
+            Some(AllowlistFormat::Iptables),
+            Direction::Egress,
+            None,
+        )
+        .unwrap();
+        let mut got = show(&list);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "10.0.1.0/24 any * @3",
+                "10.1.0.0/16 any * @1",
+                "10.128.0.0/9 any * @1",
+                "10.16.0.0/12 any * @1",
+                "10.2.0.0/15 any * @1",
+                "10.32.0.0/11 any * @1",
+                "10.4.0.0/14 any * @1",
+                "10.64.0.0/10 any * @1",
+                "10.8.0.0/13 any * @1",
+            ]
+        );
+        assert_eq!(list.shadowed.len(), 1);
+        assert_eq!(list.shadowed[0].by, [2]);
+    }
+
+    #[test]
+    fn nft_drops_override_later_accepts() {
+        let input = r#"{"nftables": [
+  {"chain": {"family": "inet", "table": "fw", "name": "out", "type": "filter", "hook": "output"}},
+  {"rule": {"family": "inet", "table": "fw", "chain": "out", "expr": [
+    {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "10.0.0.0", "len": 9}}}},
+    {"drop": null}]}},
+  {"rule": {"family": "inet", "table": "fw", "chain": "out", "expr": [
+    {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "10.0.0.0", "len": 8}}}},
+    {"accept": null}]}},
+  {"rule": {"family": "inet", "table": "fw", "chain": "out", "expr": [
+    {"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "192.0.2.0/24"}},
+    {"reject": null}]}},
+  {"rule": {"family": "inet", "table": "fw", "chain": "out", "expr": [
+    {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "192.0.0.0", "len": 16}}}},
+    {"accept": null}]}}
+]}"#;
+        let list = parse_allowlist_rules("n", input, None, Direction::Egress, None).unwrap();
+        assert_eq!(
+            show(&list),
+            ["10.128.0.0/9 any * @7", "192.0.2.0/24 any * @13"]
+        );
+        assert_eq!(
+            shadows(&list),
+            [
+                "10.0.0.0/8 @7 by [3]: 10.128.0.0/9",
+                "192.0.0.0/16 @13 by [9]: 192.0.2.0/24"
+            ]
+        );
+    }
+
     #[test]
     fn iptables_egress() {
-        let list = parse_allowlist_rules("rules.v4", IPTABLES, None, Direction::Egress).unwrap();
+        let list =
+            parse_allowlist_rules("rules.v4", IPTABLES, None, Direction::Egress, None).unwrap();
         assert_eq!(list.format, AllowlistFormat::Iptables);
         assert_eq!(
             show(&list),
@@ -1490,7 +1844,8 @@ mod tests {
 
     #[test]
     fn iptables_ingress() {
-        let list = parse_allowlist_rules("rules.v4", IPTABLES, None, Direction::Ingress).unwrap();
+        let list =
+            parse_allowlist_rules("rules.v4", IPTABLES, None, Direction::Ingress, None).unwrap();
         assert_eq!(
             show(&list),
             [
@@ -1506,12 +1861,12 @@ mod tests {
     #[test]
     fn iptables_errors_with_lines() {
         let input = "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -d 10.0.0.300/32 -j ACCEPT\n-A OUTPUT -p tcp --dport 70000 -j ACCEPT\n-A\n-A OUTPUT -m comment --comment \"open -j ACCEPT\nbogus line\n-A OUTPUT -d 10.0.0.0/255.0.255.0 -j ACCEPT\n-A OUTPUT -d 10.1.0.0/255.255.0.0 -j ACCEPT\nCOMMIT\n";
-        let errors = parse_allowlist_rules("x", input, None, Direction::Egress).unwrap_err();
+        let errors = parse_allowlist_rules("x", input, None, Direction::Egress, None).unwrap_err();
         let lines: Vec<usize> = errors.iter().map(|e| e.origin.line).collect();
         assert_eq!(lines, [3, 4, 5, 6, 7, 8], "{errors:#?}");
         assert_eq!(errors[0].text, "-A OUTPUT -d 10.0.0.300/32 -j ACCEPT");
         let (list, errors) =
-            parse_allowlist_rules_partial("x", input, None, Direction::Egress).unwrap();
+            parse_allowlist_rules_partial("x", input, None, Direction::Egress, None).unwrap();
         assert_eq!(errors.len(), 6);
         assert_eq!(show(&list), ["10.1.0.0/16 any * @9"]);
     }
@@ -1524,6 +1879,7 @@ mod tests {
             input,
             Some(AllowlistFormat::Iptables),
             Direction::Egress,
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -1539,7 +1895,7 @@ mod tests {
 
     #[test]
     fn nft_egress() {
-        let list = parse_allowlist_rules("nft.json", NFT, None, Direction::Egress).unwrap();
+        let list = parse_allowlist_rules("nft.json", NFT, None, Direction::Egress, None).unwrap();
         assert_eq!(list.format, AllowlistFormat::NftJson);
         assert_eq!(
             show(&list),
@@ -1569,7 +1925,7 @@ mod tests {
 
     #[test]
     fn nft_ingress() {
-        let list = parse_allowlist_rules("nft.json", NFT, None, Direction::Ingress).unwrap();
+        let list = parse_allowlist_rules("nft.json", NFT, None, Direction::Ingress, None).unwrap();
         assert_eq!(
             show(&list),
             [
@@ -1596,7 +1952,8 @@ mod tests {
   {"rule": {"family": "inet", "table": "f", "chain": "out", "handle": 5,
     "expr": [{"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "daddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "right": "@pairs"}}, {"accept": null}]}}
 ]}"#;
-        let errors = parse_allowlist_rules("n.json", input, None, Direction::Egress).unwrap_err();
+        let errors =
+            parse_allowlist_rules("n.json", input, None, Direction::Egress, None).unwrap_err();
         let lines: Vec<usize> = errors.iter().map(|e| e.origin.line).collect();
         assert_eq!(lines, [4, 7, 9, 11], "{errors:#?}");
         assert!(errors[0].reason.contains("@missing"));
@@ -1607,7 +1964,7 @@ mod tests {
 
     #[test]
     fn aws_security_groups() {
-        let list = parse_allowlist_rules("sg.json", SG, None, Direction::Egress).unwrap();
+        let list = parse_allowlist_rules("sg.json", SG, None, Direction::Egress, None).unwrap();
         assert_eq!(list.format, AllowlistFormat::AwsSg);
         assert_eq!(
             show(&list),
@@ -1618,7 +1975,7 @@ mod tests {
                 "203.0.113.0/24 udp 1000-2000 @37",
             ]
         );
-        let list = parse_allowlist_rules("sg.json", SG, None, Direction::Ingress).unwrap();
+        let list = parse_allowlist_rules("sg.json", SG, None, Direction::Ingress, None).unwrap();
         assert_eq!(
             show(&list),
             ["203.0.113.5/32 tcp 22 @50", "0.0.0.0/0 icmp * @54"]
@@ -1628,7 +1985,8 @@ mod tests {
     #[test]
     fn aws_sg_errors() {
         let input = "{\"SecurityGroups\": [{\"GroupId\": \"sg-1\", \"IpPermissionsEgress\": [\n {\"IpProtocol\": \"tcp\", \"FromPort\": 443, \"ToPort\": 443,\n  \"IpRanges\": [{\"CidrIp\": \"192.0.2.0/33\"}]},\n {\"IpProtocol\": \"tcp\", \"FromPort\": 500, \"ToPort\": 400, \"IpRanges\": []}]}]}";
-        let errors = parse_allowlist_rules("sg.json", input, None, Direction::Egress).unwrap_err();
+        let errors =
+            parse_allowlist_rules("sg.json", input, None, Direction::Egress, None).unwrap_err();
         let lines: Vec<usize> = errors.iter().map(|e| e.origin.line).collect();
         assert_eq!(lines, [3, 4], "{errors:#?}");
         assert_eq!(errors[0].text, "192.0.2.0/33");
@@ -1636,25 +1994,28 @@ mod tests {
 
     #[test]
     fn unknown_and_invalid() {
-        let errors = parse_allowlist_rules("x", "{\"a\": 1}", None, Direction::Egress).unwrap_err();
+        let errors =
+            parse_allowlist_rules("x", "{\"a\": 1}", None, Direction::Egress, None).unwrap_err();
         assert!(
             errors[0]
                 .reason
                 .contains("tried iptables, nft-json, aws-sg"),
             "{errors:?}"
         );
-        let errors = parse_allowlist_rules("x", "{\n\"nftables\": [,]}", None, Direction::Egress)
-            .unwrap_err();
+        let errors =
+            parse_allowlist_rules("x", "{\n\"nftables\": [,]}", None, Direction::Egress, None)
+                .unwrap_err();
         assert_eq!(errors[0].origin.line, 2);
         assert!(errors[0].reason.starts_with("invalid JSON"));
         let errors =
-            parse_allowlist_rules("x", "10.0.0.0/8\n", None, Direction::Egress).unwrap_err();
+            parse_allowlist_rules("x", "10.0.0.0/8\n", None, Direction::Egress, None).unwrap_err();
         assert!(errors[0].reason.contains("tried"));
         let errors = parse_allowlist_rules(
             "x",
             "10.0.0.0/8\n",
             Some(AllowlistFormat::Cidr),
             Direction::Egress,
+            None,
         )
         .unwrap_err();
         assert_eq!(errors.len(), 1);
@@ -1663,6 +2024,7 @@ mod tests {
             "{\"x\": 1}",
             Some(AllowlistFormat::NftJson),
             Direction::Egress,
+            None,
         )
         .unwrap_err();
         assert!(errors[0].reason.contains("nftables"), "{errors:?}");
@@ -1741,14 +2103,14 @@ mod tests {
         fn never_panics(input in ".{0,200}") {
             let _ = detect(&input);
             for format in [AllowlistFormat::Iptables, AllowlistFormat::NftJson, AllowlistFormat::AwsSg] {
-                let _ = parse_allowlist_rules("p", &input, Some(format), Direction::Egress);
+                let _ = parse_allowlist_rules("p", &input, Some(format), Direction::Egress, None);
             }
         }
 
         #[test]
         fn iptables_like_never_panics(input in "(-A|!|-d|-s|-p|tcp|--dport|-j|ACCEPT|[0-9./:,\"]{1,6}| |\n){0,40}") {
-            let _ = parse_allowlist_rules("p", &input, Some(AllowlistFormat::Iptables), Direction::Egress);
-            let _ = parse_allowlist_rules("p", &input, Some(AllowlistFormat::Iptables), Direction::Ingress);
+            let _ = parse_allowlist_rules("p", &input, Some(AllowlistFormat::Iptables), Direction::Egress, None);
+            let _ = parse_allowlist_rules("p", &input, Some(AllowlistFormat::Iptables), Direction::Ingress, None);
         }
 
         #[test]

@@ -303,6 +303,20 @@ impl AllowlistFormat {
     }
 }
 
+/// An accepting rule that earlier DROP / REJECT rules of its chain
+/// override in part or whole (the first matching rule wins): only what it
+/// still allows is in [`Allowlist::entries`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadowed {
+    /// The accepting rule's address as written, and where.
+    pub net: IpNet,
+    pub at: At,
+    /// The lines of the earlier blocking rules that meet it.
+    pub by: Vec<u32>,
+    /// What of `net` still counts, as the fewest CIDRs (empty: nothing).
+    pub counted: Vec<IpNet>,
+}
+
 /// A parsed allowlist (or several, appended).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowlist {
@@ -316,6 +330,9 @@ pub struct Allowlist {
     pub entries: Vec<AllowEntry>,
     /// Host name entries, in input order.
     pub names: Vec<NameEntry>,
+    /// Accepting rules that earlier blocking rules override (rule sets
+    /// only), in input order.
+    pub shadowed: Vec<Shadowed>,
 }
 
 impl Allowlist {
@@ -327,6 +344,7 @@ impl Allowlist {
             rules: vec![Rule::default()],
             entries: Vec::new(),
             names: Vec::new(),
+            shadowed: Vec::new(),
         }
     }
 
@@ -388,6 +406,12 @@ impl Allowlist {
                 at: at(e.at),
                 rule: rule(e.rule),
             }));
+        self.shadowed.extend(
+            other
+                .shadowed
+                .into_iter()
+                .map(|s| Shadowed { at: at(s.at), ..s }),
+        );
     }
 }
 
@@ -445,6 +469,18 @@ impl AllowlistBuilder {
                 line: line32(line),
             },
             rule,
+        });
+    }
+
+    pub(crate) fn shadowed(&mut self, net: IpNet, line: usize, by: Vec<u32>, counted: Vec<IpNet>) {
+        self.list.shadowed.push(Shadowed {
+            net,
+            at: At {
+                source: 0,
+                line: line32(line),
+            },
+            by,
+            counted,
         });
     }
 

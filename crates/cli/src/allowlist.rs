@@ -279,6 +279,7 @@ fn parse_allowlist(args: &FeedArgs, source: &str, text: &str) -> Parsed<Allowlis
             text,
             format,
             args.direction(),
+            args.port,
         ) {
             Ok(parsed) => parsed,
             Err(errors) => return Parsed::fatal(errors),
@@ -568,6 +569,28 @@ fn coverage_findings(
             Code::AllowlistStaleEntry,
             result.stale.len(),
             what,
+            entries,
+        ));
+    }
+    if !allow.shadowed.is_empty() {
+        let entries = allow.shadowed.iter().map(|s| {
+            let by: Vec<String> = s.by.iter().map(ToString::to_string).collect();
+            let counted = if s.counted.is_empty() {
+                "nothing counted".to_owned()
+            } else {
+                format!("counted: {}", cidr_strings(&s.counted).join(", "))
+            };
+            format!(
+                "{} {} is blocked in part or whole by line {} ({counted})",
+                allow.origin(s.at),
+                reach_allowlist::text::cidr_string(&s.net),
+                by.join(", "),
+            )
+        });
+        check.push(entries_finding(
+            Code::AllowlistShadowedRule,
+            allow.shadowed.len(),
+            "ACCEPT rules are overridden by earlier DROP/REJECT rules of their chain",
             entries,
         ));
     }

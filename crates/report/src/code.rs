@@ -272,6 +272,10 @@ codes! {
         message: "An allowlist entry is very broad",
         remedy: "Replace it with the vendor's published ranges; the threshold is --broad-prefix.",
         explain: "The entry is wider than the broad-prefix threshold (/8 for IPv4, /32 for IPv6 by default).";
+    AllowlistShadowedRule = "allowlist.shadowed_rule", Warn,
+        message: "An accepting firewall rule is overridden by an earlier DROP or REJECT rule",
+        remedy: "Move the ACCEPT rule above the blocking rule, or narrow the blocking rule; only what the ACCEPT rule still allows is counted.",
+        explain: "Firewalls apply the first matching rule of a chain: addresses an earlier DROP / REJECT rule of the same chain matches (for the port asked about with --port, else for every port) never reach the later ACCEPT rule. reach subtracts them from its coverage.";
 
     // ---- sso ---------------------------------------------------------
     SsoAutoLogin = "sso.auto_login", Warn,
