@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Version};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use reach_report::endpoint::{Header, HttpPhase};
 use reach_report::{Code, Finding};
@@ -25,6 +25,8 @@ pub struct HttpRequest<'a> {
     pub method: &'a Method,
     pub url: &'a Url,
     pub headers: &'a [(HeaderName, HeaderValue)],
+    /// The request body (a form an SSO chain posts); empty for none.
+    pub body: &'a [u8],
     /// Stop reading the body after this many bytes.
     pub body_cap: u64,
     /// Keep the body (up to `body_cap`) for the caller: a feed fetched by
@@ -213,7 +215,7 @@ fn finish(
     mut builder: http::request::Builder,
     request: &HttpRequest<'_>,
     has_header: &dyn Fn(&http::header::HeaderName) -> bool,
-) -> Result<Request<Empty<Bytes>>, BoxError> {
+) -> Result<Request<Full<Bytes>>, BoxError> {
     if !has_header(&http::header::USER_AGENT) {
         builder = builder.header(
             http::header::USER_AGENT,
@@ -226,7 +228,7 @@ fn finish(
     for (name, value) in request.headers {
         builder = builder.header(name, value);
     }
-    Ok(builder.body(Empty::<Bytes>::new())?)
+    Ok(builder.body(Full::new(Bytes::copy_from_slice(request.body)))?)
 }
 
 async fn read(

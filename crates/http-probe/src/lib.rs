@@ -231,7 +231,7 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
             break;
         }
         let headers = forwarded_headers(&input.headers, first, &url);
-        let result = hop(&url, &method, &headers, input, network, deadline).await;
+        let result = hop(&url, &method, &headers, &[], input, network, deadline).await;
         let failed = result
             .findings
             .iter()
@@ -371,11 +371,13 @@ pub struct HopResult {
 }
 
 /// Requests `url` once: DNS, TCP, proxy, TLS for https, HTTP. Stops at the
-/// first failing phase.
+/// first failing phase. `body` is sent as is (give its `Content-Type` in
+/// `headers`); empty for none.
 pub async fn hop(
     url: &Url,
     method: &Method,
     headers: &[(HeaderName, HeaderValue)],
+    body: &[u8],
     input: &EndpointProbe,
     network: &Network,
     deadline: tokio::time::Instant,
@@ -396,6 +398,7 @@ pub async fn hop(
         method,
         url,
         headers,
+        body,
         body_cap: input.body_cap,
         keep_body: input.keep_body,
         forward_proxy: connected.forward.as_ref(),

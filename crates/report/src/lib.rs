@@ -41,6 +41,7 @@ pub mod allowlist;
 mod code;
 pub mod endpoint;
 pub mod redact;
+pub mod sso;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -256,6 +257,7 @@ pub enum Details {
     Endpoint(Box<EndpointDetails>),
     Allowlist(Box<allowlist::AllowlistDetails>),
     AllowlistDiff(Box<allowlist::AllowlistDiffDetails>),
+    Sso(Box<sso::SsoDetails>),
     /// A check that produced no data (e.g. it could not run).
     None(Empty),
 }

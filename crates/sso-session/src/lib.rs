@@ -1,0 +1,784 @@
+//! `reach sso`: walks a login chain hop by hop without a browser, on the
+//! same network pipeline as `reach check` (every hop gets the DNS, TCP,
+//! proxy, TLS and HTTP record and findings), with a cookie jar carried
+//! across hops.
+//!
+//! - [`html`]: meta refresh and self-submitting forms, read with a WHATWG
+//!   tokenizer.
+//! - [`cookies`]: the jar, `cookies.txt`, `--cookie`.
+//! - [`idp`]: which identity provider a hop belongs to.
+//! - [`tokens`]: the account an ID token or SAML assertion names
+//!   (unverified).
+//!
+//! What a hop does next is decided as a browser would: a 3xx `Location`
+//! (303, and 301/302 after a POST, become a GET), a `<meta refresh>`, a
+//! form that submits itself. Anything else ends the chain: a sign-in page
+//! (it needs a person), an error page, the application.
+
+pub mod cookies;
+pub mod html;
+pub mod idp;
+pub mod tokens;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Method};
+use reach_http_probe::{EndpointProbe, Network, Target};
+use reach_report::sso::{SsoCompare, SsoDetails, SsoEnd, SsoHop, SsoIdentity};
+use reach_report::{Code, Finding};
+use url::Url;
+
+use crate::cookies::{Jar, SeedCookie};
+use crate::idp::Idp;
+
+/// What to walk and the limits.
+#[derive(Debug, Clone)]
+pub struct SsoOptions {
+    pub start: Url,
+    /// Hops at most (`--max-hops`, default 20).
+    pub max_hops: usize,
+    /// The whole chain's deadline.
+    pub timeout: Duration,
+    pub expiry_warn_days: i64,
+    /// Bytes of a page read at most.
+    pub body_cap: u64,
+}
+
+impl SsoOptions {
+    pub fn new(start: Url, timeout: Duration) -> Self {
+        SsoOptions {
+            start,
+            max_hops: 20,
+            timeout,
+            expiry_warn_days: 14,
+            body_cap: 1024 * 1024,
+        }
+    }
+}
+
+/// A walked chain.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    pub hops: Vec<SsoHop>,
+    pub end: SsoEnd,
+    pub identity: Option<SsoIdentity>,
+    pub findings: Vec<Finding>,
+    /// The first authorize request (OIDC) or `AuthnRequest` (SAML) and its
+    /// 1-based hop.
+    pub authorize: Option<(Url, usize)>,
+    /// The provider and the names of the cookies sent to it before the
+    /// callback.
+    pub idp_cookies: Vec<(Idp, Vec<String>)>,
+    /// A sign-in page came before the callback (or the chain ended on one).
+    pub interactive: bool,
+    /// A server asked for Windows integrated authentication
+    /// (`WWW-Authenticate: Negotiate`).
+    pub negotiate: bool,
+}
+
+/// Runs `reach sso`: the chain with the seeded jar, its findings, and with
+/// `compare_clean` the same chain with an empty jar.
+pub async fn run(
+    options: &SsoOptions,
+    seeds: &[SeedCookie],
+    compare_clean: bool,
+    network: &Network,
+) -> (SsoDetails, Vec<Finding>) {
+    let mut jar = Jar::new();
+    let mut findings = Vec::new();
+    for seed in seeds {
+        if let Err(reason) = jar.seed(seed) {
+            findings.push(
+                Finding::new(
+                    Code::InputInvalid,
+                    format!(
+                        "cookie `{}` for {} was not put in the jar: {reason}",
+                        seed.name, seed.domain
+                    ),
+                )
+                .with("cookie", &seed.name)
+                .with("domain", &seed.domain),
+            );
+        }
+    }
+    // A cookie that could not be seeded is a warning, not a failed check.
+    for f in &mut findings {
+        f.severity = reach_report::Severity::Warn;
+    }
+    let seeded_cookies = jar.names();
+    let chain = walk(options, jar, network).await;
+    let compare = if compare_clean {
+        let clean = walk(options, Jar::new(), network).await;
+        Some(compare_runs(&chain, clean))
+    } else {
+        None
+    };
+    let rewritten_url = rewrite(&options.start, &chain);
+    findings.extend(chain_findings(&chain, rewritten_url.as_deref()));
+    findings.extend(chain.findings.iter().cloned());
+    let details = SsoDetails {
+        start_url: options.start.to_string(),
+        seeded_cookies,
+        hops: chain.hops,
+        end: chain.end,
+        identity: chain.identity,
+        rewritten_url,
+        compare,
+    };
+    (details, findings)
+}
+
+/// Where the two runs part and what each reached.
+fn compare_runs(with: &Chain, clean: Chain) -> SsoCompare {
+    let key = |h: &SsoHop| {
+        let mut url = Url::parse(&h.url).ok();
+        if let Some(u) = url.as_mut() {
+            u.set_query(None);
+            u.set_fragment(None);
+        }
+        (
+            h.method.clone(),
+            url.map(|u| u.to_string()).unwrap_or_default(),
+            h.status,
+        )
+    };
+    let parted_at = (0..with.hops.len().max(clean.hops.len()))
+        .find(|&i| with.hops.get(i).map(key) != clean.hops.get(i).map(key))
+        .map(|i| i + 1);
+    SsoCompare {
+        parted_at,
+        with_session: format!("with your session: {}", with.end.summary),
+        clean: format!("clean: {}", clean.end.summary),
+        clean_hops: clean.hops,
+        clean_end: clean.end,
+    }
+}
+
+/// The start URL with `prompt=select_account` (OIDC), when the chain
+/// logged in silently or does not force a fresh login.
+fn rewrite(start: &Url, chain: &Chain) -> Option<String> {
+    let (authorize, _) = chain.authorize.as_ref()?;
+    if !idp::is_authorize(authorize) || has_reauth(authorize) {
+        return None;
+    }
+    let mut url = start.clone();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "prompt")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("prompt", "select_account");
+    Some(url.to_string())
+}
+
+/// Whether an authorize request forces a fresh login or account choice.
+fn has_reauth(url: &Url) -> bool {
+    url.query_pairs().any(|(k, v)| match k.as_ref() {
+        "prompt" => v
+            .split(' ')
+            .any(|p| matches!(p, "login" | "select_account")),
+        "max_age" => v == "0",
+        "ForceAuthn" | "forceAuthn" => v.eq_ignore_ascii_case("true"),
+        _ => false,
+    })
+}
+
+/// The findings about the chain as a whole: silent login, no re-auth
+/// parameter.
+fn chain_findings(chain: &Chain, rewritten: Option<&str>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let callback = chain.end.callback_hop;
+    if let Some(at) = callback
+        && !chain.interactive
+        && let Some((idp, cookies)) = chain.idp_cookies.first()
+    {
+        let who = chain
+            .identity
+            .as_ref()
+            .and_then(|i| {
+                i.email
+                    .clone()
+                    .or_else(|| i.preferred_username.clone())
+                    .or_else(|| i.upn.clone())
+                    .or_else(|| i.name_id.clone())
+                    .or_else(|| i.subject.clone())
+            })
+            .map(|who| format!(" as {who} (unverified)"))
+            .unwrap_or_default();
+        let os_level = idp.is_os_level() || chain.negotiate;
+        let mut finding = Finding::new(
+            Code::SsoAutoLogin,
+            format!(
+                "the callback was reached at hop {at}{who} without a sign-in page: the existing {} session (cookies {}) chose the account",
+                idp.name(),
+                cookies.join(", ")
+            ),
+        )
+        .with("idp", idp.name())
+        .with("cookies_sent_to_idp", cookies)
+        .with("callback_hop", at)
+        .with("os_level_sso", os_level);
+        if let Some(url) = rewritten {
+            finding = finding.with("rewritten_url", url);
+        }
+        if os_level {
+            finding.remedy.push_str(
+                " Here the operating system signs in (Seamless SSO / Kerberos): a private window does not help; use prompt=select_account or another machine account.",
+            );
+        }
+        out.push(finding);
+    }
+    if let Some((url, hop)) = &chain.authorize
+        && !has_reauth(url)
+        && (idp::is_authorize(url) || url.query_pairs().any(|(k, _)| k == "ForceAuthn"))
+    {
+        let mut finding = Finding::new(
+            Code::SsoNoReauthParam,
+            format!(
+                "the authorize request at hop {hop} has no prompt=login, prompt=select_account or max_age=0: an existing session decides the account"
+            ),
+        )
+        .with("hop", hop);
+        if let Some(url) = rewritten {
+            finding = finding.with("rewritten_url", url);
+        }
+        out.push(finding);
+    }
+    out
+}
+
+/// How the walker reached a hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Start,
+    Redirect,
+    MetaRefresh,
+    FormPost,
+    FormGet,
+}
+
+impl Via {
+    fn name(self) -> &'static str {
+        match self {
+            Via::Start => "start",
+            Via::Redirect => "redirect",
+            Via::MetaRefresh => "meta_refresh",
+            Via::FormPost => "form_post",
+            Via::FormGet => "form_get",
+        }
+    }
+}
+
+/// The next request.
+struct Next {
+    url: Url,
+    method: Method,
+    fields: Vec<(String, String)>,
+    via: Via,
+}
+
+/// A registrable-domain approximation for `SameSite`: the last two labels of
+/// a name (no public-suffix list), an IP literal whole.
+fn site(url: &Url) -> String {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let labels: Vec<&str> = d.trim_end_matches('.').rsplit('.').take(2).collect();
+            labels.into_iter().rev().collect::<Vec<_>>().join(".")
+        }
+        Some(host) => host.to_string(),
+        None => String::new(),
+    }
+}
+
+/// The messages that mark a callback.
+const CALLBACK_PARAMS: &[&str] = &["code", "SAMLResponse", "id_token", "access_token"];
+
+/// Walks the chain from `options.start` with `jar`.
+pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chain {
+    let deadline = tokio::time::Instant::now() + options.timeout;
+    let mut probe = EndpointProbe::new(Target::Url(options.start.clone()), options.timeout);
+    probe.keep_body = true;
+    probe.body_cap = options.body_cap;
+    probe.expiry_warn_days = options.expiry_warn_days;
+
+    let mut chain = Chain::default();
+    let mut next = Some(Next {
+        url: options.start.clone(),
+        method: Method::GET,
+        fields: Vec::new(),
+        via: Via::Start,
+    });
+    let mut previous: Option<Url> = None;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut downgraded = false;
+    let mut samesite_flagged: HashSet<String> = HashSet::new();
+    let mut errors_flagged: HashSet<String> = HashSet::new();
+    let mut end: Option<(String, usize, String)> = None;
+
+    while let Some(step) = next.take() {
+        let index = chain.hops.len() + 1;
+        if index > options.max_hops {
+            chain.findings.push(
+                Finding::new(
+                    Code::SsoTooManyRedirects,
+                    format!(
+                        "the chain did not end within {} hops (next: {} {})",
+                        options.max_hops, step.method, step.url
+                    ),
+                )
+                .with("max_hops", options.max_hops)
+                .with("next_url", step.url.as_str()),
+            );
+            end = Some((
+                "too_many_redirects".to_owned(),
+                index - 1,
+                step.url.to_string(),
+            ));
+            break;
+        }
+        let body = if step.method == Method::POST {
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&step.fields)
+                .finish()
+        } else {
+            String::new()
+        };
+        let mut key_url = step.url.clone();
+        key_url.set_fragment(None);
+        if !seen.insert(format!("{} {key_url} {body}", step.method)) {
+            chain.findings.push(
+                Finding::new(
+                    Code::SsoRedirectLoop,
+                    format!(
+                        "the chain came back to {} {key_url} at hop {index}",
+                        step.method
+                    ),
+                )
+                .with("url", key_url.as_str())
+                .with("hop", index),
+            );
+            end = Some(("redirect_loop".to_owned(), index - 1, key_url.to_string()));
+            break;
+        }
+        if let Some(prev) = &previous
+            && prev.scheme() == "https"
+            && step.url.scheme() == "http"
+            && !downgraded
+        {
+            downgraded = true;
+            chain.findings.push(
+                Finding::new(
+                    Code::SsoHttpsDowngrade,
+                    format!("hop {index} leaves https for {}", step.url),
+                )
+                .with("from", prev.as_str())
+                .with("to", step.url.as_str())
+                .with("hop", index),
+            );
+        }
+        let sent = jar.sent(&step.url);
+        if let Some(prev) = &previous
+            && site(prev) != site(&step.url)
+        {
+            for c in &sent {
+                let dropped = match c.same_site.as_deref() {
+                    Some("None") => !c.secure,
+                    Some("Strict") => true,
+                    // Lax, and no attribute (browsers default to Lax): sent
+                    // on cross-site top-level GET navigations, not on POST.
+                    _ => step.method == Method::POST,
+                };
+                if dropped && samesite_flagged.insert(c.name.clone()) {
+                    let attr = c.same_site.as_deref().map_or_else(
+                        || "no SameSite attribute (Lax in browsers)".to_owned(),
+                        |s| format!("SameSite={s}{}", if c.secure { "; Secure" } else { "" }),
+                    );
+                    chain.findings.push(
+                        Finding::new(
+                            Code::SsoCookieSamesite,
+                            format!(
+                                "cookie `{}` ({attr}) is needed on the cross-site {} from {} to {} at hop {index}: browsers do not send it",
+                                c.name,
+                                step.method,
+                                site(prev),
+                                step.url.host_str().unwrap_or("")
+                            ),
+                        )
+                        .with("cookie", &c.name)
+                        .with("domain", &c.domain)
+                        .with("same_site", c.same_site.clone())
+                        .with("secure", c.secure)
+                        .with("method", step.method.as_str())
+                        .with("hop", index),
+                    );
+                }
+            }
+        }
+        let mut headers: Vec<(HeaderName, HeaderValue)> = vec![
+            (
+                http::header::ACCEPT,
+                HeaderValue::from_static("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"),
+            ),
+            (
+                http::header::USER_AGENT,
+                HeaderValue::from_static(concat!(
+                    "Mozilla/5.0 (compatible; reach/",
+                    env!("CARGO_PKG_VERSION"),
+                    ")"
+                )),
+            ),
+        ];
+        if let Some(cookie) = jar.header(&step.url)
+            && let Ok(value) = HeaderValue::from_str(&cookie)
+        {
+            headers.push((http::header::COOKIE, value));
+        }
+        if step.method == Method::POST {
+            headers.push((
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            ));
+            if let Some(prev) = &previous
+                && let Ok(origin) = HeaderValue::from_str(&prev.origin().ascii_serialization())
+            {
+                headers.push((http::header::ORIGIN, origin));
+            }
+        }
+        let result = reach_http_probe::hop(
+            &step.url,
+            &step.method,
+            &headers,
+            body.as_bytes(),
+            &probe,
+            network,
+            deadline,
+        )
+        .await;
+        let cookie_names: Vec<String> = sent.iter().map(|c| c.name.clone()).collect();
+        let field_names: Vec<String> = step.fields.iter().map(|(k, _)| k.clone()).collect();
+        let idp = idp::recognise(&step.url, &cookie_names, &field_names);
+        let mut hop = SsoHop {
+            index,
+            via: step.via.name().to_owned(),
+            method: step.method.to_string(),
+            url: step.url.to_string(),
+            status: None,
+            idp: idp.map(|i| i.name().to_owned()),
+            cookies_sent: cookie_names.clone(),
+            cookies_set: Vec::new(),
+            page: String::new(),
+            title: None,
+            form_fields: field_names.clone(),
+            network: result.hop,
+        };
+        // The messages this hop received.
+        let mut params = idp::url_params(&step.url);
+        params.extend(step.fields.iter().cloned());
+        if (idp::is_authorize(&step.url) || idp::is_saml_request(&step.url))
+            && chain.authorize.is_none()
+        {
+            chain.authorize = Some((step.url.clone(), index));
+        }
+        let error = params
+            .iter()
+            .find(|(k, _)| k == "error")
+            .map(|(_, v)| v.clone());
+        if let Some(error) = &error
+            && errors_flagged.insert(error.clone())
+        {
+            let description = params
+                .iter()
+                .find(|(k, _)| k == "error_description")
+                .map(|(_, v)| v.clone());
+            chain.findings.push(
+                Finding::new(
+                    Code::SsoIdpError,
+                    format!(
+                        "the identity provider answered error={error}{} (hop {index})",
+                        description
+                            .as_deref()
+                            .map(|d| format!(": {d}"))
+                            .unwrap_or_default()
+                    ),
+                )
+                .with("error", error)
+                .with("error_description", description)
+                .with("hop", index)
+                .with("url", step.url.as_str()),
+            );
+        }
+        let is_callback = error.is_none()
+            && params
+                .iter()
+                .any(|(k, v)| CALLBACK_PARAMS.contains(&k.as_str()) && !v.is_empty())
+            && !idp::is_authorize(&step.url);
+        if is_callback && chain.end.callback_hop.is_none() {
+            chain.end.callback_hop = Some(index);
+            mark(&mut hop, "callback");
+        }
+        if chain.identity.is_none() {
+            chain.identity = params.iter().find_map(|(k, v)| match k.as_str() {
+                "id_token" => tokens::from_id_token(v, index),
+                "SAMLResponse" => tokens::from_saml_response(v, index),
+                _ => None,
+            });
+        }
+        if let Some(idp) = idp
+            && !cookie_names.is_empty()
+            && chain.end.callback_hop.is_none()
+        {
+            chain.idp_cookies.push((idp, cookie_names.clone()));
+        }
+
+        let Some(http) = hop.network.http.clone() else {
+            // DNS, TCP, proxy or TLS failed: the hop's own findings say how.
+            let host = step.url.host_str().unwrap_or("").to_owned();
+            let phase = result
+                .findings
+                .first()
+                .map_or_else(|| "connect".to_owned(), |f| f.code.area().to_owned());
+            chain.findings.push(
+                Finding::new(
+                    Code::SsoUnreachableHop,
+                    format!("hop {index}: {host} cannot be reached ({phase} phase failed)"),
+                )
+                .with("host", &host)
+                .with("phase", &phase)
+                .with("hop", index),
+            );
+            chain.findings.extend(result.findings);
+            mark(&mut hop, "unreachable");
+            end = Some(("unreachable".to_owned(), index, step.url.to_string()));
+            chain.hops.push(hop);
+            break;
+        };
+        chain.findings.extend(
+            result
+                .findings
+                .into_iter()
+                .filter(|f| f.code != Code::HttpStatusError),
+        );
+        hop.status = http.status;
+        for header in &http.headers {
+            if header.name.eq_ignore_ascii_case("set-cookie")
+                && let Some(set) = jar.store(&header.value, &step.url)
+            {
+                hop.cookies_set.push(set);
+            }
+            if header.name.eq_ignore_ascii_case("www-authenticate")
+                && header.value.trim_start().starts_with("Negotiate")
+            {
+                chain.negotiate = true;
+            }
+        }
+        let status = http.status.unwrap_or(0);
+        let location = http
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("location"))
+            .map(|h| h.value.clone());
+        previous = Some(step.url.clone());
+        if (300..400).contains(&status)
+            && let Some(location) = location
+        {
+            mark(&mut hop, "redirect");
+            match step.url.join(location.trim()) {
+                Ok(url) => {
+                    let method = if status == 303
+                        || (matches!(status, 301 | 302) && step.method == Method::POST)
+                    {
+                        Method::GET
+                    } else {
+                        step.method.clone()
+                    };
+                    let fields = if method == Method::POST {
+                        step.fields.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    next = Some(Next {
+                        url,
+                        method,
+                        fields,
+                        via: Via::Redirect,
+                    });
+                }
+                Err(e) => {
+                    chain.findings.push(
+                        Finding::new(
+                            Code::HttpProtocolError,
+                            format!(
+                                "hop {index} redirects to an invalid Location `{location}`: {e}"
+                            ),
+                        )
+                        .with("location", &location),
+                    );
+                    end = Some(("error_page".to_owned(), index, step.url.to_string()));
+                }
+            }
+            chain.hops.push(hop);
+            continue;
+        }
+        let text = String::from_utf8_lossy(&result.body);
+        let page = html::parse(&text);
+        hop.title.clone_from(&page.title);
+        if let Some(target) = page.refresh.as_deref().and_then(|r| step.url.join(r).ok()) {
+            mark(&mut hop, "meta_refresh");
+            next = Some(Next {
+                url: target,
+                method: Method::GET,
+                fields: Vec::new(),
+                via: Via::MetaRefresh,
+            });
+            chain.hops.push(hop);
+            continue;
+        }
+        if let Some(form) = page.auto_submit_form() {
+            let action = form
+                .action
+                .as_deref()
+                .filter(|a| !a.trim().is_empty())
+                .map_or_else(|| Ok(step.url.clone()), |a| step.url.join(a.trim()));
+            if let Ok(mut url) = action {
+                mark(&mut hop, "auto_submit_form");
+                let post = form.method == "POST";
+                if !post {
+                    url.query_pairs_mut().clear().extend_pairs(&form.fields);
+                }
+                next = Some(Next {
+                    url,
+                    method: if post { Method::POST } else { Method::GET },
+                    fields: if post {
+                        form.fields.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    via: if post { Via::FormPost } else { Via::FormGet },
+                });
+                chain.hops.push(hop);
+                continue;
+            }
+        }
+        // Nothing more a browser would do by itself: the chain ends here.
+        let sign_in = page.has_password
+            || (status < 400
+                && idp.is_some_and(|i| !matches!(i, Idp::Oidc | Idp::Saml))
+                && chain.end.callback_hop.is_none());
+        let kind = if sign_in {
+            chain.interactive = true;
+            "login_page"
+        } else if error.is_some() || !errors_flagged.is_empty() {
+            "idp_error"
+        } else if status >= 400 {
+            "error_page"
+        } else if chain.end.callback_hop == Some(index) {
+            "callback"
+        } else {
+            "app_page"
+        };
+        if hop.page.is_empty() || hop.page == "callback" && kind != "callback" {
+            hop.page.clear();
+            mark(
+                &mut hop,
+                if kind == "idp_error" {
+                    "error_page"
+                } else {
+                    kind
+                },
+            );
+        }
+        end = Some((kind.to_owned(), index, step.url.to_string()));
+        chain.hops.push(hop);
+    }
+
+    let (kind, at, url) = end.unwrap_or_else(|| {
+        let last = chain.hops.last();
+        (
+            "app_page".to_owned(),
+            chain.hops.len(),
+            last.map(|h| h.url.clone()).unwrap_or_default(),
+        )
+    });
+    chain.end.summary = summary(&chain, &kind, at);
+    chain.end.kind = kind;
+    chain.end.hop = at;
+    chain.end.url = url;
+    chain
+}
+
+/// Sets what a hop's response is, unless already known.
+fn mark(hop: &mut SsoHop, page: &str) {
+    if hop.page.is_empty() {
+        page.clone_into(&mut hop.page);
+    }
+}
+
+/// `callback with code after 2 hops, then the app page`.
+fn summary(chain: &Chain, kind: &str, at: usize) -> String {
+    let hops = |n: usize| {
+        if n == 1 {
+            "1 hop".to_owned()
+        } else {
+            format!("{n} hops")
+        }
+    };
+    let hop = chain.hops.get(at.saturating_sub(1));
+    let callback = chain.end.callback_hop.map(|c| {
+        let what = chain
+            .hops
+            .get(c - 1)
+            .and_then(|h| {
+                let url = Url::parse(&h.url).ok()?;
+                let mut names: Vec<String> =
+                    idp::url_params(&url).into_iter().map(|(k, _)| k).collect();
+                names.extend(h.form_fields.iter().cloned());
+                CALLBACK_PARAMS
+                    .iter()
+                    .find(|p| names.iter().any(|n| n == *p))
+                    .map(|p| (*p).to_owned())
+            })
+            .unwrap_or_else(|| "code".to_owned());
+        format!("callback with {what} after {}", hops(c))
+    });
+    let place = || {
+        let title = hop.and_then(|h| h.title.clone());
+        let idp = hop.and_then(|h| h.idp.clone());
+        match (idp, title) {
+            (Some(idp), Some(title)) => format!("{idp} page \"{title}\""),
+            (Some(idp), None) => format!("{idp} page"),
+            (None, Some(title)) => format!("\"{title}\""),
+            (None, None) => hop.map(|h| h.url.clone()).unwrap_or_default(),
+        }
+    };
+    match kind {
+        "login_page" => format!("sign-in page after {}: {}", hops(at), place()),
+        "callback" | "app_page" => match callback {
+            Some(c) if kind == "callback" => c,
+            Some(c) => format!("{c}, then the app page {}", place()),
+            None => format!(
+                "app page after {} without a callback: {}",
+                hops(at),
+                place()
+            ),
+        },
+        "idp_error" => format!("identity provider error after {}: {}", hops(at), place()),
+        "error_page" => format!(
+            "error page ({}) after {}: {}",
+            hop.and_then(|h| h.status).unwrap_or(0),
+            hops(at),
+            place()
+        ),
+        "unreachable" => format!(
+            "hop {at} unreachable: {}",
+            hop.and_then(|h| Url::parse(&h.url).ok())
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+        "redirect_loop" => format!("a redirect loop after {}", hops(at)),
+        _ => format!("no end within {}", hops(at)),
+    }
+}

@@ -1,0 +1,157 @@
+//! Which account an ID token or a SAML assertion names. Nothing here is
+//! verified (reach holds no keys): the claims are shown, marked so, and the
+//! token itself never leaves this module.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use html5gum::{Token, Tokenizer};
+
+use reach_report::sso::SsoIdentity;
+
+/// Decodes a JWT's claims (the middle part). `None` for anything that is
+/// not a JWT with a JSON object payload.
+pub fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let mut parts = token.trim().split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// The identity an ID token carries.
+pub fn from_id_token(token: &str, hop: usize) -> Option<SsoIdentity> {
+    let claims = jwt_claims(token)?;
+    let text = |key: &str| claims.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let audience = match claims.get("aud") {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(SsoIdentity {
+        source: "id_token".to_owned(),
+        hop,
+        verified: false,
+        issuer: text("iss"),
+        audience,
+        subject: text("sub"),
+        email: text("email"),
+        preferred_username: text("preferred_username"),
+        upn: text("upn"),
+        name_id: None,
+    })
+}
+
+/// The identity a `SAMLResponse` (base64 XML, POST binding) carries: the
+/// assertion's `NameID`, `Issuer` and `Audience`, and the attributes named
+/// like an e-mail or UPN.
+pub fn from_saml_response(value: &str, hop: usize) -> Option<SsoIdentity> {
+    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+    let xml = STANDARD.decode(compact).ok()?;
+    let xml = String::from_utf8_lossy(&xml);
+    let mut identity = SsoIdentity {
+        source: "saml_assertion".to_owned(),
+        hop,
+        verified: false,
+        ..SsoIdentity::default()
+    };
+    // XML read with the HTML tokenizer: element names come lower-cased with
+    // their prefix (`saml:nameid`), text with entities decoded.
+    let mut current: Option<String> = None;
+    let mut attribute: Option<String> = None;
+    let mut found = false;
+    for token in Tokenizer::new(xml.as_ref()) {
+        let Ok(token) = token;
+        match token {
+            Token::StartTag(tag) => {
+                let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
+                let local = name.rsplit(':').next().unwrap_or("").to_owned();
+                if local == "attribute" {
+                    attribute = tag
+                        .attributes
+                        .get(b"name".as_slice())
+                        .map(|v| String::from_utf8_lossy(&v.value).to_ascii_lowercase());
+                }
+                current = Some(local);
+            }
+            Token::EndTag(tag) => {
+                if tag.name.ends_with(b"attribute") {
+                    attribute = None;
+                }
+                current = None;
+            }
+            Token::String(text) => {
+                let text = String::from_utf8_lossy(&text.value).trim().to_owned();
+                if text.is_empty() {
+                    continue;
+                }
+                match current.as_deref() {
+                    Some("nameid") if identity.name_id.is_none() => {
+                        identity.name_id = Some(text);
+                        found = true;
+                    }
+                    Some("issuer") if identity.issuer.is_none() => identity.issuer = Some(text),
+                    Some("audience") => identity.audience.push(text),
+                    Some("attributevalue") => {
+                        let name = attribute.as_deref().unwrap_or("");
+                        if name.ends_with("emailaddress") || name == "email" || name == "mail" {
+                            identity.email.get_or_insert(text);
+                            found = true;
+                        } else if name.ends_with("/upn") || name == "upn" {
+                            identity.upn.get_or_insert(text);
+                            found = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    (found || identity.issuer.is_some()).then_some(identity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_token_claims() {
+        let payload = URL_SAFE_NO_PAD.encode(
+            r#"{"iss":"https://idp.example","aud":["app","other"],"sub":"00u1","email":"a@example.com","preferred_username":"alice"}"#,
+        );
+        let token = format!("eyJhbGciOiJub25lIn0.{payload}.");
+        let id = from_id_token(&token, 3).unwrap();
+        assert_eq!(id.email.as_deref(), Some("a@example.com"));
+        assert_eq!(id.audience, ["app", "other"]);
+        assert_eq!(id.hop, 3);
+        assert!(!id.verified);
+        for bad in ["", "a.b", "a.!!!.c", "a.bm90anNvbg.c"] {
+            assert!(from_id_token(bad, 1).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn saml_assertion() {
+        let xml = r#"<samlp:Response xmlns:samlp="p" xmlns:saml="a"><saml:Issuer>https://idp.example/saml</saml:Issuer>
+<saml:Assertion><saml:Issuer>https://idp.example/saml</saml:Issuer><saml:Subject><saml:NameID Format="e">bob@example.com</saml:NameID></saml:Subject>
+<saml:Conditions><saml:AudienceRestriction><saml:Audience>https://app.example/sp</saml:Audience></saml:AudienceRestriction></saml:Conditions>
+<saml:AttributeStatement><saml:Attribute Name="http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"><saml:AttributeValue>bob@corp.example</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>
+</saml:Assertion></samlp:Response>"#;
+        let encoded = STANDARD.encode(xml);
+        // Line breaks inside the base64, as some IdPs send it.
+        let wrapped = format!("{}\n{}", &encoded[..40], &encoded[40..]);
+        let id = from_saml_response(&wrapped, 2).unwrap();
+        assert_eq!(id.name_id.as_deref(), Some("bob@example.com"));
+        assert_eq!(id.issuer.as_deref(), Some("https://idp.example/saml"));
+        assert_eq!(id.audience, ["https://app.example/sp"]);
+        assert_eq!(id.upn.as_deref(), Some("bob@corp.example"));
+        assert!(from_saml_response("not base64!", 1).is_none());
+        assert!(from_saml_response(&STANDARD.encode("<x>nothing</x>"), 1).is_none());
+    }
+}
