@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod hostile;
 mod proxy;
+mod sso;
 mod tls;
 
 use std::sync::OnceLock;

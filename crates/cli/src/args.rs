@@ -19,6 +19,7 @@ Exit codes:
 Examples:
   reach check https://api.hubapi.com/ https://login.microsoftonline.com/
   reach check --targets-file endpoints.txt --json -o report.json
+  reach sso --cookie-jar cookies.txt --compare-clean https://app.example.com/login
   reach explain tcp.timeout
   reach explain --list";
 
@@ -40,6 +41,9 @@ pub(crate) enum Command {
     /// Does the allowlist cover the vendor's published IP ranges?
     #[command(after_help = ALLOWLIST_HELP, args_conflicts_with_subcommands = true)]
     Allowlist(Box<AllowlistCommand>),
+    /// Follow a login (SSO) chain hop by hop: which IdP, which cookies, which account.
+    #[command(after_help = SSO_HELP)]
+    Sso(Box<SsoArgs>),
     /// Explain a finding code: what it means and how to fix it.
     Explain(ExplainArgs),
     /// Print the JSON Schema of the report (reach.report/v1).
@@ -89,6 +93,55 @@ Examples:
   reach allowlist --published https://ip-ranges.amazonaws.com/ip-ranges.json \\
                   --allowlist iptables.rules --port 443 --host api.vendor.example
   reach allowlist diff ip-ranges-old.json ip-ranges-new.json --allowlist egress.txt";
+
+const SSO_HELP: &str = "\
+Walks the chain without a browser, as a browser would: 3xx Location (a 303,
+and a 301/302 after a POST, become a GET), <meta http-equiv=refresh>, and
+forms that submit themselves (SAML HTTP-POST binding, OIDC form_post). A
+cookie jar (RFC 6265) is carried across hops. The chain ends at a sign-in
+page (it needs a person), at an IdP error, or at the application, and every
+hop gets the DNS/TCP/proxy/TLS/HTTP diagnosis of `reach check`.
+
+Findings: sso.auto_login (an existing IdP session chose the account
+silently), sso.no_reauth_param, sso.idp_error, sso.redirect_loop,
+sso.too_many_redirects, sso.https_downgrade, sso.cookie_samesite,
+sso.unreachable_hop. Identity claims of an ID token or SAML assertion that
+pass by are shown, unverified; tokens, codes and cookie values never are.
+
+Examples:
+  reach sso https://app.example.com/login
+  reach sso --cookie-jar cookies.txt --compare-clean https://app.example.com/login
+  reach sso --cookie 'sid=...@acme.okta.com' 'https://acme.okta.com/oauth2/v1/authorize?client_id=...'
+  reach sso --resolve app.example.com:443:10.0.0.5 https://app.example.com/sso";
+
+/// `reach sso`.
+#[derive(Debug, Args)]
+pub(crate) struct SsoArgs {
+    /// The URL that starts the login: the app's sign-in link, an IdP
+    /// authorize URL, a SAML SSO URL.
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+    /// Hops at most before the chain counts as endless.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) max_hops: u32,
+    /// Seed the jar with an existing session: a Netscape cookies.txt (as
+    /// `curl -c` and browser cookie exporters write it).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cookie_jar: Option<PathBuf>,
+    /// Add a cookie to the jar: NAME=VALUE@DOMAIN, sent to DOMAIN and its
+    /// subdomains (repeatable).
+    #[arg(long = "cookie", value_name = "NAME=VALUE@DOMAIN")]
+    pub(crate) cookies: Vec<String>,
+    /// Also walk the chain with an empty jar (a private window) and show
+    /// the first hop where the two runs part.
+    #[arg(long)]
+    pub(crate) compare_clean: bool,
+    /// Warn when a certificate of a hop expires within this many days.
+    #[arg(long, default_value_t = 14, value_name = "DAYS")]
+    pub(crate) expiry_warn_days: i64,
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+}
 
 /// `reach allowlist` and its `diff`.
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod allowlist;
 mod args;
 mod check;
 mod render;
+mod sso;
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
@@ -112,6 +113,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             })
         }
         Command::Check(args) => run_checks(cli, check::run(args, cli.output.timeout)),
+        Command::Sso(args) => run_checks(cli, sso::run(args, cli.output.timeout)),
     }
 }
 

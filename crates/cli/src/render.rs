@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use reach_report::endpoint::{EndpointDetails, Hop, TcpOutcome, Timings};
+use reach_report::sso::{SsoDetails, SsoHop};
 use reach_report::{Check, Details, Report, Severity, Status};
 
 /// How text output looks.
@@ -124,6 +125,7 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
             d.removed.len(),
             d.removed_addresses
         ),
+        Details::Sso(d) => d.end.summary.clone(),
         Details::None(_) => String::new(),
     };
     let _ = writeln!(
@@ -142,6 +144,7 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
         }
     }
     match &check.details {
+        Details::Sso(d) => render_sso(out, d, p, style.verbose),
         Details::Allowlist(d) => {
             for input in d.published.iter().chain(&d.allowlists) {
                 let version = input
@@ -206,6 +209,126 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
         let _ = writeln!(out, "        {} {}", p.dim("fix:"), f.remedy);
     }
     out.push('\n');
+}
+
+/// The chain, one line a hop; `-v` adds each hop's network record.
+fn render_sso(out: &mut String, d: &SsoDetails, p: &Paint, verbose: bool) {
+    if !d.seeded_cookies.is_empty() {
+        let names: Vec<String> = d
+            .seeded_cookies
+            .iter()
+            .map(|c| format!("{}@{}", c.name, c.domain))
+            .collect();
+        let _ = writeln!(
+            out,
+            "      {}",
+            p.dim(&format!("jar: {}", names.join(", ")))
+        );
+    }
+    for hop in &d.hops {
+        sso_hop_line(out, hop, p);
+        if verbose {
+            render_hop(out, hop.index - 1, &hop.network, p, true);
+        }
+    }
+    if let Some(id) = &d.identity {
+        let who = [
+            ("email", &id.email),
+            ("preferred_username", &id.preferred_username),
+            ("upn", &id.upn),
+            ("NameID", &id.name_id),
+            ("sub", &id.subject),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(" ");
+        let _ = writeln!(
+            out,
+            "      account ({}, hop {}, unverified): {who}{}",
+            id.source,
+            id.hop,
+            id.issuer
+                .as_deref()
+                .map(|i| format!(" issuer={i}"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(url) = &d.rewritten_url {
+        let _ = writeln!(out, "      fresh account choice: {url}");
+    }
+    if let Some(c) = &d.compare {
+        let parted = c.parted_at.map_or_else(
+            || "the runs do not part".to_owned(),
+            |h| format!("the runs part at hop {h}"),
+        );
+        let _ = writeln!(out, "      compare: {parted}");
+        let _ = writeln!(out, "        {}", c.with_jar);
+        let _ = writeln!(out, "        {}", c.clean);
+        for hop in &c.clean_hops {
+            out.push_str("  ");
+            sso_hop_line(out, hop, p);
+        }
+    }
+}
+
+fn sso_hop_line(out: &mut String, hop: &SsoHop, p: &Paint) {
+    let status = hop
+        .status
+        .map_or_else(|| "---".to_owned(), |s| s.to_string());
+    let idp = hop
+        .idp
+        .as_deref()
+        .map(|i| format!(" [{i}]"))
+        .unwrap_or_default();
+    let mut notes = Vec::new();
+    if !hop.cookies_sent.is_empty() {
+        notes.push(format!("sent {}", hop.cookies_sent.join(", ")));
+    }
+    if !hop.cookies_set.is_empty() {
+        let set: Vec<String> = hop
+            .cookies_set
+            .iter()
+            .map(|c| {
+                let mut attrs = Vec::new();
+                if c.secure {
+                    attrs.push("Secure".to_owned());
+                }
+                if c.http_only {
+                    attrs.push("HttpOnly".to_owned());
+                }
+                attrs.push(format!(
+                    "SameSite={}",
+                    c.same_site.as_deref().unwrap_or("unset")
+                ));
+                format!("{} ({})", c.name, attrs.join("; "))
+            })
+            .collect();
+        notes.push(format!("set {}", set.join(", ")));
+    }
+    let title = hop
+        .title
+        .as_deref()
+        .map(|t| format!(" \"{t}\""))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "      {:>2} {} {} {}{idp} → {}{title}  {}",
+        hop.index,
+        hop.method,
+        hop.url,
+        p.bold(&status),
+        hop.page,
+        p.dim(&format!(
+            "{:.1} ms{}",
+            hop.network.timings.total_ms,
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" · {}", notes.join(" · "))
+            }
+        ))
+    );
 }
 
 fn endpoint_headline(d: &EndpointDetails) -> String {

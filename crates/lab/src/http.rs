@@ -209,7 +209,8 @@ fn echo_header(headers: &HeaderMap, name: &str) -> Response<Body> {
     }
 }
 
-fn redirect(location: &str) -> Response<Body> {
+/// A 302 to `location` with a short text body (400 if `location` cannot be a header value).
+pub(crate) fn redirect(location: &str) -> Response<Body> {
     match HeaderValue::from_str(location) {
         Ok(value) => {
             let mut response = text(StatusCode::FOUND, &format!("redirecting to {location}\n"));
@@ -302,13 +303,8 @@ pub(crate) async fn serve_silent(listener: TcpListener) {
     }
 }
 
-/// Accepts one connection and sets `TCP_NODELAY` on it, so small responses are not delayed by
-/// Nagle's algorithm (timings are what reach measures).
-///
-/// Returns `None` after a failed accept (e.g. EMFILE, or a connection reset while queued) after a
-/// short pause, so a persistent error cannot spin the loop.
 /// Accepts forever, handling each connection in its own task: the loop of
-/// every raw server of the lab. Ends with the lab's runtime.
+/// every raw server of the lab (and of the identity provider). Ends with the lab's runtime.
 pub(crate) async fn accept_each<F, Fut>(listener: TcpListener, handle: F)
 where
     F: Fn(TcpStream) -> Fut,
@@ -321,6 +317,11 @@ where
     }
 }
 
+/// Accepts one connection and sets `TCP_NODELAY` on it, so small responses are not delayed by
+/// Nagle's algorithm (timings are what reach measures).
+///
+/// Returns `None` after a failed accept (e.g. EMFILE, or a connection reset while queued) after a
+/// short pause, so a persistent error cannot spin the loop.
 pub(crate) async fn accept(listener: &TcpListener) -> Option<TcpStream> {
     if let Ok((stream, _)) = listener.accept().await {
         // Failing to set an option on a live socket is not worth dropping the client over.

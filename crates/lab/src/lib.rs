@@ -23,6 +23,7 @@
 //! | `tls` | a [`TlsLab`]: TLS servers with certificate and protocol problems ([below](#tls-servers-labtls)) |
 //! | `proxy` | a [`ProxyLab`]: HTTP forward proxies ([below](#proxies-labproxy)) |
 //! | `hostile` | a [`HostileLab`]: HTTP/1.1 servers that misbehave on purpose ([below](#hostile-http-servers-labhostile)) |
+//! | `idp` | an identity provider and an app that signs in with it, plain HTTP/1.1, told apart by `Host` ([below](#identity-provider-and-app-labidp)) |
 //!
 //! `ca_pem_path` / [`Lab::ca_pem`] give the lab CA (ECDSA P-256, path length constraint 1, so
 //! it can issue the intermediate of `tls.full_chain`). The HTTPS leaf it issued is valid from
@@ -83,6 +84,48 @@
 //! | `endless_body` | `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n` (no length: the body runs to close), then `x` in 64 KiB writes as fast as the client reads, forever |
 //! | `slow_body` | `HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n`, then one byte of body every 200 ms |
 //!
+//! # Identity provider and app (`lab.idp`)
+//!
+//! One plain HTTP/1.1 listener on `127.0.0.1` serves two sites, chosen by the `Host` header's
+//! name (port stripped, lower-cased): [`IDP_HOST`] (`idp.idp.test`) is an OAuth 2.0 / OIDC
+//! and SAML identity provider, [`SP_HOST`] (`app.sp.test`) an app (service provider)
+//! that signs in with it; any other host gets `404`. Nothing resolves these names: clients map
+//! them to `127.0.0.1` (curl's `--resolve`), and every absolute URL the servers write is
+//! `http://idp.idp.test:{port}` or `http://app.sp.test:{port}` with the listener's own port.
+//! Everything is deterministic and deliberately insecure (unsigned tokens, the session cookie
+//! is the user name). Pages are small HTML5 (`text/html; charset=utf-8`); POST bodies are
+//! form-encoded, at most 64 KiB (else `413`); a known path with the wrong method gets `405`.
+//!
+//! The identity provider's session is the cookie `idp_session=USER` (non-empty).
+//!
+//! | identity provider route | response |
+//! |---|---|
+//! | `GET /oauth2/authorize` | without `client_id` or `redirect_uri`: 400 page `error=invalid_request`. `client_id` other than `lab-app`: 302 to `redirect_uri?error=unauthorized_client&error_description=unknown+client&state=STATE`. `prompt=none` when a login would be needed: 302 with `error=login_required` (`error_description=no+session` without a session). No session, `prompt=login`, `prompt=select_account` or `max_age=0`: the login page. Else 302 to `redirect_uri?code=code-for-USER&state=STATE`, or with `response_mode=form_post` a page auto-posting `code`, `state` and `id_token` to `redirect_uri`. `state` is left out when the request had none |
+//! | `GET /saml/sso` | needs `SAMLRequest` (else 400). No session or `ForceAuthn=true`: the login page. Else a page auto-posting `SAMLResponse` (standard base64 of an unsigned `samlp:Response` for `USER@idp.test`) and the echoed `RelayState` to `http://app.sp.test:{port}/saml/acs` |
+//! | the login page | 200, title `Sign in - Lab IdP`, `Set-Cookie: idp_login_ctx=ctx1; Path=/; HttpOnly`, a form posting `username`, `password` and hidden `ctx=ctx1` to `/login`; no script |
+//! | `POST /login` | without the cookie `idp_login_ctx=ctx1`: 400 `login context cookie missing`. Password `secret`: 302 to `/signed-in` with `Set-Cookie: idp_session=USERNAME; Path=/; HttpOnly`. Else 200, the login page with `wrong password` (`invalid username` for an empty one or one that cannot be a cookie value) |
+//! | `GET /signed-in` | 200, title `Signed in` |
+//! | `GET /error` | 400, a page showing `error` and `error_description` |
+//!
+//! The ID token is an unsigned JWT (`{"alg":"none","typ":"JWT"}`, empty signature) with the
+//! claims `iss` `http://idp.idp.test:{port}`, `aud` `lab-app`, `sub` `00u-USER`, `email` and
+//! `preferred_username` `USER@idp.test`, `name` `USER`, `exp` 4102444800, `iat` 1700000000
+//! and `nonce` (the request's, or `null`). Auto-posting pages have
+//! `<body onload="document.forms[0].submit()">` and
+//! `<script>document.forms[0].submit()</script>`.
+//!
+//! | app route | response |
+//! |---|---|
+//! | `GET /login` | 302 to the identity provider's `/oauth2/authorize?client_id=lab-app&redirect_uri=http%3A%2F%2Fapp.sp.test%3A{port}%2Fcallback&response_type=code&state=st1&scope=openid+email` with `Set-Cookie: sp_state=st1; Path=/; HttpOnly` (no `SameSite`). `?prompt=…` and `?max_age=…` are passed on; `?mode=form_post` adds `response_mode=form_post` and uses `/callback-post`; `?client=X` sends `client_id=X`; `?silent=1` sends `prompt=none` |
+//! | `GET /saml/login` | 302 to the identity provider's `/saml/sso?SAMLRequest=…&RelayState=rs1` (a fixed request), same cookie; `?force=1` adds `ForceAuthn=true` |
+//! | `GET /callback` | with `error`: 302 to `/app-error?error=…&error_description=…`. Else with the cookie `sp_state=st1` and `state=st1`: 302 to `/app`; otherwise 400 `state mismatch` |
+//! | `POST /callback-post`, `POST /saml/acs` | with the cookie `sp_state=st1`: 302 to `/app`; otherwise 400 `state cookie missing` |
+//! | `GET /app` | 200, title `Dashboard - Lab App`, `Welcome` |
+//! | `GET /app-error` | 200, title `Sign-in failed`, showing `error` and `error_description` |
+//! | `GET /meta` | 200, title `Redirecting`, `<meta http-equiv="refresh" content="0; url=/login">` |
+//! | `GET /loop/a`, `GET /loop/b` | 302 to each other |
+//! | `GET /chain/{n}` | 302 to `/chain/{n-1}`; `/chain/0` → 302 to `/app` |
+//!
 //! # The `lab.test.` zone ([`ZONE`])
 //!
 //! TTL 300 unless noted. The zone also has the apex `SOA` (minimum 300) and `NS ns.lab.test.`,
@@ -137,11 +180,14 @@
 mod dns;
 mod hostile;
 mod http;
+mod idp;
 mod pki;
 mod proxy;
 mod raw;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_idp;
 #[cfg(test)]
 mod tests_more;
 mod tlslab;
@@ -165,6 +211,10 @@ use tokio::{net::TcpListener, sync::oneshot};
 
 /// The lab's DNS zone (without the trailing dot).
 pub const ZONE: &str = "lab.test";
+/// The host name of the identity provider on [`Lab::idp`].
+pub const IDP_HOST: &str = "idp.idp.test";
+/// The host name of the app (service provider) on [`Lab::idp`].
+pub const SP_HOST: &str = "app.sp.test";
 
 /// The placeholder address of an endpoint not bound yet.
 const UNBOUND: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
@@ -210,6 +260,9 @@ pub struct Lab {
     pub proxy: ProxyLab,
     /// HTTP/1.1 servers that misbehave on purpose.
     pub hostile: HostileLab,
+    /// The identity provider ([`IDP_HOST`]) and the app that signs in with it ([`SP_HOST`]),
+    /// plain HTTP/1.1 on 127.0.0.1, told apart by the `Host` header.
+    pub idp: SocketAddr,
 
     ca_pem: String,
     https_identity: (PathBuf, PathBuf),
@@ -234,6 +287,7 @@ struct RuntimeEndpoints {
     tls: TlsLab,
     proxy: ProxyLab,
     hostile: HostileLab,
+    idp: SocketAddr,
 }
 
 impl Lab {
@@ -278,6 +332,7 @@ impl Lab {
             tls,
             proxy: ProxyLab::UNBOUND,
             hostile: HostileLab::UNBOUND,
+            idp: UNBOUND,
             ca_pem: pki.ca_pem,
             https_identity,
             shutdown: Some(shutdown_tx),
@@ -305,6 +360,7 @@ impl Lab {
         lab.tls = endpoints.tls;
         lab.proxy = endpoints.proxy;
         lab.hostile = endpoints.hostile;
+        lab.idp = endpoints.idp;
         Ok(lab)
     }
 
@@ -336,6 +392,7 @@ impl std::fmt::Debug for Lab {
             .field("tls", &self.tls)
             .field("proxy", &self.proxy)
             .field("hostile", &self.hostile)
+            .field("idp", &self.idp)
             .finish_non_exhaustive()
     }
 }
@@ -439,6 +496,12 @@ async fn start_servers(
     let tls_lab = tlslab::start(&tls_configs, &app, tls_template).await?;
     let proxy = ProxyLab::start().await?;
     let hostile = HostileLab::start().await?;
+    let idp_listener = bind_v4_loopback("IdP").await?;
+    let idp = idp_listener.local_addr()?;
+    tokio::spawn(idp::serve(
+        idp_listener,
+        Arc::new(idp::Idp::new(idp.port())),
+    ));
 
     let endpoints = RuntimeEndpoints {
         dns,
@@ -449,6 +512,7 @@ async fn start_servers(
         tls: tls_lab,
         proxy,
         hostile,
+        idp,
     };
     Ok((endpoints, dns_server))
 }

@@ -147,7 +147,7 @@ pub struct SsoCompare {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parted_at: Option<usize>,
     /// `with your session: callback with code after 1 hop`.
-    pub with_session: String,
+    pub with_jar: String,
     /// `clean: Lab IdP sign-in page after 2 hops`.
     pub clean: String,
     /// The clean run's hops.

@@ -148,7 +148,7 @@ fn compare_runs(with: &Chain, clean: Chain) -> SsoCompare {
         .map(|i| i + 1);
     SsoCompare {
         parted_at,
-        with_session: format!("with your session: {}", with.end.summary),
+        with_jar: format!("with your session: {}", with.end.summary),
         clean: format!("clean: {}", clean.end.summary),
         clean_hops: clean.hops,
         clean_end: clean.end,
@@ -408,7 +408,7 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
                                 step.url.host_str().unwrap_or("")
                             ),
                         )
-                        .with("cookie", &c.name)
+                        .with("cookie_name", &c.name)
                         .with("domain", &c.domain)
                         .with("same_site", c.same_site.clone())
                         .with("secure", c.secure)
