@@ -147,8 +147,20 @@ fn saml_post_with_a_samesite_less_cookie() {
     assert_eq!(id.source, "saml_assertion");
     assert_eq!(id.name_id.as_deref(), Some("alice@idp.test"));
     assert!(codes(check).contains(&Code::SsoAutoLogin));
+    // The AuthnRequest (read from the SAMLRequest) has no ForceAuthn.
+    assert!(codes(check).contains(&Code::SsoNoReauthParam));
     // The SAML message itself is redacted.
     assert!(!run.stdout.contains("PHNhbWxw"), "{}", run.stdout);
+
+    // ForceAuthn: the IdP asks again, nothing is flagged.
+    let run = sso(&["--cookie", &session(), &app("/saml/login?force=1")]);
+    let check = sso_check(&run);
+    assert_eq!(details(check).end.kind, "login_page");
+    assert!(
+        !codes(check).contains(&Code::SsoNoReauthParam),
+        "{check:#?}"
+    );
+    assert!(!codes(check).contains(&Code::SsoAutoLogin));
 }
 
 #[test]

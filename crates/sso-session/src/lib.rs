@@ -175,16 +175,35 @@ fn rewrite(start: &Url, chain: &Chain) -> Option<String> {
     Some(url.to_string())
 }
 
-/// Whether an authorize request forces a fresh login or account choice.
+/// Whether an authorize request forces a fresh login or account choice:
+/// `Some(true|false)`, or `None` for a SAML request that cannot be read.
+fn reauth(url: &Url) -> Option<bool> {
+    let mut saml_request = None;
+    for (k, v) in url.query_pairs() {
+        let forced = match k.as_ref() {
+            "prompt" => v
+                .split(' ')
+                .any(|p| matches!(p, "login" | "select_account")),
+            "max_age" => v == "0",
+            "ForceAuthn" | "forceAuthn" => v.eq_ignore_ascii_case("true"),
+            "SAMLRequest" => {
+                saml_request = Some(v.into_owned());
+                false
+            }
+            _ => false,
+        };
+        if forced {
+            return Some(true);
+        }
+    }
+    match saml_request {
+        Some(request) => tokens::saml_request_xml(&request).map(|xml| tokens::forces_authn(&xml)),
+        None => Some(false),
+    }
+}
+
 fn has_reauth(url: &Url) -> bool {
-    url.query_pairs().any(|(k, v)| match k.as_ref() {
-        "prompt" => v
-            .split(' ')
-            .any(|p| matches!(p, "login" | "select_account")),
-        "max_age" => v == "0",
-        "ForceAuthn" | "forceAuthn" => v.eq_ignore_ascii_case("true"),
-        _ => false,
-    })
+    reauth(url).unwrap_or(true)
 }
 
 /// The findings about the chain as a whole: silent login, no re-auth
@@ -233,16 +252,18 @@ fn chain_findings(chain: &Chain, rewritten: Option<&str>) -> Vec<Finding> {
         out.push(finding);
     }
     if let Some((url, hop)) = &chain.authorize
-        && !has_reauth(url)
-        && (idp::is_authorize(url) || url.query_pairs().any(|(k, _)| k == "ForceAuthn"))
+        && reauth(url) == Some(false)
     {
-        let mut finding = Finding::new(
-            Code::SsoNoReauthParam,
+        let message = if idp::is_authorize(url) {
             format!(
                 "the authorize request at hop {hop} has no prompt=login, prompt=select_account or max_age=0: an existing session decides the account"
-            ),
-        )
-        .with("hop", hop);
+            )
+        } else {
+            format!(
+                "the SAML AuthnRequest at hop {hop} has no ForceAuthn=\"true\": an existing session decides the account (set it in the service provider's SAML settings)"
+            )
+        };
+        let mut finding = Finding::new(Code::SsoNoReauthParam, message).with("hop", hop);
         if let Some(url) = rewritten {
             finding = finding.with("rewritten_url", url);
         }

@@ -116,6 +116,35 @@ pub fn from_saml_response(value: &str, hop: usize) -> Option<SsoIdentity> {
     (found || identity.issuer.is_some()).then_some(identity)
 }
 
+/// The XML of a `SAMLRequest`: base64, and DEFLATE-compressed when sent by
+/// redirect (HTTP-Redirect binding). At most 1 MiB inflated.
+pub fn saml_request_xml(value: &str) -> Option<String> {
+    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = STANDARD.decode(compact).ok()?;
+    let xml = if bytes.first() == Some(&b'<') {
+        bytes
+    } else {
+        miniz_oxide::inflate::decompress_to_vec_with_limit(&bytes, 1024 * 1024).ok()?
+    };
+    Some(String::from_utf8_lossy(&xml).into_owned())
+}
+
+/// Whether an `AuthnRequest` asks for a fresh login (`ForceAuthn="true"`).
+pub fn forces_authn(xml: &str) -> bool {
+    for token in Tokenizer::new(xml) {
+        let Ok(token) = token;
+        if let Token::StartTag(tag) = token
+            && tag.name.ends_with(b"authnrequest")
+        {
+            return tag
+                .attributes
+                .get(b"forceauthn".as_slice())
+                .is_some_and(|v| v.value.eq_ignore_ascii_case(b"true"));
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +163,21 @@ mod tests {
         for bad in ["", "a.b", "a.!!!.c", "a.bm90anNvbg.c"] {
             assert!(from_id_token(bad, 1).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn saml_requests() {
+        let xml = r#"<samlp:AuthnRequest xmlns:samlp="p" ID="x" ForceAuthn="true"><saml:Issuer>sp</saml:Issuer></samlp:AuthnRequest>"#;
+        let deflated = miniz_oxide::deflate::compress_to_vec(xml.as_bytes(), 6);
+        for encoded in [STANDARD.encode(xml), STANDARD.encode(&deflated)] {
+            let got = saml_request_xml(&encoded).unwrap();
+            assert_eq!(got, xml);
+            assert!(forces_authn(&got));
+        }
+        assert!(!forces_authn("<samlp:AuthnRequest ID=\"x\"/>"));
+        assert!(!forces_authn("<AuthnRequest ForceAuthn=\"false\"/>"));
+        assert!(saml_request_xml("!!").is_none());
+        assert!(saml_request_xml(&STANDARD.encode([0xFF, 0x00, 0x12])).is_none());
     }
 
     #[test]
