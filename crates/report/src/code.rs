@@ -356,6 +356,26 @@ codes! {
         message: "The discovery document's issuer does not match",
         remedy: "Use the issuer URL exactly as the document states it, or fix the IdP configuration.",
         explain: "OpenID Connect Discovery requires the `issuer` value to equal the URL the document was fetched for.";
+    OauthTokenError = "oauth.token.error", Fail,
+        message: "The token endpoint did not issue a token",
+        remedy: "See the status, error and error_description in the evidence; keep the request id for the vendor's support.",
+        explain: "The grant failed for a reason other than the client, the grant, the scope or the client's rights: an invalid request, an unsupported grant type, a server error, or an answer that is not an OAuth token response.";
+    OauthTokenScopeReduced = "oauth.token.scope_reduced", Warn,
+        message: "The token grants fewer scopes than requested",
+        remedy: "Enable the missing scopes for the client at the vendor, or stop requesting them.",
+        explain: "The token response's `scope` lacks scopes the request asked for (RFC 6749 §5.1): calls that need them will be refused.";
+    OauthDiscoveryInvalid = "oauth.discovery.invalid", Fail,
+        message: "The discovery document cannot be read",
+        remedy: "Check the issuer URL: the document lives at ISSUER/.well-known/openid-configuration (or /.well-known/oauth-authorization-server).",
+        explain: "Neither well-known URL returned a JSON object with the required fields.";
+    OauthDiscoveryJwksInvalid = "oauth.discovery.jwks_invalid", Fail,
+        message: "The jwks_uri does not return keys",
+        remedy: "Tokens cannot be verified: fix the jwks_uri or what it serves (a JSON object with a `keys` array).",
+        explain: "The document's jwks_uri answered with something that is not a JSON Web Key Set with at least one key.";
+    OauthDiscoveryScopeUnsupported = "oauth.discovery.scope_unsupported", Warn,
+        message: "A requested scope is not in scopes_supported",
+        remedy: "Check the scope name, or ask the vendor to enable it; some servers list only a subset.",
+        explain: "The document's scopes_supported does not list a scope given with --scope.";
 }
 
 #[cfg(test)]

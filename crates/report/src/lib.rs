@@ -40,6 +40,7 @@
 pub mod allowlist;
 mod code;
 pub mod endpoint;
+pub mod oauth;
 pub mod redact;
 pub mod sso;
 
@@ -258,6 +259,9 @@ pub enum Details {
     Allowlist(Box<allowlist::AllowlistDetails>),
     AllowlistDiff(Box<allowlist::AllowlistDiffDetails>),
     Sso(Box<sso::SsoDetails>),
+    OauthScopes(Box<oauth::OauthScopesDetails>),
+    OauthToken(Box<oauth::OauthTokenDetails>),
+    OauthDiscover(Box<oauth::OauthDiscoverDetails>),
     /// A check that produced no data (e.g. it could not run).
     None(Empty),
 }

@@ -1,0 +1,305 @@
+//! `reach oauth discover ISSUER`: the `OpenID` Connect discovery document
+//! (or the RFC 8414 authorization server metadata), its `issuer`, every
+//! endpoint it names reached through the endpoint pipeline, its JWKS, and
+//! the scopes it supports.
+
+use std::time::Duration;
+
+use http::{HeaderValue, Method};
+use reach_http_probe::{EndpointProbe, Network, Target};
+use reach_report::endpoint::Hop;
+use reach_report::oauth::{DiscoveredEndpoint, JwkInfo, OauthDiscoverDetails};
+use reach_report::{Code, Finding};
+use url::Url;
+
+/// The document fields that name an endpoint, in the order checked.
+const ENDPOINT_FIELDS: &[&str] = &[
+    "authorization_endpoint",
+    "token_endpoint",
+    "userinfo_endpoint",
+    "jwks_uri",
+    "registration_endpoint",
+    "revocation_endpoint",
+    "introspection_endpoint",
+    "end_session_endpoint",
+    "device_authorization_endpoint",
+    "pushed_authorization_request_endpoint",
+];
+
+/// The URLs the document may live at: `OpenID` Connect Discovery appends
+/// `/.well-known/openid-configuration` to the issuer; RFC 8414 inserts
+/// `/.well-known/oauth-authorization-server` before the issuer's path.
+pub fn document_urls(issuer: &Url) -> Vec<Url> {
+    let base = issuer.as_str().trim_end_matches('/');
+    let mut out = Vec::new();
+    if let Ok(u) = Url::parse(&format!("{base}/.well-known/openid-configuration")) {
+        out.push(u);
+    }
+    let path = issuer.path().trim_end_matches('/');
+    let mut rfc8414 = issuer.clone();
+    rfc8414.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    rfc8414.set_query(None);
+    rfc8414.set_fragment(None);
+    if !out.contains(&rfc8414) {
+        out.push(rfc8414);
+    }
+    out
+}
+
+/// One GET through the pipeline, body kept.
+async fn get(
+    url: &Url,
+    network: &Network,
+    probe: &EndpointProbe,
+    deadline: tokio::time::Instant,
+) -> (Hop, Vec<Finding>, Vec<u8>) {
+    let headers = vec![(
+        http::header::ACCEPT,
+        HeaderValue::from_static("application/json"),
+    )];
+    let result =
+        reach_http_probe::hop(url, &Method::GET, &headers, &[], probe, network, deadline).await;
+    (result.hop, result.findings, result.body)
+}
+
+/// Checks the server of `issuer`; `scopes` are the ones the client will ask
+/// for.
+pub async fn discover(
+    issuer: &Url,
+    scopes: &[String],
+    network: &Network,
+    timeout: Duration,
+    expiry_warn_days: i64,
+) -> (OauthDiscoverDetails, Vec<Finding>) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut probe = EndpointProbe::new(Target::Url(issuer.clone()), timeout);
+    probe.keep_body = true;
+    probe.body_cap = 1024 * 1024;
+    probe.expiry_warn_days = expiry_warn_days;
+    let mut details = OauthDiscoverDetails {
+        issuer_url: issuer.to_string(),
+        ..OauthDiscoverDetails::default()
+    };
+    let mut findings = Vec::new();
+    let mut document = None;
+    let mut tried = Vec::new();
+    for url in document_urls(issuer) {
+        let (hop, hop_findings, body) = get(&url, network, &probe, deadline).await;
+        let status = hop.http.as_ref().and_then(|h| h.status);
+        details.documents.push(hop);
+        tried.push(format!(
+            "{url} ({})",
+            status.map_or_else(|| "no answer".to_owned(), |s| s.to_string())
+        ));
+        if status.is_none() {
+            // Unreachable: the pipeline's findings say why; the other URL
+            // is on the same host.
+            findings.extend(hop_findings);
+            break;
+        }
+        let json: Option<serde_json::Map<String, serde_json::Value>> =
+            serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.as_object().cloned());
+        if status == Some(200)
+            && let Some(json) = json.filter(|j| j.get("issuer").is_some())
+        {
+            details.document_url = Some(url.to_string());
+            document = Some(json);
+            break;
+        }
+    }
+    let Some(document) = document else {
+        if details.documents.iter().any(|h| h.http.is_some()) {
+            findings.push(
+                Finding::new(
+                    Code::OauthDiscoveryInvalid,
+                    format!(
+                        "no discovery document for {issuer}: tried {}",
+                        tried.join(", ")
+                    ),
+                )
+                .with("tried", &tried),
+            );
+        }
+        return (details, findings);
+    };
+    let text = |key: &str| {
+        document
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    details.issuer = text("issuer");
+    let given = issuer.as_str().trim_end_matches('/');
+    if details.issuer.as_deref().map(|i| i.trim_end_matches('/')) != Some(given) {
+        findings.push(
+            Finding::new(
+                Code::OauthDiscoveryIssuerMismatch,
+                format!(
+                    "the document at {} says issuer `{}`, not `{}`: clients that validate tokens reject them",
+                    details.document_url.as_deref().unwrap_or(""),
+                    details.issuer.as_deref().unwrap_or(""),
+                    issuer
+                ),
+            )
+            .with("issuer", details.issuer.clone())
+            .with("expected", issuer.as_str()),
+        );
+    }
+    details.scopes_supported = document
+        .get("scopes_supported")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !details.scopes_supported.is_empty() {
+        for s in scopes
+            .iter()
+            .filter(|s| !details.scopes_supported.contains(s))
+        {
+            findings.push(
+                Finding::new(
+                    Code::OauthDiscoveryScopeUnsupported,
+                    format!(
+                        "scope `{s}` is not in scopes_supported ({})",
+                        details.scopes_supported.join(" ")
+                    ),
+                )
+                .with("scope", s),
+            );
+        }
+    }
+
+    // Every endpoint at once: one slow host does not starve the others.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (order, name) in ENDPOINT_FIELDS.iter().enumerate() {
+        let Some(raw) = text(name) else { continue };
+        let network = network.clone();
+        let probe = probe.clone();
+        tasks.spawn(async move {
+            let Ok(url) = Url::parse(&raw) else {
+                return (order, *name, raw, None);
+            };
+            let (hop, hop_findings, body) = get(&url, &network, &probe, deadline).await;
+            (order, *name, raw, Some((hop, hop_findings, body)))
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(r) = joined {
+            results.push(r);
+        }
+    }
+    results.sort_by_key(|r| r.0);
+    for (_, name, raw, outcome) in results {
+        let Some((hop, hop_findings, body)) = outcome else {
+            findings.push(
+                Finding::new(
+                    Code::OauthDiscoveryInvalid,
+                    format!("{name} `{raw}` is not a URL"),
+                )
+                .with("field", name),
+            );
+            continue;
+        };
+        let status = hop.http.as_ref().and_then(|h| h.status);
+        // Any HTTP answer means reachable: a token endpoint answers a GET
+        // with 400 or 405, a userinfo endpoint with 401.
+        for mut f in hop_findings
+            .into_iter()
+            .filter(|f| f.code != Code::HttpStatusError && f.code != Code::HttpBodyTruncated)
+        {
+            f.message = format!("{name} {raw}: {}", f.message);
+            findings.push(f.with("endpoint", name));
+        }
+        if name == "jwks_uri" && status.is_some() {
+            match jwks(&body) {
+                Some(keys) if !keys.is_empty() && status == Some(200) => {
+                    details.jwks_keys = Some(keys);
+                }
+                _ => findings.push(
+                    Finding::new(
+                        Code::OauthDiscoveryJwksInvalid,
+                        format!(
+                            "jwks_uri {raw} answered {} without a JSON Web Key Set",
+                            status.unwrap_or(0)
+                        ),
+                    )
+                    .with("status", status)
+                    .with("url", &raw),
+                ),
+            }
+        }
+        details.endpoints.push(DiscoveredEndpoint {
+            name: name.to_owned(),
+            url: raw,
+            reachable: status.is_some(),
+            status,
+            network: hop,
+        });
+    }
+    (details, findings)
+}
+
+/// The keys of a JWKS document; `None` when it is not one.
+pub fn jwks(body: &[u8]) -> Option<Vec<JwkInfo>> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let keys = value.get("keys")?.as_array()?;
+    keys.iter()
+        .map(|k| {
+            let text = |f: &str| k.get(f).and_then(|v| v.as_str()).map(str::to_owned);
+            Some(JwkInfo {
+                kty: text("kty")?,
+                kid: text("kid"),
+                alg: text("alg"),
+                key_use: text("use"),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_urls() {
+        let urls = |s: &str| -> Vec<String> {
+            document_urls(&Url::parse(s).unwrap())
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            urls("https://as.example"),
+            [
+                "https://as.example/.well-known/openid-configuration",
+                "https://as.example/.well-known/oauth-authorization-server"
+            ]
+        );
+        assert_eq!(
+            urls("https://login.example/tenant/v2.0/"),
+            [
+                "https://login.example/tenant/v2.0/.well-known/openid-configuration",
+                "https://login.example/.well-known/oauth-authorization-server/tenant/v2.0"
+            ]
+        );
+    }
+
+    #[test]
+    fn jwks_documents() {
+        let keys = jwks(
+            br#"{"keys":[{"kty":"RSA","kid":"k1","use":"sig","alg":"RS256","n":"x","e":"AQAB"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(keys[0].kid.as_deref(), Some("k1"));
+        assert_eq!(keys[0].key_use.as_deref(), Some("sig"));
+        assert!(jwks(b"<html>").is_none());
+        assert!(jwks(br#"{"keys":[{"kid":"no kty"}]}"#).is_none());
+        assert_eq!(jwks(br#"{"keys":[]}"#).map(|k| k.len()), Some(0));
+    }
+}

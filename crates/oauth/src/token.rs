@@ -1,0 +1,578 @@
+//! `reach oauth token`: performs a `client_credentials` or `refresh_token`
+//! grant through the endpoint pipeline and says why it failed (RFC 6749
+//! §5.2, and vendors' own shapes such as `HubSpot`'s `BAD_REFRESH_TOKEN`) or
+//! what it granted. The token and the secrets stay in memory: the report
+//! gets the token's type, lifetime, scopes and unverified claims.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use http::{HeaderName, HeaderValue, Method};
+use reach_http_probe::{EndpointProbe, Network, Target};
+use reach_report::oauth::{JwtClaims, OauthTokenDetails};
+use reach_report::{Code, Finding};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use url::Url;
+
+/// The grant to perform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    ClientCredentials,
+    /// With the refresh token (a secret).
+    RefreshToken(String),
+}
+
+impl Grant {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Grant::ClientCredentials => "client_credentials",
+            Grant::RefreshToken(_) => "refresh_token",
+        }
+    }
+}
+
+/// How the client authenticates (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `Authorization: Basic` (`client_secret_basic`).
+    Basic,
+    /// `client_id` and `client_secret` in the form (`client_secret_post`).
+    Post,
+}
+
+impl ClientAuth {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuth::Basic => "basic",
+            ClientAuth::Post => "post",
+        }
+    }
+}
+
+/// A token request.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub token_url: Url,
+    pub client_id: String,
+    pub client_secret: String,
+    pub grant: Grant,
+    pub scopes: Vec<String>,
+    pub auth: ClientAuth,
+    pub timeout: Duration,
+    pub expiry_warn_days: i64,
+}
+
+/// Performs the grant.
+pub async fn request_token(
+    req: &TokenRequest,
+    network: &Network,
+) -> (OauthTokenDetails, Vec<Finding>) {
+    let deadline = tokio::time::Instant::now() + req.timeout;
+    let mut probe = EndpointProbe::new(Target::Url(req.token_url.clone()), req.timeout);
+    probe.keep_body = true;
+    probe.body_cap = 1024 * 1024;
+    probe.expiry_warn_days = req.expiry_warn_days;
+
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("grant_type", req.grant.name());
+    if let Grant::RefreshToken(token) = &req.grant {
+        form.append_pair("refresh_token", token);
+    }
+    if !req.scopes.is_empty() {
+        form.append_pair("scope", &req.scopes.join(" "));
+    }
+    let mut headers: Vec<(HeaderName, HeaderValue)> = vec![
+        (
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        ),
+        (
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        ),
+    ];
+    match req.auth {
+        ClientAuth::Post => {
+            form.append_pair("client_id", &req.client_id);
+            form.append_pair("client_secret", &req.client_secret);
+        }
+        ClientAuth::Basic => {
+            // RFC 6749 §2.3.1: each part form-encoded, then base64.
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", enc(&req.client_id), enc(&req.client_secret));
+            if let Ok(mut value) =
+                HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(pair)))
+            {
+                value.set_sensitive(true);
+                headers.push((http::header::AUTHORIZATION, value));
+            }
+        }
+    }
+    let body = form.finish();
+    let result = reach_http_probe::hop(
+        &req.token_url,
+        &Method::POST,
+        &headers,
+        body.as_bytes(),
+        &probe,
+        network,
+        deadline,
+    )
+    .await;
+    let mut details = OauthTokenDetails {
+        token_url: req.token_url.to_string(),
+        grant: req.grant.name().to_owned(),
+        auth: req.auth.name().to_owned(),
+        client_id: req.client_id.clone(),
+        scopes_requested: req.scopes.clone(),
+        ..OauthTokenDetails::default()
+    };
+    let mut findings: Vec<Finding> = result
+        .findings
+        .into_iter()
+        .filter(|f| f.code != Code::HttpStatusError)
+        .collect();
+    let http = result.hop.http.clone();
+    details.network = result.hop;
+    let Some(http) = http else {
+        // DNS, TCP, proxy or TLS failed: its findings say why.
+        return (details, findings);
+    };
+    let headers: Vec<(String, String)> = http
+        .headers
+        .iter()
+        .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))
+        .collect();
+    let status = http.status.unwrap_or(0);
+    details.status = http.status;
+    let outcome = classify(
+        status,
+        &headers,
+        &result.body,
+        &req.grant,
+        &req.scopes,
+        OffsetDateTime::now_utc(),
+    );
+    details.token_type = outcome.token_type;
+    details.expires_in = outcome.expires_in;
+    details.expires_at = outcome.expires_at;
+    details.scopes_granted = outcome.scopes_granted;
+    details.refresh_token_returned = outcome.refresh_token_returned;
+    details.access_token_claims = outcome.claims;
+    details.error = outcome.error;
+    details.error_description = outcome.error_description;
+    details.request_id = outcome.request_id;
+    for mut f in outcome.findings {
+        f.message = format!("{}: {}", req.token_url, f.message);
+        findings.push(f);
+    }
+    (details, findings)
+}
+
+/// What a token response says.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub token_type: Option<String>,
+    pub expires_in: Option<i64>,
+    pub expires_at: Option<String>,
+    pub scopes_granted: Vec<String>,
+    pub refresh_token_returned: bool,
+    pub claims: Option<JwtClaims>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Headers that carry a request id for the vendor's support.
+const REQUEST_ID_HEADERS: &[&str] = &[
+    "x-request-id",
+    "request-id",
+    "x-correlation-id",
+    "x-hubspot-correlation-id",
+    "x-ms-request-id",
+    "x-amzn-requestid",
+    "x-trace-id",
+    "cf-ray",
+];
+
+/// Classifies a token endpoint's answer. Pure.
+pub fn classify(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+    grant: &Grant,
+    requested: &[String],
+    now: OffsetDateTime,
+) -> Outcome {
+    let json: Option<serde_json::Map<String, serde_json::Value>> = serde_json::from_slice(body)
+        .ok()
+        .and_then(|v: serde_json::Value| v.as_object().cloned());
+    let text = |key: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(key))
+            .and_then(|v| match v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+    };
+    let mut out = Outcome {
+        request_id: REQUEST_ID_HEADERS
+            .iter()
+            .find_map(|h| headers.iter().find(|(n, _)| n == h).map(|(_, v)| v.clone()))
+            .or_else(|| {
+                [
+                    "correlationId",
+                    "correlation_id",
+                    "requestId",
+                    "request_id",
+                    "trace_id",
+                ]
+                .iter()
+                .find_map(|k| text(k))
+            }),
+        ..Outcome::default()
+    };
+    let with_ids = |f: Finding, out: &Outcome| {
+        f.with("status", status)
+            .with("error", out.error.clone())
+            .with("error_description", out.error_description.clone())
+            .with("request_id", out.request_id.clone())
+    };
+
+    // RFC 6749 §5.2: {"error": …}; HubSpot: {"status": "BAD_…"} or a
+    // validation error with a category.
+    let standard = text("error");
+    let vendor = text("status").filter(|s| s.starts_with("BAD_") || s == "error");
+    if let Some(error) = standard.clone().or(vendor.clone()) {
+        let description = text("error_description")
+            .or_else(|| text("message"))
+            .or_else(|| text("category"));
+        out.error = Some(match (&standard, text("category")) {
+            (None, Some(category)) if error == "error" => category,
+            _ => error.clone(),
+        });
+        out.error_description.clone_from(&description);
+        let detail = description
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        let shown = out.error.clone().unwrap_or_default();
+        let (code, message) = match error.as_str() {
+            "invalid_client" | "BAD_CLIENT_ID" | "BAD_CLIENT_SECRET" => (
+                Code::OauthTokenInvalidClient,
+                format!(
+                    "Failed to receive access token: the client credentials were rejected ({shown}{detail}); check the client ID and secret and the authentication method (--auth basic|post)"
+                ),
+            ),
+            "invalid_grant" | "BAD_REFRESH_TOKEN" | "BAD_AUTH_CODE" => (
+                Code::OauthTokenInvalidGrant,
+                match grant {
+                    Grant::RefreshToken(_) => format!(
+                        "the refresh token was rejected ({shown}{detail}): it expired or was revoked, so the connection must be re-authorized"
+                    ),
+                    Grant::ClientCredentials => {
+                        format!("the grant was rejected ({shown}{detail})")
+                    }
+                },
+            ),
+            "invalid_scope" | "BAD_SCOPES" => (
+                Code::OauthTokenInvalidScope,
+                format!(
+                    "the requested scopes ({}) were refused ({shown}{detail})",
+                    requested.join(" ")
+                ),
+            ),
+            "unauthorized_client" => (
+                Code::OauthTokenUnauthorizedClient,
+                format!(
+                    "the client may not use the {} grant ({shown}{detail})",
+                    grant.name()
+                ),
+            ),
+            _ => (
+                Code::OauthTokenError,
+                format!("the token endpoint answered {status} {shown}{detail}"),
+            ),
+        };
+        let finding = with_ids(Finding::new(code, message), &out);
+        out.findings.push(finding);
+        return out;
+    }
+    let token = json
+        .as_ref()
+        .and_then(|j| j.get("access_token"))
+        .and_then(|v| v.as_str());
+    let Some(token) = token.filter(|_| (200..300).contains(&status)) else {
+        let what = if json.is_some() {
+            "a JSON answer without access_token or error"
+        } else {
+            "an answer that is not JSON"
+        };
+        let content_type = headers
+            .iter()
+            .find(|(n, _)| n == "content-type")
+            .map(|(_, v)| v.clone());
+        let finding = with_ids(
+            Finding::new(
+                Code::OauthTokenError,
+                format!(
+                    "Failed to receive access token: the token endpoint answered {status} with {what}"
+                ),
+            ),
+            &out,
+        )
+        .with("content_type", content_type)
+        .with("body_bytes", body.len());
+        out.findings.push(finding);
+        return out;
+    };
+    out.token_type = text("token_type");
+    out.expires_in = json
+        .as_ref()
+        .and_then(|j| j.get("expires_in"))
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        });
+    out.expires_at = out
+        .expires_in
+        .and_then(|s| (now + time::Duration::seconds(s)).format(&Rfc3339).ok());
+    out.refresh_token_returned = json
+        .as_ref()
+        .is_some_and(|j| j.get("refresh_token").is_some_and(|v| !v.is_null()));
+    // RFC 6749 §5.1: without `scope`, the granted scope is the requested.
+    out.scopes_granted = text("scope").map_or_else(|| requested.to_vec(), |s| split(&s));
+    out.claims = jwt_claims(token);
+    let missing: Vec<&String> = requested
+        .iter()
+        .filter(|s| !out.scopes_granted.contains(s))
+        .collect();
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        out.findings.push(
+            Finding::new(
+                Code::OauthTokenScopeReduced,
+                format!(
+                    "a token was issued, but without {} (granted: {})",
+                    names.join(", "),
+                    out.scopes_granted.join(" ")
+                ),
+            )
+            .with("missing", &names)
+            .with("granted", &out.scopes_granted),
+        );
+    }
+    out
+}
+
+fn split(value: &str) -> Vec<String> {
+    value
+        .split([' ', ','])
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The claims of a JWT access token that matter here, unverified. `None`
+/// for an opaque token.
+pub fn jwt_claims(token: &str) -> Option<JwtClaims> {
+    let mut parts = token.split('.');
+    let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).ok()?;
+    let strings = |v: Option<&serde_json::Value>| -> Vec<String> {
+        match v {
+            Some(serde_json::Value::String(s)) => split(s),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut scopes = strings(claims.get("scp"));
+    if scopes.is_empty() {
+        scopes = strings(claims.get("scope"));
+    }
+    Some(JwtClaims {
+        iss: claims
+            .get("iss")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        aud: strings(claims.get("aud")),
+        exp: claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+            .and_then(|t| t.format(&Rfc3339).ok()),
+        scopes,
+        verified: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    fn run(
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &str,
+        grant: &Grant,
+        scopes: &[&str],
+    ) -> Outcome {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        classify(status, &headers, body.as_bytes(), grant, &scopes, now())
+    }
+
+    fn code(o: &Outcome) -> Option<Code> {
+        o.findings.first().map(|f| f.code)
+    }
+
+    #[test]
+    fn rfc6749_errors() {
+        let refresh = Grant::RefreshToken("r".into());
+        let cases = [
+            (
+                401,
+                r#"{"error":"invalid_client","error_description":"bad secret"}"#,
+                Code::OauthTokenInvalidClient,
+            ),
+            (
+                400,
+                r#"{"error":"invalid_grant"}"#,
+                Code::OauthTokenInvalidGrant,
+            ),
+            (
+                400,
+                r#"{"error":"invalid_scope"}"#,
+                Code::OauthTokenInvalidScope,
+            ),
+            (
+                400,
+                r#"{"error":"unauthorized_client"}"#,
+                Code::OauthTokenUnauthorizedClient,
+            ),
+            (
+                400,
+                r#"{"error":"unsupported_grant_type"}"#,
+                Code::OauthTokenError,
+            ),
+            (500, "<html>oops</html>", Code::OauthTokenError),
+            (200, r#"{"token_type":"Bearer"}"#, Code::OauthTokenError),
+        ];
+        for (status, body, want) in cases {
+            let o = run(status, &[("x-request-id", "req-9")], body, &refresh, &[]);
+            assert_eq!(code(&o), Some(want), "{body}");
+            assert_eq!(o.request_id.as_deref(), Some("req-9"));
+        }
+        let o = run(400, &[], r#"{"error":"invalid_grant"}"#, &refresh, &[]);
+        assert!(
+            o.findings[0].message.contains("re-authorized"),
+            "{}",
+            o.findings[0].message
+        );
+        let o = run(
+            401,
+            &[],
+            r#"{"error":"invalid_client"}"#,
+            &Grant::ClientCredentials,
+            &[],
+        );
+        assert!(
+            o.findings[0]
+                .message
+                .starts_with("Failed to receive access token")
+        );
+    }
+
+    #[test]
+    fn hubspot_shapes() {
+        let refresh = Grant::RefreshToken("r".into());
+        let o = run(
+            400,
+            &[],
+            r#"{"status":"BAD_REFRESH_TOKEN","message":"missing or unknown refresh token","correlationId":"abc-1"}"#,
+            &refresh,
+            &[],
+        );
+        assert_eq!(code(&o), Some(Code::OauthTokenInvalidGrant));
+        assert_eq!(o.request_id.as_deref(), Some("abc-1"));
+        assert_eq!(o.error.as_deref(), Some("BAD_REFRESH_TOKEN"));
+        let o = run(
+            400,
+            &[],
+            r#"{"status":"BAD_CLIENT_ID","message":"missing or unknown client id","correlationId":"abc-2"}"#,
+            &refresh,
+            &[],
+        );
+        assert_eq!(code(&o), Some(Code::OauthTokenInvalidClient));
+        let o = run(
+            400,
+            &[],
+            r#"{"status":"error","message":"missing or invalid parameter","correlationId":"abc-3","category":"VALIDATION_ERROR"}"#,
+            &refresh,
+            &[],
+        );
+        assert_eq!(code(&o), Some(Code::OauthTokenError));
+        assert_eq!(o.error.as_deref(), Some("VALIDATION_ERROR"));
+        assert_eq!(
+            o.error_description.as_deref(),
+            Some("missing or invalid parameter")
+        );
+    }
+
+    #[test]
+    fn success_and_scope_reduction() {
+        let payload = URL_SAFE_NO_PAD.encode(
+            r#"{"iss":"https://as.example","aud":"https://api.example","scp":["read"],"exp":1800003600}"#,
+        );
+        let body = format!(
+            r#"{{"access_token":"h.{payload}.","token_type":"Bearer","expires_in":3600,"scope":"read","refresh_token":"r2"}}"#
+        );
+        let o = run(
+            200,
+            &[],
+            &body,
+            &Grant::ClientCredentials,
+            &["read", "write"],
+        );
+        assert_eq!(code(&o), Some(Code::OauthTokenScopeReduced));
+        assert_eq!(o.scopes_granted, ["read"]);
+        assert_eq!(o.expires_in, Some(3600));
+        assert_eq!(o.expires_at.as_deref(), Some("2027-01-15T09:00:00Z"));
+        assert!(o.refresh_token_returned);
+        let claims = o.claims.unwrap();
+        assert_eq!(claims.aud, ["https://api.example"]);
+        assert_eq!(claims.scopes, ["read"]);
+        assert_eq!(claims.exp.as_deref(), Some("2027-01-15T09:00:00Z"));
+        // No `scope` in the answer: granted as requested; opaque token.
+        let o = run(
+            200,
+            &[],
+            r#"{"access_token":"opaque","expires_in":"60"}"#,
+            &Grant::ClientCredentials,
+            &["read"],
+        );
+        assert!(o.findings.is_empty());
+        assert_eq!(o.scopes_granted, ["read"]);
+        assert!(o.claims.is_none());
+        assert_eq!(o.expires_in, Some(60));
+    }
+}
