@@ -9,6 +9,7 @@ mod allowlist;
 mod check;
 mod cli;
 mod hostile;
+mod oauth;
 mod proxy;
 mod sso;
 mod tls;

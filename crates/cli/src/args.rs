@@ -44,6 +44,9 @@ pub(crate) enum Command {
     /// Follow a login (SSO) chain hop by hop: which IdP, which cookies, which account.
     #[command(after_help = SSO_HELP)]
     Sso(Box<SsoArgs>),
+    /// OAuth: lint an install URL's scopes, try a token grant, check a discovery document.
+    #[command(subcommand)]
+    Oauth(OauthCommand),
     /// Explain a finding code: what it means and how to fix it.
     Explain(ExplainArgs),
     /// Print the JSON Schema of the report (reach.report/v1).
@@ -137,6 +140,146 @@ pub(crate) struct SsoArgs {
     #[arg(long)]
     pub(crate) compare_clean: bool,
     /// Warn when a certificate of a hop expires within this many days.
+    #[arg(long, default_value_t = 14, value_name = "DAYS")]
+    pub(crate) expiry_warn_days: i64,
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+}
+
+/// `reach oauth …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum OauthCommand {
+    /// Lint an install / authorize URL against the app's configured scopes
+    /// and redirect URLs; print the corrected URL.
+    #[command(after_help = OAUTH_SCOPES_HELP)]
+    Scopes(Box<OauthScopesArgs>),
+    /// Perform a client_credentials or refresh_token grant and say why it
+    /// failed, or what it granted (never the token).
+    #[command(after_help = OAUTH_TOKEN_HELP)]
+    Token(Box<OauthTokenArgs>),
+    /// Check an OpenID / OAuth server's discovery document: issuer, every
+    /// endpoint reachable, JWKS, supported scopes.
+    #[command(after_help = OAUTH_DISCOVER_HELP)]
+    Discover(Box<OauthDiscoverArgs>),
+}
+
+const OAUTH_SCOPES_HELP: &str = "\
+Rules (the platform's own messages in quotes):
+  a required scope missing from scope      oauth.scope.required_missing   \"the provided scopes are insufficient\"
+  a required scope in optional_scope       oauth.scope.required_in_optional
+  a scope the app does not configure       oauth.scope.not_configured     \"mismatch between the scopes in the
+                                                                           install URL and the app's configured scopes\"
+  a conditionally required one optional    oauth.scope.conditional_in_optional
+  an optional scope in scope               oauth.scope.optional_in_scope
+  redirect_uri not configured              oauth.redirect_uri_mismatch
+
+The app's configuration: --app app-hsmeta.json (config.auth) or public-app.json
+(auth), or the flags. Lists are space- or comma-separated, flags repeatable.
+
+Examples:
+  reach oauth scopes --app src/app/app-hsmeta.json \\
+        --url 'https://app.hubspot.com/oauth/authorize?client_id=…&redirect_uri=…&scope=oauth'
+  reach oauth scopes --required 'oauth crm.objects.contacts.read' --optional tickets \\
+        --redirect-url https://app.example.com/callback --url \"$INSTALL_URL\"";
+
+const OAUTH_TOKEN_HELP: &str = "\
+Secrets come from environment variables or files, never from the command line
+(where `ps` and shell history would show them).
+
+Errors (RFC 6749 §5.2 and vendor shapes such as HubSpot's BAD_REFRESH_TOKEN):
+  oauth.token.invalid_client      \"Failed to receive access token\": wrong ID or secret
+  oauth.token.invalid_grant       the refresh token expired or was revoked: re-authorize
+  oauth.token.invalid_scope       a requested scope is refused
+  oauth.token.unauthorized_client the client may not use this grant
+  oauth.token.error               anything else (status, error, request id kept)
+  oauth.token.scope_reduced       a token, but with fewer scopes than requested
+
+Examples:
+  CLIENT_SECRET=… reach oauth token --token-url https://login.example.com/oauth2/token \\
+        --client-id my-app --client-secret-env CLIENT_SECRET --scope 'read write'
+  reach oauth token --token-url https://api.hubapi.com/oauth/v1/token --auth post \\
+        --client-id … --client-secret-env HS_SECRET --grant refresh_token --refresh-token-env HS_REFRESH";
+
+const OAUTH_DISCOVER_HELP: &str = "\
+Fetches ISSUER/.well-known/openid-configuration (then the RFC 8414
+/.well-known/oauth-authorization-server form), checks that its issuer equals
+ISSUER (oauth.discovery.issuer_mismatch), reaches every endpoint it names
+through the same pipeline as `reach check`, reads the JWKS
+(oauth.discovery.jwks_invalid) and checks --scope against scopes_supported.
+
+Examples:
+  reach oauth discover https://login.microsoftonline.com/TENANT/v2.0
+  reach oauth discover https://acme.okta.com --scope openid --scope email";
+
+/// `reach oauth scopes`.
+#[derive(Debug, Args)]
+pub(crate) struct OauthScopesArgs {
+    /// The install / authorize URL to lint.
+    #[arg(long, value_name = "INSTALL_URL")]
+    pub(crate) url: String,
+    /// The app's configuration file (app-hsmeta.json or public-app.json).
+    #[arg(long, value_name = "APP.json", conflicts_with_all = ["required", "conditional", "optional", "redirect_urls"])]
+    pub(crate) app: Option<PathBuf>,
+    /// Required scopes (space- or comma-separated, repeatable).
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) required: Vec<String>,
+    /// Conditionally required scopes.
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) conditional: Vec<String>,
+    /// Optional scopes.
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) optional: Vec<String>,
+    /// A configured redirect URL (repeatable).
+    #[arg(long = "redirect-url", value_name = "URL")]
+    pub(crate) redirect_urls: Vec<String>,
+}
+
+/// `reach oauth token`.
+#[derive(Debug, Args)]
+pub(crate) struct OauthTokenArgs {
+    /// The token endpoint.
+    #[arg(long, value_name = "URL")]
+    pub(crate) token_url: String,
+    #[arg(long, value_name = "ID")]
+    pub(crate) client_id: String,
+    /// Read the client secret from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with = "client_secret_file")]
+    pub(crate) client_secret_env: Option<String>,
+    /// Read the client secret from this file (first line).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) client_secret_file: Option<PathBuf>,
+    /// The grant to perform.
+    #[arg(long, default_value = "client_credentials", value_parser = ["client_credentials", "refresh_token"])]
+    pub(crate) grant: String,
+    /// Read the refresh token from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with = "refresh_token_file")]
+    pub(crate) refresh_token_env: Option<String>,
+    /// Read the refresh token from this file (first line).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) refresh_token_file: Option<PathBuf>,
+    /// Scopes to request (space-separated, repeatable).
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) scope: Vec<String>,
+    /// Client authentication: basic (Authorization header) or post (form fields).
+    #[arg(long, default_value = "basic", value_parser = ["basic", "post"])]
+    pub(crate) auth: String,
+    /// Warn when the token endpoint's certificate expires within this many days.
+    #[arg(long, default_value_t = 14, value_name = "DAYS")]
+    pub(crate) expiry_warn_days: i64,
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+}
+
+/// `reach oauth discover`.
+#[derive(Debug, Args)]
+pub(crate) struct OauthDiscoverArgs {
+    /// The issuer URL (https://login.example.com/tenant/v2.0).
+    #[arg(value_name = "ISSUER")]
+    pub(crate) issuer: String,
+    /// A scope the client will request: checked against scopes_supported (repeatable).
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) scope: Vec<String>,
+    /// Warn when a certificate expires within this many days.
     #[arg(long, default_value_t = 14, value_name = "DAYS")]
     pub(crate) expiry_warn_days: i64,
     #[command(flatten)]

@@ -8,6 +8,7 @@
 mod allowlist;
 mod args;
 mod check;
+mod oauth;
 mod render;
 mod sso;
 
@@ -114,6 +115,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         }
         Command::Check(args) => run_checks(cli, check::run(args, cli.output.timeout)),
         Command::Sso(args) => run_checks(cli, sso::run(args, cli.output.timeout)),
+        Command::Oauth(command) => run_checks(cli, oauth::run(command, cli.output.timeout)),
     }
 }
 

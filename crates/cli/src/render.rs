@@ -126,6 +126,34 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
             d.removed_addresses
         ),
         Details::Sso(d) => d.end.summary.clone(),
+        Details::OauthScopes(d) => format!(
+            "scope: {} · optional_scope: {}",
+            or_none(&d.scope),
+            or_none(&d.optional_scope)
+        ),
+        Details::OauthToken(d) => match (&d.token_type, &d.error) {
+            (Some(kind), _) => format!(
+                "{kind} token, {} · scopes: {}",
+                d.expires_in.map_or_else(
+                    || "no expires_in".to_owned(),
+                    |s| format!("expires in {s} s")
+                ),
+                or_none(&d.scopes_granted)
+            ),
+            (None, Some(error)) => format!(
+                "{} {error}",
+                d.status.map_or_else(String::new, |s| s.to_string())
+            ),
+            (None, None) => d
+                .status
+                .map_or_else(|| "no answer".to_owned(), |s| format!("answered {s}")),
+        },
+        Details::OauthDiscover(d) => format!(
+            "issuer {} · {} of {} endpoints reachable",
+            d.issuer.as_deref().unwrap_or("(no document)"),
+            d.endpoints.iter().filter(|e| e.reachable).count(),
+            d.endpoints.len()
+        ),
         Details::None(_) => String::new(),
     };
     let _ = writeln!(
@@ -145,6 +173,48 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
     }
     match &check.details {
         Details::Sso(d) => render_sso(out, d, p, style.verbose),
+        Details::OauthScopes(d) => {
+            let _ = writeln!(out, "      corrected: {}", d.corrected_url);
+        }
+        Details::OauthToken(d) => {
+            if let Some(at) = &d.expires_at {
+                let _ = writeln!(out, "      {}", p.dim(&format!("expires at {at}")));
+            }
+            if let Some(c) = &d.access_token_claims {
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    p.dim(&format!(
+                        "access token claims (unverified): aud {} · exp {} · scopes {}",
+                        or_none(&c.aud),
+                        c.exp.as_deref().unwrap_or("-"),
+                        or_none(&c.scopes)
+                    ))
+                );
+            }
+            if let Some(id) = &d.request_id {
+                let _ = writeln!(out, "      {}", p.dim(&format!("request id {id}")));
+            }
+        }
+        Details::OauthDiscover(d) => {
+            for e in &d.endpoints {
+                let status = e
+                    .status
+                    .map_or_else(|| p.bold("unreachable"), |s| s.to_string());
+                let _ = writeln!(out, "      {:<24} {} {status}", e.name, e.url);
+            }
+            if let Some(keys) = &d.jwks_keys {
+                let kids: Vec<String> = keys
+                    .iter()
+                    .map(|k| format!("{} {}", k.kty, k.kid.as_deref().unwrap_or("-")))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    p.dim(&format!("jwks: {}", kids.join(", ")))
+                );
+            }
+        }
         Details::Allowlist(d) => {
             for input in d.published.iter().chain(&d.allowlists) {
                 let version = input
@@ -329,6 +399,14 @@ fn sso_hop_line(out: &mut String, hop: &SsoHop, p: &Paint) {
             }
         ))
     );
+}
+
+fn or_none(list: &[String]) -> String {
+    if list.is_empty() {
+        "(none)".to_owned()
+    } else {
+        list.join(" ")
+    }
 }
 
 fn endpoint_headline(d: &EndpointDetails) -> String {

@@ -17,7 +17,7 @@ use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 use hyper::{
     Method, Request, Response, StatusCode,
     body::Body as HttpBody,
-    header::{ALLOW, CONTENT_TYPE, COOKIE, HOST, HeaderValue, SET_COOKIE},
+    header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, HeaderValue, SET_COOKIE},
     http::request::Parts,
     server::conn::http1,
     service::service_fn,
@@ -26,7 +26,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use url::form_urlencoded;
 
-use crate::{IDP_HOST, SP_HOST, http};
+use crate::{AS_HOST, IDP_HOST, SP_HOST, authserver::AuthServer, http};
 
 /// Most bytes of a request body read (larger bodies get `413`).
 pub(crate) const MAX_BODY: usize = 64 * 1024;
@@ -40,10 +40,10 @@ pub(crate) const LOGIN_CTX: &str = "ctx1";
 pub(crate) const SP_STATE: &str = "st1";
 /// The `RelayState` the app sends with its SAML request.
 pub(crate) const RELAY_STATE: &str = "rs1";
-/// `exp` of every ID token: 2100-01-01T00:00:00Z, so it never expires in a test.
-const ID_TOKEN_EXP: u64 = 4_102_444_800;
-/// `iat` of every ID token: 2023-11-14T22:13:20Z.
-const ID_TOKEN_IAT: u64 = 1_700_000_000;
+/// `exp` of every ID token (and access token): 2100-01-01T00:00:00Z, so it never expires in a test.
+pub(crate) const ID_TOKEN_EXP: u64 = 4_102_444_800;
+/// `iat` of every ID token (and access token): 2023-11-14T22:13:20Z.
+pub(crate) const ID_TOKEN_IAT: u64 = 1_700_000_000;
 /// Longest user name `POST /login` accepts.
 const MAX_USERNAME: usize = 256;
 /// The (fixed, not deflated) `AuthnRequest` the app sends, base64-encoded, as `SAMLRequest`.
@@ -55,14 +55,16 @@ const BASE64_STANDARD: &[u8; 64] =
 /// URL- and file-name-safe base64 alphabet (RFC 4648 §5).
 const BASE64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-type Body = Full<Bytes>;
+pub(crate) type Body = Full<Bytes>;
 
-/// The identity provider and the app, for one listener.
+/// The identity provider, the app and the authorization server, for one listener.
 pub(crate) struct Idp {
     /// `http://idp.idp.test:{port}`.
-    idp_origin: String,
+    provider_origin: String,
     /// `http://app.sp.test:{port}`.
     app_origin: String,
+    /// The OAuth 2.0 authorization server on [`AS_HOST`].
+    auth: AuthServer,
 }
 
 /// The parts of a request the routes look at, decoded once.
@@ -73,13 +75,15 @@ pub(crate) struct Call {
     path: String,
     query: Vec<(String, String)>,
     cookies: Vec<(String, String)>,
+    /// The first `Authorization` header, when it is text.
+    authorization: Option<String>,
     /// The `application/x-www-form-urlencoded` body of a `POST` (empty otherwise).
     form: Vec<(String, String)>,
 }
 
 /// How a route treats a request method.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Verb {
+pub(crate) enum Verb {
     /// `GET` or `HEAD` (hyper leaves the body out for `HEAD`).
     Get,
     Post,
@@ -90,8 +94,9 @@ impl Idp {
     /// The sites for a listener on `port`.
     pub(crate) fn new(port: u16) -> Self {
         Self {
-            idp_origin: format!("http://{IDP_HOST}:{port}"),
+            provider_origin: format!("http://{IDP_HOST}:{port}"),
             app_origin: format!("http://{SP_HOST}:{port}"),
+            auth: AuthServer::new(port),
         }
     }
 
@@ -103,18 +108,25 @@ impl Idp {
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
-        let form = if parts.method == Method::POST {
-            match Limited::new(body, MAX_BODY).collect().await {
-                Ok(collected) => parse_pairs(&collected.to_bytes()),
-                Err(e) if e.is::<LengthLimitError>() => {
-                    return error_page(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        let mut call = Call::new(&parts);
+        if parts.method == Method::POST {
+            let (status, message) = match Limited::new(body, MAX_BODY).collect().await {
+                Ok(collected) => {
+                    call.form = parse_pairs(&collected.to_bytes());
+                    return self.route(&call);
                 }
-                Err(_) => return error_page(StatusCode::BAD_REQUEST, "unreadable request body"),
-            }
-        } else {
-            Vec::new()
-        };
-        self.route(&Call::new(&parts, form))
+                Err(e) if e.is::<LengthLimitError>() => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+                }
+                Err(_) => (StatusCode::BAD_REQUEST, "unreadable request body"),
+            };
+            return if call.host == AS_HOST {
+                self.auth.body_error(&call, status, message)
+            } else {
+                error_page(status, message)
+            };
+        }
+        self.route(&call)
     }
 
     /// Picks the site by host name.
@@ -122,6 +134,7 @@ impl Idp {
         match call.host.as_str() {
             IDP_HOST => self.idp(call),
             SP_HOST => self.app(call),
+            AS_HOST => self.auth.route(call),
             _ => not_found(),
         }
     }
@@ -238,7 +251,7 @@ impl Idp {
         let nonce = nonce.map_or_else(|| "null".to_owned(), json_string);
         let claims = format!(
             r#"{{"iss":{iss},"aud":{aud},"sub":{sub},"email":{email},"preferred_username":{email},"name":{name},"exp":{ID_TOKEN_EXP},"iat":{ID_TOKEN_IAT},"nonce":{nonce}}}"#,
-            iss = json_string(&self.idp_origin),
+            iss = json_string(&self.provider_origin),
             aud = json_string(CLIENT_ID),
             sub = json_string(&format!("00u-{user}")),
             email = json_string(&format!("{user}@idp.test")),
@@ -270,7 +283,7 @@ impl Idp {
 
     /// The (unsigned) SAML `Response` asserting `user`.
     pub(crate) fn saml_response(&self, user: &str) -> String {
-        let issuer = format!("{}/saml", self.idp_origin);
+        let issuer = format!("{}/saml", self.provider_origin);
         let audience = format!("{}/saml/metadata", self.app_origin);
         let email = escape(&format!("{user}@idp.test"));
         format!(
@@ -316,7 +329,10 @@ impl Idp {
         if form_post {
             params.push(("response_mode", "form_post"));
         }
-        let location = with_query(&format!("{}/oauth2/authorize", self.idp_origin), &params);
+        let location = with_query(
+            &format!("{}/oauth2/authorize", self.provider_origin),
+            &params,
+        );
         set_cookie(http::redirect(&location), &state_cookie())
     }
 
@@ -330,14 +346,15 @@ impl Idp {
         if call.query("force") == Some("1") {
             params.push(("ForceAuthn", "true"));
         }
-        let location = with_query(&format!("{}/saml/sso", self.idp_origin), &params);
+        let location = with_query(&format!("{}/saml/sso", self.provider_origin), &params);
         set_cookie(http::redirect(&location), &state_cookie())
     }
 }
 
 impl Call {
-    /// Decodes the request line, `Host` and `Cookie` headers; `form` is the decoded body.
-    fn new(parts: &Parts, form: Vec<(String, String)>) -> Self {
+    /// Decodes the request line and the `Host`, `Cookie` and `Authorization` headers; the form
+    /// starts empty (the caller fills it from a `POST` body).
+    fn new(parts: &Parts) -> Self {
         // HTTP/1.1 carries the name in Host; an absolute-form target also in the URI.
         let authority = parts
             .headers
@@ -367,11 +384,16 @@ impl Call {
             path: parts.uri.path().to_owned(),
             query: parse_pairs(parts.uri.query().unwrap_or_default().as_bytes()),
             cookies,
-            form,
+            authorization: parts
+                .headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            form: Vec::new(),
         }
     }
 
-    fn verb(&self) -> Verb {
+    pub(crate) fn verb(&self) -> Verb {
         match self.method {
             Method::GET | Method::HEAD => Verb::Get,
             Method::POST => Verb::Post,
@@ -385,8 +407,18 @@ impl Call {
     }
 
     /// The first form field `name`.
-    fn form(&self, name: &str) -> Option<&str> {
+    pub(crate) fn form(&self, name: &str) -> Option<&str> {
         first(&self.form, name)
+    }
+
+    /// The request path.
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The `Authorization` header, when the request had one that is text.
+    pub(crate) fn authorization(&self) -> Option<&str> {
+        self.authorization.as_deref()
     }
 
     /// The first cookie `name`.
@@ -639,7 +671,7 @@ fn set_cookie(mut response: Response<Body>, cookie: &str) -> Response<Body> {
 }
 
 /// `s` as a JSON string literal.
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
 
@@ -696,7 +728,7 @@ fn document(title: &str, head: &str, body_tag: &str, body: &str) -> String {
 }
 
 /// A plain HTML page: `title`, and `body` markup.
-fn html(status: StatusCode, title: &str, body: &str) -> Response<Body> {
+pub(crate) fn html(status: StatusCode, title: &str, body: &str) -> Response<Body> {
     html_response(status, document(title, "", "<body>", body))
 }
 
@@ -723,7 +755,7 @@ fn not_found() -> Response<Body> {
     html(StatusCode::NOT_FOUND, "Not found", "<h1>Not found</h1>")
 }
 
-fn method_not_allowed(allow: &'static str) -> Response<Body> {
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response<Body> {
     let mut response = html(
         StatusCode::METHOD_NOT_ALLOWED,
         "Method not allowed",

@@ -23,7 +23,7 @@
 //! | `tls` | a [`TlsLab`]: TLS servers with certificate and protocol problems ([below](#tls-servers-labtls)) |
 //! | `proxy` | a [`ProxyLab`]: HTTP forward proxies ([below](#proxies-labproxy)) |
 //! | `hostile` | a [`HostileLab`]: HTTP/1.1 servers that misbehave on purpose ([below](#hostile-http-servers-labhostile)) |
-//! | `idp` | an identity provider and an app that signs in with it, plain HTTP/1.1, told apart by `Host` ([below](#identity-provider-and-app-labidp)) |
+//! | `idp` | an identity provider, an app that signs in with it and an OAuth 2.0 authorization server, plain HTTP/1.1, told apart by `Host` ([below](#identity-provider-and-app-labidp), [authorization server](#authorization-server-labidp-host-authastest)) |
 //!
 //! `ca_pem_path` / [`Lab::ca_pem`] give the lab CA (ECDSA P-256, path length constraint 1, so
 //! it can issue the intermediate of `tls.full_chain`). The HTTPS leaf it issued is valid from
@@ -86,10 +86,11 @@
 //!
 //! # Identity provider and app (`lab.idp`)
 //!
-//! One plain HTTP/1.1 listener on `127.0.0.1` serves two sites, chosen by the `Host` header's
+//! One plain HTTP/1.1 listener on `127.0.0.1` serves three sites, chosen by the `Host` header's
 //! name (port stripped, lower-cased): [`IDP_HOST`] (`idp.idp.test`) is an OAuth 2.0 / OIDC
 //! and SAML identity provider, [`SP_HOST`] (`app.sp.test`) an app (service provider)
-//! that signs in with it; any other host gets `404`. Nothing resolves these names: clients map
+//! that signs in with it, and [`AS_HOST`] (`auth.as.test`) an OAuth 2.0 authorization server
+//! ([below](#authorization-server-labidp-host-authastest)); any other host gets `404`. Nothing resolves these names: clients map
 //! them to `127.0.0.1` (curl's `--resolve`), and every absolute URL the servers write is
 //! `http://idp.idp.test:{port}` or `http://app.sp.test:{port}` with the listener's own port.
 //! Everything is deterministic and deliberately insecure (unsigned tokens, the session cookie
@@ -125,6 +126,48 @@
 //! | `GET /meta` | 200, title `Redirecting`, `<meta http-equiv="refresh" content="0; url=/login">` |
 //! | `GET /loop/a`, `GET /loop/b` | 302 to each other |
 //! | `GET /chain/{n}` | 302 to `/chain/{n-1}`; `/chain/0` → 302 to `/app` |
+//!
+//! # Authorization server (`lab.idp`, host `auth.as.test`)
+//!
+//! [`AS_HOST`] on the same listener: an OAuth 2.0 authorization server with token endpoints and
+//! discovery documents. Absolute URLs are `http://auth.as.test:{port}` (`AS` below) with the
+//! listener's own port. Deterministic, deliberately insecure, and answering JSON
+//! (`application/json`) unless noted. POST bodies are form-encoded, at most 64 KiB (else 413,
+//! JSON `invalid_request`); an unknown path gets a JSON 404, a known one with the wrong method a
+//! JSON 405 with `Allow`.
+//!
+//! Clients authenticate by `Authorization: Basic base64(id:secret)` or by the form fields
+//! `client_id` and `client_secret`, on both token endpoints. A `Basic` header, when present, is
+//! the only credential looked at (another scheme, e.g. `Bearer`, is ignored).
+//!
+//! | client | secret | grants | scopes it may request |
+//! |---|---|---|---|
+//! | `lab-client` | `lab-secret` | `client_credentials`, `refresh_token` | `read`, `write`, `openid`, `email` |
+//! | `restricted-client` | `restricted-secret` | `refresh_token` only | the same |
+//!
+//! A successful grant is 200 `{"access_token", "token_type": "Bearer", "expires_in": 3600,
+//! "scope", "refresh_token": "good-refresh"}`, `refresh_token` only for the refresh grant. The
+//! granted `scope` is the requested one (space-separated; `+` or `%20` in the body; duplicates
+//! dropped) without `write`, which is never granted (so it may be empty); `read` when none was
+//! requested. The access token is an unsigned JWT (`{"alg":"none","typ":"JWT"}`, empty
+//! signature) with the claims, in this order, `iss` `AS`, `aud` `https://api.lab.test`, `sub`
+//! the client id, `scp` the granted scopes as an array, `scope` the same as a string, `exp`
+//! 4102444800 and `iat` 1700000000. Token responses have `Cache-Control: no-store` and
+//! `Pragma: no-cache`.
+//!
+//! | route | response |
+//! |---|---|
+//! | `POST /oauth/token` | checked in this order: client authentication fails (unknown client, wrong secret, no or undecodable credentials) → 401, `WWW-Authenticate: Basic realm="lab"`, `{"error":"invalid_client","error_description":"client authentication failed"}`; no `grant_type` → 400 `invalid_request`; `client_credentials` for `restricted-client` → 400 `unauthorized_client`; `refresh_token` without `refresh_token` → 400 `invalid_request`, with one other than `good-refresh` → 400 `{"error":"invalid_grant","error_description":"refresh token expired or revoked"}`; any other grant type → 400 `unsupported_grant_type`; a scope the client may not request (e.g. `admin`) → 400 `invalid_scope`; else the token. Errors are RFC 6749 §5.2 `{"error","error_description"}`. Every response of this path (405 and 413 included) has `x-request-id: req-{n}`, `n` counting them per listener from 1 |
+//! | `POST /hubspot/oauth/v1/token` | shaped like `HubSpot`'s: every error is 400 `{"status","message","correlationId"}` with the header `x-hubspot-correlation-id` equal to `correlationId`. No `grant_type` or no client id → `"status":"error"`, `"message":"missing or invalid parameter"`, id `c0ffee00-0000-4000-8000-000000000001`, plus `"category":"VALIDATION_ERROR"`; client authentication fails → `BAD_CLIENT_ID`, `missing or unknown client id`, id `…0002`; refresh token missing or not `good-refresh` → `BAD_REFRESH_TOKEN`, `missing or unknown refresh token`, id `…0003`; an unsupported or unauthorized grant type or a scope not allowed → the validation error (`…0001`). Success as `/oauth/token` but `"token_type":"bearer"`, with correlation id `c0ffee00-0000-4000-8000-000000000000`, no `x-request-id` |
+//! | `GET /.well-known/openid-configuration` | `{"issuer":"AS","authorization_endpoint":"AS/oauth/authorize","token_endpoint":"AS/oauth/token","jwks_uri":"AS/jwks","userinfo_endpoint":"AS/userinfo","scopes_supported":["openid","email","read","write"],"response_types_supported":["code"],"grant_types_supported":["authorization_code","client_credentials","refresh_token"],"token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post"]}` |
+//! | `GET /wrong/.well-known/openid-configuration` | the same, except `issuer` `AS/elsewhere` (not `AS/wrong`), `userinfo_endpoint` `http://missing.lab.test:{port}/userinfo` (NXDOMAIN in the lab zone) and `jwks_uri` `AS/bad-jwks` |
+//! | `GET /rfc8414/.well-known/openid-configuration` | 404: an RFC 8414 server with a path |
+//! | `GET /.well-known/oauth-authorization-server/rfc8414` | the first document with `issuer` `AS/rfc8414` (`/.well-known/oauth-authorization-server` itself is 404) |
+//! | `GET /jwks` | `{"keys":[…]}`: RSA `kid` `lab-1` (`use` `sig`, `alg` `RS256`, a fixed 256-byte `n`, `e` `AQAB`) and EC `kid` `lab-2` (`crv` `P-256`, `x`/`y` the curve's base point) |
+//! | `GET /bad-jwks` | 200 `text/html`, `<html>not keys</html>` |
+//! | `GET /oauth/authorize` | 200 HTML login page titled `Sign in - Lab AS` (its form only comes back here) |
+//! | `GET`/`POST /userinfo` | 401 `{"error":"invalid_token"}` with `WWW-Authenticate: Bearer` |
+//! | `GET /oauth/token` (any method but `POST`) | 405, `Allow: POST` (likewise `/hubspot/oauth/v1/token`) |
 //!
 //! # The `lab.test.` zone ([`ZONE`])
 //!
@@ -177,6 +220,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+mod authserver;
 mod dns;
 mod hostile;
 mod http;
@@ -186,6 +230,8 @@ mod proxy;
 mod raw;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_as;
 #[cfg(test)]
 mod tests_idp;
 #[cfg(test)]
@@ -215,6 +261,8 @@ pub const ZONE: &str = "lab.test";
 pub const IDP_HOST: &str = "idp.idp.test";
 /// The host name of the app (service provider) on [`Lab::idp`].
 pub const SP_HOST: &str = "app.sp.test";
+/// The host name of the OAuth 2.0 authorization server on [`Lab::idp`].
+pub const AS_HOST: &str = "auth.as.test";
 
 /// The placeholder address of an endpoint not bound yet.
 const UNBOUND: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
@@ -260,8 +308,9 @@ pub struct Lab {
     pub proxy: ProxyLab,
     /// HTTP/1.1 servers that misbehave on purpose.
     pub hostile: HostileLab,
-    /// The identity provider ([`IDP_HOST`]) and the app that signs in with it ([`SP_HOST`]),
-    /// plain HTTP/1.1 on 127.0.0.1, told apart by the `Host` header.
+    /// The identity provider ([`IDP_HOST`]), the app that signs in with it ([`SP_HOST`]) and
+    /// the authorization server ([`AS_HOST`]), plain HTTP/1.1 on 127.0.0.1, told apart by the
+    /// `Host` header.
     pub idp: SocketAddr,
 
     ca_pem: String,

@@ -62,7 +62,7 @@ async fn send_udp(server: SocketAddr, message: &Message, wait: Duration) -> Opti
     Some(Message::from_vec(&buf[..len]).expect("decode"))
 }
 
-async fn udp(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
+pub(crate) async fn udp(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
     udp_exchange(server, name, rtype, IO_TIMEOUT)
         .await
         .unwrap_or_else(|| panic!("no DNS reply for {name} {rtype}"))

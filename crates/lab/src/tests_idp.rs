@@ -19,14 +19,14 @@ fn start() -> Lab {
 
 /// A parsed response: status code, headers (names lower-cased, in order) and body.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -45,7 +45,7 @@ impl Reply {
         self.header("location")
     }
 
-    fn title(&self) -> &str {
+    pub(crate) fn title(&self) -> &str {
         between(&self.body, "<title>", "</title>").unwrap_or_default()
     }
 
@@ -81,7 +81,7 @@ async fn send(
     .await
 }
 
-async fn send_raw(
+pub(crate) async fn send_raw(
     addr: SocketAddr,
     method: &str,
     host: &str,
@@ -178,7 +178,7 @@ fn assert_login_page(reply: &Reply) {
 }
 
 /// Decodes standard or URL-safe base64, padded or not.
-fn unbase64(text: &str) -> Vec<u8> {
+pub(crate) fn unbase64(text: &str) -> Vec<u8> {
     let value = |c: u8| -> u32 {
         match c {
             b'A'..=b'Z' => u32::from(c - b'A'),

@@ -89,6 +89,18 @@ pub fn split_scopes(value: &str) -> Vec<String> {
     out
 }
 
+/// Scope lists given as several arguments (each space- or
+/// comma-separated), in order, without repeats.
+pub fn scope_list(args: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in args.iter().flat_map(|a| split_scopes(a)) {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
 /// What the lint found.
 #[derive(Debug, Clone, Default)]
 pub struct ScopeLint {

@@ -1,0 +1,252 @@
+//! `reach oauth scopes|token|discover`: reads the inputs (files, secrets
+//! from the environment) and turns the `reach-oauth` results into checks.
+
+use std::time::{Duration, Instant};
+
+use reach_oauth::scopes::{AppConfig, lint, parse_app_file, scope_list};
+use reach_oauth::token::{ClientAuth, Grant, TokenRequest, request_token};
+use reach_report::oauth::OauthScopesDetails;
+use reach_report::{Check, CheckKind, Details};
+use url::Url;
+
+use crate::args::{OauthCommand, OauthDiscoverArgs, OauthScopesArgs, OauthTokenArgs};
+use crate::check;
+
+pub(crate) async fn run(command: &OauthCommand, timeout: Duration) -> anyhow::Result<Vec<Check>> {
+    match command {
+        OauthCommand::Scopes(args) => Ok(vec![scopes(args)]),
+        OauthCommand::Token(args) => token(args, timeout).await,
+        OauthCommand::Discover(args) => discover(args, timeout).await,
+    }
+}
+
+/// A URL given on the command line, or the input error naming it.
+fn parse_url(kind: CheckKind, what: &str, value: &str) -> Result<Url, Box<Check>> {
+    match Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(url),
+        Ok(_) => Err(Box::new(Check::input_error(
+            kind,
+            value,
+            format!("{what} `{value}` is not an http(s) URL"),
+        ))),
+        Err(e) => Err(Box::new(Check::input_error(
+            kind,
+            value,
+            format!("{what} `{value}` is not a URL: {e}"),
+        ))),
+    }
+}
+
+fn scopes(args: &OauthScopesArgs) -> Check {
+    let started = Instant::now();
+    let url = match parse_url(CheckKind::OauthScopes, "--url", &args.url) {
+        Ok(u) => u,
+        Err(check) => return *check,
+    };
+    let (app, source) = match app_config(args) {
+        Ok(found) => found,
+        Err(e) => return Check::input_error(CheckKind::OauthScopes, &args.url, e),
+    };
+    let result = lint(&url, &app);
+    let mut check = Check::new(CheckKind::OauthScopes, url.to_string());
+    for e in &result.input_errors {
+        check.push(reach_report::Finding::new(
+            reach_report::Code::InputInvalid,
+            e.clone(),
+        ));
+        check.status = reach_report::Status::Error;
+    }
+    for f in result.findings {
+        check.push(f);
+    }
+    check.details = Details::OauthScopes(Box::new(OauthScopesDetails {
+        url: url.to_string(),
+        config_source: source,
+        client_id: result.client_id,
+        redirect_uri: result.redirect_uri,
+        scope: result.scope,
+        optional_scope: result.optional_scope,
+        required: app.required,
+        conditional: app.conditional,
+        optional: app.optional,
+        redirect_urls: app.redirect_urls,
+        corrected_url: result.corrected_url,
+    }));
+    check.duration_ms = reach_report::elapsed_ms(started);
+    check
+}
+
+/// The app's configuration, from `--app` or the flags, and where it came
+/// from.
+fn app_config(args: &OauthScopesArgs) -> Result<(AppConfig, String), String> {
+    if let Some(path) = &args.app {
+        let name = path.display().to_string();
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("--app {name}: cannot read it: {e}"))?;
+        let app = parse_app_file(&name, &String::from_utf8_lossy(&bytes))?;
+        return Ok((app, name));
+    }
+    let app = AppConfig {
+        required: scope_list(&args.required),
+        conditional: scope_list(&args.conditional),
+        optional: scope_list(&args.optional),
+        redirect_urls: args.redirect_urls.clone(),
+    };
+    if app.required.is_empty() && app.conditional.is_empty() && app.optional.is_empty() {
+        return Err(
+            "no app configuration: give --app APP.json, or --required / --conditional / --optional"
+                .to_owned(),
+        );
+    }
+    Ok((app, "flags".to_owned()))
+}
+
+/// A secret from `--X-env VAR` or `--X-file FILE`; `what` names it.
+fn secret(
+    env: Option<&String>,
+    file: Option<&std::path::PathBuf>,
+    what: &str,
+) -> Result<Option<String>, String> {
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Ok(Some(v)),
+            Ok(_) => Err(format!(
+                "--{what}-env {var}: the environment variable is empty"
+            )),
+            Err(_) => Err(format!(
+                "--{what}-env {var}: the environment variable is not set"
+            )),
+        };
+    }
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--{what}-file {}: cannot read it: {e}", path.display()))?;
+        let value = text.lines().next().unwrap_or("").trim().to_owned();
+        if value.is_empty() {
+            return Err(format!(
+                "--{what}-file {}: the file is empty",
+                path.display()
+            ));
+        }
+        return Ok(Some(value));
+    }
+    Ok(None)
+}
+
+async fn token(args: &OauthTokenArgs, timeout: Duration) -> anyhow::Result<Vec<Check>> {
+    let started = Instant::now();
+    let mut checks = Vec::new();
+    let (network, blocked) = check::network(&args.network, timeout, &mut checks)?;
+    let url = match parse_url(CheckKind::OauthToken, "--token-url", &args.token_url) {
+        Ok(u) => u,
+        Err(check) => {
+            checks.push(*check);
+            return Ok(checks);
+        }
+    };
+    let target = url.to_string();
+    let fail = |checks: &mut Vec<Check>, message: String| {
+        checks.push(Check::input_error(CheckKind::OauthToken, &target, message));
+    };
+    let client_secret = match secret(
+        args.client_secret_env.as_ref(),
+        args.client_secret_file.as_ref(),
+        "client-secret",
+    ) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            fail(
+                &mut checks,
+                "give the client secret with --client-secret-env VAR or --client-secret-file FILE (never on the command line)".to_owned(),
+            );
+            return Ok(checks);
+        }
+        Err(e) => {
+            fail(&mut checks, e);
+            return Ok(checks);
+        }
+    };
+    let grant = if args.grant == "refresh_token" {
+        match secret(
+            args.refresh_token_env.as_ref(),
+            args.refresh_token_file.as_ref(),
+            "refresh-token",
+        ) {
+            Ok(Some(t)) => Grant::RefreshToken(t),
+            Ok(None) => {
+                fail(
+                    &mut checks,
+                    "--grant refresh_token needs --refresh-token-env VAR or --refresh-token-file FILE".to_owned(),
+                );
+                return Ok(checks);
+            }
+            Err(e) => {
+                fail(&mut checks, e);
+                return Ok(checks);
+            }
+        }
+    } else {
+        Grant::ClientCredentials
+    };
+    if let Some(reason) = blocked.all {
+        fail(&mut checks, format!("not run: {reason}"));
+        return Ok(checks);
+    }
+    let scopes = scope_list(&args.scope);
+    let request = TokenRequest {
+        token_url: url,
+        client_id: args.client_id.clone(),
+        client_secret,
+        grant,
+        scopes,
+        auth: if args.auth == "post" {
+            ClientAuth::Post
+        } else {
+            ClientAuth::Basic
+        },
+        timeout,
+        expiry_warn_days: args.expiry_warn_days,
+    };
+    let (details, findings) = request_token(&request, &network).await;
+    let mut check = Check::new(CheckKind::OauthToken, target);
+    for f in findings {
+        check.push(f);
+    }
+    check.details = Details::OauthToken(Box::new(details));
+    check.duration_ms = reach_report::elapsed_ms(started);
+    checks.push(check);
+    Ok(checks)
+}
+
+async fn discover(args: &OauthDiscoverArgs, timeout: Duration) -> anyhow::Result<Vec<Check>> {
+    let started = Instant::now();
+    let mut checks = Vec::new();
+    let (network, blocked) = check::network(&args.network, timeout, &mut checks)?;
+    let issuer = match parse_url(CheckKind::OauthDiscover, "ISSUER", &args.issuer) {
+        Ok(u) => u,
+        Err(check) => {
+            checks.push(*check);
+            return Ok(checks);
+        }
+    };
+    if let Some(reason) = blocked.all {
+        checks.push(Check::input_error(
+            CheckKind::OauthDiscover,
+            issuer.as_str(),
+            format!("not run: {reason}"),
+        ));
+        return Ok(checks);
+    }
+    let scopes = scope_list(&args.scope);
+    let (details, findings) =
+        reach_oauth::discover::discover(&issuer, &scopes, &network, timeout, args.expiry_warn_days)
+            .await;
+    let mut check = Check::new(CheckKind::OauthDiscover, issuer.to_string());
+    for f in findings {
+        check.push(f);
+    }
+    check.details = Details::OauthDiscover(Box::new(details));
+    check.duration_ms = reach_report::elapsed_ms(started);
+    checks.push(check);
+    Ok(checks)
+}

@@ -1,0 +1,451 @@
+//! `reach oauth scopes|token|discover`: the scope lint on files of both
+//! app shapes, and grants and discovery against the lab's authorization
+//! server (`auth.as.test`, reached with `--resolve`).
+
+use reach_report::oauth::{OauthDiscoverDetails, OauthTokenDetails};
+use reach_report::{Check, Code, Details, Severity, Status};
+
+use crate::{Run, codes, command, lab, run_with};
+
+const AS: &str = "auth.as.test";
+
+fn base() -> String {
+    format!("http://{AS}:{}", lab().idp.port())
+}
+
+/// `reach oauth SUB` with the AS name resolved and the lab's DNS (for the
+/// names a document points at).
+fn oauth(sub: &str, envs: &[(&str, &str)], args: &[&str]) -> Run {
+    let lab = lab();
+    let mut cmd = command();
+    cmd.arg("oauth")
+        .arg(sub)
+        .arg("--resolve")
+        .arg(format!("{AS}:{}:127.0.0.1", lab.idp.port()))
+        .arg("--dns-server")
+        .arg(lab.dns.to_string())
+        .env_remove("LAB_SECRET")
+        .env_remove("LAB_REFRESH");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    run_with(cmd, args)
+}
+
+fn scopes(args: &[&str]) -> Run {
+    let mut cmd = command();
+    cmd.arg("oauth").arg("scopes");
+    run_with(cmd, args)
+}
+
+fn only(run: &Run) -> &Check {
+    run.report
+        .checks
+        .last()
+        .unwrap_or_else(|| panic!("no check: {}", run.stdout))
+}
+
+fn token_details(check: &Check) -> &OauthTokenDetails {
+    match &check.details {
+        Details::OauthToken(d) => d,
+        _ => panic!("no token details: {check:#?}"),
+    }
+}
+
+fn discover_details(check: &Check) -> &OauthDiscoverDetails {
+    match &check.details {
+        Details::OauthDiscover(d) => d,
+        _ => panic!("no discovery details: {check:#?}"),
+    }
+}
+
+const HSMETA: &str = r#"{"uid": "lab-app", "type": "app", "config": {"name": "Lab", "auth": {
+  "type": "oauth",
+  "redirectUrls": ["https://app.example.com/oauth/callback"],
+  "requiredScopes": ["oauth", "crm.objects.contacts.read"],
+  "optionalScopes": ["crm.objects.companies.read"],
+  "conditionallyRequiredScopes": ["crm.objects.deals.read"]}}}"#;
+
+const PUBLIC_APP: &str = r#"{"name": "Lab", "auth": {
+  "redirectUrls": ["https://app.example.com/oauth/callback"],
+  "requiredScopes": ["oauth"], "optionalScopes": [], "conditionallyRequiredScopes": []}}"#;
+
+#[test]
+fn install_urls_are_linted_against_both_app_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let hsmeta = dir.path().join("app-hsmeta.json");
+    std::fs::write(&hsmeta, HSMETA).unwrap();
+    let public = dir.path().join("public-app.json");
+    std::fs::write(&public, PUBLIC_APP).unwrap();
+
+    let bad = "https://app.hubspot.com/oauth/authorize?client_id=abc\
+               &redirect_uri=https%3A%2F%2Fevil.example%2Fcb\
+               &scope=oauth%20crm.objects.companies.read%20tickets\
+               &optional_scope=crm.objects.contacts.read+crm.objects.deals.read";
+    let run = scopes(&["--app", hsmeta.to_str().unwrap(), "--url", bad]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let check = only(&run);
+    let found = codes(check);
+    for code in [
+        Code::OauthScopeRequiredInOptional,
+        Code::OauthScopeNotConfigured,
+        Code::OauthScopeConditionalInOptional,
+        Code::OauthScopeOptionalInScope,
+        Code::OauthRedirectUriMismatch,
+    ] {
+        assert!(found.contains(&code), "{code:?} missing from {found:?}");
+    }
+    let Details::OauthScopes(d) = &check.details else {
+        panic!("{check:#?}")
+    };
+    // The corrected URL passes.
+    let run = scopes(&["--app", hsmeta.to_str().unwrap(), "--url", &d.corrected_url]);
+    assert_eq!(run.code, 0, "{}: {}", d.corrected_url, run.stdout);
+
+    let missing = "https://app.hubspot.com/oauth/authorize?client_id=abc\
+                   &redirect_uri=https://app.example.com/oauth/callback&scope=crm.objects.deals.read";
+    let run = scopes(&["--app", public.to_str().unwrap(), "--url", missing]);
+    let check = only(&run);
+    assert!(codes(check).contains(&Code::OauthScopeRequiredMissing));
+    assert!(codes(check).contains(&Code::OauthScopeNotConfigured));
+    assert!(
+        check
+            .findings
+            .iter()
+            .any(|f| f.message.contains("the provided scopes are insufficient")),
+        "{check:#?}"
+    );
+
+    // Flags instead of a file.
+    let run = scopes(&[
+        "--required",
+        "oauth,crm.objects.contacts.read",
+        "--redirect-url",
+        "https://app.example.com/oauth/callback",
+        "--url",
+        "https://app.hubspot.com/oauth/authorize?client_id=a&redirect_uri=https://app.example.com/oauth/callback&scope=oauth+crm.objects.contacts.read",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn bad_scope_inputs_exit_2_naming_them() {
+    let run = scopes(&[
+        "--required",
+        "oauth",
+        "--url",
+        "https://app.hubspot.com/oauth/authorize",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        only(&run).findings[0].message.contains("no query"),
+        "{}",
+        run.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("odd.json");
+    std::fs::write(&odd, r#"{"name": "not an app"}"#).unwrap();
+    let run = scopes(&[
+        "--app",
+        odd.to_str().unwrap(),
+        "--url",
+        "https://x.example/?client_id=a",
+    ]);
+    assert_eq!(run.code, 2);
+    let message = &only(&run).findings[0].message;
+    assert!(
+        message.contains("odd.json") && message.contains("tried"),
+        "{message}"
+    );
+}
+
+#[test]
+fn client_credentials_good_and_bad() {
+    let url = format!("{}/oauth/token", base());
+    let run = oauth(
+        "token",
+        &[("LAB_SECRET", "lab-secret")],
+        &[
+            "--token-url",
+            &url,
+            "--client-id",
+            "lab-client",
+            "--client-secret-env",
+            "LAB_SECRET",
+            "--scope",
+            "read write",
+        ],
+    );
+    let check = only(&run);
+    // A token, but the lab never grants `write`.
+    assert_eq!(codes(check), [Code::OauthTokenScopeReduced], "{check:#?}");
+    assert_eq!(check.status, Status::Warn);
+    let d = token_details(check);
+    assert_eq!(d.token_type.as_deref(), Some("Bearer"));
+    assert_eq!(d.expires_in, Some(3600));
+    assert!(d.expires_at.is_some());
+    assert_eq!(d.scopes_granted, ["read"]);
+    let claims = d.access_token_claims.as_ref().expect("JWT claims");
+    assert_eq!(claims.aud, ["https://api.lab.test"]);
+    assert!(!claims.verified);
+    for secret in ["lab-secret", "eyJ", "bGFiLWNsaWVudDpsYWItc2VjcmV0"] {
+        assert!(
+            !run.stdout.contains(secret),
+            "{secret} leaked: {}",
+            run.stdout
+        );
+    }
+
+    // The same by form fields.
+    let run = oauth(
+        "token",
+        &[("LAB_SECRET", "lab-secret")],
+        &[
+            "--token-url",
+            &url,
+            "--client-id",
+            "lab-client",
+            "--client-secret-env",
+            "LAB_SECRET",
+            "--auth",
+            "post",
+        ],
+    );
+    assert_eq!(only(&run).status, Status::Pass, "{}", run.stdout);
+
+    let run = oauth(
+        "token",
+        &[("LAB_SECRET", "wrong")],
+        &[
+            "--token-url",
+            &url,
+            "--client-id",
+            "lab-client",
+            "--client-secret-env",
+            "LAB_SECRET",
+        ],
+    );
+    assert_eq!(run.code, 1);
+    let check = only(&run);
+    assert_eq!(codes(check), [Code::OauthTokenInvalidClient]);
+    assert!(
+        check.findings[0]
+            .message
+            .contains("Failed to receive access token")
+    );
+    assert!(token_details(check).request_id.is_some(), "{check:#?}");
+
+    for (client, secret, scope, want) in [
+        (
+            "restricted-client",
+            "restricted-secret",
+            "read",
+            Code::OauthTokenUnauthorizedClient,
+        ),
+        (
+            "lab-client",
+            "lab-secret",
+            "admin",
+            Code::OauthTokenInvalidScope,
+        ),
+    ] {
+        let run = oauth(
+            "token",
+            &[("LAB_SECRET", secret)],
+            &[
+                "--token-url",
+                &url,
+                "--client-id",
+                client,
+                "--client-secret-env",
+                "LAB_SECRET",
+                "--scope",
+                scope,
+            ],
+        );
+        assert_eq!(codes(only(&run)), [want], "{}", run.stdout);
+    }
+}
+
+#[test]
+fn refresh_tokens_standard_and_hubspot_shaped() {
+    let url = format!("{}/oauth/token", base());
+    let args = |url: &str| -> Vec<String> {
+        [
+            "--token-url",
+            url,
+            "--client-id",
+            "lab-client",
+            "--client-secret-env",
+            "LAB_SECRET",
+            "--grant",
+            "refresh_token",
+            "--refresh-token-env",
+            "LAB_REFRESH",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    let refs = |v: &[String]| -> Vec<String> { v.to_vec() };
+    let run_with_refresh = |url: &str, refresh: &str, extra: &[&str]| {
+        let mut a = refs(&args(url));
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        oauth(
+            "token",
+            &[("LAB_SECRET", "lab-secret"), ("LAB_REFRESH", refresh)],
+            &a,
+        )
+    };
+    let run = run_with_refresh(&url, "good-refresh", &[]);
+    let check = only(&run);
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    assert!(token_details(check).refresh_token_returned);
+    assert!(!run.stdout.contains("good-refresh"), "{}", run.stdout);
+
+    let run = run_with_refresh(&url, "expired-refresh", &[]);
+    let check = only(&run);
+    assert_eq!(codes(check), [Code::OauthTokenInvalidGrant]);
+    assert!(check.findings[0].message.contains("re-authorized"));
+    assert!(!run.stdout.contains("expired-refresh"), "{}", run.stdout);
+
+    let hubspot = format!("{}/hubspot/oauth/v1/token", base());
+    let run = run_with_refresh(&hubspot, "expired-refresh", &["--auth", "post"]);
+    let check = only(&run);
+    assert_eq!(codes(check), [Code::OauthTokenInvalidGrant], "{check:#?}");
+    let d = token_details(check);
+    assert_eq!(d.error.as_deref(), Some("BAD_REFRESH_TOKEN"));
+    assert_eq!(
+        d.request_id.as_deref(),
+        Some("c0ffee00-0000-4000-8000-000000000003")
+    );
+    assert_eq!(
+        check.findings[0].evidence["request_id"],
+        "c0ffee00-0000-4000-8000-000000000003"
+    );
+
+    let run = oauth(
+        "token",
+        &[("LAB_SECRET", "nope")],
+        &[
+            "--token-url",
+            &hubspot,
+            "--client-id",
+            "lab-client",
+            "--client-secret-env",
+            "LAB_SECRET",
+            "--auth",
+            "post",
+        ],
+    );
+    assert_eq!(codes(only(&run)), [Code::OauthTokenInvalidClient]);
+    // A grant the client may not use: HubSpot's validation error.
+    let run = oauth(
+        "token",
+        &[("LAB_SECRET", "restricted-secret")],
+        &[
+            "--token-url",
+            &hubspot,
+            "--client-id",
+            "restricted-client",
+            "--client-secret-env",
+            "LAB_SECRET",
+            "--auth",
+            "post",
+        ],
+    );
+    let check = only(&run);
+    assert_eq!(codes(check), [Code::OauthTokenError]);
+    assert_eq!(
+        token_details(check).error.as_deref(),
+        Some("VALIDATION_ERROR")
+    );
+}
+
+#[test]
+fn secrets_only_from_the_environment_or_files() {
+    let url = format!("{}/oauth/token", base());
+    let run = oauth(
+        "token",
+        &[],
+        &[
+            "--token-url",
+            &url,
+            "--client-id",
+            "lab-client",
+            "--client-secret-env",
+            "LAB_SECRET",
+        ],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        only(&run).findings[0].message.contains("LAB_SECRET"),
+        "{}",
+        run.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    std::fs::write(&file, "lab-secret\n").unwrap();
+    let run = oauth(
+        "token",
+        &[],
+        &[
+            "--token-url",
+            &url,
+            "--client-id",
+            "lab-client",
+            "--client-secret-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn discovery_good_wrong_and_rfc8414() {
+    let run = oauth("discover", &[], &["--scope", "openid email admin", &base()]);
+    let check = only(&run);
+    assert_eq!(
+        codes(check),
+        [Code::OauthDiscoveryScopeUnsupported],
+        "{check:#?}"
+    );
+    assert_eq!(check.findings[0].severity, Severity::Warn);
+    let d = discover_details(check);
+    assert!(d.endpoints.iter().all(|e| e.reachable), "{d:#?}");
+    assert!(d.endpoints.iter().any(|e| e.name == "token_endpoint"));
+    assert_eq!(d.jwks_keys.as_ref().map(Vec::len), Some(2));
+
+    let run = oauth("discover", &[], &[&format!("{}/wrong", base())]);
+    assert_eq!(run.code, 1);
+    let check = only(&run);
+    let found = codes(check);
+    assert!(
+        found.contains(&Code::OauthDiscoveryIssuerMismatch),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&Code::OauthDiscoveryJwksInvalid),
+        "{found:?}"
+    );
+    assert!(found.contains(&Code::DnsNxdomain), "{found:?}");
+    let d = discover_details(check);
+    let userinfo = d
+        .endpoints
+        .iter()
+        .find(|e| e.name == "userinfo_endpoint")
+        .expect("userinfo");
+    assert!(!userinfo.reachable);
+
+    let run = oauth("discover", &[], &[&format!("{}/rfc8414", base())]);
+    let check = only(&run);
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    let d = discover_details(check);
+    assert!(
+        d.document_url
+            .as_deref()
+            .is_some_and(|u| u.contains("/.well-known/oauth-authorization-server/rfc8414")),
+        "{d:#?}"
+    );
+}
