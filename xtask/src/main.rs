@@ -98,6 +98,26 @@ fn schema() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `${LAB_…}` variables `examples/preflight.toml` reads: where the
+/// lab's servers listen, and the demo's secrets.
+pub(crate) fn lab_environment(lab: &reach_lab::Lab) -> Vec<(&'static str, String)> {
+    vec![
+        ("LAB_DNS", lab.dns.to_string()),
+        ("LAB_CA", lab.ca_pem_path.display().to_string()),
+        ("LAB_HTTP", lab.http.port().to_string()),
+        ("LAB_HTTPS", lab.https.port().to_string()),
+        ("LAB_IDP", lab.idp.port().to_string()),
+        ("LAB_DROPPING", lab.dropping.to_string()),
+        ("LAB_EXPIRED", lab.tls.expired.port().to_string()),
+        (
+            "LAB_INCOMPLETE",
+            lab.tls.incomplete_chain.port().to_string(),
+        ),
+        ("LAB_CLIENT_SECRET", "lab-secret".to_owned()),
+        ("LAB_STALE_REFRESH_TOKEN", "expired-refresh".to_owned()),
+    ]
+}
+
 fn demo(extra: &[String]) -> anyhow::Result<()> {
     let mut build = cargo();
     build.args(["build", "--quiet", "-p", "reach-cli", "--bin", "reach"]);
@@ -107,49 +127,21 @@ fn demo(extra: &[String]) -> anyhow::Result<()> {
     let reach = target_dir.join("debug").join("reach");
 
     let lab = reach_lab::Lab::start().context("cannot start the loopback lab")?;
-    let https = lab.https.port();
-    let http = lab.http.port();
-    let targets = [
-        format!("https://good.lab.test:{https}/"),
-        format!("https://alias.lab.test:{https}/redirect/2"),
-        format!("http://v4only.lab.test:{http}/status/503"),
-        format!("https://good.lab.test:{https}/downgrade"),
-        format!("http://good.lab.test:{http}/loop/a"),
-        "http://dangling.lab.test/".to_owned(),
-        "http://nodata.lab.test/".to_owned(),
-        "http://servfail.lab.test/".to_owned(),
-        format!("http://{}/", lab.refused),
-        format!("http://{}/", lab.dropping),
-        format!("http://{}/", lab.silent),
-        format!("https://v4only.lab.test:{}/", lab.tls.expired.port()),
-        format!(
-            "https://v4only.lab.test:{}/",
-            lab.tls.incomplete_chain.port()
-        ),
-        format!("https://v4only.lab.test:{}/", lab.tls.client_auth.port()),
-        format!("https://v4only.lab.test:{}/", lab.tls.legacy.port()),
-        format!("https://v4only.lab.test:{}/", lab.tls.intercepted.port()),
-    ];
     eprintln!(
-        "lab: dns {} · http {} · https {} (CA {})",
+        "lab: dns {} · http {} · https {} · idp/app/authorization server {} (CA {})",
         lab.dns,
         lab.http,
         lab.https,
+        lab.idp,
         lab.ca_pem_path.display()
     );
+    let preflight = root().join("examples").join("preflight.toml");
     let mut cmd = Command::new(&reach);
-    cmd.arg("check")
-        .args(["--dns-server", &lab.dns.to_string()])
-        .arg("--ca-file")
-        .arg(&lab.ca_pem_path)
-        .args(["--follow", "--timeout", "2s"])
-        .args(&targets)
-        .args(extra);
-    eprintln!(
-        "$ reach check --dns-server {} --ca-file … --follow --timeout 2s <{} targets>\n",
-        lab.dns,
-        targets.len()
-    );
+    cmd.arg("run").arg(&preflight).args(extra);
+    for (name, value) in lab_environment(&lab) {
+        cmd.env(name, value);
+    }
+    eprintln!("$ reach run examples/preflight.toml\n");
     let status = cmd.status().context("cannot run reach")?;
     // Exit code 1 is the expected verdict: the lab is half broken on purpose.
     match status.code() {

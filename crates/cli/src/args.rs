@@ -47,6 +47,10 @@ pub(crate) enum Command {
     /// OAuth: lint an install URL's scopes, try a token grant, check a discovery document.
     #[command(subcommand)]
     Oauth(OauthCommand),
+    /// Run every check of a preflight file (TOML) at once: endpoints,
+    /// allowlists, SSO chains, OAuth.
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
     /// Explain a finding code: what it means and how to fix it.
     Explain(ExplainArgs),
     /// Print the JSON Schema of the report (reach.report/v1).
@@ -145,6 +149,68 @@ pub(crate) struct SsoArgs {
     #[command(flatten)]
     pub(crate) network: NetworkArgs,
 }
+
+const RUN_HELP: &str = "\
+The file lists checks as TOML arrays of tables, in any order and number:
+[[endpoint]], [[allowlist]], [[sso]], [[oauth_scopes]], [[oauth_token]],
+[[oauth_discover]]. Their keys are the command's long flags with `_` for `-`
+(url, max_hops, cookie_jar, client_secret_env, …; lists for repeatable
+flags), plus `name`. [defaults] holds the network options every check
+shares: timeout, dns_servers, resolve, ca_files, client_cert, client_key,
+proxy, noproxy; an entry may override them. Relative paths are relative to
+the file's folder; ${NAME} in a string is the environment variable NAME.
+Unknown keys are errors naming file:line:column.
+
+Example:
+  [defaults]
+  timeout = \"10s\"
+  proxy = \"http://proxy.corp:3128\"
+
+  [[endpoint]]
+  name = \"HubSpot API\"
+  url = \"https://api.hubapi.com/\"
+
+  [[sso]]
+  url = \"https://app.example.com/login\"
+  cookie_jar = \"cookies.txt\"
+
+  [[oauth_token]]
+  token_url = \"https://api.hubapi.com/oauth/v1/token\"
+  client_id = \"…\"
+  client_secret_env = \"HS_SECRET\"
+  auth = \"post\"
+
+Examples:
+  reach run preflight.toml
+  reach run preflight.toml --format junit -o reach.xml
+  reach run preflight.toml --only endpoint --only allowlist --concurrency 64";
+
+/// `reach run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The preflight file.
+    #[arg(value_name = "PREFLIGHT.toml")]
+    pub(crate) file: PathBuf,
+    /// Checks run at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) concurrency: u32,
+    /// Run only checks of this kind (repeatable).
+    #[arg(long, value_name = "KIND", value_parser = KINDS)]
+    pub(crate) only: Vec<String>,
+    /// Skip checks of this kind (repeatable).
+    #[arg(long, value_name = "KIND", value_parser = KINDS)]
+    pub(crate) skip: Vec<String>,
+}
+
+/// The kinds of checks a preflight file lists.
+pub(crate) const KINDS: [&str; 6] = [
+    "endpoint",
+    "allowlist",
+    "sso",
+    "oauth_scopes",
+    "oauth_token",
+    "oauth_discover",
+];
 
 /// `reach oauth …`.
 #[derive(Debug, Subcommand)]
@@ -407,6 +473,10 @@ impl OutputArgs {
 pub(crate) enum Format {
     Text,
     Json,
+    /// Markdown, for a ticket.
+    Md,
+    /// JUnit XML, for CI.
+    Junit,
 }
 
 /// The network options every command that touches the network shares.

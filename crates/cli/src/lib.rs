@@ -8,8 +8,10 @@
 mod allowlist;
 mod args;
 mod check;
+mod formats;
 mod oauth;
 mod render;
+mod run;
 mod sso;
 
 use std::fmt::Write as _;
@@ -92,30 +94,38 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             emit(cli, &format!("{schema}\n"))?;
             Ok(exit::OK)
         }
+        Command::Run(args) => run_checks(cli, run::run(args, &cli.output)),
+        command => run_checks(cli, checks_for(command, cli.output.timeout)),
+    }
+}
+
+/// The checks one command makes: the one code path `reach run` shares
+/// with the commands typed by hand.
+pub(crate) async fn checks_for(
+    command: &Command,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Vec<reach_report::Check>> {
+    match command {
+        Command::Check(args) => check::run(args, timeout).await,
         Command::Allowlist(command) => {
-            let timeout = cli.output.timeout;
-            run_checks(cli, async {
-                let network_args = match &command.action {
-                    Some(args::AllowlistAction::Diff(d)) => &d.network,
-                    None => &command.args.network,
-                };
-                let mut checks = Vec::new();
-                let (network, blocked) = check::network(network_args, timeout, &mut checks)?;
-                let check = match &command.action {
-                    Some(args::AllowlistAction::Diff(d)) => {
-                        allowlist::diff(d, &network, timeout, blocked.all.clone()).await
-                    }
-                    None => {
-                        allowlist::run(&command.args, &network, timeout, blocked.all.clone()).await
-                    }
-                };
-                checks.push(check);
-                anyhow::Ok(checks)
-            })
+            let network_args = match &command.action {
+                Some(args::AllowlistAction::Diff(d)) => &d.network,
+                None => &command.args.network,
+            };
+            let mut checks = Vec::new();
+            let (network, blocked) = check::network(network_args, timeout, &mut checks)?;
+            let check = match &command.action {
+                Some(args::AllowlistAction::Diff(d)) => {
+                    allowlist::diff(d, &network, timeout, blocked.all.clone()).await
+                }
+                None => allowlist::run(&command.args, &network, timeout, blocked.all.clone()).await,
+            };
+            checks.push(check);
+            Ok(checks)
         }
-        Command::Check(args) => run_checks(cli, check::run(args, cli.output.timeout)),
-        Command::Sso(args) => run_checks(cli, sso::run(args, cli.output.timeout)),
-        Command::Oauth(command) => run_checks(cli, oauth::run(command, cli.output.timeout)),
+        Command::Sso(args) => sso::run(args, timeout).await,
+        Command::Oauth(command) => oauth::run(command, timeout).await,
+        Command::Explain(_) | Command::Schema | Command::Run(_) => Ok(Vec::new()),
     }
 }
 
@@ -133,13 +143,25 @@ fn run_checks(
     // Do not wait for tasks still winding down (aborted connection
     // drivers): the report is complete.
     runtime.shutdown_background();
-    let report = Report::new(
+    let mut report = Report::new(
         tool(),
         started_at,
         started.elapsed().as_secs_f64() * 1000.0,
         checks,
     );
+    report.host = host_name();
     finish(cli, report)
+}
+
+/// This machine's name, for a report pasted into a ticket.
+fn host_name() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
 }
 
 fn tool() -> Tool {
@@ -180,6 +202,8 @@ fn finish(cli: &Cli, report: Report) -> anyhow::Result<i32> {
             s.push('\n');
             s
         }
+        Format::Md => formats::markdown(&serde_json::from_value(value)?),
+        Format::Junit => formats::junit(&serde_json::from_value(value)?, out.strict),
         Format::Text => {
             let report: Report = serde_json::from_value(value)?;
             let color = out.output.is_none()

@@ -156,11 +156,14 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
         ),
         Details::None(_) => String::new(),
     };
+    let title = match &check.name {
+        Some(name) => format!("{}  {}", p.bold(name), p.dim(&check.target)),
+        None => p.bold(&check.target),
+    };
     let _ = writeln!(
         out,
-        "{} {}  {}",
+        "{} {title}  {}",
         p.status(check.status),
-        p.bold(&check.target),
         p.dim(&headline)
     );
     if let Details::Endpoint(d) = &check.details {

@@ -75,43 +75,7 @@ pub async fn request_token(
     probe.body_cap = 1024 * 1024;
     probe.expiry_warn_days = req.expiry_warn_days;
 
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", req.grant.name());
-    if let Grant::RefreshToken(token) = &req.grant {
-        form.append_pair("refresh_token", token);
-    }
-    if !req.scopes.is_empty() {
-        form.append_pair("scope", &req.scopes.join(" "));
-    }
-    let mut headers: Vec<(HeaderName, HeaderValue)> = vec![
-        (
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        ),
-        (
-            http::header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        ),
-    ];
-    match req.auth {
-        ClientAuth::Post => {
-            form.append_pair("client_id", &req.client_id);
-            form.append_pair("client_secret", &req.client_secret);
-        }
-        ClientAuth::Basic => {
-            // RFC 6749 §2.3.1: each part form-encoded, then base64.
-            let enc =
-                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            let pair = format!("{}:{}", enc(&req.client_id), enc(&req.client_secret));
-            if let Ok(mut value) =
-                HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(pair)))
-            {
-                value.set_sensitive(true);
-                headers.push((http::header::AUTHORIZATION, value));
-            }
-        }
-    }
-    let body = form.finish();
+    let (body, headers) = request_parts(req);
     let result = reach_http_probe::hop(
         &req.token_url,
         &Method::POST,
@@ -170,6 +134,48 @@ pub async fn request_token(
         findings.push(f);
     }
     (details, findings)
+}
+
+/// The form body and headers of a token request.
+fn request_parts(req: &TokenRequest) -> (String, Vec<(HeaderName, HeaderValue)>) {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("grant_type", req.grant.name());
+    if let Grant::RefreshToken(token) = &req.grant {
+        form.append_pair("refresh_token", token);
+    }
+    if !req.scopes.is_empty() {
+        form.append_pair("scope", &req.scopes.join(" "));
+    }
+    let mut headers: Vec<(HeaderName, HeaderValue)> = vec![
+        (
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        ),
+        (
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        ),
+    ];
+    match req.auth {
+        ClientAuth::Post => {
+            form.append_pair("client_id", &req.client_id);
+            form.append_pair("client_secret", &req.client_secret);
+        }
+        ClientAuth::Basic => {
+            // RFC 6749 §2.3.1: each part form-encoded, then base64.
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", enc(&req.client_id), enc(&req.client_secret));
+            if let Ok(mut value) =
+                HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(pair)))
+            {
+                value.set_sensitive(true);
+                headers.push((http::header::AUTHORIZATION, value));
+            }
+        }
+    }
+    let body = form.finish();
+    (body, headers)
 }
 
 /// What a token response says.

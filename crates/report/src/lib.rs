@@ -77,6 +77,9 @@ pub struct Report {
     pub started_at: String,
     /// Wall time of the whole run.
     pub duration_ms: f64,
+    /// The machine reach ran on (its host name), for a ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub summary: Summary,
     /// The checks, in input order.
     pub checks: Vec<Check>,
@@ -91,6 +94,7 @@ impl Report {
             tool,
             started_at,
             duration_ms,
+            host: None,
             summary,
             checks,
         }
@@ -207,6 +211,9 @@ impl Severity {
 #[serde(deny_unknown_fields)]
 pub struct Check {
     pub kind: CheckKind,
+    /// The check's name in a preflight file (`name = …`), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The target as the user gave it.
     pub target: String,
     pub status: Status,
@@ -220,6 +227,7 @@ impl Check {
     pub fn new(kind: CheckKind, target: impl Into<String>) -> Self {
         Check {
             kind,
+            name: None,
             target: target.into(),
             status: Status::Pass,
             duration_ms: 0.0,

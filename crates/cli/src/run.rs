@@ -1,0 +1,653 @@
+//! `reach run PREFLIGHT.toml`: every check of a file, at once.
+//!
+//! Each entry becomes the command line of the command it names (`[[sso]]`
+//! is `reach sso …`), parsed by the same clap definitions and run by the
+//! same code as when typed: one way to make each check. Keys are the
+//! commands' long flags with `_` for `-`; `[defaults]` adds the shared
+//! network options. Bad entries become input-error checks naming
+//! `file:line:column`; the others still run.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use reach_report::{Check, CheckKind};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::args::{Cli, OutputArgs, RunArgs};
+
+/// How a key becomes arguments.
+#[derive(Debug, Clone, Copy)]
+enum Arg {
+    /// `true` → `--flag`.
+    Flag(&'static str),
+    /// A scalar → `--flag VALUE`.
+    One(&'static str),
+    /// A scalar or an array → `--flag V` for each.
+    Many(&'static str),
+    /// A path (relative to the file) → `--flag PATH`.
+    Path(&'static str),
+    /// Paths, or URLs kept as they are.
+    Paths(&'static str),
+    /// The command's positional argument(s).
+    Positional,
+}
+
+/// Keys every networked kind takes (and `[defaults]` holds).
+const NETWORK: &[(&str, Arg)] = &[
+    ("timeout", Arg::One("--timeout")),
+    ("dns_servers", Arg::Many("--dns-server")),
+    ("resolve", Arg::Many("--resolve")),
+    ("ca_files", Arg::Paths("--ca-file")),
+    ("client_cert", Arg::Path("--client-cert")),
+    ("client_key", Arg::Path("--client-key")),
+    ("proxy", Arg::One("--proxy")),
+    ("noproxy", Arg::One("--noproxy")),
+];
+
+/// A kind: its table name, the command words, whether it takes the network
+/// options, and its own keys.
+struct Kind {
+    name: &'static str,
+    command: &'static [&'static str],
+    network: bool,
+    keys: &'static [(&'static str, Arg)],
+    report_as: CheckKind,
+}
+
+const KINDS: &[Kind] = &[
+    Kind {
+        name: "endpoint",
+        command: &["check"],
+        network: true,
+        report_as: CheckKind::Endpoint,
+        keys: &[
+            ("url", Arg::Positional),
+            ("urls", Arg::Positional),
+            ("method", Arg::One("--method")),
+            ("headers", Arg::Many("--header")),
+            ("follow", Arg::Flag("--follow")),
+            ("max_redirects", Arg::One("--max-redirects")),
+            ("tls", Arg::Flag("--tls")),
+            ("max_body", Arg::One("--max-body")),
+            ("expiry_warn_days", Arg::One("--expiry-warn-days")),
+        ],
+    },
+    Kind {
+        name: "allowlist",
+        command: &["allowlist"],
+        network: true,
+        report_as: CheckKind::Allowlist,
+        keys: &[
+            ("published", Arg::Paths("--published")),
+            ("published_format", Arg::One("--published-format")),
+            ("allowlist", Arg::Paths("--allowlist")),
+            ("allowlist_format", Arg::One("--allowlist-format")),
+            ("services", Arg::Many("--service")),
+            ("regions", Arg::Many("--region")),
+            ("direction", Arg::One("--direction")),
+            ("port", Arg::One("--port")),
+            ("lenient", Arg::Flag("--lenient")),
+            ("hosts", Arg::Many("--host")),
+            ("broad_prefix", Arg::One("--broad-prefix")),
+            ("broad_prefix6", Arg::One("--broad-prefix6")),
+        ],
+    },
+    Kind {
+        name: "sso",
+        command: &["sso"],
+        network: true,
+        report_as: CheckKind::Sso,
+        keys: &[
+            ("url", Arg::Positional),
+            ("max_hops", Arg::One("--max-hops")),
+            ("cookie_jar", Arg::Path("--cookie-jar")),
+            ("cookies", Arg::Many("--cookie")),
+            ("compare_clean", Arg::Flag("--compare-clean")),
+            ("expiry_warn_days", Arg::One("--expiry-warn-days")),
+        ],
+    },
+    Kind {
+        name: "oauth_scopes",
+        command: &["oauth", "scopes"],
+        network: false,
+        report_as: CheckKind::OauthScopes,
+        keys: &[
+            ("url", Arg::One("--url")),
+            ("app", Arg::Path("--app")),
+            ("required", Arg::Many("--required")),
+            ("conditional", Arg::Many("--conditional")),
+            ("optional", Arg::Many("--optional")),
+            ("redirect_urls", Arg::Many("--redirect-url")),
+        ],
+    },
+    Kind {
+        name: "oauth_token",
+        command: &["oauth", "token"],
+        network: true,
+        report_as: CheckKind::OauthToken,
+        keys: &[
+            ("token_url", Arg::One("--token-url")),
+            ("client_id", Arg::One("--client-id")),
+            ("client_secret_env", Arg::One("--client-secret-env")),
+            ("client_secret_file", Arg::Path("--client-secret-file")),
+            ("grant", Arg::One("--grant")),
+            ("refresh_token_env", Arg::One("--refresh-token-env")),
+            ("refresh_token_file", Arg::Path("--refresh-token-file")),
+            ("scope", Arg::Many("--scope")),
+            ("auth", Arg::One("--auth")),
+            ("expiry_warn_days", Arg::One("--expiry-warn-days")),
+        ],
+    },
+    Kind {
+        name: "oauth_discover",
+        command: &["oauth", "discover"],
+        network: true,
+        report_as: CheckKind::OauthDiscover,
+        keys: &[
+            ("issuer", Arg::Positional),
+            ("scope", Arg::Many("--scope")),
+            ("expiry_warn_days", Arg::One("--expiry-warn-days")),
+        ],
+    },
+];
+
+/// The file, each table with where it starts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(default)]
+    defaults: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    endpoint: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    allowlist: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    sso: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    oauth_scopes: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    oauth_token: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    oauth_discover: Vec<Spanned<toml::Table>>,
+}
+
+/// One entry, ready to run or already an error.
+struct Entry {
+    /// Where it starts in the file (for file order).
+    offset: usize,
+    kind: &'static Kind,
+    label: String,
+    plan: Result<Vec<String>, String>,
+}
+
+/// `file:line:column` of a byte offset.
+fn position(file: &str, text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    format!("{file}:{line}:{column}")
+}
+
+/// Where `key` is written inside `span` (a line starting with it), else
+/// the span's start.
+fn key_offset(text: &str, span: std::ops::Range<usize>, key: &str) -> usize {
+    // A table's span may cover only its `[[header]]`: its keys run to the
+    // next header.
+    let from = text.get(span.start..).unwrap_or("");
+    let header_end = from.find('\n').map_or(from.len(), |i| i + 1);
+    let end = from[header_end..]
+        .find("\n[")
+        .map_or(from.len(), |i| header_end + i + 1)
+        .max(span.end.saturating_sub(span.start).min(from.len()));
+    let region = &from[..end];
+    let mut at = 0;
+    for line in region.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let bare = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('=') || rest.starts_with('.'));
+        let quoted = trimmed.starts_with(&format!("\"{key}\""));
+        if bare || quoted {
+            return span.start + at + indent;
+        }
+        at += line.len();
+    }
+    span.start
+}
+
+/// `${NAME}` replaced by the environment variable NAME.
+fn expand(value: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let name = &after[..end];
+        let valid = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if valid {
+            let v = std::env::var(name)
+                .map_err(|_| format!("${{{name}}}: the environment variable is not set"))?;
+            out.push_str(&v);
+        } else {
+            out.push_str(&rest[start..=start + 2 + end]);
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A scalar as a command-line word.
+fn scalar(value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => expand(s),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Float(f) => Ok(f.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        other => Err(format!(
+            "expected a string or a number, found {}",
+            other.type_str()
+        )),
+    }
+}
+
+fn resolve_path(base: &Path, value: &str) -> String {
+    let p = Path::new(value);
+    if p.is_absolute() {
+        value.to_owned()
+    } else {
+        base.join(p).display().to_string()
+    }
+}
+
+/// The arguments `key = value` adds.
+fn arguments(
+    arg: Arg,
+    value: &toml::Value,
+    base: &Path,
+    flags: &mut Vec<String>,
+    positionals: &mut Vec<String>,
+) -> Result<(), String> {
+    let many = |value: &toml::Value| -> Result<Vec<String>, String> {
+        match value {
+            toml::Value::Array(items) => items.iter().map(scalar).collect(),
+            other => Ok(vec![scalar(other)?]),
+        }
+    };
+    match arg {
+        Arg::Flag(flag) => match value {
+            toml::Value::Boolean(true) => flags.push(flag.to_owned()),
+            toml::Value::Boolean(false) => {}
+            other => {
+                return Err(format!(
+                    "expected true or false, found {}",
+                    other.type_str()
+                ));
+            }
+        },
+        Arg::One(flag) => {
+            if matches!(value, toml::Value::Array(_)) {
+                return Err("expected one value, found an array".to_owned());
+            }
+            flags.push(flag.to_owned());
+            flags.push(scalar(value)?);
+        }
+        Arg::Many(flag) => {
+            for v in many(value)? {
+                flags.push(flag.to_owned());
+                flags.push(v);
+            }
+        }
+        Arg::Path(flag) => {
+            flags.push(flag.to_owned());
+            flags.push(resolve_path(base, &scalar(value)?));
+        }
+        Arg::Paths(flag) => {
+            for v in many(value)? {
+                flags.push(flag.to_owned());
+                flags.push(if v.contains("://") {
+                    v
+                } else {
+                    resolve_path(base, &v)
+                });
+            }
+        }
+        Arg::Positional => positionals.extend(many(value)?),
+    }
+    Ok(())
+}
+
+/// The command line of one entry.
+fn plan(
+    kind: &Kind,
+    table: &toml::Table,
+    defaults: &toml::Table,
+    base: &Path,
+    text: &str,
+    file: &str,
+    span: std::ops::Range<usize>,
+) -> Result<Vec<String>, String> {
+    let mut flags: Vec<String> = Vec::new();
+    let mut positionals: Vec<String> = Vec::new();
+    let find = |key: &str| -> Option<Arg> {
+        kind.keys
+            .iter()
+            .chain(if kind.network { NETWORK } else { &[] })
+            .find(|(k, _)| *k == key)
+            .map(|(_, a)| *a)
+    };
+    for (key, value) in table {
+        if key == "name" {
+            continue;
+        }
+        let at = || position(file, text, key_offset(text, span.clone(), key));
+        let Some(arg) = find(key) else {
+            let mut known: Vec<&str> = kind.keys.iter().map(|(k, _)| *k).collect();
+            if kind.network {
+                known.extend(NETWORK.iter().map(|(k, _)| *k));
+            }
+            known.push("name");
+            return Err(format!(
+                "{}: unknown key `{key}` in [[{}]] (known: {})",
+                at(),
+                kind.name,
+                known.join(", ")
+            ));
+        };
+        arguments(arg, value, base, &mut flags, &mut positionals)
+            .map_err(|e| format!("{}: `{key}`: {e}", at()))?;
+    }
+    // Defaults the entry does not override.
+    if kind.network {
+        for (key, value) in defaults {
+            if table.contains_key(key) {
+                continue;
+            }
+            if let Some((_, arg)) = NETWORK.iter().find(|(k, _)| k == key) {
+                arguments(*arg, value, base, &mut flags, &mut positionals)
+                    .map_err(|e| format!("{file}: [defaults] `{key}`: {e}"))?;
+            }
+        }
+    } else if let Some(timeout) = defaults
+        .get("timeout")
+        .filter(|_| !table.contains_key("timeout"))
+    {
+        flags.push("--timeout".to_owned());
+        flags.push(scalar(timeout).map_err(|e| format!("{file}: [defaults] `timeout`: {e}"))?);
+    }
+    let mut argv = vec!["reach".to_owned()];
+    argv.extend(kind.command.iter().map(|s| (*s).to_owned()));
+    argv.extend(flags);
+    if !positionals.is_empty() {
+        argv.push("--".to_owned());
+        argv.extend(positionals);
+    }
+    Ok(argv)
+}
+
+/// Reads the file into entries, in file order; `Err` when the file itself
+/// cannot be read or is not TOML of the known shape.
+fn entries(path: &Path, args: &RunArgs) -> Result<Vec<Entry>, String> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read it: {e}"))?;
+    let doc: Document = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map_or_else(|| file.clone(), |s| position(&file, &text, s.start));
+        format!("{at}: {}", e.message())
+    })?;
+    let base = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let empty = toml::Table::new();
+    let defaults = doc.defaults.as_ref().map_or(&empty, |d| d.get_ref());
+    if let Some(d) = &doc.defaults {
+        for key in d.get_ref().keys() {
+            if !NETWORK.iter().any(|(k, _)| k == key) {
+                let at = position(&file, &text, key_offset(&text, d.span(), key));
+                let known: Vec<&str> = NETWORK.iter().map(|(k, _)| *k).collect();
+                return Err(format!(
+                    "{at}: unknown key `{key}` in [defaults] (known: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    let tables = [
+        &doc.endpoint,
+        &doc.allowlist,
+        &doc.sso,
+        &doc.oauth_scopes,
+        &doc.oauth_token,
+        &doc.oauth_discover,
+    ];
+    let mut out = Vec::new();
+    for (kind, list) in KINDS.iter().zip(tables) {
+        let wanted = (args.only.is_empty() || args.only.iter().any(|k| k == kind.name))
+            && !args.skip.iter().any(|k| k == kind.name);
+        if !wanted {
+            continue;
+        }
+        for (i, entry) in list.iter().enumerate() {
+            let table = entry.get_ref();
+            let label = table
+                .get("name")
+                .and_then(toml::Value::as_str)
+                .map_or_else(|| format!("{} #{}", kind.name, i + 1), str::to_owned);
+            out.push(Entry {
+                offset: entry.span().start,
+                kind,
+                label,
+                plan: plan(kind, table, defaults, &base, &text, &file, entry.span()),
+            });
+        }
+    }
+    out.sort_by_key(|e| e.offset);
+    Ok(out)
+}
+
+/// Runs the file's checks, `args.concurrency` at once, and returns them in
+/// file order.
+pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<Vec<Check>> {
+    let entries = match entries(&args.file, args) {
+        Ok(e) => e,
+        Err(message) => {
+            return Ok(vec![Check::input_error(
+                CheckKind::Endpoint,
+                args.file.display().to_string(),
+                message,
+            )]);
+        }
+    };
+    let progress = Progress::new(entries.len(), output.quiet);
+    let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut results: Vec<Option<Vec<Check>>> = Vec::new();
+    results.resize_with(entries.len(), || None);
+    for (index, entry) in entries.into_iter().enumerate() {
+        let words = match entry.plan {
+            Ok(words) => words,
+            Err(message) => {
+                results[index] = Some(vec![named(
+                    Check::input_error(entry.kind.report_as, &entry.label, message),
+                    &entry.label,
+                )]);
+                progress.done(index);
+                continue;
+            }
+        };
+        let cli = match Cli::try_parse_from(&words) {
+            Ok(cli) => cli,
+            Err(e) => {
+                let first = e.to_string();
+                let first = first
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                results[index] = Some(vec![named(
+                    Check::input_error(
+                        entry.kind.report_as,
+                        &entry.label,
+                        format!("{}: {} ({})", args.file.display(), first, entry.label),
+                    ),
+                    &entry.label,
+                )]);
+                progress.done(index);
+                continue;
+            }
+        };
+        let limit = Arc::clone(&limit);
+        let progress = progress.clone();
+        let label = entry.label.clone();
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            progress.start(index, &label);
+            let checks = match crate::checks_for(&cli.command, cli.output.timeout).await {
+                Ok(checks) => checks,
+                Err(e) => vec![Check::input_error(
+                    CheckKind::Endpoint,
+                    &label,
+                    format!("{label}: {e:#}"),
+                )],
+            };
+            progress.done(index);
+            let checks: Vec<Check> = checks.into_iter().map(|c| named(c, &label)).collect();
+            (index, checks)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, checks)) => results[index] = Some(checks),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
+    }
+    progress.finish();
+    Ok(results.into_iter().flatten().flatten().collect())
+}
+
+fn named(mut check: Check, label: &str) -> Check {
+    check.name = Some(label.to_owned());
+    check
+}
+
+/// The progress bar on stderr, when stderr is a terminal (and not `-q`).
+#[derive(Clone)]
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    running: Arc<Mutex<HashMap<usize, (String, Instant)>>>,
+}
+
+impl Progress {
+    fn new(total: usize, quiet: bool) -> Self {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} checks  {wide_msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress {
+            bar,
+            running: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn start(&self, index: usize, label: &str) {
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(index, (label.to_owned(), Instant::now()));
+        }
+        self.show_slowest();
+    }
+
+    fn done(&self, index: usize) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&index);
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        self.show_slowest();
+    }
+
+    /// The message: the check running longest.
+    fn show_slowest(&self) {
+        let Some(bar) = &self.bar else { return };
+        let slowest = self.running.lock().ok().and_then(|running| {
+            running
+                .values()
+                .min_by_key(|(_, started)| *started)
+                .map(|(label, started)| {
+                    format!(
+                        "slowest: {label} ({:.0} s)",
+                        started.elapsed().as_secs_f64()
+                    )
+                })
+        });
+        bar.set_message(slowest.unwrap_or_default());
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_and_keys() {
+        let text = "[defaults]\ntimeout = \"5s\"\n\n[[sso]]\nurl = \"x\"\n  cookie = \"y\"\n";
+        assert_eq!(position("f", text, 0), "f:1:1");
+        let sso = text.find("[[sso]]").unwrap();
+        assert_eq!(
+            position("f", text, key_offset(text, sso..text.len(), "cookie")),
+            "f:6:3"
+        );
+        assert_eq!(
+            position("f", text, key_offset(text, sso..text.len(), "nope")),
+            "f:4:1"
+        );
+    }
+
+    #[test]
+    fn environment_expansion() {
+        // SAFETY-free: set_var is safe in edition 2024 only in unsafe; use an
+        // existing variable instead.
+        let home = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(expand("a ${PATH} b").unwrap(), format!("a {home} b"));
+        assert_eq!(expand("${ } $x ${1a}").unwrap(), "${ } $x ${1a}");
+        assert!(
+            expand("${REACH_SURELY_UNSET_VARIABLE}")
+                .unwrap_err()
+                .contains("not set")
+        );
+        assert_eq!(expand("tail ${").unwrap(), "tail ${");
+    }
+}
