@@ -11,6 +11,7 @@ mod cli;
 mod hostile;
 mod oauth;
 mod proxy;
+mod redaction;
 mod run;
 mod sso;
 mod tls;
