@@ -21,6 +21,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut it = args.iter();
     match it.next().map(String::as_str) {
         Some("probe") => {}
+        Some("run") => {
+            let reach = release_reach()?;
+            return run_bench(&reach);
+        }
         Some("allowlist") => {
             let reach = release_reach()?;
             let work = tempfile::tempdir()?;
@@ -31,7 +35,9 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             return crate::bench_allowlist::run(&reach, &dir);
         }
         _ => {
-            bail!("usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist")
+            bail!(
+                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench run"
+            )
         }
     }
     while let Some(flag) = it.next() {
@@ -132,6 +138,88 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         reach_rate / curl_rate,
         reach_rss_kib as f64 / 1024.0
     );
+    Ok(())
+}
+
+/// `cargo xtask bench run`: a preflight of 500 endpoint checks against the
+/// lab, through `reach run`: wall time and peak RSS; then the same run on a
+/// pseudo-terminal (`script`), to see the progress bar move.
+fn run_bench(reach: &Path) -> anyhow::Result<()> {
+    const CHECKS: usize = 500;
+    let lab = reach_lab::Lab::start().context("cannot start the lab")?;
+    let work = tempfile::tempdir()?;
+    let mut text = format!(
+        "[defaults]\ntimeout = \"10s\"\ndns_servers = [\"{}\"]\nca_files = [\"{}\"]\n",
+        lab.dns,
+        lab.ca_pem_path.display()
+    );
+    for i in 0..CHECKS {
+        let url = if i % 2 == 0 {
+            format!("https://good.lab.test:{}/?check={i}", lab.https.port())
+        } else {
+            format!(
+                "http://good.lab.test:{}/status/200?check={i}",
+                lab.http.port()
+            )
+        };
+        let _ = write!(
+            text,
+            "\n[[endpoint]]\nname = \"check {i}\"\nurl = \"{url}\"\n"
+        );
+    }
+    let file = work.path().join("preflight.toml");
+    std::fs::write(&file, text)?;
+    let report = work.path().join("report.json");
+    for concurrency in ["16", "64"] {
+        let started = Instant::now();
+        let mut cmd = Command::new(reach);
+        cmd.arg("run")
+            .arg(&file)
+            .args(["--concurrency", concurrency, "--json", "-o"])
+            .arg(&report)
+            .stdout(Stdio::null());
+        let (status, peak_kib) = run_measured(&mut cmd)?;
+        let secs = started.elapsed().as_secs_f64();
+        if !status.success() {
+            bail!("reach run: {status}");
+        }
+        let parsed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report)?)?;
+        let passed = parsed["summary"]["pass"].as_u64().unwrap_or(0);
+        println!(
+            "| {CHECKS} endpoint checks, --concurrency {concurrency} | {secs:.2} s | {:.0} checks/s | {:.1} MB peak RSS | {passed} passed |",
+            CHECKS as f64 / secs,
+            peak_kib as f64 / 1024.0
+        );
+    }
+    // On a terminal: the bar's positions as drawn.
+    let script = Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "{} run {} --concurrency 16 -o {}",
+            reach.display(),
+            file.display(),
+            report.display()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::null())
+        .output();
+    match script {
+        Ok(out) => {
+            let tty = String::from_utf8_lossy(&out.stdout);
+            let mut positions: Vec<&str> = tty
+                .split(|c: char| c.is_whitespace() || c == '\r')
+                .filter(|w| w.ends_with(&format!("/{CHECKS}")))
+                .collect();
+            positions.dedup();
+            println!(
+                "progress bar on a pseudo-terminal: {} distinct positions drawn ({} … {})",
+                positions.len(),
+                positions.first().unwrap_or(&"-"),
+                positions.last().unwrap_or(&"-")
+            );
+        }
+        Err(e) => println!("progress bar not measured (no `script`: {e})"),
+    }
     Ok(())
 }
 

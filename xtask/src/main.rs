@@ -15,10 +15,11 @@ mod bench_allowlist;
 const USAGE: &str = "usage: cargo xtask <ci|demo|schema|bench probe [--checks N] [--concurrency N]>
 
   ci           cargo fmt --check, cargo clippy -D warnings (all targets), cargo test (all --locked)
-  demo         start the loopback lab and run `reach check` against good and broken endpoints
+  demo         start the loopback lab and run `reach run examples/preflight.toml`: every check kind
   schema       regenerate report.schema.json from the report types
   bench probe  HTTPS checks per second, reach against curl --parallel, on one loopback TLS server
-  bench allowlist  published minus allowlist on 1M + 1M prefixes, reach against iprange";
+  bench allowlist  published minus allowlist on 1M + 1M prefixes, reach against iprange
+  bench run    500 endpoint checks through `reach run`: time, peak RSS, the progress bar";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

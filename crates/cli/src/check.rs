@@ -1,6 +1,7 @@
 //! `reach check`: targets in, endpoint checks out, concurrently, in input
 //! order.
 
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -220,6 +221,33 @@ impl Blocked {
 }
 
 pub(crate) fn network(
+    args: &NetworkArgs,
+    timeout: Duration,
+    errors: &mut Vec<Check>,
+) -> anyhow::Result<(Network, Blocked)> {
+    // `reach run` asks for the same network many times: build it once (the
+    // trust store, the resolver and its cache are shared). Only a network
+    // without input errors is kept, so each check still reports its own.
+    static BUILT: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Network>>> =
+        std::sync::OnceLock::new();
+    let key = format!("{args:?} {timeout:?}");
+    let cache = BUILT.get_or_init(|| std::sync::Mutex::new(HashMap::new()));
+    if let Some(network) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok((network, Blocked::default()));
+    }
+    let before = errors.len();
+    let (network, blocked) = build_network(args, timeout, errors)?;
+    if errors.len() == before
+        && blocked.all.is_none()
+        && blocked.hosts.is_empty()
+        && let Ok(mut c) = cache.lock()
+    {
+        c.insert(key, network.clone());
+    }
+    Ok((network, blocked))
+}
+
+fn build_network(
     args: &NetworkArgs,
     timeout: Duration,
     errors: &mut Vec<Check>,
