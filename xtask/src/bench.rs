@@ -184,9 +184,9 @@ fn run_bench(reach: &Path) -> anyhow::Result<()> {
             bail!("reach run: {status}");
         }
         let parsed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report)?)?;
-        let passed = parsed["summary"]["pass"].as_u64().unwrap_or(0);
+        let passing = parsed["summary"]["pass"].as_u64().unwrap_or(0);
         println!(
-            "| {CHECKS} endpoint checks, --concurrency {concurrency} | {secs:.2} s | {:.0} checks/s | {:.1} MB peak RSS | {passed} passed |",
+            "| {CHECKS} endpoint checks, --concurrency {concurrency} | {secs:.2} s | {:.0} checks/s | {:.1} MB peak RSS | {passing} passed |",
             CHECKS as f64 / secs,
             peak_kib as f64 / 1024.0
         );
