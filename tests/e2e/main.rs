@@ -12,6 +12,7 @@ mod hostile;
 mod oauth;
 mod proxy;
 mod redaction;
+mod reliability;
 mod run;
 mod sso;
 mod tls;

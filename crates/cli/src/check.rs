@@ -61,10 +61,20 @@ pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<V
         .all(|c| !c.target.starts_with("--method"));
 
     let network = Arc::new(network);
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
+    let (at_once, note) = crate::limits::concurrency(args.concurrency as usize);
+    if let Some(note) = note {
+        eprintln!("reach: {note}");
+    }
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(at_once));
     let mut tasks = tokio::task::JoinSet::new();
     let mut checks: Vec<Option<Check>> = Vec::with_capacity(inputs.len());
     let texts: Vec<String> = inputs.iter().map(|i| i.text.clone()).collect();
+    let owner = crate::partial::plan(
+        texts
+            .iter()
+            .map(|t| (CheckKind::Endpoint, t.clone()))
+            .collect(),
+    );
     for (index, input) in inputs.into_iter().enumerate() {
         checks.push(None);
         let target = match Target::parse(&input.text, args.tls) {
@@ -112,7 +122,12 @@ pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<V
     }
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((index, check)) => checks[index] = Some(check),
+            Ok((index, check)) => {
+                if owner {
+                    crate::partial::finished(index, std::slice::from_ref(&check));
+                }
+                checks[index] = Some(check);
+            }
             // A check that panicked is a bug in reach; the others still count.
             Err(e) => tracing::error!("a check task failed: {e}"),
         }

@@ -26,6 +26,7 @@ fn status_word(status: Status) -> &'static str {
         Status::Warn => "WARN",
         Status::Fail => "FAIL",
         Status::Error => "ERROR",
+        Status::Cancelled => "CANCELLED",
     }
 }
 

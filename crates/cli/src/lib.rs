@@ -9,7 +9,9 @@ mod allowlist;
 mod args;
 mod check;
 mod formats;
+mod limits;
 mod oauth;
+mod partial;
 mod render;
 mod run;
 mod sso;
@@ -34,6 +36,8 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// Internal error.
     pub const INTERNAL: i32 = 3;
+    /// Interrupted (Ctrl-C, SIGTERM): 128 + SIGINT, as shells report it.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// A usage or input error that stops the command before any check runs.
@@ -139,9 +143,19 @@ fn run_checks(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let checks = runtime.block_on(work)?;
+    // Ctrl-C (SIGINT) or SIGTERM: report what finished, the rest cancelled.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            checks = work => Some(checks),
+            () = interrupted() => None,
+        }
+    });
+    let (checks, cancelled) = match outcome {
+        Some(checks) => (checks?, false),
+        None => (partial::take_cancelled(), true),
+    };
     // Do not wait for tasks still winding down (aborted connection
-    // drivers): the report is complete.
+    // drivers, checks cut short): the report is complete.
     runtime.shutdown_background();
     let mut report = Report::new(
         tool(),
@@ -150,7 +164,37 @@ fn run_checks(
         checks,
     );
     report.host = host_name();
-    finish(cli, report)
+    let code = finish(cli, report)?;
+    if cancelled {
+        eprintln!(
+            "reach: interrupted: the report holds the checks that finished; the rest are cancelled"
+        );
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(code)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// This machine's name, for a report pasted into a ticket.
@@ -232,7 +276,12 @@ fn exit_code(report: &Report, strict: bool) -> i32 {
     if report.checks.iter().any(|c| c.has(Code::InternalError)) {
         return exit::INTERNAL;
     }
-    let worst = report.checks.iter().map(|c| c.status).max();
+    let worst = report
+        .checks
+        .iter()
+        .map(|c| c.status)
+        .filter(|s| *s != Status::Cancelled)
+        .max();
     match worst {
         Some(Status::Error) => exit::USAGE,
         Some(Status::Fail) => exit::FAILED,
@@ -244,7 +293,15 @@ fn exit_code(report: &Report, strict: bool) -> i32 {
 /// Prints to stdout, or writes `-o FILE` atomically.
 fn emit(cli: &Cli, text: &str) -> anyhow::Result<()> {
     if let Some(path) = &cli.output.output {
-        write_atomically(path, text.as_bytes())
+        if let Err(e) = write_atomically(path, text.as_bytes()) {
+            // The report is not lost: it goes to stdout, and the error
+            // still fails the run.
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.flush();
+            return Err(e);
+        }
+        Ok(())
     } else {
         let mut stdout = std::io::stdout().lock();
         // A closed pipe (`reach … | head`) is not an error worth a message.

@@ -33,6 +33,7 @@ impl Paint {
             Status::Warn => ("33", "WARN "),
             Status::Fail => ("31", "FAIL "),
             Status::Error => ("35", "ERROR"),
+            Status::Cancelled => ("2", "CANCELLED"),
         };
         self.wrap(&format!("1;{code}"), label)
     }

@@ -474,8 +474,18 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
             )]);
         }
     };
+    let owner = crate::partial::plan(
+        entries
+            .iter()
+            .map(|e| (e.kind.report_as, e.label.clone()))
+            .collect(),
+    );
     let progress = Progress::new(entries.len(), output.quiet);
-    let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
+    let (at_once, note) = crate::limits::concurrency(args.concurrency as usize);
+    if let Some(note) = note {
+        eprintln!("reach: {note}");
+    }
+    let limit = Arc::new(tokio::sync::Semaphore::new(at_once));
     let mut tasks = tokio::task::JoinSet::new();
     let mut results: Vec<Option<Vec<Check>>> = Vec::new();
     results.resize_with(entries.len(), || None);
@@ -483,10 +493,14 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
         let words = match entry.plan {
             Ok(words) => words,
             Err(message) => {
-                results[index] = Some(vec![named(
+                let check = named(
                     Check::input_error(entry.kind.report_as, &entry.label, message),
                     &entry.label,
-                )]);
+                );
+                if owner {
+                    crate::partial::finished(index, std::slice::from_ref(&check));
+                }
+                results[index] = Some(vec![check]);
                 progress.done(index);
                 continue;
             }
@@ -533,7 +547,12 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
     }
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((index, checks)) => results[index] = Some(checks),
+            Ok((index, checks)) => {
+                if owner {
+                    crate::partial::finished(index, &checks);
+                }
+                results[index] = Some(checks);
+            }
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => {}
         }

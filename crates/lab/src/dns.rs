@@ -107,7 +107,7 @@ pub(crate) async fn start() -> anyhow::Result<(Server<LabDnsHandler>, SocketAddr
 
 /// Finds a port on which both a UDP socket and a TCP listener can be bound, so that one
 /// `SocketAddr` describes the server (clients fall back to TCP on the same port after TC=1).
-async fn bind_udp_and_tcp() -> anyhow::Result<(UdpSocket, TcpListener)> {
+pub(crate) async fn bind_udp_and_tcp() -> anyhow::Result<(UdpSocket, TcpListener)> {
     let mut last_error = None;
     for _ in 0..PORT_ATTEMPTS {
         let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))

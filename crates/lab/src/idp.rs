@@ -173,11 +173,17 @@ impl Idp {
             (Verb::Get, "/loop/a") => http::redirect("/loop/b"),
             (Verb::Get, "/loop/b") => http::redirect("/loop/a"),
             (Verb::Get, _) if path.starts_with("/chain/") => chain(path),
+            // Redirects a client must not (or cannot) follow.
+            (Verb::Get, "/bad-location") => http::redirect("http://[::1"),
+            (Verb::Get, "/js-location") => http::redirect("javascript:alert(1)"),
+            (Verb::Get, "/empty-location") => http::redirect(""),
+            (Verb::Get, "/nowhere-location") => http::redirect("//"),
             (_, "/callback-post" | "/saml/acs") => method_not_allowed("POST"),
             (
                 _,
                 "/login" | "/saml/login" | "/callback" | "/app" | "/app-error" | "/meta"
-                | "/loop/a" | "/loop/b",
+                | "/loop/a" | "/loop/b" | "/bad-location" | "/js-location" | "/empty-location"
+                | "/nowhere-location",
             ) => method_not_allowed("GET, HEAD"),
             _ => not_found(),
         }

@@ -23,6 +23,7 @@
 //! | `tls` | a [`TlsLab`]: TLS servers with certificate and protocol problems ([below](#tls-servers-labtls)) |
 //! | `proxy` | a [`ProxyLab`]: HTTP forward proxies ([below](#proxies-labproxy)) |
 //! | `hostile` | a [`HostileLab`]: HTTP/1.1 servers that misbehave on purpose ([below](#hostile-http-servers-labhostile)) |
+//! | `malformed` | a [`MalformedLab`]: DNS, TLS and HTTP/1.1 peers that break their protocol on purpose ([below](#malformed-peers-labmalformed)) |
 //! | `idp` | an identity provider, an app that signs in with it and an OAuth 2.0 authorization server, plain HTTP/1.1, told apart by `Host` ([below](#identity-provider-and-app-labidp), [authorization server](#authorization-server-labidp-host-authastest)) |
 //!
 //! `ca_pem_path` / [`Lab::ca_pem`] give the lab CA (ECDSA P-256, path length constraint 1, so
@@ -84,6 +85,43 @@
 //! | `endless_body` | `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n` (no length: the body runs to close), then `x` in 64 KiB writes as fast as the client reads, forever |
 //! | `slow_body` | `HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n`, then one byte of body every 200 ms |
 //!
+//! # Malformed peers (`lab.malformed`)
+//!
+//! Servers on `127.0.0.1`, each on its own port, that break DNS, TLS or HTTP/1.1 at the byte
+//! level, for robustness tests. Everything they send is fixed: the "pseudo-random" bytes come
+//! from `SplitMix64` with a fixed seed, the same in every lab and every run.
+//!
+//! The DNS ones listen on UDP and TCP on the same port (TCP: the usual 2-byte length prefix on
+//! every message, up to 64 queries per connection, closed after 5 s without a complete query).
+//! They only answer queries: a message shorter than the 12-byte header, or with the QR bit
+//! set, gets nothing. "The response header" below is: the query's ID, flags QR and AA with the
+//! query's opcode and RD, RA, rcode NOERROR, `QDCOUNT` 1, `ANCOUNT` 1, `NSCOUNT` and `ARCOUNT`
+//! 0 (for a standard query with RD: `ID ID 85 80 00 01 00 01 00 00 00 00`).
+//!
+//! | field | answer |
+//! |---|---|
+//! | `dns_garbage` | 37 fixed pseudo-random bytes (not a DNS message) to every query |
+//! | `dns_truncated` | the first 7 bytes of the response header (for a standard query with RD: `ID ID 85 80 00 01 00`) |
+//! | `dns_wrong_id` | a well-formed answer whose ID is the query's **plus one** (wrapping), so a correct resolver ignores it and times out: the response header, the query's first question echoed, and one answer `A 127.0.0.1` with TTL 60 for the asked name (a pointer to the question's name), whatever the asked type. A query without a parsable question (none, a compressed name, longer than 255 bytes, cut short) gets nothing |
+//!
+//! The TLS ones first read the client's first TLS record (the `ClientHello`): its 5-byte
+//! header, then the length it announces, capped at 16 KiB in all, within 5 s. A client that
+//! closes first gets nothing; after the 5 s (a client that sent too little, or no TLS at all)
+//! the server goes on anyway. The HTTP ones first read the request head (bounded as for the
+//! proxies: 64 KiB, 5 s); without one the connection is just closed. All of them then close
+//! gracefully: FIN after their last byte, and whatever the client still sends is read and
+//! discarded for up to 1 s, so that the client sees no RST.
+//!
+//! | field | behaviour |
+//! |---|---|
+//! | `tls_garbage` | answers 512 fixed pseudo-random bytes (the first is not a TLS content type), closes |
+//! | `tls_close` | closes without writing anything |
+//! | `tls_half_hello` | answers 20 bytes, the start of a `ServerHello` record: `16 03 03 00 4a` (handshake record of 74 bytes), `02 00 00 46` (`ServerHello` of 70 bytes), `03 03`, then 9 bytes of the server random; closes |
+//! | `http_bad_status` | `HTTP/1.1 abc Weird\r\nContent-Length: 0\r\n\r\n`, closes |
+//! | `http_bad_header` | `HTTP/1.1 200 OK\r\nX-Bad: a\x00b\x01c\r\nContent-Length: 2\r\n\r\nok` (a NUL and a `0x01` in a header value), closes |
+//! | `http_lying_length` | `HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789` (10 of the 100,000 bytes announced), closes |
+//! | `http_garbage` | 256 fixed pseudo-random bytes (not starting with `HTTP/`), closes |
+//!
 //! # Identity provider and app (`lab.idp`)
 //!
 //! One plain HTTP/1.1 listener on `127.0.0.1` serves three sites, chosen by the `Host` header's
@@ -126,6 +164,13 @@
 //! | `GET /meta` | 200, title `Redirecting`, `<meta http-equiv="refresh" content="0; url=/login">` |
 //! | `GET /loop/a`, `GET /loop/b` | 302 to each other |
 //! | `GET /chain/{n}` | 302 to `/chain/{n-1}`; `/chain/0` → 302 to `/app` |
+//! | `GET /bad-location` | 302 with `Location: http://[::1` (not a valid URL: the IPv6 literal is not closed) |
+//! | `GET /js-location` | 302 with `Location: javascript:alert(1)` |
+//! | `GET /empty-location` | 302 with an empty `Location` (the line `location: ` on the wire) |
+//! | `GET /nowhere-location` | 302 with `Location: //` (scheme-relative, without a host) |
+//!
+//! The four malformed redirects have the same small text body as the other redirects
+//! (`redirecting to LOCATION\n`, `text/plain`).
 //!
 //! # Authorization server (`lab.idp`, host `auth.as.test`)
 //!
@@ -207,8 +252,8 @@
 //! | `/slow-headers` | waits 30 s before answering (cancelled when the lab is dropped) |
 //! | anything else | 404 |
 //!
-//! Every accepted TCP socket has `TCP_NODELAY` set. `tls`, `proxy` and `hostile` servers are
-//! IPv4-only.
+//! Every accepted TCP socket has `TCP_NODELAY` set. `tls`, `proxy`, `hostile` and `malformed`
+//! servers are IPv4-only.
 //!
 //! # Example
 //!
@@ -225,6 +270,7 @@ mod dns;
 mod hostile;
 mod http;
 mod idp;
+mod malformed;
 mod pki;
 mod proxy;
 mod raw;
@@ -235,10 +281,13 @@ mod tests_as;
 #[cfg(test)]
 mod tests_idp;
 #[cfg(test)]
+mod tests_malformed;
+#[cfg(test)]
 mod tests_more;
 mod tlslab;
 
 pub use hostile::HostileLab;
+pub use malformed::MalformedLab;
 pub use proxy::ProxyLab;
 pub use tlslab::TlsLab;
 
@@ -308,6 +357,8 @@ pub struct Lab {
     pub proxy: ProxyLab,
     /// HTTP/1.1 servers that misbehave on purpose.
     pub hostile: HostileLab,
+    /// DNS, TLS and HTTP/1.1 peers that break their protocol on purpose.
+    pub malformed: MalformedLab,
     /// The identity provider ([`IDP_HOST`]), the app that signs in with it ([`SP_HOST`]) and
     /// the authorization server ([`AS_HOST`]), plain HTTP/1.1 on 127.0.0.1, told apart by the
     /// `Host` header.
@@ -336,6 +387,7 @@ struct RuntimeEndpoints {
     tls: TlsLab,
     proxy: ProxyLab,
     hostile: HostileLab,
+    malformed: MalformedLab,
     idp: SocketAddr,
 }
 
@@ -381,6 +433,7 @@ impl Lab {
             tls,
             proxy: ProxyLab::UNBOUND,
             hostile: HostileLab::UNBOUND,
+            malformed: MalformedLab::UNBOUND,
             idp: UNBOUND,
             ca_pem: pki.ca_pem,
             https_identity,
@@ -409,6 +462,7 @@ impl Lab {
         lab.tls = endpoints.tls;
         lab.proxy = endpoints.proxy;
         lab.hostile = endpoints.hostile;
+        lab.malformed = endpoints.malformed;
         lab.idp = endpoints.idp;
         Ok(lab)
     }
@@ -441,6 +495,7 @@ impl std::fmt::Debug for Lab {
             .field("tls", &self.tls)
             .field("proxy", &self.proxy)
             .field("hostile", &self.hostile)
+            .field("malformed", &self.malformed)
             .field("idp", &self.idp)
             .finish_non_exhaustive()
     }
@@ -545,6 +600,7 @@ async fn start_servers(
     let tls_lab = tlslab::start(&tls_configs, &app, tls_template).await?;
     let proxy = ProxyLab::start().await?;
     let hostile = HostileLab::start().await?;
+    let malformed = MalformedLab::start().await?;
     let idp_listener = bind_v4_loopback("IdP").await?;
     let idp = idp_listener.local_addr()?;
     tokio::spawn(idp::serve(
@@ -561,6 +617,7 @@ async fn start_servers(
         tls: tls_lab,
         proxy,
         hostile,
+        malformed,
         idp,
     };
     Ok((endpoints, dns_server))

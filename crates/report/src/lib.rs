@@ -123,6 +123,14 @@ pub struct Summary {
     pub warn: u64,
     pub fail: u64,
     pub error: u64,
+    /// Checks an interrupted run did not finish.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cancelled: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -134,6 +142,7 @@ impl Summary {
                 Status::Warn => s.warn += 1,
                 Status::Fail => s.fail += 1,
                 Status::Error => s.error += 1,
+                Status::Cancelled => s.cancelled += 1,
             }
         }
         s
@@ -163,6 +172,8 @@ pub enum Status {
     Fail,
     /// The check could not run (bad input, internal error).
     Error,
+    /// The run was interrupted (Ctrl-C, SIGTERM) before the check ended.
+    Cancelled,
 }
 
 impl Status {
@@ -172,6 +183,7 @@ impl Status {
             Status::Warn => "warn",
             Status::Fail => "fail",
             Status::Error => "error",
+            Status::Cancelled => "cancelled",
         }
     }
 }

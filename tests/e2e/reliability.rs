@@ -1,0 +1,81 @@
+//! Nothing lost: an interrupted run reports what finished; a report that
+//! cannot be written still reaches stdout; many targets at once fit the
+//! open-files limit.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reach_report::{Report, Status};
+
+use crate::lab;
+
+#[test]
+fn ctrl_c_reports_what_finished_and_cancels_the_rest() {
+    let lab = lab();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(["check", "--json", "--timeout", "60s"])
+        .arg(format!("http://{}/", lab.http))
+        .arg(format!("http://{}/", lab.silent))
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("ALL_PROXY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("reach starts");
+    // Let the fast check finish while the silent one waits for its minute.
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "reach did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(code, Some(130), "{stdout}\n{stderr}");
+    let report: Report = serde_json::from_str(&stdout).expect("a report on stdout");
+    let statuses: Vec<Status> = report.checks.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [Status::Pass, Status::Cancelled], "{stdout}");
+    assert_eq!(report.summary.cancelled, 1);
+    assert!(stderr.contains("interrupted"), "{stderr}");
+}
+
+#[test]
+fn a_report_that_cannot_be_written_still_reaches_stdout() {
+    let lab = lab();
+    let output = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(["check", "--json", "-o", "/nonexistent-dir/report.json"])
+        .arg(format!("http://{}/", lab.http))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Report = serde_json::from_str(&stdout).expect("the report on stdout");
+    assert_eq!(report.checks[0].status, Status::Pass);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot write -o"));
+}
