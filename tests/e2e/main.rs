@@ -9,6 +9,7 @@ mod allowlist;
 mod check;
 mod cli;
 mod hostile;
+mod malformed;
 mod oauth;
 mod proxy;
 mod redaction;

@@ -607,7 +607,20 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
             && let Some(location) = location
         {
             mark(&mut hop, "redirect");
-            match step.url.join(location.trim()) {
+            let target = step
+                .url
+                .join(location.trim())
+                .map_err(|e| e.to_string())
+                .and_then(|url| {
+                    // A browser follows only http(s) redirects with a host;
+                    // `javascript:`, `//` and the like end the chain here.
+                    if followable(&url) && !location.trim().is_empty() {
+                        Ok(url)
+                    } else {
+                        Err("not an http(s) URL with a host".to_owned())
+                    }
+                });
+            match target {
                 Ok(url) => {
                     let method = if status == 303
                         || (matches!(status, 301 | 302) && step.method == Method::POST)
@@ -647,7 +660,12 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
         let text = String::from_utf8_lossy(&result.body);
         let page = html::parse(&text);
         hop.title.clone_from(&page.title);
-        if let Some(target) = page.refresh.as_deref().and_then(|r| step.url.join(r).ok()) {
+        if let Some(target) = page
+            .refresh
+            .as_deref()
+            .and_then(|r| step.url.join(r).ok())
+            .filter(followable)
+        {
             mark(&mut hop, "meta_refresh");
             next = Some(Next {
                 url: target,
@@ -664,7 +682,10 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
                 .as_deref()
                 .filter(|a| !a.trim().is_empty())
                 .map_or_else(|| Ok(step.url.clone()), |a| step.url.join(a.trim()));
-            if let Ok(mut url) = action {
+            if let Ok(mut url) = action
+                .map_err(|_| ())
+                .and_then(|u| if followable(&u) { Ok(u) } else { Err(()) })
+            {
                 mark(&mut hop, "auto_submit_form");
                 let post = form.method == "POST";
                 if !post {
@@ -729,6 +750,12 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
     chain.end.hop = at;
     chain.end.url = url;
     chain
+}
+
+/// Whether a browser would go there on its own: an http(s) URL with a
+/// host (never `javascript:`, `data:`, `file:`, …).
+fn followable(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty())
 }
 
 /// Sets what a hop's response is, unless already known.
