@@ -398,3 +398,38 @@ fn a_filter_that_matches_nothing_is_an_error_not_full_coverage() {
     assert_eq!(run.code, 2);
     assert_eq!(run.report.checks[0].status, Status::Error);
 }
+
+#[test]
+fn a_huge_repetitive_allowlist_is_read_in_pieces() {
+    // Over 32 MB: read in pieces, each network kept once.
+    let f = Files::new();
+    let published = f.write("published.txt", "10.0.0.0/16\n");
+    let mut text = String::with_capacity(40 * 1024 * 1024);
+    while text.len() < 34 * 1024 * 1024 {
+        for i in 0..=255 {
+            text.push_str("10.0.");
+            text.push_str(&i.to_string());
+            text.push_str(".0/24\n");
+        }
+    }
+    let lines = text.lines().count();
+    let allow = f.write("huge.txt", &text);
+    drop(text);
+    let run = allowlist(&["--published", &published, "--allowlist", &allow]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let check = &run.report.checks[0];
+    let d = details(check);
+    assert_eq!(d.allowlists[0].entries, 256, "distinct networks only");
+    assert_eq!(d.ipv4.uncovered, "0");
+    let repeats = check
+        .findings
+        .iter()
+        .find(|f| f.code == Code::AllowlistRedundantEntry)
+        .expect("the repeats are reported");
+    assert_eq!(repeats.evidence["repeated_lines"], (lines - 256) as u64);
+    assert!(
+        repeats.message.contains("huge.txt:257 repeats line 1"),
+        "{}",
+        repeats.message
+    );
+}

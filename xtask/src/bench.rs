@@ -29,6 +29,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             let reach = release_reach()?;
             return load_bench(&reach);
         }
+        Some("bigfile") => {
+            let reach = release_reach()?;
+            return big_file_bench(&reach);
+        }
         Some("allowlist") => {
             let reach = release_reach()?;
             let work = tempfile::tempdir()?;
@@ -40,7 +44,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
         _ => {
             bail!(
-                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench run | bench load"
+                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench run | bench load | bench bigfile"
             )
         }
     }
@@ -252,14 +256,12 @@ fn load_bench(reach: &Path) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     let parsed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report)?)?;
     let passing = parsed["summary"]["pass"].as_u64().unwrap_or(0);
-    let fd_errors = parsed["checks"]
-        .as_array()
-        .map_or(0, |checks| {
-            checks
-                .iter()
-                .filter(|c| c.to_string().contains("Too many open files"))
-                .count()
-        });
+    let fd_errors = parsed["checks"].as_array().map_or(0, |checks| {
+        checks
+            .iter()
+            .filter(|c| c.to_string().contains("Too many open files"))
+            .count()
+    });
     println!(
         "| {TARGETS} targets, --concurrency 1000 | {secs:.2} s | {:.0} checks/s | {:.1} MB peak RSS | {passing} passed | {fd_errors} fd errors | exit {:?} |",
         TARGETS as f64 / secs,
@@ -285,6 +287,56 @@ fn load_bench(reach: &Path) -> anyhow::Result<()> {
         parsed["summary"]["pass"].as_u64().unwrap_or(0),
         String::from_utf8_lossy(&out.stderr).trim()
     );
+    Ok(())
+}
+
+/// `cargo xtask bench bigfile`: a 10-million-line allowlist made of 100,000
+/// distinct networks, each listed 100 times, against a small feed; then the
+/// 100,000 distinct lines alone. Peak RSS of each: memory follows the
+/// distinct entries, not the file.
+fn big_file_bench(reach: &Path) -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let distinct: Vec<String> = (0..100_000u32)
+        .map(|i| format!("{}.{}.{}.0/24", 10 + (i >> 16), (i >> 8) & 0xFF, i & 0xFF))
+        .collect();
+    let feed = work.path().join("feed.txt");
+    std::fs::write(&feed, "10.0.0.0/16\n11.0.0.0/16\n")?;
+    let mut big = String::with_capacity(150 * 1024 * 1024);
+    for round in 0..100 {
+        for (i, net) in distinct.iter().enumerate() {
+            // Interleaved, and every tenth line with a comment.
+            if (i + round) % 10 == 0 {
+                let _ = writeln!(big, "{net}  # rule {round}");
+            } else {
+                let _ = writeln!(big, "{net}");
+            }
+        }
+    }
+    let big_path = work.path().join("big.txt");
+    std::fs::write(&big_path, &big)?;
+    drop(big);
+    let small_path = work.path().join("distinct.txt");
+    std::fs::write(&small_path, distinct.join("\n") + "\n")?;
+    for (label, path) in [
+        ("10,000,000 lines (100,000 distinct)", &big_path),
+        ("100,000 distinct lines", &small_path),
+    ] {
+        let started = Instant::now();
+        let mut cmd = Command::new(reach);
+        cmd.args(["allowlist", "--json", "--published"])
+            .arg(&feed)
+            .arg("--allowlist")
+            .arg(path)
+            .stdout(Stdio::null());
+        let (status, peak_kib) = run_measured(&mut cmd)?;
+        println!(
+            "| {label} | {:.0} MB file | {:.2} s | {:.1} MB peak RSS | exit {:?} |",
+            std::fs::metadata(path)?.len() as f64 / 1e6,
+            started.elapsed().as_secs_f64(),
+            peak_kib as f64 / 1024.0,
+            status.code()
+        );
+    }
     Ok(())
 }
 

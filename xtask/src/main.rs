@@ -20,7 +20,8 @@ const USAGE: &str = "usage: cargo xtask <ci|demo|schema|bench probe [--checks N]
   bench probe  HTTPS checks per second, reach against curl --parallel, on one loopback TLS server
   bench allowlist  published minus allowlist on 1M + 1M prefixes, reach against iprange
   bench run    500 endpoint checks through `reach run`: time, peak RSS, the progress bar
-  bench load   10,000 targets with --concurrency 1000: time, peak RSS, open-file limits";
+  bench load   10,000 targets with --concurrency 1000: time, peak RSS, open-file limits
+  bench bigfile  a 10-million-line allowlist (100,000 distinct networks): time, peak RSS";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

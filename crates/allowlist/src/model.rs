@@ -333,6 +333,11 @@ pub struct Allowlist {
     /// Accepting rules that earlier blocking rules override (rule sets
     /// only), in input order.
     pub shadowed: Vec<Shadowed>,
+    /// Lines of a plain list that repeat a network listed earlier (kept
+    /// once, at its first line).
+    pub duplicate_lines: u64,
+    /// Some of them: (the repeat, the first occurrence).
+    pub duplicate_examples: Vec<(At, At)>,
 }
 
 impl Allowlist {
@@ -345,6 +350,8 @@ impl Allowlist {
             entries: Vec::new(),
             names: Vec::new(),
             shadowed: Vec::new(),
+            duplicate_lines: 0,
+            duplicate_examples: Vec::new(),
         }
     }
 
@@ -411,6 +418,13 @@ impl Allowlist {
                 .shadowed
                 .into_iter()
                 .map(|s| Shadowed { at: at(s.at), ..s }),
+        );
+        self.duplicate_lines += other.duplicate_lines;
+        self.duplicate_examples.extend(
+            other
+                .duplicate_examples
+                .into_iter()
+                .map(|(dup, first)| (at(dup), at(first))),
         );
     }
 }

@@ -8,6 +8,7 @@
 //! line); an octet with a leading zero (`010.0.0.1`) is refused, as by the
 //! standard library, since some tools read it as octal.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use std::sync::Arc;
@@ -25,7 +26,8 @@ const MAX_ERROR_TEXT: usize = 200;
 /// Parses a published list: one CIDR or address a line.
 ///
 /// Returns every entry that parsed and every line that did not, in input
-/// order, each with its origin `source:line`. `lenient` does not change the
+/// order,
+/// each with its origin `source:line`. `lenient` does not change the
 /// result: all errors are always returned and the caller decides whether
 /// they are fatal (`--lenient` turns them into warnings). Entries carry no
 /// service or region.
@@ -34,22 +36,15 @@ pub fn parse_cidr_feed(source: &str, input: &str, lenient: bool) -> (Feed, Vec<P
     let mut feed = Feed::new(FeedFormat::Cidr);
     feed.entries.reserve(line_count(input));
     let mut errors = Vec::new();
-    for_each_value(input, |line, value| {
-        let net = match value {
-            Value::Net(net) => net,
-            Value::Text(text) => {
-                let Some(net) = parse_net(text) else {
-                    errors.push(error(source, line, text, diagnose(text, false)));
-                    return;
-                };
-                net
-            }
-        };
-        feed.entries.push(PublishedEntry {
-            net,
-            line: line32(line),
-            label: 0,
-        });
+    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
+    for_each_value_from(input, 0, |line, value| {
+        if let Some(Item::Net(net)) = item(value, false, source, line, &mut errors) {
+            feed.entries.push(PublishedEntry {
+                net,
+                line: line32(line),
+                label: 0,
+            });
+        }
     });
     (feed, errors)
 }
@@ -66,19 +61,280 @@ pub fn parse_cidr_allowlist(source: &str, input: &str) -> (Allowlist, Vec<ParseE
     let mut list = AllowlistBuilder::new(AllowlistFormat::Cidr, source);
     list.reserve(line_count(input));
     let mut errors = Vec::new();
-    for_each_value(input, |line, value| match value {
-        Value::Net(net) => list.net(net, line, 0),
-        Value::Text(text) => {
-            if let Some(net) = parse_net(text) {
-                list.net(net, line, 0);
-            } else if let Some(name) = parse_host_name(text) {
-                list.name(name, line, 0);
-            } else {
-                errors.push(error(source, line, text, diagnose(text, true)));
-            }
+    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
+    for_each_value_from(input, 0, |line, value| {
+        match item(value, true, source, line, &mut errors) {
+            Some(Item::Net(net)) => list.net(net, line, 0),
+            Some(Item::Name(name)) => list.name(name, line, 0),
+            None => {}
         }
     });
     (list.finish(), errors)
+}
+
+/// What a line of a plain list holds.
+enum Item {
+    Net(IpNet),
+    Name(String),
+}
+
+/// A line's entry; `None` (with the error recorded) when it is neither a
+/// network nor, where allowed, a host name.
+fn item(
+    value: Value<'_>,
+    names_allowed: bool,
+    source: &str,
+    line: usize,
+    errors: &mut Vec<ParseError>,
+) -> Option<Item> {
+    match value {
+        Value::Net(net) => Some(Item::Net(net)),
+        Value::Text(text) => {
+            if let Some(net) = parse_net(text) {
+                Some(Item::Net(net))
+            } else if let Some(name) = parse_host_name(text).filter(|_| names_allowed) {
+                Some(Item::Name(name))
+            } else {
+                errors.push(error(source, line, text, diagnose(text, names_allowed)));
+                None
+            }
+        }
+    }
+}
+
+/// A hasher for networks: a multiply-rotate over the words written, much
+/// faster than the default `SipHash` for millions of small keys (no
+/// protection against crafted collisions is needed: a list is the user's
+/// own file, and a collision only costs time).
+#[derive(Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
+/// How many repeated lines a list keeps as examples.
+const DUPLICATE_EXAMPLES: usize = 100;
+
+/// Reads a plain list in pieces, so a file need not be in memory whole,
+/// keeping each distinct network once: memory grows with the distinct
+/// entries, not with the lines. [`parse_cidr_feed`] and
+/// [`parse_cidr_allowlist`] are this reader on one piece.
+pub struct PlainListReader {
+    source: String,
+    /// Host names are entries (an allowlist) rather than errors (a feed).
+    names_allowed: bool,
+    /// Keep each network once (see [`PlainListReader::dedup`]).
+    dedup: bool,
+    seen: FastMap<IpNet, u32>,
+    nets: Vec<(IpNet, u32)>,
+    names: Vec<(String, u32)>,
+    errors: Vec<ParseError>,
+    duplicates: u64,
+    duplicate_examples: Vec<(u32, u32)>,
+    /// Lines handed to the parser so far.
+    lines: usize,
+    /// The end of the last piece after its last line break.
+    pending: String,
+    started: bool,
+}
+
+/// What a [`PlainListReader`] read.
+#[derive(Debug, Clone, Default)]
+pub struct PlainList {
+    source: String,
+    /// Distinct networks with the line of their first occurrence.
+    pub nets: Vec<(IpNet, u32)>,
+    pub names: Vec<(String, u32)>,
+    pub errors: Vec<ParseError>,
+    /// Lines that repeat a network listed earlier.
+    pub duplicates: u64,
+    /// Some of them: (line, line of the first occurrence).
+    pub duplicate_examples: Vec<(u32, u32)>,
+}
+
+impl PlainListReader {
+    pub fn new(source: &str, names_allowed: bool) -> Self {
+        PlainListReader {
+            source: source.to_owned(),
+            names_allowed,
+            dedup: false,
+            seen: FastMap::default(),
+            nets: Vec::new(),
+            names: Vec::new(),
+            errors: Vec::new(),
+            duplicates: 0,
+            duplicate_examples: Vec::new(),
+            lines: 0,
+            pending: String::new(),
+            started: false,
+        }
+    }
+
+    /// Keeps each distinct network once, at its first line, and counts the
+    /// repeats: memory then grows with the distinct networks, not the
+    /// lines (for files read in pieces). Without it every line is an entry
+    /// and a repeat is reported as a redundant entry by the coverage.
+    #[must_use]
+    pub fn dedup(mut self) -> Self {
+        self.dedup = true;
+        self
+    }
+
+    /// Room for about `n` entries.
+    pub fn reserve(&mut self, n: usize) {
+        self.nets.reserve(n);
+        if self.dedup {
+            self.seen.reserve(n);
+        }
+    }
+
+    /// Reads the next piece of the list (any split, even mid-line).
+    pub fn push(&mut self, piece: &str) {
+        let mut piece = piece;
+        if !self.started && !piece.is_empty() {
+            self.started = true;
+            piece = piece.strip_prefix('\u{feff}').unwrap_or(piece);
+        }
+        let Some(cut) = piece.rfind('\n') else {
+            self.pending.push_str(piece);
+            return;
+        };
+        if self.pending.is_empty() {
+            self.lines_of(&piece[..=cut]);
+        } else {
+            let mut whole = std::mem::take(&mut self.pending);
+            whole.push_str(&piece[..=cut]);
+            self.lines_of(&whole);
+        }
+        self.pending.push_str(&piece[cut + 1..]);
+    }
+
+    /// The list read.
+    pub fn finish(mut self) -> PlainList {
+        let rest = std::mem::take(&mut self.pending);
+        if !rest.is_empty() {
+            self.lines_of(&rest);
+        }
+        PlainList {
+            source: self.source,
+            nets: self.nets,
+            names: self.names,
+            errors: self.errors,
+            duplicates: self.duplicates,
+            duplicate_examples: self.duplicate_examples,
+        }
+    }
+
+    /// Whole lines (the last may lack its line break).
+    fn lines_of(&mut self, text: &str) {
+        let before = self.lines;
+        let source = &self.source;
+        let names_allowed = self.names_allowed;
+        let (seen, nets, names, errors) = (
+            &mut self.seen,
+            &mut self.nets,
+            &mut self.names,
+            &mut self.errors,
+        );
+        let (duplicates, examples) = (&mut self.duplicates, &mut self.duplicate_examples);
+        let dedup = self.dedup;
+        for_each_value_from(text, before, |line, value| {
+            let net = match item(value, names_allowed, source, line, errors) {
+                Some(Item::Net(net)) => net,
+                Some(Item::Name(name)) => {
+                    names.push((name, line32(line)));
+                    return;
+                }
+                None => return,
+            };
+            if !dedup {
+                nets.push((net, line32(line)));
+                return;
+            }
+            match seen.entry(net) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    *duplicates += 1;
+                    if examples.len() < DUPLICATE_EXAMPLES {
+                        examples.push((line32(line), *first.get()));
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(line32(line));
+                    nets.push((net, line32(line)));
+                }
+            }
+        });
+        self.lines = before + text.matches('\n').count();
+    }
+}
+
+impl PlainList {
+    /// As a published feed.
+    pub fn feed(&self) -> Feed {
+        let mut feed = Feed::new(FeedFormat::Cidr);
+        feed.entries = self
+            .nets
+            .iter()
+            .map(|&(net, line)| PublishedEntry {
+                net,
+                line,
+                label: 0,
+            })
+            .collect();
+        feed
+    }
+
+    /// As an allowlist (every entry allows every port and protocol).
+    pub fn allowlist(&self) -> Allowlist {
+        let mut list = AllowlistBuilder::new(AllowlistFormat::Cidr, &self.source);
+        list.reserve(self.nets.len());
+        for &(net, line) in &self.nets {
+            list.net(net, line as usize, 0);
+        }
+        for (name, line) in &self.names {
+            list.name(name.clone(), *line as usize, 0);
+        }
+        let mut list = list.finish();
+        list.duplicate_lines = self.duplicates;
+        list.duplicate_examples = self
+            .duplicate_examples
+            .iter()
+            .map(|&(line, first)| {
+                (
+                    crate::model::At { source: 0, line },
+                    crate::model::At {
+                        source: 0,
+                        line: first,
+                    },
+                )
+            })
+            .collect();
+        list
+    }
 }
 
 /// Parses one CIDR or bare address (`/32`, `/128`), normalised to its
@@ -334,20 +590,21 @@ pub fn parse_host_name(value: &str) -> Option<String> {
 /// A non-blank line: a CIDR or address read on the fast path, or the
 /// line's text (comment and surrounding whitespace removed) for the caller
 /// to parse.
+#[derive(Clone, Copy)]
 enum Value<'a> {
     Net(IpNet),
     Text(&'a str),
 }
 
-/// Calls `f(line_number, value)` for each non-blank line. One pass over the
-/// bytes: an IPv4 line is parsed where it stands, its end found by the
-/// parse itself; any other line is cut at its `\n`, its comment and
+/// Calls `f(line_number, value)` for each non-blank line of a piece of a
+/// list whose first line is line `lines_before + 1`. One pass over the
+/// bytes: an IPv4 or IPv6 line is parsed where it stands, its end found by
+/// the parse itself; any other line is cut at its `\n`, its comment and
 /// surrounding whitespace removed.
-fn for_each_value(input: &str, mut f: impl FnMut(usize, Value<'_>)) {
-    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
+fn for_each_value_from(input: &str, lines_before: usize, mut f: impl FnMut(usize, Value<'_>)) {
     let b = input.as_bytes();
     let mut pos = 0usize;
-    let mut line = 0usize;
+    let mut line = lines_before;
     while pos < b.len() {
         line += 1;
         let mut p = pos;
@@ -823,6 +1080,53 @@ mod tests {
             proptest::prop_assert_eq!(got_ok, want_ok);
             proptest::prop_assert_eq!(got_bad, want_bad);
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pieces_read_as_the_whole(
+            lines in proptest::collection::vec(proptest::sample::select(vec![
+                "10.0.0.0/8", "10.0.0.1", "2001:db8::/32", "bad", "# c", "", "api.example.com",
+                "10.0.0.0/8 # again", "\u{feff}1.2.3.4",
+            ]), 0..30),
+            cuts in proptest::collection::vec(0usize..200, 0..6),
+        ) {
+            let text = lines.join("\n");
+            let mut whole = PlainListReader::new("f", true).dedup();
+            whole.push(&text);
+            let whole = whole.finish();
+            let mut pieces = PlainListReader::new("f", true).dedup();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
+            cuts.sort_unstable();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([text.len()]) {
+                let c = (c..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+                if c >= at {
+                    pieces.push(&text[at..c]);
+                    at = c;
+                }
+            }
+            let pieces = pieces.finish();
+            proptest::prop_assert_eq!(&pieces.nets, &whole.nets);
+            proptest::prop_assert_eq!(&pieces.names, &whole.names);
+            proptest::prop_assert_eq!(pieces.duplicates, whole.duplicates);
+            proptest::prop_assert_eq!(pieces.errors, whole.errors);
+        }
+    }
+
+    #[test]
+    fn repeats_are_counted_not_kept() {
+        let mut reader = PlainListReader::new("a", true).dedup();
+        reader.push("10.0.0.0/8\n10.0.0.1/8\n\n10.0.0.0/8\n");
+        let list = reader.finish().allowlist();
+        assert_eq!(list.entries.len(), 1);
+        assert_eq!(list.duplicate_lines, 2);
+        let lines: Vec<(u32, u32)> = list
+            .duplicate_examples
+            .iter()
+            .map(|(d, f)| (d.line, f.line))
+            .collect();
+        assert_eq!(lines, [(2, 1), (4, 1)]);
     }
 
     #[test]

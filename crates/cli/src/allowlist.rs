@@ -285,6 +285,10 @@ fn parse_allowlist(args: &FeedArgs, source: &str, text: &str) -> Parsed<Allowlis
             Err(errors) => return Parsed::fatal(errors),
         }
     };
+    allowlist_parsed(source, list, errors)
+}
+
+fn allowlist_parsed(source: &str, list: Allowlist, errors: Vec<ParseError>) -> Parsed<Allowlist> {
     let input = Input {
         source: source.to_owned(),
         format: list.format.name().to_owned(),
@@ -296,6 +300,54 @@ fn parse_allowlist(args: &FeedArgs, source: &str, text: &str) -> Parsed<Allowlis
         errors,
         fatal: false,
     }
+}
+
+/// Plain lists bigger than this are read in pieces, never whole: memory
+/// then grows with the distinct entries, not with the file.
+const STREAM_ABOVE: u64 = 32 * 1024 * 1024;
+
+/// A big local plain-list allowlist, read in pieces; `None` when `source`
+/// is small, a URL, or not a plain list (then it is read whole).
+fn stream_allowlist(args: &FeedArgs, source: &str) -> Option<Parsed<Allowlist>> {
+    use std::io::Read;
+    if source.contains("://") || !matches!(args.allowlist_format.as_str(), "auto" | "cidr") {
+        return None;
+    }
+    let size = std::fs::metadata(source).ok()?.len();
+    if size <= STREAM_ABOVE {
+        return None;
+    }
+    let mut file = std::fs::File::open(source).ok()?;
+    let mut piece = vec![0u8; 8 * 1024 * 1024];
+    let mut carry: Vec<u8> = Vec::new();
+    let mut reader = reach_allowlist::text::PlainListReader::new(source, true).dedup();
+    let mut first = true;
+    loop {
+        let n = match file.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(_) => return None,
+        };
+        carry.extend_from_slice(&piece[..n]);
+        // A line break is never inside a UTF-8 sequence: cut after the last.
+        let Some(cut) = carry.iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&carry[..=cut]).into_owned();
+        if first {
+            first = false;
+            let format = reach_allowlist::firewall::detect(&text);
+            if args.allowlist_format == "auto" && format != Some(AllowlistFormat::Cidr) {
+                return None;
+            }
+        }
+        reader.push(&text);
+        carry.drain(..=cut);
+    }
+    reader.push(&String::from_utf8_lossy(&carry));
+    let list = reader.finish();
+    let errors = list.errors.clone();
+    Some(allowlist_parsed(source, list.allowlist(), errors))
 }
 
 fn family(
@@ -371,8 +423,11 @@ pub(crate) async fn run(
         }
     }
     let mut allow_texts = Vec::new();
+    let mut streamed = Vec::new();
     for source in &args.feed.allowlists {
-        if let Some(text) = reader.read(source).await {
+        if let Some(parsed) = stream_allowlist(&args.feed, source) {
+            streamed.push(parsed);
+        } else if let Some(text) = reader.read(source).await {
             allow_texts.push((source.as_str(), text));
         }
     }
@@ -408,7 +463,7 @@ pub(crate) async fn run(
     }
     let mut allow: Option<Allowlist> = None;
     let mut allow_inputs = Vec::new();
-    for parsed in lists {
+    for parsed in streamed.into_iter().chain(lists) {
         if let Some((list, input)) = reader.take(parsed) {
             merge(&mut allow, list);
             allow_inputs.push(input);
@@ -593,6 +648,20 @@ fn coverage_findings(
             "ACCEPT rules are overridden by earlier DROP/REJECT rules of their chain",
             entries,
         ));
+    }
+    if allow.duplicate_lines > 0 {
+        let entries = allow
+            .duplicate_examples
+            .iter()
+            .map(|(dup, first)| format!("{} repeats line {}", allow.origin(*dup), first.line));
+        let mut finding = entries_finding(
+            Code::AllowlistRedundantEntry,
+            usize::try_from(allow.duplicate_lines).unwrap_or(usize::MAX),
+            "allowlist lines repeat an entry listed earlier (each counted once)",
+            entries,
+        );
+        finding = finding.with("repeated_lines", allow.duplicate_lines);
+        check.push(finding);
     }
     if !result.redundant.is_empty() {
         let entries = result
