@@ -8,6 +8,7 @@
 mod allowlist;
 mod check;
 mod cli;
+mod fuzz_corpus;
 mod hostile;
 mod malformed;
 mod oauth;

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 
 mod bench;
 mod bench_allowlist;
+mod fuzz;
 
 const USAGE: &str = "usage: cargo xtask <ci|demo|schema|bench probe [--checks N] [--concurrency N]>
 
@@ -21,7 +22,8 @@ const USAGE: &str = "usage: cargo xtask <ci|demo|schema|bench probe [--checks N]
   bench allowlist  published minus allowlist on 1M + 1M prefixes, reach against iprange
   bench run    500 endpoint checks through `reach run`: time, peak RSS, the progress bar
   bench load   10,000 targets with --concurrency 1000: time, peak RSS, open-file limits
-  bench bigfile  a 10-million-line allowlist (100,000 distinct networks): time, peak RSS";
+  bench bigfile  a 10-million-line allowlist (100,000 distinct networks): time, peak RSS
+  fuzz [--seconds N] [--jobs J] [TARGET...]  every fuzz target (cargo-fuzz, nightly), N seconds each";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("demo") => demo(&args[1..]),
         Some("schema") => schema(),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");

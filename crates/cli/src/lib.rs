@@ -9,6 +9,8 @@ mod allowlist;
 mod args;
 mod check;
 mod formats;
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod oauth;
 mod partial;

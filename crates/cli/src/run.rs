@@ -405,6 +405,24 @@ fn plan(
 fn entries(path: &Path, args: &RunArgs) -> Result<Vec<Entry>, String> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read it: {e}"))?;
+    entries_of(path, &text, args)
+}
+
+/// The command lines of a preflight file's checks (for the fuzzer: any
+/// text, never a panic).
+pub(crate) fn plan_text(text: &str) -> usize {
+    let args = RunArgs {
+        file: PathBuf::from("fuzz.toml"),
+        concurrency: 1,
+        only: Vec::new(),
+        skip: Vec::new(),
+    };
+    entries_of(Path::new("fuzz.toml"), text, &args).map_or(0, |e| e.len())
+}
+
+fn entries_of(path: &Path, text: &str, args: &RunArgs) -> Result<Vec<Entry>, String> {
+    let file = path.display().to_string();
+    let text = text.to_owned();
     let doc: Document = toml::from_str(&text).map_err(|e| {
         let at = e
             .span()
