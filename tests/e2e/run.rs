@@ -12,25 +12,9 @@ fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/preflight.toml")
 }
 
-/// The `${LAB_…}` variables of `examples/preflight.toml` (as `cargo xtask
-/// demo` sets them).
+/// The `${LAB_…}` variables of `examples/preflight.toml`.
 fn lab_env(cmd: &mut assert_cmd::Command) {
-    let lab = lab();
-    for (name, value) in [
-        ("LAB_DNS", lab.dns.to_string()),
-        ("LAB_CA", lab.ca_pem_path.display().to_string()),
-        ("LAB_HTTP", lab.http.port().to_string()),
-        ("LAB_HTTPS", lab.https.port().to_string()),
-        ("LAB_IDP", lab.idp.port().to_string()),
-        ("LAB_DROPPING", lab.dropping.to_string()),
-        ("LAB_EXPIRED", lab.tls.expired.port().to_string()),
-        (
-            "LAB_INCOMPLETE",
-            lab.tls.incomplete_chain.port().to_string(),
-        ),
-        ("LAB_CLIENT_SECRET", "lab-secret".to_owned()),
-        ("LAB_STALE_REFRESH_TOKEN", "expired-refresh".to_owned()),
-    ] {
+    for (name, value) in lab().preflight_environment() {
         cmd.env(name, value);
     }
 }

@@ -104,26 +104,6 @@ fn schema() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `${LAB_…}` variables `examples/preflight.toml` reads: where the
-/// lab's servers listen, and the demo's secrets.
-pub(crate) fn lab_environment(lab: &reach_lab::Lab) -> Vec<(&'static str, String)> {
-    vec![
-        ("LAB_DNS", lab.dns.to_string()),
-        ("LAB_CA", lab.ca_pem_path.display().to_string()),
-        ("LAB_HTTP", lab.http.port().to_string()),
-        ("LAB_HTTPS", lab.https.port().to_string()),
-        ("LAB_IDP", lab.idp.port().to_string()),
-        ("LAB_DROPPING", lab.dropping.to_string()),
-        ("LAB_EXPIRED", lab.tls.expired.port().to_string()),
-        (
-            "LAB_INCOMPLETE",
-            lab.tls.incomplete_chain.port().to_string(),
-        ),
-        ("LAB_CLIENT_SECRET", "lab-secret".to_owned()),
-        ("LAB_STALE_REFRESH_TOKEN", "expired-refresh".to_owned()),
-    ]
-}
-
 fn demo(extra: &[String]) -> anyhow::Result<()> {
     let mut build = cargo();
     build.args(["build", "--quiet", "-p", "reach-cli", "--bin", "reach"]);
@@ -144,7 +124,7 @@ fn demo(extra: &[String]) -> anyhow::Result<()> {
     let preflight = root().join("examples").join("preflight.toml");
     let mut cmd = Command::new(&reach);
     cmd.arg("run").arg(&preflight).args(extra);
-    for (name, value) in lab_environment(&lab) {
+    for (name, value) in lab.preflight_environment() {
         cmd.env(name, value);
     }
     eprintln!("$ reach run examples/preflight.toml\n");

@@ -474,6 +474,27 @@ impl Lab {
         self.https_identity.clone()
     }
 
+    /// The `${LAB_…}` environment variables `examples/preflight.toml` reads:
+    /// where the lab's servers listen, and the demo's secrets. `cargo xtask
+    /// demo` and the test of the example set them.
+    pub fn preflight_environment(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("LAB_DNS", self.dns.to_string()),
+            ("LAB_CA", self.ca_pem_path.display().to_string()),
+            ("LAB_HTTP", self.http.port().to_string()),
+            ("LAB_HTTPS", self.https.port().to_string()),
+            ("LAB_IDP", self.idp.port().to_string()),
+            ("LAB_DROPPING", self.dropping.to_string()),
+            ("LAB_EXPIRED", self.tls.expired.port().to_string()),
+            (
+                "LAB_INCOMPLETE",
+                self.tls.incomplete_chain.port().to_string(),
+            ),
+            ("LAB_CLIENT_SECRET", "lab-secret".to_owned()),
+            ("LAB_STALE_REFRESH_TOKEN", "expired-refresh".to_owned()),
+        ]
+    }
+
     /// The lab CA certificate, PEM text (the content of `ca_pem_path`).
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
