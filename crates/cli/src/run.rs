@@ -332,15 +332,22 @@ fn arguments(
     Ok(())
 }
 
+/// The preflight file being read.
+struct Source<'a> {
+    file: &'a str,
+    text: &'a str,
+    /// Its folder: relative paths start there.
+    base: &'a Path,
+}
+
 /// The command line of one entry.
 fn plan(
     kind: &Kind,
     table: &toml::Table,
     defaults: &toml::Table,
-    base: &Path,
-    text: &str,
-    file: &str,
+    src: &Source<'_>,
     span: std::ops::Range<usize>,
+    fallback_timeout: Duration,
 ) -> Result<Vec<String>, String> {
     let mut flags: Vec<String> = Vec::new();
     let mut positionals: Vec<String> = Vec::new();
@@ -355,7 +362,7 @@ fn plan(
         if key == "name" {
             continue;
         }
-        let at = || position(file, text, key_offset(text, span.clone(), key));
+        let at = || position(src.file, src.text, key_offset(src.text, span.clone(), key));
         let Some(arg) = find(key) else {
             let mut known: Vec<&str> = kind.keys.iter().map(|(k, _)| *k).collect();
             if kind.network {
@@ -369,7 +376,7 @@ fn plan(
                 known.join(", ")
             ));
         };
-        arguments(arg, value, base, &mut flags, &mut positionals)
+        arguments(arg, value, src.base, &mut flags, &mut positionals)
             .map_err(|e| format!("{}: `{key}`: {e}", at()))?;
     }
     // Defaults the entry does not override.
@@ -379,8 +386,8 @@ fn plan(
                 continue;
             }
             if let Some((_, arg)) = NETWORK.iter().find(|(k, _)| k == key) {
-                arguments(*arg, value, base, &mut flags, &mut positionals)
-                    .map_err(|e| format!("{file}: [defaults] `{key}`: {e}"))?;
+                arguments(*arg, value, src.base, &mut flags, &mut positionals)
+                    .map_err(|e| format!("{}: [defaults] `{key}`: {e}", src.file))?;
             }
         }
     } else if let Some(timeout) = defaults
@@ -388,7 +395,13 @@ fn plan(
         .filter(|_| !table.contains_key("timeout"))
     {
         flags.push("--timeout".to_owned());
-        flags.push(scalar(timeout).map_err(|e| format!("{file}: [defaults] `timeout`: {e}"))?);
+        flags
+            .push(scalar(timeout).map_err(|e| format!("{}: [defaults] `timeout`: {e}", src.file))?);
+    }
+    // Neither the entry nor [defaults] set a timeout: the run's own.
+    if !flags.iter().any(|f| f == "--timeout") {
+        flags.push("--timeout".to_owned());
+        flags.push(format!("{}ms", fallback_timeout.as_millis().max(1)));
     }
     let mut argv = vec!["reach".to_owned()];
     argv.extend(kind.command.iter().map(|s| (*s).to_owned()));
@@ -402,10 +415,10 @@ fn plan(
 
 /// Reads the file into entries, in file order; `Err` when the file itself
 /// cannot be read or is not TOML of the known shape.
-fn entries(path: &Path, args: &RunArgs) -> Result<Vec<Entry>, String> {
+fn entries(path: &Path, args: &RunArgs, timeout: Duration) -> Result<Vec<Entry>, String> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read it: {e}"))?;
-    entries_of(path, &text, args)
+    entries_of(path, &text, args, timeout)
 }
 
 /// The command lines of a preflight file's checks (for the fuzzer: any
@@ -417,10 +430,15 @@ pub(crate) fn plan_text(text: &str) -> usize {
         only: Vec::new(),
         skip: Vec::new(),
     };
-    entries_of(Path::new("fuzz.toml"), text, &args).map_or(0, |e| e.len())
+    entries_of(Path::new("fuzz.toml"), text, &args, Duration::from_secs(10)).map_or(0, |e| e.len())
 }
 
-fn entries_of(path: &Path, text: &str, args: &RunArgs) -> Result<Vec<Entry>, String> {
+fn entries_of(
+    path: &Path,
+    text: &str,
+    args: &RunArgs,
+    timeout: Duration,
+) -> Result<Vec<Entry>, String> {
     let file = path.display().to_string();
     let text = text.to_owned();
     let doc: Document = toml::from_str(&text).map_err(|e| {
@@ -432,6 +450,11 @@ fn entries_of(path: &Path, text: &str, args: &RunArgs) -> Result<Vec<Entry>, Str
     let base = path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let src = Source {
+        file: &file,
+        text: &text,
+        base: &base,
+    };
     let empty = toml::Table::new();
     let defaults = doc.defaults.as_ref().map_or(&empty, |d| d.get_ref());
     if let Some(d) = &doc.defaults {
@@ -471,7 +494,7 @@ fn entries_of(path: &Path, text: &str, args: &RunArgs) -> Result<Vec<Entry>, Str
                 offset: entry.span().start,
                 kind,
                 label,
-                plan: plan(kind, table, defaults, &base, &text, &file, entry.span()),
+                plan: plan(kind, table, defaults, &src, entry.span(), timeout),
             });
         }
     }
@@ -482,7 +505,7 @@ fn entries_of(path: &Path, text: &str, args: &RunArgs) -> Result<Vec<Entry>, Str
 /// Runs the file's checks, `args.concurrency` at once, and returns them in
 /// file order.
 pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<Vec<Check>> {
-    let entries = match entries(&args.file, args) {
+    let entries = match entries(&args.file, args, output.timeout) {
         Ok(e) => e,
         Err(message) => {
             return Ok(vec![Check::input_error(
