@@ -87,17 +87,30 @@ where
                 result.tls_error = Some(tls.clone());
                 return result;
             }
-            let when = if result.first_byte.is_some() {
-                "while reading the response body"
-            } else {
-                "before a response"
+            let announced = result
+                .phase
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| h.value.trim().parse::<u64>().ok())
+                .filter(|n| result.first_byte.is_some() && *n > result.phase.body_bytes);
+            let message = match announced {
+                // The status and headers came; the body stopped short.
+                Some(length) => format!(
+                    "{} closed the connection after {} of the {length} body bytes its Content-Length announced",
+                    request.url, result.phase.body_bytes
+                ),
+                None if result.first_byte.is_some() => format!(
+                    "{} failed while reading the response body: {e}",
+                    request.url
+                ),
+                None => format!("{} failed before a response: {e}", request.url),
             };
             result.findings.push(
-                Finding::new(
-                    Code::HttpProtocolError,
-                    format!("{} failed {when}: {e}", request.url),
-                )
-                .with("error", e.to_string()),
+                Finding::new(Code::HttpProtocolError, message)
+                    .with("error", e.to_string())
+                    .with("body_bytes", result.phase.body_bytes)
+                    .with("content_length", announced),
             );
         }
         Err(_) => {

@@ -311,6 +311,14 @@ where
                     version_refused = classify::is_version_refusal(error);
                     classify::finding(error, bare, &phase)
                 }
+                None if io.kind() == std::io::ErrorKind::UnexpectedEof => Finding::new(
+                    Code::TlsHandshakeFailed,
+                    format!(
+                        "{bare} closed the connection during the TLS handshake, before a complete answer: \
+                         not a TLS service on this port, or a filter that drops TLS"
+                    ),
+                )
+                .with("reason", io.to_string()),
                 None => Finding::new(
                     Code::TlsHandshakeFailed,
                     format!("the TLS handshake with {bare} failed: {io}"),
