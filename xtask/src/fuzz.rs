@@ -59,12 +59,18 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     println!("| target | seconds | executions | result |\n|---|---|---|---|");
     let mut failed = Vec::new();
     for batch in targets.chunks(jobs) {
+        // Each fuzzer writes its log to a file: a pipe nobody reads while
+        // another target is waited for would fill and stop it.
+        let logs = fuzz.join("logs");
+        std::fs::create_dir_all(&logs)?;
         let children: Vec<_> = batch
             .iter()
-            .map(|t| {
+            .map(|t| -> anyhow::Result<_> {
                 let corpus = fuzz.join("corpus").join(t);
                 let _ = std::fs::create_dir_all(&corpus);
-                Command::new("cargo")
+                let log_path = logs.join(format!("{t}.log"));
+                let log = std::fs::File::create(&log_path)?;
+                let child = Command::new("cargo")
                     .current_dir(&fuzz)
                     .args(["+nightly", "fuzz", "run", t])
                     .arg(&corpus)
@@ -72,21 +78,21 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                     .arg("--")
                     .arg(format!("-max_total_time={seconds}"))
                     .args(["-rss_limit_mb=2048", "-timeout=10", "-print_final_stats=1"])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map(|c| (t.clone(), c))
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()?;
+                Ok((t.clone(), child, log_path))
             })
             .collect::<Result<_, _>>()?;
-        for (target, child) in children {
-            let out = child.wait_with_output()?;
-            let log = String::from_utf8_lossy(&out.stderr);
+        for (target, mut child, log_path) in children {
+            let out_status = child.wait()?;
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             let execs = log
                 .lines()
                 .filter_map(|l| l.strip_prefix("stat::number_of_executed_units:"))
                 .next_back()
                 .map_or_else(|| "?".to_owned(), |v| v.trim().to_owned());
-            let result = if out.status.success() {
+            let result = if out_status.success() {
                 "no crash".to_owned()
             } else {
                 failed.push(target.clone());
