@@ -141,14 +141,15 @@ const DUPLICATE_EXAMPLES: usize = 100;
 
 /// Reads a plain list in pieces, so a file need not be in memory whole,
 /// keeping each distinct network once: memory grows with the distinct
-/// entries, not with the lines. [`parse_cidr_feed`] and
-/// [`parse_cidr_allowlist`] are this reader on one piece.
+/// entries, not with the lines. The repeats are counted (with some
+/// examples) rather than kept. For a text already in memory,
+/// [`parse_cidr_allowlist`] keeps every line as an entry instead, and the
+/// coverage reports a repeat as a redundant entry. Both read lines with
+/// the same code.
 pub struct PlainListReader {
     source: String,
     /// Host names are entries (an allowlist) rather than errors (a feed).
     names_allowed: bool,
-    /// Keep each network once (see [`PlainListReader::dedup`]).
-    dedup: bool,
     seen: FastMap<IpNet, u32>,
     nets: Vec<(IpNet, u32)>,
     names: Vec<(String, u32)>,
@@ -181,7 +182,6 @@ impl PlainListReader {
         PlainListReader {
             source: source.to_owned(),
             names_allowed,
-            dedup: false,
             seen: FastMap::default(),
             nets: Vec::new(),
             names: Vec::new(),
@@ -194,22 +194,10 @@ impl PlainListReader {
         }
     }
 
-    /// Keeps each distinct network once, at its first line, and counts the
-    /// repeats: memory then grows with the distinct networks, not the
-    /// lines (for files read in pieces). Without it every line is an entry
-    /// and a repeat is reported as a redundant entry by the coverage.
-    #[must_use]
-    pub fn dedup(mut self) -> Self {
-        self.dedup = true;
-        self
-    }
-
     /// Room for about `n` entries.
     pub fn reserve(&mut self, n: usize) {
         self.nets.reserve(n);
-        if self.dedup {
-            self.seen.reserve(n);
-        }
+        self.seen.reserve(n);
     }
 
     /// Reads the next piece of the list (any split, even mid-line).
@@ -261,7 +249,6 @@ impl PlainListReader {
             &mut self.errors,
         );
         let (duplicates, examples) = (&mut self.duplicates, &mut self.duplicate_examples);
-        let dedup = self.dedup;
         for_each_value_from(text, before, |line, value| {
             let net = match item(value, names_allowed, source, line, errors) {
                 Some(Item::Net(net)) => net,
@@ -271,10 +258,6 @@ impl PlainListReader {
                 }
                 None => return,
             };
-            if !dedup {
-                nets.push((net, line32(line)));
-                return;
-            }
             match seen.entry(net) {
                 std::collections::hash_map::Entry::Occupied(first) => {
                     *duplicates += 1;
@@ -293,21 +276,6 @@ impl PlainListReader {
 }
 
 impl PlainList {
-    /// As a published feed.
-    pub fn feed(&self) -> Feed {
-        let mut feed = Feed::new(FeedFormat::Cidr);
-        feed.entries = self
-            .nets
-            .iter()
-            .map(|&(net, line)| PublishedEntry {
-                net,
-                line,
-                label: 0,
-            })
-            .collect();
-        feed
-    }
-
     /// As an allowlist (every entry allows every port and protocol).
     pub fn allowlist(&self) -> Allowlist {
         let mut list = AllowlistBuilder::new(AllowlistFormat::Cidr, &self.source);
@@ -1092,10 +1060,10 @@ mod tests {
             cuts in proptest::collection::vec(0usize..200, 0..6),
         ) {
             let text = lines.join("\n");
-            let mut whole = PlainListReader::new("f", true).dedup();
+            let mut whole = PlainListReader::new("f", true);
             whole.push(&text);
             let whole = whole.finish();
-            let mut pieces = PlainListReader::new("f", true).dedup();
+            let mut pieces = PlainListReader::new("f", true);
             let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
             cuts.sort_unstable();
             let mut at = 0;
@@ -1116,7 +1084,7 @@ mod tests {
 
     #[test]
     fn repeats_are_counted_not_kept() {
-        let mut reader = PlainListReader::new("a", true).dedup();
+        let mut reader = PlainListReader::new("a", true);
         reader.push("10.0.0.0/8\n10.0.0.1/8\n\n10.0.0.0/8\n");
         let list = reader.finish().allowlist();
         assert_eq!(list.entries.len(), 1);

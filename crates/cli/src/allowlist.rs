@@ -320,7 +320,7 @@ fn stream_allowlist(args: &FeedArgs, source: &str) -> Option<Parsed<Allowlist>> 
     let mut file = std::fs::File::open(source).ok()?;
     let mut piece = vec![0u8; 8 * 1024 * 1024];
     let mut carry: Vec<u8> = Vec::new();
-    let mut reader = reach_allowlist::text::PlainListReader::new(source, true).dedup();
+    let mut reader = reach_allowlist::text::PlainListReader::new(source, true);
     let mut first = true;
     loop {
         let n = match file.read(&mut piece) {

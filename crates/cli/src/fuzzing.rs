@@ -37,7 +37,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
             let cut = (cut..=text.len())
                 .find(|&i| text.is_char_boundary(i))
                 .unwrap_or(0);
-            let mut reader = reach_allowlist::text::PlainListReader::new("f", true).dedup();
+            let mut reader = reach_allowlist::text::PlainListReader::new("f", true);
             reader.push(&text[..cut]);
             reader.push(&text[cut..]);
             let _ = reader.finish().allowlist();
