@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own tasks (rust-analyzer's pattern).
 //!
 //! - `cargo xtask ci`     fmt check, clippy -D warnings on all targets, all tests, all `--locked`
+//! - `cargo xtask interop` real servers (nginx, squid, Knot, nft, …) against the reach binary, as root
 //! - `cargo xtask demo`   start the loopback lab and run `reach check` against good and broken endpoints
 //! - `cargo xtask schema` regenerate `report.schema.json`
 
@@ -12,10 +13,12 @@ use anyhow::{Context, bail};
 mod bench;
 mod bench_allowlist;
 mod fuzz;
+mod interop;
 
-const USAGE: &str = "usage: cargo xtask <ci|demo|schema|bench probe [--checks N] [--concurrency N]>
+const USAGE: &str = "usage: cargo xtask <ci|interop|demo|schema|bench …|fuzz …>
 
   ci           cargo fmt --check, cargo clippy -D warnings (all targets), cargo test (all --locked)
+  interop [FILTER]  install real servers (Debian packages, as root) and run the reach binary against them
   demo         start the loopback lab and run `reach run examples/preflight.toml`: every check kind
   schema       regenerate report.schema.json from the report types
   bench probe  HTTPS checks per second, reach against curl --parallel, on one loopback TLS server
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("schema") => schema(),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("interop") => interop::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");

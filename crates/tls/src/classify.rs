@@ -153,11 +153,11 @@ pub fn finding(error: &rustls::Error, host: &str, phase: &TlsPhase) -> Finding {
             ),
         )
         .with("alert", alert_name(*alert)),
-        rustls::Error::InvalidMessage(m) => Finding::new(
+        rustls::Error::InvalidMessage(_) => Finding::new(
             Code::TlsHandshakeFailed,
-            format!("{host} does not answer with TLS (invalid message: {m:?}); is this port plain HTTP or another protocol?"),
+            format!("{host} does not answer with TLS: what came back is not a TLS record; is this port plain HTTP or another protocol?"),
         )
-        .with("reason", format!("{m:?}")),
+        .with("reason", error.to_string()),
         other => Finding::new(
             Code::TlsHandshakeFailed,
             format!("the TLS handshake with {host} failed: {other}"),

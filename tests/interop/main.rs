@@ -1,0 +1,25 @@
+//! The interop suite: the real `reach` binary against real servers from
+//! Debian's packages (nginx, haproxy, openssl s_server, squid, mitmproxy,
+//! Knot DNS, nftables and iptables-nft in network namespaces), all on
+//! loopback or inside namespaces the suite creates.
+//!
+//! The truth of every case comes from the real tools (`openssl s_client`,
+//! `curl`, the kernel) and is written in the test; reach must agree with it.
+//! Run it with `cargo xtask interop`, which installs the packages first (as
+//! root). A missing program fails the case and names its package: nothing is
+//! skipped.
+//!
+//! Addresses: each case has its own loopback address (127.0.N.M), so cases
+//! run in parallel on fixed ports without racing for them.
+
+mod dns;
+mod firewall;
+mod proxy;
+mod servers;
+mod tls;
+
+#[path = "../support/mod.rs"]
+mod support;
+
+pub(crate) use servers::{Server, TempDir, require, tool};
+pub(crate) use support::{Run, codes, command, finding, run_with};

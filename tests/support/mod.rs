@@ -1,0 +1,280 @@
+//! What the end-to-end and the interop suites share: running the `reach`
+//! binary, reading its JSON report into the strict types, and the scan that
+//! keeps Rust `Debug` text, enum names and raw durations out of every
+//! message and remedy a run produces.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use reach_report::{Check, Code, Report, Status};
+
+pub const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// The `reach` binary with a bounded run time and none of the machine's
+/// proxy or colour settings.
+pub fn command() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reach"));
+    cmd.timeout(Duration::from_secs(60)).env_remove("NO_COLOR");
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs `reach` (as prepared by the caller) with `--json` and `args`. Every
+/// message and remedy of the report is scanned for text meant for
+/// programmers ([`assert_for_people`]).
+#[track_caller]
+pub fn run_with(mut cmd: assert_cmd::Command, args: &[&str]) -> Run {
+    let output = cmd.arg("--json").args(args).output().expect("reach runs");
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
+    let report: Report = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not a reach.report/v1 ({e}): {stdout}"));
+    assert_eq!(report.schema, "reach.report/v1");
+    assert_for_people(&report);
+    Run {
+        code: output.status.code().expect("exited"),
+        report,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stdout,
+    }
+}
+
+/// A run's exit code and its JSON report, parsed into the strict types
+/// (unknown fields are errors).
+pub struct Run {
+    pub code: i32,
+    pub report: Report,
+    pub stderr: String,
+    pub stdout: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn check(&self, target: &str) -> &Check {
+        self.report
+            .checks
+            .iter()
+            .find(|c| c.target == target)
+            .unwrap_or_else(|| panic!("no check for {target} in {:#?}", self.report.checks))
+    }
+
+    /// The only check of the report.
+    #[track_caller]
+    pub fn only(&self) -> &Check {
+        assert_eq!(self.report.checks.len(), 1, "{:#?}", self.report.checks);
+        &self.report.checks[0]
+    }
+}
+
+/// The codes of a check's findings, in order.
+pub fn codes(check: &Check) -> Vec<Code> {
+    check.findings.iter().map(|f| f.code).collect()
+}
+
+/// Asserts a check failed with exactly one finding, of `code`.
+#[track_caller]
+pub fn assert_fails_with(check: &Check, code: Code) {
+    assert_eq!(codes(check), vec![code], "{check:#?}");
+    assert_eq!(check.status, Status::Fail, "{check:#?}");
+}
+
+/// The finding of `code` in `check`.
+#[track_caller]
+pub fn finding(check: &Check, code: Code) -> &reach_report::Finding {
+    check
+        .findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("no {code:?} in {check:#?}"))
+}
+
+/// Fails when a message or remedy of `report` carries text meant for
+/// programmers: a `Debug` rendering (`Other(OtherError(…))`,
+/// `Context { … }`), a bare enum variant name (`CaUsedAsEndEntity`) or a raw
+/// `Duration` (`2.999478055s`, `150ms`).
+#[track_caller]
+pub fn assert_for_people(report: &Report) {
+    for check in &report.checks {
+        for f in &check.findings {
+            for (what, text) in [("message", &f.message), ("remedy", &f.remedy)] {
+                if let Some(bad) = programmer_text(text) {
+                    panic!(
+                        "the {what} of {} on {} shows `{bad}`, text meant for programmers: {text}",
+                        f.code.name(),
+                        check.target
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Names people write with inner capitals; anything else shaped like
+/// `CamelCase` in a message is an enum variant or a type name.
+const CAMEL_WORDS: &[&str] = &[
+    "OpenSSL",
+    "GitHub",
+    "HubSpot",
+    "ForceAuthn",
+    "AuthnRequest",
+    "SAMLRequest",
+    "SAMLResponse",
+    "StatusCode",
+    "StatusMessage",
+    "UiPath",
+    "FortiGate",
+    "SonicWall",
+    "WatchGuard",
+    "ContentKeeper",
+    "McAfee",
+    "OneLogin",
+    "SimpleSAMLphp",
+    "JavaScript",
+    "PingFederate",
+    "PingOne",
+    "DigiCert",
+    "GlobalSign",
+    "GoDaddy",
+    "IdP",
+    "IdPs",
+    "OAuth",
+    "OpenID",
+    "JWKs",
+    "ServerHello",
+    "ClientHello",
+    "CertificateRequest",
+    "KeyUsage",
+    "ExtendedKeyUsage",
+    "SameSite",
+    "HttpOnly",
+    "BasicConstraints",
+    "NetScaler",
+    "iCloud",
+    "macOS",
+    "iOS",
+    "WebKit",
+    "PowerShell",
+    "LibreSSL",
+    "BoringSSL",
+    "GnuTLS",
+    "NSS",
+    "CloudFront",
+    "CloudFlare",
+    "ZScaler",
+    "ProxySG",
+    "SSLVisibility",
+    "AutomationCloud",
+    "WebSocket",
+    "IPv4",
+    "IPv6",
+    "DNSSEC",
+    "TTLs",
+    "CNAMEs",
+    "URLs",
+    "IPs",
+    "CAs",
+    "ACLs",
+    "SANs",
+    "SCTs",
+    "nftables",
+    "iptables",
+    "ip6tables",
+    "RSASSA",
+    "ECDSA",
+    "EdDSA",
+    "MiB",
+    "KiB",
+    "GiB",
+    "kB",
+    "MB",
+    "GB",
+];
+
+/// The first piece of `text` that reads as programmer output, if any.
+pub fn programmer_text(text: &str) -> Option<String> {
+    for word in
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == 'µ'))
+    {
+        let word = word.trim_matches('.');
+        if word.is_empty() {
+            continue;
+        }
+        if is_raw_duration(word) {
+            return Some(word.to_owned());
+        }
+        if is_camel(word) && !CAMEL_WORDS.contains(&word) {
+            return Some(word.to_owned());
+        }
+    }
+    for needle in ["Some(", "None)", "Err(", "Ok(", " { ", "\\\"", "\\n"] {
+        if text.contains(needle) {
+            return Some(needle.to_owned());
+        }
+    }
+    None
+}
+
+/// `2.999478055s`, `5s`, `150ms`, `12µs`, `3ns`: how `Duration`'s `Debug`
+/// prints. People write `3 s` or `3 seconds`.
+fn is_raw_duration(word: &str) -> bool {
+    let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == 'µ');
+    let unit = &word[digits.len()..];
+    !digits.is_empty()
+        && digits.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && matches!(unit, "s" | "ms" | "µs" | "us" | "ns")
+}
+
+/// `CaUsedAsEndEntity`, `BadSignature`: an upper-case letter, then a
+/// lower-case one, then another upper-case letter later on, no digits-only.
+fn is_camel(word: &str) -> bool {
+    let chars: Vec<char> = word.chars().collect();
+    if chars.len() < 4 || !chars[0].is_ascii_uppercase() {
+        return false;
+    }
+    let mut seen_lower = false;
+    for &c in &chars[1..] {
+        if c.is_ascii_lowercase() {
+            seen_lower = true;
+        } else if c.is_ascii_uppercase() && seen_lower {
+            return true;
+        } else if !c.is_ascii_alphanumeric() {
+            return false;
+        }
+    }
+    false
+}
+
+#[test]
+fn programmer_text_is_recognised() {
+    for bad in [
+        "rejected: Other(OtherError(CaUsedAsEndEntity))",
+        "did not finish within 2.999478055s",
+        "waited 150ms",
+        "BadSignature",
+        "UnsupportedSignatureAlgorithmContext { signature_algorithm_id: [6, 9] }",
+    ] {
+        assert!(programmer_text(bad).is_some(), "{bad}");
+    }
+    for good in [
+        "the TLS handshake with api.example.com did not finish within 3 s",
+        "the certificate of host is self-signed (CN=host)",
+        "HubSpot answered BAD_CLIENT_ID; check the client id",
+        "api.example.com:443 refused the connection (IPv4 127.0.0.1)",
+        "send the SAMLRequest with ForceAuthn=\"true\"",
+        "see RFC 6749 section 5.2",
+    ] {
+        assert_eq!(programmer_text(good), None, "{good}");
+    }
+}

@@ -1,0 +1,114 @@
+//! `cargo xtask interop`: installs the real servers the interop suite runs
+//! against (Debian's packages, as root), then runs `tests/interop` — the
+//! `reach` binary against nginx, haproxy, openssl, squid, mitmproxy, Knot
+//! DNS and the kernel's firewall in network namespaces.
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// Every package the suite uses, with a program it installs (to tell
+/// whether it is there already).
+const PACKAGES: &[(&str, &str)] = &[
+    ("nginx-light", "/usr/sbin/nginx"),
+    ("haproxy", "/usr/sbin/haproxy"),
+    ("openssl", "/usr/bin/openssl"),
+    ("curl", "/usr/bin/curl"),
+    ("squid-openssl", "/usr/sbin/squid"),
+    ("mitmproxy", "/usr/bin/mitmdump"),
+    ("knot", "/usr/sbin/knotd"),
+    ("knot-dnsutils", "/usr/bin/kdig"),
+    ("nftables", "/usr/sbin/nft"),
+    ("iptables", "/usr/sbin/iptables-nft"),
+    ("iproute2", "/usr/sbin/ip"),
+    ("testssl.sh", "/usr/bin/testssl"),
+];
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    if !is_root() {
+        eprintln!(
+            "cargo xtask interop needs root: it installs Debian packages ({}) with apt-get, \
+             and creates network namespaces for the firewall cases.\n\
+             Run it as root (sudo -E cargo xtask interop), or in CI where .ci/run is root.",
+            PACKAGES
+                .iter()
+                .map(|(p, _)| *p)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        std::process::exit(2);
+    }
+    install()?;
+    let mut test = crate::cargo();
+    test.args([
+        "test",
+        "--locked",
+        "-p",
+        "reach-cli",
+        "--test",
+        "interop",
+        "--",
+    ]);
+    test.args(args);
+    crate::run(test)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// apt-get install of whatever is missing. Services must not start on
+/// their own (the cases start their own on loopback), so a policy-rc.d
+/// that refuses is in place during the install.
+fn install() -> anyhow::Result<()> {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(_, program)| !std::path::Path::new(program).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        eprintln!("interop: every package is installed");
+        return Ok(());
+    }
+    eprintln!("interop: installing {}", missing.join(", "));
+    let policy = std::path::Path::new("/usr/sbin/policy-rc.d");
+    let had_policy = policy.exists();
+    if !had_policy {
+        std::fs::write(policy, "#!/bin/sh\nexit 101\n").context("write policy-rc.d")?;
+        Command::new("chmod")
+            .args(["+x", "/usr/sbin/policy-rc.d"])
+            .status()?;
+    }
+    let result = apt(&missing);
+    if !had_policy {
+        let _ = std::fs::remove_file(policy);
+    }
+    result?;
+    let still: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(_, program)| !std::path::Path::new(program).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if !still.is_empty() {
+        bail!(
+            "these packages did not install, so the interop suite cannot run: {}",
+            still.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn apt(packages: &[&str]) -> anyhow::Result<()> {
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-qq"]);
+    crate::run(update).context("apt-get update failed")?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    crate::run(install).with_context(|| format!("apt-get install {} failed", packages.join(" ")))
+}
