@@ -49,7 +49,13 @@ pub struct HttpResult {
     pub tls_error: Option<rustls::Error>,
     /// The body, when the request asked to keep it.
     pub body: Vec<u8>,
+    /// The first bytes of the body (at most [`BODY_HEAD`]), to read a
+    /// server's or proxy's own error page; never put in the report.
+    pub body_head: Vec<u8>,
 }
+
+/// How much of every body is kept for diagnosis.
+pub const BODY_HEAD: usize = 1024;
 
 /// Sends `request` on `stream` and reads the response, all before `deadline`.
 pub async fn exchange<S>(
@@ -76,6 +82,7 @@ where
         first_byte: None,
         tls_error: None,
         body: Vec::new(),
+        body_head: Vec::new(),
     };
     let outcome =
         tokio::time::timeout_at(deadline, run(stream, protocol, request, &mut result)).await;
@@ -274,6 +281,10 @@ async fn read(
             if request.keep_body {
                 result.body.extend_from_slice(data);
             }
+            let room = BODY_HEAD.saturating_sub(result.body_head.len());
+            result
+                .body_head
+                .extend_from_slice(&data[..room.min(data.len())]);
         }
     }
     if result.phase.body_truncated {

@@ -215,6 +215,7 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
     // (fragments are never sent), so POST /x → 303 → GET /x is not one.
     let mut visited = vec![(method.clone(), without_fragment(&url))];
     let mut body = Vec::new();
+    let mut last_hop_failed = false;
     loop {
         if tokio::time::Instant::now() >= deadline {
             findings.push(
@@ -239,6 +240,7 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
         let status = result.hop.http.as_ref().and_then(|h| h.status);
         let location = result.hop.http.as_ref().and_then(|h| h.location.clone());
         body = result.body;
+        last_hop_failed = failed;
         details.hops.push(result.hop);
         findings.extend(result.findings);
         let is_redirect = matches!(status, Some(301 | 302 | 303 | 307 | 308));
@@ -306,8 +308,11 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
         url = next;
     }
     if let Some(last) = details.hops.last() {
+        // A status already explained (a proxy's refusal, a missing client
+        // certificate, the wrong scheme) is not the application's.
         if let Some(status) = last.http.as_ref().and_then(|h| h.status)
             && status >= 400
+            && !last_hop_failed
         {
             findings.push(
                 Finding::new(
@@ -451,19 +456,81 @@ pub async fn hop(
             .with("error", closed.evidence.get("error")),
         );
     }
-    if connected.forward.is_some() && result.phase.status == Some(407) {
-        let proxy = hop
-            .proxy
-            .as_ref()
-            .and_then(|p| p.url.clone())
-            .unwrap_or_default();
+    let status = result.phase.status;
+    let header = |name: &str| {
+        result
+            .phase
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.clone())
+    };
+    // A forwarded request's answer may be the proxy's own (407, an error
+    // page it marks as its own): the same diagnosis as a CONNECT refusal.
+    if let (Some(proxy), Some(code)) = (&connected.forward, status)
+        && let Some(finding) = proxy::refusal(code, &header, proxy, &format!("{method} {url}"))
+    {
+        findings.push(finding);
+    }
+    // nginx's `ssl_verify_client on`: the handshake completes without a
+    // certificate and the request is answered 400.
+    if let Some(tls) = hop.tls.as_ref().filter(|t| t.client_cert_requested)
+        && status == Some(400)
+        && (!tls.client_cert_sent || contains(&result.body_head, "SSL certificate"))
+    {
+        let given = if tls.client_cert_sent {
+            "and refused the one given"
+        } else {
+            "and none was given"
+        };
         findings.push(
             Finding::new(
-                Code::ProxyAuthRequired,
-                format!("the proxy {proxy} requires authentication (407) for {url}"),
+                Code::TlsClientCertRequired,
+                format!(
+                    "{host} asked for a client certificate during the TLS handshake {given}: it answered 400"
+                ),
             )
-            .with("status", 407)
-            .with("proxy", proxy),
+            .with("status", 400)
+            .with("client_cert_sent", tls.client_cert_sent)
+            .with("answer", first_line(&result.body_head)),
+        );
+    }
+    if let Some(tls) = &hop.tls {
+        let seen = reach_tls::classify::Seen {
+            tunnel_proxy: tunnel_proxy(&hop),
+            response_headers: &result.phase.headers,
+        };
+        findings.extend(reach_tls::classify::intercepted(host, tls, seen));
+    }
+    // http:// to a port that speaks TLS: nginx answers 400 and says so,
+    // other servers answer garbage or close; a TLS hello on a new
+    // connection tells.
+    if !tls
+        && connected.forward.is_none()
+        && (status == Some(400)
+            || http_findings
+                .iter()
+                .any(|f| f.code == Code::HttpProtocolError))
+        && let Some(peer) = hop
+            .tcp
+            .as_ref()
+            .and_then(|t| t.connected.as_deref())
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+        && speaks_tls(peer, host, deadline).await
+    {
+        http_findings.retain(|f| f.code != Code::HttpProtocolError);
+        let mut https = url.clone();
+        let _ = https.set_scheme("https");
+        findings.push(
+            Finding::new(
+                Code::HttpWrongScheme,
+                format!(
+                    "{url} was sent as plain HTTP, but port {port} of {host} speaks TLS: use {https}"
+                ),
+            )
+            .with("https_url", https.as_str())
+            .with("status", status)
+            .with("answer", first_line(&result.body_head)),
         );
     }
     let mut phase = result.phase;
@@ -476,6 +543,62 @@ pub async fn hop(
         findings,
         body: result.body,
     }
+}
+
+/// Whether `haystack` (a body's first bytes) contains `needle`.
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// The first non-empty line of an error page, without markup, for evidence.
+fn first_line(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let mut plain = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                plain.push('\n');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    plain
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| l.chars().take(200).collect())
+}
+
+/// The proxy a hop's TLS went through in a CONNECT tunnel.
+fn tunnel_proxy(hop: &Hop) -> Option<&str> {
+    hop.proxy
+        .as_ref()
+        .filter(|p| p.mode.as_deref() == Some("connect"))
+        .and_then(|p| p.url.as_deref())
+}
+
+/// Whether the server at `peer` answers a TLS hello (with a `ServerHello` or
+/// an alert), on a new connection, before `deadline`.
+async fn speaks_tls(peer: SocketAddr, host: &str, deadline: tokio::time::Instant) -> bool {
+    let sni = (host.parse::<std::net::IpAddr>().is_err()).then_some(host);
+    let attempt = async {
+        let stream = tokio::net::TcpStream::connect(peer).await.ok()?;
+        let _ = stream.set_nodelay(true);
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        Some(reach_tls::legacy::probe(stream, sni, remaining).await)
+    };
+    matches!(
+        tokio::time::timeout_at(deadline, attempt).await,
+        Ok(Some(
+            reach_tls::legacy::LegacyAnswer::Version(_) | reach_tls::legacy::LegacyAnswer::Alert(_)
+        ))
+    )
 }
 
 enum Stream {
@@ -627,6 +750,18 @@ async fn connect_hop(
             deadline,
         )
         .await;
+    }
+    // Interception is judged here when no HTTP response will follow (a
+    // failed handshake, a TLS-only target); otherwise by `hop`, with the
+    // response's headers.
+    if outcome.stream.is_none() || !forward_ok {
+        let seen = reach_tls::classify::Seen {
+            tunnel_proxy: tunnel_proxy(&hop),
+            response_headers: &[],
+        };
+        outcome
+            .findings
+            .extend(reach_tls::classify::intercepted(host, &outcome.phase, seen));
     }
     hop.tls = Some(outcome.phase);
     let Some(stream) = outcome.stream else {

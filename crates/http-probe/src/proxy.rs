@@ -285,44 +285,25 @@ pub async fn connect(
             findings: Vec::new(),
             duration_ms,
         },
-        Some(407) => {
-            let challenge = header(&head, "proxy-authenticate");
-            let given = proxy.authorization().is_some();
-            failed(
-                Finding::new(
-                    Code::ProxyAuthRequired,
-                    if given {
-                        format!("the proxy {proxy_name} rejected the credentials in the proxy URL (407)")
+        Some(code) => {
+            let lookup = |name: &str| header(&head, name);
+            let finding = refusal(code, &lookup, proxy, &format!("CONNECT {authority}"))
+                .unwrap_or_else(|| {
+                    // Without the proxy's own marker, a CONNECT refusal is
+                    // still the proxy's: only it answers a CONNECT.
+                    if code >= 500 {
+                        upstream_failed(code, &lookup, &proxy_name, authority, None)
                     } else {
-                        format!("the proxy {proxy_name} requires authentication (407) and no credentials were given")
-                    },
-                )
-                .with("status", 407)
-                .with("challenge", challenge)
-                .with("credentials_given", given),
-                Some(407),
-            )
+                        Finding::new(
+                            Code::ProxyDenied,
+                            format!("the proxy {proxy_name} refused CONNECT {authority} with {code}"),
+                        )
+                        .with("status", code)
+                    }
+                })
+                .with("status_line", head.lines().next().unwrap_or_default());
+            failed(finding, Some(code))
         }
-        Some(code @ 502..=504) => failed(
-            Finding::new(
-                Code::ProxyUpstreamFailed,
-                format!("the proxy {proxy_name} could not reach {authority} ({code})"),
-            )
-            .with("status", code)
-            .with("status_line", head.lines().next().unwrap_or_default())
-            .with("proxy_status", header(&head, "proxy-status"))
-            .with("squid_error", header(&head, "x-squid-error")),
-            Some(code),
-        ),
-        Some(code) => failed(
-            Finding::new(
-                Code::ProxyDenied,
-                format!("the proxy {proxy_name} refused CONNECT {authority} with {code}"),
-            )
-            .with("status", code)
-            .with("status_line", head.lines().next().unwrap_or_default()),
-            Some(code),
-        ),
         None => failed(
             Finding::new(
                 Code::ProxyDenied,
@@ -332,6 +313,160 @@ pub async fn connect(
             None,
         ),
     }
+}
+
+/// Squid's error pages that mean the proxy could not reach the target (or
+/// its parent proxy), as opposed to a policy refusal.
+const SQUID_UPSTREAM_ERRORS: &[(&str, &str)] = &[
+    ("ERR_CONNECT_FAIL", "its connection to the target failed"),
+    (
+        "ERR_READ_ERROR",
+        "the target closed or broke the connection while the proxy read its answer",
+    ),
+    (
+        "ERR_READ_TIMEOUT",
+        "the target did not answer the proxy in time",
+    ),
+    (
+        "ERR_WRITE_ERROR",
+        "the proxy could not send the request to the target",
+    ),
+    (
+        "ERR_DNS_FAIL",
+        "the proxy could not resolve the target's name",
+    ),
+    (
+        "ERR_CANNOT_FORWARD",
+        "the proxy could not forward the request: its parent proxy (or every route to the target) is down",
+    ),
+    ("ERR_GATEWAY_FAILURE", "the proxy's gateway failed"),
+    (
+        "ERR_ZERO_SIZE_OBJECT",
+        "the target answered the proxy with nothing",
+    ),
+    (
+        "ERR_SECURE_CONNECT_FAIL",
+        "the proxy's own TLS connection to the target failed",
+    ),
+    (
+        "ERR_CONNECT_TIMEOUT",
+        "the proxy's connection to the target timed out",
+    ),
+];
+
+/// Proxy-Status (RFC 9209) error types that mean the same.
+const PROXY_STATUS_UPSTREAM: &[&str] = &[
+    "dns_timeout",
+    "dns_error",
+    "destination_not_found",
+    "destination_unavailable",
+    "destination_ip_unroutable",
+    "connection_refused",
+    "connection_terminated",
+    "connection_timeout",
+    "connection_read_timeout",
+    "connection_write_timeout",
+    "connection_limit_reached",
+    "tls_protocol_error",
+    "tls_certificate_error",
+    "http_response_incomplete",
+    "http_protocol_error",
+    "proxy_internal_error",
+    "proxy_loop_detected",
+];
+
+/// The proxy's own refusal of a request: 407, or an error page the proxy
+/// marks as its own (`X-Squid-Error`, `Proxy-Status`). `None` when nothing
+/// says the proxy made the answer: a forwarded request's status is then the
+/// application's. One classification for CONNECT tunnels and forwarded
+/// plain-HTTP requests.
+pub fn refusal(
+    status: u16,
+    header: &dyn Fn(&str) -> Option<String>,
+    proxy: &Proxy,
+    request: &str,
+) -> Option<Finding> {
+    let proxy_name = proxy.display();
+    let target = request.split_whitespace().last().unwrap_or(request);
+    let finding = if status == 407 {
+        let given = proxy.authorization().is_some();
+        Finding::new(
+            Code::ProxyAuthRequired,
+            if given {
+                format!("the proxy {proxy_name} rejected the credentials in the proxy URL (407) for {request}")
+            } else {
+                format!("the proxy {proxy_name} requires authentication (407) for {request} and no credentials were given")
+            },
+        )
+        .with("status", 407)
+        .with("challenge", header("proxy-authenticate"))
+        .with("credentials_given", given)
+    } else if let Some(squid) = header("x-squid-error") {
+        let name = squid
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some((_, why)) = SQUID_UPSTREAM_ERRORS.iter().find(|(n, _)| *n == name) {
+            upstream_failed(status, header, &proxy_name, target, Some(why))
+        } else if name == "ERR_ACCESS_DENIED" {
+            Finding::new(
+                Code::ProxyDenied,
+                format!("the proxy {proxy_name} denies {request}: its access rules (ACL) do not allow this destination ({status}, {name})"),
+            )
+            .with("status", status)
+        } else if status >= 500 {
+            upstream_failed(status, header, &proxy_name, target, None)
+        } else {
+            Finding::new(
+                Code::ProxyDenied,
+                format!("the proxy {proxy_name} refused {request} with {status} ({name})"),
+            )
+            .with("status", status)
+        }
+        .with("squid_error", &squid)
+    } else if let Some(proxy_status) = header("proxy-status")
+        && let Some(error) = proxy_status_error(&proxy_status)
+    {
+        if PROXY_STATUS_UPSTREAM.contains(&error.as_str()) {
+            upstream_failed(status, header, &proxy_name, target, None)
+        } else {
+            Finding::new(
+                Code::ProxyDenied,
+                format!("the proxy {proxy_name} refused {request} with {status} ({error})"),
+            )
+            .with("status", status)
+            .with("proxy_status", &proxy_status)
+        }
+    } else {
+        return None;
+    };
+    Some(finding.with("proxy", &proxy_name).with("target", target))
+}
+
+/// The `error` parameter of a Proxy-Status header (RFC 9209).
+fn proxy_status_error(value: &str) -> Option<String> {
+    value.split([';', ',']).find_map(|part| {
+        let (key, v) = part.trim().split_once('=')?;
+        (key.trim() == "error").then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+fn upstream_failed(
+    status: u16,
+    header: &dyn Fn(&str) -> Option<String>,
+    proxy_name: &str,
+    target: &str,
+    why: Option<&str>,
+) -> Finding {
+    let message = match why {
+        Some(why) => format!("the proxy {proxy_name} could not reach {target} ({status}): {why}"),
+        None => format!("the proxy {proxy_name} could not reach {target} ({status})"),
+    };
+    Finding::new(Code::ProxyUpstreamFailed, message)
+        .with("status", status)
+        .with("proxy_status", header("proxy-status"))
+        .with("squid_error", header("x-squid-error"))
 }
 
 /// The response head, up to the empty line (at most 64 KiB). Reads one

@@ -140,6 +140,16 @@ codes! {
         message: "No DNS answer before the timeout",
         remedy: "The DNS server did not answer: check that it is reachable (UDP and TCP port 53 allowed outbound) or point reach at a reachable one with --dns-server.",
         explain: "No answer arrived from any configured name server before the deadline. A firewall dropping DNS traffic, a resolver that is down, or a VPN that changed resolvers are the usual causes.";
+    /// Added beyond SPEC's table: the server answered REFUSED.
+    DnsRefused = "dns.refused", Fail,
+        message: "The DNS server refused the query (REFUSED)",
+        remedy: "This server will not answer this name for this machine: it is an authoritative server for other zones, or it allows recursion only to some clients. Use the resolver your network provides, or a server that serves this zone (--dns-server).",
+        explain: "The server answered with rcode REFUSED: it is up and reachable, but declines the query by policy. Authoritative-only servers (Knot, NSD, BIND without recursion) refuse names outside their zones; recursive resolvers refuse clients outside their access list. Unlike SERVFAIL it says nothing about the name itself. With several servers, reach asks them all and reports what each did.";
+    /// Added beyond SPEC's table: no DNS server could be reached at all.
+    DnsUnreachable = "dns.unreachable", Fail,
+        message: "No DNS server could be reached",
+        remedy: "If the message says nothing listens on the server's port, the address or port is wrong or the DNS service is down: check --dns-server or /etc/resolv.conf. If it says the network is unreachable, this machine has no route to the server: check the network connection, the default route and the VPN.",
+        explain: "The operating system reported an error for every DNS server before any answer: ICMP port unreachable from the server's host (nothing listens on that UDP port: connection refused), or no route to it (network or host unreachable, network down, no usable local address). reach ends at once with this finding instead of waiting for the timeout; the evidence gives each server's error.";
 
     // ---- tcp ---------------------------------------------------------
     TcpRefused = "tcp.refused", Fail,
@@ -217,6 +227,22 @@ codes! {
         remedy: "See the alert or error in the evidence; check that the port speaks TLS and that client and server share a protocol version and cipher.",
         explain: "The TLS handshake did not complete for a reason other than certificate validation: a TLS alert from the server, a non-TLS service on the port, or a connection closed mid-handshake.";
 
+    /// Added beyond SPEC's table: a key or signature modern clients refuse.
+    TlsWeakCertificate = "tls.weak_certificate", Fail,
+        message: "A certificate in the chain uses a key or signature clients refuse",
+        remedy: "The service owner must reissue the certificate with an RSA key of 2048 bits or more (or an EC key) and a SHA-256 (or stronger) signature.",
+        explain: "A presented certificate is signed with SHA-1 (or MD5), or carries an RSA key shorter than 2048 bits. OpenSSL at its default security level says \"CA signature digest algorithm too weak\" (68) or \"EE certificate key too weak\" (66); browsers, Java, Go and rustls refuse the connection.";
+    /// Added beyond SPEC's table: the host name is only in the subject CN.
+    TlsNameOnlyInCommonName = "tls.name_only_in_common_name", Warn,
+        message: "The certificate names the host only in its Common Name",
+        remedy: "Ask the service owner to reissue the certificate with the host in its subjectAltName: browsers, Go and Python clients refuse a certificate without one, while OpenSSL-based clients such as curl still accept it.",
+        explain: "The certificate has no subjectAltName DNS names; its subject Common Name matches the host. OpenSSL (and so curl and openssl s_client) falls back to the CN and accepts it; browsers since 2017, Go since 1.15 and Python's ssl module do not. reach completes the check as OpenSSL would and warns.";
+    /// Added beyond SPEC's table: a CA certificate serving as the server's own.
+    TlsCaAsServerCert = "tls.ca_as_server_cert", Info,
+        message: "The server certificate is a CA certificate (CA:TRUE) trusted by --ca-file",
+        remedy: "OpenSSL and curl accept it because the certificate itself is in --ca-file; strict clients (rustls, Go with some settings, webpki-based connectors) refuse a CA:TRUE certificate as a server certificate. Reissue it with basicConstraints CA:FALSE, or from a CA, for those clients.",
+        explain: "`openssl req -x509` makes a self-signed certificate with basicConstraints CA:TRUE. Given as its own --ca-file it is trusted, as it is by openssl s_client -CAfile and curl --cacert; reach accepts it after checking its dates and name, and notes that stricter clients will not.";
+
     // ---- http --------------------------------------------------------
     HttpStatusError = "http.status_error", Fail,
         message: "The server answered with an error status",
@@ -238,6 +264,12 @@ codes! {
         message: "A redirect downgrades from HTTPS to plain HTTP",
         remedy: "Credentials and cookies would travel unencrypted: the service must redirect to an https:// URL.",
         explain: "An https:// response redirected to an http:// URL.";
+
+    /// Added beyond SPEC's table: plain HTTP sent to a port that speaks TLS.
+    HttpWrongScheme = "http.wrong_scheme", Fail,
+        message: "Plain HTTP was sent to a port that speaks HTTPS",
+        remedy: "Use the https:// URL given in the message (the port expects TLS).",
+        explain: "The URL says http://, but the server on that port speaks TLS: nginx answers 400 \"The plain HTTP request was sent to HTTPS port\", other servers send a TLS alert or close. reach confirms it by a TLS hello on a new connection, and gives the https:// URL.";
 
     /// Added beyond SPEC's table: the peer answered, but not with HTTP.
     HttpProtocolError = "http.protocol_error", Fail,
@@ -276,6 +308,11 @@ codes! {
         message: "An accepting firewall rule is overridden by an earlier DROP or REJECT rule",
         remedy: "Move the ACCEPT rule above the blocking rule, or narrow the blocking rule; only what the ACCEPT rule still allows is counted.",
         explain: "Firewalls apply the first matching rule of a chain: addresses an earlier DROP / REJECT rule of the same chain matches (for the port asked about with --port, else for every port) never reach the later ACCEPT rule. reach subtracts them from its coverage.";
+    /// Added beyond SPEC's table: an accepting rule that does not count.
+    AllowlistRuleNotCounted = "allowlist.rule_not_counted", Info,
+        message: "Accepting firewall rules do not count toward coverage",
+        remedy: "Nothing to fix if these rules are not meant for this traffic. To have a rule count, make it accept new TCP connections (to the --port asked about) by destination address, port and protocol alone, in a built-in or base chain; the evidence gives each rule's reason.",
+        explain: "A rule counts only for the traffic it admits: new TCP connections, to the port given with --port. ICMP, UDP and other-protocol rules, rules for other ports, and rules that accept only established or related connections admit none of it. A rule with a match reach does not evaluate (an interface other than loopback, this machine's own address, a mark, an owner, a rate limit, a set it cannot resolve, a concatenation, a verdict map) may admit less than its addresses say, and a rule in a chain reached only by a jump depends on the jump's matches, which reach does not follow: such rules never widen coverage. They are listed here with the reason, never counted. Blocking rules are read the other way: a match reach does not evaluate is ignored, so the DROP is taken as wider, which can only lower coverage.";
 
     // ---- sso ---------------------------------------------------------
     SsoAutoLogin = "sso.auto_login", Warn,

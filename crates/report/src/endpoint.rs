@@ -195,6 +195,11 @@ pub struct TlsPhase {
     pub client_cert_sent: bool,
     /// The certificates the server presented, leaf first.
     pub chain: Vec<Certificate>,
+    /// For a verified chain: whether it ends at a root of the public root
+    /// program (Mozilla's, as webpki-roots ships it) rather than at a root
+    /// only this machine (or --ca-file) trusts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_root: Option<bool>,
     pub duration_ms: f64,
 }
 
@@ -213,6 +218,14 @@ pub struct Certificate {
     pub days_left: i64,
     /// Key type and size: `RSA 2048`, `EC P-256`, `Ed25519`.
     pub public_key: String,
+    /// How the issuer signed it, in words: `SHA-256 with RSA`, `ECDSA with
+    /// SHA-384`, `Ed25519`, `SHA-1 with RSA`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub signed_with: String,
+    /// Signed certificate timestamps embedded in the certificate (Certificate
+    /// Transparency): publicly trusted certificates carry them.
+    #[serde(default)]
+    pub embedded_scts: u32,
     pub sha256: String,
     /// Where the issuer's certificate can be fetched (AIA caIssuers URLs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

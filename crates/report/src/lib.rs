@@ -63,6 +63,20 @@ pub fn unbracket(host: &str) -> &str {
         .unwrap_or(host)
 }
 
+/// A duration as people write it in a message: `3 s`, `0.5 s`, `250 ms`,
+/// never `Duration`'s `Debug` (`2.999478055s`).
+pub fn seconds(duration: std::time::Duration) -> String {
+    let ms = duration.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        let text = format!("{:.1}", duration.as_secs_f64());
+        format!("{} s", text.trim_end_matches(".0"))
+    }
+}
+
 /// The value of [`Report::schema`].
 pub const SCHEMA_ID: &str = "reach.report/v1";
 
@@ -316,6 +330,13 @@ impl Finding {
             remedy: info.remedy.to_owned(),
             evidence: serde_json::Map::new(),
         }
+    }
+
+    /// Replaces the registered remedy where this case needs its own advice.
+    #[must_use]
+    pub fn with_remedy(mut self, remedy: impl Into<String>) -> Self {
+        self.remedy = remedy.into();
+        self
     }
 
     /// Adds one evidence entry.

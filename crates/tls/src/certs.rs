@@ -53,8 +53,18 @@ pub fn describe(der: &CertificateDer<'_>) -> Certificate {
             _ => None,
         })
         .collect();
+    let embedded_scts = cert
+        .extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SCT(list) => Some(list.len() as u32),
+            _ => None,
+        })
+        .unwrap_or(0);
     Certificate {
         ca_issuers,
+        signed_with: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
+        embedded_scts,
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),
         sans,
@@ -64,6 +74,105 @@ pub fn describe(der: &CertificateDer<'_>) -> Certificate {
         public_key,
         sha256,
     }
+}
+
+/// A signature algorithm in words, from its OID.
+fn signature_name(oid: &str) -> String {
+    match oid {
+        "1.2.840.113549.1.1.4" => "MD5 with RSA",
+        "1.2.840.113549.1.1.5" => "SHA-1 with RSA",
+        "1.2.840.113549.1.1.11" => "SHA-256 with RSA",
+        "1.2.840.113549.1.1.12" => "SHA-384 with RSA",
+        "1.2.840.113549.1.1.13" => "SHA-512 with RSA",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.10045.4.1" => "ECDSA with SHA-1",
+        "1.2.840.10045.4.3.2" => "ECDSA with SHA-256",
+        "1.2.840.10045.4.3.3" => "ECDSA with SHA-384",
+        "1.2.840.10045.4.3.4" => "ECDSA with SHA-512",
+        "1.2.840.10040.4.3" => "DSA with SHA-1",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        other => return other.to_owned(),
+    }
+    .to_owned()
+}
+
+/// Signatures every current client refuses.
+pub(crate) fn is_weak_signature(name: &str) -> bool {
+    name.starts_with("MD5") || name.starts_with("SHA-1") || name.ends_with("SHA-1")
+}
+
+/// RSA keys shorter than 2048 bits, which ring (and OpenSSL at its default
+/// security level) refuse.
+pub(crate) fn weak_key(public_key: &str) -> bool {
+    public_key
+        .strip_prefix("RSA ")
+        .and_then(|bits| bits.parse::<u32>().ok())
+        .is_some_and(|bits| bits < 2048)
+}
+
+/// The subject Common Name of a DER certificate, and whether it has any
+/// subjectAltName DNS or IP entries.
+pub(crate) fn common_name_and_sans(der: &[u8]) -> Option<(Option<String>, bool)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(str::to_owned);
+    let has_sans = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .is_some_and(|ext| {
+            ext.value
+                .general_names
+                .iter()
+                .any(|n| matches!(n, GeneralName::DNSName(_) | GeneralName::IPAddress(_)))
+        });
+    Some((cn, has_sans))
+}
+
+/// Whether the certificate is valid at `now` (seconds since the epoch).
+pub(crate) fn valid_at(der: &[u8], now: u64) -> bool {
+    X509Certificate::from_der(der).is_ok_and(|(_, cert)| {
+        let v = cert.validity();
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        v.not_before.timestamp() <= now && now <= v.not_after.timestamp()
+    })
+}
+
+/// Whether a chain whose last presented certificate is `top` ends at a root
+/// of the public root program (webpki-roots): `top` is such a root, or is
+/// issued by one.
+pub(crate) fn ends_at_public_root(top: &[u8]) -> bool {
+    let Ok((_, cert)) = X509Certificate::from_der(top) else {
+        return false;
+    };
+    let issuer = cert.issuer().as_raw();
+    let subject = cert.subject().as_raw();
+    webpki_roots::TLS_SERVER_ROOTS.iter().any(|anchor| {
+        let name: &[u8] = anchor.subject.as_ref();
+        // Trust anchors hold the Name's contents without its SEQUENCE header.
+        [issuer, subject]
+            .iter()
+            .any(|n| *n == name || strip_sequence(n) == name)
+    })
+}
+
+/// The contents of a DER SEQUENCE (its tag and length removed).
+fn strip_sequence(der: &[u8]) -> &[u8] {
+    if der.first() != Some(&0x30) || der.len() < 2 {
+        return der;
+    }
+    let len_byte = der[1];
+    let header = if len_byte < 0x80 {
+        2
+    } else {
+        2 + usize::from(len_byte & 0x7f)
+    };
+    der.get(header..).unwrap_or(der)
 }
 
 /// `RSA 2048`, `EC P-256`, `Ed25519`: the key type and size.

@@ -4,6 +4,8 @@ use reach_report::endpoint::TlsPhase;
 use reach_report::{Code, Finding};
 use rustls::{AlertDescription, CertificateError, PeerIncompatible};
 
+use crate::certs;
+
 /// The rustls error inside `error` or any of its sources (an `io::Error`
 /// from tokio-rustls, a hyper error around it).
 pub fn find_rustls_error<'a>(
@@ -35,6 +37,16 @@ pub fn is_version_refusal(error: &rustls::Error) -> bool {
                 | PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
                 | PeerIncompatible::SupportedVersionsExtensionRequired
         ) | rustls::Error::AlertReceived(AlertDescription::ProtocolVersion)
+    )
+}
+
+/// webpki's `CaUsedAsEndEntity`, which rustls passes on as an opaque
+/// `CertificateError::Other`: the server's certificate has CA:TRUE.
+pub fn is_ca_used_as_end_entity(error: &CertificateError) -> bool {
+    matches!(
+        error,
+        CertificateError::Other(other)
+            if matches!(other.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity))
     )
 }
 
@@ -116,11 +128,18 @@ pub fn finding(error: &rustls::Error, host: &str, phase: &TlsPhase) -> Finding {
                 .with("requested", host)
             }
             CertificateError::UnknownIssuer => unknown_issuer(host, phase),
-            other => Finding::new(
+            e if is_ca_used_as_end_entity(e) => ca_used_as_end_entity(host, phase),
+            CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+            | CertificateError::BadSignature => weak_or_bad_signature(host, phase, error),
+            _ => Finding::new(
                 Code::TlsHandshakeFailed,
-                format!("the certificate of {host} was rejected: {other:?}"),
+                format!(
+                    "the certificate of {host} was rejected: {}",
+                    certificate_error_words(cert_error)
+                ),
             )
-            .with("reason", format!("{other:?}")),
+            .with("reason", error.to_string()),
         },
         rustls::Error::AlertReceived(alert)
             if phase.client_cert_requested && is_client_cert_alert(*alert) =>
@@ -166,6 +185,82 @@ pub fn finding(error: &rustls::Error, host: &str, phase: &TlsPhase) -> Finding {
     }
 }
 
+/// What rustls refused a certificate for, in words.
+fn certificate_error_words(error: &CertificateError) -> &'static str {
+    match error {
+        CertificateError::BadEncoding => "it is not a well-formed X.509 certificate",
+        CertificateError::Revoked => "it is revoked",
+        CertificateError::UnknownRevocationStatus => "its revocation status is unknown",
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "it is not meant for TLS servers (its extended key usage)"
+        }
+        CertificateError::ApplicationVerificationFailure => "the verifier refused it",
+        _ => "it failed verification (see the evidence)",
+    }
+}
+
+/// A server certificate with basicConstraints CA:TRUE. Self-signed (what
+/// `openssl req -x509` makes), it is a self-signed certificate that is not
+/// trusted, as openssl and curl say; otherwise webpki refuses a CA
+/// certificate as a server's own.
+fn ca_used_as_end_entity(host: &str, phase: &TlsPhase) -> Finding {
+    let Some(leaf) = phase.chain.first() else {
+        return unknown_issuer(host, phase);
+    };
+    if leaf.subject == leaf.issuer {
+        return unknown_issuer(host, phase).with("ca_true", true);
+    }
+    Finding::new(
+        Code::TlsHandshakeFailed,
+        format!(
+            "the certificate of {host} ({}) is a CA certificate (basicConstraints CA:TRUE) used as the server's own: rustls and other strict clients refuse it, OpenSSL-based clients may accept it",
+            leaf.subject
+        ),
+    )
+    .with("subject", &leaf.subject)
+    .with("ca_true", true)
+}
+
+/// A signature rustls could not (or would not) verify: SHA-1 or MD5, or an
+/// RSA key under 2048 bits (ring refuses it, so the signature it made reads
+/// as bad). OpenSSL: 68 "CA signature digest algorithm too weak", 66 "EE
+/// certificate key too weak".
+fn weak_or_bad_signature(host: &str, phase: &TlsPhase, error: &rustls::Error) -> Finding {
+    // A root's own signature is never checked: only certificates a CA signed.
+    let signed = phase.chain.iter().filter(|c| c.subject != c.issuer);
+    if let Some(c) = signed
+        .clone()
+        .find(|c| certs::is_weak_signature(&c.signed_with))
+    {
+        return Finding::new(
+            Code::TlsWeakCertificate,
+            format!(
+                "the certificate {} of {host} is signed with {}, which clients refuse (OpenSSL: CA signature digest algorithm too weak)",
+                c.subject, c.signed_with
+            ),
+        )
+        .with("subject", &c.subject)
+        .with("signed_with", &c.signed_with);
+    }
+    if let Some(c) = phase.chain.iter().find(|c| certs::weak_key(&c.public_key)) {
+        return Finding::new(
+            Code::TlsWeakCertificate,
+            format!(
+                "the certificate {} of {host} has a {}-bit key, which clients refuse (OpenSSL: EE certificate key too weak)",
+                c.subject,
+                c.public_key.trim_start_matches("RSA ")
+            ),
+        )
+        .with("subject", &c.subject)
+        .with("public_key", &c.public_key);
+    }
+    Finding::new(
+        Code::TlsHandshakeFailed,
+        format!("a signature in the certificate chain of {host} does not verify, or uses an algorithm reach does not support"),
+    )
+    .with("reason", error.to_string())
+}
+
 /// `UnknownIssuer` covers two different faults: a chain that ends in an
 /// untrusted root, and a chain missing its intermediate. On the wire both
 /// can be a lone leaf; what tells them apart is that a publicly issued leaf
@@ -181,19 +276,29 @@ fn unknown_issuer(host: &str, phase: &TlsPhase) -> Finding {
     };
     let self_signed = leaf.subject == leaf.issuer;
     let issuer_sent = phase.chain[1..].iter().any(|c| c.subject == leaf.issuer);
-    if !self_signed && !issuer_sent && !leaf.ca_issuers.is_empty() {
-        Finding::new(
-            Code::TlsIncompleteChain,
+    if !self_signed && !issuer_sent {
+        // The issuer is neither the leaf itself nor a trusted root (or the
+        // chain would verify), and the server did not send it: testssl.sh's
+        // "chain incomplete", openssl's "unable to get local issuer".
+        let message = if leaf.ca_issuers.is_empty() {
+            format!(
+                "{host} sent its certificate without the certificate of its issuer ({}), which is not a trusted root: \
+                 the server must send the intermediate (or, for a private CA, pass its root with --ca-file)",
+                leaf.issuer
+            )
+        } else {
             format!(
                 "{host} sent its certificate without the intermediate that issued it ({}); \
                  browsers may hide this by fetching it from {} (AIA), but connectors, Java and \
                  Python clients fail",
                 leaf.issuer,
                 leaf.ca_issuers.join(", ")
-            ),
-        )
-        .with("missing_issuer", &leaf.issuer)
-        .with("ca_issuers", &leaf.ca_issuers)
+            )
+        };
+        Finding::new(Code::TlsIncompleteChain, message)
+            .with("missing_issuer", &leaf.issuer)
+            .with("certificates_sent", phase.chain.len())
+            .with("ca_issuers", &leaf.ca_issuers)
     } else {
         let top = phase.chain.last().unwrap_or(leaf);
         Finding::new(
@@ -215,10 +320,11 @@ fn unknown_issuer(host: &str, phase: &TlsPhase) -> Finding {
     }
 }
 
-/// Issuer names of TLS-inspecting proxies and security products: a chain
-/// issued by one of them means the connection is intercepted and re-signed.
-/// Matched case-insensitively against the issuer of every presented
-/// certificate and the subject of every CA certificate presented.
+/// Issuer names of TLS-inspecting proxies, security products and
+/// debugging proxies: a chain issued by one of them means the connection is
+/// intercepted and re-signed. Matched case-insensitively against the issuer
+/// of every presented certificate and the subject of every CA certificate
+/// presented.
 const INSPECTORS: &[(&str, &str)] = &[
     ("zscaler", "Zscaler"),
     ("netskope", "Netskope"),
@@ -251,34 +357,124 @@ const INSPECTORS: &[(&str, &str)] = &[
     ("smoothwall", "Smoothwall"),
     ("lightspeed", "Lightspeed Systems"),
     ("contentkeeper", "ContentKeeper"),
+    ("mitmproxy", "mitmproxy"),
+    ("fiddler", "Fiddler"),
+    ("charles proxy", "Charles Proxy"),
+    ("portswigger", "Burp Suite"),
+    ("burp suite", "Burp Suite"),
+    ("squid", "Squid"),
 ];
 
-/// `tls.intercepted` when the presented chain names an inspecting proxy.
-pub fn intercepted(host: &str, phase: &TlsPhase) -> Option<Finding> {
+/// Response headers a proxy adds to what it relays. Inside a CONNECT
+/// tunnel a proxy sees nothing, so on an HTTPS response that came through
+/// one, they show the proxy read (decrypted) the traffic.
+const PROXY_HEADERS: &[&str] = &[
+    "via",
+    "x-squid-error",
+    "x-cache",
+    "x-cache-lookup",
+    "proxy-status",
+];
+
+/// What the network showed beyond the chain: whether the connection went
+/// through a CONNECT tunnel, and the HTTP response's headers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen<'a> {
+    /// The proxy the TLS connection was tunnelled through (`CONNECT`).
+    pub tunnel_proxy: Option<&'a str>,
+    /// The HTTPS response's headers, once there is one.
+    pub response_headers: &'a [reach_report::endpoint::Header],
+}
+
+/// Whether `host` is a name on the public Internet: its suffix is in the
+/// public suffix list (so not `.test`, `.local`, `.internal`, `.corp`, a
+/// single label or an IP address). A private PKI for such a name is normal.
+pub fn is_public_name(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.parse::<std::net::IpAddr>().is_ok() || !host.contains('.') {
+        return false;
+    }
+    psl::suffix(host.as_bytes()).is_some_and(|s| s.is_known())
+}
+
+/// `tls.intercepted`, judged from what the network shows: an issuer naming
+/// an inspection product or debugging proxy (enough alone); or, for a
+/// public name, a chain ending at a root outside the public root program
+/// together with one more sign (no Certificate Transparency timestamps on
+/// the leaf, a CONNECT tunnel, or proxy headers on the tunnelled HTTPS
+/// response). Never for a private PKI on an internal name.
+pub fn intercepted(host: &str, phase: &TlsPhase, seen: Seen<'_>) -> Option<Finding> {
+    let leaf = phase.chain.first()?;
+    let mut signals: Vec<String> = Vec::new();
     // Issuers of every certificate, and subjects of the CA certificates:
     // never the leaf's own subject, or checking a vendor's own site
     // (www.zscaler.com) would read as interception.
-    let names = phase
+    let issuers = phase
         .chain
         .iter()
         .map(|c| &c.issuer)
         .chain(phase.chain.iter().skip(1).map(|c| &c.subject));
-    names.into_iter().find_map(|name| {
+    let named = issuers.into_iter().find_map(|name| {
         let lower = name.to_ascii_lowercase();
-        let (_, vendor) = INSPECTORS
+        INSPECTORS
             .iter()
-            .find(|(needle, _)| lower.contains(needle))?;
-        Some(
-            Finding::new(
-                Code::TlsIntercepted,
-                format!(
-                    "the certificate {host} presented is issued by {name}: a {vendor} TLS inspection proxy re-signs this connection"
-                ),
-            )
-            .with("vendor", *vendor)
-            .with("issuer", name),
+            .find(|(needle, _)| lower.contains(needle))
+            .map(|(_, vendor)| (name.clone(), *vendor))
+    });
+    if let Some((issuer, vendor)) = &named {
+        signals.push(format!("the issuer {issuer} names {vendor}"));
+    }
+    let public = is_public_name(host);
+    let private_root = public && phase.public_root == Some(false);
+    let top = phase.chain.last().map_or(&leaf.issuer, |c| &c.issuer);
+    if private_root {
+        signals.push(format!(
+            "the chain for the public name {host} ends at {top}, a root this machine trusts that is not publicly trusted"
+        ));
+    }
+    let mut supporting = 0;
+    if private_root && leaf.embedded_scts == 0 {
+        supporting += 1;
+        signals.push("the certificate carries no Certificate Transparency timestamps, which publicly trusted certificates have".to_owned());
+    }
+    if let Some(proxy) = seen.tunnel_proxy {
+        let relayed: Vec<String> = seen
+            .response_headers
+            .iter()
+            .filter(|h| PROXY_HEADERS.contains(&h.name.to_ascii_lowercase().as_str()))
+            .map(|h| format!("{}: {}", h.name, h.value))
+            .collect();
+        if !relayed.is_empty() {
+            supporting += 1;
+            signals.push(format!(
+                "the HTTPS response that came through the CONNECT tunnel of {proxy} carries proxy headers ({})",
+                relayed.join("; ")
+            ));
+        } else if private_root {
+            supporting += 1;
+            signals.push(format!("the connection went through the proxy {proxy}"));
+        }
+    }
+    let by_name = named.is_some();
+    if !(by_name || private_root && supporting > 0) {
+        return None;
+    }
+    let who = named.as_ref().map_or_else(
+        || "an inspecting proxy".to_owned(),
+        |(_, vendor)| format!("{vendor} (an inspecting or debugging proxy)"),
+    );
+    Some(
+        Finding::new(
+            Code::TlsIntercepted,
+            format!(
+                "the connection to {host} is re-signed by {who}: {}",
+                signals.join("; ")
+            ),
         )
-    })
+        .with("vendor", named.as_ref().map(|(_, v)| *v))
+        .with("issuer", named.as_ref().map_or(top, |(i, _)| i))
+        .with("signals", &signals),
+    )
 }
 
 #[cfg(test)]
@@ -315,22 +511,45 @@ mod tests {
             "CN=api.example.com",
             "CN=Zscaler Intermediate Root CA, O=Zscaler Inc.",
         )]);
-        let f = intercepted("api.example.com", &p).unwrap();
+        let seen = Seen::default();
+        let f = intercepted("api.example.com", &p, seen).unwrap();
         assert_eq!(f.code, Code::TlsIntercepted);
         assert_eq!(f.evidence["vendor"], "Zscaler");
-        let p = phase(&[("CN=api.example.com", "CN=R11, O=Let's Encrypt")]);
-        assert!(intercepted("api.example.com", &p).is_none());
+        let mut p = phase(&[("CN=api.example.com", "CN=R11, O=Let's Encrypt")]);
+        p.public_root = Some(true);
+        assert!(intercepted("api.example.com", &p, seen).is_none());
         // A vendor's own site is not an interception.
         let p = phase(&[("CN=www.zscaler.com", "CN=R11, O=Let's Encrypt")]);
-        assert!(intercepted("www.zscaler.com", &p).is_none());
+        assert!(intercepted("www.zscaler.com", &p, seen).is_none());
+    }
+
+    #[test]
+    fn interception_is_judged_from_what_the_network_shows() {
+        let mut p = phase(&[("CN=api.example.com", "CN=ACME Corp Proxy CA")]);
+        p.public_root = Some(false);
+        // A private root for a public name, without CT timestamps.
+        let f = intercepted("api.example.com", &p, Seen::default()).unwrap();
+        assert_eq!(f.evidence["signals"].as_array().unwrap().len(), 2, "{f:#?}");
+        // The same private PKI on an internal name: no alarm.
+        assert!(intercepted("jira.corp", &p, Seen::default()).is_none());
+        assert!(intercepted("app.sp.test", &p, Seen::default()).is_none());
+        assert!(intercepted("10.1.2.3", &p, Seen::default()).is_none());
+        // A public root with CT timestamps: nothing.
+        p.public_root = Some(true);
+        p.chain[0].embedded_scts = 2;
+        assert!(intercepted("api.example.com", &p, Seen::default()).is_none());
     }
 
     #[test]
     fn unknown_issuer_tells_incomplete_from_untrusted() {
+        // A lone leaf whose issuer is not sent: incomplete, with or without AIA.
         let mut p = phase(&[("CN=leaf", "CN=Some Intermediate")]);
-        assert_eq!(unknown_issuer("h", &p).code, Code::TlsUntrustedIssuer);
+        assert_eq!(unknown_issuer("h", &p).code, Code::TlsIncompleteChain);
         p.chain[0].ca_issuers = vec!["http://ca.example/int.crt".into()];
         assert_eq!(unknown_issuer("h", &p).code, Code::TlsIncompleteChain);
+        // The whole chain sent, ending at an untrusted root.
+        let p = phase(&[("CN=leaf", "CN=Int"), ("CN=Int", "CN=Private Root")]);
+        assert_eq!(unknown_issuer("h", &p).code, Code::TlsUntrustedIssuer);
         let p = phase(&[("CN=self", "CN=self")]);
         assert_eq!(unknown_issuer("h", &p).code, Code::TlsUntrustedIssuer);
     }

@@ -62,6 +62,9 @@ pub struct TlsConfig {
 pub struct Tls {
     base: Arc<ClientConfig>,
     verifier: Arc<dyn ServerCertVerifier>,
+    /// The `--ca-file` certificates: one of them may be the server's own
+    /// (a self-signed certificate trusted as its own CA).
+    anchors: Arc<Vec<CertificateDer<'static>>>,
 }
 
 /// The crypto provider reach uses everywhere: ring.
@@ -76,6 +79,7 @@ impl Tls {
         for path in &config.ca_files {
             extra.extend(read_certs(path, "--ca-file")?);
         }
+        let anchors = extra.clone();
         let platform = rustls_platform_verifier::Verifier::new_with_extra_roots(
             extra.clone(),
             provider.clone(),
@@ -113,6 +117,7 @@ impl Tls {
         Ok(Tls {
             base: Arc::new(base),
             verifier,
+            anchors: Arc::new(anchors),
         })
     }
 }
@@ -188,11 +193,89 @@ impl ResolvesClientCert for Asked {
     }
 }
 
-/// Records the presented chain, then lets the real verifier decide.
+/// Records the presented chain, then lets the real verifier decide, except
+/// where OpenSSL and curl accept what webpki refuses (see [`Accepted`]).
 #[derive(Debug)]
 struct Capturing {
     inner: Arc<dyn ServerCertVerifier>,
+    anchors: Arc<Vec<CertificateDer<'static>>>,
     seen: Mutex<Vec<CertificateDer<'static>>>,
+    accepted: Mutex<Vec<Accepted>>,
+}
+
+/// A certificate webpki refuses and OpenSSL (so curl, `openssl s_client`)
+/// accepts; reach agrees with OpenSSL and says so in a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepted {
+    /// The server's certificate is itself in `--ca-file`, with CA:TRUE
+    /// (what `openssl req -x509` makes).
+    CaAsServerCert,
+    /// The host is named only by the subject CN (no subjectAltName).
+    NameOnlyInCommonName,
+}
+
+impl Capturing {
+    /// Whether OpenSSL would accept the chain webpki refused with `error`.
+    fn openssl_accepts(
+        &self,
+        error: &rustls::Error,
+        end_entity: &CertificateDer<'_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Vec<Accepted> {
+        let rustls::Error::InvalidCertificate(cert_error) = error else {
+            return Vec::new();
+        };
+        match cert_error {
+            // webpki checks the chain before the name: a name error means
+            // the chain itself is trusted.
+            rustls::CertificateError::NotValidForName
+            | rustls::CertificateError::NotValidForNameContext { .. } => {
+                if cn_names(end_entity, server_name) {
+                    vec![Accepted::NameOnlyInCommonName]
+                } else {
+                    Vec::new()
+                }
+            }
+            _ if classify::is_ca_used_as_end_entity(cert_error)
+                && self
+                    .anchors
+                    .iter()
+                    .any(|a| a.as_ref() == end_entity.as_ref())
+                && certs::valid_at(end_entity, now.as_secs()) =>
+            {
+                let by_san = webpki::EndEntityCert::try_from(end_entity)
+                    .is_ok_and(|c| c.verify_is_valid_for_subject_name(server_name).is_ok());
+                if by_san {
+                    vec![Accepted::CaAsServerCert]
+                } else if cn_names(end_entity, server_name) {
+                    vec![Accepted::CaAsServerCert, Accepted::NameOnlyInCommonName]
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// OpenSSL's fallback: a certificate without subjectAltName names the host
+/// when its Common Name does (a leading `*.` matches one label).
+fn cn_names(cert: &CertificateDer<'_>, server_name: &ServerName<'_>) -> bool {
+    let ServerName::DnsName(name) = server_name else {
+        return false;
+    };
+    let Some((Some(cn), false)) = certs::common_name_and_sans(cert.as_ref()) else {
+        return false;
+    };
+    let host = name.as_ref().trim_end_matches('.').to_ascii_lowercase();
+    let cn = cn.trim_end_matches('.').to_ascii_lowercase();
+    match cn.strip_prefix("*.") {
+        Some(parent) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+        None => host == cn,
+    }
 }
 
 impl ServerCertVerifier for Capturing {
@@ -209,8 +292,25 @@ impl ServerCertVerifier for Capturing {
             seen.push(end_entity.clone().into_owned());
             seen.extend(intermediates.iter().map(|c| c.clone().into_owned()));
         }
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(verified) => Ok(verified),
+            Err(error) => {
+                let accepted = self.openssl_accepts(&error, end_entity, server_name, now);
+                if accepted.is_empty() {
+                    return Err(error);
+                }
+                if let Ok(mut notes) = self.accepted.lock() {
+                    notes.extend(accepted);
+                }
+                Ok(ServerCertVerified::assertion())
+            }
+        }
     }
 
     fn verify_tls12_signature(
@@ -269,7 +369,9 @@ where
     };
     let capture = Arc::new(Capturing {
         inner: tls.verifier.clone(),
+        anchors: tls.anchors.clone(),
         seen: Mutex::new(Vec::new()),
+        accepted: Mutex::new(Vec::new()),
     });
     let mut config = (*tls.base).clone();
     config.dangerous().set_certificate_verifier(capture.clone());
@@ -293,16 +395,16 @@ where
     let mut version_refused = false;
     let stream = match result {
         Err(_) => {
-            findings.push(
-                Finding::new(
-                    Code::TlsHandshakeFailed,
-                    format!(
-                        "the TLS handshake with {bare} did not finish within {:?}",
-                        input.timeout
-                    ),
-                )
-                .with("reason", "timeout"),
-            );
+            findings.push(Finding::new(
+                Code::TlsHandshakeFailed,
+                format!(
+                    "{bare} accepted the connection but did not complete the TLS handshake within {}",
+                    reach_report::seconds(input.timeout)
+                ),
+            )
+            .with("reason", "timeout")
+            .with("waited_ms", phase.duration_ms)
+            .with_remedy("The server (or a device in between) took the connection and never answered the TLS hello: check that this port really serves TLS, that no filter silently holds TLS traffic, and retry with a longer --timeout to tell a slow server from a hung one."));
             None
         }
         Ok(Err(io)) => {
@@ -339,6 +441,13 @@ where
             phase.alpn = conn
                 .alpn_protocol()
                 .map(|p| String::from_utf8_lossy(p).into_owned());
+            phase.public_root = chain.last().map(|top| certs::ends_at_public_root(top));
+            let accepted = capture
+                .accepted
+                .lock()
+                .map(|a| a.clone())
+                .unwrap_or_default();
+            findings.extend(accepted.iter().map(|a| accepted_finding(*a, bare, &phase)));
             if let Some(leaf) = phase.chain.first()
                 && leaf.days_left <= input.expiry_warn_days
             {
@@ -357,12 +466,36 @@ where
             Some(stream)
         }
     };
-    findings.extend(classify::intercepted(bare, &phase));
     TlsOutcome {
         phase,
         stream,
         findings,
         version_refused,
+    }
+}
+
+/// The finding for a certificate reach accepted as OpenSSL does.
+fn accepted_finding(accepted: Accepted, host: &str, phase: &TlsPhase) -> Finding {
+    let subject = phase
+        .chain
+        .first()
+        .map(|c| c.subject.as_str())
+        .unwrap_or_default();
+    match accepted {
+        Accepted::CaAsServerCert => Finding::new(
+            Code::TlsCaAsServerCert,
+            format!(
+                "the certificate of {host} ({subject}) is a CA certificate (basicConstraints CA:TRUE) trusted as its own CA by --ca-file: openssl and curl accept it, strict clients refuse it"
+            ),
+        )
+        .with("subject", subject),
+        Accepted::NameOnlyInCommonName => Finding::new(
+            Code::TlsNameOnlyInCommonName,
+            format!(
+                "the certificate of {host} has no subjectAltName and names {host} only in its Common Name ({subject}): curl and OpenSSL accept it, browsers, Go and Python refuse it"
+            ),
+        )
+        .with("subject", subject),
     }
 }
 
