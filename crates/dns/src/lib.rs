@@ -20,23 +20,23 @@
 //! ```
 
 mod error;
+mod transport;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use hickory_resolver::Resolver as HickoryResolver;
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-    ServerOrderingStrategy,
 };
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{RData, RecordType};
-use hickory_resolver::{Resolver as HickoryResolver, TokioResolver};
+use hickory_resolver::proto::rr::{RData, Record, RecordType};
 use reach_report::endpoint::{AddressRecord, CnameRecord, DnsPhase, DnsSource};
 use reach_report::{Code, Finding};
 
 pub use error::Error;
+use transport::{SocketFailure, Sockets, Unreachable};
 
 /// How to resolve names.
 #[derive(Debug, Clone)]
@@ -136,41 +136,108 @@ pub struct DnsOutcome {
 /// A configured resolver; build it once and share it between checks.
 #[derive(Clone)]
 pub struct Resolver {
-    inner: TokioResolver,
+    /// One hickory resolver per name server, so that each server's own
+    /// answer (or silence) is known: hickory's pool stops at the first
+    /// REFUSED and folds socket errors into one.
+    servers: Vec<Server>,
+    sockets: Sockets,
     source: DnsSource,
-    servers: Vec<String>,
     overrides: Vec<Override>,
+}
+
+#[derive(Clone)]
+struct Server {
+    /// Where its queries go: UDP, and TCP on the same port after a
+    /// truncated answer.
+    addr: SocketAddr,
+    /// How reports name it (`1.1.1.1` for the system's, `IP:PORT` given).
+    label: String,
+    inner: HickoryResolver<Sockets>,
 }
 
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Resolver")
             .field("source", &self.source)
-            .field("servers", &self.servers)
+            .field("servers", &self.labels())
             .finish_non_exhaustive()
     }
+}
+
+/// What one server said about a name: its records, and the errors of the
+/// A and AAAA lookups that did not succeed.
+struct ServerAnswer {
+    records: Vec<Record>,
+    errors: Vec<NetError>,
+    /// The last socket error towards the server, read as the lookup ended.
+    socket: Option<SocketFailure>,
+}
+
+impl ServerAnswer {
+    fn has_addresses(&self) -> bool {
+        self.records
+            .iter()
+            .any(|r| matches!(r.data, RData::A(_) | RData::AAAA(_)))
+    }
+
+    fn failure(&self) -> Failure {
+        classify(&self.errors, self.socket.as_ref())
+    }
+
+    /// An answer a stub resolver accepts: addresses, or the server saying
+    /// the name or its addresses do not exist. Anything else (REFUSED,
+    /// SERVFAIL, silence, a socket error) is worth asking the next server.
+    fn is_final(&self) -> bool {
+        self.has_addresses() || matches!(self.failure(), Failure::Nxdomain | Failure::NoRecords)
+    }
+}
+
+/// What one server did, when no server gave a final answer.
+struct ServerFailure {
+    label: String,
+    failure: Failure,
+    errors: Vec<String>,
+    socket: Option<SocketFailure>,
 }
 
 impl Resolver {
     /// Builds the resolver. Must be called inside a tokio runtime.
     pub fn new(config: &DnsConfig) -> Result<Self, Error> {
-        let (inner, source, servers) = if config.servers.is_empty() {
+        let sockets = Sockets::default();
+        let build = |rc: ResolverConfig, opts: ResolverOpts| {
+            HickoryResolver::builder_with_config(rc, sockets.clone())
+                .with_options(opts)
+                .build()
+                .map_err(|e| Error::SystemConfig(e.to_string()))
+        };
+        let (servers, source) = if config.servers.is_empty() {
             let (system, mut opts) = hickory_resolver::system_conf::read_system_conf()
                 .map_err(|e| Error::SystemConfig(e.to_string()))?;
+            tune(&mut opts, config.timeout);
             let servers = system
                 .name_servers()
                 .iter()
-                .map(|ns| ns.ip.to_string())
-                .collect();
-            tune(&mut opts, config.timeout);
-            let inner =
-                HickoryResolver::builder_with_config(system, TokioRuntimeProvider::default())
-                    .with_options(opts)
-                    .build()
-                    .map_err(|e| Error::SystemConfig(e.to_string()))?;
-            (inner, DnsSource::System, servers)
+                .map(|ns| {
+                    let port = ns.connections.first().map_or(53, |c| c.port);
+                    let one = ResolverConfig::from_parts(
+                        system.domain().cloned(),
+                        system.search().to_vec(),
+                        vec![ns.clone()],
+                    );
+                    Ok(Server {
+                        addr: SocketAddr::new(ns.ip, port),
+                        label: ns.ip.to_string(),
+                        inner: build(one, opts.clone())?,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            (servers, DnsSource::System)
         } else {
-            let ns = config
+            let mut opts = ResolverOpts::default();
+            tune(&mut opts, config.timeout);
+            // Only these servers: not /etc/hosts.
+            opts.use_hosts_file = ResolveHosts::Never;
+            let servers = config
                 .servers
                 .iter()
                 .map(|sa| {
@@ -178,30 +245,26 @@ impl Resolver {
                     udp.port = sa.port();
                     let mut tcp = ConnectionConfig::tcp();
                     tcp.port = sa.port();
-                    NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
+                    let ns = NameServerConfig::new(sa.ip(), true, vec![udp, tcp]);
+                    Ok(Server {
+                        addr: *sa,
+                        label: sa.to_string(),
+                        inner: build(ResolverConfig::from_name_servers(vec![ns]), opts.clone())?,
+                    })
                 })
-                .collect();
-            let mut opts = ResolverOpts::default();
-            tune(&mut opts, config.timeout);
-            // Only these servers: not /etc/hosts, in the order given.
-            opts.use_hosts_file = ResolveHosts::Never;
-            opts.server_ordering_strategy = ServerOrderingStrategy::UserProvidedOrder;
-            let inner = HickoryResolver::builder_with_config(
-                ResolverConfig::from_name_servers(ns),
-                TokioRuntimeProvider::default(),
-            )
-            .with_options(opts)
-            .build()
-            .map_err(|e| Error::SystemConfig(e.to_string()))?;
-            let servers = config.servers.iter().map(ToString::to_string).collect();
-            (inner, DnsSource::Servers, servers)
+                .collect::<Result<Vec<_>, Error>>()?;
+            (servers, DnsSource::Servers)
         };
         Ok(Resolver {
-            inner,
-            source,
             servers,
+            sockets,
+            source,
             overrides: config.overrides.clone(),
         })
+    }
+
+    fn labels(&self) -> Vec<String> {
+        self.servers.iter().map(|s| s.label.clone()).collect()
     }
 
     /// Resolves `host` (for a connection to `port`, which `--resolve`
@@ -229,80 +292,280 @@ impl Resolver {
         let phase = DnsPhase {
             name: host.to_owned(),
             source: self.source,
-            servers: self.servers.clone(),
+            servers: self.labels(),
             cname_chain: Vec::new(),
             answers: Vec::new(),
             duration_ms: 0.0,
         };
-        let mut outcome =
-            match tokio::time::timeout_at(deadline, self.query(host, phase.clone())).await {
-                Ok(outcome) => outcome,
-                Err(_) => DnsOutcome {
-                    phase,
-                    addresses: Vec::new(),
-                    findings: vec![self.finding(host, Failure::Timeout, &[], &[])],
-                },
-            };
+        let mut outcome = match tokio::time::timeout_at(
+            deadline,
+            self.query(host, phase.clone(), deadline),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            // The CNAME walk after an NXDOMAIN ran out of time.
+            Err(_) => DnsOutcome {
+                phase,
+                addresses: Vec::new(),
+                findings: vec![self.finding(host, Failure::Timeout, &[], &[])],
+            },
+        };
         outcome.phase.duration_ms = reach_report::elapsed_ms(started);
         outcome
     }
 
-    async fn query(&self, host: &str, mut phase: DnsPhase) -> DnsOutcome {
+    /// Asks every server at once; the first final answer wins (a stub
+    /// resolver's rule: REFUSED, SERVFAIL or silence from one server is a
+    /// reason to ask the next). When none gives one, the finding says what
+    /// each did.
+    async fn query(
+        &self,
+        host: &str,
+        phase: DnsPhase,
+        deadline: tokio::time::Instant,
+    ) -> DnsOutcome {
         // With explicit servers there is no search list: ask for the FQDN.
         let query = if self.source == DnsSource::Servers && !host.ends_with('.') {
             format!("{host}.")
         } else {
             host.to_owned()
         };
-        let (v6, v4) = tokio::join!(
-            self.inner.lookup(query.as_str(), RecordType::AAAA),
-            self.inner.lookup(query.as_str(), RecordType::A),
-        );
-        let mut addresses = Vec::new();
-        let mut errors = Vec::new();
-        for result in [v6, v4] {
-            match result {
-                Ok(lookup) => {
-                    for r in lookup.answers() {
-                        let name = r.name.to_string();
-                        match &r.data {
-                            RData::CNAME(target) => {
-                                let record = CnameRecord {
-                                    name,
-                                    target: target.0.to_string(),
-                                    ttl: r.ttl,
-                                };
-                                if !phase.cname_chain.contains(&record) {
-                                    phase.cname_chain.push(record);
-                                }
-                            }
-                            RData::A(a) => {
-                                addresses.push(IpAddr::V4(a.0));
-                                phase.answers.push(address_record(name, "A", a.0, r.ttl));
-                            }
-                            RData::AAAA(a) => {
-                                addresses.push(IpAddr::V6(a.0));
-                                phase.answers.push(address_record(name, "AAAA", a.0, r.ttl));
-                            }
-                            _ => {}
-                        }
+        let mut pending = tokio::task::JoinSet::new();
+        for (index, server) in self.servers.iter().enumerate() {
+            let server = server.clone();
+            let sockets = self.sockets.clone();
+            let query = query.clone();
+            pending.spawn(async move { (index, server.lookup(&query, &sockets).await) });
+        }
+        let mut answers: Vec<Option<ServerAnswer>> = self.servers.iter().map(|_| None).collect();
+        loop {
+            match tokio::time::timeout_at(deadline, pending.join_next()).await {
+                Ok(Some(Ok((index, answer)))) => {
+                    if answer.is_final() {
+                        return self.accept(host, &query, index, answer, phase).await;
+                    }
+                    answers[index] = Some(answer);
+                }
+                Ok(Some(Err(e))) => {
+                    if let Ok(panic) = e.try_into_panic() {
+                        std::panic::resume_unwind(panic);
                     }
                 }
-                Err(e) => errors.push(e),
+                // Every server has failed, or the deadline came first.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        pending.abort_all();
+        let each: Vec<ServerFailure> = self
+            .servers
+            .iter()
+            .zip(answers)
+            .map(|(server, answer)| match answer {
+                Some(a) => ServerFailure {
+                    label: server.label.clone(),
+                    failure: a.failure(),
+                    errors: a.errors.iter().map(ToString::to_string).collect(),
+                    socket: a.socket,
+                },
+                None => ServerFailure {
+                    label: server.label.clone(),
+                    failure: Failure::Timeout,
+                    errors: Vec::new(),
+                    socket: None,
+                },
+            })
+            .collect();
+        let failure = worst(each.iter().map(|f| f.failure));
+        DnsOutcome {
+            findings: vec![self.finding(host, failure, &each, &[])],
+            phase,
+            addresses: Vec::new(),
+        }
+    }
+
+    /// The outcome of a final answer from server `index`.
+    async fn accept(
+        &self,
+        host: &str,
+        query: &str,
+        index: usize,
+        answer: ServerAnswer,
+        mut phase: DnsPhase,
+    ) -> DnsOutcome {
+        let mut addresses = Vec::new();
+        for r in &answer.records {
+            let name = r.name.to_string();
+            match &r.data {
+                RData::CNAME(target) => {
+                    let record = CnameRecord {
+                        name,
+                        target: target.0.to_string(),
+                        ttl: r.ttl,
+                    };
+                    if !phase.cname_chain.contains(&record) {
+                        phase.cname_chain.push(record);
+                    }
+                }
+                RData::A(a) => {
+                    addresses.push(IpAddr::V4(a.0));
+                    phase.answers.push(address_record(name, "A", a.0, r.ttl));
+                }
+                RData::AAAA(a) => {
+                    addresses.push(IpAddr::V6(a.0));
+                    phase.answers.push(address_record(name, "AAAA", a.0, r.ttl));
+                }
+                _ => {}
             }
         }
         let mut findings = Vec::new();
         if addresses.is_empty() {
-            let failure = classify(&errors);
+            let failure = answer.failure();
+            let server = &self.servers[index];
             if failure == Failure::Nxdomain && phase.cname_chain.is_empty() {
-                phase.cname_chain = self.cname_chain(&query).await;
+                phase.cname_chain = server.cname_chain(query).await;
             }
-            findings.push(self.finding(host, failure, &errors, &phase.cname_chain));
+            let each = [ServerFailure {
+                label: server.label.clone(),
+                failure,
+                errors: answer.errors.iter().map(ToString::to_string).collect(),
+                socket: None,
+            }];
+            findings.push(self.finding(host, failure, &each, &phase.cname_chain));
         }
         DnsOutcome {
             phase,
             addresses,
             findings,
+        }
+    }
+
+    fn finding(
+        &self,
+        host: &str,
+        failure: Failure,
+        each: &[ServerFailure],
+        chain: &[CnameRecord],
+    ) -> Finding {
+        // A final answer names the server that gave it.
+        let servers = match each {
+            [one] => one.label.clone(),
+            _ => self.labels().join(", "),
+        };
+        // The servers that were asked, each with what it did; when they all
+        // did the same, the plain sentence says it.
+        let several = each.len() > 1 && each.iter().any(|f| f.failure != each[0].failure);
+        let what_each = || {
+            each.iter()
+                .map(|f| f.failure.describe(&f.label, f.socket.as_ref()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let finding = match failure {
+            Failure::Nxdomain => {
+                let missing = chain.last().map(|c| c.target.trim_end_matches('.'));
+                let message = match missing {
+                    Some(m) => format!(
+                        "{host} is an alias (CNAME) of {m}, which does not exist (NXDOMAIN from {servers})"
+                    ),
+                    None => format!("{host} does not exist (NXDOMAIN from {servers})"),
+                };
+                Finding::new(Code::DnsNxdomain, message)
+            }
+            Failure::NoRecords => Finding::new(
+                Code::DnsNoRecords,
+                format!("{host} exists but has no A or AAAA record (NODATA from {servers})"),
+            ),
+            _ if self.servers.is_empty() => Finding::new(
+                Code::DnsUnreachable,
+                format!("no DNS server is configured to resolve {host}"),
+            ),
+            _ if several => Finding::new(
+                failure.code(),
+                format!("no DNS server answered for {host}: {}", what_each()),
+            ),
+            Failure::Refused => Finding::new(
+                Code::DnsRefused,
+                format!(
+                    "{servers} refused to resolve {host} (REFUSED): it does not answer this query for this machine"
+                ),
+            )
+            .with("rcode", "REFUSED"),
+            Failure::Servfail(rcode) => Finding::new(
+                Code::DnsServfail,
+                format!("{servers} answered {rcode} for {host}"),
+            )
+            .with("rcode", rcode),
+            Failure::Unusable => Finding::new(
+                Code::DnsServfail,
+                format!("{servers} sent no usable answer for {host}"),
+            ),
+            Failure::Timeout => Finding::new(
+                Code::DnsTimeout,
+                format!("no DNS answer for {host} from {servers} in time"),
+            ),
+            Failure::Unreachable(_) => Finding::new(
+                Code::DnsUnreachable,
+                format!("no DNS server could be reached to resolve {host}: {}", what_each()),
+            ),
+        };
+        let mut finding = finding.with("name", host).with("servers", self.labels());
+        if matches!(failure, Failure::Nxdomain | Failure::NoRecords) {
+            let errors: Vec<&String> = each.iter().flat_map(|f| &f.errors).collect();
+            if !errors.is_empty() {
+                finding = finding.with("errors", errors);
+            }
+        } else {
+            let results: Vec<serde_json::Value> = each
+                .iter()
+                .map(|f| {
+                    let mut v = serde_json::json!({
+                        "server": f.label,
+                        "result": f.failure.result_name(),
+                    });
+                    match (&f.socket, f.failure) {
+                        // hickory's own errors only say "no connections".
+                        (Some(s), Failure::Unreachable(_)) => v["error"] = s.error.clone().into(),
+                        _ if !f.errors.is_empty() => v["errors"] = f.errors.clone().into(),
+                        _ => {}
+                    }
+                    v
+                })
+                .collect();
+            finding = finding.with("results", results);
+        }
+        if chain.is_empty() {
+            finding
+        } else {
+            finding.with("cname_chain", chain)
+        }
+    }
+}
+
+impl Server {
+    /// The A and AAAA lookups of `query` against this server alone.
+    async fn lookup(&self, query: &str, sockets: &Sockets) -> ServerAnswer {
+        let (v6, v4) = tokio::join!(
+            self.inner.lookup(query, RecordType::AAAA),
+            self.inner.lookup(query, RecordType::A),
+        );
+        let mut records = Vec::new();
+        let mut errors = Vec::new();
+        for result in [v6, v4] {
+            match result {
+                Ok(lookup) => records.extend(lookup.answers().iter().cloned()),
+                Err(e) => errors.push(e),
+            }
+        }
+        let socket = if errors.is_empty() {
+            None
+        } else {
+            sockets.failure(self.addr)
+        };
+        ServerAnswer {
+            records,
+            errors,
+            socket,
         }
     }
 
@@ -332,99 +595,121 @@ impl Resolver {
         }
         chain
     }
-
-    fn describe_servers(&self) -> String {
-        if self.servers.is_empty() {
-            "the system resolver".to_owned()
-        } else {
-            self.servers.join(", ")
-        }
-    }
-
-    fn finding(
-        &self,
-        host: &str,
-        failure: Failure,
-        errors: &[NetError],
-        chain: &[CnameRecord],
-    ) -> Finding {
-        let servers = self.describe_servers();
-        let detail: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        let finding = match failure {
-            Failure::Nxdomain => {
-                let missing = chain.last().map(|c| c.target.trim_end_matches('.'));
-                let message = match missing {
-                    Some(m) => format!(
-                        "{host} is an alias (CNAME) of {m}, which does not exist (NXDOMAIN from {servers})"
-                    ),
-                    None => format!("{host} does not exist (NXDOMAIN from {servers})"),
-                };
-                Finding::new(Code::DnsNxdomain, message)
-            }
-            Failure::NoRecords => Finding::new(
-                Code::DnsNoRecords,
-                format!("{host} exists but has no A or AAAA record (NODATA from {servers})"),
-            ),
-            Failure::Servfail(rcode) => Finding::new(
-                Code::DnsServfail,
-                format!("{servers} answered {rcode} for {host}"),
-            )
-            .with("rcode", rcode),
-            Failure::Timeout => Finding::new(
-                Code::DnsTimeout,
-                format!("no DNS answer for {host} from {servers} in time"),
-            ),
-        };
-        let mut finding = finding.with("name", host).with("servers", &self.servers);
-        if !detail.is_empty() {
-            finding = finding.with("errors", detail);
-        }
-        if chain.is_empty() {
-            finding
-        } else {
-            finding.with("cname_chain", chain)
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
     Nxdomain,
     NoRecords,
+    /// The server answered REFUSED: it will not answer this query for us.
+    Refused,
+    /// Another error rcode (SERVFAIL, FORMERR, NOTIMP, …).
     Servfail(&'static str),
+    /// An answer that is not usable DNS (malformed, wrong class, …).
+    Unusable,
     Timeout,
+    /// The operating system said the server cannot be reached.
+    Unreachable(Unreachable),
 }
 
-/// Classifies the errors of the A and AAAA lookups, most telling first.
-fn classify(errors: &[NetError]) -> Failure {
-    let each: Vec<Failure> = errors.iter().map(classify_one).collect();
-    for wanted in [Failure::Nxdomain] {
-        if each.contains(&wanted) {
-            return wanted;
+impl Failure {
+    /// Most telling first: a server's own answer beats silence, and silence
+    /// beats a socket error (the lookup waited for the silent one).
+    fn rank(self) -> u8 {
+        match self {
+            Failure::Nxdomain => 0,
+            Failure::Servfail(_) => 1,
+            Failure::Unusable => 2,
+            Failure::Refused => 3,
+            Failure::Timeout => 4,
+            Failure::Unreachable(_) => 5,
+            Failure::NoRecords => 6,
         }
     }
-    if let Some(f) = each.iter().find(|f| matches!(f, Failure::Servfail(_))) {
-        return *f;
+
+    fn code(self) -> Code {
+        match self {
+            Failure::Nxdomain => Code::DnsNxdomain,
+            Failure::NoRecords => Code::DnsNoRecords,
+            Failure::Refused => Code::DnsRefused,
+            Failure::Servfail(_) | Failure::Unusable => Code::DnsServfail,
+            Failure::Timeout => Code::DnsTimeout,
+            Failure::Unreachable(_) => Code::DnsUnreachable,
+        }
     }
-    if each.contains(&Failure::Timeout) {
-        return Failure::Timeout;
+
+    /// The evidence's word for what one server did.
+    fn result_name(self) -> &'static str {
+        match self {
+            Failure::Nxdomain => "nxdomain",
+            Failure::NoRecords => "nodata",
+            Failure::Refused => "refused",
+            Failure::Servfail(_) => "error_rcode",
+            Failure::Unusable => "unusable_answer",
+            Failure::Timeout => "timeout",
+            Failure::Unreachable(Unreachable::PortClosed) => "port_closed",
+            Failure::Unreachable(Unreachable::NoRoute) => "no_route",
+            Failure::Unreachable(Unreachable::Other) => "socket_error",
+        }
     }
-    Failure::NoRecords
+
+    /// What `server` did, in words.
+    fn describe(self, server: &str, socket: Option<&SocketFailure>) -> String {
+        let kind = socket.map_or("unreachable", |s| s.kind.as_str());
+        match self {
+            Failure::Nxdomain => format!("{server} answered NXDOMAIN"),
+            Failure::NoRecords => format!("{server} answered with no address"),
+            Failure::Refused => format!("{server} refused the query (REFUSED)"),
+            Failure::Servfail(rcode) => format!("{server} answered {rcode}"),
+            Failure::Unusable => format!("{server} sent no usable answer"),
+            Failure::Timeout => format!("{server} did not answer in time"),
+            Failure::Unreachable(Unreachable::PortClosed) => {
+                format!("nothing listens on {server} (the port is closed)")
+            }
+            Failure::Unreachable(_) => format!("{server} cannot be reached ({kind})"),
+        }
+    }
 }
 
-fn classify_one(error: &NetError) -> Failure {
+/// The most telling of several failures.
+fn worst(failures: impl IntoIterator<Item = Failure>) -> Failure {
+    failures
+        .into_iter()
+        .min_by_key(|f| f.rank())
+        .unwrap_or(Failure::Timeout)
+}
+
+/// Classifies the errors of one server's A and AAAA lookups, most telling
+/// first; `socket` is the socket error seen towards that server, which
+/// hickory reports only as "no connections".
+fn classify(errors: &[NetError], socket: Option<&SocketFailure>) -> Failure {
+    let each = errors.iter().map(|e| classify_one(e, socket));
+    match worst(each) {
+        // No error at all: the answers held no address.
+        _ if errors.is_empty() => Failure::NoRecords,
+        f => f,
+    }
+}
+
+fn classify_one(error: &NetError, socket: Option<&SocketFailure>) -> Failure {
     match error {
         NetError::Dns(DnsError::NoRecordsFound(NoRecords {
             response_code: ResponseCode::NXDomain,
             ..
         })) => Failure::Nxdomain,
         NetError::Dns(DnsError::NoRecordsFound(_)) => Failure::NoRecords,
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => Failure::Refused,
         NetError::Dns(DnsError::ResponseCode(rc)) => Failure::Servfail(rcode_name(*rc)),
-        NetError::Timeout | NetError::Io(_) | NetError::NoConnections | NetError::Busy => {
-            Failure::Timeout
-        }
+        NetError::Io(e) => Failure::Unreachable(Unreachable::from_kind(e.kind())),
+        // hickory's pool reports a socket error as "no connections"; the
+        // socket itself recorded which one.
+        NetError::NoConnections | NetError::Busy => match socket {
+            Some(s) => Failure::Unreachable(s.unreachable),
+            None => Failure::Timeout,
+        },
+        NetError::Timeout => Failure::Timeout,
         // Malformed answers and the rest: the server did not give a usable answer.
-        _ => Failure::Servfail("an unusable answer"),
+        _ => Failure::Unusable,
     }
 }
 
@@ -534,13 +819,68 @@ mod tests {
                 ResponseCode::NoError,
             )))
         };
-        let servfail = || NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail));
-        assert_eq!(classify(&[nodata(), nx()]), Failure::Nxdomain);
-        assert_eq!(classify(&[nodata(), nodata()]), Failure::NoRecords);
+        let rcode = |rc| NetError::Dns(DnsError::ResponseCode(rc));
+        let closed = SocketFailure {
+            unreachable: Unreachable::PortClosed,
+            kind: "connection refused".to_owned(),
+            error: "Connection refused (os error 111)".to_owned(),
+        };
+        let io = |kind| NetError::Io(std::sync::Arc::new(std::io::Error::from(kind)));
+        let table: &[(Vec<NetError>, Option<&SocketFailure>, Failure)] = &[
+            (vec![nodata(), nx()], None, Failure::Nxdomain),
+            (vec![nodata(), nodata()], None, Failure::NoRecords),
+            (vec![], None, Failure::NoRecords),
+            (
+                vec![NetError::Timeout, rcode(ResponseCode::ServFail)],
+                None,
+                Failure::Servfail("SERVFAIL"),
+            ),
+            (vec![NetError::Timeout, nodata()], None, Failure::Timeout),
+            (
+                vec![rcode(ResponseCode::Refused), rcode(ResponseCode::Refused)],
+                None,
+                Failure::Refused,
+            ),
+            (
+                vec![rcode(ResponseCode::Refused), rcode(ResponseCode::ServFail)],
+                None,
+                Failure::Servfail("SERVFAIL"),
+            ),
+            // hickory's pool folds the socket error into "no connections".
+            (
+                vec![NetError::NoConnections, NetError::NoConnections],
+                Some(&closed),
+                Failure::Unreachable(Unreachable::PortClosed),
+            ),
+            (vec![NetError::NoConnections], None, Failure::Timeout),
+            (
+                vec![io(std::io::ErrorKind::NetworkUnreachable)],
+                None,
+                Failure::Unreachable(Unreachable::NoRoute),
+            ),
+            (
+                vec![NetError::Timeout, NetError::NoConnections],
+                Some(&closed),
+                Failure::Timeout,
+            ),
+        ];
+        for (errors, socket, want) in table {
+            assert_eq!(classify(errors, *socket), *want, "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn across_servers_an_answer_beats_silence_and_silence_beats_a_socket_error() {
+        let closed = Failure::Unreachable(Unreachable::PortClosed);
+        assert_eq!(worst([closed, Failure::Timeout]), Failure::Timeout);
         assert_eq!(
-            classify(&[NetError::Timeout, servfail()]),
+            worst([Failure::Timeout, Failure::Refused]),
+            Failure::Refused
+        );
+        assert_eq!(
+            worst([Failure::Refused, Failure::Servfail("SERVFAIL")]),
             Failure::Servfail("SERVFAIL")
         );
-        assert_eq!(classify(&[NetError::Timeout, nodata()]), Failure::Timeout);
+        assert_eq!(worst([closed]), closed);
     }
 }
