@@ -2,10 +2,11 @@
 //! the [`set`](crate::set) algebra. Plain structs: the CLI maps them to the
 //! report's JSON.
 //!
-//! Only network entries ([`Allowlist::entries`]) cover addresses. With a
-//! port, an entry *counts* only when its rule allows that port
-//! ([`Rule::allows_port`]); entries that do not count cover nothing and are
-//! never reported as stale, redundant or broad.
+//! Only network entries ([`Allowlist::entries`]) cover addresses. An entry
+//! *counts* only when its rule admits TCP, to the port when one is asked
+//! about ([`Rule::admits_tcp`]): a UDP or ICMP rule, or one for another
+//! port, covers nothing. Entries that do not count are never reported as
+//! stale, redundant or broad.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -87,7 +88,7 @@ pub struct Diff {
 
 /// For each rule of `allow`, whether its entries count for `port`.
 fn counting_rules(allow: &Allowlist, port: Option<u16>) -> Vec<bool> {
-    allow.rules.iter().map(|r| r.allows_port(port)).collect()
+    allow.rules.iter().map(|r| r.admits_tcp(port)).collect()
 }
 
 /// The union of the published ranges.
@@ -559,7 +560,7 @@ pub fn host_covered(ip: IpAddr, allow: &Allowlist, port: Option<u16>) -> Option<
     allow
         .entries
         .iter()
-        .position(|e| allow.rule(e.rule).allows_port(port) && e.net.contains(&ip))
+        .position(|e| allow.rule(e.rule).admits_tcp(port) && e.net.contains(&ip))
 }
 
 /// The index into [`Allowlist::names`] of the first name entry counting for
@@ -571,7 +572,7 @@ pub fn fqdn_covered(name: &str, allow: &Allowlist, port: Option<u16>) -> Option<
     allow
         .names
         .iter()
-        .position(|e| allow.rule(e.rule).allows_port(port) && name_matches(&e.name, &name))
+        .position(|e| allow.rule(e.rule).admits_tcp(port) && name_matches(&e.name, &name))
 }
 
 /// Whether lower-case `name` matches an allowlist name `pattern`.
@@ -771,8 +772,8 @@ mod tests {
             ("10.0.0.0/24", Some(&[(400, 500)]), Some("TCP")), // 1
             ("10.0.0.0/25", Some(&[(443, 443)]), Some("tcp")), // 2: narrower ports
             ("10.0.0.0/25", Some(&[(400, 500)]), Some("tcp")), // 3: redundant to 1
-            ("10.0.1.0/24", Some(&[(443, 443)]), Some("udp")), // 4
-            any("10.0.1.0/24"),                              // 5: any port: 4 is redundant to it
+            ("10.0.1.0/24", Some(&[(443, 443)]), Some("udp")), // 4: UDP never counts
+            any("10.0.1.0/24"),                              // 5: any port
             ("172.16.0.0/12", Some(&[(443, 443)]), None),    // 6: stale
             ("172.16.0.0/16", Some(&[(1, 1000)]), None),     // 7: stale, ports differ
             ("0.0.0.0/0", Some(&[(22, 22)]), None),          // 8: not counting, not broad
@@ -781,7 +782,7 @@ mod tests {
         assert_eq!(c.v4.covered, 512u128);
         assert_eq!(c.uncovered, vec![n("10.0.2.0/23"), n("2001:db8::/63")]);
         assert_eq!(c.stale, vec![6, 7]);
-        assert_eq!(c.redundant, vec![(3, 1), (4, 5)]);
+        assert_eq!(c.redundant, vec![(3, 1)]);
         assert!(c.broad.is_empty());
         assert_eq!(c.v6.covered, 0u128);
         assert!(c.v6.percent.abs() < f64::EPSILON);
@@ -791,7 +792,7 @@ mod tests {
         assert_eq!(c.v4.uncovered, 0u128);
         assert_eq!(c.broad, vec![8]);
         // 0 (port 22, tcp) is inside 8 (port 22, any protocol).
-        assert_eq!(c.redundant, vec![(0, 8), (3, 1), (4, 5)]);
+        assert_eq!(c.redundant, vec![(0, 8), (3, 1)]);
         assert_eq!(c.stale, vec![6, 7]);
     }
 
@@ -891,14 +892,14 @@ mod tests {
         fn matches_naive_oracle(
             published in proptest::collection::vec(small_net(), 0..6),
             allow in proptest::collection::vec(
-                (small_net(), 0usize..4, 0usize..3, proptest::bool::weighted(0.1)),
+                (small_net(), 0usize..4, 0usize..4, proptest::bool::weighted(0.1)),
                 0..10,
             ),
             port in proptest::option::of(proptest::sample::select(vec![22u16, 443])),
         ) {
             let port_opts: [Option<&[(u16, u16)]>; 4] =
                 [None, Some(&[(443, 443)]), Some(&[(22, 22), (443, 443)]), Some(&[(443, 443), (22, 22)])];
-            let proto_opts = [None, Some("tcp"), Some("TCP")];
+            let proto_opts = [None, Some("tcp"), Some("TCP"), Some("udp")];
             let nets: Vec<String> = published.iter().map(ToString::to_string).collect();
             let rows: Vec<(&str, Option<&str>, Option<&str>)> = nets
                 .iter()
@@ -924,7 +925,12 @@ mod tests {
                 .entries
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| allow.rule(e.rule).allows_port(port))
+                .filter(|(_, e)| {
+                    // Only TCP (or any protocol) counts, to the port.
+                    let r = allow.rule(e.rule);
+                    r.protocol.as_deref().is_none_or(|p| p.eq_ignore_ascii_case("tcp"))
+                        && r.allows_port(port)
+                })
                 .map(|(i, e)| (i, e.net))
                 .collect();
             let allowed: std::collections::BTreeSet<(bool, u128)> =

@@ -242,6 +242,13 @@ impl Rule {
             (Some(p), Some(ranges)) => ranges.iter().any(|r| r.first <= p && p <= r.last),
         }
     }
+
+    /// Whether the rule admits the traffic reach asks about: TCP (any
+    /// protocol or `tcp`), to `port` when given. Only such rules count
+    /// toward coverage.
+    pub fn admits_tcp(&self, port: Option<u16>) -> bool {
+        self.protocol.as_deref().is_none_or(|p| p == "tcp") && self.allows_port(port)
+    }
 }
 
 /// Where an allowlist entry stands: an index into [`Allowlist::sources`]
@@ -317,6 +324,20 @@ pub struct Shadowed {
     pub counted: Vec<IpNet>,
 }
 
+/// A firewall rule that accepts something but does not count toward
+/// coverage: it does not admit TCP (to the port asked about), or it has a
+/// match reach does not evaluate, so it may admit less than it seems.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotCounted {
+    /// Where the rule is (for JSON, the line where it starts).
+    pub at: At,
+    /// Which rule, for people: `chain OUTPUT`, `rule handle 7 in chain
+    /// inet filter output`, `security group sg-1`.
+    pub rule: String,
+    /// Why it does not count, in words.
+    pub reason: String,
+}
+
 /// A parsed allowlist (or several, appended).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowlist {
@@ -333,6 +354,8 @@ pub struct Allowlist {
     /// Accepting rules that earlier blocking rules override (rule sets
     /// only), in input order.
     pub shadowed: Vec<Shadowed>,
+    /// Accepting rules that do not count, in input order (rule sets only).
+    pub not_counted: Vec<NotCounted>,
     /// Lines of a plain list that repeat a network listed earlier (kept
     /// once, at its first line).
     pub duplicate_lines: u64,
@@ -350,6 +373,7 @@ impl Allowlist {
             entries: Vec::new(),
             names: Vec::new(),
             shadowed: Vec::new(),
+            not_counted: Vec::new(),
             duplicate_lines: 0,
             duplicate_examples: Vec::new(),
         }
@@ -418,6 +442,12 @@ impl Allowlist {
                 .shadowed
                 .into_iter()
                 .map(|s| Shadowed { at: at(s.at), ..s }),
+        );
+        self.not_counted.extend(
+            other
+                .not_counted
+                .into_iter()
+                .map(|n| NotCounted { at: at(n.at), ..n }),
         );
         self.duplicate_lines += other.duplicate_lines;
         self.duplicate_examples.extend(
@@ -495,6 +525,17 @@ impl AllowlistBuilder {
             },
             by,
             counted,
+        });
+    }
+
+    pub(crate) fn not_counted(&mut self, line: usize, rule: String, reason: String) {
+        self.list.not_counted.push(NotCounted {
+            at: At {
+                source: 0,
+                line: line32(line),
+            },
+            rule,
+            reason,
         });
     }
 

@@ -649,6 +649,25 @@ fn coverage_findings(
             entries,
         ));
     }
+    if !allow.not_counted.is_empty() {
+        let entries = allow
+            .not_counted
+            .iter()
+            .map(|n| format!("{} ({}): {}", allow.origin(n.at), n.rule, n.reason));
+        let what = match args.feed.port {
+            Some(port) => format!(
+                "accepting rules do not count: they do not provably admit new TCP connections to port {port}"
+            ),
+            None => "accepting rules do not count: they do not provably admit new TCP connections"
+                .to_owned(),
+        };
+        check.push(entries_finding(
+            Code::AllowlistRuleNotCounted,
+            allow.not_counted.len(),
+            &what,
+            entries,
+        ));
+    }
     if allow.duplicate_lines > 0 {
         let entries = allow
             .duplicate_examples
