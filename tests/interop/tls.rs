@@ -194,6 +194,14 @@ pub(crate) fn pki() -> &'static Pki {
         leaf(&dir, "default", &rsa, "int", "-sha256", &server("default"));
         leaf(
             &dir,
+            "api",
+            &rsa,
+            "int",
+            "-sha256",
+            &server("api").replace("DNS:api.test", "DNS:api.example.com"),
+        );
+        leaf(
+            &dir,
             "client",
             &rsa,
             "root",
@@ -220,7 +228,7 @@ pub(crate) fn pki() -> &'static Pki {
         // Full chains as servers send them: in order, and out of order.
         let read = |n: &str| std::fs::read_to_string(dir.join(n)).expect("pem");
         for name in [
-            "good", "sha1", "rsa1024", "p384", "ed25519", "sanless", "wild", "default",
+            "good", "sha1", "rsa1024", "p384", "ed25519", "sanless", "wild", "default", "api",
         ] {
             let chain = format!("{}{}", read(&format!("{name}.pem")), read("int.pem"));
             std::fs::write(dir.join(format!("{name}-chain.pem")), chain).expect("chain");
