@@ -21,7 +21,6 @@ const PACKAGES: &[(&str, &str)] = &[
     ("nftables", "/usr/sbin/nft"),
     ("iptables", "/usr/sbin/iptables-nft"),
     ("iproute2", "/usr/sbin/ip"),
-    ("testssl.sh", "/usr/bin/testssl"),
 ];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
