@@ -62,15 +62,18 @@ TARGET is a URL (https://host[:port]/path, http://...), host:port (TCP only,
 plus TLS with --tls), or a bare host name (meaning https://host/).
 
 Phases and the findings they produce (reach explain CODE tells more):
-  dns    dns.nxdomain, dns.no_records, dns.servfail, dns.timeout
+  dns    dns.nxdomain, dns.no_records, dns.servfail, dns.refused, dns.timeout,
+         dns.unreachable (port closed or no network: at once)
   tcp    tcp.refused, tcp.timeout (SYN dropped: likely a firewall), tcp.unreachable
   proxy  proxy.connect_failed, proxy.auth_required, proxy.denied, proxy.upstream_failed
   tls    tls.cert_expired, tls.cert_not_yet_valid, tls.cert_expiring_soon,
          tls.hostname_mismatch, tls.untrusted_issuer, tls.incomplete_chain,
          tls.protocol_too_old, tls.client_cert_required, tls.intercepted,
-         tls.handshake_failed
+         tls.weak_certificate, tls.name_only_in_common_name,
+         tls.ca_as_server_cert, tls.handshake_failed
   http   http.status_error, http.timeout, http.redirect_loop,
-         http.too_many_redirects, http.https_downgrade, http.protocol_error
+         http.too_many_redirects, http.https_downgrade, http.wrong_scheme,
+         http.protocol_error
 
 Examples:
   reach check example.com                          # https://example.com/
