@@ -433,3 +433,56 @@ fn a_huge_repetitive_allowlist_is_read_in_pieces() {
         repeats.message
     );
 }
+
+#[test]
+fn rules_that_do_not_admit_tcp_are_listed_not_counted() {
+    let f = Files::new();
+    let published = f.write("published.txt", "198.51.100.0/24\n203.0.113.0/24\n");
+    // Before: the ICMP rule read as accepting every address, 100% covered.
+    let rules = f.write(
+        "rules.v4",
+        "*filter\n:OUTPUT DROP [0:0]\n\
+         -A OUTPUT -p icmp -j ACCEPT\n\
+         -A OUTPUT -d 203.0.113.0/24 -p udp -m udp --dport 443 -j ACCEPT\n\
+         -A OUTPUT -d 203.0.113.0/24 -p tcp -m tcp --dport 22 -j ACCEPT\n\
+         -A OUTPUT -d 198.51.100.0/24 -p tcp -m tcp --dport 443 -j ACCEPT\n\
+         COMMIT\n",
+    );
+    let run = allowlist(&[
+        "--published",
+        &published,
+        "--allowlist",
+        &rules,
+        "--port",
+        "443",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let check = &run.report.checks[0];
+    assert_eq!(details(check).uncovered, ["203.0.113.0/24"]);
+    let listed = check
+        .findings
+        .iter()
+        .find(|f| f.code == Code::AllowlistRuleNotCounted)
+        .expect("a rule_not_counted finding");
+    assert_eq!(listed.severity, Severity::Info);
+    assert_eq!(listed.evidence["count"], 3);
+    let entries: Vec<&str> = listed.evidence["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        entries[0].ends_with("rules.v4:3 (chain OUTPUT): it admits only ICMP, not TCP"),
+        "{entries:?}"
+    );
+    assert!(
+        entries[1].ends_with("it admits only UDP, not TCP"),
+        "{entries:?}"
+    );
+    assert!(
+        entries[2].ends_with("it admits TCP only to port 22, not to port 443"),
+        "{entries:?}"
+    );
+    assert!(listed.message.starts_with("3 accepting rules do not count"));
+}
