@@ -21,6 +21,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("nftables", "/usr/sbin/nft"),
     ("iptables", "/usr/sbin/iptables-nft"),
     ("iproute2", "/usr/sbin/ip"),
+    ("python3", "/usr/bin/python3"),
 ];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
