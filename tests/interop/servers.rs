@@ -57,19 +57,8 @@ impl Server {
     /// Starts `cmd` and waits until `addr` accepts TCP connections (at most
     /// 15 seconds). Output goes to `log` so a failing start can be read.
     #[track_caller]
-    pub(crate) fn start(name: &str, mut cmd: Command, addr: SocketAddr, log: &Path) -> Server {
-        let file = std::fs::File::create(log).expect("log file");
-        cmd.stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log file"))
-            .stderr(file);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let mut server = Server {
-            child,
-            name: name.to_owned(),
-            log: Some(log.to_owned()),
-        };
+    pub(crate) fn start(name: &str, cmd: Command, addr: SocketAddr, log: &Path) -> Server {
+        let mut server = Server::spawn(name, cmd, log);
         server.wait_for(addr);
         server
     }

@@ -21,9 +21,12 @@ pub const PROXY_VARS: &[&str] = &[
 ];
 
 /// The `reach` binary with a bounded run time and none of the machine's
-/// proxy or colour settings.
+/// proxy or colour settings. `REACH_BIN` names another build to run the
+/// same cases against (an older commit's, to see a case fail before its
+/// fix).
 pub fn command() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reach"));
+    let bin = std::env::var_os("REACH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_reach").into());
+    let mut cmd = assert_cmd::Command::new(bin);
     cmd.timeout(Duration::from_secs(60)).env_remove("NO_COLOR");
     for var in PROXY_VARS {
         cmd.env_remove(var);

@@ -440,20 +440,9 @@ pub async fn hop(
         // connection before any response; its alert may be lost when our
         // first write meets the closed socket.
         let closed = http_findings.remove(i);
-        let given = if tls.client_cert_sent {
-            "after the one given"
-        } else {
-            "and none was given"
-        };
         findings.push(
-            Finding::new(
-                Code::TlsClientCertRequired,
-                format!(
-                    "{host} asked for a client certificate {given}, then closed the connection before any response"
-                ),
-            )
-            .with("client_cert_sent", tls.client_cert_sent)
-            .with("error", closed.evidence.get("error")),
+            client_cert_refused(host, tls, "then closed the connection before any response")
+                .with("error", closed.evidence.get("error")),
         );
     }
     let status = result.phase.status;
@@ -478,21 +467,10 @@ pub async fn hop(
         && status == Some(400)
         && (!tls.client_cert_sent || contains(&result.body_head, "SSL certificate"))
     {
-        let given = if tls.client_cert_sent {
-            "and refused the one given"
-        } else {
-            "and none was given"
-        };
         findings.push(
-            Finding::new(
-                Code::TlsClientCertRequired,
-                format!(
-                    "{host} asked for a client certificate during the TLS handshake {given}: it answered 400"
-                ),
-            )
-            .with("status", 400)
-            .with("client_cert_sent", tls.client_cert_sent)
-            .with("answer", first_line(&result.body_head)),
+            client_cert_refused(host, tls, "then answered 400")
+                .with("status", 400)
+                .with("answer", first_line(&result.body_head)),
         );
     }
     if let Some(tls) = &hop.tls {
@@ -543,6 +521,22 @@ pub async fn hop(
         findings,
         body: result.body,
     }
+}
+
+/// `tls.client_cert_required` for a server that asked for a client
+/// certificate during a completed handshake and refused the request after
+/// it (`then`): TLS 1.3 servers and nginx judge the certificate late.
+fn client_cert_refused(host: &str, tls: &reach_report::endpoint::TlsPhase, then: &str) -> Finding {
+    let given = if tls.client_cert_sent {
+        "and did not accept the one given"
+    } else {
+        "and none was given"
+    };
+    Finding::new(
+        Code::TlsClientCertRequired,
+        format!("{host} asked for a client certificate during the TLS handshake {given}, {then}"),
+    )
+    .with("client_cert_sent", tls.client_cert_sent)
 }
 
 /// Whether `haystack` (a body's first bytes) contains `needle`.
