@@ -31,7 +31,6 @@ const MITM: &str = "127.0.2.6:8080";
 
 fn squid_conf(dir: &TempDir, htpasswd: &str) -> String {
     let d = dir.path().display();
-    let pki = pki();
     format!(
         "http_port {OPEN} name=open\n\
          http_port {AUTH} name=auth\n\
@@ -60,11 +59,10 @@ fn squid_conf(dir: &TempDir, htpasswd: &str) -> String {
          never_direct allow on_parent\n\
          sslcrtd_program /usr/lib/squid/security_file_certgen -s {d}/run/ssl_db -M 4MB\n\
          sslcrtd_children 2 startup=1 idle=1\n\
-         tls_outgoing_options cafile={}\n\
+         tls_outgoing_options cafile={d}/root.pem\n\
          acl step1 at_step SslBump1\n\
          ssl_bump peek step1\n\
-         ssl_bump bump all\n",
-        pki.path("root.pem")
+         ssl_bump bump all\n"
     )
 }
 
@@ -106,6 +104,8 @@ fn start(turn: MutexGuard<'static, ()>) -> Proxies {
     std::fs::set_permissions(dir.join("run"), std::fs::Permissions::from_mode(0o777))
         .expect("chmod");
     dir.write("hosts", &format!("{ORIGIN_TLS} api.example.com\n"));
+    // squid reads it as `proxy`, who may not see the checkout (/root/…).
+    std::fs::copy(pki.path("root.pem"), dir.join("root.pem")).expect("copy the root");
     // The inspecting proxy's CA, as a company makes it.
     let out = Command::new(&openssl)
         .current_dir(dir.path())
@@ -135,7 +135,7 @@ fn start(turn: MutexGuard<'static, ()>) -> Proxies {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for f in ["proxyca.key", "proxyca.pem", "hosts"] {
+    for f in ["proxyca.key", "proxyca.pem", "hosts", "root.pem"] {
         std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644))
             .expect("chmod");
     }
