@@ -362,10 +362,10 @@ fn with_no_network_no_dns_server_can_be_reached() {
     assert!(text.contains("Network is unreachable"), "{text}");
 
     // The same binary, run inside that namespace.
-    let reach = env!("CARGO_BIN_EXE_reach");
+    let reach = crate::support::bin();
     let mut cmd = assert_cmd::Command::from_std({
         let mut std = Command::new(&unshare);
-        std.args(["-n", reach, "check"]);
+        std.arg("-n").arg(reach).arg("check");
         for var in crate::support::PROXY_VARS {
             std.env_remove(var);
         }

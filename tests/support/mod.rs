@@ -34,6 +34,11 @@ pub fn command() -> assert_cmd::Command {
     cmd
 }
 
+/// The `reach` binary under test: `REACH_BIN`, else this build's.
+pub fn bin() -> std::ffi::OsString {
+    std::env::var_os("REACH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_reach").into())
+}
+
 /// Runs `reach` (as prepared by the caller) with `--json` and `args`. Every
 /// message and remedy of the report is scanned for text meant for
 /// programmers ([`assert_for_people`]).
