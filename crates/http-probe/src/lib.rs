@@ -457,7 +457,7 @@ pub async fn hop(
     // A forwarded request's answer may be the proxy's own (407, an error
     // page it marks as its own): the same diagnosis as a CONNECT refusal.
     if let (Some(proxy), Some(code)) = (&connected.forward, status)
-        && let Some(finding) = proxy::refusal(code, &header, proxy, &format!("{method} {url}"))
+        && let Some(finding) = proxy::refusal(code, &header, proxy, method.as_str(), url.as_str())
     {
         findings.push(finding);
     }

@@ -287,18 +287,14 @@ pub async fn connect(
         },
         Some(code) => {
             let lookup = |name: &str| header(&head, name);
-            let finding = refusal(code, &lookup, proxy, &format!("CONNECT {authority}"))
+            let finding = refusal(code, &lookup, proxy, "CONNECT", authority)
                 .unwrap_or_else(|| {
                     // Without the proxy's own marker, a CONNECT refusal is
                     // still the proxy's: only it answers a CONNECT.
                     if code >= 500 {
                         upstream_failed(code, &lookup, &proxy_name, authority, None)
                     } else {
-                        Finding::new(
-                            Code::ProxyDenied,
-                            format!("the proxy {proxy_name} refused CONNECT {authority} with {code}"),
-                        )
-                        .with("status", code)
+                        denied(&proxy_name, &format!("CONNECT {authority}"), code, None)
                     }
                 })
                 .with("status_line", head.lines().next().unwrap_or_default());
@@ -384,10 +380,11 @@ pub fn refusal(
     status: u16,
     header: &dyn Fn(&str) -> Option<String>,
     proxy: &Proxy,
-    request: &str,
+    method: &str,
+    target: &str,
 ) -> Option<Finding> {
     let proxy_name = proxy.display();
-    let target = request.split_whitespace().last().unwrap_or(request);
+    let request = format!("{method} {target}");
     let finding = if status == 407 {
         let given = proxy.authorization().is_some();
         Finding::new(
@@ -410,19 +407,16 @@ pub fn refusal(
         if let Some((_, why)) = SQUID_UPSTREAM_ERRORS.iter().find(|(n, _)| *n == name) {
             upstream_failed(status, header, &proxy_name, target, Some(why))
         } else if name == "ERR_ACCESS_DENIED" {
-            Finding::new(
-                Code::ProxyDenied,
-                format!("the proxy {proxy_name} denies {request}: its access rules (ACL) do not allow this destination ({status}, {name})"),
+            denied(
+                &proxy_name,
+                &request,
+                status,
+                Some("its access rules do not allow this destination: ERR_ACCESS_DENIED"),
             )
-            .with("status", status)
         } else if status >= 500 {
             upstream_failed(status, header, &proxy_name, target, None)
         } else {
-            Finding::new(
-                Code::ProxyDenied,
-                format!("the proxy {proxy_name} refused {request} with {status} ({name})"),
-            )
-            .with("status", status)
+            denied(&proxy_name, &request, status, Some(&name))
         }
         .with("squid_error", &squid)
     } else if let Some(proxy_status) = header("proxy-status")
@@ -431,12 +425,7 @@ pub fn refusal(
         if PROXY_STATUS_UPSTREAM.contains(&error.as_str()) {
             upstream_failed(status, header, &proxy_name, target, None)
         } else {
-            Finding::new(
-                Code::ProxyDenied,
-                format!("the proxy {proxy_name} refused {request} with {status} ({error})"),
-            )
-            .with("status", status)
-            .with("proxy_status", &proxy_status)
+            denied(&proxy_name, &request, status, Some(&error)).with("proxy_status", &proxy_status)
         }
     } else {
         return None;
@@ -450,6 +439,16 @@ fn proxy_status_error(value: &str) -> Option<String> {
         let (key, v) = part.trim().split_once('=')?;
         (key.trim() == "error").then(|| v.trim().trim_matches('"').to_owned())
     })
+}
+
+/// `proxy.denied`: the proxy's policy refused `request`; `why` is the
+/// proxy's own word for it, when it gave one.
+fn denied(proxy_name: &str, request: &str, status: u16, why: Option<&str>) -> Finding {
+    let message = match why {
+        Some(why) => format!("the proxy {proxy_name} refused {request} with {status} ({why})"),
+        None => format!("the proxy {proxy_name} refused {request} with {status}"),
+    };
+    Finding::new(Code::ProxyDenied, message).with("status", status)
 }
 
 fn upstream_failed(
@@ -543,6 +542,70 @@ mod tests {
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| (*v).to_owned())
         }
+    }
+
+    /// Status, response headers, the proxy (with or without credentials),
+    /// the finding expected.
+    type RefusalCase<'a> = (u16, &'a [(&'a str, &'a str)], &'a Proxy, Option<Code>);
+
+    #[test]
+    fn the_proxy_s_own_answers_are_told_from_the_application_s() {
+        let open = Proxy::parse("http://proxy.corp:3128", "--proxy").unwrap();
+        let with_user = Proxy::parse("http://u:p@proxy.corp:3128", "--proxy").unwrap();
+        let cases: &[RefusalCase<'_>] = &[
+            (407, &[], &open, Some(Code::ProxyAuthRequired)),
+            (407, &[], &with_user, Some(Code::ProxyAuthRequired)),
+            (
+                403,
+                &[("X-Squid-Error", "ERR_ACCESS_DENIED 0")],
+                &open,
+                Some(Code::ProxyDenied),
+            ),
+            (
+                503,
+                &[("X-Squid-Error", "ERR_CONNECT_FAIL 111")],
+                &open,
+                Some(Code::ProxyUpstreamFailed),
+            ),
+            (
+                500,
+                &[("X-Squid-Error", "ERR_CANNOT_FORWARD 0")],
+                &open,
+                Some(Code::ProxyUpstreamFailed),
+            ),
+            (
+                502,
+                &[("Proxy-Status", "corp; error=connection_refused")],
+                &open,
+                Some(Code::ProxyUpstreamFailed),
+            ),
+            (
+                403,
+                &[("Proxy-Status", "corp; error=http_request_denied")],
+                &open,
+                Some(Code::ProxyDenied),
+            ),
+            // Nothing marks it as the proxy's: the application's answer.
+            (403, &[("Via", "1.1 proxy.corp (squid/5.7)")], &open, None),
+            (502, &[], &open, None),
+        ];
+        for (status, headers, proxy, want) in cases {
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| (*v).to_owned())
+            };
+            let got = refusal(*status, &header, proxy, "GET", "http://app.example/");
+            assert_eq!(got.as_ref().map(|f| f.code), *want, "{status} {headers:?}");
+        }
+        let header = |_: &str| None;
+        let f = refusal(407, &header, &with_user, "GET", "http://app.example/").unwrap();
+        assert!(
+            f.message.contains("rejected the credentials"),
+            "{}",
+            f.message
+        );
     }
 
     #[test]

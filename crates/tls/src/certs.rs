@@ -150,19 +150,16 @@ pub(crate) fn ends_at_public_root(top: &[u8]) -> bool {
     let Ok((_, cert)) = X509Certificate::from_der(top) else {
         return false;
     };
-    let issuer = cert.issuer().as_raw();
-    let subject = cert.subject().as_raw();
-    webpki_roots::TLS_SERVER_ROOTS.iter().any(|anchor| {
-        let name: &[u8] = anchor.subject.as_ref();
-        // Trust anchors hold the Name's contents without its SEQUENCE header.
-        [issuer, subject]
-            .iter()
-            .any(|n| *n == name || strip_sequence(n) == name)
-    })
+    // A trust anchor holds the contents of its subject Name, without the
+    // SEQUENCE header that `as_raw` keeps.
+    let names = [cert.issuer().as_raw(), cert.subject().as_raw()].map(sequence_contents);
+    webpki_roots::TLS_SERVER_ROOTS
+        .iter()
+        .any(|anchor| names.contains(&anchor.subject.as_ref()))
 }
 
 /// The contents of a DER SEQUENCE (its tag and length removed).
-fn strip_sequence(der: &[u8]) -> &[u8] {
+fn sequence_contents(der: &[u8]) -> &[u8] {
     if der.first() != Some(&0x30) || der.len() < 2 {
         return der;
     }
@@ -220,4 +217,45 @@ fn rfc3339(unix: i64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| unix.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_roots_are_recognised_by_their_names() {
+        // Every Mozilla root, as a certificate, is itself a public root.
+        for root in webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().take(20) {
+            assert!(ends_at_public_root(root.as_ref()));
+        }
+        assert!(!ends_at_public_root(b"not a certificate"));
+        // The same certificate renamed (the last byte of its issuer and
+        // subject names changed, as a private CA's would differ) is not.
+        let root = webpki_root_certs::TLS_SERVER_ROOT_CERTS[0].as_ref();
+        let (_, cert) = X509Certificate::from_der(root).expect("a root parses");
+        let name = sequence_contents(cert.subject().as_raw()).to_vec();
+        let mut renamed = root.to_vec();
+        let mut at = 0;
+        while let Some(i) = renamed[at..].windows(name.len()).position(|w| w == name) {
+            let last = at + i + name.len() - 1;
+            renamed[last] ^= 0x01;
+            at = last + 1;
+        }
+        assert!(at > 0, "the name was found");
+        assert!(X509Certificate::from_der(&renamed).is_ok());
+        assert!(!ends_at_public_root(&renamed));
+    }
+
+    #[test]
+    fn weak_keys_and_signatures() {
+        assert!(weak_key("RSA 1024"));
+        assert!(!weak_key("RSA 2048"));
+        assert!(!weak_key("EC P-256"));
+        assert!(is_weak_signature("SHA-1 with RSA"));
+        assert!(is_weak_signature("ECDSA with SHA-1"));
+        assert!(is_weak_signature("MD5 with RSA"));
+        assert!(!is_weak_signature("SHA-256 with RSA"));
+        assert_eq!(signature_name("1.2.840.113549.1.1.5"), "SHA-1 with RSA");
+    }
 }

@@ -227,8 +227,10 @@ impl Capturing {
             return Vec::new();
         };
         match cert_error {
-            // webpki checks the chain before the name: a name error means
-            // the chain itself is trusted.
+            // webpki checks the chain before the name, so a name error
+            // means the chain itself is trusted. That holds for the
+            // verifiers reach uses on Linux: rustls-platform-verifier's is
+            // webpki with the system roots, and so is the fallback.
             rustls::CertificateError::NotValidForName
             | rustls::CertificateError::NotValidForNameContext { .. } => {
                 if cn_names(end_entity, server_name) {
