@@ -212,7 +212,7 @@ fn judge(ns: &Netns, dump: &str, port: Option<u16>, expect: &[Expect<'_>]) -> Ch
         );
     }
     let dir = TempDir::new();
-    let published: String = addrs.iter().map(|a| format!("{a}\n")).collect();
+    let published: String = addrs.iter().flat_map(|a| [a, "\n"]).collect();
     dir.write("published.txt", &published);
     dir.write("ruleset", dump);
     let mut args = vec![

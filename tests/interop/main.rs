@@ -1,5 +1,5 @@
 //! The interop suite: the real `reach` binary against real servers from
-//! Debian's packages (nginx, haproxy, openssl s_server, squid, mitmproxy,
+//! Debian's packages (nginx, haproxy, `openssl s_server`, squid, mitmproxy,
 //! Knot DNS, nftables and iptables-nft in network namespaces), all on
 //! loopback or inside namespaces the suite creates.
 //!
@@ -21,5 +21,5 @@ mod tls;
 #[path = "../support/mod.rs"]
 mod support;
 
-pub(crate) use servers::{Server, TempDir, require, tool};
+pub(crate) use servers::{Server, TempDir, curl, require, tool};
 pub(crate) use support::{Run, codes, command, finding, run_with};

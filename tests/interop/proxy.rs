@@ -7,12 +7,14 @@
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use reach_report::{Code, Status};
 
 use crate::tls::{nginx, pki};
-use crate::{Run, Server, TempDir, codes, command, finding, require, run_with, tool};
+use crate::{Run, Server, TempDir, codes, command, curl, finding, require, run_with, tool};
 
 /// The origin: nginx on 127.0.2.10:8443, plain HTTP (`/` answers 200,
 /// `/forbidden` 403), and TLS as api.example.com on 127.0.2.11:8443.
@@ -192,46 +194,49 @@ fn start(turn: MutexGuard<'static, ()>) -> Proxies {
     }
 }
 
-/// A listener on 127.0.2.22:8443 that resets every connection (SO_LINGER
-/// 0), for as long as the returned guard lives.
-struct Resetter(
-    std::thread::JoinHandle<()>,
-    std::sync::Arc<std::sync::atomic::AtomicBool>,
-);
+/// A listener on 127.0.2.22:8443 that resets every connection
+/// (`SO_LINGER` 0), for as long as the returned guard lives (at most a
+/// minute); dropping it stops and joins the thread.
+struct Resetter {
+    thread: Option<std::thread::JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
 
 fn resetter() -> Resetter {
     let listener = std::net::TcpListener::bind(format!("{RESETS}:8443")).expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    let handle = std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !flag.load(std::sync::atomic::Ordering::Relaxed)
-            && std::time::Instant::now() < deadline
-        {
+    let thread = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
             match listener.accept() {
                 Ok((stream, _)) => {
-                    let sock = socket2::SockRef::from(&stream);
-                    let _ = sock.set_linger(Some(std::time::Duration::ZERO));
-                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                    std::thread::sleep(Duration::from_millis(50));
                     drop(stream);
                 }
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
         }
     });
-    Resetter(handle, stop)
+    Resetter {
+        thread: Some(thread),
+        stop,
+    }
 }
 
 impl Drop for Resetter {
     fn drop(&mut self) {
-        self.1.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
 /// curl through `proxy`: the status and the X-Squid-Error header.
 fn curl_via(proxy: &str, url: &str, extra: &[&str]) -> (String, String) {
-    let curl = require("curl", "curl");
     let proxy_url = format!("http://{proxy}");
     let mut args = vec![
         "-sS",
@@ -246,26 +251,26 @@ fn curl_via(proxy: &str, url: &str, extra: &[&str]) -> (String, String) {
     ];
     args.extend_from_slice(extra);
     args.push(url);
-    let out = tool(&curl, &args, None);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = curl(&args);
     let squid_error = text
         .lines()
         .find_map(|l| l.strip_prefix("X-Squid-Error: "))
         .unwrap_or_default()
         .trim()
         .to_owned();
-    let mut code = text.lines().last().unwrap_or_default().to_owned();
-    if code == "000" {
-        // The CONNECT itself was refused: its status is in the dumped head.
-        code = text
-            .lines()
+    let written = text.lines().next_back().unwrap_or_default();
+    // A refused CONNECT leaves curl's code at 000: its status is in the
+    // dumped head.
+    let code = if written == "000" {
+        text.lines()
             .filter_map(|l| l.strip_prefix("HTTP/1.1 "))
-            .last()
+            .next_back()
             .and_then(|l| l.split_whitespace().next())
             .unwrap_or("000")
-            .to_owned();
-    }
-    (code, squid_error)
+    } else {
+        written
+    };
+    (code.to_owned(), squid_error)
 }
 
 fn reach_via(proxy: &str, url: &str, extra: &[&str]) -> Run {
@@ -487,29 +492,19 @@ fn mitmproxy_is_recognised() {
     );
     let ca = dir.join("mitmproxy-ca-cert.pem").display().to_string();
     let target = format!("https://{ORIGIN_TLS}:8443/");
-    let curl = require("curl", "curl");
-    let out = tool(
-        &curl,
-        &[
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--proxy",
-            &format!("http://{MITM}"),
-            "--cacert",
-            &ca,
-            &target,
-        ],
-        None,
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "200",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let status = curl(&[
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--proxy",
+        &format!("http://{MITM}"),
+        "--cacert",
+        &ca,
+        &target,
+    ]);
+    assert_eq!(status, "200");
     let run = reach_via(&format!("http://{MITM}"), &target, &["--ca-file", &ca]);
     let check = run.only();
     assert_eq!(codes(check), vec![Code::TlsIntercepted], "{check:#?}");

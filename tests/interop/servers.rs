@@ -46,6 +46,14 @@ pub(crate) fn tool(program: &Path, args: &[&str], stdin: Option<&str>) -> Output
     child.wait_with_output().expect("the tool ends")
 }
 
+/// What curl writes to stdout for `args` (bounded like every [`tool`]):
+/// the truth of HTTP-level cases.
+#[track_caller]
+pub(crate) fn curl(args: &[&str]) -> String {
+    let out = tool(&require("curl", "curl"), args, None);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A server process of one case, stopped by its PID when dropped.
 pub(crate) struct Server {
     child: Child,

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use reach_report::{Code, Severity, Status};
 
-use crate::{Run, Server, TempDir, codes, command, finding, require, run_with, tool};
+use crate::{Run, Server, TempDir, codes, command, curl, finding, require, run_with, tool};
 
 /// A PKI made with the openssl CLI as people make it: a root, an
 /// intermediate, and leaves of every shape the cases need.
@@ -587,20 +587,14 @@ fn nginx_verify_client_on_requires_a_certificate() {
     );
     let _nginx = nginx(ip, &blocks);
     // Truth: curl completes the handshake and nginx answers 400.
-    let curl = require("curl", "curl");
-    let out = tool(
-        &curl,
-        &[
-            "-sS",
-            "--cacert",
-            &root,
-            "--resolve",
-            &format!("good.test:8443:{ip}"),
-            "https://good.test:8443/",
-        ],
-        None,
-    );
-    let body = String::from_utf8_lossy(&out.stdout);
+    let body = curl(&[
+        "-sS",
+        "--cacert",
+        &root,
+        "--resolve",
+        &format!("good.test:8443:{ip}"),
+        "https://good.test:8443/",
+    ]);
     assert!(
         body.contains("No required SSL certificate was sent"),
         "{body}"
@@ -639,18 +633,12 @@ fn nginx_verify_client_on_requires_a_certificate() {
 fn plain_http_to_the_tls_port_names_the_scheme() {
     let ip = "127.0.1.8";
     let _nginx = nginx(ip, &tls_block(ip, "good-chain.pem", "good.key", ""));
-    let curl = require("curl", "curl");
-    let out = tool(
-        &curl,
-        &[
-            "-sS",
-            "--resolve",
-            &format!("good.test:8443:{ip}"),
-            "http://good.test:8443/",
-        ],
-        None,
-    );
-    let body = String::from_utf8_lossy(&out.stdout);
+    let body = curl(&[
+        "-sS",
+        "--resolve",
+        &format!("good.test:8443:{ip}"),
+        "http://good.test:8443/",
+    ]);
     assert!(
         body.contains("The plain HTTP request was sent to HTTPS port"),
         "{body}"
@@ -767,24 +755,19 @@ fn haproxy_h2_only() {
         format!("{ip}:8443").parse().expect("addr"),
         &dir.join("haproxy.log"),
     );
-    let curl = require("curl", "curl");
-    let out = tool(
-        &curl,
-        &[
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_version} %{http_code}",
-            "--cacert",
-            &pki.path("root.pem"),
-            "--resolve",
-            &format!("good.test:8443:{ip}"),
-            "https://good.test:8443/",
-        ],
-        None,
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 200");
+    let answer = curl(&[
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{http_code}",
+        "--cacert",
+        &pki.path("root.pem"),
+        "--resolve",
+        &format!("good.test:8443:{ip}"),
+        "https://good.test:8443/",
+    ]);
+    assert_eq!(answer, "2 200");
     let run = reach_check(ip, "good.test", &["--ca-file", &pki.path("root.pem")]);
     let check = run.only();
     assert_eq!(check.status, Status::Pass, "{check:#?}");
@@ -799,7 +782,6 @@ fn a_silent_tls_server_times_out_in_words() {
     let listener = std::net::TcpListener::bind(format!("{ip}:8443")).expect("bind");
     // Accepts, never answers; the thread ends when the case's connection does.
     let accepter = std::thread::spawn(move || {
-        listener.set_nonblocking(false).ok();
         if let Ok((stream, _)) = listener.accept() {
             stream
                 .set_read_timeout(Some(std::time::Duration::from_secs(10)))

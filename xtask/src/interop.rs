@@ -78,9 +78,8 @@ fn install() -> anyhow::Result<()> {
     let had_policy = policy.exists();
     if !had_policy {
         std::fs::write(policy, "#!/bin/sh\nexit 101\n").context("write policy-rc.d")?;
-        Command::new("chmod")
-            .args(["+x", "/usr/sbin/policy-rc.d"])
-            .status()?;
+        std::fs::set_permissions(policy, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .context("make policy-rc.d executable")?;
     }
     let result = apt(&missing);
     if !had_policy {

@@ -94,6 +94,21 @@ fn ci() -> anyhow::Result<()> {
         "warnings",
     ]);
     run(clippy)?;
+    // `--all-targets` leaves out test targets with `test = false`: the
+    // interop suite is linted here, and run by `cargo xtask interop`.
+    let mut interop = cargo();
+    interop.args([
+        "clippy",
+        "--locked",
+        "-p",
+        "reach-cli",
+        "--test",
+        "interop",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(interop)?;
     let mut test = cargo();
     test.args(["test", "--workspace", "--locked"]);
     run(test)
