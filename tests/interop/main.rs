@@ -12,9 +12,12 @@
 //! Addresses: each case has its own loopback address (127.0.N.M), so cases
 //! run in parallel on fixed ports without racing for them.
 
+mod browser;
 mod dns;
 mod firewall;
+mod oidc;
 mod proxy;
+mod saml;
 mod servers;
 mod tls;
 

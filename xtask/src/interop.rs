@@ -22,7 +22,20 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iptables", "/usr/sbin/iptables-nft"),
     ("iproute2", "/usr/sbin/ip"),
     ("python3", "/usr/bin/python3"),
+    // The SSO cases: headless Chromium is the judge of cookies and
+    // redirects; node runs oidc-provider and drives Chromium over the
+    // DevTools protocol; SimpleSAMLphp is a real SAML IdP and SP.
+    ("chromium", "/usr/bin/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+    ("nodejs", "/usr/bin/node"),
+    ("npm", "/usr/bin/npm"),
+    ("simplesamlphp", "/usr/share/simplesamlphp/www/index.php"),
+    ("php-fpm", "/usr/sbin/php-fpm8.2"),
 ];
+
+/// The node packages of the SSO cases (oidc-provider, playwright-core),
+/// installed from their lock file.
+const NODE_DIR: &str = "tests/interop/node";
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     if !is_root() {
@@ -39,6 +52,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         std::process::exit(2);
     }
     install()?;
+    npm_ci()?;
     let mut test = crate::cargo();
     test.args([
         "test",
@@ -51,6 +65,25 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     ]);
     test.args(args);
     crate::run(test)
+}
+
+/// `npm ci` in [`NODE_DIR`] when its `node_modules` is missing or older
+/// than the lock file.
+fn npm_ci() -> anyhow::Result<()> {
+    let dir = crate::root().join(NODE_DIR);
+    let lock = dir.join("package-lock.json");
+    if !lock.exists() {
+        return Ok(());
+    }
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let installed = dir.join("node_modules/.package-lock.json");
+    if modified(&installed).is_some_and(|at| Some(at) >= modified(&lock)) {
+        return Ok(());
+    }
+    let mut npm = Command::new("npm");
+    npm.args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+        .current_dir(&dir);
+    crate::run(npm).context("npm ci for the interop suite's node packages failed")
 }
 
 fn is_root() -> bool {

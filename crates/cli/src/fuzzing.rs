@@ -70,7 +70,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         }
         "cookies_txt" => {
             let (cookies, _) = reach_sso::cookies::parse_cookies_txt("f", &text);
-            let mut jar = reach_sso::cookies::Jar::new();
+            let mut jar = reach_sso::jar::Jar::new();
             for c in &cookies {
                 let _ = jar.seed(c);
             }
@@ -79,7 +79,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
             }
         }
         "set_cookie" => {
-            let mut jar = reach_sso::cookies::Jar::new();
+            let mut jar = reach_sso::jar::Jar::new();
             if let Ok(url) = url::Url::parse("https://app.example.com/a/b") {
                 for line in text.lines().take(64) {
                     let _ = jar.store(line, &url);

@@ -5,7 +5,8 @@
 //!
 //! - [`html`]: meta refresh and self-submitting forms, read with a WHATWG
 //!   tokenizer.
-//! - [`cookies`]: the jar, `cookies.txt`, `--cookie`.
+//! - [`jar`]: the cookie jar.
+//! - [`cookies`]: seeding it: `cookies.txt`, `--cookie`.
 //! - [`idp`]: which identity provider a hop belongs to.
 //! - [`tokens`]: the account an ID token or SAML assertion names
 //!   (unverified).
@@ -18,6 +19,7 @@
 pub mod cookies;
 pub mod html;
 pub mod idp;
+pub mod jar;
 pub mod tokens;
 
 use std::collections::HashSet;
@@ -29,8 +31,9 @@ use reach_report::sso::{SsoCompare, SsoDetails, SsoEnd, SsoHop, SsoIdentity};
 use reach_report::{Code, Finding};
 use url::Url;
 
-use crate::cookies::{Jar, SeedCookie};
+use crate::cookies::SeedCookie;
 use crate::idp::Idp;
+use crate::jar::Jar;
 
 /// What to walk and the limits.
 #[derive(Debug, Clone)]
