@@ -1,6 +1,47 @@
 //! The ways to seed the jar ([`crate::jar`]) with an existing session:
 //! Netscape `cookies.txt` files (as `curl -c` and browser exporters write
-//! them) and `--cookie NAME=VALUE@DOMAIN`.
+//! them), `--cookie NAME=VALUE@DOMAIN`, and a browser's own cookie database
+//! ([`crate::browser`]).
+
+/// The latest instant `time` represents without its `large-dates` feature
+/// (9999-12-31T23:59:59Z), in Unix seconds: the "never expires" of an
+/// expiry beyond it.
+pub const FAR_FUTURE: i64 = 253_402_300_799;
+
+/// Seconds from 1601-01-01 (Windows' and Chromium's epoch) to 1970-01-01.
+const SECONDS_1601_TO_1970: i64 = 11_644_473_600;
+
+/// Chromium's timestamps (`expires_utc`, `creation_utc`) are microseconds
+/// since 1601-01-01 UTC: the same instant in Unix seconds, clamped to
+/// [`FAR_FUTURE`]. `None` for `0`, Chromium's "no time" (a session cookie's
+/// expiry).
+pub fn unix_from_chromium_micros(micros: i64) -> Option<i64> {
+    (micros > 0).then(|| (micros / 1_000_000 - SECONDS_1601_TO_1970).min(FAR_FUTURE))
+}
+
+/// What a file given as a `cookies.txt` really holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// Text: read it with [`parse_cookies_txt`].
+    CookiesTxt,
+    /// An SQLite database (`SQLite format 3\0`): a browser's own cookie
+    /// store, Chromium's `Cookies` or Firefox's `cookies.sqlite`.
+    Sqlite,
+    /// Some other binary file (it holds NUL bytes).
+    Binary,
+}
+
+/// Tells a `cookies.txt` from a browser's database or another binary file
+/// by its first bytes, before any line is read.
+pub fn sniff(bytes: &[u8]) -> FileKind {
+    if bytes.starts_with(b"SQLite format 3\0") {
+        FileKind::Sqlite
+    } else if bytes[..bytes.len().min(8192)].contains(&0) {
+        FileKind::Binary
+    } else {
+        FileKind::CookiesTxt
+    }
+}
 
 /// A cookie to put in the jar before the first hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,10 +84,19 @@ impl std::fmt::Display for CookieError {
 }
 
 /// Reads a Netscape `cookies.txt`: seven tab-separated fields a line
-/// (domain, include-subdomains `TRUE`/`FALSE`, path, secure, expiry in
-/// Unix seconds with `0` for a session cookie, name, value). `#` starts a
-/// comment, except `#HttpOnly_` which prefixes the domain of an `HttpOnly`
-/// cookie. Returns every cookie and every bad line (with `source:line`).
+/// (domain, include-subdomains `TRUE`/`FALSE`, path, secure, expiry, name,
+/// value; a line without the value field has an empty value, as curl reads
+/// it). `#` starts a comment, except `#HttpOnly_` which prefixes the domain
+/// of an `HttpOnly` cookie. Returns every cookie and every bad line (with
+/// `source:line`).
+///
+/// The expiry is read as curl reads it, a number of seconds (`0` or empty:
+/// a session cookie), and normalised to Unix seconds: a fraction (Python's
+/// `http.cookiejar` writes `1767225600.0`) is dropped; Chromium's
+/// microseconds since 1601, which `yt-dlp --cookies-from-browser` copies
+/// into the file unchanged, are converted; anything later than `time` can
+/// represent becomes [`FAR_FUTURE`], as curl keeps such a cookie as not
+/// expired.
 pub fn parse_cookies_txt(source: &str, text: &str) -> (Vec<SeedCookie>, Vec<CookieError>) {
     let mut cookies = Vec::new();
     let mut errors = Vec::new();
@@ -73,7 +123,11 @@ pub fn parse_cookies_txt(source: &str, text: &str) -> (Vec<SeedCookie>, Vec<Cook
 }
 
 fn parse_txt_line(line: &str, http_only: bool) -> Result<SeedCookie, String> {
-    let fields: Vec<&str> = line.split('\t').collect();
+    let mut fields: Vec<&str> = line.split('\t').collect();
+    if fields.len() == 6 {
+        // curl reads a missing value field as an empty value.
+        fields.push("");
+    }
     if fields.len() != 7 {
         return Err(format!(
             "expected 7 tab-separated fields (domain, subdomains, path, secure, expiry, name, value), found {}",
@@ -83,23 +137,23 @@ fn parse_txt_line(line: &str, http_only: bool) -> Result<SeedCookie, String> {
     let flag = |value: &str, what: &str| match value.to_ascii_uppercase().as_str() {
         "TRUE" => Ok(true),
         "FALSE" => Ok(false),
-        _ => Err(format!("{what} must be TRUE or FALSE, not `{value}`")),
+        _ => Err(format!(
+            "{what} must be TRUE or FALSE, not {}",
+            shown(value)
+        )),
     };
     let domain = fields[0].trim();
     let include_subdomains = flag(fields[1], "the subdomains field")?;
     let path = fields[2];
     let secure = flag(fields[3], "the secure field")?;
-    let expires = fields[4]
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| format!("the expiry must be Unix seconds, not `{}`", fields[4]))?;
+    let expires = parse_expiry(fields[4])?;
     let name = fields[5];
     check_domain(domain)?;
     if name.is_empty() {
         return Err("the cookie has no name".to_owned());
     }
     if !path.starts_with('/') {
-        return Err(format!("the path must start with `/`, not `{path}`"));
+        return Err(format!("the path must start with `/`, not {}", shown(path)));
     }
     Ok(SeedCookie {
         name: name.to_owned(),
@@ -110,10 +164,58 @@ fn parse_txt_line(line: &str, http_only: bool) -> Result<SeedCookie, String> {
         path: path.to_owned(),
         secure,
         http_only,
-        expires: (expires > 0).then_some(expires),
+        expires,
         same_site: None,
         created: None,
     })
+}
+
+/// The expiry field as Unix seconds; `None` for a session cookie.
+fn parse_expiry(field: &str) -> Result<Option<i64>, String> {
+    let field = field.trim();
+    if field.is_empty() {
+        return Ok(None);
+    }
+    let whole = match field.split_once('.') {
+        Some((whole, fraction))
+            if !whole.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            whole
+        }
+        _ => field,
+    };
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "the expiry must be a number of seconds (0 for a session cookie), not {}",
+            shown(field)
+        ));
+    }
+    // Digits only: a parse failure is an overflow, a time past any other.
+    let value = whole.parse::<i64>().unwrap_or(i64::MAX);
+    Ok(if value == 0 {
+        None
+    } else if value >= SECONDS_1601_TO_1970 * 1_000_000 {
+        // Microseconds since 1601: 1970 itself is 11644473600000000 there,
+        // and no Unix time in seconds, milliseconds or microseconds before
+        // the year 2338 reaches it.
+        unix_from_chromium_micros(value)
+    } else {
+        Some(value.min(FAR_FUTURE))
+    })
+}
+
+/// Input text as a message may quote it: in backquotes, at most 60
+/// characters, and never binary (control characters or bytes that were not
+/// UTF-8).
+fn shown(text: &str) -> String {
+    if text.chars().any(|c| c.is_control() || c == '\u{fffd}') {
+        return format!("{} bytes of binary data", text.len());
+    }
+    let mut out: String = text.chars().take(60).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    format!("`{out}`")
 }
 
 /// The line with its value field replaced.
@@ -127,6 +229,9 @@ fn mask_txt_line(line: &str) -> String {
         // No value field to tell apart: keep only the first field.
         format!("{} …", fields.first().copied().unwrap_or(""))
     };
+    if text.chars().any(|c| c.is_control() || c == '\u{fffd}') {
+        return format!("{} bytes, not text", line.len());
+    }
     text.chars().take(200).collect()
 }
 
@@ -139,7 +244,7 @@ fn check_domain(domain: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!("`{domain}` is not a domain"))
+        Err(format!("{} is not a domain", shown(domain)))
     }
 }
 
@@ -198,13 +303,94 @@ mod tests {
         let origins: Vec<&str> = errors.iter().map(|e| e.origin.as_str()).collect();
         assert_eq!(origins, ["jar.txt:6", "jar.txt:7", "jar.txt:8"]);
         assert!(errors[1].reason.contains("TRUE or FALSE"));
-        assert!(errors[2].reason.contains("Unix seconds"));
+        assert!(errors[2].reason.contains("number of seconds"));
         // Values never reach a message.
         assert!(
             !errors[2].to_string().contains("secret-value"),
             "{}",
             errors[2]
         );
+    }
+
+    /// Lines as `yt-dlp --cookies-from-browser chrome --cookies FILE` writes
+    /// them: Chromium's `expires_utc` copied as it is, in microseconds since
+    /// 1601; and as Python's cookiejar writes a Firefox expiry it divided by
+    /// 1000 (a float).
+    #[test]
+    fn expiries_are_read_as_curl_reads_them() {
+        let text = "# Netscape HTTP Cookie File\n\
+                    .idp.example\tTRUE\t/\tTRUE\t13419667225000000\tSID\ts1\n\
+                    idp.example\tFALSE\t/\tFALSE\t13264000000000000\told\ts2\n\
+                    idp.example\tFALSE\t/\tFALSE\t1767225600.0\tff\ts3\n\
+                    idp.example\tFALSE\t/\tFALSE\t4102444800000\tms\ts4\n\
+                    idp.example\tFALSE\t/\tFALSE\t99999999999999999999999\thuge\ts5\n\
+                    idp.example\tFALSE\t/\tFALSE\t\tempty\ts6\n\
+                    idp.example\tFALSE\t/\tFALSE\t0\tnovalue\n\
+                    idp.example\tFALSE\t/\tFALSE\t-1\tneg\ts7\n\
+                    idp.example\tFALSE\t/\tFALSE\t1e9\texp\ts8\n";
+        let (cookies, errors) = parse_cookies_txt("yt.txt", text);
+        let expiry = |name: &str| {
+            cookies
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("{name} not read: {errors:?}"))
+                .expires
+        };
+        // 13419667225 s after 1601-01-01 is 2026-04-03T05:20:25Z.
+        assert_eq!(expiry("SID"), Some(1_775_193_625));
+        // 2021-04-30, in the past: read, and left to the jar to refuse.
+        assert_eq!(expiry("old"), Some(1_619_526_400));
+        assert_eq!(expiry("ff"), Some(1_767_225_600));
+        // Milliseconds and numbers past i64: seconds far in the future for
+        // curl, the latest time reach can hold here.
+        assert_eq!(expiry("ms"), Some(FAR_FUTURE));
+        assert_eq!(expiry("huge"), Some(FAR_FUTURE));
+        assert_eq!(expiry("empty"), None);
+        let novalue = cookies.iter().find(|c| c.name == "novalue").unwrap();
+        assert_eq!(novalue.value, "");
+        let origins: Vec<&str> = errors.iter().map(|e| e.origin.as_str()).collect();
+        assert_eq!(origins, ["yt.txt:9", "yt.txt:10"], "{errors:?}");
+        // The far future is one the jar takes.
+        let mut jar = crate::jar::Jar::new();
+        for name in ["ms", "huge"] {
+            let cookie = cookies.iter().find(|c| c.name == name).unwrap();
+            jar.seed(cookie).unwrap();
+        }
+        assert_eq!(jar.names().len(), 2);
+    }
+
+    #[test]
+    fn chromium_times() {
+        assert_eq!(unix_from_chromium_micros(0), None);
+        assert_eq!(unix_from_chromium_micros(11_644_473_600_000_000), Some(0));
+        assert_eq!(
+            unix_from_chromium_micros(13_440_594_845_523_925),
+            Some(1_796_121_245)
+        );
+        assert_eq!(unix_from_chromium_micros(i64::MAX), Some(FAR_FUTURE));
+    }
+
+    #[test]
+    fn binary_is_never_quoted() {
+        assert_eq!(sniff(b"SQLite format 3\0\x10\0"), FileKind::Sqlite);
+        assert_eq!(sniff(b"\x7fELF\x02\x01\x01\0"), FileKind::Binary);
+        assert_eq!(
+            sniff(b"# Netscape HTTP Cookie File\n"),
+            FileKind::CookiesTxt
+        );
+        let bytes =
+            b"\x01\x02\xff\xfe\tTRUE\t/\tFALSE\t0\tn\tv\nx.example\t\x03\xff\t/\tFALSE\t0\tn\tv\n";
+        let text = String::from_utf8_lossy(bytes);
+        let (_, errors) = parse_cookies_txt("bin", &text);
+        assert_eq!(errors.len(), 2);
+        for e in &errors {
+            let shown = e.to_string();
+            assert!(
+                !shown.chars().any(|c| c.is_control() || c == '\u{fffd}'),
+                "{shown:?}"
+            );
+            assert!(shown.contains("binary"), "{shown}");
+        }
     }
 
     #[test]
