@@ -21,7 +21,7 @@ mod tls;
 
 #[path = "../support/mod.rs"]
 mod support;
-pub(crate) use support::{PROXY_VARS, Run, assert_fails_with, codes, command, run_with};
+pub(crate) use support::{PROXY_VARS, Run, assert_fails_with, codes, command, finding, run_with};
 
 use std::sync::OnceLock;
 

@@ -84,8 +84,13 @@ pub fn run(name: &str, data: &[u8]) -> bool {
                 for line in text.lines().take(64) {
                     let _ = jar.store(line, &url);
                 }
-                let _ = jar.header(&url);
-                let _ = jar.sent(&url);
+                for (same_site, safe_method) in [(true, true), (false, false)] {
+                    let context = reach_sso::jar::Context {
+                        same_site,
+                        safe_method,
+                    };
+                    let _ = jar.outgoing(&url, context);
+                }
             }
         }
         "html_hop" => {

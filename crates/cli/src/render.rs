@@ -329,7 +329,7 @@ fn render_sso(out: &mut String, d: &SsoDetails, p: &Paint, verbose: bool) {
         );
     }
     if let Some(url) = &d.rewritten_url {
-        let _ = writeln!(out, "      fresh account choice: {url}");
+        let _ = writeln!(out, "      fresh sign-in: {url}");
     }
     if let Some(c) = &d.compare {
         let parted = c.parted_at.map_or_else(
@@ -359,6 +359,14 @@ fn sso_hop_line(out: &mut String, hop: &SsoHop, p: &Paint) {
     if !hop.cookies_sent.is_empty() {
         notes.push(format!("sent {}", hop.cookies_sent.join(", ")));
     }
+    if !hop.cookies_withheld.is_empty() {
+        let withheld: Vec<String> = hop
+            .cookies_withheld
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.reason))
+            .collect();
+        notes.push(format!("withheld {}", withheld.join(", ")));
+    }
     if !hop.cookies_set.is_empty() {
         let set: Vec<String> = hop
             .cookies_set
@@ -375,7 +383,14 @@ fn sso_hop_line(out: &mut String, hop: &SsoHop, p: &Paint) {
                     "SameSite={}",
                     c.same_site.as_deref().unwrap_or("unset")
                 ));
-                format!("{} ({})", c.name, attrs.join("; "))
+                match &c.refused {
+                    Some(reason) => format!(
+                        "{} ({}; refused by browsers: {reason})",
+                        c.name,
+                        attrs.join("; ")
+                    ),
+                    None => format!("{} ({})", c.name, attrs.join("; ")),
+                }
             })
             .collect();
         notes.push(format!("set {}", set.join(", ")));

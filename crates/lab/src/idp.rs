@@ -339,7 +339,7 @@ impl Idp {
             &format!("{}/oauth2/authorize", self.provider_origin),
             &params,
         );
-        set_cookie(http::redirect(&location), &state_cookie())
+        set_cookie(http::redirect(&location), &state_cookie(call))
     }
 
     /// `GET /saml/login`: starts a SAML sign-in at the identity provider.
@@ -353,7 +353,7 @@ impl Idp {
             params.push(("ForceAuthn", "true"));
         }
         let location = with_query(&format!("{}/saml/sso", self.provider_origin), &params);
-        set_cookie(http::redirect(&location), &state_cookie())
+        set_cookie(http::redirect(&location), &state_cookie(call))
     }
 }
 
@@ -618,9 +618,17 @@ fn chain(path: &str) -> Response<Body> {
     }
 }
 
-/// `sp_state=st1; Path=/; HttpOnly`, deliberately without `SameSite`.
-fn state_cookie() -> String {
-    format!("sp_state={SP_STATE}; Path=/; HttpOnly")
+/// `sp_state=st1; Path=/; HttpOnly`, deliberately without `SameSite`
+/// unless the query asks for one (`?samesite=Lax|Strict|None`; `None`
+/// also gets `Secure`).
+fn state_cookie(call: &Call) -> String {
+    match call.query("samesite") {
+        Some(v @ ("Lax" | "Strict")) => {
+            format!("sp_state={SP_STATE}; Path=/; HttpOnly; SameSite={v}")
+        }
+        Some("None") => format!("sp_state={SP_STATE}; Path=/; HttpOnly; SameSite=None; Secure"),
+        _ => format!("sp_state={SP_STATE}; Path=/; HttpOnly"),
+    }
 }
 
 // ---------------------------------------------------------------- helpers

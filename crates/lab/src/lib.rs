@@ -155,7 +155,7 @@
 //!
 //! | app route | response |
 //! |---|---|
-//! | `GET /login` | 302 to the identity provider's `/oauth2/authorize?client_id=lab-app&redirect_uri=http%3A%2F%2Fapp.sp.test%3A{port}%2Fcallback&response_type=code&state=st1&scope=openid+email` with `Set-Cookie: sp_state=st1; Path=/; HttpOnly` (no `SameSite`). `?prompt=…` and `?max_age=…` are passed on; `?mode=form_post` adds `response_mode=form_post` and uses `/callback-post`; `?client=X` sends `client_id=X`; `?silent=1` sends `prompt=none` |
+//! | `GET /login` | 302 to the identity provider's `/oauth2/authorize?client_id=lab-app&redirect_uri=http%3A%2F%2Fapp.sp.test%3A{port}%2Fcallback&response_type=code&state=st1&scope=openid+email` with `Set-Cookie: sp_state=st1; Path=/; HttpOnly` (no `SameSite`; `?samesite=Lax` or `Strict` adds that attribute, `None` adds `SameSite=None; Secure`). `?prompt=…` and `?max_age=…` are passed on; `?mode=form_post` adds `response_mode=form_post` and uses `/callback-post`; `?client=X` sends `client_id=X`; `?silent=1` sends `prompt=none` |
 //! | `GET /saml/login` | 302 to the identity provider's `/saml/sso?SAMLRequest=…&RelayState=rs1` (a fixed request), same cookie; `?force=1` adds `ForceAuthn=true` |
 //! | `GET /callback` | with `error`: 302 to `/app-error?error=…&error_description=…`. Else with the cookie `sp_state=st1` and `state=st1`: 302 to `/app`; otherwise 400 `state mismatch` |
 //! | `POST /callback-post`, `POST /saml/acs` | with the cookie `sp_state=st1`: 302 to `/app`; otherwise 400 `state cookie missing` |

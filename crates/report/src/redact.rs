@@ -189,7 +189,7 @@ fn text_changed(text: &str) -> Option<String> {
         if at_boundary && let Some(len) = secret_param_at(&text[i..]) {
             let value_start = i + len;
             let value_end = text[value_start..]
-                .find(['&', '#', ' ', '"', '\'', '<', '>', '\n', ',', ')'])
+                .find(['&', '#', ' ', '"', '\'', '<', '>', '\n', ',', ')', ';'])
                 .map_or(text.len(), |n| value_start + n);
             out.push_str(&text[i..value_start]);
             if value_end > value_start {
@@ -378,6 +378,11 @@ mod tests {
             "SID=[redacted]; Path=/; HttpOnly"
         );
         assert_eq!(header("cookie", "a=1; b=2"), "a=[redacted]; b=[redacted]");
+        // A Cookie header inside a message keeps its separators.
+        assert_eq!(
+            text("cookie: idp_session=abc; session_token=xyz; theme=dark"),
+            "cookie: idp_session=[redacted]; session_token=[redacted]; theme=dark"
+        );
         assert_eq!(header("Authorization", "Bearer x"), "Bearer [redacted]");
         assert_eq!(header("content-type", "text/html"), "text/html");
         assert_eq!(header("X-API-Key", "k"), REDACTED);

@@ -24,9 +24,13 @@ pub struct SsoDetails {
     /// The identity an ID token or SAML assertion carried past, unverified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<SsoIdentity>,
-    /// The start URL with a parameter that forces a fresh choice of
-    /// account (`prompt=select_account`), when the chain logged in
-    /// silently or the authorize request has no such parameter.
+    /// A URL that brings up the identity provider's sign-in page even with
+    /// a session: the chain's authorize request with a `prompt` value the
+    /// provider supports (`select_account` when its discovery document lists it,
+    /// else `login`; `max_age=0` when it lists neither), or its SAML
+    /// `AuthnRequest` (HTTP-Redirect binding, unsigned) with
+    /// `ForceAuthn="true"`. Present when the chain signed in silently or
+    /// the request forces nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewritten_url: Option<String>,
     /// `--compare-clean`: the same chain without the jar.
@@ -53,7 +57,12 @@ pub struct SsoHop {
     pub idp: Option<String>,
     /// Names of the cookies sent.
     pub cookies_sent: Vec<String>,
-    /// Cookies the response set, with their attributes.
+    /// Cookies the jar holds for this URL that a browser does not send on
+    /// this request (`SameSite`), and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cookies_withheld: Vec<CookieWithheld>,
+    /// Cookies the response set, with their attributes; a cookie a browser
+    /// refuses to store is listed with `refused`.
     pub cookies_set: Vec<CookieSet>,
     /// What the response is: `redirect`, `meta_refresh`,
     /// `auto_submit_form`, `login_page`, `error_page`, `callback`,
@@ -91,6 +100,20 @@ pub struct CookieSet {
     pub same_site: Option<String>,
     /// Whether it outlives the browser session (`Expires` / `Max-Age`).
     pub persistent: bool,
+    /// Why a browser refuses to store it (then reach does not store it
+    /// either), e.g. "SameSite=None without Secure".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// A cookie a browser holds but does not send on a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CookieWithheld {
+    pub name: String,
+    pub domain: String,
+    /// Why, in words: "SameSite=Lax, cross-site POST".
+    pub reason: String,
 }
 
 /// Where and how the chain ended.

@@ -27,13 +27,13 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method};
 use reach_http_probe::{EndpointProbe, Network, Target};
-use reach_report::sso::{SsoCompare, SsoDetails, SsoEnd, SsoHop, SsoIdentity};
+use reach_report::sso::{CookieWithheld, SsoCompare, SsoDetails, SsoEnd, SsoHop, SsoIdentity};
 use reach_report::{Code, Finding};
 use url::Url;
 
 use crate::cookies::SeedCookie;
 use crate::idp::Idp;
-use crate::jar::Jar;
+use crate::jar::{Context, Jar};
 
 /// What to walk and the limits.
 #[derive(Debug, Clone)]
@@ -67,9 +67,8 @@ pub struct Chain {
     pub end: SsoEnd,
     pub identity: Option<SsoIdentity>,
     pub findings: Vec<Finding>,
-    /// The first authorize request (OIDC) or `AuthnRequest` (SAML) and its
-    /// 1-based hop.
-    pub authorize: Option<(Url, usize)>,
+    /// The first authorize request (OIDC) or `AuthnRequest` (SAML).
+    pub authorize: Option<Authorize>,
     /// The provider and the names of the cookies sent to it before the
     /// callback.
     pub idp_cookies: Vec<(Idp, Vec<String>)>,
@@ -78,6 +77,50 @@ pub struct Chain {
     /// A server asked for Windows integrated authentication
     /// (`WWW-Authenticate: Negotiate`).
     pub negotiate: bool,
+    /// Cookies the jar held back as a browser would (`SameSite`).
+    pub withheld: Vec<Withheld>,
+}
+
+/// An authorize request (OIDC) or `AuthnRequest` (SAML, by redirect or
+/// by a self-submitting form).
+#[derive(Debug, Clone)]
+pub struct Authorize {
+    pub url: Url,
+    /// The posted fields (HTTP-POST binding), empty for a redirect.
+    pub fields: Vec<(String, String)>,
+    /// 1-based.
+    pub hop: usize,
+}
+
+impl Authorize {
+    fn params(&self) -> Vec<(String, String)> {
+        let mut params = idp::url_params(&self.url);
+        params.extend(self.fields.iter().cloned());
+        params
+    }
+
+    fn is_oidc(&self) -> bool {
+        idp::is_authorize(&self.url)
+    }
+}
+
+/// A cookie held back on one request.
+#[derive(Debug, Clone)]
+pub struct Withheld {
+    pub hop: usize,
+    pub method: String,
+    pub host: String,
+    pub cookie: CookieWithheld,
+}
+
+/// Which cookie rules the walk applies when sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sending {
+    /// Chromium's `SameSite` rules.
+    AsBrowser,
+    /// Every matching cookie, `SameSite` ignored: the walk that tells
+    /// whether a withheld cookie mattered.
+    Everything,
 }
 
 /// Runs `reach sso`: the chain with the seeded jar, its findings, and with
@@ -110,16 +153,26 @@ pub async fn run(
         f.severity = reach_report::Severity::Warn;
     }
     let seeded_cookies = jar.names();
-    let chain = walk(options, jar, network).await;
-    let compare = if compare_clean {
-        let clean = walk(options, Jar::new(), network).await;
-        Some(compare_runs(&chain, clean))
+    let chain = walk(options, jar.clone(), network, Sending::AsBrowser).await;
+    let clean = if compare_clean {
+        Some(walk(options, Jar::new(), network, Sending::AsBrowser).await)
     } else {
         None
     };
-    let rewritten_url = rewrite(&options.start, &chain);
-    findings.extend(chain_findings(&chain, rewritten_url.as_deref()));
+    // A cookie a browser holds back matters only if the chain ends
+    // elsewhere with it: walk again sending everything, and compare.
+    if !chain.withheld.is_empty() {
+        let everything = walk(options, jar, network, Sending::Everything).await;
+        findings.extend(samesite_findings(&chain, &everything));
+    }
+    let rewritten_url = fresh_sign_in_url(&chain, options, network).await;
+    findings.extend(chain_findings(
+        &chain,
+        clean.as_ref(),
+        rewritten_url.as_deref(),
+    ));
     findings.extend(chain.findings.iter().cloned());
+    let compare = clean.map(|clean| compare_runs(&chain, clean));
     let details = SsoDetails {
         start_url: options.start.to_string(),
         seeded_cookies,
@@ -130,6 +183,45 @@ pub async fn run(
         compare,
     };
     (details, findings)
+}
+
+/// `sso.cookie_samesite` for each cookie a browser held back, when sending
+/// it changes where the chain ends.
+fn samesite_findings(chain: &Chain, everything: &Chain) -> Vec<Finding> {
+    let outcome = |c: &Chain| (c.end.kind.clone(), c.end.callback_hop.is_some());
+    if outcome(chain) == outcome(everything) {
+        return Vec::new();
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for w in &chain.withheld {
+        if !seen.insert((w.cookie.name.clone(), w.cookie.domain.clone())) {
+            continue;
+        }
+        out.push(
+            Finding::new(
+                Code::SsoCookieSamesite,
+                format!(
+                    "browsers do not send cookie `{}` on the {} to {} at hop {} ({}): without it the chain ends with {}; with it, {}",
+                    w.cookie.name,
+                    w.method,
+                    w.host,
+                    w.hop,
+                    w.cookie.reason,
+                    chain.end.summary,
+                    everything.end.summary
+                ),
+            )
+            .with("cookie_name", &w.cookie.name)
+            .with("domain", &w.cookie.domain)
+            .with("reason", &w.cookie.reason)
+            .with("method", &w.method)
+            .with("hop", w.hop)
+            .with("ends_with", &chain.end.summary)
+            .with("would_end_with", &everything.end.summary),
+        );
+    }
+    out
 }
 
 /// Where the two runs part and what each reached.
@@ -158,31 +250,140 @@ fn compare_runs(with: &Chain, clean: Chain) -> SsoCompare {
     }
 }
 
-/// The start URL with `prompt=select_account` (OIDC), when the chain
-/// logged in silently or does not force a fresh login.
-fn rewrite(start: &Url, chain: &Chain) -> Option<String> {
-    let (authorize, _) = chain.authorize.as_ref()?;
-    if !idp::is_authorize(authorize) || has_reauth(authorize) {
+/// A URL that brings up the identity provider's sign-in page even with a
+/// session: the chain's authorize request with a `prompt` value the
+/// provider supports (OIDC), or its `AuthnRequest` with `ForceAuthn="true"` (SAML
+/// HTTP-Redirect binding, unsigned). `None` when the request already forces
+/// a sign-in, or cannot be rewritten (POST binding, signed request).
+async fn fresh_sign_in_url(
+    chain: &Chain,
+    options: &SsoOptions,
+    network: &Network,
+) -> Option<String> {
+    let authorize = chain.authorize.as_ref()?;
+    if has_reauth(authorize) {
         return None;
     }
-    let mut url = start.clone();
+    let mut url = authorize.url.clone();
+    let (name, value) = if authorize.is_oidc() {
+        let prompt = prompt_value(&authorize.url, options, network).await;
+        match prompt {
+            Some(prompt) => ("prompt", prompt.to_owned()),
+            None => ("max_age", "0".to_owned()),
+        }
+    } else {
+        if !authorize.fields.is_empty() || url.query_pairs().any(|(k, _)| k == "Signature") {
+            return None;
+        }
+        let request = url
+            .query_pairs()
+            .find(|(k, _)| k == "SAMLRequest")
+            .map(|(_, v)| v.into_owned())?;
+        let xml = tokens::saml_request_xml(&request)?;
+        ("SAMLRequest", tokens::force_authn_request(&xml)?)
+    };
     let kept: Vec<(String, String)> = url
         .query_pairs()
-        .filter(|(k, _)| k != "prompt")
+        .filter(|(k, _)| k != name)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     url.query_pairs_mut()
         .clear()
         .extend_pairs(kept)
-        .append_pair("prompt", "select_account");
+        .append_pair(name, &value);
     Some(url.to_string())
+}
+
+/// The `prompt` value that asks for a fresh sign-in, by the provider's own
+/// discovery document (`prompt_values_supported`): `select_account` when
+/// listed, else `login`; `login` when there is no document (`OpenID`
+/// Connect Core defines it); `None` when the provider lists neither.
+async fn prompt_value(
+    authorize: &Url,
+    options: &SsoOptions,
+    network: &Network,
+) -> Option<&'static str> {
+    let Some(document) = discovery(authorize, options, network).await else {
+        return Some("login");
+    };
+    let Some(values) = document
+        .get("prompt_values_supported")
+        .and_then(|v| v.as_array())
+    else {
+        return Some("login");
+    };
+    let listed = |p: &str| values.iter().any(|v| v.as_str() == Some(p));
+    if listed("select_account") {
+        Some("select_account")
+    } else if listed("login") {
+        Some("login")
+    } else {
+        None
+    }
+}
+
+/// The `OpenID` Provider's discovery document whose
+/// `authorization_endpoint` is `authorize`: looked for at
+/// `/.well-known/openid-configuration` under the authorize URL's folders,
+/// innermost first (at most three requests).
+async fn discovery(
+    authorize: &Url,
+    options: &SsoOptions,
+    network: &Network,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let mut endpoint = authorize.clone();
+    endpoint.set_query(None);
+    endpoint.set_fragment(None);
+    let segments: Vec<&str> = authorize
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut probe = EndpointProbe::new(Target::Url(authorize.clone()), options.timeout);
+    probe.keep_body = true;
+    probe.body_cap = 256 * 1024;
+    let deadline = tokio::time::Instant::now() + options.timeout;
+    let headers = [(
+        http::header::ACCEPT,
+        HeaderValue::from_static("application/json"),
+    )];
+    for depth in (0..segments.len()).rev().take(3) {
+        let mut url = authorize.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        let mut path = String::new();
+        for segment in &segments[..depth] {
+            path.push('/');
+            path.push_str(segment);
+        }
+        path.push_str("/.well-known/openid-configuration");
+        url.set_path(&path);
+        let result =
+            reach_http_probe::hop(&url, &Method::GET, &headers, b"", &probe, network, deadline)
+                .await;
+        if result.hop.http.as_ref().and_then(|h| h.status) != Some(200) {
+            continue;
+        }
+        let Ok(serde_json::Value::Object(doc)) = serde_json::from_slice(&result.body) else {
+            continue;
+        };
+        let matches = doc
+            .get("authorization_endpoint")
+            .and_then(|v| v.as_str())
+            .and_then(|v| Url::parse(v).ok())
+            .is_some_and(|u| u == endpoint);
+        if matches {
+            return Some(doc);
+        }
+    }
+    None
 }
 
 /// Whether an authorize request forces a fresh login or account choice:
 /// `Some(true|false)`, or `None` for a SAML request that cannot be read.
-fn reauth(url: &Url) -> Option<bool> {
+fn reauth(authorize: &Authorize) -> Option<bool> {
     let mut saml_request = None;
-    for (k, v) in url.query_pairs() {
+    for (k, v) in authorize.params() {
         let forced = match k.as_ref() {
             "prompt" => v
                 .split(' ')
@@ -190,7 +391,7 @@ fn reauth(url: &Url) -> Option<bool> {
             "max_age" => v == "0",
             "ForceAuthn" | "forceAuthn" => v.eq_ignore_ascii_case("true"),
             "SAMLRequest" => {
-                saml_request = Some(v.into_owned());
+                saml_request = Some(v);
                 false
             }
             _ => false,
@@ -205,74 +406,125 @@ fn reauth(url: &Url) -> Option<bool> {
     }
 }
 
-fn has_reauth(url: &Url) -> bool {
-    reauth(url).unwrap_or(true)
+fn has_reauth(authorize: &Authorize) -> bool {
+    reauth(authorize).unwrap_or(true)
 }
 
-/// The findings about the chain as a whole: silent login, no re-auth
-/// parameter.
-fn chain_findings(chain: &Chain, rewritten: Option<&str>) -> Vec<Finding> {
+/// The findings about the chain as a whole: silent sign-in, no re-auth
+/// parameter. `clean` is the `--compare-clean` run, which tells a browser
+/// session from an ambient sign-in.
+fn chain_findings(chain: &Chain, clean: Option<&Chain>, fresh_url: Option<&str>) -> Vec<Finding> {
     let mut out = Vec::new();
-    let callback = chain.end.callback_hop;
-    if let Some(at) = callback
+    if let Some(at) = chain.end.callback_hop
         && !chain.interactive
-        && let Some((idp, cookies)) = chain.idp_cookies.first()
     {
-        let who = chain
-            .identity
-            .as_ref()
-            .and_then(|i| {
-                i.email
-                    .clone()
-                    .or_else(|| i.preferred_username.clone())
-                    .or_else(|| i.upn.clone())
-                    .or_else(|| i.name_id.clone())
-                    .or_else(|| i.subject.clone())
-            })
-            .map(|who| format!(" as {who} (unverified)"))
-            .unwrap_or_default();
-        let os_level = idp.is_os_level() || chain.negotiate;
-        let mut finding = Finding::new(
-            Code::SsoAutoLogin,
-            format!(
-                "the callback was reached at hop {at}{who} without a sign-in page: the existing {} session (cookies {}) chose the account",
-                idp.name(),
-                cookies.join(", ")
-            ),
-        )
-        .with("idp", idp.name())
-        .with("cookies_sent_to_idp", cookies)
-        .with("callback_hop", at)
-        .with("os_level_sso", os_level);
-        if let Some(url) = rewritten {
-            finding = finding.with("rewritten_url", url);
-        }
-        if os_level {
-            finding.remedy.push_str(
-                " Here the operating system signs in (Seamless SSO / Kerberos): a private window does not help; use prompt=select_account or another machine account.",
-            );
-        }
-        out.push(finding);
+        out.push(auto_login(chain, at, clean, fresh_url));
     }
-    if let Some((url, hop)) = &chain.authorize
-        && reauth(url) == Some(false)
+    if let Some(authorize) = &chain.authorize
+        && reauth(authorize) == Some(false)
     {
-        let message = if idp::is_authorize(url) {
+        let hop = authorize.hop;
+        let message = if authorize.is_oidc() {
             format!(
                 "the authorize request at hop {hop} has no prompt=login, prompt=select_account or max_age=0: an existing session decides the account"
             )
         } else {
+            let binding = if authorize.fields.is_empty() {
+                "redirect"
+            } else {
+                "a self-submitting form (HTTP-POST binding)"
+            };
             format!(
-                "the SAML AuthnRequest at hop {hop} has no ForceAuthn=\"true\": an existing session decides the account (set it in the service provider's SAML settings)"
+                "the SAML AuthnRequest sent by {binding} at hop {hop} has no ForceAuthn=\"true\": an existing session decides the account (set it in the service provider's SAML settings)"
             )
         };
         let mut finding = Finding::new(Code::SsoNoReauthParam, message).with("hop", hop);
-        if let Some(url) = rewritten {
+        if let Some(url) = fresh_url {
             finding = finding.with("rewritten_url", url);
         }
         out.push(finding);
     }
     out
+}
+
+/// `sso.auto_login`: the callback was reached at hop `at` without a
+/// sign-in page. Whether a browser session chose the account (cookies went
+/// to the provider, and a clean run meets a sign-in page) or something
+/// ambient did (no cookie went to the provider, or the clean run signs in silently too).
+fn auto_login(chain: &Chain, at: usize, clean: Option<&Chain>, fresh_url: Option<&str>) -> Finding {
+    let who = chain
+        .identity
+        .as_ref()
+        .and_then(|i| {
+            i.email
+                .clone()
+                .or_else(|| i.preferred_username.clone())
+                .or_else(|| i.upn.clone())
+                .or_else(|| i.name_id.clone())
+                .or_else(|| i.subject.clone())
+        })
+        .map(|who| format!(" as {who} (unverified)"))
+        .unwrap_or_default();
+    let clean_silent = clean.map(|c| c.end.callback_hop.is_some() && !c.interactive);
+    let session = chain.idp_cookies.first();
+    let idp_name = session.map_or_else(
+        || {
+            chain
+                .hops
+                .iter()
+                .find_map(|h| h.idp.clone())
+                .unwrap_or_else(|| "identity provider".to_owned())
+        },
+        |(idp, _)| idp.name().to_owned(),
+    );
+    let os_level = session.is_some_and(|(idp, _)| idp.is_os_level()) || chain.negotiate;
+    let ambient = session.is_none() || clean_silent == Some(true) || os_level;
+    let message = match (session, ambient) {
+        (Some((_, cookies)), false) => format!(
+            "the callback was reached at hop {at}{who} without a sign-in page: the existing {idp_name} session (cookies {}) chose the account{}",
+            cookies.join(", "),
+            if clean_silent == Some(false) {
+                "; without those cookies the chain stops at a sign-in page"
+            } else {
+                ""
+            }
+        ),
+        _ => format!(
+            "the callback was reached at hop {at}{who} without a sign-in page, {}: something other than a browser session chose the account (Windows integrated sign-in, a client certificate, an assertion the IdP sent on its own, or the network)",
+            if clean_silent == Some(true) {
+                "and a run without any cookie signs in silently too"
+            } else if chain.negotiate {
+                "after the server asked for Windows integrated sign-in"
+            } else {
+                "and no cookie went to the identity provider"
+            }
+        ),
+    };
+    let mut finding = Finding::new(Code::SsoAutoLogin, message)
+        .with("idp", &idp_name)
+        .with(
+            "cookies_sent_to_idp",
+            session.map(|(_, c)| c.clone()).unwrap_or_default(),
+        )
+        .with("callback_hop", at)
+        .with("cause", if ambient { "ambient" } else { "session" })
+        .with("os_level_sso", os_level);
+    if let Some(url) = fresh_url {
+        finding = finding.with("rewritten_url", url);
+        finding.remedy.push_str(
+            " To choose the account afresh now, open the fresh sign-in URL reach prints: it asks the identity provider for its sign-in page whatever the session.",
+        );
+    }
+    if ambient {
+        finding.remedy.push_str(
+            " Here no browser session chose the account, so a private window does not help: sign in from another machine or network, or use prompt=login / ForceAuthn.",
+        );
+    } else if clean.is_none() {
+        finding
+            .remedy
+            .push_str(" Run with --compare-clean to see the chain without your session.");
+    }
+    finding
 }
 
 /// How the walker reached a hop.
@@ -303,26 +555,23 @@ struct Next {
     method: Method,
     fields: Vec<(String, String)>,
     via: Via,
-}
-
-/// A registrable-domain approximation for `SameSite`: the last two labels of
-/// a name (no public-suffix list), an IP literal whole.
-fn site(url: &Url) -> String {
-    match url.host() {
-        Some(url::Host::Domain(d)) => {
-            let labels: Vec<&str> = d.trim_end_matches('.').rsplit('.').take(2).collect();
-            labels.into_iter().rev().collect::<Vec<_>>().join(".")
-        }
-        Some(host) => host.to_string(),
-        None => String::new(),
-    }
+    /// The page that started this navigation; `None` for the start URL
+    /// (typed in the address bar).
+    initiator: Option<Url>,
+    /// The URLs this navigation was redirected through so far.
+    redirects: Vec<Url>,
 }
 
 /// The messages that mark a callback.
 const CALLBACK_PARAMS: &[&str] = &["code", "SAMLResponse", "id_token", "access_token"];
 
 /// Walks the chain from `options.start` with `jar`.
-pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chain {
+pub async fn walk(
+    options: &SsoOptions,
+    mut jar: Jar,
+    network: &Network,
+    sending: Sending,
+) -> Chain {
     let deadline = tokio::time::Instant::now() + options.timeout;
     let mut probe = EndpointProbe::new(Target::Url(options.start.clone()), options.timeout);
     probe.keep_body = true;
@@ -335,11 +584,12 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
         method: Method::GET,
         fields: Vec::new(),
         via: Via::Start,
+        initiator: None,
+        redirects: Vec::new(),
     });
     let mut previous: Option<Url> = None;
     let mut seen: HashSet<String> = HashSet::new();
     let mut downgraded = false;
-    let mut samesite_flagged: HashSet<String> = HashSet::new();
     let mut errors_flagged: HashSet<String> = HashSet::new();
     let mut end: Option<(String, usize, String)> = None;
 
@@ -371,14 +621,34 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
         } else {
             String::new()
         };
+        let context = match sending {
+            Sending::AsBrowser => Context::navigation(
+                &step.url,
+                step.initiator.as_ref(),
+                &step.redirects,
+                &step.method,
+            ),
+            Sending::Everything => Context {
+                same_site: true,
+                safe_method: true,
+            },
+        };
+        let outgoing = jar.outgoing(&step.url, context);
+        // A loop is the same request with the same cookies: a URL visited
+        // again with other cookies is progress (signed in since).
         let mut key_url = step.url.clone();
         key_url.set_fragment(None);
-        if !seen.insert(format!("{} {key_url} {body}", step.method)) {
+        let key = format!(
+            "{} {key_url} {body} {}",
+            step.method,
+            outgoing.header.as_deref().unwrap_or("")
+        );
+        if !seen.insert(key) {
             chain.findings.push(
                 Finding::new(
                     Code::SsoRedirectLoop,
                     format!(
-                        "the chain came back to {} {key_url} at hop {index}",
+                        "hop {index} repeats an earlier request ({} {key_url}) with the same cookies",
                         step.method
                     ),
                 )
@@ -404,43 +674,14 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
                 .with("hop", index),
             );
         }
-        let sent = jar.sent(&step.url);
-        if let Some(prev) = &previous
-            && site(prev) != site(&step.url)
-        {
-            for c in &sent {
-                let dropped = match c.same_site.as_deref() {
-                    Some("None") => !c.secure,
-                    Some("Strict") => true,
-                    // Lax, and no attribute (browsers default to Lax): sent
-                    // on cross-site top-level GET navigations, not on POST.
-                    _ => step.method == Method::POST,
-                };
-                if dropped && samesite_flagged.insert(c.name.clone()) {
-                    let attr = c.same_site.as_deref().map_or_else(
-                        || "no SameSite attribute (Lax in browsers)".to_owned(),
-                        |s| format!("SameSite={s}{}", if c.secure { "; Secure" } else { "" }),
-                    );
-                    chain.findings.push(
-                        Finding::new(
-                            Code::SsoCookieSamesite,
-                            format!(
-                                "cookie `{}` ({attr}) is needed on the cross-site {} from {} to {} at hop {index}: browsers do not send it",
-                                c.name,
-                                step.method,
-                                site(prev),
-                                step.url.host_str().unwrap_or("")
-                            ),
-                        )
-                        .with("cookie_name", &c.name)
-                        .with("domain", &c.domain)
-                        .with("same_site", c.same_site.clone())
-                        .with("secure", c.secure)
-                        .with("method", step.method.as_str())
-                        .with("hop", index),
-                    );
-                }
-            }
+        let host = step.url.host_str().unwrap_or("").to_owned();
+        for (_, cookie) in &outgoing.withheld {
+            chain.withheld.push(Withheld {
+                hop: index,
+                method: step.method.to_string(),
+                host: host.clone(),
+                cookie: cookie.clone(),
+            });
         }
         let mut headers: Vec<(HeaderName, HeaderValue)> = vec![
             (
@@ -456,8 +697,8 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
                 )),
             ),
         ];
-        if let Some(cookie) = jar.header(&step.url)
-            && let Ok(value) = HeaderValue::from_str(&cookie)
+        if let Some(cookie) = &outgoing.header
+            && let Ok(value) = HeaderValue::from_str(cookie)
         {
             headers.push((http::header::COOKIE, value));
         }
@@ -482,7 +723,7 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
             deadline,
         )
         .await;
-        let cookie_names: Vec<String> = sent.iter().map(|c| c.name.clone()).collect();
+        let cookie_names: Vec<String> = outgoing.sent.iter().map(|c| c.name.clone()).collect();
         let field_names: Vec<String> = step.fields.iter().map(|(k, _)| k.clone()).collect();
         let idp = idp::recognise(&step.url, &cookie_names, &field_names);
         let mut hop = SsoHop {
@@ -493,6 +734,7 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
             status: None,
             idp: idp.map(|i| i.name().to_owned()),
             cookies_sent: cookie_names.clone(),
+            cookies_withheld: outgoing.withheld.iter().map(|(_, w)| w.clone()).collect(),
             cookies_set: Vec::new(),
             page: String::new(),
             title: None,
@@ -502,16 +744,59 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
         // The messages this hop received.
         let mut params = idp::url_params(&step.url);
         params.extend(step.fields.iter().cloned());
-        if (idp::is_authorize(&step.url) || idp::is_saml_request(&step.url))
+        let saml_request = step.fields.iter().any(|(k, _)| k == "SAMLRequest");
+        if (idp::is_authorize(&step.url) || idp::is_saml_request(&step.url) || saml_request)
             && chain.authorize.is_none()
         {
-            chain.authorize = Some((step.url.clone(), index));
+            chain.authorize = Some(Authorize {
+                url: step.url.clone(),
+                fields: if saml_request {
+                    step.fields.clone()
+                } else {
+                    Vec::new()
+                },
+                hop: index,
+            });
+        }
+        let saml_error = params
+            .iter()
+            .find(|(k, _)| k == "SAMLResponse")
+            .and_then(|(_, v)| tokens::saml_status(v))
+            .filter(|status| !status.is_success());
+        if let Some(status) = &saml_error {
+            let codes = status.codes.join(" / ");
+            if errors_flagged.insert(codes.clone()) {
+                chain.findings.push(
+                    Finding::new(
+                        Code::SsoIdpError,
+                        format!(
+                            "the identity provider answered with SAML status {codes}{}{} (hop {index})",
+                            status
+                                .message
+                                .as_deref()
+                                .map(|m| format!(": {m}"))
+                                .unwrap_or_default(),
+                            if status.has_assertion {
+                                ""
+                            } else {
+                                ", and no assertion"
+                            }
+                        ),
+                    )
+                    .with("status_codes", &status.codes)
+                    .with("status_message", status.message.clone())
+                    .with("hop", index)
+                    .with("url", step.url.as_str()),
+                );
+            }
         }
         let error = params
             .iter()
             .find(|(k, _)| k == "error")
-            .map(|(_, v)| v.clone());
+            .map(|(_, v)| v.clone())
+            .or_else(|| saml_error.map(|s| s.codes.join(" / ")));
         if let Some(error) = &error
+            && !errors_flagged.contains(error)
             && errors_flagged.insert(error.clone())
         {
             let description = params
@@ -560,7 +845,6 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
 
         let Some(http) = hop.network.http.clone() else {
             // DNS, TCP, proxy or TLS failed: the hop's own findings say how.
-            let host = step.url.host_str().unwrap_or("").to_owned();
             let phase = result
                 .findings
                 .first()
@@ -591,6 +875,21 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
             if header.name.eq_ignore_ascii_case("set-cookie")
                 && let Some(set) = jar.store(&header.value, &step.url)
             {
+                if let Some(reason) = &set.refused {
+                    chain.findings.push(
+                        Finding::new(
+                            Code::SsoCookieSamesite,
+                            format!(
+                                "hop {index} sets cookie `{}` with {reason}: browsers refuse to store it, so it is never sent back",
+                                set.name
+                            ),
+                        )
+                        .with("cookie_name", &set.name)
+                        .with("domain", &set.domain)
+                        .with("reason", reason)
+                        .with("hop", index),
+                    );
+                }
                 hop.cookies_set.push(set);
             }
             if header.name.eq_ignore_ascii_case("www-authenticate")
@@ -642,6 +941,12 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
                         method,
                         fields,
                         via: Via::Redirect,
+                        initiator: step.initiator.clone(),
+                        redirects: {
+                            let mut chain = step.redirects.clone();
+                            chain.push(step.url.clone());
+                            chain
+                        },
                     });
                 }
                 Err(e) => {
@@ -675,6 +980,8 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
                 method: Method::GET,
                 fields: Vec::new(),
                 via: Via::MetaRefresh,
+                initiator: Some(step.url.clone()),
+                redirects: Vec::new(),
             });
             chain.hops.push(hop);
             continue;
@@ -703,6 +1010,8 @@ pub async fn walk(options: &SsoOptions, mut jar: Jar, network: &Network) -> Chai
                         Vec::new()
                     },
                     via: if post { Via::FormPost } else { Via::FormGet },
+                    initiator: Some(step.url.clone()),
+                    redirects: Vec::new(),
                 });
                 chain.hops.push(hop);
                 continue;

@@ -65,12 +65,16 @@ pub fn from_saml_response(value: &str, hop: usize) -> Option<SsoIdentity> {
     let mut current: Option<String> = None;
     let mut attribute: Option<String> = None;
     let mut found = false;
+    let mut assertion = false;
     for token in Tokenizer::new(xml.as_ref()) {
         let Ok(token) = token;
         match token {
             Token::StartTag(tag) => {
                 let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
                 let local = name.rsplit(':').next().unwrap_or("").to_owned();
+                if local == "assertion" {
+                    assertion = true;
+                }
                 if local == "attribute" {
                     attribute = tag
                         .attributes
@@ -113,7 +117,114 @@ pub fn from_saml_response(value: &str, hop: usize) -> Option<SsoIdentity> {
             _ => {}
         }
     }
-    (found || identity.issuer.is_some()).then_some(identity)
+    // A Response without an assertion (an error status) names no account.
+    (assertion && (found || identity.issuer.is_some())).then_some(identity)
+}
+
+/// The top-level `Status` of a `SAMLResponse`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlStatus {
+    /// The status codes, outermost first, without the
+    /// `urn:oasis:names:tc:SAML:2.0:status:` prefix (`Responder`,
+    /// `NoPassive`).
+    pub codes: Vec<String>,
+    pub message: Option<String>,
+    /// Whether the Response carries an assertion (plain or encrypted).
+    pub has_assertion: bool,
+}
+
+impl SamlStatus {
+    pub fn is_success(&self) -> bool {
+        self.codes.first().is_some_and(|c| c == "Success")
+    }
+}
+
+/// Reads the `Status` of a `SAMLResponse` (base64 XML). `None` when it is
+/// not base64 XML with a status code.
+pub fn saml_status(value: &str) -> Option<SamlStatus> {
+    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+    let xml = STANDARD.decode(compact).ok()?;
+    let xml = String::from_utf8_lossy(&xml);
+    let mut status = SamlStatus {
+        codes: Vec::new(),
+        message: None,
+        has_assertion: false,
+    };
+    let mut depth_in_assertion = 0usize;
+    let mut in_message = false;
+    for token in Tokenizer::new(xml.as_ref()) {
+        let Ok(token) = token;
+        match token {
+            Token::StartTag(tag) => {
+                let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
+                let local = name.rsplit(':').next().unwrap_or("");
+                match local {
+                    "assertion" | "encryptedassertion" => {
+                        status.has_assertion = true;
+                        if !tag.self_closing {
+                            depth_in_assertion += 1;
+                        }
+                    }
+                    // Only the Response's own status, not one inside an
+                    // assertion.
+                    "statuscode" if depth_in_assertion == 0 => {
+                        if let Some(v) = tag.attributes.get(b"value".as_slice()) {
+                            let v = String::from_utf8_lossy(&v.value);
+                            let short = v.rsplit(':').next().unwrap_or(&v).trim().to_owned();
+                            status.codes.push(short);
+                        }
+                    }
+                    "statusmessage" if depth_in_assertion == 0 => in_message = true,
+                    _ => {}
+                }
+            }
+            Token::EndTag(tag) => {
+                let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
+                match name.rsplit(':').next().unwrap_or("") {
+                    "assertion" | "encryptedassertion" => {
+                        depth_in_assertion = depth_in_assertion.saturating_sub(1);
+                    }
+                    "statusmessage" => in_message = false,
+                    _ => {}
+                }
+            }
+            Token::String(text) if in_message => {
+                let text = String::from_utf8_lossy(&text.value).trim().to_owned();
+                if !text.is_empty() {
+                    let message: String = text.chars().take(300).collect();
+                    status.message.get_or_insert(message);
+                }
+            }
+            _ => {}
+        }
+    }
+    (!status.codes.is_empty()).then_some(status)
+}
+
+/// Sets `ForceAuthn="true"` on an `AuthnRequest` and encodes it for the
+/// HTTP-Redirect binding (DEFLATE, base64). `None` when `xml` is not one.
+pub fn force_authn_request(xml: &str) -> Option<String> {
+    let start = find_ci(xml, "authnrequest")?;
+    let open = xml[..start].rfind('<')?;
+    let end = open + xml[open..].find('>')?;
+    let tag = &xml[open..end];
+    let new_tag = if let Some(at) = find_ci(tag, "forceauthn=") {
+        let quote_at = at + "forceauthn=".len();
+        let quote = tag[quote_at..].chars().next()?;
+        let close = quote_at + 1 + tag[quote_at + 1..].find(quote)?;
+        format!("{}ForceAuthn=\"true\"{}", &tag[..at], &tag[close + 1..])
+    } else {
+        let trimmed = tag.trim_end_matches('/');
+        let slash = &tag[trimmed.len()..];
+        format!("{trimmed} ForceAuthn=\"true\"{slash}")
+    };
+    let xml = format!("{}{new_tag}{}", &xml[..open], &xml[end..]);
+    let deflated = miniz_oxide::deflate::compress_to_vec(xml.as_bytes(), 6);
+    Some(STANDARD.encode(deflated))
+}
+
+fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
+    haystack.to_ascii_lowercase().find(needle)
 }
 
 /// The XML of a `SAMLRequest`: base64, and DEFLATE-compressed when sent by
@@ -178,6 +289,39 @@ mod tests {
         assert!(!forces_authn("<AuthnRequest ForceAuthn=\"false\"/>"));
         assert!(saml_request_xml("!!").is_none());
         assert!(saml_request_xml(&STANDARD.encode([0xFF, 0x00, 0x12])).is_none());
+    }
+
+    #[test]
+    fn saml_status_codes() {
+        let error = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><saml:Issuer>idp</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:NoPassive"/></samlp:StatusCode><samlp:StatusMessage>Passive authentication not supported.</samlp:StatusMessage></samlp:Status></samlp:Response>"#;
+        let status = saml_status(&STANDARD.encode(error)).unwrap();
+        assert_eq!(status.codes, ["Responder", "NoPassive"]);
+        assert_eq!(
+            status.message.as_deref(),
+            Some("Passive authentication not supported.")
+        );
+        assert!(!status.is_success() && !status.has_assertion);
+        // No assertion: no account, whatever the Issuer says.
+        assert!(from_saml_response(&STANDARD.encode(error), 1).is_none());
+        let ok = r#"<Response><Status><StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></Status><Assertion><Subject><NameID>a</NameID></Subject></Assertion></Response>"#;
+        let status = saml_status(&STANDARD.encode(ok)).unwrap();
+        assert!(status.is_success() && status.has_assertion);
+        assert!(saml_status(&STANDARD.encode("<x/>")).is_none());
+    }
+
+    #[test]
+    fn forcing_authn() {
+        for xml in [
+            r#"<samlp:AuthnRequest xmlns:samlp="p" ID="x"><saml:Issuer>sp</saml:Issuer></samlp:AuthnRequest>"#,
+            r#"<samlp:AuthnRequest ForceAuthn='false' ID="x"/>"#,
+            r#"<?xml version="1.0"?><AuthnRequest ID="x"/>"#,
+        ] {
+            let encoded = force_authn_request(xml).unwrap();
+            let back = saml_request_xml(&encoded).unwrap();
+            assert!(forces_authn(&back), "{xml} -> {back}");
+            assert!(back.contains("ID=\"x\""), "{back}");
+        }
+        assert!(force_authn_request("<Response/>").is_none());
     }
 
     #[test]
