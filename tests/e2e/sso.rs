@@ -219,6 +219,14 @@ fn loops_and_endless_chains() {
     let run = sso(&[&app("/loop/a")]);
     assert_eq!(run.code, 1);
     assert!(codes(sso_check(&run)).contains(&Code::SsoRedirectLoop));
+    // The same URL again with a cookie set since is progress.
+    let run = sso(&[&app("/again")]);
+    let check = sso_check(&run);
+    assert!(!codes(check).contains(&Code::SsoRedirectLoop), "{check:#?}");
+    let d = details(check);
+    assert_eq!(d.hops.len(), 2);
+    assert_eq!(d.hops[1].cookies_sent, ["visited"]);
+    assert_eq!(d.end.kind, "app_page");
     let run = sso(&["--max-hops", "5", &app("/chain/30")]);
     assert_eq!(run.code, 1);
     let check = sso_check(&run);

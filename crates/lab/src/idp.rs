@@ -172,6 +172,7 @@ impl Idp {
             (Verb::Get, "/meta") => meta_refresh(),
             (Verb::Get, "/loop/a") => http::redirect("/loop/b"),
             (Verb::Get, "/loop/b") => http::redirect("/loop/a"),
+            (Verb::Get, "/again") => again(call),
             (Verb::Get, _) if path.starts_with("/chain/") => chain(path),
             // Redirects a client must not (or cannot) follow.
             (Verb::Get, "/bad-location") => http::redirect("http://[::1"),
@@ -182,8 +183,8 @@ impl Idp {
             (
                 _,
                 "/login" | "/saml/login" | "/callback" | "/app" | "/app-error" | "/meta"
-                | "/loop/a" | "/loop/b" | "/bad-location" | "/js-location" | "/empty-location"
-                | "/nowhere-location",
+                | "/loop/a" | "/loop/b" | "/again" | "/bad-location" | "/js-location"
+                | "/empty-location" | "/nowhere-location",
             ) => method_not_allowed("GET, HEAD"),
             _ => not_found(),
         }
@@ -615,6 +616,17 @@ fn chain(path: &str) -> Response<Body> {
             StatusCode::BAD_REQUEST,
             "chain length must be a non-negative integer",
         ),
+    }
+}
+
+/// `GET /again`: without the cookie `visited`, sets it and redirects to
+/// itself; with it, the app page. The same URL twice, with other cookies:
+/// progress, not a loop.
+fn again(call: &Call) -> Response<Body> {
+    if call.cookie("visited") == Some("1") {
+        html(StatusCode::OK, "Signed in - Lab App", "<p>Signed in</p>")
+    } else {
+        set_cookie(http::redirect("/again"), "visited=1; Path=/")
     }
 }
 

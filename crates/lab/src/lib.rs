@@ -163,6 +163,7 @@
 //! | `GET /app-error` | 200, title `Sign-in failed`, showing `error` and `error_description` |
 //! | `GET /meta` | 200, title `Redirecting`, `<meta http-equiv="refresh" content="0; url=/login">` |
 //! | `GET /loop/a`, `GET /loop/b` | 302 to each other |
+//! | `GET /again` | without the cookie `visited=1`: 302 to `/again` with `Set-Cookie: visited=1; Path=/`; with it: 200, title `Signed in - Lab App` |
 //! | `GET /chain/{n}` | 302 to `/chain/{n-1}`; `/chain/0` → 302 to `/app` |
 //! | `GET /bad-location` | 302 with `Location: http://[::1` (not a valid URL: the IPv6 literal is not closed) |
 //! | `GET /js-location` | 302 with `Location: javascript:alert(1)` |
