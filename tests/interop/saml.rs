@@ -188,7 +188,7 @@ fn fill(template: &str, vars: &[(&str, &str)]) -> String {
 /// then the directory).
 struct Saml {
     _nginx: Server,
-    fpm: Server,
+    fpm: Fpm,
     dir: TempDir,
     idp_ip: &'static str,
     app_ip: &'static str,
@@ -283,7 +283,10 @@ impl Saml {
         // ready when the socket exists.
         let mut cmd = Command::new(require("php-fpm8.2", "php8.2-fpm"));
         cmd.arg("-F").arg("-R").arg("-y").arg(&fpm_conf);
-        let fpm = Server::spawn("php-fpm", cmd, &dir.join("php-fpm.out"));
+        let fpm = Fpm {
+            server: Server::spawn("php-fpm", cmd, &dir.join("php-fpm.out")),
+            pid_file: dir.join("php-fpm.pid"),
+        };
         let socket = dir.join("php-fpm.sock");
         let deadline = Instant::now() + Duration::from_secs(15);
         while !socket.exists() {
@@ -291,7 +294,7 @@ impl Saml {
                 Instant::now() < deadline,
                 "php-fpm did not open {} within 15 s: {}",
                 socket.display(),
-                fpm.log_text()
+                fpm.server.log_text()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -336,7 +339,7 @@ impl Saml {
             read("php-errors.log"),
             read("idp/log/simplesamlphp.log"),
             read("app/log/simplesamlphp.log"),
-            self.fpm.log_text(),
+            self.fpm.server.log_text(),
             read("nginx-error.log")
         )
     }
@@ -491,6 +494,34 @@ impl Saml {
         args.push(url.to_owned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run_with(cmd, &args)
+    }
+}
+
+/// php-fpm's master and its workers. The master is asked to stop first
+/// (SIGTERM, by the PID it wrote: the process this case started), so that it
+/// stops its workers; a master killed outright leaves them running.
+struct Fpm {
+    server: Server,
+    pid_file: PathBuf,
+}
+
+impl Drop for Fpm {
+    fn drop(&mut self) {
+        let Some(pid) = std::fs::read_to_string(&self.pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        // php-fpm removes its PID file once its workers are gone.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.pid_file.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Then `server` is dropped: the master is killed if still there.
     }
 }
 
