@@ -24,7 +24,7 @@ pub fn unix_from_chromium_micros(micros: i64) -> Option<i64> {
 pub enum FileKind {
     /// Text: read it with [`parse_cookies_txt`].
     CookiesTxt,
-    /// An SQLite database (`SQLite format 3\0`): a browser's own cookie
+    /// An `SQLite` database (`SQLite format 3\0`): a browser's own cookie
     /// store, Chromium's `Cookies` or Firefox's `cookies.sqlite`.
     Sqlite,
     /// Some other binary file (it holds NUL bytes).

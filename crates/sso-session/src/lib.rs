@@ -16,6 +16,7 @@
 //! form that submits itself. Anything else ends the chain: a sign-in page
 //! (it needs a person), an error page, the application.
 
+pub mod browser;
 pub mod cookies;
 pub mod html;
 pub mod idp;
