@@ -316,9 +316,9 @@ codes! {
 
     // ---- sso ---------------------------------------------------------
     SsoAutoLogin = "sso.auto_login", Warn,
-        message: "An existing IdP session logged in silently",
+        message: "The account was chosen without a sign-in page",
         remedy: "Add prompt=login or prompt=select_account (OIDC), max_age=0, or ForceAuthn (SAML); or use a private window or sign out of the IdP. OS-level SSO (Entra Seamless SSO, Kerberos Negotiate) is not cured by a private window.",
-        explain: "The callback was reached with a code or assertion without an interactive login page, while cookies were sent to the IdP: the existing session decided which account was used.";
+        explain: "The callback was reached with a code or assertion without an interactive sign-in page. When cookies went to the IdP and a run without them (--compare-clean) meets a sign-in page, the existing browser session chose the account (cause: session). When no cookie went to the IdP, or a clean run signs in silently too, something else did: Windows integrated sign-in, a client certificate, an IdP-initiated assertion or the network (cause: ambient), and a private window does not help.";
     SsoNoReauthParam = "sso.no_reauth_param", Warn,
         message: "The authorize request does not force a fresh login",
         remedy: "Add prompt=login, prompt=select_account or max_age=0 (OIDC) or ForceAuthn=\"true\" (SAML) so the user chooses the account.",
@@ -326,7 +326,7 @@ codes! {
     SsoRedirectLoop = "sso.redirect_loop", Fail,
         message: "The login flow loops",
         remedy: "Usually a cookie that is dropped between hops (SameSite, third-party cookie blocking) or a misconfigured callback URL.",
-        explain: "The chain returned to a URL it had already visited.";
+        explain: "The chain made the same request again (method, URL, body) with the same cookies, so the servers will answer it the same way forever. A URL visited again with other cookies (signed in since) is progress, not a loop.";
     SsoTooManyRedirects = "sso.too_many_redirects", Fail,
         message: "The login flow exceeds the hop limit",
         remedy: "Raise --max-hops if the chain is legitimate; otherwise look for a loop with changing parameters.",
@@ -337,12 +337,12 @@ codes! {
         explain: "A hop of the SSO chain moved from https:// to http://, exposing codes, assertions and cookies.";
     SsoIdpError = "sso.idp_error", Fail,
         message: "The identity provider returned an error",
-        remedy: "See error and error_description in the evidence: login_required, access_denied, invalid_request, … name the IdP-side cause.",
-        explain: "An `error` parameter appeared in a redirect's query or fragment, or in a posted form.";
+        remedy: "See error and error_description (OAuth) or the SAML status codes and message in the evidence: login_required, access_denied, Responder / NoPassive, … name the IdP-side cause.",
+        explain: "An `error` parameter appeared in a redirect's query or fragment or in a posted form, or a SAMLResponse carried a status other than Success.";
     SsoCookieSamesite = "sso.cookie_samesite", Warn,
         message: "A cookie the flow needs will be dropped by browsers",
-        remedy: "Set the cookie with SameSite=None; Secure.",
-        explain: "A cookie set without SameSite=None; Secure is needed later on a cross-site POST or redirect, where browsers do not send it.";
+        remedy: "Set the cookie with SameSite=None; Secure, from an https page.",
+        explain: "Browsers refuse to store some cookies (SameSite=None without Secure, Secure from an http page, a __Host- or __Secure- name without its rules, a Domain that is a public suffix) and hold others back on cross-site requests: SameSite=Strict always, SameSite=Lax on a POST (SAML HTTP-POST binding, response_mode=form_post), and a cookie without SameSite on a POST once it is two minutes old. A site is the scheme and registrable domain (public suffix list). reach does the same, and reports a held-back cookie only when sending it would change where the chain ends.";
     SsoUnreachableHop = "sso.unreachable_hop", Fail,
         message: "A hop of the login flow cannot be reached",
         remedy: "See the host and the failing phase: allow it through the firewall or proxy.",
