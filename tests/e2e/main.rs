@@ -6,6 +6,7 @@
 //! lab's DNS server (`--dns-server`) or `--resolve`.
 
 mod allowlist;
+mod browser_cookies;
 mod check;
 mod cli;
 mod fuzz_corpus;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use reach_sso::browser::BrowserSpec;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -121,6 +122,7 @@ pass by are shown, unverified; tokens, codes and cookie values never are.
 Examples:
   reach sso https://app.example.com/login
   reach sso --cookie-jar cookies.txt --compare-clean https://app.example.com/login
+  reach sso --cookies-from-browser chrome:'Profile 1' https://app.example.com/login
   reach sso --cookie 'sid=...@acme.okta.com' 'https://acme.okta.com/oauth2/v1/authorize?client_id=...'
   reach sso --resolve app.example.com:443:10.0.0.5 https://app.example.com/sso";
 
@@ -135,9 +137,31 @@ pub(crate) struct SsoArgs {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) max_hops: u32,
     /// Seed the jar with an existing session: a Netscape cookies.txt (as
-    /// `curl -c` and browser cookie exporters write it).
+    /// `curl -c`, yt-dlp and browser cookie exporters write it). A
+    /// browser's own cookie database is read with --cookies-from-browser.
     #[arg(long, value_name = "FILE")]
     pub(crate) cookie_jar: Option<PathBuf>,
+    /// Seed the jar with the session of a browser profile:
+    /// BROWSER[:PROFILE], as yt-dlp takes it.
+    ///
+    /// BROWSER is chromium, chrome, edge, brave or firefox. PROFILE is a
+    /// profile's name ("Default", "Profile 1", a Firefox profile's name as
+    /// profiles.ini has it) or a path: a profile folder, a user-data folder
+    /// (its Default profile), or the cookie database itself (Chromium's
+    /// `Cookies`, Firefox's `cookies.sqlite`). Without PROFILE: Firefox's
+    /// default profile, the most recently used one of a Chromium browser.
+    /// Profiles are looked for under ~/.config (chromium, google-chrome,
+    /// microsoft-edge, BraveSoftware/Brave-Browser) and ~/.mozilla/firefox.
+    ///
+    /// The database is read from a copy, so the browser may stay open.
+    /// Chromium's values are decrypted on this machine: with its fixed key
+    /// (v10, what --password-store=basic writes) or with the key it keeps in
+    /// the Secret Service (v11, fetched with `secret-tool` from
+    /// libsecret-tools). Cookie values stay private: the report names
+    /// cookies, never their values. Linux only for now (macOS's Keychain and
+    /// Windows' DPAPI keys are not read yet).
+    #[arg(long, value_name = "BROWSER[:PROFILE]", value_parser = clap::value_parser!(BrowserSpec))]
+    pub(crate) cookies_from_browser: Option<BrowserSpec>,
     /// Add a cookie to the jar: NAME=VALUE@DOMAIN, sent to DOMAIN and its
     /// subdomains (repeatable).
     #[arg(long = "cookie", value_name = "NAME=VALUE@DOMAIN")]

@@ -33,6 +33,8 @@ enum Arg {
     Path(&'static str),
     /// Paths, or URLs kept as they are.
     Paths(&'static str),
+    /// `BROWSER[:PROFILE]`, a relative PROFILE path taken from the file.
+    Browser(&'static str),
     /// The command's positional argument(s).
     Positional,
 }
@@ -107,6 +109,10 @@ const KINDS: &[Kind] = &[
             ("max_hops", Arg::One("--max-hops")),
             ("cookie_jar", Arg::Path("--cookie-jar")),
             ("cookies", Arg::Many("--cookie")),
+            (
+                "cookies_from_browser",
+                Arg::Browser("--cookies-from-browser"),
+            ),
             ("compare_clean", Arg::Flag("--compare-clean")),
             ("expiry_warn_days", Arg::One("--expiry-warn-days")),
         ],
@@ -326,6 +332,22 @@ fn arguments(
                     resolve_path(base, &v)
                 });
             }
+        }
+        Arg::Browser(flag) => {
+            if matches!(value, toml::Value::Array(_)) {
+                return Err("expected one value, found an array".to_owned());
+            }
+            let spec = scalar(value)?;
+            flags.push(flag.to_owned());
+            flags.push(match spec.split_once(':') {
+                // A path, as reach_sso::browser reads PROFILE, but relative.
+                Some((browser, profile))
+                    if profile.contains('/') && !profile.starts_with(['/', '~']) =>
+                {
+                    format!("{browser}:{}", resolve_path(base, profile))
+                }
+                _ => spec,
+            });
         }
         Arg::Positional => positionals.extend(many(value)?),
     }

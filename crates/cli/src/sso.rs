@@ -1,11 +1,13 @@
 //! `reach sso URL`: reads the start URL and the cookies to seed the jar
 //! with, then walks the chain (see the `reach-sso` crate).
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reach_report::{Check, CheckKind, Code, Details, Finding, Status};
 use reach_sso::SsoOptions;
-use reach_sso::cookies::{SeedCookie, parse_cookie_arg, parse_cookies_txt};
+use reach_sso::browser::{self, Browser, BrowserSpec, Places};
+use reach_sso::cookies::{FileKind, SeedCookie, parse_cookie_arg, parse_cookies_txt, sniff};
 use url::Url;
 
 use crate::args::SsoArgs;
@@ -43,28 +45,10 @@ pub(crate) async fn run(args: &SsoArgs, timeout: Duration) -> anyhow::Result<Vec
     };
     let mut seeds: Vec<SeedCookie> = Vec::new();
     if let Some(path) = &args.cookie_jar {
-        let name = path.display().to_string();
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let (cookies, errors) = parse_cookies_txt(&name, &String::from_utf8_lossy(&bytes));
-                seeds.extend(cookies);
-                for e in errors {
-                    let mut check = Check::new(CheckKind::Sso, format!("--cookie-jar {name}"));
-                    check.push(
-                        Finding::new(Code::InputInvalid, e.to_string())
-                            .with("origin", &e.origin)
-                            .with("reason", &e.reason),
-                    );
-                    check.status = Status::Error;
-                    checks.push(check);
-                }
-            }
-            Err(e) => checks.push(Check::input_error(
-                CheckKind::Sso,
-                format!("--cookie-jar {name}"),
-                format!("--cookie-jar {name}: cannot read it: {e}"),
-            )),
-        }
+        read_cookie_jar(path, &mut seeds, &mut checks);
+    }
+    if let Some(spec) = &args.cookies_from_browser {
+        read_browser(spec, &mut seeds, &mut checks).await?;
     }
     for (i, value) in args.cookies.iter().enumerate() {
         match parse_cookie_arg(value) {
@@ -100,4 +84,107 @@ pub(crate) async fn run(args: &SsoArgs, timeout: Duration) -> anyhow::Result<Vec
     check.duration_ms = reach_report::elapsed_ms(started);
     checks.push(check);
     Ok(checks)
+}
+
+/// `--cookie-jar FILE`: a Netscape cookies.txt. A browser's `SQLite`
+/// database or another binary file is one input error that says what it
+/// is, not a dozen bad lines.
+fn read_cookie_jar(path: &Path, seeds: &mut Vec<SeedCookie>, checks: &mut Vec<Check>) {
+    let name = path.display().to_string();
+    let target = format!("--cookie-jar {name}");
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            checks.push(Check::input_error(
+                CheckKind::Sso,
+                &target,
+                format!("{target}: cannot read it: {e}"),
+            ));
+            return;
+        }
+    };
+    match sniff(&bytes) {
+        FileKind::CookiesTxt => {}
+        FileKind::Sqlite => {
+            // PROFILE may be the profile folder, or the file itself when
+            // it is not named as the browser names it.
+            let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            let named = |n: &str| absolute.file_name().is_some_and(|f| f == n);
+            let dir = if named("Cookies") || named("cookies.sqlite") {
+                browser::profile_dir_of(&absolute)
+            } else {
+                absolute.clone()
+            };
+            let message = match browser::identify(path) {
+                Some(Browser::Firefox) => format!(
+                    "{target}: this is Firefox's cookie database (cookies.sqlite), not a Netscape cookies.txt: read it with `--cookies-from-browser firefox:{}`",
+                    dir.display()
+                ),
+                Some(_) => format!(
+                    "{target}: this is a Chromium browser's cookie database (Cookies, SQLite), not a Netscape cookies.txt: read it with `--cookies-from-browser chromium:{}` (or chrome, edge, brave: BROWSER[:PROFILE])",
+                    dir.display()
+                ),
+                None => format!(
+                    "{target}: this is an SQLite database, not a Netscape cookies.txt; a browser's cookie database is read with --cookies-from-browser BROWSER[:PROFILE]"
+                ),
+            };
+            checks.push(Check::input_error(CheckKind::Sso, &target, message));
+            return;
+        }
+        FileKind::Binary => {
+            checks.push(Check::input_error(
+                CheckKind::Sso,
+                &target,
+                format!(
+                    "{target}: this is a binary file, not a Netscape cookies.txt (text, one cookie a line in seven tab-separated fields)"
+                ),
+            ));
+            return;
+        }
+    }
+    let (cookies, errors) = parse_cookies_txt(&name, &String::from_utf8_lossy(&bytes));
+    seeds.extend(cookies);
+    for e in errors {
+        let mut check = Check::new(CheckKind::Sso, &target);
+        check.push(
+            Finding::new(Code::InputInvalid, e.to_string())
+                .with("origin", &e.origin)
+                .with("reason", &e.reason),
+        );
+        check.status = Status::Error;
+        checks.push(check);
+    }
+}
+
+/// `--cookies-from-browser BROWSER[:PROFILE]`: the profile's cookies, and
+/// an input error for each that could not be read (the others still seed
+/// the jar).
+async fn read_browser(
+    spec: &BrowserSpec,
+    seeds: &mut Vec<SeedCookie>,
+    checks: &mut Vec<Check>,
+) -> anyhow::Result<()> {
+    let target = format!("--cookies-from-browser {spec}");
+    let owned = spec.clone();
+    // SQLite reads and secret-tool block: keep them off the async workers.
+    let read =
+        tokio::task::spawn_blocking(move || browser::load(&owned, &Places::from_env())).await?;
+    match read {
+        Ok(read) => {
+            seeds.extend(read.cookies);
+            for problem in read.problems {
+                checks.push(Check::input_error(
+                    CheckKind::Sso,
+                    &target,
+                    format!("{target}: {problem}"),
+                ));
+            }
+        }
+        Err(e) => checks.push(Check::input_error(
+            CheckKind::Sso,
+            &target,
+            format!("{target}: {e}"),
+        )),
+    }
+    Ok(())
 }
