@@ -1,1 +1,491 @@
-//! (being written)
+//! Interop cases: OIDC with node oidc-provider as the identity provider and a
+//! small relying-party app (`tests/interop/node/oidc-lab.mjs`), judged by
+//! headless Chromium (`browser.rs`). Each case walks the flow in Chromium
+//! first and asserts what the browser did (the truth), then runs `reach
+//! sso` on the same flow and compares it with Chromium hop by hop.
+//!
+//! The app (`app.oidc-app.test`) and the identity provider
+//! (`idp.oidc-idp.test`) are different sites, so the callback is a
+//! cross-site request as in real deployments. Case N runs them on 127.0.4.(10N+1) and 127.0.4.(10N+2),
+//! port 8443, with a certificate of a CA made for the case.
+
+use std::path::Path;
+use std::process::Command;
+
+use reach_report::{Check, Code};
+
+use crate::browser::{Judgement, Spec, compare, judge, node, node_dir, sso_details};
+use crate::{Run, Server, TempDir, codes, command, require, run_with};
+
+const APP: &str = "app.oidc-app.test";
+const IDP: &str = "idp.oidc-idp.test";
+const PORT: u16 = 8443;
+
+/// The state cookie's attributes, as most apps write it.
+const LAX: &str = "Path=/; Secure; HttpOnly; SameSite=Lax";
+
+/// One case's identity provider and app.
+struct Lab {
+    dir: TempDir,
+    app_ip: String,
+    idp_ip: String,
+    _server: Server,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new(require("openssl", "openssl"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        output.status.success(),
+        "openssl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A CA and one leaf for both names, made with the openssl CLI.
+fn pki(dir: &TempDir) {
+    let d = dir.path();
+    let rsa = ["-newkey", "rsa:2048"];
+    let mut root = vec![
+        "req", "-x509", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+    ];
+    root.extend_from_slice(&rsa);
+    root.extend_from_slice(&[
+        "-days",
+        "30",
+        "-subj",
+        "/CN=reach interop OIDC CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(d, &root);
+    let mut req = vec![
+        "req", "-new", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr",
+    ];
+    req.extend_from_slice(&rsa);
+    req.extend_from_slice(&["-subj", "/CN=app.oidc-app.test"]);
+    openssl(d, &req);
+    dir.write(
+        "leaf.ext",
+        &format!(
+            "subjectAltName=DNS:{APP},DNS:{IDP}\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        ),
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "leaf.pem",
+        ],
+    );
+}
+
+impl Lab {
+    /// Starts case `n`'s identity provider and app: the app asks for `response_mode`
+    /// (`query` or `form_post`) and writes its state cookie with
+    /// `state_cookie` attributes.
+    #[track_caller]
+    fn start(n: u8, response_mode: &str, state_cookie: &str) -> Lab {
+        let node = node();
+        let dir = TempDir::new();
+        pki(&dir);
+        let app_ip = format!("127.0.4.{}", n * 10 + 1);
+        let idp_ip = format!("127.0.4.{}", n * 10 + 2);
+        let config = serde_json::json!({
+            "cert": dir.arg("leaf.pem"),
+            "key": dir.arg("leaf.key"),
+            "ca": dir.arg("ca.pem"),
+            "idp": {"host": IDP, "addr": idp_ip, "port": PORT},
+            "app": {"host": APP, "addr": app_ip, "port": PORT},
+            "response_mode": response_mode,
+            "state_cookie": state_cookie,
+            "lifetime_s": 150,
+        });
+        let config = dir.write("lab.json", &config.to_string());
+        // node itself, so that dropping the Server stops it by its PID; it
+        // also exits by itself after `lifetime_s`.
+        let mut cmd = Command::new(node);
+        cmd.arg(node_dir().join("oidc-lab.mjs"))
+            .arg(config)
+            .current_dir(node_dir());
+        let log = dir.join("lab.log");
+        let server = Server::spawn("the OIDC lab (oidc-provider and the app)", cmd, &log);
+        // Its own lines say it listens on both addresses: a TCP connect
+        // could reach a stale server of an earlier run on the same address.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let text = server.log_text();
+            if text.contains("idp on https://") && text.contains("app on https://") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline && !text.contains("Error"),
+                "the OIDC lab did not start on {app_ip} and {idp_ip}: {text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Lab {
+            dir,
+            app_ip,
+            idp_ip,
+            _server: server,
+        }
+    }
+
+    fn start_url() -> String {
+        format!("https://{APP}:{PORT}/")
+    }
+
+    fn spec(&self, start: &str) -> Spec {
+        Spec::new(start, &[(APP, &self.app_ip), (IDP, &self.idp_ip)])
+    }
+
+    /// A Chromium profile directory of this case.
+    fn profile(&self) -> std::path::PathBuf {
+        let dir = self.dir.join("profile");
+        std::fs::create_dir_all(&dir).expect("a profile directory");
+        dir
+    }
+
+    /// A person signs in to the identity provider for real in Chromium with `profile`:
+    /// the identity provider's sign-in page, filled and submitted. They come from the
+    /// identity provider's own link (an authorize request that no app session started),
+    /// so the profile keeps the identity provider's session and nothing of the app. The
+    /// truth that the sign-in worked is asserted here.
+    #[track_caller]
+    fn sign_in(&self, profile: &Path) -> Judgement {
+        let authorize = format!(
+            "https://{IDP}:{PORT}/auth?client_id=interop-app&response_type=code&scope=openid%20email\
+             &redirect_uri=https%3A%2F%2F{APP}%3A{PORT}%2Fcallback&state=from-the-idp-portal"
+        );
+        let spec = self.spec(&authorize).profile(profile).step(
+            &[
+                ("input[name=login]", "alice"),
+                ("input[name=password]", "correct horse"),
+            ],
+            "button[type=submit]",
+        );
+        let signed_in = judge(&spec, &self.dir);
+        assert_eq!(
+            signed_in.walk().end.title,
+            "Sign-in",
+            "the IdP shows its sign-in page first: {:#?}",
+            signed_in.walk()
+        );
+        let after = &signed_in.walks[1];
+        let callback = after.hop_to("/callback").unwrap_or_else(|| {
+            panic!("the sign-in ends at the app's callback with a code: {after:#?}")
+        });
+        assert!(callback.url.contains("code="), "{after:#?}");
+        assert!(
+            signed_in
+                .jar
+                .iter()
+                .any(|c| c.name == "_session" && c.domain == IDP && c.expires.is_some()),
+            "the IdP keeps a persistent session cookie: {:#?}",
+            signed_in.jar
+        );
+        signed_in
+    }
+
+    /// `reach sso` on `url` with the lab's names, CA and `args`.
+    #[track_caller]
+    fn reach(&self, url: &str, args: &[&str]) -> Run {
+        let app = format!("{APP}:{PORT}:{}", self.app_ip);
+        let idp = format!("{IDP}:{PORT}:{}", self.idp_ip);
+        let ca = self.dir.arg("ca.pem");
+        let mut all = vec![
+            "sso",
+            "--resolve",
+            &app,
+            "--resolve",
+            &idp,
+            "--ca-file",
+            &ca,
+        ];
+        all.extend_from_slice(args);
+        all.push(url);
+        run_with(command(), &all)
+    }
+
+    /// `reach sso` with the jar the sign-in left (`--cookie-jar`).
+    #[track_caller]
+    fn reach_with_jar(&self, url: &str, signed_in: &Judgement) -> Run {
+        let jar = self.dir.write("cookies.txt", &signed_in.cookies_txt);
+        let jar = jar.display().to_string();
+        self.reach(url, &["--cookie-jar", &jar])
+    }
+}
+
+/// The `sso.cookie_samesite` finding of `check`, which must name `cookie`.
+#[track_caller]
+fn samesite_finding_names(check: &Check, cookie: &str) {
+    let findings: Vec<_> = check
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::SsoCookieSamesite)
+        .collect();
+    assert!(
+        findings.iter().any(|f| f.message.contains(cookie)
+            || serde_json::Value::Object(f.evidence.clone())
+                .to_string()
+                .contains(cookie)),
+        "reach must report sso.cookie_samesite naming {cookie}: {:#?}",
+        check.findings
+    );
+}
+
+/// A fresh browser on the app's start URL: / → /login → the identity provider's authorize
+/// endpoint → its sign-in page. reach walks the same chain and stops at the
+/// same page.
+#[test]
+fn oidc_fresh_code_flow_ends_at_the_sign_in_page() {
+    let lab = Lab::start(0, "query", LAX);
+    let truth = judge(&lab.spec(&Lab::start_url()), &lab.dir);
+    let walk = truth.walk();
+    assert_eq!(walk.end.title, "Sign-in", "{walk:#?}");
+    assert_eq!(walk.end.status, Some(200), "{walk:#?}");
+    assert!(walk.end.url.contains("/interaction/"), "{walk:#?}");
+    assert!(walk.hop_to("/auth").is_some(), "{walk:#?}");
+    assert!(walk.hops[1].cookies_set.contains(&"rp_state".to_owned()));
+
+    let run = lab.reach(&Lab::start_url(), &[]);
+    let check = run.only();
+    compare(check, walk);
+    assert_eq!(sso_details(check).end.kind, "login_page", "{check:#?}");
+    assert!(!codes(check).contains(&Code::SsoAutoLogin), "{check:#?}");
+}
+
+/// Issue 13, point 1: the app sets its state cookie `SameSite=None`
+/// without `Secure`. Chromium rejects it at Set-Cookie, so with a live identity provider
+/// session the callback finds no state and the sign-in fails. reach must
+/// drop the cookie too, end at the same failure, and name the cookie in
+/// `sso.cookie_samesite`.
+#[test]
+fn oidc_samesite_none_without_secure_is_rejected() {
+    let lab = Lab::start(1, "query", "Path=/; HttpOnly; SameSite=None");
+    let profile = lab.profile();
+    let signed_in = lab.sign_in(&profile);
+
+    let truth = judge(&lab.spec(&Lab::start_url()).profile(&profile), &lab.dir);
+    let walk = truth.walk();
+    let login = walk.hop_to("/login").expect("the app's /login");
+    assert!(
+        login
+            .cookies_rejected
+            .iter()
+            .any(|c| c.name == "rp_state" && c.reasons.iter().any(|r| r == "SameSiteNoneInsecure")),
+        "Chromium rejects rp_state at Set-Cookie: {walk:#?}"
+    );
+    let callback = walk
+        .hop_to("/callback")
+        .expect("a silent sign-in to the callback");
+    assert!(!callback.cookies_sent.contains(&"rp_state".to_owned()));
+    assert_eq!(walk.end.status, Some(400), "{walk:#?}");
+    assert!(
+        walk.end.text.contains("rp_state did not come back"),
+        "{walk:#?}"
+    );
+
+    let run = lab.reach_with_jar(&Lab::start_url(), &signed_in);
+    let check = run.only();
+    compare(check, walk);
+    samesite_finding_names(check, "rp_state");
+}
+
+/// Issue 13, point 2: `response_mode=form_post`, the state in a
+/// `SameSite=Lax` cookie. The identity provider's page posts the code to the callback
+/// from another site; Chromium withholds the Lax cookie on that POST and
+/// the app fails. reach must end the same way and report
+/// `sso.cookie_samesite` for the cookie.
+#[test]
+fn oidc_form_post_withholds_a_lax_state_cookie() {
+    let lab = Lab::start(2, "form_post", LAX);
+    let profile = lab.profile();
+    let signed_in = lab.sign_in(&profile);
+
+    let truth = judge(&lab.spec(&Lab::start_url()).profile(&profile), &lab.dir);
+    let walk = truth.walk();
+    let callback = walk
+        .hop_to("/callback")
+        .expect("the form post to the callback");
+    assert_eq!(callback.method, "POST", "{walk:#?}");
+    assert!(
+        callback
+            .cookies_withheld
+            .iter()
+            .any(|c| c.name == "rp_state" && c.reasons.iter().any(|r| r.ends_with("SameSiteLax"))),
+        "Chromium withholds the Lax cookie on the cross-site POST: {walk:#?}"
+    );
+    assert!(!callback.cookies_sent.contains(&"rp_state".to_owned()));
+    assert_eq!(walk.end.status, Some(400), "{walk:#?}");
+    assert!(
+        walk.end.text.contains("rp_state did not come back"),
+        "{walk:#?}"
+    );
+
+    let run = lab.reach_with_jar(&Lab::start_url(), &signed_in);
+    let check = run.only();
+    compare(check, walk);
+    samesite_finding_names(check, "rp_state");
+}
+
+/// The same `form_post` flow with the state cookie `SameSite=None; Secure`:
+/// Chromium sends it on the cross-site POST and the sign-in succeeds;
+/// reach follows and has nothing to say about `SameSite`.
+#[test]
+fn oidc_form_post_with_a_samesite_none_secure_cookie_signs_in() {
+    let lab = Lab::start(3, "form_post", "Path=/; Secure; HttpOnly; SameSite=None");
+    let profile = lab.profile();
+    let signed_in = lab.sign_in(&profile);
+
+    let truth = judge(&lab.spec(&Lab::start_url()).profile(&profile), &lab.dir);
+    let walk = truth.walk();
+    let callback = walk
+        .hop_to("/callback")
+        .expect("the form post to the callback");
+    assert_eq!(callback.method, "POST", "{walk:#?}");
+    assert!(
+        callback.cookies_sent.contains(&"rp_state".to_owned()),
+        "{walk:#?}"
+    );
+    assert_eq!(walk.end.status, Some(200), "{walk:#?}");
+    assert_eq!(walk.end.title, "Signed in", "{walk:#?}");
+    assert!(
+        truth.jar.iter().any(|c| c.name == "rp_state" && c.secure),
+        "the Secure cookie is kept on the https origin: {:#?}",
+        truth.jar
+    );
+
+    let run = lab.reach_with_jar(&Lab::start_url(), &signed_in);
+    let check = run.only();
+    compare(check, walk);
+    assert!(
+        !codes(check).contains(&Code::SsoCookieSamesite),
+        "{:#?}",
+        check.findings
+    );
+}
+
+/// What both walks of a signed-in profile must show (issue 13, point 3):
+/// / → /login → the identity provider (silent) → /callback → / "Signed in": back at the
+/// start URL with a session, which is progress, not a loop.
+#[track_caller]
+fn signed_in_silently(check: &Check, walk: &crate::browser::Walk, start: &str) {
+    compare(check, walk);
+    let found = codes(check);
+    assert!(
+        !found.contains(&Code::SsoRedirectLoop),
+        "coming back to the start URL signed in is not a loop: {:#?}",
+        check.findings
+    );
+    assert!(found.contains(&Code::SsoAutoLogin), "{:#?}", check.findings);
+    assert!(
+        found.contains(&Code::SsoNoReauthParam),
+        "{:#?}",
+        check.findings
+    );
+    assert_eq!(sso_details(check).end.url, start, "{check:#?}");
+}
+
+/// The truth of a signed-in profile on the start URL: a silent sign-in
+/// that comes back to `/` signed in.
+#[track_caller]
+fn silent_walk(lab: &Lab, profile: &Path) -> Judgement {
+    let truth = judge(&lab.spec(&Lab::start_url()).profile(profile), &lab.dir);
+    let walk = truth.walk();
+    let paths: Vec<String> = walk
+        .hops
+        .iter()
+        .map(|h| url::Url::parse(&h.url).expect("a URL").path().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/", "/login", "/auth", "/callback", "/"],
+        "{walk:#?}"
+    );
+    assert_eq!(walk.hops[0].url, walk.hops[4].url);
+    assert_eq!(walk.end.title, "Signed in", "{walk:#?}");
+    assert!(walk.end.text.contains("Signed in as alice"), "{walk:#?}");
+    truth
+}
+
+/// Issue 13, point 3, with the session handed over as a cookies.txt (the
+/// judge's jar after signing in).
+#[test]
+fn oidc_signed_in_profile_walks_back_to_the_app_with_a_cookie_jar() {
+    let lab = Lab::start(4, "query", LAX);
+    let profile = lab.profile();
+    let signed_in = lab.sign_in(&profile);
+    let run = lab.reach_with_jar(&Lab::start_url(), &signed_in);
+    let truth = silent_walk(&lab, &profile);
+    signed_in_silently(run.only(), truth.walk(), &Lab::start_url());
+}
+
+/// Issue 13, point 3, with the session read from the Chromium profile
+/// itself (`--cookies-from-browser chromium:DIR`), read before Chromium
+/// opens the profile again.
+#[test]
+fn oidc_signed_in_profile_walks_back_to_the_app_from_the_browser() {
+    let lab = Lab::start(5, "query", LAX);
+    let profile = lab.profile();
+    lab.sign_in(&profile);
+    let from = format!("chromium:{}", profile.display());
+    let run = lab.reach(&Lab::start_url(), &["--cookies-from-browser", &from]);
+    let truth = silent_walk(&lab, &profile);
+    signed_in_silently(run.only(), truth.walk(), &Lab::start_url());
+}
+
+/// Issue 13, point 6: the "fresh account choice" URL reach prints, opened
+/// in the signed-in browser, brings up the identity provider's sign-in page instead of a
+/// silent sign-in (oidc-provider refuses `prompt=select_account`, so the
+/// value must be one it supports).
+#[test]
+fn oidc_fresh_account_choice_url_shows_the_sign_in_page() {
+    let lab = Lab::start(6, "query", LAX);
+    let profile = lab.profile();
+    let signed_in = lab.sign_in(&profile);
+    let run = lab.reach_with_jar(&Lab::start_url(), &signed_in);
+    let check = run.only();
+    let rewritten = check
+        .findings
+        .iter()
+        .filter(|f| matches!(f.code, Code::SsoAutoLogin | Code::SsoNoReauthParam))
+        .find_map(|f| f.evidence.get("rewritten_url").and_then(|v| v.as_str()))
+        .unwrap_or_else(|| panic!("reach prints a fresh account choice URL: {check:#?}"))
+        .to_owned();
+
+    // The control: the same profile on the start URL signs in silently.
+    silent_walk(&lab, &profile);
+    let truth = judge(&lab.spec(&rewritten).profile(&profile), &lab.dir);
+    let walk = truth.walk();
+    assert!(
+        walk.hops.iter().all(|h| !h.url.contains("/callback")),
+        "{rewritten} signs in silently in Chromium instead of asking: {walk:#?}"
+    );
+    assert_eq!(
+        walk.end.title, "Sign-in",
+        "{rewritten} must bring up the IdP's sign-in page in Chromium: {walk:#?}"
+    );
+    assert!(walk.end.url.contains(&format!("{IDP}:{PORT}/interaction/")));
+}
