@@ -1022,6 +1022,7 @@ fn secret_tool(app: &str) -> Result<Vec<u8>, SecretError> {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("")
+        .trim_start_matches("secret-tool: ")
         .chars()
         .filter(|c| !c.is_control())
         .take(160)

@@ -327,6 +327,55 @@ fn a_database_chromium_wrote() {
     assert_eq!(identify(&db), Some(Browser::Chromium));
 }
 
+/// The same page, with Chromium 156 keeping its key in a real Secret
+/// Service (gnome-keyring under `dbus-run-session`,
+/// `--password-store=gnome-libsecret`): every value is `v11`, and the
+/// password is what `secret-tool lookup application chromium` printed
+/// (a throwaway keyring's).
+#[test]
+fn a_v11_database_chromium_wrote() {
+    const PASSWORD: &[u8] = b"VSD6hGQejZyzuhl4U22xmg==";
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("Cookies");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/chromium-156-v11-Cookies"),
+        &db,
+    )
+    .unwrap();
+    let spec = spec(&format!("chromium:{}", db.display()));
+    let keyring = |b: Browser| {
+        assert_eq!(b, Browser::Chromium);
+        Ok(PASSWORD.to_vec())
+    };
+    let read = load_with(&spec, &Places::default(), &keyring).unwrap();
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    let c = &read.cookies;
+    let values: Vec<(&str, &str)> = c
+        .iter()
+        .map(|k| (k.name.as_str(), k.value.as_str()))
+        .collect();
+    assert_eq!(
+        values,
+        [("persist", "val1"), ("sess", "val2"), ("strict", "val3")]
+    );
+    // Chromium keeps this session cookie with is_persistent = 0.
+    assert_eq!(find(c, "sess").expires, None);
+    assert_eq!(find(c, "sess").same_site, None);
+    assert_eq!(find(c, "persist").created, Some(1_796_122_002));
+    assert_eq!(find(c, "persist").expires, Some(1_796_122_002 + 86_400));
+    // Without the Secret Service nothing opens, and one error says why.
+    let read = load_with(&spec, &Places::default(), &no_keyring).unwrap();
+    assert!(read.cookies.is_empty());
+    assert_eq!(read.problems.len(), 1);
+    assert!(
+        read.problems[0]
+            .to_string()
+            .starts_with("3 chromium cookie(s) in "),
+        "{}",
+        read.problems[0]
+    );
+}
+
 fn firefox_db(path: &Path, schema: i64) {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch(FIREFOX_SCHEMA).unwrap();
