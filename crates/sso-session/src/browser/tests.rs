@@ -17,9 +17,10 @@ CREATE TABLE cookies(creation_utc INTEGER NOT NULL,host_key TEXT NOT NULL,top_fr
 CREATE UNIQUE INDEX cookies_unique_index ON cookies(host_key, top_frame_site_key, has_cross_site_ancestor, name, path, source_scheme, source_port);
 ";
 
-/// Firefox's `moz_cookies` (schema 16 and later: expiry in milliseconds).
+/// Firefox's `moz_cookies` as `CookiePersistentStorage::CreateTableWorker`
+/// creates it today (schema 16 and later count the expiry in milliseconds).
 const FIREFOX_SCHEMA: &str = "
-CREATE TABLE moz_cookies (id INTEGER PRIMARY KEY, originAttributes TEXT NOT NULL DEFAULT '', name TEXT, value TEXT, host TEXT, path TEXT, expiry INTEGER, lastAccessed INTEGER, creationTime INTEGER, isSecure INTEGER, isHttpOnly INTEGER, inBrowserElement INTEGER DEFAULT 0, sameSite INTEGER DEFAULT 0, schemeMap INTEGER DEFAULT 0, isPartitionedAttributeSet INTEGER DEFAULT 0, CONSTRAINT moz_uniqueid UNIQUE (name, host, path, originAttributes));
+CREATE TABLE moz_cookies (id INTEGER PRIMARY KEY, originAttributes TEXT NOT NULL DEFAULT '', name TEXT, value TEXT, host TEXT, path TEXT, expiry INTEGER, lastAccessed INTEGER, creationTime INTEGER, isSecure INTEGER, isHttpOnly INTEGER, inBrowserElement INTEGER DEFAULT 0, sameSite INTEGER DEFAULT 0, schemeMap INTEGER DEFAULT 0, isPartitionedAttributeSet INTEGER DEFAULT 0, updateTime INTEGER, CONSTRAINT moz_uniqueid UNIQUE (name, host, path, originAttributes));
 ";
 
 type AesCbcEnc = cbc::Encryptor<aes::Aes128>;
@@ -458,6 +459,47 @@ fn firefox_profiles() {
         root.join("wxyz9876.default-release/cookies.sqlite")
     );
     assert_eq!(identify(&read.database), Some(Browser::Firefox));
+}
+
+/// A browser holds its database with an exclusive lock and keeps recent
+/// writes in the write-ahead log: reach reads a copy of both.
+#[test]
+fn a_database_in_use_is_read_from_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cookies.sqlite");
+    firefox_db(&db, 17);
+    let browser = Connection::open(&db).unwrap();
+    browser
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA locking_mode = EXCLUSIVE;
+             INSERT INTO moz_cookies (name, value, host, path, expiry, isSecure, isHttpOnly, sameSite)
+             VALUES ('late', 'written-last', 'idp.example', '/', 1900000000000, 1, 1, 2);",
+        )
+        .unwrap();
+    assert!(
+        dir.path().join("cookies.sqlite-wal").is_file(),
+        "the row is in the log"
+    );
+    let other = Connection::open(&db).unwrap();
+    other.busy_timeout(std::time::Duration::ZERO).unwrap();
+    assert!(
+        other
+            .query_row("SELECT count(*) FROM moz_cookies", [], |r| r
+                .get::<_, i64>(0))
+            .is_err(),
+        "the lock keeps other readers out"
+    );
+    let read = load_with(
+        &spec(&format!("firefox:{}", db.display())),
+        &Places::default(),
+        &no_keyring,
+    )
+    .unwrap();
+    let late = find(&read.cookies, "late");
+    assert_eq!(late.value, "written-last");
+    assert_eq!(late.expires, Some(1_900_000_000));
+    assert_eq!(read.cookies.len(), 4);
+    drop(browser);
 }
 
 #[test]
