@@ -1038,5 +1038,14 @@ fn secret_tool(app: &str) -> Result<Vec<u8>, SecretError> {
     }
 }
 
-#[cfg(test)]
+// The profiles these tests build are read where reach reads them: Linux.
+#[cfg(all(test, not(any(target_os = "macos", windows))))]
 mod tests;
+
+#[cfg(all(test, any(target_os = "macos", windows)))]
+#[test]
+fn not_supported_yet() {
+    let spec: BrowserSpec = "chrome".parse().unwrap();
+    let message = load(&spec, &Places::from_env()).unwrap_err().to_string();
+    assert!(message.contains("is not supported yet"), "{message}");
+}
