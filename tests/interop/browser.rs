@@ -373,14 +373,26 @@ pub(crate) fn side_by_side(reach: &SsoDetails, walk: &Walk) -> String {
         }
         match reach.hops.get(i) {
             Some(h) => {
+                let withheld: Vec<String> = h
+                    .cookies_withheld
+                    .iter()
+                    .map(|c| format!("{} ({})", c.name, c.reason))
+                    .collect();
+                let refused: Vec<String> = h
+                    .cookies_set
+                    .iter()
+                    .filter_map(|c| c.refused.as_ref().map(|r| format!("{} ({r})", c.name)))
+                    .collect();
                 let _ = writeln!(
                     out,
-                    "  reach    {} {} -> {}  sent: {}  set: {}  page: {}",
+                    "  reach    {} {} -> {}  sent: {}  withheld: {}  set: {}  rejected: {}  page: {}",
                     h.method,
                     h.url,
                     status(h.status),
                     list(&h.cookies_sent),
-                    list(&reach_set(h)),
+                    list(&withheld),
+                    list(&reach_stored(h)),
+                    list(&refused),
                     h.page,
                 );
             }
@@ -403,17 +415,44 @@ pub(crate) fn side_by_side(reach: &SsoDetails, walk: &Walk) -> String {
     out
 }
 
-fn reach_set(hop: &SsoHop) -> Vec<String> {
-    sorted(hop.cookies_set.iter().map(|c| c.name.clone()))
+/// The cookies Chromium withheld for a `SameSite` reason (it also lists
+/// cookies of other paths, which no jar would send).
+fn samesite_withheld(hop: &BrowserHop) -> Vec<String> {
+    sorted(
+        hop.cookies_withheld
+            .iter()
+            .filter(|c| c.reasons.iter().any(|r| r.contains("SameSite")))
+            .map(|c| c.name.clone()),
+    )
+}
+
+fn reach_withheld(hop: &SsoHop) -> Vec<String> {
+    sorted(hop.cookies_withheld.iter().map(|c| c.name.clone()))
+}
+
+fn reach_stored(hop: &SsoHop) -> Vec<String> {
+    sorted(
+        hop.cookies_set
+            .iter()
+            .filter(|c| c.refused.is_none())
+            .map(|c| c.name.clone()),
+    )
+}
+
+fn reach_refused(hop: &SsoHop) -> Vec<String> {
+    sorted(
+        hop.cookies_set
+            .iter()
+            .filter(|c| c.refused.is_some())
+            .map(|c| c.name.clone()),
+    )
 }
 
 /// Asserts that reach walked the chain Chromium walked, hop by hop: the
 /// same requests (method, URL with run-specific values masked), the same
-/// statuses, the same cookies sent, the same Set-Cookie headers seen, and
-/// the same end. Cookies Chromium rejected at Set-Cookie are among the
-/// Set-Cookie headers reach reports for that hop; that reach dropped them
-/// shows in the later hops' cookies sent. Panics with both chains side by
-/// side on the first difference.
+/// statuses, the same cookies sent and withheld for `SameSite`, the same
+/// cookies stored and rejected at Set-Cookie, and the same end. Panics
+/// with every difference and both chains side by side.
 #[track_caller]
 pub(crate) fn compare(reach: &reach_report::Check, walk: &Walk) {
     let details = sso_details(reach);
@@ -453,19 +492,31 @@ pub(crate) fn compare(reach: &reach_report::Check, walk: &Walk) {
                 list(&reach_sent)
             ));
         }
-        let stored_or_rejected = sorted(
-            b.cookies_set
-                .iter()
-                .cloned()
-                .chain(b.cookies_rejected.iter().map(|c| c.name.clone())),
-        );
-        let reach_cookies_set = reach_set(r);
-        if stored_or_rejected != reach_cookies_set {
-            diffs.push(format!(
-                "hop {n}: Set-Cookie [{}] vs [{}]",
-                list(&stored_or_rejected),
-                list(&reach_cookies_set)
-            ));
+        let pairs = [
+            (
+                "cookies withheld (SameSite)",
+                samesite_withheld(b),
+                reach_withheld(r),
+            ),
+            (
+                "cookies stored",
+                sorted(b.cookies_set.iter().cloned()),
+                reach_stored(r),
+            ),
+            (
+                "cookies rejected at Set-Cookie",
+                sorted(b.cookies_rejected.iter().map(|c| c.name.clone())),
+                reach_refused(r),
+            ),
+        ];
+        for (what, chromium, reach) in pairs {
+            if chromium != reach {
+                diffs.push(format!(
+                    "hop {n}: {what} [{}] vs [{}]",
+                    list(&chromium),
+                    list(&reach)
+                ));
+            }
         }
     }
     if normalize(&walk.end.url) != normalize(&details.end.url) {

@@ -18,7 +18,7 @@ import path from 'node:path';
 const CHROMIUM = '/usr/bin/chromium';
 // How long the page must be quiet (no main-frame document request under
 // way or started) before a walk counts as settled.
-const QUIET_MS = 700;
+const QUIET_MS = 1000;
 
 const spec = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const timeoutMs = spec.timeout_ms ?? 20000;
@@ -80,6 +80,7 @@ const pendingSent = new Map(); // requestId → extra infos that came first
 const pendingRecv = new Map();
 let mainFrameId = null;
 let lastActivity = Date.now();
+let loading = false; // the main frame is loading (Page.frameStartedLoading)
 
 function cookieName(line) {
   const eq = line.indexOf('=');
@@ -198,10 +199,18 @@ function onFailed(ev) {
   if (ev.errorText !== 'net::ERR_ABORTED') hop.error = ev.errorText;
 }
 
+// A page may navigate on its own once loaded (a form that submits itself
+// from onload or DOMContentLoaded, a meta refresh): the walk is settled
+// when no document request is under way, the main frame has stopped
+// loading, and nothing happened for QUIET_MS.
 async function settle(page) {
   await page.waitForTimeout(100);
   for (;;) {
-    const busy = hops.some((h) => !h.done);
+    const busy = loading || hops.some((h) => !h.done);
+    // A request that failed (refused, no such name) ends the walk: Chromium
+    // would only retry it from its error page.
+    const last = hops[hops.length - 1];
+    if (!busy && last && last.error) break;
     if (!busy && Date.now() - lastActivity >= QUIET_MS) break;
     await page.waitForTimeout(100);
   }
@@ -270,6 +279,17 @@ async function main() {
   cdp.on('Network.responseReceived', onResponse);
   cdp.on('Network.loadingFinished', onFinished);
   cdp.on('Network.loadingFailed', onFailed);
+  const mainFrame = (handler) => (ev) => {
+    if (ev.frameId === mainFrameId) {
+      lastActivity = Date.now();
+      handler();
+    }
+  };
+  cdp.on('Page.frameStartedLoading', mainFrame(() => (loading = true)));
+  cdp.on('Page.frameStoppedLoading', mainFrame(() => (loading = false)));
+  cdp.on('Page.frameRequestedNavigation', mainFrame(() => {}));
+  cdp.on('Page.frameScheduledNavigation', mainFrame(() => {}));
+  cdp.on('Page.loadEventFired', () => (lastActivity = Date.now()));
 
   const walks = [];
   // Typed in the address bar: a browser-initiated navigation.
