@@ -310,6 +310,39 @@ fn a_cookie_database_given_as_a_cookies_txt() {
         "{message:?}"
     );
     assert_eq!(details(sso_check(&run)).end.kind, "login_page");
+
+    // Firefox's database, and a binary file that is no database.
+    let firefox = home.path().join("abcd1234.default-release");
+    std::fs::create_dir_all(&firefox).unwrap();
+    Connection::open(firefox.join("cookies.sqlite"))
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE moz_cookies (id INTEGER PRIMARY KEY, name TEXT, value TEXT, host TEXT, path TEXT, expiry INTEGER)",
+        )
+        .unwrap();
+    let binary = home.path().join("cookies.bin");
+    std::fs::write(&binary, b"\x7fELF\x02\x01\x01\0\0\0\tTRUE\t/\n").unwrap();
+    for (file, expected) in [
+        (
+            firefox.join("cookies.sqlite"),
+            format!(
+                "this is Firefox's cookie database (cookies.sqlite), not a Netscape cookies.txt: read it with `--cookies-from-browser firefox:{}`",
+                std::fs::canonicalize(&firefox).unwrap().display()
+            ),
+        ),
+        (
+            binary,
+            "this is a binary file, not a Netscape cookies.txt".to_owned(),
+        ),
+    ] {
+        let run = sso(
+            home.path(),
+            &["--cookie-jar", file.to_str().unwrap(), &login()],
+        );
+        let errors = input_errors(&run);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].1.contains(&expected), "{}", errors[0].1);
+    }
 }
 
 /// Issue 13, point 7: `yt-dlp --cookies-from-browser chrome --cookies
