@@ -489,3 +489,44 @@ fn oidc_fresh_account_choice_url_shows_the_sign_in_page() {
     );
     assert!(walk.end.url.contains(&format!("{IDP}:{PORT}/interaction/")));
 }
+
+/// Issue 13, point 2, the other half: a state cookie with no `SameSite`
+/// attribute is Lax by default, but Chromium still sends it on a
+/// cross-site POST within two minutes of setting it (its Lax+POST
+/// allowance), so a `form_post` sign-in right after `/login` succeeds. reach
+/// must send it too and have nothing to say about `SameSite`.
+#[test]
+fn oidc_form_post_sends_a_fresh_cookie_without_samesite() {
+    let lab = Lab::start(7, "form_post", "Path=/; Secure; HttpOnly");
+    let profile = lab.profile();
+    let signed_in = lab.sign_in(&profile);
+
+    let truth = judge(&lab.spec(&Lab::start_url()).profile(&profile), &lab.dir);
+    let walk = truth.walk();
+    let callback = walk
+        .hop_to("/callback")
+        .expect("the form post to the callback");
+    assert_eq!(callback.method, "POST", "{walk:#?}");
+    assert!(
+        callback.cookies_sent.contains(&"rp_state".to_owned()),
+        "Chromium sends a two-minute-old default cookie on the cross-site POST: {walk:#?}"
+    );
+    assert_eq!(walk.end.title, "Signed in", "{walk:#?}");
+    assert!(
+        truth
+            .jar
+            .iter()
+            .any(|c| c.name == "rp_state" && c.same_site.is_none()),
+        "{:#?}",
+        truth.jar
+    );
+
+    let run = lab.reach_with_jar(&Lab::start_url(), &signed_in);
+    let check = run.only();
+    compare(check, walk);
+    assert!(
+        !codes(check).contains(&Code::SsoCookieSamesite),
+        "{:#?}",
+        check.findings
+    );
+}
