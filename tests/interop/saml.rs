@@ -1,25 +1,26 @@
-//! Interop cases: SimpleSAMLphp 1.19 (Debian's package, served by nginx and
-//! php-fpm 8.2) as a real SAML IdP and SP. The IdP (`idp.saml.test`) signs
-//! users in with exampleauth:UserPass; the app (`app.saml.test`) is a
-//! `saml:SP` authsource and a page that calls `requireAuth()` and prints
-//! "Signed in as …". Both speak https with certificates made by the openssl
-//! CLI, each on its own loopback address (127.0.5.x), everything in the
-//! case's directory.
+//! Interop cases: `SimpleSAMLphp` 1.19 (Debian's package, served by nginx
+//! and php-fpm 8.2) as a real SAML identity provider and service provider.
+//! The identity provider (`idp.saml.test`) signs users in with
+//! exampleauth:UserPass; the app (`app.saml.test`) is a `saml:SP`
+//! authsource and a page that calls `requireAuth()` and prints "Signed in
+//! as …". Both speak https with certificates made by the openssl CLI, each
+//! on its own loopback address (127.0.5.x), everything in the case's
+//! directory.
 //!
 //! The truth of each flow is what the real software did: the SAML messages
-//! the SP and the IdP really sent (decoded with PHP's DOM by `decode.php`),
-//! the pages curl got from them, and the hops headless Chromium made (the
-//! judge, `browser.rs`). reach's hops, cookies, end and findings must match.
+//! the two really sent (decoded with PHP's DOM by `decode.php`), the pages
+//! curl got from them, and the hops headless Chromium made (the judge,
+//! `browser.rs`). reach's hops, cookies, end and findings must match.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use reach_report::{Code, Finding};
 use serde_json::Value;
 use url::Url;
 
+use crate::browser::{Judgement, Spec, Walk, compare, judge, sso_details};
 use crate::{Run, Server, TempDir, codes, command, curl, require, run_with, tool};
 
 const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -28,36 +29,39 @@ const APP: &str = "https://app.saml.test:8443/";
 const IDP_SSO: &str = "https://idp.saml.test:8443/simplesaml/saml2/idp/SSOService.php";
 const ACS: &str = "https://app.saml.test:8443/simplesaml/module.php/saml/sp/saml2-acs.php/app-sp";
 const LOGIN_PAGE: &str = "https://idp.saml.test:8443/simplesaml/module.php/core/loginuserpass.php";
+/// The app of the cross-site cases: on another site than the identity
+/// provider, as most SAML apps are.
+const OTHER_APP: &str = "https://app.sp.test:8443/";
+const OTHER_ACS: &str =
+    "https://app.sp.test:8443/simplesaml/module.php/saml/sp/saml2-acs.php/app-sp";
 const USER: &str = "alice";
 const PASSWORD: &str = "wonderland";
 
 /// How the SP of a case sends its `AuthnRequest`.
 #[derive(Clone, Copy)]
 struct Sp {
-    /// The only `SingleSignOnService` binding in the SP's copy of the IdP's
-    /// metadata: the SP uses it.
+    /// The only `SingleSignOnService` binding in the SP's copy of the
+    /// identity provider's metadata: the SP uses it.
     binding: &'static str,
     force_authn: bool,
     is_passive: bool,
+    /// The app's host name.
+    app_host: &'static str,
+    /// The SP's `session.cookie.samesite` (a PHP expression).
+    same_site: &'static str,
 }
+
+/// Debian's `session.cookie.samesite`: `None`, except for the few browsers
+/// that mishandle it.
+const DEBIAN_SAME_SITE: &str = "\\SimpleSAML\\Utils\\HTTP::canSetSameSiteNone() ? 'None' : null";
 
 const PLAIN: Sp = Sp {
     binding: REDIRECT,
     force_authn: false,
     is_passive: false,
+    app_host: "app.saml.test",
+    same_site: DEBIAN_SAME_SITE,
 };
-
-/// The TLS certificate of both hosts (signed by a CA of the suite) and the
-/// IdP's SAML signing key, made once with the openssl CLI.
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-}
 
 fn openssl(dir: &Path, args: &[&str]) {
     let output = Command::new(require("openssl", "openssl"))
@@ -73,99 +77,81 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-saml-pki");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("pki dir");
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "3650",
-                "-subj",
-                "/CN=SAML Interop CA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
-        std::fs::write(
-            dir.join("tls.ext"),
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
-             extendedKeyUsage=serverAuth\nsubjectAltName=DNS:idp.saml.test,DNS:app.saml.test\n",
-        )
-        .expect("ext file");
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "tls.key",
-                "-out",
-                "tls.csr",
-                "-subj",
-                "/CN=saml.test",
-            ],
-        );
-        openssl(
-            &dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "tls.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "365",
-                "-sha256",
-                "-extfile",
-                "tls.ext",
-                "-out",
-                "tls.pem",
-            ],
-        );
-        // The IdP's signing key: self-signed, as SimpleSAMLphp's manual
-        // makes it.
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "signing.key",
-                "-out",
-                "signing.pem",
-                "-days",
-                "3650",
-                "-subj",
-                "/CN=idp.saml.test SAML signing",
-            ],
-        );
-        Pki { dir }
-    })
+/// Makes the case's keys in `dir` with the openssl CLI: a CA, the TLS
+/// certificate of both hosts it signs (`tls.pem`, `tls.key`), and the
+/// identity provider's self-signed SAML signing key (`signing.pem`,
+/// `signing.key`), as `SimpleSAMLphp`'s manual makes it. Each case has its
+/// own: another test run cannot swap them under a running server.
+fn make_keys(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("pki dir");
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    let mut args = vec![
+        "req", "-x509", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+    ];
+    args.extend_from_slice(&ec);
+    args.extend_from_slice(&[
+        "-days",
+        "30",
+        "-subj",
+        "/CN=SAML Interop CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(dir, &args);
+    std::fs::write(
+        dir.join("tls.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=serverAuth\n\
+         subjectAltName=DNS:idp.saml.test,DNS:app.saml.test,DNS:app.sp.test\n",
+    )
+    .expect("ext file");
+    let mut args = vec![
+        "req", "-new", "-nodes", "-keyout", "tls.key", "-out", "tls.csr",
+    ];
+    args.extend_from_slice(&ec);
+    args.extend_from_slice(&["-subj", "/CN=saml.test"]);
+    openssl(dir, &args);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "tls.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-sha256",
+            "-extfile",
+            "tls.ext",
+            "-out",
+            "tls.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "signing.key",
+            "-out",
+            "signing.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=idp.saml.test SAML signing",
+        ],
+    );
 }
 
 /// `template` with every `@NAME@` replaced; a name left over is a mistake
@@ -183,22 +169,24 @@ fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     text
 }
 
-/// One case's SimpleSAMLphp: the IdP and the app on their own addresses,
-/// one nginx and one php-fpm, stopped by PID when dropped (servers first,
-/// then the directory).
+/// One case's `SimpleSAMLphp`: the identity provider and the app on their
+/// own addresses, one nginx and one php-fpm, stopped by PID when dropped
+/// (servers first, then the directory).
 struct Saml {
     _nginx: Server,
     fpm: Fpm,
     dir: TempDir,
     idp_ip: &'static str,
     app_ip: &'static str,
+    app_host: &'static str,
 }
 
 impl Saml {
     #[track_caller]
     fn start(idp_ip: &'static str, app_ip: &'static str, sp: Sp) -> Saml {
-        let pki = pki();
         let dir = TempDir::new();
+        let pki = dir.join("pki");
+        make_keys(&pki);
         let root = dir.path().display().to_string();
         let mkdir = |p: &str| std::fs::create_dir_all(dir.join(p)).expect("case directory");
         for who in ["idp", "app"] {
@@ -208,9 +196,9 @@ impl Saml {
         }
         mkdir("app/www");
         let secret = format!("interop-{}", std::process::id());
-        for (who, host, is_idp, lifetime) in [
-            ("idp", "idp.saml.test", "true", "3600"),
-            ("app", "app.saml.test", "false", "0"),
+        for (who, host, is_idp, lifetime, same_site) in [
+            ("idp", "idp.saml.test", "true", "3600", DEBIAN_SAME_SITE),
+            ("app", sp.app_host, "false", "0", sp.same_site),
         ] {
             let instance = format!("{root}/{who}");
             let base = format!("https://{host}:8443/simplesaml/");
@@ -224,6 +212,8 @@ impl Saml {
                         ("SECRET", &secret),
                         ("IS_IDP", is_idp),
                         ("COOKIE_LIFETIME", lifetime),
+                        ("SAMESITE", same_site),
+                        ("APP_HOST", sp.app_host),
                     ],
                 ),
             );
@@ -238,7 +228,10 @@ impl Saml {
         );
         dir.write(
             "idp/config/metadata/saml20-sp-remote.php",
-            include_str!("saml/idp-sp-remote.php"),
+            &fill(
+                include_str!("saml/idp-sp-remote.php"),
+                &[("APP_HOST", sp.app_host)],
+            ),
         );
         let flag = |b: bool| if b { "true" } else { "false" };
         dir.write(
@@ -248,6 +241,7 @@ impl Saml {
                 &[
                     ("FORCE_AUTHN", flag(sp.force_authn)),
                     ("IS_PASSIVE", flag(sp.is_passive)),
+                    ("APP_HOST", sp.app_host),
                 ],
             ),
         );
@@ -265,13 +259,14 @@ impl Saml {
             ("signing.pem", "idp/cert/signing.pem"),
             ("signing.pem", "app/cert/idp-signing.pem"),
         ] {
-            std::fs::copy(pki.dir.join(from), dir.join(to)).expect("copy a key");
+            std::fs::copy(pki.join(from), dir.join(to)).expect("copy a key");
         }
         let vars = [
             ("DIR", root.as_str()),
-            ("PKI", &pki.dir.display().to_string()),
+            ("PKI", &pki.display().to_string()),
             ("IDP_IP", idp_ip),
             ("APP_IP", app_ip),
+            ("APP_HOST", sp.app_host),
         ];
         let fpm_conf = dir.write(
             "php-fpm.conf",
@@ -314,11 +309,17 @@ impl Saml {
             dir,
             idp_ip,
             app_ip,
+            app_host: sp.app_host,
         }
     }
 
+    /// The app's start page.
+    fn app(&self) -> String {
+        format!("https://{}:8443/", self.app_host)
+    }
+
     fn ca(&self) -> String {
-        pki().path("ca.pem")
+        self.dir.join("pki").join("ca.pem").display().to_string()
     }
 
     /// The names of the case, for curl and reach (`--resolve`).
@@ -327,7 +328,7 @@ impl Saml {
             "--resolve".to_owned(),
             format!("idp.saml.test:8443:{}", self.idp_ip),
             "--resolve".to_owned(),
-            format!("app.saml.test:8443:{}", self.app_ip),
+            format!("{}:8443:{}", self.app_host, self.app_ip),
         ]
     }
 
@@ -346,7 +347,7 @@ impl Saml {
 
     /// One request by curl with the case's names, CA and cookie jar file
     /// (read and written back, as a browser keeps its cookies): a form is
-    /// POSTed when `form` is not empty.
+    /// posted when `form` is not empty.
     #[track_caller]
     fn fetch(&self, jar: &Path, url: &str, form: &[(&str, &str)]) -> Page {
         if !jar.exists() {
@@ -401,7 +402,7 @@ impl Saml {
     }
 
     /// Walks from `start` with curl as a browser would in this flow:
-    /// redirects, and the self-submitting SAML forms (SimpleSAMLphp's
+    /// redirects, and the self-submitting SAML forms (`SimpleSAMLphp`'s
     /// post page clicks its button by script). Ends at any other page.
     #[track_caller]
     fn follow(&self, jar: &Path, start: &str) -> Vec<Page> {
@@ -450,7 +451,7 @@ impl Saml {
     }
 
     /// Signs alice in with curl from the sign-in page `login` (the last
-    /// page of a walk), then follows the SAMLResponse to the app. Returns
+    /// page of a walk), then follows the `SAMLResponse` to the app. Returns
     /// the pages after the sign-in.
     #[track_caller]
     fn sign_in(&self, jar: &Path, login: &Page) -> Vec<Page> {
@@ -483,9 +484,15 @@ impl Saml {
 
     /// `reach sso URL` with the case's names and CA, seeded with `jar`.
     fn reach(&self, jar: Option<&Path>, url: &str) -> Run {
+        self.reach_with(jar, url, &[])
+    }
+
+    /// [`Saml::reach`] with more options.
+    fn reach_with(&self, jar: Option<&Path>, url: &str, extra: &[&str]) -> Run {
         let mut cmd = command();
         cmd.arg("sso");
-        let mut args = self.resolve();
+        let mut args: Vec<String> = extra.iter().map(|&a| a.to_owned()).collect();
+        args.extend(self.resolve());
         args.extend(["--ca-file".to_owned(), self.ca()]);
         args.extend(["--timeout".to_owned(), "30s".to_owned()]);
         if let Some(jar) = jar {
@@ -556,7 +563,7 @@ impl Page {
         )
     }
 
-    /// The value of the hidden input `name` (SimpleSAMLphp writes
+    /// The value of the hidden input `name` (`SimpleSAMLphp` writes
     /// `name="…" value="…"` in that order).
     fn hidden(&self, name: &str) -> Option<String> {
         let at = self.body.find(&format!("name=\"{name}\""))?;
@@ -582,7 +589,7 @@ impl Page {
         Some(action.replace("&amp;", "&"))
     }
 
-    /// The SAMLRequest the Location header carries (HTTP-Redirect binding).
+    /// The `SAMLRequest` the Location header carries (HTTP-Redirect binding).
     fn redirect_request(&self) -> Option<String> {
         let url = Url::parse(&self.location()?).ok()?;
         url.query_pairs()
@@ -597,7 +604,7 @@ impl Page {
     }
 }
 
-/// A hop as both sides can say it: method, URL without its query (the
+/// A hop as every side can say it: method, URL without its query (the
 /// SAML messages differ from run to run) and status.
 fn hop_key(method: &str, url: &str, status: u16) -> String {
     let mut url = Url::parse(url).expect("a hop URL");
@@ -613,27 +620,23 @@ fn curl_hops(pages: &[Page]) -> Vec<String> {
         .collect()
 }
 
-fn reach_hops(run: &Run) -> Vec<String> {
-    details(run)
-        .hops
+fn chromium_hops(walk: &Walk) -> Vec<String> {
+    walk.hops
         .iter()
         .map(|h| hop_key(&h.method, &h.url, h.status.unwrap_or(0)))
         .collect()
 }
 
 fn details(run: &Run) -> &reach_report::sso::SsoDetails {
-    match &run.only().details {
-        reach_report::Details::Sso(d) => d,
-        other => panic!("not an sso check: {other:#?}"),
-    }
+    sso_details(run.only())
 }
 
 fn has(run: &Run, code: Code) -> Option<&Finding> {
     run.only().findings.iter().find(|f| f.code == code)
 }
 
-/// Only the cookies a browser profile keeps when the browser closes: a
-/// cookies.txt without its session cookies (expiry 0).
+/// What a browser profile keeps when the browser closes: a cookies.txt
+/// without its session cookies (expiry 0), which die with the browser.
 fn persistent_only(cookies_txt: &str) -> String {
     cookies_txt
         .lines()
@@ -641,16 +644,68 @@ fn persistent_only(cookies_txt: &str) -> String {
             let fields: Vec<&str> = l.split('\t').collect();
             fields.len() != 7 || fields[4] != "0"
         })
-        .map(|l| format!("{l}\n"))
-        .collect()
+        .fold(String::new(), |mut out, l| {
+            out.push_str(l);
+            out.push('\n');
+            out
+        })
 }
+
+impl Saml {
+    /// What Chromium is told: start at `start`, only the case's two names
+    /// resolve (to their addresses).
+    fn spec(&self, start: &str) -> Spec {
+        Spec::new(
+            start,
+            &[(self.app_host, self.app_ip), ("idp.saml.test", self.idp_ip)],
+        )
+    }
+
+    /// Chromium signs alice in from the app with a persistent profile, as a
+    /// person does: the identity provider's sign-in form, then back to the
+    /// app. Returns the profile and the judgement.
+    #[track_caller]
+    fn chromium_sign_in(&self) -> (PathBuf, Judgement) {
+        let (profile, judged) = self.chromium_sign_in_attempt();
+        let end = &judged.walks[1].end;
+        assert!(
+            end.text.contains("Signed in as alice"),
+            "Chromium did not get signed in: {end:#?}\n{}",
+            self.logs()
+        );
+        (profile, judged)
+    }
+
+    /// [`Saml::chromium_sign_in`] without judging where the sign-in ended.
+    #[track_caller]
+    fn chromium_sign_in_attempt(&self) -> (PathBuf, Judgement) {
+        let profile = self.dir.join("chromium-profile");
+        let spec = self.spec(&self.app()).profile(&profile).step(
+            &[("#username", USER), ("#password", PASSWORD)],
+            "#submit_button",
+        );
+        let judged = judge(&spec, &self.dir);
+        assert_eq!(judged.walks.len(), 2, "{judged:#?}");
+        assert_eq!(judged.walks[0].end.title, SIGN_IN_TITLE, "{judged:#?}");
+        (profile, judged)
+    }
+}
+
+/// The title of `SimpleSAMLphp`'s username and password page.
+const SIGN_IN_TITLE: &str = "Enter your username and password";
 
 #[test]
 fn redirect_binding_without_a_session_ends_at_the_sign_in_page() {
     let saml = Saml::start("127.0.5.1", "127.0.5.2", PLAIN);
-    let jar = saml.dir.join("curl-jar.txt");
+    let flow = [
+        hop_key("GET", APP, 302),
+        hop_key("GET", IDP_SSO, 302),
+        hop_key("GET", LOGIN_PAGE, 200),
+    ];
     // Truth: the SP sends an AuthnRequest by the Redirect binding without
-    // ForceAuthn, and the IdP answers with its sign-in page.
+    // ForceAuthn, and the IdP answers with its sign-in page, to curl and to
+    // Chromium.
+    let jar = saml.dir.join("curl-jar.txt");
     let pages = saml.follow(&jar, APP);
     let request = pages[0]
         .redirect_request()
@@ -658,35 +713,30 @@ fn redirect_binding_without_a_session_ends_at_the_sign_in_page() {
     let request = saml.decode("redirect", &request);
     assert_eq!(request["element"], "AuthnRequest", "{request}");
     assert_eq!(request["force_authn"], Value::Null, "{request}");
-    let last = pages.last().expect("pages");
-    assert!(last.is_sign_in(), "{last:#?}\n{}", saml.logs());
-    let truth = curl_hops(&pages);
-    assert_eq!(
-        truth,
-        [
-            hop_key("GET", APP, 302),
-            hop_key("GET", IDP_SSO, 302),
-            hop_key("GET", LOGIN_PAGE, 200)
-        ]
-    );
+    assert!(pages[2].is_sign_in(), "{:#?}\n{}", pages[2], saml.logs());
+    assert_eq!(curl_hops(&pages), flow);
+    let judged = judge(&saml.spec(APP), &saml.dir);
+    let walk = judged.walk();
+    assert_eq!(chromium_hops(walk), flow, "{walk:#?}");
+    assert_eq!(walk.end.title, SIGN_IN_TITLE, "{walk:#?}");
 
     let run = saml.reach(None, APP);
-    assert_eq!(reach_hops(&run), truth, "{}", run.stdout);
-    let d = details(&run);
-    assert_eq!(d.end.kind, "login_page", "{}", run.stdout);
+    compare(run.only(), walk);
+    assert_eq!(details(&run).end.kind, "login_page", "{}", run.stdout);
     let f = has(&run, Code::SsoNoReauthParam)
         .unwrap_or_else(|| panic!("no sso.no_reauth_param: {:#?}", codes(run.only())));
     assert!(f.message.contains("ForceAuthn"), "{}", f.message);
+    assert_eq!(f.evidence["hop"], 2, "{f:#?}");
     assert!(has(&run, Code::SsoAutoLogin).is_none(), "{}", run.stdout);
 }
 
 #[test]
 fn a_signed_in_session_comes_back_to_the_app_without_a_loop() {
     let saml = Saml::start("127.0.5.3", "127.0.5.4", PLAIN);
+    // Truth, SAML side: once alice signed in, the IdP's Response is a
+    // success naming her, the ACS sends the browser back to the app with a
+    // 303, and the app greets her.
     let jar = saml.dir.join("curl-jar.txt");
-    // Truth: alice signs in; the IdP's Response is a success naming her,
-    // the ACS sends the browser back to the app with a 303, and the app
-    // greets her.
     let pages = saml.follow(&jar, APP);
     let after = saml.sign_in(&jar, pages.last().expect("pages"));
     let response = saml.decode(
@@ -698,39 +748,42 @@ fn a_signed_in_session_comes_back_to_the_app_without_a_loop() {
         serde_json::json!(["urn:oasis:names:tc:SAML:2.0:status:Success"]),
         "{response}"
     );
+    assert_eq!(response["assertions"], 1, "{response}");
     assert_eq!(response["uid"], USER, "{response}");
     assert_eq!(after[1].status, 303, "{:#?}", after[1]);
-    let app = after.last().expect("pages");
-    assert!(app.body.contains("Signed in as alice"), "{app:#?}");
+    assert!(after[2].body.contains("Signed in as alice"), "{after:#?}");
 
-    // What a browser profile holds once the browser closed: the IdP's
-    // persistent session cookies, not the app's session cookie. With it,
-    // the app sends the browser to the IdP, which answers at once.
-    let profile = std::fs::read_to_string(&jar).expect("curl's jar");
-    let seed = saml
-        .dir
-        .write("seed-cookies.txt", &persistent_only(&profile));
-    let kept = std::fs::read_to_string(&seed).expect("seed");
-    assert!(kept.contains("idp.saml.test"), "{profile}");
-    assert!(!kept.contains("app.saml.test"), "{profile}");
-    let again = saml.dir.join("curl-jar-2.txt");
-    std::fs::copy(&seed, &again).expect("copy");
-    let pages = saml.follow(&again, APP);
-    let truth = curl_hops(&pages);
+    // Truth, browser side: Chromium signs in, closes, and opens the app
+    // again with its profile. The app's session cookie died with the
+    // browser; the IdP's persistent one takes it straight back to the app,
+    // which it visits a second time, now with a session.
+    let (profile, signed_in) = saml.chromium_sign_in();
+    let judged = judge(&saml.spec(APP).profile(&profile), &saml.dir);
+    let walk = judged.walk();
     assert_eq!(
-        truth,
+        chromium_hops(walk),
         [
             hop_key("GET", APP, 302),
             hop_key("GET", IDP_SSO, 200),
             hop_key("POST", ACS, 303),
             hop_key("GET", APP, 200),
         ],
-        "{pages:#?}"
+        "{walk:#?}"
     );
-    assert!(pages[3].body.contains("Signed in as alice"));
+    assert!(walk.hops[0].cookies_sent.is_empty(), "{walk:#?}");
+    assert!(
+        walk.hops[1].cookies_sent.iter().any(|c| c == "SimpleSAML"),
+        "{walk:#?}"
+    );
+    assert!(walk.end.text.contains("Signed in as alice"), "{walk:#?}");
 
+    // reach starts from what the profile held: its persistent cookies.
+    let seed = saml.dir.write(
+        "chromium-cookies.txt",
+        &persistent_only(&signed_in.cookies_txt),
+    );
     let run = saml.reach(Some(&seed), APP);
-    assert_eq!(reach_hops(&run), truth, "{}", run.stdout);
+    compare(run.only(), walk);
     assert!(
         has(&run, Code::SsoRedirectLoop).is_none(),
         "a second visit of the app with its new session cookie is progress, not a loop: {:#?}",
@@ -752,12 +805,16 @@ fn post_binding_authn_request_is_read_for_force_authn() {
             ..PLAIN
         },
     );
-    let jar = saml.dir.join("curl-jar.txt");
+    let flow = [
+        hop_key("GET", APP, 200),
+        hop_key("POST", IDP_SSO, 303),
+        hop_key("GET", LOGIN_PAGE, 200),
+    ];
     // Truth: the app answers with SimpleSAMLphp's self-submitting form
     // carrying the AuthnRequest (no ForceAuthn) to the IdP, which shows
     // its sign-in page.
+    let jar = saml.dir.join("curl-jar.txt");
     let pages = saml.follow(&jar, APP);
-    assert_eq!(pages[0].status, 200, "{:#?}", pages[0]);
     assert_eq!(pages[0].saml_form().as_deref(), Some(IDP_SSO));
     let request = saml.decode(
         "post",
@@ -765,20 +822,15 @@ fn post_binding_authn_request_is_read_for_force_authn() {
     );
     assert_eq!(request["element"], "AuthnRequest", "{request}");
     assert_eq!(request["force_authn"], Value::Null, "{request}");
-    let truth = curl_hops(&pages);
-    assert_eq!(
-        truth,
-        [
-            hop_key("GET", APP, 200),
-            hop_key("POST", IDP_SSO, 303),
-            hop_key("GET", LOGIN_PAGE, 200)
-        ],
-        "{pages:#?}"
-    );
+    assert_eq!(curl_hops(&pages), flow, "{pages:#?}");
     assert!(pages[2].is_sign_in(), "{:#?}", pages[2]);
+    let judged = judge(&saml.spec(APP), &saml.dir);
+    let walk = judged.walk();
+    assert_eq!(chromium_hops(walk), flow, "{walk:#?}");
+    assert_eq!(walk.end.title, SIGN_IN_TITLE, "{walk:#?}");
 
     let run = saml.reach(None, APP);
-    assert_eq!(reach_hops(&run), truth, "{}", run.stdout);
+    compare(run.only(), walk);
     assert_eq!(details(&run).end.kind, "login_page", "{}", run.stdout);
     let f = has(&run, Code::SsoNoReauthParam).unwrap_or_else(|| {
         panic!(
@@ -787,6 +839,7 @@ fn post_binding_authn_request_is_read_for_force_authn() {
         )
     });
     assert_eq!(f.evidence["hop"], 2, "{f:#?}");
+    assert!(f.message.contains("ForceAuthn"), "{}", f.message);
 }
 
 #[test]
@@ -799,42 +852,41 @@ fn force_authn_brings_up_the_sign_in_page_despite_a_session() {
             ..PLAIN
         },
     );
+    // Truth: the SP's AuthnRequest says ForceAuthn="true"; with the IdP's
+    // session Chromium (the same profile, reopened) gets the sign-in page
+    // again, the session cookie sent.
     let jar = saml.dir.join("curl-jar.txt");
     let pages = saml.follow(&jar, APP);
     let request = saml.decode("redirect", &pages[0].redirect_request().expect("request"));
     assert_eq!(request["force_authn"], "true", "{request}");
-    let after = saml.sign_in(&jar, pages.last().expect("pages"));
-    assert!(
-        after
-            .last()
-            .expect("pages")
-            .body
-            .contains("Signed in as alice")
+    let (profile, signed_in) = saml.chromium_sign_in();
+    let judged = judge(&saml.spec(APP).profile(&profile), &saml.dir);
+    let walk = judged.walk();
+    assert_eq!(
+        chromium_hops(walk),
+        [
+            hop_key("GET", APP, 302),
+            hop_key("GET", IDP_SSO, 302),
+            hop_key("GET", LOGIN_PAGE, 200),
+        ],
+        "{walk:#?}"
     );
-    // Truth: with the IdP's session, the IdP still asks for the password.
-    let profile = std::fs::read_to_string(&jar).expect("curl's jar");
-    let seed = saml
-        .dir
-        .write("seed-cookies.txt", &persistent_only(&profile));
-    let again = saml.dir.join("curl-jar-2.txt");
-    std::fs::copy(&seed, &again).expect("copy");
-    let pages = saml.follow(&again, APP);
-    let truth = curl_hops(&pages);
-    assert!(pages.last().expect("pages").is_sign_in(), "{pages:#?}");
+    assert!(
+        walk.hops[1].cookies_sent.iter().any(|c| c == "SimpleSAML"),
+        "{walk:#?}"
+    );
+    assert_eq!(walk.end.title, SIGN_IN_TITLE, "{walk:#?}");
 
+    let seed = saml.dir.write(
+        "chromium-cookies.txt",
+        &persistent_only(&signed_in.cookies_txt),
+    );
     let run = saml.reach(Some(&seed), APP);
-    assert_eq!(reach_hops(&run), truth, "{}", run.stdout);
+    compare(run.only(), walk);
     assert_eq!(details(&run).end.kind, "login_page", "{}", run.stdout);
-    assert!(
-        has(&run, Code::SsoNoReauthParam).is_none(),
-        "{:#?}",
-        codes(run.only())
-    );
-    assert!(
-        has(&run, Code::SsoAutoLogin).is_none(),
-        "{:#?}",
-        codes(run.only())
-    );
+    for code in [Code::SsoNoReauthParam, Code::SsoAutoLogin] {
+        assert!(has(&run, code).is_none(), "{:#?}", codes(run.only()));
+    }
 }
 
 #[test]
@@ -847,10 +899,15 @@ fn no_passive_response_is_an_idp_error_not_a_sign_in() {
             ..PLAIN
         },
     );
-    let jar = saml.dir.join("curl-jar.txt");
+    let flow = [
+        hop_key("GET", APP, 302),
+        hop_key("GET", IDP_SSO, 200),
+        hop_key("POST", ACS, 200),
+    ];
     // Truth: without a session the IdP answers the passive request with a
     // Response whose status is Responder / NoPassive and that carries no
     // assertion; the SP shows its error page.
+    let jar = saml.dir.join("curl-jar.txt");
     let pages = saml.follow(&jar, APP);
     let request = saml.decode("redirect", &pages[0].redirect_request().expect("request"));
     assert_eq!(request["is_passive"], "true", "{request}");
@@ -871,20 +928,15 @@ fn no_passive_response_is_an_idp_error_not_a_sign_in() {
         .as_str()
         .expect("a StatusMessage")
         .to_owned();
-    let truth = curl_hops(&pages);
-    assert_eq!(
-        truth,
-        [
-            hop_key("GET", APP, 302),
-            hop_key("GET", IDP_SSO, 200),
-            hop_key("POST", ACS, 200),
-        ],
-        "{pages:#?}"
-    );
+    assert_eq!(curl_hops(&pages), flow, "{pages:#?}");
     assert!(pages[2].body.contains("NoPassive"), "{:#?}", pages[2]);
+    let judged = judge(&saml.spec(APP), &saml.dir);
+    let walk = judged.walk();
+    assert_eq!(chromium_hops(walk), flow, "{walk:#?}");
+    assert_eq!(walk.end.title, "Unhandled exception", "{walk:#?}");
 
     let run = saml.reach(None, APP);
-    assert_eq!(reach_hops(&run), truth, "{}", run.stdout);
+    compare(run.only(), walk);
     assert!(
         has(&run, Code::SsoAutoLogin).is_none(),
         "a NoPassive Response without an assertion is no sign-in: {:#?}",
@@ -892,6 +944,203 @@ fn no_passive_response_is_an_idp_error_not_a_sign_in() {
     );
     let f = has(&run, Code::SsoIdpError)
         .unwrap_or_else(|| panic!("no sso.idp_error: {:#?}", codes(run.only())));
+    // The codes as the Response has them (outermost first, without the
+    // URN prefix), its message, and the hop that carried it.
+    let short: Vec<&str> = response["status_codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|c| c.trim_start_matches("urn:oasis:names:tc:SAML:2.0:status:"))
+        .collect();
+    assert_eq!(
+        f.evidence["status_codes"],
+        serde_json::json!(short),
+        "{f:#?}"
+    );
+    assert_eq!(f.evidence["status_message"], message.as_str(), "{f:#?}");
+    assert_eq!(f.evidence["hop"], 3, "{f:#?}");
+    assert!(f.message.contains("Responder"), "{}", f.message);
     assert!(f.message.contains("NoPassive"), "{}", f.message);
-    assert!(f.message.contains(&message), "{}", f.message);
+    assert!(
+        f.message.contains(message.trim_end_matches('.')),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn the_fresh_sign_in_url_brings_up_the_sign_in_page_in_the_browser() {
+    let saml = Saml::start("127.0.5.11", "127.0.5.12", PLAIN);
+    // Truth: with the signed-in profile, Chromium goes back to the app
+    // without a sign-in page.
+    let (profile, signed_in) = saml.chromium_sign_in();
+    let judged = judge(&saml.spec(APP).profile(&profile), &saml.dir);
+    assert!(
+        judged.walk().end.text.contains("Signed in as alice"),
+        "{judged:#?}"
+    );
+    let seed = saml.dir.write(
+        "chromium-cookies.txt",
+        &persistent_only(&signed_in.cookies_txt),
+    );
+    let fresh = |run: &Run| {
+        let url = run
+            .only()
+            .findings
+            .iter()
+            .find_map(|f| f.evidence.get("rewritten_url"))
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no fresh sign-in URL: {}", run.stdout))
+            .to_owned();
+        assert_eq!(details(run).rewritten_url.as_deref(), Some(url.as_str()));
+        url
+    };
+    // The URL in full (--no-redact): the IdP's SSO endpoint and an
+    // AuthnRequest with ForceAuthn, read by PHP's DOM.
+    let full = fresh(&saml.reach_with(Some(&seed), APP, &["--no-redact"]));
+    assert!(full.starts_with(IDP_SSO), "{full}");
+    let request = Url::parse(&full)
+        .expect("a URL")
+        .query_pairs()
+        .find(|(k, _)| k == "SAMLRequest")
+        .map_or_else(
+            || panic!("no SAMLRequest in {full}"),
+            |(_, v)| v.into_owned(),
+        );
+    let request = saml.decode("redirect", &request);
+    assert_eq!(request["element"], "AuthnRequest", "{request}");
+    assert_eq!(request["force_authn"], "true", "{request}");
+    // The same profile, the URL typed in: the sign-in page, though the
+    // IdP's session cookie went along.
+    let judged = judge(&saml.spec(&full).profile(&profile), &saml.dir);
+    let walk = judged.walk();
+    assert_eq!(walk.end.title, SIGN_IN_TITLE, "{walk:#?}\n{}", saml.logs());
+    assert!(
+        walk.hops[0].cookies_sent.iter().any(|c| c == "SimpleSAML"),
+        "{walk:#?}"
+    );
+    // And the URL as reach prints it by default works the same: an
+    // AuthnRequest is no secret, and a redacted one is no URL to open.
+    let printed = fresh(&saml.reach(Some(&seed), APP));
+    let redacted = |url: &str| {
+        Url::parse(url)
+            .expect("a URL")
+            .query_pairs()
+            .any(|(_, v)| v.contains("redacted"))
+    };
+    assert!(
+        !redacted(&printed),
+        "the fresh sign-in URL reach prints cannot be opened: {printed}"
+    );
+}
+
+#[test]
+fn a_lax_sp_cookie_is_withheld_from_the_cross_site_post_to_the_acs() {
+    // The app on another site than the identity provider, its session
+    // cookie SameSite=Lax: the HTTP-POST binding's POST to the ACS is
+    // cross-site, so the browser leaves the cookie out. SimpleSAMLphp's SP
+    // then takes the Response as unsolicited (its request's state is
+    // gone), starts a new session and signs alice in all the same: the
+    // cookie is withheld, and the flow did not need it.
+    let saml = Saml::start(
+        "127.0.5.13",
+        "127.0.5.14",
+        Sp {
+            app_host: "app.sp.test",
+            same_site: "'Lax'",
+            ..PLAIN
+        },
+    );
+    let withheld = |hop: &crate::browser::BrowserHop| {
+        hop.cookies_withheld
+            .iter()
+            .any(|c| c.name == "SimpleSAML" && c.reasons.iter().any(|r| r.ends_with("SameSiteLax")))
+    };
+    let (profile, signed_in) = saml.chromium_sign_in();
+    let acs = signed_in.walks[1]
+        .hop_to("/simplesaml/module.php/saml/sp/saml2-acs.php/app-sp")
+        .unwrap_or_else(|| panic!("no POST to the ACS: {signed_in:#?}"));
+    assert!(withheld(acs), "{signed_in:#?}");
+    // The reopened profile goes through the identity provider without a
+    // sign-in page; the cookie is withheld at the ACS again.
+    let judged = judge(&saml.spec(OTHER_APP).profile(&profile), &saml.dir);
+    let walk = judged.walk();
+    assert_eq!(
+        chromium_hops(walk),
+        [
+            hop_key("GET", OTHER_APP, 302),
+            hop_key("GET", IDP_SSO, 200),
+            hop_key("POST", OTHER_ACS, 303),
+            hop_key("GET", OTHER_APP, 200),
+        ],
+        "{walk:#?}"
+    );
+    assert!(withheld(&walk.hops[2]), "{walk:#?}");
+    assert!(walk.end.text.contains("Signed in as alice"), "{walk:#?}");
+
+    let seed = saml.dir.write(
+        "chromium-cookies.txt",
+        &persistent_only(&signed_in.cookies_txt),
+    );
+    let run = saml.reach(Some(&seed), OTHER_APP);
+    // Hop 3's cookies sent: reach withholds it too.
+    compare(run.only(), walk);
+    assert_eq!(details(&run).end.kind, "app_page", "{}", run.stdout);
+    assert!(
+        !run.only()
+            .findings
+            .iter()
+            .any(|f| f.code == Code::SsoCookieSamesite && f.evidence["cookie_name"] == "SimpleSAML"),
+        "the sign-in worked without the cookie: {:#?}",
+        run.only().findings
+    );
+}
+
+#[test]
+fn a_lax_by_default_sp_cookie_goes_with_the_cross_site_post_within_two_minutes() {
+    // The app on another site, its session cookie without SameSite:
+    // Chromium treats it as Lax, but sends a cookie younger than two
+    // minutes with a cross-site top-level POST (the Lax+POST allowance),
+    // so the sign-in works.
+    let saml = Saml::start(
+        "127.0.5.15",
+        "127.0.5.16",
+        Sp {
+            app_host: "app.sp.test",
+            same_site: "null",
+            ..PLAIN
+        },
+    );
+    let (profile, signed_in) = saml.chromium_sign_in();
+    let judged = judge(&saml.spec(OTHER_APP).profile(&profile), &saml.dir);
+    let walk = judged.walk();
+    assert_eq!(
+        chromium_hops(walk),
+        [
+            hop_key("GET", OTHER_APP, 302),
+            hop_key("GET", IDP_SSO, 200),
+            hop_key("POST", OTHER_ACS, 303),
+            hop_key("GET", OTHER_APP, 200),
+        ],
+        "{walk:#?}"
+    );
+    assert!(
+        walk.hops[2].cookies_sent.iter().any(|c| c == "SimpleSAML"),
+        "{walk:#?}"
+    );
+    let set_without_same_site = judged
+        .jar
+        .iter()
+        .any(|c| c.name == "SimpleSAML" && c.domain == "app.sp.test" && c.same_site.is_none());
+    assert!(set_without_same_site, "{:#?}", judged.jar);
+    assert!(walk.end.text.contains("Signed in as alice"), "{walk:#?}");
+
+    let seed = saml.dir.write(
+        "chromium-cookies.txt",
+        &persistent_only(&signed_in.cookies_txt),
+    );
+    let run = saml.reach(Some(&seed), OTHER_APP);
+    compare(run.only(), walk);
+    assert_eq!(details(&run).end.kind, "app_page", "{}", run.stdout);
 }

@@ -19,7 +19,7 @@ $config = [
     'admin.protectindexpage' => true,
     'admin.protectmetadata' => false,
     'admin.checkforupdates' => false,
-    'trusted.url.domains' => ['app.saml.test:8443', 'idp.saml.test:8443'],
+    'trusted.url.domains' => ['@APP_HOST@:8443', 'idp.saml.test:8443'],
 
     'debug' => ['saml' => false, 'backtraces' => true, 'validatexml' => false],
     'showerrors' => true,
@@ -49,8 +49,9 @@ $config = [
     'session.cookie.path' => '/',
     'session.cookie.domain' => null,
     'session.cookie.secure' => true,
-    // Debian's default.
-    'session.cookie.samesite' => \SimpleSAML\Utils\HTTP::canSetSameSiteNone() ? 'None' : null,
+    // Debian's default (SameSite=None for browsers that understand it)
+    // unless the case sets another.
+    'session.cookie.samesite' => @SAMESITE@,
     'session.phpsession.cookiename' => 'SimpleSAML',
     'session.phpsession.savepath' => '@DIR@/sessions',
     'session.phpsession.httponly' => true,

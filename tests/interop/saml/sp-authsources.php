@@ -5,7 +5,7 @@ $config = [
     'admin' => ['core:AdminPassword'],
     'app-sp' => [
         'saml:SP',
-        'entityID' => 'https://app.saml.test:8443/sp',
+        'entityID' => 'https://@APP_HOST@:8443/sp',
         'idp' => 'https://idp.saml.test:8443/simplesaml/saml2/idp/metadata.php',
         'ForceAuthn' => @FORCE_AUTHN@,
         'IsPassive' => @IS_PASSIVE@,
