@@ -337,7 +337,7 @@ codes! {
         explain: "A hop of the SSO chain moved from https:// to http://, exposing codes, assertions and cookies.";
     SsoIdpError = "sso.idp_error", Fail,
         message: "The identity provider returned an error",
-        remedy: "See error and error_description (OAuth) or the SAML status codes and message in the evidence: login_required, access_denied, Responder / NoPassive, … name the IdP-side cause.",
+        remedy: "See error and error_description (OAuth) or the SAML status codes and message in the evidence: login_required, access_denied, a Responder status, … name the IdP-side cause.",
         explain: "An `error` parameter appeared in a redirect's query or fragment or in a posted form, or a SAMLResponse carried a status other than Success.";
     SsoCookieSamesite = "sso.cookie_samesite", Warn,
         message: "A cookie the flow needs will be dropped by browsers",
