@@ -184,6 +184,14 @@ struct Saml {
 impl Saml {
     #[track_caller]
     fn start(idp_ip: &'static str, app_ip: &'static str, sp: Sp) -> Saml {
+        // Debian's simplesamlphp does not pull in PHP's DOM extension, which
+        // every SAML message needs (and decode.php too).
+        assert!(
+            Path::new("/etc/php/8.2/mods-available/dom.ini").exists(),
+            "PHP's DOM extension is not installed: SimpleSAMLphp needs the Debian package \
+             `php8.2-xml` (run the suite with `cargo xtask interop`, which installs everything \
+             as root)"
+        );
         let dir = TempDir::new();
         let pki = dir.join("pki");
         make_keys(&pki);
@@ -438,7 +446,7 @@ impl Saml {
     /// The truth about a SAML message: `decode.php` (PHP's DOM) reads it.
     #[track_caller]
     fn decode(&self, binding: &str, value: &str) -> Value {
-        let php = require("php", "php8.2-cli");
+        let php = require("php8.2", "php8.2-cli");
         let script = self.dir.arg("decode.php");
         let out = tool(&php, &[&script, binding], Some(value));
         let text = String::from_utf8_lossy(&out.stdout);
