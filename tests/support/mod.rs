@@ -139,17 +139,6 @@ const CAMEL_WORDS: &[&str] = &[
     "AuthnRequest",
     "StatusCode",
     "StatusMessage",
-    // SAML 2.0 second-level status codes, quoted from the IdP's answer.
-    "NoPassive",
-    "AuthnFailed",
-    "RequestDenied",
-    "InvalidNameIDPolicy",
-    "NoAuthnContext",
-    "UnknownPrincipal",
-    "RequestUnsupported",
-    "InvalidAttrNameOrValue",
-    "NoAvailableIDP",
-    "NoSupportedIDP",
     "UiPath",
     "FortiGate",
     "SonicWall",
@@ -187,9 +176,17 @@ const CAMEL_WORDS: &[&str] = &[
 ];
 
 /// The first piece of `text` that reads as programmer output, if any.
+/// Words in backticks are quoted data (a cookie's name, an IdP's status
+/// code) and may have any shape.
 pub fn programmer_text(text: &str) -> Option<String> {
+    let unquoted: String = text
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 0 { part } else { " " })
+        .collect::<Vec<_>>()
+        .join(" ");
     for word in
-        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == 'µ'))
+        unquoted.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == 'µ'))
     {
         let word = word.trim_matches('.');
         if word.is_empty() {
@@ -253,6 +250,7 @@ fn programmer_text_is_recognised() {
         "did not finish within 2.999478055s",
         "waited 150ms",
         "BadSignature",
+        "`quoted` BadSignature",
         "UnsupportedSignatureAlgorithmContext { signature_algorithm_id: [6, 9] }",
     ] {
         assert!(programmer_text(bad).is_some(), "{bad}");
@@ -271,6 +269,7 @@ fn programmer_text_is_recognised() {
         "api.example.com:443 refused the connection (IPv4 127.0.0.1)",
         "send the SAMLRequest with ForceAuthn=\"true\"",
         "see RFC 6749 section 5.2",
+        "the existing SAML session (cookies `SimpleSAMLAuthToken`, `SimpleSAMLSessionID`) chose the account",
     ] {
         assert_eq!(programmer_text(good), None, "{good}");
     }

@@ -31,6 +31,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("npm", "/usr/bin/npm"),
     ("simplesamlphp", "/usr/share/simplesamlphp/www/index.php"),
     ("php-fpm", "/usr/sbin/php-fpm8.2"),
+    // SimpleSAMLphp needs PHP's DOM (Debian's package does not depend on
+    // it); the cases decode SAML messages with the PHP CLI.
+    ("php8.2-xml", "/etc/php/8.2/mods-available/dom.ini"),
+    ("php8.2-cli", "/usr/bin/php8.2"),
 ];
 
 /// The node packages of the SSO cases (oidc-provider, playwright-core),

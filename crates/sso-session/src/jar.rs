@@ -184,7 +184,11 @@ impl Jar {
                 Known::Yes { created } => created,
                 Known::No => i64::MIN,
             };
-            (std::cmp::Reverse(String::from(&c.path).len()), created)
+            (
+                std::cmp::Reverse(String::from(&c.path).len()),
+                created,
+                c.name().to_owned(),
+            )
         });
         let mut out = Outgoing::default();
         let mut pairs = Vec::new();

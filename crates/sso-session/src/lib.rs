@@ -482,8 +482,8 @@ fn auto_login(chain: &Chain, at: usize, clean: Option<&Chain>, fresh_url: Option
     let ambient = session.is_none() || clean_silent == Some(true) || os_level;
     let message = match (session, ambient) {
         (Some((_, cookies)), false) => format!(
-            "the callback was reached at hop {at}{who} without a sign-in page: the existing {idp_name} session (cookies {}) chose the account{}",
-            cookies.join(", "),
+            "the callback was reached at hop {at}{who} without a sign-in page: the existing {idp_name} session (cookies `{}`) chose the account{}",
+            cookies.join("`, `"),
             if clean_silent == Some(false) {
                 "; without those cookies the chain stops at a sign-in page"
             } else {
@@ -771,11 +771,17 @@ pub async fn walk(
                     Finding::new(
                         Code::SsoIdpError,
                         format!(
-                            "the identity provider answered with SAML status {codes}{}{} (hop {index})",
+                            "the identity provider answered with SAML status {}{}{} (hop {index})",
+                            status
+                                .codes
+                                .iter()
+                                .map(|c| format!("`{c}`"))
+                                .collect::<Vec<_>>()
+                                .join(" / "),
                             status
                                 .message
                                 .as_deref()
-                                .map(|m| format!(": {m}"))
+                                .map(|m| format!(": \"{}\"", m.trim_end_matches('.')))
                                 .unwrap_or_default(),
                             if status.has_assertion {
                                 ""
