@@ -106,6 +106,13 @@ impl Lab {
     /// `state_cookie` attributes.
     #[track_caller]
     fn start(n: u8, response_mode: &str, state_cookie: &str) -> Lab {
+        Lab::start_with(n, response_mode, state_cookie, &serde_json::json!({}))
+    }
+
+    /// [`Lab::start`] with more of the lab's settings (`keep_state`,
+    /// `lifetime_s`; see `oidc-lab.mjs`).
+    #[track_caller]
+    fn start_with(n: u8, response_mode: &str, state_cookie: &str, more: &serde_json::Value) -> Lab {
         let node = node();
         let dir = TempDir::new();
         pki(&dir);
@@ -121,6 +128,10 @@ impl Lab {
             "state_cookie": state_cookie,
             "lifetime_s": 150,
         });
+        let mut config = config;
+        for (k, v) in more.as_object().into_iter().flatten() {
+            config[k] = v.clone();
+        }
         let config = dir.write("lab.json", &config.to_string());
         // node itself, so that dropping the Server stops it by its PID; it
         // also exits by itself after `lifetime_s`.
@@ -529,4 +540,69 @@ fn oidc_form_post_sends_a_fresh_cookie_without_samesite() {
         "{:#?}",
         check.findings
     );
+}
+
+/// Issue 13, point 2, the two-minute limit: a state cookie with no
+/// `SameSite` attribute, set when the app was first opened and reused by
+/// `/login`, is more than two minutes old when the `form_post` reaches the
+/// callback. Chromium withholds it on that cross-site POST and the app
+/// fails. reach, reading the profile with the cookie's creation time
+/// (`--cookies-from-browser`), must withhold it too and name it in
+/// `sso.cookie_samesite`. This case waits out the two minutes.
+#[test]
+fn oidc_form_post_withholds_a_default_cookie_older_than_two_minutes() {
+    let lab = Lab::start_with(
+        8,
+        "form_post",
+        "Path=/; Secure; HttpOnly; Max-Age=1800",
+        &serde_json::json!({"keep_state": true, "lifetime_s": 260}),
+    );
+    let profile = lab.profile();
+    lab.sign_in(&profile);
+    let prepare = format!("https://{APP}:{PORT}/prepare");
+    let opened = judge(&lab.spec(&prepare).profile(&profile), &lab.dir);
+    assert_eq!(
+        opened.walk().hops[0].cookies_set,
+        ["rp_state"],
+        "{opened:#?}"
+    );
+    let set_at = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_secs(125).saturating_sub(set_at.elapsed()));
+
+    let from = format!("chromium:{}", profile.display());
+    let run = lab.reach(&Lab::start_url(), &["--cookies-from-browser", &from]);
+    let truth = judge(&lab.spec(&Lab::start_url()).profile(&profile), &lab.dir);
+    let walk = truth.walk();
+    let login = walk.hop_to("/login").expect("the app's /login");
+    assert!(
+        login.cookies_sent.contains(&"rp_state".to_owned()),
+        "{walk:#?}"
+    );
+    assert!(
+        login.cookies_set.is_empty(),
+        "/login reuses the state: {walk:#?}"
+    );
+    let callback = walk
+        .hop_to("/callback")
+        .expect("the form post to the callback");
+    assert_eq!(callback.method, "POST", "{walk:#?}");
+    assert!(
+        callback
+            .cookies_withheld
+            .iter()
+            .any(|c| c.name == "rp_state"
+                && c.reasons
+                    .iter()
+                    .any(|r| r.ends_with("SameSiteUnspecifiedTreatedAsLax"))),
+        "Chromium withholds the old default cookie on the cross-site POST: {walk:#?}"
+    );
+    assert_eq!(walk.end.status, Some(400), "{walk:#?}");
+    assert!(
+        walk.end.text.contains("rp_state did not come back"),
+        "{walk:#?}"
+    );
+
+    let check = run.only();
+    compare(check, walk);
+    samesite_finding_names(check, "rp_state");
 }

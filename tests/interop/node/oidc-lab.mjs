@@ -9,12 +9,17 @@
 //           "response_mode": "query" | "form_post",
 //           "state_cookie": attributes of the app's state cookie, e.g.
 //                           "Path=/; Secure; HttpOnly; SameSite=Lax",
+//           "keep_state": true to reuse an existing rp_state at /login,
 //           "lifetime_s": the process exits by itself after this long }
+//
+// oidc-provider 8.8 is the newest line that supports node 20 (9.x warns
+// "Unsupported runtime" there).
 //
 // The app: `/` shows "Signed in as …" with a session, else redirects to
 // `/login`; `/login` keeps state and nonce in the cookie `rp_state` and
 // redirects to the IdP's authorize endpoint (extra query parameters are
-// dropped, as apps do); `/callback` (GET or POST) needs `rp_state` back,
+// dropped, as apps do); `/prepare` only sets `rp_state` (an app that starts
+// a sign-in when it is first opened); `/callback` (GET or POST) needs `rp_state` back,
 // redeems the code at the token endpoint, sets `rp_session` and redirects
 // to `/`. Any failure is a 400 page that says what went wrong.
 
@@ -166,9 +171,18 @@ async function handle(req, res) {
     if (account) return page(res, 200, 'Signed in', `Signed in as ${account}`);
     return redirect(res, '/login');
   }
-  if (url.pathname === '/login' && req.method === 'GET') {
+  if (url.pathname === '/prepare' && req.method === 'GET') {
     const state = crypto.randomBytes(16).toString('hex');
     const nonce = crypto.randomBytes(16).toString('hex');
+    return page(res, 200, 'Welcome', 'Ready to sign in', {
+      'set-cookie': `rp_state=${state}.${nonce}; ${config.state_cookie}`,
+    });
+  }
+  if (url.pathname === '/login' && req.method === 'GET') {
+    // keep_state: a pending sign-in's state cookie is reused, not renewed.
+    const kept = config.keep_state && jar.rp_state ? jar.rp_state.split('.') : null;
+    const state = kept ? kept[0] : crypto.randomBytes(16).toString('hex');
+    const nonce = kept ? kept[1] : crypto.randomBytes(16).toString('hex');
     const authorize = new URL(`${issuer}/auth`);
     authorize.search = new URLSearchParams({
       client_id: CLIENT_ID,
@@ -179,9 +193,11 @@ async function handle(req, res) {
       nonce,
       ...(config.response_mode === 'form_post' ? { response_mode: 'form_post' } : {}),
     }).toString();
-    return redirect(res, authorize.href, {
-      'set-cookie': `rp_state=${state}.${nonce}; ${config.state_cookie}`,
-    });
+    return redirect(
+      res,
+      authorize.href,
+      kept ? {} : { 'set-cookie': `rp_state=${state}.${nonce}; ${config.state_cookie}` },
+    );
   }
   if (url.pathname === '/callback' && (req.method === 'GET' || req.method === 'POST')) {
     const params = req.method === 'POST' ? new URLSearchParams(await body(req)) : url.searchParams;
