@@ -269,6 +269,8 @@ async function main() {
     timeout: timeoutMs,
   });
   const page = context.pages()[0] ?? (await context.newPage());
+  // A selector that never shows up fails its step well before the watchdog.
+  page.setDefaultTimeout(Math.min(10000, timeoutMs));
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
   await cdp.send('Page.enable');
