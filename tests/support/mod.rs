@@ -176,8 +176,8 @@ const CAMEL_WORDS: &[&str] = &[
 ];
 
 /// The first piece of `text` that reads as programmer output, if any.
-/// Words in backticks are quoted data (a cookie's name, an IdP's status
-/// code) and may have any shape.
+/// Words in backticks are quoted data (a cookie's name, a status code from
+/// the identity provider) and may have any shape.
 pub fn programmer_text(text: &str) -> Option<String> {
     let unquoted: String = text
         .split('`')
