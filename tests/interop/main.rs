@@ -1,7 +1,7 @@
 //! The interop suite: the real `reach` binary against real servers from
 //! Debian's packages (nginx, haproxy, `openssl s_server`, squid, mitmproxy,
 //! Knot DNS, nftables and iptables-nft in network namespaces,
-//! SimpleSAMLphp on php-fpm) and node's oidc-provider, all on loopback or
+//! `SimpleSAMLphp` on php-fpm) and node's oidc-provider, all on loopback or
 //! inside namespaces the suite creates. For sign-in flows the judge is
 //! headless Chromium (`browser.rs`, driving Debian's chromium through
 //! `node/judge.mjs`): reach must walk each flow as it does, hop by hop.
