@@ -204,6 +204,48 @@ fn a_lax_cookie_is_withheld_on_the_cross_site_post() {
 }
 
 #[test]
+fn a_sign_in_without_any_cookie_is_ambient() {
+    // The IdP signs in with no cookie at all (the network vouches for the
+    // machine): a private window would not help, and the message says so.
+    let run = sso(&[&app("/login?domain_hint=lab-network")]);
+    let check = sso_check(&run);
+    let found = finding(check, Code::SsoAutoLogin);
+    assert_eq!(found.evidence["cause"], "ambient");
+    assert!(
+        found
+            .message
+            .contains("no cookie went to the identity provider"),
+        "{}",
+        found.message
+    );
+    assert!(found.remedy.contains("private window does not help"));
+    assert!(details(check).hops[1].cookies_sent.is_empty());
+    // With a session too, a clean run that still signs in silently shows
+    // the session is not what chose the account.
+    let run = sso(&[
+        "--compare-clean",
+        "--cookie",
+        &session(),
+        &app("/login?domain_hint=lab-network"),
+    ]);
+    let found = finding(sso_check(&run), Code::SsoAutoLogin);
+    assert_eq!(found.evidence["cause"], "ambient");
+    assert!(
+        found
+            .message
+            .contains("a run without any cookie signs in silently too"),
+        "{}",
+        found.message
+    );
+    // The session case, for contrast: the clean run meets the sign-in page.
+    let run = sso(&["--compare-clean", "--cookie", &session(), &app("/login")]);
+    assert_eq!(
+        finding(sso_check(&run), Code::SsoAutoLogin).evidence["cause"],
+        "session"
+    );
+}
+
+#[test]
 fn meta_refresh_hops_are_followed() {
     let run = sso(&[&app("/meta")]);
     let d = details(sso_check(&run)).clone();

@@ -135,7 +135,9 @@
 //! is the user name). Pages are small HTML5 (`text/html; charset=utf-8`); POST bodies are
 //! form-encoded, at most 64 KiB (else `413`); a known path with the wrong method gets `405`.
 //!
-//! The identity provider's session is the cookie `idp_session=USER` (non-empty).
+//! The identity provider's session is the cookie `idp_session=USER` (non-empty). An authorize
+//! request with `domain_hint=lab-network` is signed in as `bob` without any cookie, as the
+//! network vouches for the machine (Windows integrated sign-in).
 //!
 //! | identity provider route | response |
 //! |---|---|
@@ -155,7 +157,7 @@
 //!
 //! | app route | response |
 //! |---|---|
-//! | `GET /login` | 302 to the identity provider's `/oauth2/authorize?client_id=lab-app&redirect_uri=http%3A%2F%2Fapp.sp.test%3A{port}%2Fcallback&response_type=code&state=st1&scope=openid+email` with `Set-Cookie: sp_state=st1; Path=/; HttpOnly` (no `SameSite`; `?samesite=Lax` or `Strict` adds that attribute, `None` adds `SameSite=None; Secure`). `?prompt=…` and `?max_age=…` are passed on; `?mode=form_post` adds `response_mode=form_post` and uses `/callback-post`; `?client=X` sends `client_id=X`; `?silent=1` sends `prompt=none` |
+//! | `GET /login` | 302 to the identity provider's `/oauth2/authorize?client_id=lab-app&redirect_uri=http%3A%2F%2Fapp.sp.test%3A{port}%2Fcallback&response_type=code&state=st1&scope=openid+email` with `Set-Cookie: sp_state=st1; Path=/; HttpOnly` (no `SameSite`; `?samesite=Lax` or `Strict` adds that attribute, `None` adds `SameSite=None; Secure`). `?prompt=…`, `?max_age=…` and `?domain_hint=…` are passed on; `?mode=form_post` adds `response_mode=form_post` and uses `/callback-post`; `?client=X` sends `client_id=X`; `?silent=1` sends `prompt=none` |
 //! | `GET /saml/login` | 302 to the identity provider's `/saml/sso?SAMLRequest=…&RelayState=rs1` (a fixed request), same cookie; `?force=1` adds `ForceAuthn=true` |
 //! | `GET /callback` | with `error`: 302 to `/app-error?error=…&error_description=…`. Else with the cookie `sp_state=st1` and `state=st1`: 302 to `/app`; otherwise 400 `state mismatch` |
 //! | `POST /callback-post`, `POST /saml/acs` | with the cookie `sp_state=st1`: 302 to `/app`; otherwise 400 `state cookie missing` |
