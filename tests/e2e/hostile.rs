@@ -114,3 +114,28 @@ fn endless_body_keeps_memory_bounded() {
         "peak RSS {peak_kib} KiB"
     );
 }
+
+/// A proxy whose answer to CONNECT never ends its header: a broken proxy,
+/// named as such; the target behind it was never reached, so nothing is
+/// blamed on its TLS.
+#[test]
+fn a_proxy_whose_connect_answer_never_ends_is_the_proxy_s_failure() {
+    let lab = lab();
+    let target = format!("https://good.lab.test:{}/", lab.https.port());
+    let proxy = format!("http://{}", lab.proxy.endless);
+    let run = run_json(&["--timeout", "5s", "--proxy", &proxy, &target]);
+    let check = run.check(&target);
+    assert_eq!(codes(check), [Code::ProxyDenied], "{check:#?}");
+    let finding = &check.findings[0];
+    assert_eq!(finding.evidence["proxy"], format!("{proxy}/"));
+    assert!(
+        finding.message.contains(&proxy) && finding.message.contains("did not end"),
+        "{}",
+        finding.message
+    );
+    assert!(!finding.remedy.contains("policy"), "{}", finding.remedy);
+    match &check.details {
+        Details::Endpoint(d) => assert!(d.hops[0].tls.is_none(), "{:#?}", d.hops[0]),
+        _ => panic!("no details: {check:#?}"),
+    }
+}

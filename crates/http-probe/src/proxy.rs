@@ -275,7 +275,36 @@ pub async fn connect(
                 None,
             );
         }
-        Ok(Ok(head)) => head,
+        Ok(Ok((head, HeadEnd::Complete))) => head,
+        Ok(Ok((head, end))) => {
+            // Whatever the status line says, a head that does not end is
+            // no tunnel: what follows would be read as the target's bytes.
+            let how = if end == HeadEnd::TooLong {
+                format!("whose header did not end within {} KiB", MAX_HEAD / 1024)
+            } else {
+                "and closed the connection before its header ended".to_owned()
+            };
+            return failed(
+                Finding::new(
+                    Code::ProxyDenied,
+                    format!("the proxy {proxy_name} answered CONNECT {authority} {how}"),
+                )
+                .with_remedy(
+                    "The proxy's answer to CONNECT is broken, so no tunnel was opened and the target was never reached: check the proxy (or whatever listens on its port) and its logs.",
+                )
+                .with(
+                    "status_line",
+                    head.lines()
+                        .next()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(200)
+                        .collect::<String>(),
+                )
+                .with("head_bytes", head.len()),
+                parse_status(&head),
+            );
+        }
     };
     let status = parse_status(&head);
     match status {
@@ -468,12 +497,33 @@ fn upstream_failed(
         .with("squid_error", header("x-squid-error"))
 }
 
-/// The response head, up to the empty line (at most 64 KiB). Reads one
-/// byte at a time so that nothing of the tunnel after the head is consumed.
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
+/// Most bytes of a CONNECT response head read.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// How the proxy's response head ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeadEnd {
+    /// The empty line came.
+    Complete,
+    /// [`MAX_HEAD`] bytes came without the empty line.
+    TooLong,
+    /// The proxy closed the connection before the empty line.
+    Cut,
+}
+
+/// The response head, up to the empty line (at most [`MAX_HEAD`] bytes).
+/// Reads one byte at a time so that nothing of the tunnel after the head is
+/// consumed.
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<(String, HeadEnd)> {
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
+    let end = loop {
+        if head.ends_with(b"\r\n\r\n") {
+            break HeadEnd::Complete;
+        }
+        if head.len() >= MAX_HEAD {
+            break HeadEnd::TooLong;
+        }
         if stream.read(&mut byte).await? == 0 {
             if head.is_empty() {
                 return Err(std::io::Error::new(
@@ -481,14 +531,11 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
                     "no answer",
                 ));
             }
-            break;
+            break HeadEnd::Cut;
         }
         head.push(byte[0]);
-        if head.len() > 64 * 1024 {
-            break;
-        }
-    }
-    Ok(String::from_utf8_lossy(&head).into_owned())
+    };
+    Ok((String::from_utf8_lossy(&head).into_owned(), end))
 }
 
 fn parse_status(head: &str) -> Option<u16> {

@@ -70,6 +70,7 @@
 //! | `auth` | like `open`, but requires `Proxy-Authorization: Basic dXNlcjpwYXNz` (`user:pass`); otherwise `407 Proxy Authentication Required` with `Proxy-Authenticate: Basic realm="lab"` and closes |
 //! | `deny` | `403 Forbidden` (short text body, `Content-Length`) to every request, then closes |
 //! | `close` | reads the request head, then closes without answering (the client reads EOF) |
+//! | `endless` | reads the request head, answers `HTTP/1.1 200 Connection established\r\n`, then header lines `X-Pad-{n}: aaa…` of 1 KiB each, never the empty line that ends the head, until the client closes (at most 16 MiB), then closes |
 //!
 //! # Hostile HTTP servers (`lab.hostile`)
 //!

@@ -41,6 +41,9 @@ pub struct ProxyLab {
     pub deny: SocketAddr,
     /// Reads the request head and closes without answering.
     pub close: SocketAddr,
+    /// Answers `HTTP/1.1 200 Connection established` and then header lines that never end
+    /// (`X-Pad-{n}: aaa…`, 1 KiB each) until the client closes, or 16 MiB were written.
+    pub endless: SocketAddr,
 }
 
 impl ProxyLab {
@@ -50,6 +53,7 @@ impl ProxyLab {
         auth: crate::UNBOUND,
         deny: crate::UNBOUND,
         close: crate::UNBOUND,
+        endless: crate::UNBOUND,
     };
 
     /// Binds and spawns the four proxies. Runs inside the lab runtime.
@@ -62,6 +66,7 @@ impl ProxyLab {
             auth: bind("authenticating proxy", Mode::Auth).await?,
             deny: bind("denying proxy", Mode::Deny).await?,
             close: bind("closing proxy", Mode::Close).await?,
+            endless: bind("endless proxy", Mode::Endless).await?,
         })
     }
 }
@@ -77,6 +82,8 @@ pub(crate) enum Mode {
     Deny,
     /// Reads the request head and closes without a word.
     Close,
+    /// `200`, then a response head that never ends.
+    Endless,
 }
 
 /// Accept loop of one proxy. Runs until the runtime shuts down.
@@ -117,9 +124,37 @@ async fn handle(mut stream: TcpStream, mode: Mode) {
             )
             .await;
         }
+        Mode::Endless => {
+            let _ = endless_head(&mut stream).await;
+        }
         Mode::Open | Mode::Auth => proxy(stream, &head, raw_head.rest).await,
         Mode::Close => {}
     }
+}
+
+/// Most bytes the `endless` proxy writes before it gives up on a client that keeps reading.
+const ENDLESS_LIMIT: usize = 16 * 1024 * 1024;
+
+/// `200 Connection established`, then 1 KiB header lines, never the empty line that ends the
+/// head; stops when the client leaves or after [`ENDLESS_LIMIT`] bytes.
+async fn endless_head(stream: &mut TcpStream) -> std::io::Result<()> {
+    stream
+        .write_all(b"HTTP/1.1 200 Connection established\r\n")
+        .await?;
+    let mut line = Vec::with_capacity(1024);
+    let mut written = 0;
+    for n in 0.. {
+        if written > ENDLESS_LIMIT {
+            break;
+        }
+        line.clear();
+        line.extend_from_slice(format!("X-Pad-{n}: ").as_bytes());
+        line.resize(1022, b'a');
+        line.extend_from_slice(b"\r\n");
+        stream.write_all(&line).await?;
+        written += line.len();
+    }
+    stream.shutdown().await
 }
 
 /// `Proxy-Authorization: Basic dXNlcjpwYXNz` (scheme case-insensitive).
