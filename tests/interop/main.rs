@@ -28,5 +28,5 @@ mod tls;
 #[path = "../support/mod.rs"]
 mod support;
 
-pub(crate) use servers::{Server, TempDir, curl, require, tool};
+pub(crate) use servers::{Server, TempDir, case_pki, curl, openssl, require, tool};
 pub(crate) use support::{Run, codes, command, finding, run_with};

@@ -15,7 +15,7 @@ use std::process::Command;
 use reach_report::{Check, Code};
 
 use crate::browser::{Judgement, Spec, compare, judge, node, node_dir, sso_details};
-use crate::{Run, Server, TempDir, codes, command, require, run_with};
+use crate::{Run, Server, TempDir, case_pki, codes, command, run_with};
 
 const APP: &str = "app.oidc-app.test";
 const IDP: &str = "idp.oidc-idp.test";
@@ -30,74 +30,6 @@ struct Lab {
     app_ip: String,
     idp_ip: String,
     _server: Server,
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new(require("openssl", "openssl"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        output.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// A CA and one leaf for both names, made with the openssl CLI.
-fn pki(dir: &TempDir) {
-    let d = dir.path();
-    let rsa = ["-newkey", "rsa:2048"];
-    let mut root = vec![
-        "req", "-x509", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-    ];
-    root.extend_from_slice(&rsa);
-    root.extend_from_slice(&[
-        "-days",
-        "30",
-        "-subj",
-        "/CN=reach interop OIDC CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(d, &root);
-    let mut req = vec![
-        "req", "-new", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr",
-    ];
-    req.extend_from_slice(&rsa);
-    req.extend_from_slice(&["-subj", "/CN=app.oidc-app.test"]);
-    openssl(d, &req);
-    dir.write(
-        "leaf.ext",
-        &format!(
-            "subjectAltName=DNS:{APP},DNS:{IDP}\nbasicConstraints=CA:FALSE\n\
-             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-        ),
-    );
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "leaf.pem",
-        ],
-    );
 }
 
 impl Lab {
@@ -115,7 +47,7 @@ impl Lab {
     fn start_with(n: u8, response_mode: &str, state_cookie: &str, more: &serde_json::Value) -> Lab {
         let node = node();
         let dir = TempDir::new();
-        pki(&dir);
+        case_pki(dir.path(), "reach interop OIDC CA", "leaf", &[APP, IDP]);
         let app_ip = format!("127.0.4.{}", n * 10 + 1);
         let idp_ip = format!("127.0.4.{}", n * 10 + 2);
         let config = serde_json::json!({

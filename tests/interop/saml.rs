@@ -21,7 +21,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::browser::{Judgement, Spec, Walk, compare, judge, sso_details};
-use crate::{Run, Server, TempDir, codes, command, curl, require, run_with, tool};
+use crate::{
+    Run, Server, TempDir, case_pki, codes, command, curl, openssl, require, run_with, tool,
+};
 
 const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -63,76 +65,17 @@ const PLAIN: Sp = Sp {
     same_site: DEBIAN_SAME_SITE,
 };
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new(require("openssl", "openssl"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        output.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Makes the case's keys in `dir` with the openssl CLI: a CA, the TLS
 /// certificate of both hosts it signs (`tls.pem`, `tls.key`), and the
 /// identity provider's self-signed SAML signing key (`signing.pem`,
 /// `signing.key`), as `SimpleSAMLphp`'s manual makes it. Each case has its
 /// own: another test run cannot swap them under a running server.
 fn make_keys(dir: &Path) {
-    std::fs::create_dir_all(dir).expect("pki dir");
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
-    let mut args = vec![
-        "req", "-x509", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-    ];
-    args.extend_from_slice(&ec);
-    args.extend_from_slice(&[
-        "-days",
-        "30",
-        "-subj",
-        "/CN=SAML Interop CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &args);
-    std::fs::write(
-        dir.join("tls.ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-         extendedKeyUsage=serverAuth\n\
-         subjectAltName=DNS:idp.saml.test,DNS:app.saml.test,DNS:app.sp.test\n",
-    )
-    .expect("ext file");
-    let mut args = vec![
-        "req", "-new", "-nodes", "-keyout", "tls.key", "-out", "tls.csr",
-    ];
-    args.extend_from_slice(&ec);
-    args.extend_from_slice(&["-subj", "/CN=saml.test"]);
-    openssl(dir, &args);
-    openssl(
+    case_pki(
         dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "tls.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-sha256",
-            "-extfile",
-            "tls.ext",
-            "-out",
-            "tls.pem",
-        ],
+        "SAML Interop CA",
+        "tls",
+        &["idp.saml.test", "app.saml.test", "app.sp.test"],
     );
     openssl(
         dir,

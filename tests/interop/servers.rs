@@ -54,6 +54,90 @@ pub(crate) fn curl(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs the openssl CLI in `dir`; panics with what it said when it fails.
+#[track_caller]
+pub(crate) fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new(require("openssl", "openssl"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        output.status.success(),
+        "openssl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A case's own PKI, made with the openssl CLI in `dir`: a CA (`ca.pem`,
+/// `ca.key`, subject `ca_name`) and one server certificate it signs for
+/// `names` (`{leaf}.pem`, `{leaf}.key`), EC P-256, 30 days. Each case has
+/// its own, so another test run cannot swap them under a running server.
+#[track_caller]
+pub(crate) fn case_pki(dir: &Path, ca_name: &str, leaf: &str, names: &[&str]) {
+    std::fs::create_dir_all(dir).expect("pki dir");
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    let subject = format!("/CN={ca_name}");
+    let mut args = vec![
+        "req", "-x509", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+    ];
+    args.extend_from_slice(&ec);
+    args.extend_from_slice(&[
+        "-days",
+        "30",
+        "-subj",
+        &subject,
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(dir, &args);
+    let san: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+    std::fs::write(
+        dir.join(format!("{leaf}.ext")),
+        format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=serverAuth\nsubjectAltName={}\n",
+            san.join(",")
+        ),
+    )
+    .expect("ext file");
+    let (key, csr, pem, ext) = (
+        format!("{leaf}.key"),
+        format!("{leaf}.csr"),
+        format!("{leaf}.pem"),
+        format!("{leaf}.ext"),
+    );
+    let leaf_subject = format!("/CN={}", names.first().copied().unwrap_or("localhost"));
+    let mut args = vec!["req", "-new", "-nodes", "-keyout", &key, "-out", &csr];
+    args.extend_from_slice(&ec);
+    args.extend_from_slice(&["-subj", &leaf_subject]);
+    openssl(dir, &args);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-sha256",
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
+        ],
+    );
+}
+
 /// A server process of one case, stopped by its PID when dropped.
 pub(crate) struct Server {
     child: Child,

@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 
 use reach_report::{Code, Severity, Status};
 
-use crate::{Run, Server, TempDir, codes, command, curl, finding, require, run_with, tool};
+use crate::{
+    Run, Server, TempDir, codes, command, curl, finding, openssl, require, run_with, tool,
+};
 
 /// A PKI made with the openssl CLI as people make it: a root, an
 /// intermediate, and leaves of every shape the cases need.
@@ -22,20 +24,6 @@ impl Pki {
     pub(crate) fn path(&self, name: &str) -> String {
         self.dir.join(name).display().to_string()
     }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new(require("openssl", "openssl"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        output.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// A leaf signed by `ca` (`root` or `int`), with `ext` as its extensions.
