@@ -13,6 +13,7 @@ mod fuzz_corpus;
 mod hostile;
 mod malformed;
 mod oauth;
+mod outputs;
 mod proxy;
 mod redaction;
 mod reliability;
@@ -22,7 +23,9 @@ mod tls;
 
 #[path = "../support/mod.rs"]
 mod support;
-pub(crate) use support::{PROXY_VARS, Run, assert_fails_with, codes, command, finding, run_with};
+pub(crate) use support::{
+    PROXY_VARS, Run, assert_fails_with, bin, codes, command, finding, run_with,
+};
 
 use std::sync::OnceLock;
 

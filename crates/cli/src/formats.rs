@@ -52,7 +52,12 @@ pub(crate) fn markdown(report: &Report) -> String {
     let _ = writeln!(
         out,
         "# reach report: {}\n",
-        if bad == 0 && s.warn == 0 {
+        if s.cancelled > 0 {
+            format!(
+                "interrupted, {} of {total} checks cancelled ({bad} failed, {} warned)",
+                s.cancelled, s.warn
+            )
+        } else if bad == 0 && s.warn == 0 {
             format!("all {total} checks passed")
         } else if bad == 0 {
             format!("{} of {total} checks warned", s.warn)
@@ -74,8 +79,16 @@ pub(crate) fn markdown(report: &Report) -> String {
     let _ = writeln!(out, "| duration | {:.0} ms |", report.duration_ms);
     let _ = writeln!(
         out,
-        "| result | {} pass · {} warn · {} fail · {} error |\n",
-        s.pass, s.warn, s.fail, s.error
+        "| result | {} pass · {} warn · {} fail · {} error{} |\n",
+        s.pass,
+        s.warn,
+        s.fail,
+        s.error,
+        if s.cancelled > 0 {
+            format!(" · {} cancelled", s.cancelled)
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(out, "## Checks\n");
     let _ = writeln!(
@@ -181,15 +194,14 @@ fn xml(text: &str) -> String {
 /// `JUnit` XML: one `testcase` per check; a failed check carries a
 /// `failure`, a check that could not run an `error`, both with every
 /// finding's message and remedy; warnings go to `system-out` (and are
-/// failures with `--strict`).
+/// failures with `--strict`). A check an interrupted run cancelled is
+/// `skipped`, never an empty (passing) testcase.
 pub(crate) fn junit(report: &Report, strict: bool) -> String {
     let failed = |c: &Check| c.status == Status::Fail || (strict && c.status == Status::Warn);
     let failures = report.checks.iter().filter(|c| failed(c)).count();
-    let errors = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Error)
-        .count();
+    let count = |status: Status| report.checks.iter().filter(|c| c.status == status).count();
+    let errors = count(Status::Error);
+    let skipped = count(Status::Cancelled);
     let secs = report.duration_ms / 1000.0;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -199,7 +211,7 @@ pub(crate) fn junit(report: &Report, strict: bool) -> String {
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"reach\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{secs:.3}\" timestamp=\"{}\" hostname=\"{}\">",
+        "  <testsuite name=\"reach\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{secs:.3}\" timestamp=\"{}\" hostname=\"{}\">",
         report.checks.len(),
         xml(&report.started_at),
         xml(report.host.as_deref().unwrap_or("localhost"))
@@ -237,6 +249,13 @@ pub(crate) fn junit(report: &Report, strict: bool) -> String {
         let (message, kind_attr) = first.map_or((String::new(), String::new()), |f| {
             (f.message.clone(), f.code.name().to_owned())
         });
+        if c.status == Status::Cancelled {
+            let _ = writeln!(
+                out,
+                ">\n      <skipped message=\"cancelled\">the run was interrupted (Ctrl-C or SIGTERM) before this check ended</skipped>\n    </testcase>"
+            );
+            continue;
+        }
         let element = if c.status == Status::Error {
             Some("error")
         } else if failed(c) {

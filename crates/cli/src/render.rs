@@ -93,12 +93,17 @@ pub(crate) fn text(report: &Report, style: TextStyle) -> String {
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "{} {} pass, {} warn, {} fail, {} error · {} checks in {:.1} ms · {} {}",
+        "{} {} pass, {} warn, {} fail, {} error{} · {} checks in {:.1} ms · {} {}",
         p.bold("summary:"),
         s.pass,
         s.warn,
         s.fail,
         s.error,
+        if s.cancelled > 0 {
+            format!(", {} cancelled", s.cancelled)
+        } else {
+            String::new()
+        },
         report.checks.len(),
         report.duration_ms,
         report.tool.name,
