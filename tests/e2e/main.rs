@@ -19,6 +19,7 @@ mod redaction;
 mod reliability;
 mod run;
 mod sso;
+mod true_causes;
 mod tls;
 
 #[path = "../support/mod.rs"]

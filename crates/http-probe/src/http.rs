@@ -94,6 +94,10 @@ where
                 result.tls_error = Some(tls.clone());
                 return result;
             }
+            if let Some(finding) = own_limit(e.as_ref(), request.url) {
+                result.findings.push(finding);
+                return result;
+            }
             let announced = result
                 .phase
                 .headers
@@ -145,6 +149,91 @@ where
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The longest request target the `http` crate (and so hyper) can carry.
+pub const MAX_URI_BYTES: usize = u16::MAX as usize - 1;
+/// Most bytes of a response head read (hyper's `max_header_size`).
+pub const MAX_HEAD_BYTES: usize = 128 * 1024;
+/// Most headers of a response read.
+pub const MAX_HEADERS: usize = 200;
+
+/// The request was not sent: its target is longer than [`MAX_URI_BYTES`].
+#[derive(Debug)]
+struct UriTooLong {
+    bytes: usize,
+}
+
+impl std::fmt::Display for UriTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the URL is {} bytes long, more than the {MAX_URI_BYTES} an HTTP request can carry",
+            self.bytes
+        )
+    }
+}
+
+impl std::error::Error for UriTooLong {}
+
+/// The first characters of a URL too long to show whole.
+fn shortened(url: &Url) -> String {
+    const SHOWN: usize = 120;
+    let text = url.as_str();
+    if text.chars().count() <= SHOWN {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(SHOWN).collect();
+    format!("{head}…")
+}
+
+/// A limit of reach's own that the exchange ran into (a URL too long to
+/// send, a response head too large to read), with its true cause: these
+/// are not "something else answers".
+fn own_limit(error: &(dyn std::error::Error + 'static), url: &Url) -> Option<Finding> {
+    if let Some(long) = error.downcast_ref::<UriTooLong>() {
+        let bytes = long.bytes;
+        return Some(
+            Finding::new(
+                Code::HttpProtocolError,
+                format!(
+                    "{} was not requested: the URL is {bytes} bytes long, more than the {MAX_URI_BYTES} an HTTP request line can carry (servers usually refuse far less, often 8 KiB, with 414 URI Too Long)",
+                    shortened(url)
+                ),
+            )
+            .with_remedy(
+                "The URL is too long to be requested. If a redirect or a page keeps lengthening it (a parameter added again at every hop), that loop is the server's fault: see the hops before this one. Otherwise shorten the URL.",
+            )
+            .with("url_bytes", bytes)
+            .with("max_url_bytes", MAX_URI_BYTES),
+        );
+    }
+    let mut current = Some(error);
+    for _ in 0..16 {
+        let e = current?;
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse_too_large)
+        {
+            return Some(
+                Finding::new(
+                    Code::HttpProtocolError,
+                    format!(
+                        "{} answered with a response head larger than reach reads ({} KiB or {MAX_HEADERS} headers): no usable response",
+                        shortened(url),
+                        MAX_HEAD_BYTES / 1024
+                    ),
+                )
+                .with_remedy(
+                    "The server's response header is too large: browsers and proxies refuse such a header too. The usual cause is too many or too large cookies (Set-Cookie): clear the site's cookies, or have the service set fewer.",
+                )
+                .with("error", e.to_string())
+                .with("max_head_bytes", MAX_HEAD_BYTES)
+                .with("max_headers", MAX_HEADERS),
+            );
+        }
+        current = e.source();
+    }
+    None
+}
+
 /// The TLS error behind an HTTP failure, if there is one. h2 keeps its I/O
 /// error out of `source()`, so it is asked directly.
 fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
@@ -173,6 +262,16 @@ where
 {
     let io = TokioIo::new(stream);
     let url = request.url;
+    // The `http` crate refuses a longer URI with only a string to say so.
+    let target_bytes = match (protocol, request.forward_proxy) {
+        (Protocol::Http1, None) => url[url::Position::BeforePath..url::Position::AfterQuery].len(),
+        _ => url.as_str().len(),
+    };
+    if target_bytes > MAX_URI_BYTES {
+        return Err(Box::new(UriTooLong {
+            bytes: target_bytes,
+        }));
+    }
     let mut builder = Request::builder().method(request.method.clone());
     let has_header =
         |name: &http::header::HeaderName| request.headers.iter().any(|(n, _)| n == name);
@@ -183,8 +282,8 @@ where
             // most 128 KiB and 200 headers; the body is counted, not kept.
             let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
                 .max_buf_size(256 * 1024)
-                .max_header_size(128 * 1024)
-                .max_headers(200)
+                .max_header_size(MAX_HEAD_BYTES)
+                .max_headers(MAX_HEADERS)
                 .handshake(io)
                 .await?;
             let mut guard = AbortOnDrop(tokio::spawn(conn));

@@ -314,14 +314,21 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
             && status >= 400
             && !last_hop_failed
         {
-            findings.push(
-                Finding::new(
-                    Code::HttpStatusError,
-                    format!("{} answered {status}", last.url),
-                )
-                .with("status", status)
-                .with("url", &last.url),
-            );
+            let mut finding = Finding::new(
+                Code::HttpStatusError,
+                format!("{} answered {status}", last.url),
+            )
+            .with("status", status)
+            .with("url", &last.url);
+            if status == 414 {
+                finding.message = format!(
+                    "{} answered 414 URI Too Long: the URL ({} bytes) is longer than the server accepts",
+                    last.url,
+                    last.url.len()
+                );
+                finding = finding.with_remedy("The server refuses URLs this long (many allow about 8 KiB). Shorten the URL; if a redirect made it this long (a parameter added again at every hop), the redirecting service is at fault.");
+            }
+            findings.push(finding);
         }
         details.timings = last.timings;
         if details.hops.len() > 1 {

@@ -173,6 +173,9 @@ impl Idp {
             (Verb::Get, "/loop/a") => http::redirect("/loop/b"),
             (Verb::Get, "/loop/b") => http::redirect("/loop/a"),
             (Verb::Get, "/again") => again(call),
+            (Verb::Get, "/cookie-flood") => cookie_flood(),
+            (Verb::Get, "/grow") => grow(call),
+            (Verb::Get, "/limited") => limited(call),
             (Verb::Get, _) if path.starts_with("/chain/") => chain(path),
             // Redirects a client must not (or cannot) follow.
             (Verb::Get, "/bad-location") => http::redirect("http://[::1"),
@@ -184,7 +187,7 @@ impl Idp {
                 _,
                 "/login" | "/saml/login" | "/callback" | "/app" | "/app-error" | "/meta"
                 | "/loop/a" | "/loop/b" | "/again" | "/bad-location" | "/js-location"
-                | "/empty-location" | "/nowhere-location",
+                | "/empty-location" | "/nowhere-location" | "/cookie-flood" | "/grow" | "/limited",
             ) => method_not_allowed("GET, HEAD"),
             _ => not_found(),
         }
@@ -633,6 +636,58 @@ fn again(call: &Call) -> Response<Body> {
         html(StatusCode::OK, "Signed in - Lab App", "<p>Signed in</p>")
     } else {
         set_cookie(http::redirect("/again"), "visited=1; Path=/")
+    }
+}
+
+/// Number of `Set-Cookie` headers `/cookie-flood` sends.
+pub(crate) const FLOOD_COOKIES: usize = 90;
+/// Length of each `/cookie-flood` cookie's value.
+pub(crate) const FLOOD_COOKIE_LEN: usize = 2000;
+/// Length of `x` on the first `/grow` page's refresh URL; it doubles at every hop.
+pub(crate) const GROW_START: usize = 4096;
+
+/// `GET /cookie-flood`: 302 to `/app` with [`FLOOD_COOKIES`] `Set-Cookie` headers
+/// `flood{n}=aaa…` ([`FLOOD_COOKIE_LEN`] bytes of value each, 180 KB in all): a response head
+/// larger than clients read.
+fn cookie_flood() -> Response<Body> {
+    let value = "a".repeat(FLOOD_COOKIE_LEN);
+    let mut response = http::redirect("/app");
+    for n in 0..FLOOD_COOKIES {
+        response = set_cookie(response, &format!("flood{n}={value}; Path=/"));
+    }
+    response
+}
+
+/// `GET /grow?x=…`: a page whose meta refresh goes to `/grow` with `x` twice as long (`x` of
+/// [`GROW_START`] `a` when the request has none), so the URL grows until no client can send it.
+fn grow(call: &Call) -> Response<Body> {
+    let x = match call.query("x") {
+        Some(x) if !x.is_empty() => x.repeat(2),
+        _ => "a".repeat(GROW_START),
+    };
+    let page = document(
+        "Growing",
+        &format!(
+            "<meta http-equiv=\"refresh\" content=\"0; url=/grow?x={}\">\n",
+            escape(&x)
+        ),
+        "<body>",
+        "<p>Redirecting</p>",
+    );
+    html_response(StatusCode::OK, page)
+}
+
+/// Longest query `/limited` accepts, as nginx's default buffers allow about 8 KiB.
+pub(crate) const LIMITED_QUERY: usize = 8192;
+
+/// `GET /limited`: `414 URI Too Long` when the decoded query is longer than
+/// [`LIMITED_QUERY`] bytes, else the app page.
+fn limited(call: &Call) -> Response<Body> {
+    let query: usize = call.query.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    if query > LIMITED_QUERY {
+        error_page(StatusCode::URI_TOO_LONG, "uri too long")
+    } else {
+        html(StatusCode::OK, "Limited", "<p>Short enough</p>")
     }
 }
 

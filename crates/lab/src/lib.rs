@@ -172,6 +172,9 @@
 //! | `GET /js-location` | 302 with `Location: javascript:alert(1)` |
 //! | `GET /empty-location` | 302 with an empty `Location` (the line `location: ` on the wire) |
 //! | `GET /nowhere-location` | 302 with `Location: //` (scheme-relative, without a host) |
+//! | `GET /cookie-flood` | 302 to `/app` with 90 headers `Set-Cookie: flood{n}=aaa…; Path=/` (`n` 0 to 89, values of 2,000 `a`): a head of about 180 KB |
+//! | `GET /grow` | 200, title `Growing`, `<meta http-equiv="refresh" content="0; url=/grow?x=X">` where `X` is 4,096 `a` without `x` (or an empty one), else the request's `x` twice: the URL doubles at every hop |
+//! | `GET /limited` | `414 URI Too Long` (an error page, `uri too long`) when the query's decoded names and values come to more than 8,192 bytes; else 200, title `Limited` |
 //!
 //! The four malformed redirects have the same small text body as the other redirects
 //! (`redirecting to LOCATION\n`, `text/plain`).

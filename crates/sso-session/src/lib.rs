@@ -878,6 +878,15 @@ pub async fn walk(
                 .filter(|f| f.code != Code::HttpStatusError),
         );
         hop.status = http.status;
+        let Some(status) = http.status else {
+            // The server was reached but gave no usable response (a head
+            // too large, a URL too long to send, a timeout, not HTTP): the
+            // hop's own finding says which, and the chain ends here.
+            mark(&mut hop, "no_response");
+            end = Some(("no_response".to_owned(), index, step.url.to_string()));
+            chain.hops.push(hop);
+            break;
+        };
         for header in &http.headers {
             if header.name.eq_ignore_ascii_case("set-cookie")
                 && let Some(set) = jar.store(&header.value, &step.url)
@@ -905,7 +914,6 @@ pub async fn walk(
                 chain.negotiate = true;
             }
         }
-        let status = http.status.unwrap_or(0);
         let location = http
             .headers
             .iter()
@@ -1146,6 +1154,12 @@ fn summary(chain: &Chain, kind: &str, at: usize) -> String {
                 .unwrap_or_default()
         ),
         "redirect_loop" => format!("a redirect loop after {}", hops(at)),
+        "no_response" => format!(
+            "no usable response at hop {at}: {}",
+            hop.and_then(|h| Url::parse(&h.url).ok())
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
         _ => format!("no end within {}", hops(at)),
     }
 }
