@@ -159,3 +159,85 @@ fn text_of_an_interrupted_run_counts_the_cancelled_checks() {
         "{summary}"
     );
 }
+
+/// Whether `unshare -rm` can give this test a mount namespace of its own
+/// (root, or a user allowed unprivileged user namespaces).
+fn private_mounts() -> bool {
+    Command::new("unshare")
+        .args(["-rm", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn output_to_a_full_filesystem_is_an_output_error() {
+    if !private_mounts() {
+        // Said loudly: this case needs a tiny filesystem of its own.
+        eprintln!(
+            "SKIPPED output_to_a_full_filesystem_is_an_output_error: `unshare -rm` is not allowed here (run as root, or allow unprivileged user namespaces); the standard-output case below still runs"
+        );
+        return;
+    }
+    let lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().display().to_string();
+    // In a private mount namespace: a 64 KiB tmpfs, filled up, then reach
+    // with `-o` into it; what is left there is listed on stderr.
+    let script = r#"mount -t tmpfs -o size=64k tmpfs "$1" || exit 97
+dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null
+shift
+"$@"
+code=$?
+echo "left:" $(ls -A "$0") >&2
+exit $code"#;
+    let out = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script, &mount, &mount])
+        .arg(bin())
+        .args(["check", "--json", "-o"])
+        .arg(format!("{mount}/report.json"))
+        .arg(format!("http://{}/", lab.http))
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(97), "tmpfs not mounted: {stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let report: reach_report::Report = serde_json::from_str(&stdout).expect("the report on stdout");
+    assert_eq!(report.checks.len(), 1);
+    assert!(
+        stderr.contains(&format!(
+            "cannot write -o {mount}/report.json: No space left on device"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("os error"), "{stderr}");
+    // Only the filler: no temp file, no half report.
+    assert!(stderr.contains("left: fill\n"), "{stderr}");
+}
+
+#[test]
+fn standard_output_on_a_full_device_is_an_output_error() {
+    let lab = lab();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Command::new(bin())
+        .args(["check", "--json"])
+        .arg(format!("http://{}/", lab.http))
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the report to standard output: No space left on device"),
+        "{stderr}"
+    );
+}

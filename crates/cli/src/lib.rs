@@ -11,6 +11,7 @@ mod check;
 mod formats;
 #[doc(hidden)]
 pub mod fuzzing;
+mod input;
 mod limits;
 mod oauth;
 mod partial;
@@ -312,7 +313,14 @@ fn emit(cli: &Cli, text: &str) -> anyhow::Result<()> {
             .and_then(|()| stdout.flush())
         {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            other => Ok(other?),
+            // `> /dev/full`, a full disk behind a redirection: an output
+            // error, like `-o`.
+            Err(e) => Err(UsageError(format!(
+                "cannot write the report to standard output: {}",
+                io_reason(&e)
+            ))
+            .into()),
+            Ok(()) => Ok(()),
         }
     }
 }
@@ -326,12 +334,34 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| UsageError(format!("cannot write -o {}: {e}", path.display())))?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path)
-        .map_err(|e| UsageError(format!("cannot write -o {}: {}", path.display(), e.error)))?;
+    // Every failure here is the output's (no space left, no permission, a
+    // read-only place): an output error, exit 2, never an internal one. A
+    // temp file that could not be filled is removed when `tmp` drops.
+    let cannot = |e: &std::io::Error| {
+        UsageError(format!(
+            "cannot write -o {}: {}",
+            path.display(),
+            io_reason(e)
+        ))
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
+    let file = tmp.as_file_mut();
+    file.write_all(bytes)
+        .and_then(|()| file.flush())
+        .map_err(|e| cannot(&e))?;
+    tmp.persist(path).map_err(|e| cannot(&e.error))?;
     Ok(())
+}
+
+/// An I/O error as people read it: `No space left on device`, without
+/// the `(os error 28)` the standard library appends (nor the temp file's
+/// path tempfile adds after it).
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
