@@ -112,3 +112,21 @@ fn a_414_says_the_url_is_too_long() {
     assert!(f.message.contains("URI Too Long"), "{}", f.message);
     assert!(f.remedy.contains("Shorten the URL"), "{}", f.remedy);
 }
+
+/// A certificate chain over the 64 KiB a TLS client accepts: the true cause,
+/// not "does not answer with TLS".
+#[test]
+fn a_certificate_chain_too_large_is_named_as_such() {
+    let target = format!("https://good.lab.test:{}/", lab().tls.huge_chain.port());
+    let run = crate::run_json(&[&target]);
+    let check = run.check(&target);
+    let f = finding(check, Code::TlsHandshakeFailed);
+    assert!(
+        !f.message.contains("does not answer with TLS"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("certificate message"), "{}", f.message);
+    assert!(f.remedy.contains("64 KiB"), "{}", f.remedy);
+    assert_eq!(check.status, Status::Fail);
+}

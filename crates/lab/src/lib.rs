@@ -55,6 +55,7 @@
 //! | `alert` | raw TCP: reads the first TLS record (at most 16 KiB and 2 s), answers the fatal `handshake_failure` alert `15 03 03 00 02 02 28` and closes |
 //! | `legacy` | raw TCP, "speaks only TLS 1.0": reads the first record (bounded as above), then answers **any** `ClientHello` with one record `16 03 01 00 2e` holding a `ServerHello` (`server_version` `03 01` at byte offset 9 of the reply, 32 random bytes, empty session id, cipher suite `00 2f` `TLS_RSA_WITH_AES_128_CBC_SHA`, null compression, no extensions) and a `ServerHelloDone` `0e 00 00 00`; then keeps the connection open up to 2 s (or until the client closes) and closes. It always picks TLS 1.0 |
 //! | `legacy11` | the same, but the `ServerHello` picks TLS 1.1 (`server_version` `03 02`; the record version stays `03 01`) |
+//! | `huge_chain` | app; the `https` leaf followed by copies of the lab CA certificate, 80 KiB or more in all, so the `Certificate` handshake message is larger than the 64 KiB rustls (and most TLS clients) accept |
 //!
 //! # Proxies (`lab.proxy`)
 //!

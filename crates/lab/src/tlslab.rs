@@ -85,7 +85,13 @@ pub struct TlsLab {
     pub legacy: SocketAddr,
     /// Like `legacy`, but the `ServerHello` picks TLS 1.1 (`03 02`).
     pub legacy11: SocketAddr,
+    /// App; the `https` leaf followed by copies of the lab CA certificate, 80 KiB
+    /// or more in all: a `Certificate` message larger than the 64 KiB TLS clients accept.
+    pub huge_chain: SocketAddr,
 }
+
+/// Least size of the certificates `huge_chain` sends.
+pub(crate) const HUGE_CHAIN_BYTES: usize = 80 * 1024;
 
 impl TlsLab {
     /// Writes the client certificates, keys and the intercepting CA into `dir`. The addresses
@@ -114,6 +120,7 @@ impl TlsLab {
             alert: UNBOUND,
             legacy: UNBOUND,
             legacy11: UNBOUND,
+            huge_chain: UNBOUND,
         })
     }
 }
@@ -130,6 +137,7 @@ pub(crate) struct TlsConfigs {
     full_chain: Arc<ServerConfig>,
     client_auth: Arc<ServerConfig>,
     intercepted: Arc<ServerConfig>,
+    huge_chain: Arc<ServerConfig>,
 }
 
 impl TlsConfigs {
@@ -170,8 +178,25 @@ impl TlsConfigs {
                 Some(verifier),
             )?),
             intercepted: of(&tls.intercepted)?,
+            huge_chain: Arc::new(server_config(
+                &provider,
+                huge_chain(pki),
+                &pki.leaf_key,
+                None,
+            )?),
         })
     }
+}
+
+/// The `https` leaf, then the lab CA certificate again and again, [`HUGE_CHAIN_BYTES`] or more.
+fn huge_chain(pki: &Pki) -> Vec<CertificateDer<'static>> {
+    let mut chain = vec![pki.leaf_der.clone()];
+    let mut bytes = pki.leaf_der.len();
+    while bytes < HUGE_CHAIN_BYTES {
+        bytes += pki.tls.lab_ca_der.len();
+        chain.push(pki.tls.lab_ca_der.clone());
+    }
+    chain
 }
 
 /// A rustls server configuration: ring provider only, safe default protocol versions, ALPN `h2`
@@ -217,6 +242,7 @@ pub(crate) async fn start(
     lab.full_chain = bind_app("TLS full-chain", serve(&configs.full_chain)).await?;
     lab.client_auth = bind_app("TLS client-auth", serve(&configs.client_auth)).await?;
     lab.intercepted = bind_app("TLS intercepted", serve(&configs.intercepted)).await?;
+    lab.huge_chain = bind_app("TLS huge-chain", serve(&configs.huge_chain)).await?;
 
     lab.alert = bind_raw("TLS alert", RawMode::Alert).await?;
     lab.legacy = bind_raw("TLS 1.0", RawMode::Legacy { minor: 1 }).await?;

@@ -81,6 +81,9 @@ pub fn alert_name(alert: AlertDescription) -> String {
     out
 }
 
+/// The largest handshake message rustls accepts (its deframer's limit).
+const MAX_HANDSHAKE_MESSAGE: usize = 0xffff;
+
 /// The finding for a failed handshake (or a TLS failure on the first read,
 /// where TLS 1.3 servers reject a client certificate).
 pub fn finding(error: &rustls::Error, host: &str, phase: &TlsPhase) -> Finding {
@@ -172,6 +175,20 @@ pub fn finding(error: &rustls::Error, host: &str, phase: &TlsPhase) -> Finding {
             ),
         )
         .with("alert", alert_name(*alert)),
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => {
+            Finding::new(
+                Code::TlsHandshakeFailed,
+                format!(
+                    "{host} sent a handshake message larger than the {} KiB TLS clients accept: its certificate message (the chain it presents) is too large",
+                    MAX_HANDSHAKE_MESSAGE / 1024
+                ),
+            )
+            .with_remedy(
+                "The server presents a certificate chain over 64 KiB, which rustls, Go, Java and most TLS clients refuse. Configure it to send only its certificate and the intermediates up to the root (not the root, cross-signs it does not need, or unrelated certificates).",
+            )
+            .with("max_message_bytes", MAX_HANDSHAKE_MESSAGE)
+            .with("reason", "handshake message too large")
+        }
         rustls::Error::InvalidMessage(_) => Finding::new(
             Code::TlsHandshakeFailed,
             format!("{host} does not answer with TLS: what came back is not a TLS record; is this port plain HTTP or another protocol?"),
