@@ -241,3 +241,41 @@ fn standard_output_on_a_full_device_is_an_output_error() {
         "{stderr}"
     );
 }
+
+/// `ESC ] 0 ; … BEL` sets the terminal's title, `ESC [ 2 J` clears it.
+const HOSTILE: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2Jbad\u{9b}31m";
+
+#[test]
+fn control_bytes_from_input_are_escaped_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("allow.txt");
+    std::fs::write(&list, format!("10.0.0.0/8\n{HOSTILE}\n")).unwrap();
+    let list = list.display().to_string();
+    let preflight = dir.path().join("preflight.toml");
+    std::fs::write(
+        &preflight,
+        "[[endpoint]]\nurl = \"http://\\u001b]0;pwned\\u0007\\u001b[2J/\"\n",
+    )
+    .unwrap();
+    let preflight = preflight.display().to_string();
+    let cases: [&[&str]; 5] = [
+        &["allowlist", "--allowlist", &list, "--published", &list],
+        &["explain", HOSTILE],
+        &["check", "--format", HOSTILE, "http://127.0.0.1:9/"],
+        &["check", "--timeout", "1s", &format!("http://{HOSTILE}/")],
+        &["run", &preflight, "--timeout", "1s"],
+    ];
+    for args in cases {
+        let out = Command::new(bin()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.is_empty(), "{args:?}: nothing on stderr");
+        assert!(
+            !stderr.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?}: raw control bytes on stderr: {stderr:?}"
+        );
+        if args[0] != "check" || args[1] != "--format" {
+            // clap strips escape sequences itself; the others show them.
+            assert!(stderr.contains("\\u{1b}"), "{args:?}: {stderr}");
+        }
+    }
+}

@@ -45,6 +45,8 @@ fn code(text: &str) -> String {
 
 /// A ticket-ready Markdown report.
 pub(crate) fn markdown(report: &Report) -> String {
+    // Control characters from input or the network are shown escaped.
+    let report = &crate::render::printable(report);
     let mut out = String::new();
     let s = &report.summary;
     let total = report.checks.len();
@@ -173,7 +175,9 @@ fn severity_word(s: Severity) -> &'static str {
     }
 }
 
-/// XML text and attribute escaping; characters XML 1.0 forbids are dropped.
+/// XML text and attribute escaping; control characters (which XML 1.0
+/// forbids or discourages, and which would drive a terminal showing the
+/// file) are written escaped, as the text report shows them.
 fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -184,7 +188,10 @@ fn xml(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || matches!(c as u32, 0xFFFE | 0xFFFF) => {}
+            c if c.is_control() => {
+                let _ = write!(out, "{}", c.escape_default());
+            }
+            c if matches!(c as u32, 0xFFFE | 0xFFFF) => {}
             c => out.push(c),
         }
     }

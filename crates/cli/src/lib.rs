@@ -55,39 +55,85 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// Writes `text` to stderr as every diagnostic of reach goes there: known
+/// secrets and secret-shaped values redacted, control characters escaped
+/// (line breaks and tabs kept), so that input echoed in a message can
+/// neither leak a secret nor drive the terminal.
+pub(crate) fn to_stderr(text: &str) {
+    let redacted = reach_report::redact::text(text);
+    let shown = render::escape_controls(&redacted, &['\n', '\t']);
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(shown.as_bytes());
+    if !shown.ends_with('\n') {
+        let _ = stderr.write_all(b"\n");
+    }
+    let _ = stderr.flush();
+}
+
+/// `tracing`'s writer: each event goes through [`to_stderr`].
+struct SafeStderr;
+
+impl Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        to_stderr(&String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Runs reach with the process arguments; returns the exit code.
 pub fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap quotes the argument it refused: plain text through
+            // `to_stderr`, so control bytes and secrets in it are shown
+            // safely.
+            to_stderr(&e.render().to_string());
+            return exit::USAGE;
+        }
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
+            // --help, --version: reach's own text, on stdout.
             let _ = e.print();
-            return code;
+            return exit::OK;
         }
     };
     // Diagnostics of reach itself (not the report) go to stderr; RUST_LOG refines.
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| SafeStderr)
+        .with_ansi(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
         )
         .try_init();
-    // A panic is a bug in reach: exit code 3, never 101.
+    // A panic is a bug in reach: exit code 3, never 101. Its message may
+    // quote input: it goes through `to_stderr` like every other line.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        to_stderr(&format!("reach: panic{place}: {payload}"));
+    }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&cli)));
     match outcome {
         Err(_) => {
-            eprintln!("reach: internal error (a bug: please report it)");
+            to_stderr("reach: internal error (a bug: please report it)");
             exit::INTERNAL
         }
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             let usage = e.downcast_ref::<UsageError>().is_some();
-            eprintln!("reach: error: {e:#}");
+            to_stderr(&format!("reach: error: {e:#}"));
             if usage { exit::USAGE } else { exit::INTERNAL }
         }
     }
@@ -169,8 +215,8 @@ fn run_checks(
     report.host = host_name();
     let code = finish(cli, report)?;
     if cancelled {
-        eprintln!(
-            "reach: interrupted: the report holds the checks that finished; the rest are cancelled"
+        to_stderr(
+            "reach: interrupted: the report holds the checks that finished; the rest are cancelled",
         );
         return Ok(exit::INTERRUPTED);
     }
@@ -224,10 +270,7 @@ fn finish(cli: &Cli, report: Report) -> anyhow::Result<i32> {
     // Input errors also go to stderr, so a CI log names them whatever the format.
     for check in report.checks.iter().filter(|c| c.status == Status::Error) {
         for finding in &check.findings {
-            eprintln!(
-                "reach: error: {}",
-                reach_report::redact::text(&finding.message)
-            );
+            to_stderr(&format!("reach: error: {}", finding.message));
         }
     }
     let code = exit_code(&report, out.strict);
@@ -236,8 +279,8 @@ fn finish(cli: &Cli, report: Report) -> anyhow::Result<i32> {
     let mut value = serde_json::to_value(&report)?;
     drop(report);
     if out.no_redact {
-        eprintln!(
-            "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)"
+        to_stderr(
+            "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)",
         );
     } else {
         reach_report::redact::value_in_place(&mut value);

@@ -53,22 +53,34 @@ impl Paint {
     }
 }
 
-/// Control characters from the network (a hostile certificate subject, a
-/// header value) would drive the terminal: text output shows them escaped.
-fn printable(report: &Report) -> Report {
+/// `text` with every control character escaped (`ESC` as `\u{1b}`) except
+/// those in `keep`: bytes from input or the network (a hostile certificate
+/// subject, a header value, an allowlist line) would otherwise drive the
+/// terminal, set its title or clear it. The text report, Markdown and every
+/// line reach writes to stderr go through here.
+pub(crate) fn escape_controls<'a>(text: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
+    let escaped = |c: char| c.is_control() && !keep.contains(&c);
+    if !text.chars().any(escaped) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if escaped(c) {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The report with control characters escaped in every string (see
+/// [`escape_controls`]).
+pub(crate) fn printable(report: &Report) -> Report {
     fn walk(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::String(s) if s.chars().any(char::is_control) => {
-                *s = s
-                    .chars()
-                    .map(|c| {
-                        if c.is_control() {
-                            c.escape_default().to_string()
-                        } else {
-                            c.to_string()
-                        }
-                    })
-                    .collect();
+                *s = escape_controls(s, &[]).into_owned();
             }
             serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
             serde_json::Value::Object(map) => map.values_mut().for_each(walk),
