@@ -130,3 +130,22 @@ fn a_certificate_chain_too_large_is_named_as_such() {
     assert!(f.remedy.contains("64 KiB"), "{}", f.remedy);
     assert_eq!(check.status, Status::Fail);
 }
+
+/// A CNAME loop is named as one, with its chain, not "no address records".
+#[test]
+fn a_cname_loop_is_named_with_its_chain() {
+    let target = format!("https://loop-a.lab.test:{}/", lab().https.port());
+    let run = crate::run_json(&[&target]);
+    let check = run.check(&target);
+    let f = &check.findings[0];
+    assert_eq!(f.code, Code::DnsNoRecords, "{f:#?}");
+    assert!(f.message.contains("CNAME loop"), "{}", f.message);
+    assert!(!f.remedy.contains("family"), "{}", f.remedy);
+    assert!(
+        f.message
+            .contains("loop-a.lab.test → loop-b.lab.test → loop-a.lab.test"),
+        "{}",
+        f.message
+    );
+    assert_eq!(check.status, Status::Fail);
+}

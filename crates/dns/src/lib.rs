@@ -422,7 +422,11 @@ impl Resolver {
         if addresses.is_empty() {
             let failure = answer.failure();
             let server = &self.servers[index];
-            if failure == Failure::Nxdomain && phase.cname_chain.is_empty() {
+            // The resolver drops the chain of a name without addresses:
+            // it is the evidence (a dangling alias, a loop).
+            if matches!(failure, Failure::Nxdomain | Failure::NoRecords)
+                && phase.cname_chain.is_empty()
+            {
                 phase.cname_chain = server.cname_chain(query).await;
             }
             let each = [ServerFailure {
@@ -472,10 +476,23 @@ impl Resolver {
                 };
                 Finding::new(Code::DnsNxdomain, message)
             }
-            Failure::NoRecords => Finding::new(
-                Code::DnsNoRecords,
-                format!("{host} exists but has no A or AAAA record (NODATA from {servers})"),
-            ),
+            Failure::NoRecords => match cname_loop(chain) {
+                Some(names) => Finding::new(
+                    Code::DnsNoRecords,
+                    format!(
+                        "{host} is a CNAME loop: {} (from {servers}), so it never leads to an address",
+                        names.join(" → ")
+                    ),
+                )
+                .with_remedy(
+                    "The name's aliases point back at each other. The owner of the DNS zone must fix the CNAME records so that the chain ends at a name with A or AAAA records.",
+                )
+                .with("cname_loop", names),
+                None => Finding::new(
+                    Code::DnsNoRecords,
+                    format!("{host} exists but has no A or AAAA record (NODATA from {servers})"),
+                ),
+            },
             _ if self.servers.is_empty() => Finding::new(
                 Code::DnsUnreachable,
                 format!("no DNS server is configured to resolve {host}"),
@@ -595,6 +612,18 @@ impl Server {
         }
         chain
     }
+}
+
+/// The names of a CNAME chain that comes back to one of its own names,
+/// from the first to the repeated one (`a → b → a`); `None` when the chain
+/// ends.
+fn cname_loop(chain: &[CnameRecord]) -> Option<Vec<String>> {
+    let bare = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
+    let last = bare(&chain.last()?.target);
+    chain.iter().position(|r| bare(&r.name) == last)?;
+    let mut names: Vec<String> = chain.iter().map(|r| bare(&r.name)).collect();
+    names.push(last);
+    Some(names)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -792,6 +821,33 @@ mod tests {
             let err = bad.parse::<Override>().unwrap_err().to_string();
             assert!(err.contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn a_chain_that_comes_back_is_a_loop() {
+        let r = |name: &str, target: &str| CnameRecord {
+            name: name.to_owned(),
+            target: target.to_owned(),
+            ttl: 60,
+        };
+        assert_eq!(
+            cname_loop(&[r("a.example.", "b.example."), r("b.example.", "A.example.")]),
+            Some(vec![
+                "a.example".to_owned(),
+                "b.example".to_owned(),
+                "a.example".to_owned()
+            ])
+        );
+        assert_eq!(
+            cname_loop(&[r("a.example.", "b.example."), r("b.example.", "b.example.")]),
+            Some(vec![
+                "a.example".to_owned(),
+                "b.example".to_owned(),
+                "b.example".to_owned()
+            ])
+        );
+        assert_eq!(cname_loop(&[r("a.example.", "b.example.")]), None);
+        assert_eq!(cname_loop(&[]), None);
     }
 
     #[test]
