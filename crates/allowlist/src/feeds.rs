@@ -79,8 +79,7 @@ pub fn detect(input: &str) -> Option<FeedFormat> {
     if !looks_like_json(text) {
         return Some(FeedFormat::Cidr);
     }
-    let root = json::parse(text).ok()?;
-    detect_node(&root)
+    detect_node(&sample_document("", text).ok()?)
 }
 
 /// Parses a published JSON feed, all of it or nothing: any entry that does
@@ -131,10 +130,17 @@ pub fn parse_feed_json_partial(
             ),
         }]);
     }
-    let root = parse_json_document(source, input).map_err(|e| vec![e])?;
-    let Some(format) = format.or_else(|| detect_node(&root)) else {
+    validate_json_document(source, input).map_err(|e| vec![e])?;
+    let text = strip_bom(input);
+    // Big feeds (2M prefixes) are read element by element: the top-level
+    // arrays of entries are never held whole. Detection looks at a sample.
+    let format = match format {
+        Some(format) => Some(format),
+        None => detect_node(&sample_document(source, text).map_err(|e| vec![e])?),
+    };
+    let Some(format) = format else {
         return Err(vec![ParseError {
-            origin: origin(source, root.line),
+            origin: origin(source, 1),
             text: clip(first_line(input)),
             reason: format!(
                 "not a published feed of a known shape (tried {})",
@@ -148,6 +154,11 @@ pub fn parse_feed_json_partial(
         ids: HashMap::new(),
         errors: Vec::new(),
     };
+    let streamed = streamed_arrays(format);
+    let root = json::parse_streaming(text, &|key| streamed.contains(&key), &mut |key, item| {
+        read_item(&mut reader, format, key, &item);
+    })
+    .map_err(|f| vec![json_error(source, text, &f)])?;
     let version = match format {
         FeedFormat::Aws => read_aws(&mut reader, &root),
         FeedFormat::Azure => read_azure(&mut reader, &root),
@@ -286,58 +297,52 @@ impl Reader<'_> {
     }
 }
 
-fn read_aws(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
-    let v4 = root.get("prefixes");
-    let v6 = root.get("ipv6_prefixes");
-    if v4.is_none() && v6.is_none() {
-        return Err("no `prefixes` or `ipv6_prefixes` array".to_owned());
+/// The top-level arrays of entries of `format`, read one element at a
+/// time. GitHub's arrays are small, and which of them hold addresses is
+/// decided from the whole array, so they are kept.
+fn streamed_arrays(format: FeedFormat) -> &'static [&'static str] {
+    match format {
+        FeedFormat::Aws => &["prefixes", "ipv6_prefixes"],
+        FeedFormat::Azure => &["values"],
+        FeedFormat::Gcp => &["prefixes"],
+        FeedFormat::Atlassian => &["items"],
+        FeedFormat::Github | FeedFormat::Cidr => &[],
     }
-    for (node, what) in [(v4, "prefixes"), (v6, "ipv6_prefixes")] {
-        let Some(node) = node else { continue };
-        for item in r.array(node, what) {
-            match item.get("ip_prefix").or_else(|| item.get("ipv6_prefix")) {
-                Some(p) => {
-                    let id = r.label(label(item.get("service")), label(item.get("region")));
-                    r.prefix(p, id);
+}
+
+/// Reads one element of a streamed top-level array `key`.
+fn read_item(r: &mut Reader<'_>, format: FeedFormat, key: &str, item: &Node) {
+    match format {
+        FeedFormat::Aws => match item.get("ip_prefix").or_else(|| item.get("ipv6_prefix")) {
+            Some(p) => {
+                let id = r.label(label(item.get("service")), label(item.get("region")));
+                r.prefix(p, id);
+            }
+            None => r.error(
+                item.line,
+                &snippet(item),
+                "entry has no `ip_prefix` or `ipv6_prefix`",
+            ),
+        },
+        FeedFormat::Azure => {
+            let service = label(item.get("name"));
+            let properties = item.get("properties");
+            let region = label(properties.and_then(|p| p.get("region")));
+            match properties.and_then(|p| p.get("addressPrefixes")) {
+                Some(prefixes) => {
+                    let id = r.label(service.clone(), region);
+                    for p in r.array(prefixes, "addressPrefixes") {
+                        r.prefix(p, id);
+                    }
                 }
                 None => r.error(
                     item.line,
-                    &snippet(item),
-                    "entry has no `ip_prefix` or `ipv6_prefix`",
+                    service.as_deref().unwrap_or("values[]"),
+                    "tag has no `properties.addressPrefixes`",
                 ),
             }
         }
-    }
-    Ok(stamp(root, &["syncToken", "createDate"]))
-}
-
-fn read_azure(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
-    let values = root.get("values").ok_or("no `values` array")?;
-    for value in r.array(values, "values") {
-        let service = label(value.get("name"));
-        let properties = value.get("properties");
-        let region = label(properties.and_then(|p| p.get("region")));
-        match properties.and_then(|p| p.get("addressPrefixes")) {
-            Some(prefixes) => {
-                let id = r.label(service.clone(), region);
-                for p in r.array(prefixes, "addressPrefixes") {
-                    r.prefix(p, id);
-                }
-            }
-            None => r.error(
-                value.line,
-                service.as_deref().unwrap_or("values[]"),
-                "tag has no `properties.addressPrefixes`",
-            ),
-        }
-    }
-    Ok(stamp(root, &["changeNumber"]))
-}
-
-fn read_gcp(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
-    let prefixes = root.get("prefixes").ok_or("no `prefixes` array")?;
-    for item in r.array(prefixes, "prefixes") {
-        match item.get("ipv4Prefix").or_else(|| item.get("ipv6Prefix")) {
+        FeedFormat::Gcp => match item.get("ipv4Prefix").or_else(|| item.get("ipv6Prefix")) {
             Some(p) => {
                 let id = r.label(label(item.get("service")), label(item.get("scope")));
                 r.prefix(p, id);
@@ -347,8 +352,48 @@ fn read_gcp(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>,
                 &snippet(item),
                 "entry has no `ipv4Prefix` or `ipv6Prefix`",
             ),
+        },
+        FeedFormat::Atlassian => match item.get("cidr") {
+            Some(p) => {
+                let id = r.label(label(item.get("product")), label(item.get("region")));
+                r.prefix(p, id);
+            }
+            None => r.error(item.line, &snippet(item), "item has no `cidr`"),
+        },
+        FeedFormat::Github | FeedFormat::Cidr => {
+            debug_assert!(false, "{key} is not streamed for {}", format.name());
         }
     }
+}
+
+/// A top-level member that should have been an array of entries (and so
+/// was streamed) but is something else.
+fn not_an_array(r: &mut Reader<'_>, root: &Node, key: &str) {
+    if let Some(node) = root.get(key)
+        && node.as_array().is_none()
+    {
+        r.array(node, key);
+    }
+}
+
+fn read_aws(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
+    if root.get("prefixes").is_none() && root.get("ipv6_prefixes").is_none() {
+        return Err("no `prefixes` or `ipv6_prefixes` array".to_owned());
+    }
+    not_an_array(r, root, "prefixes");
+    not_an_array(r, root, "ipv6_prefixes");
+    Ok(stamp(root, &["syncToken", "createDate"]))
+}
+
+fn read_azure(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
+    root.get("values").ok_or("no `values` array")?;
+    not_an_array(r, root, "values");
+    Ok(stamp(root, &["changeNumber"]))
+}
+
+fn read_gcp(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
+    root.get("prefixes").ok_or("no `prefixes` array")?;
+    not_an_array(r, root, "prefixes");
     Ok(stamp(root, &["creationTime", "syncToken"]))
 }
 
@@ -381,16 +426,8 @@ fn read_github(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String
 }
 
 fn read_atlassian(r: &mut Reader<'_>, root: &Node) -> Result<Option<(String, String)>, String> {
-    let items = root.get("items").ok_or("no `items` array")?;
-    for item in r.array(items, "items") {
-        match item.get("cidr") {
-            Some(p) => {
-                let id = r.label(label(item.get("product")), label(item.get("region")));
-                r.prefix(p, id);
-            }
-            None => r.error(item.line, &snippet(item), "item has no `cidr`"),
-        }
-    }
+    root.get("items").ok_or("no `items` array")?;
+    not_an_array(r, root, "items");
     Ok(stamp(root, &["syncToken", "creationDate"]))
 }
 
@@ -490,20 +527,56 @@ pub(crate) fn parse_net(text: &str) -> Result<IpNet, String> {
 /// Parses a whole JSON document: invalid JSON is one error with `serde_json`'s
 /// line and message.
 pub(crate) fn parse_json_document(source: &str, input: &str) -> Result<Node, ParseError> {
+    validate_json_document(source, input)?;
     let text = strip_bom(input);
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        let line = e.line().max(1);
-        return Err(ParseError {
-            origin: origin(source, line),
-            text: clip(text.lines().nth(line - 1).unwrap_or("")),
-            reason: format!("invalid JSON: {e}"),
-        });
+    json::parse(text).map_err(|f| json_error(source, text, &f))
+}
+
+/// Checks that `input` is JSON, cheaply (nothing is kept): invalid JSON is
+/// one error with `serde_json`'s line and message.
+fn validate_json_document(source: &str, input: &str) -> Result<(), ParseError> {
+    let text = strip_bom(input);
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map(|_| ())
+        .map_err(|e| {
+            let line = e.line().max(1);
+            ParseError {
+                origin: origin(source, line),
+                text: clip(text.lines().nth(line - 1).unwrap_or("")),
+                reason: format!("invalid JSON: {e}"),
+            }
+        })
+}
+
+/// The document with each top-level array cut to its first few elements:
+/// enough to tell the format, never the whole of a big feed.
+fn sample_document(source: &str, text: &str) -> Result<Node, ParseError> {
+    const SAMPLE: usize = 16;
+    let mut samples: HashMap<String, Vec<Node>> = HashMap::new();
+    let mut root = json::parse_streaming(text, &|_| true, &mut |key, item| {
+        let kept = samples.entry(key.to_owned()).or_default();
+        if kept.len() < SAMPLE {
+            kept.push(item);
+        }
+    })
+    .map_err(|f| json_error(source, text, &f))?;
+    if let json::Value::Object(members) = &mut root.value {
+        for (key, node) in members.iter_mut() {
+            if let (json::Value::Array(items), Some(kept)) = (&mut node.value, samples.remove(key))
+            {
+                *items = kept;
+            }
+        }
     }
-    json::parse(text).map_err(|f| ParseError {
+    Ok(root)
+}
+
+fn json_error(source: &str, text: &str, f: &json::Failure) -> ParseError {
+    ParseError {
         origin: origin(source, f.line),
         text: clip(text.lines().nth(f.line.saturating_sub(1)).unwrap_or("")),
         reason: format!("invalid JSON: {}", f.message),
-    })
+    }
 }
 
 pub(crate) fn strip_bom(input: &str) -> &str {
@@ -646,6 +719,47 @@ pub(crate) mod json {
         Ok(node)
     }
 
+    /// Parses a document whose root is an object, handing each element of
+    /// the top-level arrays whose key `stream` accepts to `each` as soon as
+    /// it is parsed, instead of keeping it: those arrays come back empty.
+    /// Any other root is parsed whole.
+    pub(crate) fn parse_streaming(
+        text: &str,
+        stream: &dyn Fn(&str) -> bool,
+        each: &mut dyn FnMut(&str, Node),
+    ) -> Result<Node, Failure> {
+        let mut p = Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            line: 1,
+        };
+        p.skip_ws();
+        let node = if p.peek() == Some(b'{') {
+            let line = p.line;
+            let value = p.object_with(0, &mut |p, key, depth| {
+                if p.peek() == Some(b'[') && stream(key) {
+                    let line = p.line;
+                    p.array_with(depth, &mut |item| each(key, item))?;
+                    Ok(Node {
+                        line,
+                        value: Value::Array(Vec::new()),
+                    })
+                } else {
+                    p.value(depth)
+                }
+            })?;
+            Node { line, value }
+        } else {
+            p.value(0)?
+        };
+        p.skip_ws();
+        if p.pos < p.bytes.len() {
+            return Err(p.fail("trailing characters after the JSON value"));
+        }
+        Ok(node)
+    }
+
     /// Writes `node` as compact JSON, stopping once `out` is past `limit`
     /// bytes.
     pub(crate) fn compact(node: &Node, out: &mut String, limit: usize) {
@@ -764,22 +878,28 @@ pub(crate) mod json {
         }
 
         fn array(&mut self, depth: usize) -> Result<Value, Failure> {
-            self.pos += 1;
             let mut items = Vec::new();
+            self.array_with(depth, &mut |item| items.push(item))?;
+            Ok(Value::Array(items))
+        }
+
+        /// Parses an array, handing each element to `each`.
+        fn array_with(&mut self, depth: usize, each: &mut dyn FnMut(Node)) -> Result<(), Failure> {
+            self.pos += 1;
             self.skip_ws();
             if self.peek() == Some(b']') {
                 self.pos += 1;
-                return Ok(Value::Array(items));
+                return Ok(());
             }
             loop {
                 self.skip_ws();
-                items.push(self.value(depth + 1)?);
+                each(self.value(depth + 1)?);
                 self.skip_ws();
                 match self.peek() {
                     Some(b',') => self.pos += 1,
                     Some(b']') => {
                         self.pos += 1;
-                        return Ok(Value::Array(items));
+                        return Ok(());
                     }
                     _ => return Err(self.fail("expected `,` or `]`")),
                 }
@@ -787,6 +907,16 @@ pub(crate) mod json {
         }
 
         fn object(&mut self, depth: usize) -> Result<Value, Failure> {
+            self.object_with(depth, &mut |p, _, depth| p.value(depth))
+        }
+
+        /// Parses an object; `member` parses each member's value (at
+        /// `depth + 1`) after its key.
+        fn object_with(
+            &mut self,
+            depth: usize,
+            member: &mut dyn FnMut(&mut Self, &str, usize) -> Result<Node, Failure>,
+        ) -> Result<Value, Failure> {
             self.pos += 1;
             let mut members = Vec::new();
             self.skip_ws();
@@ -806,7 +936,7 @@ pub(crate) mod json {
                 }
                 self.pos += 1;
                 self.skip_ws();
-                let value = self.value(depth + 1)?;
+                let value = member(self, &key, depth + 1)?;
                 members.push((key, value));
                 self.skip_ws();
                 match self.peek() {
@@ -952,6 +1082,50 @@ mod tests {
         );
         assert_eq!(feed.entries[1].line, 12);
         assert_eq!(feed.entries[3].line, 26);
+    }
+
+    #[test]
+    fn big_arrays_are_streamed_not_kept() {
+        let text = "{\"a\": [1, {\"b\": [2]}],\n \"c\": [3], \"d\": 4}";
+        let mut seen = Vec::new();
+        let root = json::parse_streaming(text, &|k| k == "a", &mut |key, item| {
+            seen.push((key.to_owned(), item.line));
+        })
+        .unwrap();
+        assert_eq!(seen, [("a".to_owned(), 1), ("a".to_owned(), 1)]);
+        assert_eq!(
+            root.get("a").and_then(Node::as_array).map(<[Node]>::len),
+            Some(0)
+        );
+        assert_eq!(
+            root.get("c").and_then(Node::as_array).map(<[Node]>::len),
+            Some(1)
+        );
+        assert_eq!(root.get("c").unwrap().line, 2);
+        // A streamed key that is not an array is still reported.
+        let errors = parse_feed_json(
+            "aws.json",
+            "{\"createDate\": \"x\", \"prefixes\": \"oops\", \"ipv6_prefixes\": []}",
+            Some(FeedFormat::Aws),
+            &none(),
+        )
+        .unwrap_err();
+        assert!(
+            errors[0].reason.contains("`prefixes` is not an array"),
+            "{errors:?}"
+        );
+        // Detection reads a sample: an AWS feed is told from its first
+        // entries, whatever follows.
+        let mut big = String::from("{\"prefixes\": [");
+        for i in 0..100 {
+            big.push_str("{\"ip_prefix\": \"10.0.0.");
+            big.push_str(&i.to_string());
+            big.push_str("/32\"},");
+        }
+        big.push_str("{\"ip_prefix\": \"10.0.1.0/24\"}]}");
+        assert_eq!(detect(&big), Some(FeedFormat::Aws));
+        let feed = parse_feed_json("big.json", &big, None, &none()).unwrap();
+        assert_eq!(feed.entries.len(), 101);
     }
 
     #[test]
