@@ -279,3 +279,62 @@ fn control_bytes_from_input_are_escaped_on_stderr() {
         }
     }
 }
+
+#[test]
+fn long_lists_are_summarised_in_text_and_whole_in_json() {
+    use std::fmt::Write as _;
+    let lab = lab();
+    let port = lab.idp.port();
+    let dir = tempfile::tempdir().unwrap();
+    let jar = dir.path().join("cookies.txt");
+    let mut text = String::from("# Netscape HTTP Cookie File\n");
+    for i in 0..3000 {
+        let _ = writeln!(
+            text,
+            "d{i}.example.com\tFALSE\t/\tFALSE\t0\tfar{i:04}\tv{i}"
+        );
+    }
+    for i in 0..30 {
+        let _ = writeln!(text, "app.sp.test\tFALSE\t/\tFALSE\t0\tnear{i:02}\tv{i}");
+    }
+    std::fs::write(&jar, text).unwrap();
+    let args = |format: &str| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["sso", "--format", format, "--timeout", "5s", "--resolve"])
+            .arg(format!("app.sp.test:{port}:127.0.0.1"))
+            .arg("--cookie-jar")
+            .arg(&jar)
+            .arg(format!("http://app.sp.test:{port}/app"));
+        for var in PROXY_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.output().unwrap()
+    };
+    let out = args("text");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let jar_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("jar: "))
+        .unwrap_or_else(|| panic!("no jar line:\n{text}"));
+    assert!(jar_line.ends_with(", … and 3020 more"), "{jar_line}");
+    let sent = text
+        .lines()
+        .find(|l| l.contains(" sent "))
+        .unwrap_or_else(|| panic!("no hop sent cookies:\n{text}"));
+    assert!(sent.contains("… and 20 more"), "{sent}");
+    assert!(text.len() < 4096, "{} bytes of text", text.len());
+
+    let out = args("json");
+    let report: reach_report::Report = serde_json::from_slice(&out.stdout).unwrap();
+    let sso = report
+        .checks
+        .iter()
+        .find_map(|c| match &c.details {
+            reach_report::Details::Sso(d) => Some(d),
+            _ => None,
+        })
+        .expect("an sso check");
+    assert_eq!(sso.seeded_cookies.len(), 3030);
+    assert_eq!(sso.hops[0].cookies_sent.len(), 30);
+}

@@ -92,6 +92,45 @@ pub(crate) fn printable(report: &Report) -> Report {
     serde_json::from_value(value).expect("escaping keeps the report's shape")
 }
 
+/// How many items of a list text shows (a jar's cookie names, the cookies a
+/// hop sent, JWKS keys, response headers) before "… and N more": a jar of
+/// a million cookies is one line, not 20 MB. JSON keeps every item.
+const LIST_SHOWN: usize = 10;
+/// The same with `-v`.
+const LIST_SHOWN_VERBOSE: usize = 100;
+
+impl TextStyle {
+    fn shown(self) -> usize {
+        if self.verbose {
+            LIST_SHOWN_VERBOSE
+        } else {
+            LIST_SHOWN
+        }
+    }
+}
+
+/// The first `shown` items joined by `, `, then how many more there are.
+fn summarised<I>(items: I, shown: usize) -> String
+where
+    I: IntoIterator,
+    I::IntoIter: ExactSizeIterator,
+    I::Item: std::fmt::Display,
+{
+    let items = items.into_iter();
+    let total = items.len();
+    let mut out = String::new();
+    for (i, item) in items.take(shown).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{item}");
+    }
+    if total > shown {
+        let _ = write!(out, ", … and {} more", total - shown);
+    }
+    out
+}
+
 pub(crate) fn text(report: &Report, style: TextStyle) -> String {
     let report = &printable(report);
     let p = Paint { on: style.color };
@@ -193,7 +232,7 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
         }
     }
     match &check.details {
-        Details::Sso(d) => render_sso(out, d, p, style.verbose),
+        Details::Sso(d) => render_sso(out, d, p, style),
         Details::OauthScopes(d) => {
             let _ = writeln!(out, "      corrected: {}", d.corrected_url);
         }
@@ -225,14 +264,13 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
                 let _ = writeln!(out, "      {:<24} {} {status}", e.name, e.url);
             }
             if let Some(keys) = &d.jwks_keys {
-                let kids: Vec<String> = keys
+                let kids = keys
                     .iter()
-                    .map(|k| format!("{} {}", k.kty, k.kid.as_deref().unwrap_or("-")))
-                    .collect();
+                    .map(|k| format!("{} {}", k.kty, k.kid.as_deref().unwrap_or("-")));
                 let _ = writeln!(
                     out,
                     "      {}",
-                    p.dim(&format!("jwks: {}", kids.join(", ")))
+                    p.dim(&format!("jwks: {}", summarised(kids, style.shown())))
                 );
             }
         }
@@ -303,22 +341,21 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
 }
 
 /// The chain, one line a hop; `-v` adds each hop's network record.
-fn render_sso(out: &mut String, d: &SsoDetails, p: &Paint, verbose: bool) {
+fn render_sso(out: &mut String, d: &SsoDetails, p: &Paint, style: TextStyle) {
     if !d.seeded_cookies.is_empty() {
-        let names: Vec<String> = d
+        let names = d
             .seeded_cookies
             .iter()
-            .map(|c| format!("{}@{}", c.name, c.domain))
-            .collect();
+            .map(|c| format!("{}@{}", c.name, c.domain));
         let _ = writeln!(
             out,
             "      {}",
-            p.dim(&format!("jar: {}", names.join(", ")))
+            p.dim(&format!("jar: {}", summarised(names, style.shown())))
         );
     }
     for hop in &d.hops {
-        sso_hop_line(out, hop, p);
-        if verbose {
+        sso_hop_line(out, hop, p, style.shown());
+        if style.verbose {
             render_hop(out, hop.index - 1, &hop.network, p, true);
         }
     }
@@ -358,12 +395,12 @@ fn render_sso(out: &mut String, d: &SsoDetails, p: &Paint, verbose: bool) {
         let _ = writeln!(out, "        {}", c.clean);
         for hop in &c.clean_hops {
             out.push_str("  ");
-            sso_hop_line(out, hop, p);
+            sso_hop_line(out, hop, p, style.shown());
         }
     }
 }
 
-fn sso_hop_line(out: &mut String, hop: &SsoHop, p: &Paint) {
+fn sso_hop_line(out: &mut String, hop: &SsoHop, p: &Paint, shown: usize) {
     let status = hop
         .status
         .map_or_else(|| "---".to_owned(), |s| s.to_string());
@@ -374,43 +411,38 @@ fn sso_hop_line(out: &mut String, hop: &SsoHop, p: &Paint) {
         .unwrap_or_default();
     let mut notes = Vec::new();
     if !hop.cookies_sent.is_empty() {
-        notes.push(format!("sent {}", hop.cookies_sent.join(", ")));
+        notes.push(format!("sent {}", summarised(&hop.cookies_sent, shown)));
     }
     if !hop.cookies_withheld.is_empty() {
-        let withheld: Vec<String> = hop
+        let withheld = hop
             .cookies_withheld
             .iter()
-            .map(|c| format!("{} ({})", c.name, c.reason))
-            .collect();
-        notes.push(format!("withheld {}", withheld.join(", ")));
+            .map(|c| format!("{} ({})", c.name, c.reason));
+        notes.push(format!("withheld {}", summarised(withheld, shown)));
     }
     if !hop.cookies_set.is_empty() {
-        let set: Vec<String> = hop
-            .cookies_set
-            .iter()
-            .map(|c| {
-                let mut attrs = Vec::new();
-                if c.secure {
-                    attrs.push("Secure".to_owned());
-                }
-                if c.http_only {
-                    attrs.push("HttpOnly".to_owned());
-                }
-                attrs.push(format!(
-                    "SameSite={}",
-                    c.same_site.as_deref().unwrap_or("unset")
-                ));
-                match &c.refused {
-                    Some(reason) => format!(
-                        "{} ({}; refused by browsers: {reason})",
-                        c.name,
-                        attrs.join("; ")
-                    ),
-                    None => format!("{} ({})", c.name, attrs.join("; ")),
-                }
-            })
-            .collect();
-        notes.push(format!("set {}", set.join(", ")));
+        let set = hop.cookies_set.iter().map(|c| {
+            let mut attrs = Vec::new();
+            if c.secure {
+                attrs.push("Secure".to_owned());
+            }
+            if c.http_only {
+                attrs.push("HttpOnly".to_owned());
+            }
+            attrs.push(format!(
+                "SameSite={}",
+                c.same_site.as_deref().unwrap_or("unset")
+            ));
+            match &c.refused {
+                Some(reason) => format!(
+                    "{} ({}; refused by browsers: {reason})",
+                    c.name,
+                    attrs.join("; ")
+                ),
+                None => format!("{} ({})", c.name, attrs.join("; ")),
+            }
+        });
+        notes.push(format!("set {}", summarised(set, shown)));
     }
     let title = hop
         .title
@@ -553,8 +585,15 @@ fn render_hop(out: &mut String, index: usize, hop: &Hop, p: &Paint, verbose: boo
         }
     }
     if let Some(http) = &hop.http {
-        for h in &http.headers {
+        for h in http.headers.iter().take(LIST_SHOWN_VERBOSE) {
             let _ = writeln!(out, "        hdr  {}: {}", h.name, h.value);
+        }
+        if http.headers.len() > LIST_SHOWN_VERBOSE {
+            let _ = writeln!(
+                out,
+                "        hdr  … and {} more (--json lists them all)",
+                http.headers.len() - LIST_SHOWN_VERBOSE
+            );
         }
         let _ = writeln!(
             out,
