@@ -337,6 +337,64 @@ fn big_file_bench(reach: &Path) -> anyhow::Result<()> {
             status.code()
         );
     }
+    drop(work);
+    feed_memory_bench(reach)
+}
+
+/// A published AWS feed of 2,000,000 prefixes (about 300 MB, shaped as
+/// AWS's own `ip-ranges.json`): peak RSS against the file's size. The goal
+/// (issue 14) is at most 3 times the file.
+fn feed_memory_bench(reach: &Path) -> anyhow::Result<()> {
+    const PREFIXES: u32 = 2_000_000;
+    let work = tempfile::tempdir()?;
+    let regions = [
+        "us-east-1",
+        "eu-west-1",
+        "ap-south-1",
+        "us-west-2",
+        "eu-central-1",
+    ];
+    let services = ["AMAZON", "EC2", "S3", "CLOUDFRONT", "ROUTE53"];
+    let mut feed = String::with_capacity(320 * 1024 * 1024);
+    feed.push_str(
+        "{\n  \"syncToken\": \"1767225600\",\n  \"createDate\": \"2026-01-01-00-00-00\",\n  \"prefixes\": [\n",
+    );
+    for i in 0..PREFIXES {
+        let (region, service) = (regions[i as usize % 5], services[i as usize % 7 % 5]);
+        let _ = write!(
+            feed,
+            "    {{\n      \"ip_prefix\": \"{}.{}.{}.{}/32\",\n      \"region\": \"{region}\",\n      \"service\": \"{service}\",\n      \"network_border_group\": \"{region}\"\n    }}{}\n",
+            10 + (i >> 24),
+            (i >> 16) & 0xFF,
+            (i >> 8) & 0xFF,
+            i & 0xFF,
+            if i + 1 < PREFIXES { "," } else { "" }
+        );
+    }
+    feed.push_str("  ],\n  \"ipv6_prefixes\": []\n}\n");
+    let feed_path = work.path().join("ip-ranges.json");
+    std::fs::write(&feed_path, &feed)?;
+    drop(feed);
+    let allow = work.path().join("allow.txt");
+    std::fs::write(&allow, "10.0.0.0/8\n")?;
+    let started = Instant::now();
+    let mut cmd = Command::new(reach);
+    cmd.args(["allowlist", "--json", "--published"])
+        .arg(&feed_path)
+        .arg("--allowlist")
+        .arg(&allow)
+        .stdout(Stdio::null());
+    let (status, peak_kib) = run_measured(&mut cmd)?;
+    let size = std::fs::metadata(&feed_path)?.len() as f64;
+    let peak = peak_kib as f64 * 1024.0;
+    println!(
+        "| AWS feed, {PREFIXES} prefixes | {:.0} MB file | {:.2} s | {:.1} MB peak RSS | {:.2}x the file (goal: at most 3x) | exit {:?} |",
+        size / 1e6,
+        started.elapsed().as_secs_f64(),
+        peak / 1024.0 / 1024.0,
+        peak / size,
+        status.code()
+    );
     Ok(())
 }
 
