@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod fuzz_corpus;
 mod hostile;
+mod inputs;
 mod malformed;
 mod oauth;
 mod outputs;

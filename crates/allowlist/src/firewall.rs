@@ -105,6 +105,49 @@ pub fn detect(input: &str) -> Option<AllowlistFormat> {
     })
 }
 
+/// The format of an allowlist from its first bytes only (a prefix of the
+/// file, cut anywhere), for a file too big to hold before deciding how to
+/// read it. A JSON document is told by its first character, whatever its
+/// line breaks (`nft -j` prints one line): `Some(NftJson)` or
+/// `Some(AwsSg)` when its first key says so, `None` for JSON of another or
+/// not yet visible shape (read it whole, then [`detect`]). Otherwise the
+/// complete lines of the prefix tell iptables-save from a plain list.
+pub fn detect_start(prefix: &str) -> Option<AllowlistFormat> {
+    let text = strip_bom(prefix);
+    if looks_like_json(text) {
+        let head = &text[..text.len().min(4096)];
+        let key = |k: &str| head.contains(&format!("\"{k}\""));
+        return if key("nftables") {
+            Some(AllowlistFormat::NftJson)
+        } else if [
+            "SecurityGroups",
+            "GroupId",
+            "IpPermissions",
+            "IpPermissionsEgress",
+        ]
+        .iter()
+        .any(|k| key(k))
+        {
+            Some(AllowlistFormat::AwsSg)
+        } else {
+            None
+        };
+    }
+    // Only whole lines: the last may be cut.
+    let whole = text.rfind('\n').map_or("", |at| &text[..at]);
+    let iptables = whole
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .take(DETECT_LINES)
+        .any(is_iptables_line);
+    Some(if iptables {
+        AllowlistFormat::Iptables
+    } else {
+        AllowlistFormat::Cidr
+    })
+}
+
 /// How many value lines [`detect`] reads to tell iptables from a list.
 const DETECT_LINES: usize = 32;
 
@@ -2302,6 +2345,25 @@ fn sg_ports(perm: &Node) -> Result<Option<Vec<PortRange>>, ValueError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_start_of_a_file_tells_its_format() {
+        // One line, cut long before its end: JSON by its first character.
+        let nft = "{\"nftables\": [{\"metainfo\": {\"version\": \"1.0.6\"}}, {\"rule\"";
+        assert_eq!(detect_start(nft), Some(AllowlistFormat::NftJson));
+        let sg = "\u{feff}  {\"SecurityGroups\": [{\"GroupId\": \"sg-1\", \"IpPerm";
+        assert_eq!(detect_start(sg), Some(AllowlistFormat::AwsSg));
+        assert_eq!(detect_start("[{\"GroupId\":"), Some(AllowlistFormat::AwsSg));
+        assert_eq!(detect_start("{\"other\": 1"), None);
+        assert_eq!(
+            detect_start("*filter\n:INPUT ACCEPT [0:0]\n-A INP"),
+            Some(AllowlistFormat::Iptables)
+        );
+        assert_eq!(
+            detect_start("10.0.0.0/8\n192.0.2.0/24\n-A cut"),
+            Some(AllowlistFormat::Cidr)
+        );
+    }
 
     const IPTABLES: &str = include_str!("../tests/data/iptables-save.txt");
     const NFT: &str = include_str!("../tests/data/nft-ruleset.json");

@@ -18,6 +18,7 @@ use reach_report::allowlist::{
 use reach_report::{Check, CheckKind, Code, Details, Finding, Severity, Status};
 
 use crate::args::{AllowlistArgs, DiffArgs, FeedArgs};
+use crate::input::{self, Kind};
 
 /// At most this many findings of one kind per check; the rest are counted.
 const FINDINGS_CAP: usize = 200;
@@ -30,6 +31,8 @@ struct Reader<'a> {
     network: &'a Network,
     /// Every fetch and lookup of the check ends by then.
     deadline: tokio::time::Instant,
+    /// `--timeout`.
+    timeout: Duration,
     /// Why URLs may not be fetched (a network option is invalid).
     blocked: Option<String>,
     check: Check,
@@ -43,22 +46,62 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// The bytes of a file, or of a URL fetched through the pipeline.
-    async fn read(&mut self, source: &str) -> Option<String> {
-        if source.starts_with("http://") || source.starts_with("https://") {
-            if let Some(reason) = self.blocked.clone() {
-                self.fail_input(format!("{source} not fetched: {reason}"));
-                return None;
-            }
-            return self.fetch(source).await;
+    /// The text of a file, or of a URL fetched through the pipeline; `what`
+    /// is the option that names it.
+    async fn read(&mut self, source: &str, what: &str, kind: Kind) -> Option<String> {
+        if is_url(source) {
+            return self.fetch_text(source).await;
         }
-        match std::fs::read(source) {
-            Ok(bytes) => self.text(source, bytes),
-            Err(e) => {
-                self.fail_input(format!("cannot read {source}: {e}"));
+        let result = input::read(
+            source,
+            what,
+            kind,
+            self.stream_wait(),
+            input::Whole::new(kind),
+        )
+        .await;
+        self.settle_read(result)
+    }
+
+    /// An allowlist file: a big plain list comes back parsed (it was read
+    /// in pieces), anything else as text.
+    async fn read_allowlist(&mut self, source: &str) -> Option<AllowlistText> {
+        if is_url(source) {
+            return self.fetch_text(source).await.map(AllowlistText::Text);
+        }
+        let sink = AllowlistSink::new(source, &self.args.allowlist_format);
+        let result = input::read(
+            source,
+            "--allowlist",
+            Kind::Allowlist,
+            self.stream_wait(),
+            sink,
+        )
+        .await;
+        self.settle_read(result)
+    }
+
+    async fn fetch_text(&mut self, source: &str) -> Option<String> {
+        if let Some(reason) = self.blocked.clone() {
+            self.fail_input(format!("{source} not fetched: {reason}"));
+            return None;
+        }
+        self.fetch(source).await
+    }
+
+    fn settle_read<T>(&mut self, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.fail_input(message);
                 None
             }
         }
+    }
+
+    /// How long a FIFO or stdin may send nothing: `--timeout`.
+    fn stream_wait(&self) -> Duration {
+        self.timeout
     }
 
     async fn fetch(&mut self, url: &str) -> Option<String> {
@@ -97,11 +140,14 @@ impl Reader<'_> {
     }
 
     fn text(&mut self, source: &str, bytes: Vec<u8>) -> Option<String> {
-        if let Ok(text) = String::from_utf8(bytes) {
-            Some(text)
-        } else {
-            self.fail_input(format!("{source}: not UTF-8 text"));
-            None
+        match String::from_utf8(bytes) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = input::newlines(before) + 1;
+                self.fail_input(format!("{source}:{line}: not UTF-8 text"));
+                None
+            }
         }
     }
 
@@ -122,15 +168,23 @@ impl Reader<'_> {
         parsed.value
     }
 
-    async fn feed(&mut self, source: &str) -> Option<(Feed, Input)> {
-        let text = self.read(source).await?;
-        let parsed = parse_feed(self.args, source, &text);
+    async fn feed(&mut self, source: &str, what: &str) -> Option<(Feed, Input)> {
+        let text = self.read(source, what, Kind::Feed).await?;
+        let args = owned(self.args);
+        let owned_source = source.to_owned();
+        let parsed = blocking(move || parse_feed(&args, &owned_source, &text)).await;
         self.take(parsed)
     }
 
     async fn allowlist(&mut self, source: &str) -> Option<(Allowlist, Input)> {
-        let text = self.read(source).await?;
-        let parsed = parse_allowlist(self.args, source, &text);
+        let parsed = match self.read_allowlist(source).await? {
+            AllowlistText::Parsed(parsed) => *parsed,
+            AllowlistText::Text(text) => {
+                let args = owned(self.args);
+                let owned_source = source.to_owned();
+                blocking(move || parse_allowlist(&args, &owned_source, &text)).await
+            }
+        };
         self.take(parsed)
     }
 
@@ -304,50 +358,134 @@ fn allowlist_parsed(source: &str, list: Allowlist, errors: Vec<ParseError>) -> P
 
 /// Plain lists bigger than this are read in pieces, never whole: memory
 /// then grows with the distinct entries, not with the file.
-const STREAM_ABOVE: u64 = 32 * 1024 * 1024;
+const STREAM_ABOVE: usize = 32 * 1024 * 1024;
 
-/// A big local plain-list allowlist, read in pieces; `None` when `source`
-/// is small, a URL, or not a plain list (then it is read whole).
-fn stream_allowlist(args: &FeedArgs, source: &str) -> Option<Parsed<Allowlist>> {
-    use std::io::Read;
-    if source.contains("://") || !matches!(args.allowlist_format.as_str(), "auto" | "cidr") {
-        return None;
-    }
-    let size = std::fs::metadata(source).ok()?.len();
-    if size <= STREAM_ABOVE {
-        return None;
-    }
-    let mut file = std::fs::File::open(source).ok()?;
-    let mut piece = vec![0u8; 8 * 1024 * 1024];
-    let mut carry: Vec<u8> = Vec::new();
-    let mut reader = reach_allowlist::text::PlainListReader::new(source, true);
-    let mut first = true;
-    loop {
-        let n = match file.read(&mut piece) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(_) => return None,
-        };
-        carry.extend_from_slice(&piece[..n]);
-        // A line break is never inside a UTF-8 sequence: cut after the last.
-        let Some(cut) = carry.iter().rposition(|&b| b == b'\n') else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&carry[..=cut]).into_owned();
-        if first {
-            first = false;
-            let format = reach_allowlist::firewall::detect(&text);
-            if args.allowlist_format == "auto" && format != Some(AllowlistFormat::Cidr) {
-                return None;
-            }
+/// An allowlist as read: text to parse, or a big plain list parsed as it
+/// was read.
+enum AllowlistText {
+    Text(String),
+    Parsed(Box<Parsed<Allowlist>>),
+}
+
+/// Reads an allowlist: whole, until it is bigger than [`STREAM_ABOVE`];
+/// then, if its first bytes say it is a plain list, in pieces into a
+/// [`reach_allowlist::text::PlainListReader`]. The format is told from
+/// the first bytes, not the first line break: a JSON document (`nft -j`
+/// prints one line) is always read whole.
+struct AllowlistSink {
+    source: String,
+    /// `--allowlist-format`.
+    format: String,
+    text: String,
+    list: Option<reach_allowlist::text::PlainListReader>,
+    /// [`STREAM_ABOVE`], smaller for the fuzzer.
+    stream_above: usize,
+}
+
+impl AllowlistSink {
+    fn new(source: &str, format: &str) -> Self {
+        AllowlistSink {
+            source: source.to_owned(),
+            format: format.to_owned(),
+            text: String::new(),
+            list: None,
+            stream_above: STREAM_ABOVE,
         }
-        reader.push(&text);
-        carry.drain(..=cut);
     }
-    reader.push(&String::from_utf8_lossy(&carry));
-    let list = reader.finish();
-    let errors = list.errors.clone();
-    Some(allowlist_parsed(source, list.allowlist(), errors))
+
+    /// Whether a text whose start is `text` is read in pieces.
+    fn streams(&self) -> bool {
+        match self.format.as_str() {
+            "cidr" => true,
+            "auto" => {
+                reach_allowlist::firewall::detect_start(&self.text) == Some(AllowlistFormat::Cidr)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl input::Sink for AllowlistSink {
+    type Output = AllowlistText;
+
+    fn piece(&mut self, text: &str) -> Result<(), String> {
+        if let Some(list) = &mut self.list {
+            list.push(text);
+            return Ok(());
+        }
+        if (self.text.len() + text.len()) as u64 > input::ALLOWLIST_WHOLE {
+            return Err(format!(
+                "larger than {}, the most reach reads of an allowlist that is not a plain list",
+                input::size(input::ALLOWLIST_WHOLE)
+            ));
+        }
+        self.text.push_str(text);
+        if self.text.len() > self.stream_above && self.streams() {
+            let mut list = reach_allowlist::text::PlainListReader::new(&self.source, true);
+            list.push(&std::mem::take(&mut self.text));
+            self.list = Some(list);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> AllowlistText {
+        match self.list {
+            Some(list) => {
+                let list = list.finish();
+                let errors = list.errors.clone();
+                AllowlistText::Parsed(Box::new(allowlist_parsed(
+                    &self.source,
+                    list.allowlist(),
+                    errors,
+                )))
+            }
+            None => AllowlistText::Text(self.text),
+        }
+    }
+}
+
+/// For the fuzzer: an allowlist read through [`AllowlistSink`] from a
+/// reader that gives `chunk` bytes at a time, in pieces of `piece` bytes,
+/// going over to the plain-list reader above `stream_above` bytes.
+pub(crate) fn fuzz_read(data: &[u8], chunk: usize, piece: usize, stream_above: usize) -> usize {
+    let mut sink = AllowlistSink::new("f", "auto");
+    sink.stream_above = stream_above;
+    match input::read_bytes(data, chunk, piece, Kind::Allowlist, sink) {
+        Ok(AllowlistText::Parsed(parsed)) => parsed.value.map_or(0, |(list, _)| list.len()),
+        Ok(AllowlistText::Text(text)) => text.len(),
+        Err(_) => 0,
+    }
+}
+
+fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
+
+/// An owned copy of the options parsing needs, for a blocking task.
+fn owned(args: &FeedArgs) -> FeedArgs {
+    FeedArgs {
+        published: Vec::new(),
+        published_format: args.published_format.clone(),
+        services: args.services.clone(),
+        regions: args.regions.clone(),
+        allowlists: Vec::new(),
+        allowlist_format: args.allowlist_format.clone(),
+        direction: args.direction.clone(),
+        port: args.port,
+        lenient: args.lenient,
+    }
+}
+
+/// Runs CPU-heavy work (parsing, coverage) off the async threads, so that
+/// Ctrl-C, SIGTERM and the other checks are not held up by it.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        // A parser that panicked is a bug: exit 3, never a silent pass.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is shutting down: nobody waits for this any more.
+        Err(_) => std::future::pending().await,
+    }
 }
 
 fn family(
@@ -403,6 +541,7 @@ pub(crate) async fn run(
         args: &args.feed,
         network,
         deadline: tokio::time::Instant::now() + timeout,
+        timeout,
         blocked,
         check: Check::new(CheckKind::Allowlist, target),
         parse_errors: Vec::new(),
@@ -416,42 +555,46 @@ pub(crate) async fn run(
     }
     // Read (and fetch) every input, then parse them all at once: the two
     // sides of a big comparison parse in parallel.
-    let mut feed_texts = Vec::new();
+    let mut feed_texts: Vec<(String, String)> = Vec::new();
     for source in &args.feed.published {
-        if let Some(text) = reader.read(source).await {
-            feed_texts.push((source.as_str(), text));
+        if let Some(text) = reader.read(source, "--published", Kind::Feed).await {
+            feed_texts.push((source.clone(), text));
         }
     }
-    let mut allow_texts = Vec::new();
+    let mut allow_texts: Vec<(String, String)> = Vec::new();
     let mut streamed = Vec::new();
     for source in &args.feed.allowlists {
-        if let Some(parsed) = stream_allowlist(&args.feed, source) {
-            streamed.push(parsed);
-        } else if let Some(text) = reader.read(source).await {
-            allow_texts.push((source.as_str(), text));
+        match reader.read_allowlist(source).await {
+            Some(AllowlistText::Parsed(parsed)) => streamed.push(*parsed),
+            Some(AllowlistText::Text(text)) => allow_texts.push((source.clone(), text)),
+            None => {}
         }
     }
     tracing::debug!(ms = reach_report::elapsed_ms(started), "inputs read");
-    let feed_args = &args.feed;
-    let (feeds, lists) = std::thread::scope(|scope| {
-        let feeds = scope.spawn(|| {
-            feed_texts
+    let feed_args = owned(&args.feed);
+    let (feeds, lists) = blocking(move || {
+        std::thread::scope(|scope| {
+            let feeds = scope.spawn(|| {
+                feed_texts
+                    .iter()
+                    .map(|(source, text)| parse_feed(&feed_args, source, text))
+                    .collect::<Vec<_>>()
+            });
+            let lists: Vec<_> = allow_texts
                 .iter()
-                .map(|(source, text)| parse_feed(feed_args, source, text))
-                .collect::<Vec<_>>()
-        });
-        let lists: Vec<_> = allow_texts
-            .iter()
-            .map(|(source, text)| parse_allowlist(feed_args, source, text))
-            .collect();
-        (feeds.join(), lists)
-    });
+                .map(|(source, text)| parse_allowlist(&feed_args, source, text))
+                .collect();
+            // A parser that panicked is a bug: exit 3, never a silent pass.
+            let feeds = feeds
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (feeds, lists)
+        })
+    })
+    .await;
     tracing::debug!(ms = reach_report::elapsed_ms(started), "inputs parsed");
-    drop((feed_texts, allow_texts));
     let mut published: Option<Feed> = None;
     let mut published_inputs = Vec::new();
-    // A parser that panicked is a bug: exit 3, never a silent pass.
-    let feeds = feeds.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     for parsed in feeds {
         if let Some((feed, input)) = reader.take(parsed) {
             match &mut published {
@@ -509,47 +652,55 @@ pub(crate) async fn run(
     };
     let mut check = reader.check;
     let port = args.feed.port;
-    let result = coverage::coverage(
-        &published,
-        &allow,
-        port,
-        args.broad_prefix,
-        args.broad_prefix6,
-    );
+    let (broad, broad6) = (args.broad_prefix, args.broad_prefix6);
+    let direction = args.feed.direction_name().to_owned();
+    let (services, regions) = (args.feed.services.clone(), args.feed.regions.clone());
+    // The coverage, its findings and its figures (millions of CIDRs at
+    // times) are computed off the async threads.
+    let (allow, mut check, mut details) = blocking(move || {
+        let result = coverage::coverage(&published, &allow, port, broad, broad6);
+        drop(published);
+        coverage_findings(&mut check, &result, &allow, (broad, broad6), port);
+        let details = AllowlistDetails {
+            published: published_inputs,
+            allowlists: allow_inputs,
+            direction,
+            port,
+            services,
+            regions,
+            ipv4: family(result.v4.published, result.v4.covered, result.v4.uncovered),
+            ipv6: family(result.v6.published, result.v6.covered, result.v6.uncovered),
+            uncovered: cidr_strings(&result.uncovered),
+            gaps: result
+                .gaps
+                .iter()
+                .map(|g| Gap {
+                    service: g.service.clone(),
+                    region: g.region.clone(),
+                    addresses: g.addresses.to_string(),
+                    cidrs: cidr_strings(&g.cidrs),
+                })
+                .collect(),
+            hosts: Vec::new(),
+        };
+        (allow, check, details)
+    })
+    .await;
     tracing::debug!(ms = reach_report::elapsed_ms(started), "coverage computed");
-    coverage_findings(&mut check, &result, &allow, args);
-    let hosts = hosts(&mut check, &args.hosts, &allow, port, network, deadline).await;
-    check.details = Details::Allowlist(Box::new(AllowlistDetails {
-        published: published_inputs,
-        allowlists: allow_inputs,
-        direction: args.feed.direction_name().to_owned(),
-        port,
-        services: args.feed.services.clone(),
-        regions: args.feed.regions.clone(),
-        ipv4: family(result.v4.published, result.v4.covered, result.v4.uncovered),
-        ipv6: family(result.v6.published, result.v6.covered, result.v6.uncovered),
-        uncovered: cidr_strings(&result.uncovered),
-        gaps: result
-            .gaps
-            .iter()
-            .map(|g| Gap {
-                service: g.service.clone(),
-                region: g.region.clone(),
-                addresses: g.addresses.to_string(),
-                cidrs: cidr_strings(&g.cidrs),
-            })
-            .collect(),
-        hosts,
-    }));
+    details.hosts = hosts(&mut check, &args.hosts, &allow, port, network, deadline).await;
+    check.details = Details::Allowlist(Box::new(details));
     check.duration_ms = reach_report::elapsed_ms(started);
     check
 }
 
+/// The findings of a coverage; `broad` the IPv4 and IPv6 prefix lengths
+/// below which an entry is overly broad.
 fn coverage_findings(
     check: &mut Check,
     result: &Coverage,
     allow: &Allowlist,
-    args: &AllowlistArgs,
+    broad: (u8, u8),
+    port: Option<u16>,
 ) {
     if !result.uncovered.is_empty() {
         let by_group: Vec<serde_json::Value> = result
@@ -607,7 +758,7 @@ fn coverage_findings(
     if !result.broad.is_empty() {
         let what = format!(
             "allowlist entries are wider than /{} (IPv4) or /{} (IPv6)",
-            args.broad_prefix, args.broad_prefix6
+            broad.0, broad.1
         );
         let entries = result.broad.iter().map(|&i| describe(allow, i));
         check.push(entries_finding(
@@ -654,7 +805,7 @@ fn coverage_findings(
             .not_counted
             .iter()
             .map(|n| format!("{} ({}): {}", allow.origin(n.at), n.rule, n.reason));
-        let what = match args.feed.port {
+        let what = match port {
             Some(port) => format!(
                 "accepting rules do not count: they do not provably admit new TCP connections to port {port}"
             ),
@@ -784,14 +935,15 @@ pub(crate) async fn diff(
         args: &args.feed,
         network,
         deadline: tokio::time::Instant::now() + timeout,
+        timeout,
         blocked,
         check: Check::new(CheckKind::Allowlist, format!("{} → {}", args.old, args.new)),
         parse_errors: Vec::new(),
         fatal_errors: Vec::new(),
         unreadable: false,
     };
-    let old = reader.feed(&args.old).await;
-    let new = reader.feed(&args.new).await;
+    let old = reader.feed(&args.old, "").await;
+    let new = reader.feed(&args.new, "").await;
     let mut allow = None;
     for source in &args.feed.allowlists {
         if let Some((list, _)) = reader.allowlist(source).await {
@@ -808,7 +960,8 @@ pub(crate) async fn diff(
         check.duration_ms = reach_report::elapsed_ms(started);
         return check;
     };
-    let result = coverage::diff(&old, &new, allow.as_ref(), args.feed.port);
+    let port = args.feed.port;
+    let result = blocking(move || coverage::diff(&old, &new, allow.as_ref(), port)).await;
     let count = |set: &IpSet| set.count().to_string();
     let added = cidr_strings(&result.added.to_cidrs());
     let removed = cidr_strings(&result.removed.to_cidrs());

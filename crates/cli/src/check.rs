@@ -2,7 +2,6 @@
 //! order.
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,10 +28,26 @@ pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<V
             origin: format!("argument {}", i + 1),
         })
         .collect();
+    // An unreadable targets file is an input error in the report; the
+    // targets given as arguments still run.
+    let mut read_error = None;
     if let Some(path) = &args.targets_file {
-        inputs.extend(read_targets(path)?);
+        match read_targets(path, timeout).await {
+            Ok(more) => inputs.extend(more),
+            Err(message) => {
+                let name = crate::input::display_name(&path.to_string_lossy()).to_owned();
+                read_error = Some(Check::input_error(
+                    CheckKind::Endpoint,
+                    format!("--targets-file {name}"),
+                    message,
+                ));
+            }
+        }
     }
     if inputs.is_empty() {
+        if let Some(check) = read_error {
+            return Ok(vec![check]);
+        }
         anyhow::bail!(crate::UsageError(
             "no targets: give TARGET arguments or --targets-file FILE (see reach check --help)"
                 .to_owned()
@@ -42,7 +57,7 @@ pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<V
     // Option values that do not parse become error checks of their own, so
     // they are in the report, and only the targets they concern are held
     // back.
-    let mut option_errors = Vec::new();
+    let mut option_errors: Vec<Check> = read_error.into_iter().collect();
     let (network, blocked) = network(&args.network, timeout, &mut option_errors)?;
     let headers = parse_headers(&args.headers, &mut option_errors);
     let method = Method::from_bytes(args.method.as_bytes()).unwrap_or_else(|_| {
@@ -172,26 +187,31 @@ async fn check_one(text: &str, probe: &EndpointProbe, network: &Network) -> Chec
     check
 }
 
-fn read_targets(path: &std::path::Path) -> anyhow::Result<Vec<Input>> {
-    let (reader, name): (Box<dyn BufRead>, String) = if path.as_os_str() == "-" {
-        (Box::new(std::io::stdin().lock()), "stdin".to_owned())
-    } else {
-        let file = std::fs::File::open(path).map_err(|e| {
-            crate::UsageError(format!(
-                "cannot read --targets-file {}: {e}",
-                path.display()
-            ))
-        })?;
-        (
-            Box::new(std::io::BufReader::new(file)),
-            path.display().to_string(),
-        )
-    };
+/// `--targets-file FILE` (`-` is stdin), through the one input reader:
+/// bounded, and given up after `timeout` when a stream sends nothing.
+async fn read_targets(path: &std::path::Path, timeout: Duration) -> Result<Vec<Input>, String> {
+    use crate::input::{self, Kind};
+    let source = path.display().to_string();
+    let text = input::read(
+        &source,
+        "--targets-file",
+        Kind::Targets,
+        timeout,
+        input::Whole::new(Kind::Targets),
+    )
+    .await?;
+    let name = input::display_name(&source);
     let mut out = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| crate::UsageError(format!("cannot read {name}: {e}")))?;
-        let text = strip_comment(&line);
+    for (i, line) in text.lines().enumerate() {
+        let text = strip_comment(line);
         if !text.is_empty() {
+            if out.len() == input::MAX_TARGETS {
+                return Err(format!(
+                    "{name}:{}: more than {} targets, the most one --targets-file gives",
+                    i + 1,
+                    input::MAX_TARGETS
+                ));
+            }
             out.push(Input {
                 text: text.to_owned(),
                 origin: format!("{name}:{}", i + 1),

@@ -21,6 +21,7 @@ pub const TARGETS: &[&str] = &[
     "legacy_server_hello",
     "token_response",
     "identity_tokens",
+    "allowlist_pieces",
 ];
 
 /// Runs target `name` on `data`; `false` for an unknown name.
@@ -137,6 +138,19 @@ pub fn run(name: &str, data: &[u8]) -> bool {
             let _ = reach_sso::tokens::from_saml_response(&text, 1);
             if let Some(xml) = reach_sso::tokens::saml_request_xml(&text) {
                 let _ = reach_sso::tokens::forces_authn(&xml);
+            }
+        }
+        "allowlist_pieces" => {
+            // The reader of allowlists too big to hold (over 32 MiB),
+            // scaled down: the first two bytes choose how many bytes each
+            // read gives and when the plain-list reader takes over.
+            let (chunk, above) = match data {
+                [a, b, ..] => (usize::from(*a % 64) + 1, usize::from(*b)),
+                _ => (1, 0),
+            };
+            let rest = data.get(2..).unwrap_or_default();
+            for piece in [4, 7, 64] {
+                let _ = crate::allowlist::fuzz_read(rest, chunk, piece, above);
             }
         }
         _ => return false,

@@ -11,10 +11,11 @@ use url::Url;
 
 use crate::args::{OauthCommand, OauthDiscoverArgs, OauthScopesArgs, OauthTokenArgs};
 use crate::check;
+use crate::input::{self, Kind};
 
 pub(crate) async fn run(command: &OauthCommand, timeout: Duration) -> anyhow::Result<Vec<Check>> {
     match command {
-        OauthCommand::Scopes(args) => Ok(vec![scopes(args)]),
+        OauthCommand::Scopes(args) => Ok(vec![scopes(args, timeout).await]),
         OauthCommand::Token(args) => token(args, timeout).await,
         OauthCommand::Discover(args) => discover(args, timeout).await,
     }
@@ -37,13 +38,13 @@ fn parse_url(kind: CheckKind, what: &str, value: &str) -> Result<Url, Box<Check>
     }
 }
 
-fn scopes(args: &OauthScopesArgs) -> Check {
+async fn scopes(args: &OauthScopesArgs, timeout: Duration) -> Check {
     let started = Instant::now();
     let url = match parse_url(CheckKind::OauthScopes, "--url", &args.url) {
         Ok(u) => u,
         Err(check) => return *check,
     };
-    let (app, source) = match app_config(args) {
+    let (app, source) = match app_config(args, timeout).await {
         Ok(found) => found,
         Err(e) => return Check::input_error(CheckKind::OauthScopes, &args.url, e),
     };
@@ -78,12 +79,21 @@ fn scopes(args: &OauthScopesArgs) -> Check {
 
 /// The app's configuration, from `--app` or the flags, and where it came
 /// from.
-fn app_config(args: &OauthScopesArgs) -> Result<(AppConfig, String), String> {
+async fn app_config(
+    args: &OauthScopesArgs,
+    timeout: Duration,
+) -> Result<(AppConfig, String), String> {
     if let Some(path) = &args.app {
         let name = path.display().to_string();
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("--app {name}: cannot read it: {e}"))?;
-        let app = parse_app_file(&name, &String::from_utf8_lossy(&bytes))?;
+        let text = input::read(
+            &name,
+            "--app",
+            Kind::App,
+            timeout,
+            input::Whole::new(Kind::App),
+        )
+        .await?;
+        let app = parse_app_file(input::display_name(&name), &text)?;
         return Ok((app, name));
     }
     let app = AppConfig {
@@ -102,14 +112,18 @@ fn app_config(args: &OauthScopesArgs) -> Result<(AppConfig, String), String> {
 }
 
 /// A secret from `--X-env VAR` or `--X-file FILE`; `what` names it.
-fn secret(
+async fn secret(
     env: Option<&String>,
     file: Option<&std::path::PathBuf>,
     what: &str,
+    timeout: Duration,
 ) -> Result<Option<String>, String> {
     if let Some(var) = env {
         return match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(Some(v)),
+            Ok(v) if !v.is_empty() => {
+                reach_report::redact::remember(&v);
+                Ok(Some(v))
+            }
             Ok(_) => Err(format!(
                 "--{what}-env {var}: the environment variable is empty"
             )),
@@ -119,8 +133,15 @@ fn secret(
         };
     }
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("--{what}-file {}: cannot read it: {e}", path.display()))?;
+        // Often `<(pass show …)`: a pipe, read like a FIFO.
+        let text = input::read(
+            &path.display().to_string(),
+            &format!("--{what}-file"),
+            Kind::Secret,
+            timeout,
+            input::Whole::new(Kind::Secret),
+        )
+        .await?;
         let value = text.lines().next().unwrap_or("").trim().to_owned();
         if value.is_empty() {
             return Err(format!(
@@ -128,6 +149,7 @@ fn secret(
                 path.display()
             ));
         }
+        reach_report::redact::remember(&value);
         return Ok(Some(value));
     }
     Ok(None)
@@ -152,7 +174,10 @@ async fn token(args: &OauthTokenArgs, timeout: Duration) -> anyhow::Result<Vec<C
         args.client_secret_env.as_ref(),
         args.client_secret_file.as_ref(),
         "client-secret",
-    ) {
+        timeout,
+    )
+    .await
+    {
         Ok(Some(s)) => s,
         Ok(None) => {
             fail(
@@ -171,7 +196,10 @@ async fn token(args: &OauthTokenArgs, timeout: Duration) -> anyhow::Result<Vec<C
             args.refresh_token_env.as_ref(),
             args.refresh_token_file.as_ref(),
             "refresh-token",
-        ) {
+            timeout,
+        )
+        .await
+        {
             Ok(Some(t)) => Grant::RefreshToken(t),
             Ok(None) => {
                 fail(

@@ -182,6 +182,38 @@ struct Document {
     oauth_discover: Vec<Spanned<toml::Table>>,
 }
 
+/// Where a key of an entry is written, and the words it became.
+struct Place {
+    key: String,
+    /// `file:line:column`.
+    at: String,
+    /// `--flag=VALUE` words.
+    words: Vec<String>,
+}
+
+impl Place {
+    /// Whether an input error about `target` (the check's) and `message`
+    /// concerns this key: it names the key's option or quotes its value.
+    fn concerns(&self, target: &str, message: &str) -> bool {
+        self.words.iter().any(|word| {
+            let (flag, value) = word.split_once('=').unwrap_or((word, ""));
+            let short = match flag {
+                "--header" => "-H",
+                "--method" => "-X",
+                _ => flag,
+            };
+            let named = |text: &str| {
+                text.split_whitespace()
+                    .any(|w| w == flag || w == short || w.starts_with(&format!("{flag}=")))
+            };
+            named(target)
+                || named(message)
+                || (value.chars().count() >= 2
+                    && (target.contains(value) || message.contains(value)))
+        })
+    }
+}
+
 /// One entry, ready to run or already an error.
 struct Entry {
     /// Where it starts in the file (for file order).
@@ -189,6 +221,10 @@ struct Entry {
     kind: &'static Kind,
     label: String,
     plan: Result<Vec<String>, String>,
+    /// Where its keys are.
+    places: Vec<Place>,
+    /// Where it starts (`file:line:column`).
+    at: String,
 }
 
 /// `file:line:column` of a byte offset.
@@ -306,31 +342,30 @@ fn arguments(
                 ));
             }
         },
+        // `--flag=VALUE`, one word: a value that starts with `-` is a
+        // value, never taken for an option (whose error would quote it).
         Arg::One(flag) => {
             if matches!(value, toml::Value::Array(_)) {
                 return Err("expected one value, found an array".to_owned());
             }
-            flags.push(flag.to_owned());
-            flags.push(scalar(value)?);
+            flags.push(format!("{flag}={}", scalar(value)?));
         }
         Arg::Many(flag) => {
             for v in many(value)? {
-                flags.push(flag.to_owned());
-                flags.push(v);
+                flags.push(format!("{flag}={v}"));
             }
         }
         Arg::Path(flag) => {
-            flags.push(flag.to_owned());
-            flags.push(resolve_path(base, &scalar(value)?));
+            flags.push(format!("{flag}={}", resolve_path(base, &scalar(value)?)));
         }
         Arg::Paths(flag) => {
             for v in many(value)? {
-                flags.push(flag.to_owned());
-                flags.push(if v.contains("://") {
+                let v = if v.contains("://") {
                     v
                 } else {
                     resolve_path(base, &v)
-                });
+                };
+                flags.push(format!("{flag}={v}"));
             }
         }
         Arg::Browser(flag) => {
@@ -338,8 +373,7 @@ fn arguments(
                 return Err("expected one value, found an array".to_owned());
             }
             let spec = scalar(value)?;
-            flags.push(flag.to_owned());
-            flags.push(match spec.split_once(':') {
+            let spec = match spec.split_once(':') {
                 // A path, as reach_sso::browser reads PROFILE, but relative.
                 Some((browser, profile))
                     if profile.contains('/') && !profile.starts_with(['/', '~']) =>
@@ -347,7 +381,8 @@ fn arguments(
                     format!("{browser}:{}", resolve_path(base, profile))
                 }
                 _ => spec,
-            });
+            };
+            flags.push(format!("{flag}={spec}"));
         }
         Arg::Positional => positionals.extend(many(value)?),
     }
@@ -370,6 +405,7 @@ fn plan(
     src: &Source<'_>,
     span: std::ops::Range<usize>,
     fallback_timeout: Duration,
+    places: &mut Vec<Place>,
 ) -> Result<Vec<String>, String> {
     let mut flags: Vec<String> = Vec::new();
     let mut positionals: Vec<String> = Vec::new();
@@ -398,8 +434,14 @@ fn plan(
                 known.join(", ")
             ));
         };
+        let before = flags.len();
         arguments(arg, value, src.base, &mut flags, &mut positionals)
             .map_err(|e| format!("{}: `{key}`: {e}", at()))?;
+        places.push(Place {
+            key: key.clone(),
+            at: at(),
+            words: flags[before..].to_vec(),
+        });
     }
     // Defaults the entry does not override.
     if kind.network {
@@ -416,14 +458,16 @@ fn plan(
         .get("timeout")
         .filter(|_| !table.contains_key("timeout"))
     {
-        flags.push("--timeout".to_owned());
-        flags
-            .push(scalar(timeout).map_err(|e| format!("{}: [defaults] `timeout`: {e}", src.file))?);
+        let timeout =
+            scalar(timeout).map_err(|e| format!("{}: [defaults] `timeout`: {e}", src.file))?;
+        flags.push(format!("--timeout={timeout}"));
     }
     // Neither the entry nor [defaults] set a timeout: the run's own.
-    if !flags.iter().any(|f| f == "--timeout") {
-        flags.push("--timeout".to_owned());
-        flags.push(format!("{}ms", fallback_timeout.as_millis().max(1)));
+    if !flags.iter().any(|f| f.starts_with("--timeout=")) {
+        flags.push(format!(
+            "--timeout={}ms",
+            fallback_timeout.as_millis().max(1)
+        ));
     }
     let mut argv = vec!["reach".to_owned()];
     argv.extend(kind.command.iter().map(|s| (*s).to_owned()));
@@ -437,9 +481,16 @@ fn plan(
 
 /// Reads the file into entries, in file order; `Err` when the file itself
 /// cannot be read or is not TOML of the known shape.
-fn entries(path: &Path, args: &RunArgs, timeout: Duration) -> Result<Vec<Entry>, String> {
+async fn entries(path: &Path, args: &RunArgs, timeout: Duration) -> Result<Vec<Entry>, String> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read it: {e}"))?;
+    let text = crate::input::read(
+        &file,
+        "",
+        crate::input::Kind::Preflight,
+        timeout,
+        crate::input::Whole::new(crate::input::Kind::Preflight),
+    )
+    .await?;
     entries_of(path, &text, args, timeout)
 }
 
@@ -512,11 +563,23 @@ fn entries_of(
                 .get("name")
                 .and_then(toml::Value::as_str)
                 .map_or_else(|| format!("{} #{}", kind.name, i + 1), str::to_owned);
+            let mut places = Vec::new();
+            let plan = plan(
+                kind,
+                table,
+                defaults,
+                &src,
+                entry.span(),
+                timeout,
+                &mut places,
+            );
             out.push(Entry {
                 offset: entry.span().start,
                 kind,
                 label,
-                plan: plan(kind, table, defaults, &src, entry.span(), timeout),
+                plan,
+                places,
+                at: position(&file, &text, entry.span().start),
             });
         }
     }
@@ -527,7 +590,7 @@ fn entries_of(
 /// Runs the file's checks, `args.concurrency` at once, and returns them in
 /// file order.
 pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<Vec<Check>> {
-    let entries = match entries(&args.file, args, output.timeout) {
+    let entries = match entries(&args.file, args, output.timeout).await {
         Ok(e) => e,
         Err(message) => {
             return Ok(vec![Check::input_error(
@@ -592,6 +655,8 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
         let limit = Arc::clone(&limit);
         let progress = progress.clone();
         let label = entry.label.clone();
+        let file = args.file.display().to_string();
+        let (places, at) = (entry.places, entry.at);
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             progress.start(index, &label);
@@ -604,7 +669,10 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
                 )],
             };
             progress.done(index);
-            let checks: Vec<Check> = checks.into_iter().map(|c| named(c, &label)).collect();
+            let checks: Vec<Check> = checks
+                .into_iter()
+                .map(|c| placed(named(c, &label), &file, &places, &at))
+                .collect();
             (index, checks)
         });
     }
@@ -622,6 +690,29 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
     }
     progress.finish();
     Ok(results.into_iter().flatten().flatten().collect())
+}
+
+/// An input error of an entry's check says where in the file the value
+/// it is about is written (`pre.toml:7:1: `headers`: invalid header …`),
+/// unless it already names the file.
+fn placed(mut check: Check, file: &str, places: &[Place], entry_at: &str) -> Check {
+    if check.status != reach_report::Status::Error {
+        return check;
+    }
+    let target = check.target.clone();
+    for finding in &mut check.findings {
+        if finding.code != reach_report::Code::InputInvalid || finding.message.starts_with(file) {
+            continue;
+        }
+        let place = places
+            .iter()
+            .find(|p| p.concerns(&target, &finding.message));
+        finding.message = match place {
+            Some(p) => format!("{}: `{}`: {}", p.at, p.key, finding.message),
+            None => format!("{entry_at}: {}", finding.message),
+        };
+    }
+    check
 }
 
 fn named(mut check: Check, label: &str) -> Check {

@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::args::SsoArgs;
 use crate::check;
+use crate::input::{self, Kind};
 
 /// Runs `reach sso`: one `sso` check, plus an input-error check for each
 /// unusable input (a bad cookie line is reported and the chain still runs
@@ -45,7 +46,7 @@ pub(crate) async fn run(args: &SsoArgs, timeout: Duration) -> anyhow::Result<Vec
     };
     let mut seeds: Vec<SeedCookie> = Vec::new();
     if let Some(path) = &args.cookie_jar {
-        read_cookie_jar(path, &mut seeds, &mut checks);
+        read_cookie_jar(path, timeout, &mut seeds, &mut checks).await;
     }
     if let Some(spec) = &args.cookies_from_browser {
         read_browser(spec, &mut seeds, &mut checks).await?;
@@ -54,12 +55,15 @@ pub(crate) async fn run(args: &SsoArgs, timeout: Duration) -> anyhow::Result<Vec
         match parse_cookie_arg(value) {
             Ok(cookie) => seeds.push(cookie),
             Err(reason) => {
-                // The value is a secret: name only what precedes it.
-                let name = value.split('=').next().unwrap_or("");
                 checks.push(Check::input_error(
                     CheckKind::Sso,
                     format!("--cookie {}", i + 1),
-                    format!("--cookie {} (`{name}=…`): {reason}", i + 1),
+                    format!(
+                        "--cookie {}{}: {}",
+                        i + 1,
+                        cookie_name(value),
+                        safe_reason(value, &reason)
+                    ),
                 ));
             }
         }
@@ -86,63 +90,69 @@ pub(crate) async fn run(args: &SsoArgs, timeout: Duration) -> anyhow::Result<Vec
     Ok(checks)
 }
 
-/// `--cookie-jar FILE`: a Netscape cookies.txt. A browser's `SQLite`
-/// database or another binary file is one input error that says what it
-/// is, not a dozen bad lines.
-fn read_cookie_jar(path: &Path, seeds: &mut Vec<SeedCookie>, checks: &mut Vec<Check>) {
-    let name = path.display().to_string();
-    let target = format!("--cookie-jar {name}");
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            checks.push(Check::input_error(
-                CheckKind::Sso,
-                &target,
-                format!("{target}: cannot read it: {e}"),
-            ));
-            return;
-        }
+/// ` (`sid=…`)` naming a `--cookie` value that does not parse by its
+/// name, when it has one; nothing else of it, ever: without `=` the whole
+/// value may be the secret (`--cookie "sidSECRET"`).
+fn cookie_name(value: &str) -> String {
+    let Some((name, _)) = value.split_once('=') else {
+        return String::new();
     };
-    match sniff(&bytes) {
-        FileKind::CookiesTxt => {}
-        FileKind::Sqlite => {
-            // PROFILE may be the profile folder, or the file itself when
-            // it is not named as the browser names it.
-            let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-            let named = |n: &str| absolute.file_name().is_some_and(|f| f == n);
-            let dir = if named("Cookies") || named("cookies.sqlite") {
-                browser::profile_dir_of(&absolute)
-            } else {
-                absolute.clone()
-            };
-            let message = match browser::identify(path) {
-                Some(Browser::Firefox) => format!(
-                    "{target}: this is Firefox's cookie database (cookies.sqlite), not a Netscape cookies.txt: read it with `--cookies-from-browser firefox:{}`",
-                    dir.display()
-                ),
-                Some(_) => format!(
-                    "{target}: this is a Chromium browser's cookie database (Cookies, SQLite), not a Netscape cookies.txt: read it with `--cookies-from-browser chromium:{}` (or chrome, edge, brave: BROWSER[:PROFILE])",
-                    dir.display()
-                ),
-                None => format!(
-                    "{target}: this is an SQLite database, not a Netscape cookies.txt; a browser's cookie database is read with --cookies-from-browser BROWSER[:PROFILE]"
-                ),
-            };
+    let name = name.trim();
+    let token = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if token {
+        format!(" (`{name}=…`)")
+    } else {
+        String::new()
+    }
+}
+
+/// The reason a `--cookie` value does not parse, unless it quotes a part
+/// of the value other than a cookie name.
+fn safe_reason(value: &str, reason: &str) -> String {
+    // The name (when it is a cookie name) and the domain are not secret.
+    let name = value
+        .split_once('=')
+        .map(|(n, _)| n.trim())
+        .filter(|_| !cookie_name(value).is_empty());
+    let domain = value.rsplit_once('@').map(|(_, d)| d.trim());
+    let mut quoted = reason.split('`').skip(1).step_by(2);
+    let leaks =
+        quoted.any(|q| !q.is_empty() && value.contains(q) && Some(q) != name && Some(q) != domain);
+    if leaks {
+        "expected NAME=VALUE@DOMAIN, NAME a cookie name".to_owned()
+    } else {
+        reason.to_owned()
+    }
+}
+
+/// `--cookie-jar FILE`: a Netscape cookies.txt, through the one input
+/// reader (bounded; a FIFO that sends nothing is given up after
+/// `timeout`). A browser's `SQLite` database or another binary file is one
+/// input error that says what it is, not a dozen bad lines.
+async fn read_cookie_jar(
+    path: &Path,
+    timeout: Duration,
+    seeds: &mut Vec<SeedCookie>,
+    checks: &mut Vec<Check>,
+) {
+    let name = path.display().to_string();
+    let target = format!("--cookie-jar {}", input::display_name(&name));
+    let sink = JarSink {
+        path: path.to_path_buf(),
+        text: input::Whole::new(Kind::CookieJar),
+    };
+    let text = match input::read(&name, "--cookie-jar", Kind::CookieJar, timeout, sink).await {
+        Ok(text) => text,
+        Err(message) => {
             checks.push(Check::input_error(CheckKind::Sso, &target, message));
             return;
         }
-        FileKind::Binary => {
-            checks.push(Check::input_error(
-                CheckKind::Sso,
-                &target,
-                format!(
-                    "{target}: this is a binary file, not a Netscape cookies.txt (text, one cookie a line in seven tab-separated fields)"
-                ),
-            ));
-            return;
-        }
-    }
-    let (cookies, errors) = parse_cookies_txt(&name, &String::from_utf8_lossy(&bytes));
+    };
+    let (cookies, errors) = parse_cookies_txt(input::display_name(&name), &text);
     seeds.extend(cookies);
     for e in errors {
         let mut check = Check::new(CheckKind::Sso, &target);
@@ -153,6 +163,58 @@ fn read_cookie_jar(path: &Path, seeds: &mut Vec<SeedCookie>, checks: &mut Vec<Ch
         );
         check.status = Status::Error;
         checks.push(check);
+    }
+}
+
+/// A cookies.txt read whole, told from a browser's database by its first
+/// bytes.
+struct JarSink {
+    path: std::path::PathBuf,
+    text: input::Whole,
+}
+
+impl input::Sink for JarSink {
+    type Output = String;
+
+    fn first(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let path = self.path.as_path();
+        match sniff(bytes) {
+            FileKind::CookiesTxt => Ok(()),
+            FileKind::Sqlite => {
+                // PROFILE may be the profile folder, or the file itself when
+                // it is not named as the browser names it.
+                let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+                let named = |n: &str| absolute.file_name().is_some_and(|f| f == n);
+                let dir = if named("Cookies") || named("cookies.sqlite") {
+                    browser::profile_dir_of(&absolute)
+                } else {
+                    absolute.clone()
+                };
+                Err(match browser::identify(path) {
+                    Some(Browser::Firefox) => format!(
+                        "this is Firefox's cookie database (cookies.sqlite), not a Netscape cookies.txt: read it with `--cookies-from-browser firefox:{}`",
+                        dir.display()
+                    ),
+                    Some(_) => format!(
+                        "this is a Chromium browser's cookie database (Cookies, SQLite), not a Netscape cookies.txt: read it with `--cookies-from-browser chromium:{}` (or chrome, edge, brave: BROWSER[:PROFILE])",
+                        dir.display()
+                    ),
+                    None => "this is an SQLite database, not a Netscape cookies.txt; a browser's cookie database is read with --cookies-from-browser BROWSER[:PROFILE]".to_owned(),
+                })
+            }
+            FileKind::Binary => Err(
+                "this is a binary file, not a Netscape cookies.txt (text, one cookie a line in seven tab-separated fields)"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    fn piece(&mut self, text: &str) -> Result<(), String> {
+        self.text.piece(text)
+    }
+
+    fn finish(self) -> String {
+        self.text.finish()
     }
 }
 
