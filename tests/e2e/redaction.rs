@@ -28,6 +28,14 @@ const SECRETS: &[&str] = &[
     "bGFiLWNsaWVudDpsYWItc2VjcmV0",
     // Basic credentials of user:SECRET-PROXY-5.
     "dXNlcjpTRUNSRVQtUFJPWFktNQ",
+    // Echoed back by /reflect: raw, percent-encoded and in base64.
+    "SECRET/COOKIE+11",
+    "SECRET-BEARER-12",
+    "SECRET-COOKIE-13",
+    "SECRET-JAR/14+x",
+    // `--cookie` and a preflight `cookies` entry without `=`: input errors.
+    "SECRET-NOEQ-15",
+    "SECRET-PREFLIGHT-16",
 ];
 
 fn commands() -> Vec<Vec<String>> {
@@ -95,6 +103,48 @@ fn commands() -> Vec<Vec<String>> {
     ]);
     let dir = std::env::temp_dir().join(format!("reach-redaction-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
+    // A server that echoes the request (/reflect) in its headers and its
+    // redirect, to `check -H …` and to an sso chain seeded from --cookie
+    // and a jar.
+    let reflect = format!("http://good.lab.test:{}/reflect", lab.http.port());
+    out.push(vec![
+        "check".to_owned(),
+        "--dns-server".to_owned(),
+        lab.dns.to_string(),
+        "-H".to_owned(),
+        "Cookie: sid=SECRET/COOKIE+11; theme=dark".to_owned(),
+        "-H".to_owned(),
+        "Authorization: Bearer SECRET-BEARER-12".to_owned(),
+        reflect.clone(),
+    ]);
+    let jar = dir.join("cookies.txt");
+    std::fs::write(
+        &jar,
+        "good.lab.test\tFALSE\t/\tFALSE\t0\tidp_session\tSECRET-JAR/14+x\n",
+    )
+    .unwrap();
+    out.push(vec![
+        "sso".to_owned(),
+        "--dns-server".to_owned(),
+        lab.dns.to_string(),
+        "--cookie".to_owned(),
+        "sid=SECRET-COOKIE-13@good.lab.test".to_owned(),
+        "--cookie".to_owned(),
+        "SECRET-NOEQ-15".to_owned(),
+        "--cookie-jar".to_owned(),
+        jar.display().to_string(),
+        reflect.clone(),
+    ]);
+    let preflight = dir.join("preflight.toml");
+    std::fs::write(
+        &preflight,
+        format!(
+            "[defaults]\ndns_servers = [\"{}\"]\n\n[[sso]]\nurl = \"{reflect}\"\ncookies = [\"SECRET-PREFLIGHT-16\"]\n",
+            lab.dns
+        ),
+    )
+    .unwrap();
+    out.push(vec!["run".to_owned(), preflight.display().to_string()]);
     let allow = dir.join("allow.txt");
     std::fs::write(&allow, "0.0.0.0/0\n").unwrap();
     out.push(vec![
@@ -112,10 +162,79 @@ fn commands() -> Vec<Vec<String>> {
     out
 }
 
+/// Every `--format` reach offers, as its own usage error lists them.
+fn formats() -> Vec<String> {
+    let out = command()
+        .args(["check", "--format", "none-such"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let list = stderr
+        .split("[possible values: ")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no list of formats in: {stderr}"));
+    let formats: Vec<String> = list.split(", ").map(str::to_owned).collect();
+    assert!(formats.len() >= 4, "{formats:?}");
+    formats
+}
+
+/// The forms a secret can take on its way: raw, percent-encoded (as a URL
+/// query or form carries it) and inside base64, standard or URL-safe, at
+/// any of the three offsets a byte string can start at (only the
+/// characters that depend on the secret alone). Short markers (`eyJ`) are
+/// hunted raw only.
+fn forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_owned()];
+    if secret.len() < 8 {
+        return forms;
+    }
+    forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+    forms.push(
+        secret
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect(),
+    );
+    for alphabet in [
+        &b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[..],
+        &b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[..],
+    ] {
+        for offset in 0..3 {
+            let mut bytes = vec![0u8; offset];
+            bytes.extend_from_slice(secret.as_bytes());
+            let bits = |j: usize| {
+                (0..6).fold(0usize, |v, b| {
+                    let bit = 6 * j + b;
+                    let byte = bytes.get(bit / 8).copied().unwrap_or(0);
+                    v << 1 | usize::from(byte >> (7 - bit % 8) & 1)
+                })
+            };
+            // Character j holds bits 6j..6j+6: keep those of the secret alone.
+            let first = (8 * offset).div_ceil(6);
+            let end = 8 * bytes.len() / 6;
+            let core: String = (first..end)
+                .map(|j| char::from(alphabet[bits(j)]))
+                .collect();
+            forms.push(core);
+        }
+    }
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
 #[test]
-fn no_secret_in_any_format() {
+fn no_secret_in_any_format_raw_or_encoded() {
+    let formats = formats();
     for args in commands() {
-        for format in ["json", "text", "md", "junit"] {
+        for format in &formats {
             let out = command()
                 .env("SECRET", "lab-secret")
                 .env("REFRESH", "good-refresh")
@@ -128,18 +247,56 @@ fn no_secret_in_any_format() {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
+            // A `--cookie` or preflight entry without `=` is an input error.
+            let input_error = args[0] == "run" || args.iter().any(|a| a.contains("SECRET-NOEQ"));
             assert!(
-                out.status.code().is_some_and(|c| c <= 1),
+                out.status
+                    .code()
+                    .is_some_and(|c| c <= 1 || (input_error && c == 2)),
                 "{args:?} --format {format}: {all}"
             );
+            // The chains to /reflect ran (the bad cookie did not stop them).
+            if format == "text"
+                && (args[0] == "run" || args.iter().any(|a| a.ends_with("/reflect")))
+            {
+                assert!(all.contains("x-echo-base64: "), "{args:?}: {all}");
+            }
             for secret in SECRETS {
-                assert!(
-                    !all.contains(secret),
-                    "{secret} leaked by {args:?} --format {format}:\n{all}"
-                );
+                for form in forms(secret) {
+                    assert!(
+                        !all.contains(&form),
+                        "{secret} leaked as {form} by {args:?} --format {format}:\n{all}"
+                    );
+                }
             }
         }
     }
+}
+
+/// The server really echoes what the hunt looks for: with --no-redact
+/// each secret shows raw, percent-encoded and in base64.
+#[test]
+fn the_reflecting_server_shows_every_form_without_redaction() {
+    let commands = commands();
+    let reflect = commands
+        .iter()
+        .find(|c| c[0] == "check" && c.iter().any(|a| a.ends_with("/reflect")))
+        .unwrap();
+    let out = command()
+        .args(reflect)
+        .args(["--json", "--no-redact"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let forms = forms("SECRET/COOKIE+11");
+    assert!(stdout.contains("SECRET/COOKIE+11"), "{stdout}");
+    assert!(stdout.contains("SECRET%2FCOOKIE%2B11"), "{stdout}");
+    let base64 = forms
+        .iter()
+        .filter(|f| f.len() > 8 && !f.contains("SECRET"))
+        .filter(|f| stdout.contains(f.as_str()))
+        .count();
+    assert!(base64 > 0, "no base64 form of the cookie in {stdout}");
 }
 
 #[test]

@@ -158,6 +158,7 @@ pub(crate) async fn checks_for(
     command: &Command,
     timeout: std::time::Duration,
 ) -> anyhow::Result<Vec<reach_report::Check>> {
+    remember_secrets(command);
     match command {
         Command::Check(args) => check::run(args, timeout).await,
         Command::Allowlist(command) => {
@@ -179,6 +180,71 @@ pub(crate) async fn checks_for(
         Command::Sso(args) => sso::run(args, timeout).await,
         Command::Oauth(command) => oauth::run(command, timeout).await,
         Command::Explain(_) | Command::Schema | Command::Run(_) => Ok(Vec::new()),
+    }
+}
+
+/// Tells redaction the secret values this command was given on its
+/// command line (or a preflight entry's), so that they are hunted by value
+/// in the report and on stderr, raw and encoded: `-H` credentials and
+/// cookies, `--cookie` values, passwords and tokens in URLs (`--proxy`,
+/// the proxy variables, targets, feeds). Secrets read from files (a jar,
+/// `--client-secret-file`) are remembered where they are read.
+fn remember_secrets(command: &Command) {
+    use reach_report::redact;
+    let network = |n: &args::NetworkArgs| {
+        if let Some(proxy) = &n.proxy {
+            redact::remember_url(proxy);
+        }
+    };
+    for var in [
+        "https_proxy",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "HTTP_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        if let Ok(url) = std::env::var(var) {
+            redact::remember_url(&url);
+        }
+    }
+    match command {
+        Command::Check(args) => {
+            network(&args.network);
+            for header in &args.headers {
+                if let Some((name, value)) = header.split_once(':') {
+                    redact::remember_header(name, value);
+                }
+            }
+            args.targets.iter().for_each(|t| redact::remember_url(t));
+        }
+        Command::Sso(args) => {
+            network(&args.network);
+            redact::remember_url(&args.url);
+            for cookie in &args.cookies {
+                // NAME=VALUE@DOMAIN; without `=` the whole argument may be
+                // the value.
+                let value = cookie.split_once('=').map_or(cookie.as_str(), |(_, v)| {
+                    v.rsplit_once('@').map_or(v, |(v, _)| v)
+                });
+                redact::remember(value);
+            }
+        }
+        Command::Allowlist(command) => {
+            let (network_args, feed) = match &command.action {
+                Some(args::AllowlistAction::Diff(d)) => (&d.network, &d.feed),
+                None => (&command.args.network, &command.args.feed),
+            };
+            network(network_args);
+            feed.published.iter().for_each(|u| redact::remember_url(u));
+        }
+        Command::Oauth(args::OauthCommand::Token(args)) => {
+            network(&args.network);
+            redact::remember_url(&args.token_url);
+        }
+        Command::Oauth(args::OauthCommand::Discover(args)) => network(&args.network),
+        Command::Oauth(args::OauthCommand::Scopes(args)) => redact::remember_url(&args.url),
+        Command::Run(_) | Command::Explain(_) | Command::Schema => {}
     }
 }
 

@@ -80,6 +80,8 @@ pub(crate) async fn run(args: &SsoArgs, timeout: Duration) -> anyhow::Result<Vec
     let mut options = SsoOptions::new(start, timeout);
     options.max_hops = args.max_hops as usize;
     options.expiry_warn_days = args.expiry_warn_days;
+    // Cookie values are secrets: redaction hunts them by value, raw and encoded.
+    reach_report::redact::remember_all(seeds.iter().map(|c| &*c.value));
     let (details, findings) = reach_sso::run(&options, &seeds, args.compare_clean, &network).await;
     for finding in findings {
         check.push(finding);

@@ -86,6 +86,7 @@ impl App {
                 None => text(StatusCode::BAD_REQUEST, "usage: /to?LOCATION\n"),
             },
             ["echo-header", name] => echo_header(req.headers(), name),
+            ["reflect"] => reflect(req.headers()),
             ["feed", "aws.json"] => {
                 let mut response = text(StatusCode::OK, AWS_FEED);
                 response
@@ -207,6 +208,48 @@ fn echo_header(headers: &HeaderMap, name: &str) -> Response<Body> {
         }
         None => text(StatusCode::BAD_REQUEST, &format!("no {name} header\n")),
     }
+}
+
+/// `/reflect`: a server that echoes the request in its response, as some do: every request
+/// header as `name: value`, joined by `, `, raw in `x-echo`, standard base64 in
+/// `x-echo-base64`, and percent-encoded in the `Location` of a 302 to `/status/200?echo=…`.
+fn reflect(headers: &HeaderMap) -> Response<Body> {
+    let all = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value.as_bytes())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let encoded: String = url::form_urlencoded::byte_serialize(all.as_bytes()).collect();
+    let mut response = redirect(&format!("/status/200?echo={encoded}"));
+    for (name, value) in [
+        ("x-echo", all.clone()),
+        ("x-echo-base64", base64(all.as_bytes())),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (k, b)| n | u32::from(*b) << (16 - 8 * k));
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * k)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// A 302 to `location` with a short text body (400 if `location` cannot be a header value).

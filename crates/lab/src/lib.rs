@@ -257,6 +257,7 @@
 //! | `/to?LOCATION` | 302 to the query string, verbatim (any URL, relative or absolute) |
 //! | `/feed/aws.json` | 200, a small feed in the shape of AWS `ip-ranges.json` (`syncToken` 1700000000; `198.51.100.0/24` eu-west-1, `203.0.113.0/24` us-east-1, `2001:db8:1::/48` eu-west-1) |
 //! | `/echo-header/{name}` | 200 with the request header's value in the response header `x-echo`; 400 without it |
+//! | `/reflect` | 302 to `/status/200?echo=ALL` where ALL is every request header as `name: value` joined by `, `, percent-encoded (form encoding); the response also has ALL raw in `x-echo` and in standard base64 in `x-echo-base64`: a server echoing the request, secrets included |
 //! | `/version` | 200, `HTTP/1.1` or `HTTP/2` |
 //! | `/big` | 200 with a 4 MiB body |
 //! | `/slow-headers` | waits 30 s before answering (cancelled when the lab is dropped) |

@@ -317,6 +317,38 @@ async fn http_routes_over_raw_tcp() {
 }
 
 #[tokio::test]
+async fn reflect_echoes_the_request_raw_encoded_and_in_base64() {
+    let lab = start();
+    let response = get(lab.http, "/reflect", "Cookie: sid=s3cr3t; a=b\r\n").await;
+    let header = |name: &str| {
+        response.lines().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    };
+    let all = format!(
+        "host: good.lab.test:{}, cookie: sid=s3cr3t; a=b, connection: close",
+        lab.http.port()
+    );
+    assert_eq!(header("x-echo").as_deref(), Some(all.as_str()));
+    assert_eq!(
+        header("x-echo-base64"),
+        Some(super::http::base64(all.as_bytes()))
+    );
+    assert_eq!(super::http::base64(b"user:pass"), "dXNlcjpwYXNz");
+    assert_eq!(super::http::base64(b"ab"), "YWI=");
+    let location = location(&response).expect("a Location");
+    assert!(
+        location.starts_with("/status/200?echo=host%3A+good.lab.test%3A"),
+        "{location}"
+    );
+    assert!(
+        location.contains("cookie%3A+sid%3Ds3cr3t%3B+a%3Db"),
+        "{location}"
+    );
+}
+
+#[tokio::test]
 async fn downgrade_keeps_the_host_and_uses_the_plain_port() {
     let lab = start();
     let stream = TcpStream::connect(lab.http).await.expect("connect");

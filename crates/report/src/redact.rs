@@ -15,7 +15,24 @@
 //!   `Basic …`) anywhere in text;
 //! * values of the `Authorization`, `Proxy-Authorization`, `Cookie` and
 //!   `Set-Cookie` headers (cookie names and attributes are kept);
-//! * object members whose key names a secret (`client_secret`, `password`, …).
+//! * object members whose key names a secret (`client_secret`, `password`, …);
+//! * the same `name=value` rules when the `=` is percent-encoded
+//!   (`idp_session%3D…` inside a redirect's URL), and every value of a
+//!   `Cookie:` header quoted in text (a server echoing the request);
+//! * every secret the run knows by value ([`remember`]: cookie values from
+//!   `--cookie`, a jar or `-H Cookie`, `Authorization` credentials, proxy
+//!   passwords, client secrets, refresh tokens), wherever it appears: raw,
+//!   percent-encoded, or inside base64 (standard or URL-safe, at any
+//!   offset). A value shorter than [`MIN_KNOWN_LEN`] bytes, or a short
+//!   lowercase word, is too common to hunt by value (`1`, `dark`,
+//!   `enabled`); the name rules still cover it.
+//!
+//! Hunting known values is linear in the text: one pass over the raw
+//! bytes, one over their percent-decoded form, and four alignments of
+//! every base64-looking run, each position checked against a bit filter of
+//! the secrets' first eight bytes before any comparison.
+
+use std::sync::RwLock;
 
 use serde_json::Value;
 
@@ -97,13 +114,17 @@ pub fn report(report: &mut Report) {
 
 /// Redacts secrets in any JSON value, in place.
 pub fn value_in_place(value: &mut Value) {
+    with_known(|known| value_with(value, known));
+}
+
+fn value_with(value: &mut Value, known: &Known) {
     match value {
         Value::String(s) => {
-            if let Some(r) = text_changed(s) {
+            if let Some(r) = text_changed(s, known) {
                 *s = r;
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(value_in_place),
+        Value::Array(items) => items.iter_mut().for_each(|v| value_with(v, known)),
         Value::Object(map) => {
             // A header in the report's `{name, value}` shape.
             let header_name = map
@@ -126,7 +147,7 @@ pub fn value_in_place(value: &mut Value) {
                     REDACTED.clone_into(s);
                     continue;
                 }
-                value_in_place(member);
+                value_with(member, known);
             }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
@@ -165,14 +186,23 @@ pub fn header(name: &str, value: &str) -> String {
 
 /// `text` with secrets replaced.
 pub fn text(text: &str) -> String {
-    text_changed(text).unwrap_or_else(|| text.to_owned())
+    with_known(|known| text_changed(text, known)).unwrap_or_else(|| text.to_owned())
 }
 
 /// `Some(redacted)` when `text` holds a secret, `None` when it is clean.
-fn text_changed(text: &str) -> Option<String> {
-    // Every secret form needs `=`, a space (`Bearer x`) or `://` (user
-    // info): most strings (addresses, CIDRs, names) have none.
-    if !text.bytes().any(|b| b == b'=' || b == b' ') && !text.contains("://") {
+fn text_changed(text: &str, known: &Known) -> Option<String> {
+    let named = by_name(text);
+    let by_value = known.redacted(named.as_deref().unwrap_or(text));
+    by_value.or(named)
+}
+
+/// The name-based rules: `Some(redacted)` when `text` holds a secret they
+/// recognise.
+fn by_name(text: &str) -> Option<String> {
+    // Every secret form needs `=` (or `%3D`), a space (`Bearer x`), `:`
+    // (`cookie: a=b`) or `://` (user info): most strings (addresses, CIDRs,
+    // names) have none.
+    if !text.bytes().any(|b| matches!(b, b'=' | b' ' | b'%' | b':')) {
         return None;
     }
     let mut out = String::with_capacity(text.len());
@@ -180,17 +210,36 @@ fn text_changed(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        // `name=value` after a parameter boundary.
+        // A `Cookie:` or `Set-Cookie:` header quoted in text: every value
+        // (the first pair's, for `Set-Cookie`).
+        if let Some((len, all_pairs)) = cookie_header_at(text, i) {
+            out.push_str(&text[i..i + len]);
+            let (end, any) = cookie_pairs(text, i + len, all_pairs, &mut out);
+            changed |= any;
+            i = end;
+            continue;
+        }
+        // `name=value` after a parameter boundary, `name%3Dvalue` after an
+        // encoded one (or a plain one: `?r=idp_session%3D…`).
         let at_boundary = i == 0
             || matches!(
                 bytes[i - 1],
                 b'?' | b'&' | b'#' | b';' | b' ' | b'\n' | b'\t' | b'"' | b',' | b'('
             );
-        if at_boundary && let Some(len) = secret_param_at(&text[i..]) {
+        let at_encoded_boundary =
+            at_boundary || bytes[i - 1] == b'=' || encoded_delimiter_before(bytes, i);
+        if at_encoded_boundary
+            && let Some((len, encoded)) = secret_param_at(&text[i..])
+            && (encoded || at_boundary)
+        {
             let value_start = i + len;
-            let value_end = text[value_start..]
-                .find(['&', '#', ' ', '"', '\'', '<', '>', '\n', ',', ')', ';'])
-                .map_or(text.len(), |n| value_start + n);
+            let value_end = if encoded {
+                encoded_value_end(bytes, value_start)
+            } else {
+                text[value_start..]
+                    .find(['&', '#', ' ', '"', '\'', '<', '>', '\n', ',', ')', ';'])
+                    .map_or(text.len(), |n| value_start + n)
+            };
             out.push_str(&text[i..value_start]);
             if value_end > value_start {
                 out.push_str(REDACTED);
@@ -237,18 +286,120 @@ fn text_changed(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
-/// Length of `name=` when `s` starts with a secret parameter name and `=`.
-fn secret_param_at(s: &str) -> Option<usize> {
+/// Length of `name=` (or `name%3D`, then `true`) when `s` starts with a
+/// secret parameter name.
+fn secret_param_at(s: &str) -> Option<(usize, bool)> {
     // A parameter name is short and made of token characters; looking at a
     // bounded prefix keeps the scan linear on long texts.
     let name_len = s
         .bytes()
         .take(48)
         .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))?;
-    if name_len == 0 || s.as_bytes()[name_len] != b'=' {
+    if name_len == 0 {
         return None;
     }
-    is_secret_name(&s[..name_len]).then_some(name_len + 1)
+    let rest = &s.as_bytes()[name_len..];
+    let (len, encoded) = if rest[0] == b'=' {
+        (name_len + 1, false)
+    } else if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(b"%3D") {
+        (name_len + 3, true)
+    } else {
+        return None;
+    };
+    is_secret_name(&s[..name_len]).then_some((len, encoded))
+}
+
+/// Percent-encoded delimiters of parameters and header values: `&`, `?`,
+/// `#`, `;`, space, `,`, `"`, `'`, line breaks.
+const ENCODED_DELIMITERS: &[&[u8]] = &[
+    b"%26", b"%3F", b"%23", b"%3B", b"%20", b"%2C", b"%22", b"%27", b"%0A", b"%0D",
+];
+
+fn encoded_delimiter_at(bytes: &[u8], i: usize) -> bool {
+    bytes.len() >= i + 3
+        && ENCODED_DELIMITERS
+            .iter()
+            .any(|d| bytes[i..i + 3].eq_ignore_ascii_case(d))
+}
+
+fn encoded_delimiter_before(bytes: &[u8], i: usize) -> bool {
+    i >= 3 && encoded_delimiter_at(bytes, i - 3)
+}
+
+/// Where a percent-encoded value starting at `start` ends: at a plain or
+/// an encoded delimiter.
+fn encoded_value_end(bytes: &[u8], start: usize) -> usize {
+    let mut j = start;
+    while j < bytes.len() {
+        if matches!(
+            bytes[j],
+            b'&' | b'#' | b' ' | b'"' | b'\'' | b'<' | b'>' | b'\n' | b',' | b')' | b';'
+        ) || encoded_delimiter_at(bytes, j)
+        {
+            break;
+        }
+        j += 1;
+    }
+    j
+}
+
+/// `Cookie:` / `Set-Cookie:` (any case, then spaces) at word start `i`:
+/// its length, and whether every pair follows (`Cookie`) or only the first
+/// (`Set-Cookie`, whose next parts are attributes).
+fn cookie_header_at(text: &str, i: usize) -> Option<(usize, bool)> {
+    let bytes = text.as_bytes();
+    if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'-' | b'_')) {
+        return None;
+    }
+    let rest = &bytes[i..];
+    let (len, all) = if rest.len() >= 11 && rest[..11].eq_ignore_ascii_case(b"set-cookie:") {
+        (11, false)
+    } else if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case(b"cookie:") {
+        (7, true)
+    } else {
+        return None;
+    };
+    let spaces = rest[len..].iter().take_while(|b| **b == b' ').count();
+    Some((len + spaces, all))
+}
+
+/// Writes the cookie pairs starting at `start` to `out` with their values
+/// redacted; returns where they end and whether a value was replaced.
+fn cookie_pairs(text: &str, start: usize, all_pairs: bool, out: &mut String) -> (usize, bool) {
+    let bytes = text.as_bytes();
+    let mut i = start;
+    let mut changed = false;
+    loop {
+        let name_len = bytes[i..]
+            .iter()
+            .take_while(|b| !matches!(b, b'=' | b';' | b',' | b' ' | b'"' | b'\n' | b'\''))
+            .count();
+        if name_len == 0 || bytes.get(i + name_len) != Some(&b'=') {
+            return (i, changed);
+        }
+        let value_start = i + name_len + 1;
+        let value_len = bytes[value_start..]
+            .iter()
+            .take_while(|b| !matches!(b, b';' | b',' | b' ' | b'"' | b'\n' | b'\'' | b'\\'))
+            .count();
+        out.push_str(&text[i..value_start]);
+        let value = &text[value_start..value_start + value_len];
+        if !value.is_empty() {
+            out.push_str(REDACTED);
+            changed |= value != REDACTED;
+        }
+        i = value_start + value_len;
+        // `; ` then the next pair.
+        let sep = bytes[i..]
+            .iter()
+            .take_while(|b| matches!(b, b';' | b' '))
+            .count();
+        if !all_pairs || sep == 0 || bytes[i] != b';' {
+            return (i, changed);
+        }
+        out.push_str(&text[i..i + sep]);
+        i += sep;
+    }
 }
 
 /// The length of the credentials after `Bearer ` / `Basic ` (and any more
@@ -285,6 +436,384 @@ fn credentials_at(rest: &str) -> Option<usize> {
             .iter()
             .any(|c| c.is_ascii_digit() || matches!(c, b'+' | b'/' | b'='));
     looks_secret.then_some(end)
+}
+
+/// Shortest secret hunted by value: shorter ones (`1`, `dark`, `st1`)
+/// would redact ordinary words and numbers everywhere.
+pub const MIN_KNOWN_LEN: usize = 8;
+
+/// The secrets this run knows by value.
+static KNOWN: RwLock<Known> = RwLock::new(Known::new());
+
+/// Remembers a secret value the run was given (a cookie value, a token, a
+/// password, a client secret), so that it is redacted wherever it
+/// appears, raw or encoded, in the report and on stderr. Values too short
+/// or too common to hunt are ignored (see [`MIN_KNOWN_LEN`]).
+pub fn remember(secret: &str) {
+    if !worth_hunting(secret) {
+        return;
+    }
+    let mut known = KNOWN
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    known.add(secret.as_bytes());
+}
+
+/// [`remember`] for many values, under one lock.
+pub fn remember_all<'a>(secrets: impl IntoIterator<Item = &'a str>) {
+    let mut known = KNOWN
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for secret in secrets {
+        if worth_hunting(secret) {
+            known.add(secret.as_bytes());
+        }
+    }
+}
+
+/// Remembers the secret parts of a request header the user gave (`-H`):
+/// `Authorization` credentials (and, for `Basic`, the decoded `user:pass`
+/// and the password), every `Cookie` value, or the whole value of another
+/// header named like a secret (`X-Api-Key`).
+pub fn remember_header(name: &str, value: &str) {
+    let secrets = header_secrets(name, value);
+    remember_all(secrets.iter().map(String::as_str));
+}
+
+fn header_secrets(name: &str, value: &str) -> Vec<String> {
+    let value = value.trim();
+    let mut out = Vec::new();
+    match name.trim().to_ascii_lowercase().as_str() {
+        "authorization" | "proxy-authorization" => {
+            let (scheme, credentials) = value.split_once(' ').unwrap_or(("", value));
+            let credentials = credentials.trim();
+            out.push(credentials.to_owned());
+            if scheme.eq_ignore_ascii_case("basic")
+                && let Some(decoded) = base64_decode(credentials.as_bytes())
+                && let Ok(decoded) = String::from_utf8(decoded)
+            {
+                if let Some((_, password)) = decoded.split_once(':') {
+                    out.push(password.to_owned());
+                }
+                out.push(decoded);
+            }
+        }
+        "cookie" => {
+            for pair in value.split(';') {
+                let (_, v) = pair.split_once('=').unwrap_or(("", pair));
+                out.push(v.trim().to_owned());
+            }
+        }
+        lower if is_secret_name(lower) => out.push(value.to_owned()),
+        _ => {}
+    }
+    out
+}
+
+/// Remembers the secrets of a URL the user gave (a proxy's, a target's):
+/// the password of its user info (or a lone token user), and the values of
+/// query parameters named like a secret.
+pub fn remember_url(url: &str) {
+    let secrets = url_secrets(url);
+    remember_all(secrets.iter().map(String::as_str));
+}
+
+fn url_secrets(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(parsed) = url::Url::parse(url) else {
+        return out;
+    };
+    let decoded = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    match parsed.password() {
+        Some(password) => {
+            out.push(password.to_owned());
+            out.push(decoded(password));
+        }
+        None => out.push(decoded(parsed.username())),
+    }
+    for (name, value) in parsed.query_pairs() {
+        if is_secret_name(&name) {
+            out.push(value.into_owned());
+        }
+    }
+    out
+}
+
+/// Whether a value is distinctive enough to hunt everywhere: long enough,
+/// and not a short lowercase word (`enabled`, `accepted`).
+fn worth_hunting(secret: &str) -> bool {
+    let len = secret.len();
+    len >= MIN_KNOWN_LEN
+        && (len >= 16 || !secret.bytes().all(|b| b.is_ascii_lowercase()))
+        && !secret.contains(REDACTED)
+}
+
+/// Runs `f` with the known secrets, their index built.
+fn with_known<R>(f: impl FnOnce(&Known) -> R) -> R {
+    let dirty = KNOWN
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .dirty;
+    if dirty {
+        KNOWN
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .build();
+    }
+    f(&KNOWN
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
+/// Secret values and an index of their first [`MIN_KNOWN_LEN`] bytes.
+struct Known {
+    secrets: Vec<Box<[u8]>>,
+    /// (first eight bytes, index into `secrets`), sorted.
+    index: Vec<(u64, u32)>,
+    /// One bit per slot of [`Known::slot`]: whether any secret starts so.
+    filter: Vec<u64>,
+    /// log2 of the filter's size in bits.
+    bits: u32,
+    /// Secrets were added since the index was built.
+    dirty: bool,
+}
+
+/// A byte range of the text being redacted.
+type Span = (usize, usize);
+
+impl Known {
+    const fn new() -> Self {
+        Known {
+            secrets: Vec::new(),
+            index: Vec::new(),
+            filter: Vec::new(),
+            bits: 0,
+            dirty: false,
+        }
+    }
+
+    fn add(&mut self, secret: &[u8]) {
+        self.secrets.push(secret.into());
+        self.dirty = true;
+    }
+
+    fn prefix(bytes: &[u8]) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[..MIN_KNOWN_LEN]);
+        u64::from_le_bytes(b)
+    }
+
+    fn slot(&self, prefix: u64) -> usize {
+        // Fibonacci hashing: the top `bits` bits of the product.
+        usize::try_from(prefix.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.bits)).unwrap_or(0)
+    }
+
+    fn build(&mut self) {
+        self.secrets.sort_unstable();
+        self.secrets.dedup();
+        // About 16 filter bits a secret: few false hits, at most 8 MiB.
+        let want = (self.secrets.len() * 16)
+            .next_power_of_two()
+            .clamp(1 << 12, 1 << 26);
+        self.bits = want.trailing_zeros();
+        self.filter = vec![0; want / 64];
+        self.index = self
+            .secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (Self::prefix(s), u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        self.index.sort_unstable();
+        for i in 0..self.index.len() {
+            let slot = self.slot(self.index[i].0);
+            self.filter[slot / 64] |= 1 << (slot % 64);
+        }
+        self.dirty = false;
+    }
+
+    /// Spans of `hay` where a known secret starts and ends, raw.
+    fn find(&self, hay: &[u8], spans: &mut Vec<Span>) {
+        if self.index.is_empty() || hay.len() < MIN_KNOWN_LEN {
+            return;
+        }
+        for i in 0..=hay.len() - MIN_KNOWN_LEN {
+            let prefix = Self::prefix(&hay[i..]);
+            let slot = self.slot(prefix);
+            if self.filter[slot / 64] & (1 << (slot % 64)) == 0 {
+                continue;
+            }
+            let from = self.index.partition_point(|(p, _)| *p < prefix);
+            for &(p, at) in &self.index[from..] {
+                if p != prefix {
+                    break;
+                }
+                let secret = &self.secrets[at as usize];
+                if hay[i..].starts_with(secret) {
+                    spans.push((i, i + secret.len()));
+                }
+            }
+        }
+    }
+
+    /// Spans of `hay` holding a known secret raw or inside base64.
+    fn find_with_base64(&self, hay: &[u8], spans: &mut Vec<Span>) {
+        self.find(hay, spans);
+        let mut decoded = Vec::new();
+        let mut found = Vec::new();
+        let mut i = 0;
+        while i < hay.len() {
+            if base64_value(hay[i]).is_none() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < hay.len() && base64_value(hay[i]).is_some() {
+                i += 1;
+            }
+            let run = &hay[start..i];
+            // The shortest secret fills at least ten characters of base64.
+            for align in 0..4 {
+                if run.len() < align + 10 {
+                    break;
+                }
+                decoded.clear();
+                base64_decode_into(&run[align..], &mut decoded);
+                found.clear();
+                self.find(&decoded, &mut found);
+                for &(s, e) in &found {
+                    // Decoded byte k is in characters 4(k/3) + k%3 and the next.
+                    let first = 4 * (s / 3) + s % 3;
+                    let last = (4 * ((e - 1) / 3) + (e - 1) % 3 + 2).min(run.len() - align);
+                    spans.push((start + align + first, start + align + last));
+                }
+            }
+        }
+    }
+
+    /// `text` with every known secret (raw, percent-encoded, in base64)
+    /// replaced, or `None` when it holds none.
+    fn redacted(&self, text: &str) -> Option<String> {
+        if self.index.is_empty() || text.len() < MIN_KNOWN_LEN {
+            return None;
+        }
+        let bytes = text.as_bytes();
+        let mut spans = Vec::new();
+        self.find_with_base64(bytes, &mut spans);
+        if let Some((decoded, starts)) = percent_decoded(bytes) {
+            let mut found = Vec::new();
+            self.find_with_base64(&decoded, &mut found);
+            spans.extend(found.iter().map(|&(s, e)| (starts[s], starts[e])));
+        }
+        if spans.is_empty() {
+            return None;
+        }
+        spans.sort_unstable();
+        // Overlapping and touching spans become one, on char boundaries.
+        let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+        for (mut s, mut e) in spans {
+            e = e.min(text.len());
+            while !text.is_char_boundary(s) {
+                s -= 1;
+            }
+            while !text.is_char_boundary(e) {
+                e += 1;
+            }
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (s, e) in merged {
+            out.push_str(&text[at..s]);
+            out.push_str(REDACTED);
+            at = e;
+        }
+        out.push_str(&text[at..]);
+        Some(out)
+    }
+}
+
+/// The percent-decoded bytes of `text` (`%XX`, either case) and, for each
+/// decoded byte and one past the end, where it starts in `text`; `None`
+/// when nothing is encoded.
+fn percent_decoded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    if !text.contains(&b'%') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut starts = Vec::with_capacity(text.len() + 1);
+    let mut i = 0;
+    let mut any = false;
+    while i < text.len() {
+        starts.push(i);
+        if text[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                text.get(i + 1).copied().and_then(hex),
+                text.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            any = true;
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    starts.push(text.len());
+    any.then_some((out, starts))
+}
+
+/// The value of a base64 character, standard (`+/`) or URL-safe (`-_`).
+fn base64_value(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    }
+}
+
+/// Decodes base64 characters (no padding) into `out`; a last group of two
+/// or three characters gives one or two bytes.
+fn base64_decode_into(chars: &[u8], out: &mut Vec<u8>) {
+    for group in chars.chunks(4) {
+        let mut n: u32 = 0;
+        for (k, c) in group.iter().enumerate() {
+            n |= u32::from(base64_value(*c).unwrap_or(0)) << (18 - 6 * k);
+        }
+        let [_, a, b, c] = n.to_be_bytes();
+        let bytes = [a, b, c];
+        out.extend_from_slice(&bytes[..group.len().saturating_sub(1)]);
+    }
+}
+
+/// Decodes padded or unpadded base64; `None` if it is not base64.
+fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let body = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    if body.is_empty() || body.len() % 4 == 1 || !body.iter().all(|b| base64_value(*b).is_some()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    base64_decode_into(body, &mut out);
+    Some(out)
 }
 
 /// Length of `Bearer ` / `Basic ` (case-insensitive) at word start `i`.
@@ -379,10 +908,22 @@ mod tests {
         );
         assert_eq!(header("cookie", "a=1; b=2"), "a=[redacted]; b=[redacted]");
         // A Cookie header inside a message keeps its separators.
+        // Every value of a quoted Cookie header is a secret, whatever its name.
         assert_eq!(
             text("cookie: idp_session=abc; session_token=xyz; theme=dark"),
-            "cookie: idp_session=[redacted]; session_token=[redacted]; theme=dark"
+            "cookie: idp_session=[redacted]; session_token=[redacted]; theme=[redacted]"
         );
+        // A server that echoes the request into one header.
+        assert_eq!(
+            text("GET / cookie: sid=abc; b=c, authorization: Bearer x1, accept: */*"),
+            "GET / cookie: sid=[redacted]; b=[redacted], authorization: Bearer [redacted], accept: */*"
+        );
+        assert_eq!(
+            text("Set-Cookie: sid=abc; Path=/; HttpOnly"),
+            "Set-Cookie: sid=[redacted]; Path=/; HttpOnly"
+        );
+        assert_eq!(text("no cookie: here"), "no cookie: here");
+        assert_eq!(text("x-cookie: a=b"), "x-cookie: a=b");
         assert_eq!(header("Authorization", "Bearer x"), "Bearer [redacted]");
         assert_eq!(header("content-type", "text/html"), "text/html");
         assert_eq!(header("X-API-Key", "k"), REDACTED);
@@ -414,6 +955,114 @@ mod tests {
         let once = text("https://ä/?code=ü&x=ß");
         assert_eq!(once, "https://ä/?code=[redacted]&x=ß");
         assert_eq!(text(&once), once);
-        assert!(text_changed(&once).is_none());
+        assert!(text_changed(&once, &Known::new()).is_none());
+    }
+
+    #[test]
+    fn percent_encoded_parameters_are_redacted() {
+        assert_eq!(
+            text("http://a/x?r=idp_session%3Dalice%26theme%3Ddark"),
+            "http://a/x?r=idp_session%3D[redacted]%26theme%3Ddark"
+        );
+        assert_eq!(
+            text("/cb?next=%2Fapp%3Fcode%3Dc0de%26state%3Ds"),
+            "/cb?next=%2Fapp%3Fcode%3D[redacted]%26state%3Ds"
+        );
+        assert_eq!(text("a%3Db%26postcode%3D1"), "a%3Db%26postcode%3D1");
+    }
+
+    fn known(secrets: &[&str]) -> Known {
+        let mut known = Known::new();
+        for s in secrets {
+            assert!(worth_hunting(s), "{s}");
+            known.add(s.as_bytes());
+        }
+        known.build();
+        known
+    }
+
+    fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let mut n = 0u32;
+            for (k, b) in chunk.iter().enumerate() {
+                n |= u32::from(*b) << (16 - 8 * k);
+            }
+            for k in 0..=chunk.len() {
+                out.push(char::from(alphabet[(n >> (18 - 6 * k)) as usize & 63]));
+            }
+        }
+        out
+    }
+
+    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    #[test]
+    fn known_secrets_are_hunted_raw_encoded_and_in_base64() {
+        let secret = "Sid~4f/9+x=Q";
+        let k = known(&[secret, "SECRET-COOKIE-4"]);
+        let clean = |t: &str| k.redacted(t).unwrap_or_else(|| t.to_owned());
+        assert_eq!(
+            clean("x-echo: sid=SECRET-COOKIE-4, theme=dark"),
+            "x-echo: sid=[redacted], theme=dark"
+        );
+        assert_eq!(
+            clean("Location: /?r=sid%3DSid%7E4f%2F9%2Bx%3DQ%26a%3Db"),
+            "Location: /?r=sid%3D[redacted]%26a%3Db"
+        );
+        // Inside base64 at every offset, both alphabets: nothing of the
+        // secret's bytes can be decoded back from what is left.
+        for prefix in ["", "a", "ab", "abc", "cookie: sid="] {
+            for alphabet in [STANDARD, URL_SAFE] {
+                let plain = format!("{prefix}{secret}; more text after it");
+                let encoded = base64(plain.as_bytes(), alphabet);
+                let shown = clean(&format!("x-echo-base64: {encoded}"));
+                assert!(shown.contains(REDACTED), "{prefix:?} {shown}");
+                let rest = shown.replace(REDACTED, " ");
+                for word in rest.split(' ') {
+                    for align in 0..4.min(word.len()) {
+                        let mut bytes = Vec::new();
+                        base64_decode_into(&word.as_bytes()[align..], &mut bytes);
+                        let bytes = String::from_utf8_lossy(&bytes);
+                        assert!(!bytes.contains("4f/9"), "{prefix:?} {shown}");
+                    }
+                }
+            }
+        }
+        // Clean text stays as it is, and redacting twice changes nothing.
+        assert_eq!(k.redacted("nothing to see here at all"), None);
+        let once = clean("a Sid~4f/9+x=Q b");
+        assert_eq!(once, "a [redacted] b");
+        assert_eq!(k.redacted(&once), None);
+        assert_eq!(clean("ä Sid~4f/9+x=Qü"), "ä [redacted]ü");
+    }
+
+    #[test]
+    fn only_distinctive_values_are_hunted() {
+        for common in ["1", "dark", "alice", "enabled", "accepted", "[redacted]x1"] {
+            assert!(!worth_hunting(common), "{common}");
+        }
+        for secret in ["s3cr3t-v4lue", "SECRET-COOKIE-4", "averyveryverylongword"] {
+            assert!(worth_hunting(secret), "{secret}");
+        }
+    }
+
+    #[test]
+    fn secret_parts_of_headers_and_urls() {
+        assert_eq!(
+            header_secrets("Authorization", "Basic dXNlcjpodW50ZXIyMjI="),
+            ["dXNlcjpodW50ZXIyMjI=", "hunter222", "user:hunter222"]
+        );
+        assert_eq!(
+            header_secrets("cookie", "a=SECRET-1; b=SECRET-2"),
+            ["SECRET-1", "SECRET-2"]
+        );
+        assert_eq!(header_secrets("X-Api-Key", " k3y "), ["k3y"]);
+        assert!(header_secrets("Accept", "text/html").is_empty());
+        assert_eq!(
+            url_secrets("http://user:p%40ss-w0rd@proxy:3128/?token=T0KEN-x&a=b"),
+            ["p%40ss-w0rd", "p@ss-w0rd", "T0KEN-x"]
+        );
     }
 }
