@@ -301,7 +301,8 @@ fn a_signal_during_long_allowlist_work_stops_it_at_once() {
         );
     }
     std::fs::write(path.join("big-feed.txt"), &feed).unwrap();
-    std::fs::write(path.join("big-allow.txt"), &feed[..feed.len() / 2]).unwrap();
+    let half = feed[..feed.len() / 2].rfind('\n').unwrap() + 1;
+    std::fs::write(path.join("big-allow.txt"), &feed[..half]).unwrap();
     drop(feed);
     for signal in ["-INT", "-TERM"] {
         let args = [
