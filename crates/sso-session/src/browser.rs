@@ -829,11 +829,11 @@ fn read_chromium(
         };
         let persistent = integer(&row[10]) != 0;
         cookies.push(SeedCookie {
-            name: text(take(&mut row, 1)),
-            value,
-            domain: host.trim_start_matches('.').to_ascii_lowercase(),
+            name: text(take(&mut row, 1)).into(),
+            value: value.into(),
+            domain: host.trim_start_matches('.').to_ascii_lowercase().into(),
             include_subdomains: host.starts_with('.'),
-            path: text(take(&mut row, 4)),
+            path: text(take(&mut row, 4)).into(),
             secure: integer(&row[6]) != 0,
             http_only: integer(&row[7]) != 0,
             expires: if persistent {
@@ -841,7 +841,7 @@ fn read_chromium(
             } else {
                 None
             },
-            same_site: same_site.map(str::to_owned),
+            same_site,
             created: unix_from_chromium_micros(integer(&row[9])),
         });
     }
@@ -928,19 +928,19 @@ fn read_firefox(conn: &Connection, path: &Path) -> Result<Vec<SeedCookie>, Brows
         let expiry = if schema >= 16 { expiry / 1000 } else { expiry };
         let created = integer(&row[8]) / 1_000_000;
         cookies.push(SeedCookie {
-            name: text(take(&mut row, 1)),
-            value: text(take(&mut row, 2)),
-            domain: host.trim_start_matches('.').to_ascii_lowercase(),
+            name: text(take(&mut row, 1)).into(),
+            value: text(take(&mut row, 2)).into(),
+            domain: host.trim_start_matches('.').to_ascii_lowercase().into(),
             include_subdomains: host.starts_with('.'),
-            path: text(take(&mut row, 3)),
+            path: text(take(&mut row, 3)).into(),
             secure: integer(&row[5]) != 0,
             http_only: integer(&row[6]) != 0,
             expires: (expiry > 0).then_some(expiry.min(FAR_FUTURE)),
             // nsICookie: 0 none, 1 lax, 2 strict, 256 unset.
             same_site: match integer(&row[7]) {
-                0 => Some("None".to_owned()),
-                1 => Some("Lax".to_owned()),
-                2 => Some("Strict".to_owned()),
+                0 => Some("None"),
+                1 => Some("Lax"),
+                2 => Some("Strict"),
                 _ => None,
             },
             created: (created > 0).then_some(created),

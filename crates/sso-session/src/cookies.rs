@@ -8,6 +8,9 @@
 /// expiry beyond it.
 pub const FAR_FUTURE: i64 = 253_402_300_799;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 /// Seconds from 1601-01-01 (Windows' and Chromium's epoch) to 1970-01-01.
 const SECONDS_1601_TO_1970: i64 = 11_644_473_600;
 
@@ -44,26 +47,46 @@ pub fn sniff(bytes: &[u8]) -> FileKind {
 }
 
 /// A cookie to put in the jar before the first hop.
+///
+/// Kept small, as a `cookies.txt` may hold a million of them: names,
+/// domains and paths are shared between the cookies that have the same
+/// one ([`Interner`]), the value is one allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedCookie {
-    pub name: String,
-    pub value: String,
+    pub name: Arc<str>,
+    pub value: Box<str>,
     /// Without a leading dot.
-    pub domain: String,
+    pub domain: Arc<str>,
     /// Sent to subdomains too (a `Domain` cookie) rather than host-only.
     pub include_subdomains: bool,
-    pub path: String,
+    pub path: Arc<str>,
     pub secure: bool,
     pub http_only: bool,
     /// Unix seconds; `None` for a session cookie.
     pub expires: Option<i64>,
     /// `Strict`, `Lax` or `None` as the browser stored it; `None` when the
     /// attribute was absent (Lax by default) or the source does not say.
-    pub same_site: Option<String>,
+    pub same_site: Option<&'static str>,
     /// Unix seconds when the browser created it; `None` when the source
     /// does not say (taken as older than Chromium's 2-minute Lax+POST
     /// allowance).
     pub created: Option<i64>,
+}
+
+/// One shared copy of each name, domain and path a source repeats.
+#[derive(Debug, Default)]
+pub struct Interner(HashSet<Arc<str>>);
+
+impl Interner {
+    /// The shared copy of `text`.
+    pub fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(text) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.0.insert(Arc::clone(&shared));
+        shared
+    }
 }
 
 /// A line of input that is not a cookie: where, what, why.
@@ -100,6 +123,7 @@ impl std::fmt::Display for CookieError {
 pub fn parse_cookies_txt(source: &str, text: &str) -> (Vec<SeedCookie>, Vec<CookieError>) {
     let mut cookies = Vec::new();
     let mut errors = Vec::new();
+    let mut shared = Interner::default();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
@@ -110,7 +134,7 @@ pub fn parse_cookies_txt(source: &str, text: &str) -> (Vec<SeedCookie>, Vec<Cook
         if line.trim().is_empty() || (!http_only && line.starts_with('#')) {
             continue;
         }
-        match parse_txt_line(line, http_only) {
+        match parse_txt_line(line, http_only, &mut shared) {
             Ok(cookie) => cookies.push(cookie),
             Err(reason) => errors.push(CookieError {
                 origin: format!("{source}:{}", i + 1),
@@ -122,7 +146,11 @@ pub fn parse_cookies_txt(source: &str, text: &str) -> (Vec<SeedCookie>, Vec<Cook
     (cookies, errors)
 }
 
-fn parse_txt_line(line: &str, http_only: bool) -> Result<SeedCookie, String> {
+fn parse_txt_line(
+    line: &str,
+    http_only: bool,
+    shared: &mut Interner,
+) -> Result<SeedCookie, String> {
     let mut fields: Vec<&str> = line.split('\t').collect();
     if fields.len() == 6 {
         // curl reads a missing value field as an empty value.
@@ -155,13 +183,19 @@ fn parse_txt_line(line: &str, http_only: bool) -> Result<SeedCookie, String> {
     if !path.starts_with('/') {
         return Err(format!("the path must start with `/`, not {}", shown(path)));
     }
+    let bare = domain.trim_start_matches('.');
+    let domain_shared = if bare.bytes().any(|b| b.is_ascii_uppercase()) {
+        shared.get(&bare.to_ascii_lowercase())
+    } else {
+        shared.get(bare)
+    };
     Ok(SeedCookie {
-        name: name.to_owned(),
-        value: fields[6].to_owned(),
-        domain: domain.trim_start_matches('.').to_ascii_lowercase(),
+        name: shared.get(name),
+        value: fields[6].into(),
+        domain: domain_shared,
         // A leading dot means a domain cookie whatever the flag says.
         include_subdomains: include_subdomains || domain.starts_with('.'),
-        path: path.to_owned(),
+        path: shared.get(path),
         secure,
         http_only,
         expires,
@@ -264,11 +298,15 @@ pub fn parse_cookie_arg(arg: &str) -> Result<SeedCookie, String> {
     }
     check_domain(domain.trim())?;
     Ok(SeedCookie {
-        name: name.to_owned(),
-        value: value.to_owned(),
-        domain: domain.trim().trim_start_matches('.').to_ascii_lowercase(),
+        name: name.into(),
+        value: value.into(),
+        domain: domain
+            .trim()
+            .trim_start_matches('.')
+            .to_ascii_lowercase()
+            .into(),
         include_subdomains: true,
-        path: "/".to_owned(),
+        path: "/".into(),
         secure: false,
         http_only: false,
         expires: None,
@@ -293,12 +331,19 @@ mod tests {
                     a.example\tFALSE\t/\tFALSE\tsoon\tn\tsecret-value\n";
         let (cookies, errors) = parse_cookies_txt("jar.txt", text);
         assert_eq!(cookies.len(), 2);
-        assert_eq!(cookies[0].domain, "okta.example");
+        assert_eq!(&*cookies[0].domain, "okta.example");
         assert!(cookies[0].include_subdomains && cookies[0].secure && !cookies[0].http_only);
         assert_eq!(cookies[0].expires, None);
-        assert_eq!(cookies[1].name, "DT");
+        assert_eq!(&*cookies[1].name, "DT");
         assert!(cookies[1].http_only && !cookies[1].include_subdomains);
-        assert_eq!(cookies[1].path, "/login");
+        assert_eq!(&*cookies[1].path, "/login");
+        // One shared copy of a repeated domain.
+        let (twice, _) = parse_cookies_txt(
+            "j",
+            "a.example\tFALSE\t/\tFALSE\t0\tx\t1\nA.example\tFALSE\t/\tFALSE\t0\ty\t2\n",
+        );
+        assert!(Arc::ptr_eq(&twice[0].domain, &twice[1].domain));
+        assert!(Arc::ptr_eq(&twice[0].path, &twice[1].path));
         assert_eq!(cookies[1].expires, Some(4_102_444_800));
         let origins: Vec<&str> = errors.iter().map(|e| e.origin.as_str()).collect();
         assert_eq!(origins, ["jar.txt:6", "jar.txt:7", "jar.txt:8"]);
@@ -332,7 +377,7 @@ mod tests {
         let expiry = |name: &str| {
             cookies
                 .iter()
-                .find(|c| c.name == name)
+                .find(|c| &*c.name == name)
                 .unwrap_or_else(|| panic!("{name} not read: {errors:?}"))
                 .expires
         };
@@ -346,14 +391,14 @@ mod tests {
         assert_eq!(expiry("ms"), Some(FAR_FUTURE));
         assert_eq!(expiry("huge"), Some(FAR_FUTURE));
         assert_eq!(expiry("empty"), None);
-        let novalue = cookies.iter().find(|c| c.name == "novalue").unwrap();
-        assert_eq!(novalue.value, "");
+        let novalue = cookies.iter().find(|c| &*c.name == "novalue").unwrap();
+        assert_eq!(&*novalue.value, "");
         let origins: Vec<&str> = errors.iter().map(|e| e.origin.as_str()).collect();
         assert_eq!(origins, ["yt.txt:9", "yt.txt:10"], "{errors:?}");
         // The far future is one the jar takes.
         let mut jar = crate::jar::Jar::new();
         for name in ["ms", "huge"] {
-            let cookie = cookies.iter().find(|c| c.name == name).unwrap();
+            let cookie = cookies.iter().find(|c| &*c.name == name).unwrap();
             jar.seed(cookie).unwrap();
         }
         assert_eq!(jar.names().len(), 2);
@@ -396,8 +441,8 @@ mod tests {
     #[test]
     fn cookie_args() {
         let c = parse_cookie_arg("sid=a@b=c@.Okta.example").unwrap();
-        assert_eq!((c.name.as_str(), c.value.as_str()), ("sid", "a@b=c"));
-        assert_eq!(c.domain, "okta.example");
+        assert_eq!((&*c.name, &*c.value), ("sid", "a@b=c"));
+        assert_eq!(&*c.domain, "okta.example");
         for bad in [
             "sid=x",
             "x@okta.example",

@@ -14,9 +14,11 @@
 //! ("schemeful same-site"); an IP address or a name with no registrable
 //! domain is its own site.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use cookie_store::{CookieDomain, CookieStore, RawCookie};
+use cookie_store::{CookieDomain, CookieStore};
 use time::OffsetDateTime;
 use url::Url;
 
@@ -119,87 +121,220 @@ enum Known {
 }
 
 /// The jar: RFC 6265 storage and matching, and Chromium's rules.
+///
+/// The cookies it was seeded with stay where they are (`seeds`, borrowed
+/// from the caller when seeded with [`Jar::seeded`]) behind an index by
+/// domain: a `cookies.txt` of a million cookies costs the index's few
+/// bytes a cookie, not a second copy. The cookies the walk receives go to
+/// `cookie_store`, and replace (or delete) a seeded one of the same
+/// domain, path and name.
 #[derive(Debug, Default, Clone)]
-pub struct Jar {
+pub struct Jar<'a> {
     store: CookieStore,
+    /// When each cookie the walk stored was created.
     known: HashMap<(String, String, String), Known>,
+    seeds: Cow<'a, [SeedCookie]>,
+    /// The usable seeds by domain (as the URL parser writes the host),
+    /// each list sorted by path and name, one seed per domain, path and
+    /// name (the last one given).
+    index: Arc<HashMap<Arc<str>, Vec<u32>>>,
+    /// Seeds a `Set-Cookie` replaced or deleted since.
+    replaced: HashSet<u32>,
 }
 
 fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
-impl Jar {
+/// A seed's domain as a request's host is written (lower-case, IDNA),
+/// or why it cannot be one; `Err` too when it has expired.
+fn check_seed(cookie: &SeedCookie, now: i64) -> Result<Arc<str>, String> {
+    if let Some(at) = cookie.expires {
+        let at = OffsetDateTime::from_unix_timestamp(at)
+            .map_err(|_| format!("expiry {at} is out of range"))?;
+        if at.unix_timestamp() <= now {
+            return Err(format!("expired at {at}"));
+        }
+    }
+    let url = Url::parse(&format!("https://{}{}", cookie.domain, cookie.path))
+        .map_err(|e| format!("`{}` is not a host: {e}", cookie.domain))?;
+    let host = url.host_str().unwrap_or_default();
+    Ok(if host == &*cookie.domain {
+        Arc::clone(&cookie.domain)
+    } else {
+        Arc::from(host)
+    })
+}
+
+/// A cookie about to go with a request, from the store or the seeds.
+struct Candidate<'c> {
+    name: &'c str,
+    value: &'c str,
+    domain: String,
+    path: &'c str,
+    same_site: Option<cookie::SameSite>,
+    secure: bool,
+    known: Known,
+}
+
+impl Jar<'static> {
     pub fn new() -> Self {
         Jar::default()
+    }
+}
+
+impl<'a> Jar<'a> {
+    /// A jar holding `seeds` (borrowed, not copied), and the seeds it
+    /// refused with why (expired, not a host), by their index in `seeds`.
+    /// Of several seeds with the same domain, path and name, the last one
+    /// counts, as when each replaces the one before.
+    pub fn seeded(seeds: &'a [SeedCookie]) -> (Jar<'a>, Vec<(usize, String)>) {
+        let now = now();
+        let mut refused = Vec::new();
+        let mut index: HashMap<Arc<str>, Vec<u32>> = HashMap::new();
+        for (i, seed) in seeds.iter().enumerate() {
+            let Ok(position) = u32::try_from(i) else {
+                refused.push((i, "too many cookies".to_owned()));
+                continue;
+            };
+            match check_seed(seed, now) {
+                Ok(domain) => index.entry(domain).or_default().push(position),
+                Err(reason) => refused.push((i, reason)),
+            }
+        }
+        for list in index.values_mut() {
+            // The last of equal keys first, so that dedup keeps it.
+            list.sort_by(|&a, &b| {
+                let (x, y) = (&seeds[a as usize], &seeds[b as usize]);
+                (&x.path, &x.name, std::cmp::Reverse(a)).cmp(&(
+                    &y.path,
+                    &y.name,
+                    std::cmp::Reverse(b),
+                ))
+            });
+            list.dedup_by(|later, kept| {
+                let (x, y) = (&seeds[*later as usize], &seeds[*kept as usize]);
+                x.path == y.path && x.name == y.name
+            });
+            list.shrink_to_fit();
+        }
+        let jar = Jar {
+            seeds: Cow::Borrowed(seeds),
+            index: Arc::new(index),
+            ..Jar::default()
+        };
+        (jar, refused)
     }
 
     /// Puts `cookie` in the jar. `Err` when the jar refuses it (expired).
     pub fn seed(&mut self, cookie: &SeedCookie) -> Result<(), String> {
-        let mut raw = RawCookie::build((cookie.name.clone(), cookie.value.clone()))
-            .path(cookie.path.clone())
-            .secure(cookie.secure)
-            .http_only(cookie.http_only);
-        if cookie.include_subdomains {
-            raw = raw.domain(cookie.domain.clone());
+        let domain = check_seed(cookie, now())?;
+        let seeds = self.seeds.to_mut();
+        let position = u32::try_from(seeds.len()).map_err(|_| "too many cookies".to_owned())?;
+        seeds.push(cookie.clone());
+        let seeds = &self.seeds;
+        let list = Arc::make_mut(&mut self.index)
+            .entry(Arc::clone(&domain))
+            .or_default();
+        let key = (&cookie.path, &cookie.name);
+        match list.binary_search_by(|&i| {
+            let s = &seeds[i as usize];
+            (&s.path, &s.name).cmp(&key)
+        }) {
+            Ok(at) => list[at] = position,
+            Err(at) => list.insert(at, position),
         }
-        if let Some(same_site) = cookie.same_site.as_deref().and_then(parse_same_site) {
-            raw = raw.same_site(same_site);
-        }
-        if let Some(at) = cookie.expires {
-            let at = OffsetDateTime::from_unix_timestamp(at)
-                .map_err(|_| format!("expiry {at} is out of range"))?;
-            if at <= OffsetDateTime::now_utc() {
-                return Err(format!("expired at {at}"));
-            }
-            raw = raw.expires(at);
-        }
-        let url = Url::parse(&format!("https://{}{}", cookie.domain, cookie.path))
-            .map_err(|e| format!("`{}` is not a host: {e}", cookie.domain))?;
-        self.store
-            .insert_raw(&raw.build(), &url)
-            .map_err(|e| e.to_string())?;
-        let known = match cookie.created {
-            Some(created) => Known::Yes { created },
-            None => Known::No,
-        };
-        self.known.insert(
-            (
-                cookie.domain.clone(),
-                cookie.path.clone(),
-                cookie.name.clone(),
-            ),
-            known,
-        );
+        // A seed given after the walk stored the same cookie replaces it.
+        self.store.remove(&domain, &cookie.path, &cookie.name);
         Ok(())
+    }
+
+    /// The seeds that go to `url`: not replaced, unexpired, and matching
+    /// its host, path and scheme as RFC 6265 says (host-only seeds only
+    /// their own host).
+    fn seeds_for<'s>(&'s self, url: &Url, now: i64) -> Vec<(&'s str, &'s SeedCookie)> {
+        let mut out = Vec::new();
+        let Some(host) = url.host_str() else {
+            return out;
+        };
+        let host = reach_report::unbracket(host);
+        let is_name = matches!(url.host(), Some(url::Host::Domain(_)));
+        let secure = cookie_store_is_secure(url);
+        let mut domain = host;
+        loop {
+            if let Some((key, list)) = self.index.get_key_value(domain) {
+                for &i in list {
+                    let seed = &self.seeds[i as usize];
+                    let usable = !self.replaced.contains(&i)
+                        && (seed.include_subdomains || domain == host)
+                        && seed.expires.is_none_or(|at| at > now)
+                        && (!seed.secure || secure)
+                        && path_matches(&seed.path, url.path());
+                    if usable {
+                        out.push((&**key, seed));
+                    }
+                }
+            }
+            match domain.split_once('.') {
+                Some((_, parent)) if is_name && !parent.is_empty() => domain = parent,
+                _ => break,
+            }
+        }
+        out
     }
 
     /// What a request to `url` in `context` carries, and the cookies a
     /// browser holds back from it.
     pub fn outgoing(&self, url: &Url, context: Context) -> Outgoing {
-        let mut matched = self.store.matches(url);
+        let now = now();
+        let stored = self.store.matches(url);
+        let mut matched: Vec<Candidate<'_>> = stored
+            .iter()
+            .map(|c| Candidate {
+                name: c.name(),
+                value: c.value(),
+                domain: domain_of(&c.domain),
+                path: c.path.as_ref(),
+                same_site: c.same_site(),
+                secure: c.secure().unwrap_or(false),
+                known: self.known_of(c),
+            })
+            .collect();
+        matched.extend(self.seeds_for(url, now).into_iter().map(|(domain, seed)| {
+            Candidate {
+                name: &seed.name,
+                value: &seed.value,
+                domain: domain.to_owned(),
+                path: &seed.path,
+                same_site: seed.same_site.and_then(parse_same_site),
+                secure: seed.secure,
+                known: seed
+                    .created
+                    .map_or(Known::No, |created| Known::Yes { created }),
+            }
+        }));
         // Chromium's order: longer paths first, then older cookies.
-        matched.sort_by_key(|c| {
-            let created = match self.known_of(c) {
+        matched.sort_by(|a, b| {
+            let created = |c: &Candidate<'_>| match c.known {
                 Known::Yes { created } => created,
                 Known::No => i64::MIN,
             };
-            (
-                std::cmp::Reverse(String::from(&c.path).len()),
-                created,
-                c.name().to_owned(),
-            )
+            (std::cmp::Reverse(a.path.len()), created(a), a.name).cmp(&(
+                std::cmp::Reverse(b.path.len()),
+                created(b),
+                b.name,
+            ))
         });
         let mut out = Outgoing::default();
         let mut pairs = Vec::new();
         for c in matched {
             let sent = SentCookie {
-                name: c.name().to_owned(),
-                domain: domain_of(&c.domain),
-                same_site: c.same_site().map(|s| s.to_string()),
-                secure: c.secure().unwrap_or(false),
+                name: c.name.to_owned(),
+                domain: c.domain,
+                same_site: c.same_site.map(|s| s.to_string()),
+                secure: c.secure,
             };
-            if let Some(reason) = self.withhold_reason(c, context) {
+            if let Some(reason) = withhold_reason(c.same_site, c.known, context, now) {
                 let withheld = CookieWithheld {
                     name: sent.name.clone(),
                     domain: sent.domain.clone(),
@@ -207,7 +342,7 @@ impl Jar {
                 };
                 out.withheld.push((sent, withheld));
             } else {
-                pairs.push(format!("{}={}", c.name(), c.value()));
+                pairs.push(format!("{}={}", c.name, c.value));
                 out.sent.push(sent);
             }
         }
@@ -224,29 +359,18 @@ impl Jar {
         self.known.get(&key).copied().unwrap_or(Known::No)
     }
 
-    /// Why Chromium does not send `c` in `context`, or `None` when it does.
-    fn withhold_reason(&self, c: &cookie_store::Cookie<'_>, context: Context) -> Option<String> {
-        if context.same_site {
-            return None;
-        }
-        let method = if context.safe_method { "GET" } else { "POST" };
-        match c.same_site() {
-            Some(cookie::SameSite::None) => None,
-            Some(cookie::SameSite::Strict) => Some(format!(
-                "SameSite=Strict: not sent on a cross-site {method}"
-            )),
-            Some(cookie::SameSite::Lax) => {
-                (!context.safe_method).then(|| "SameSite=Lax: not sent on a cross-site POST".into())
-            }
-            None => match self.known_of(c) {
-                Known::No => None,
-                Known::Yes { .. } if context.safe_method => None,
-                Known::Yes { created } if now() - created < LAX_POST_ALLOWANCE_SECS => None,
-                Known::Yes { .. } => Some(
-                    "no SameSite attribute (Lax by default) and older than two minutes: not sent on a cross-site POST"
-                        .into(),
-                ),
-            },
+    /// A `Set-Cookie` replaced (or deleted) the seed of this domain, path
+    /// and name, if there is one.
+    fn replace_seed(&mut self, domain: &str, path: &str, name: &str) {
+        let Some(list) = self.index.get(domain) else {
+            return;
+        };
+        let seeds = &self.seeds;
+        if let Ok(at) = list.binary_search_by(|&i| {
+            let s = &seeds[i as usize];
+            (&*s.path, &*s.name).cmp(&(path, name))
+        }) {
+            self.replaced.insert(list[at]);
         }
     }
 
@@ -273,9 +397,13 @@ impl Jar {
         let key = (info.domain.clone(), info.path.clone(), info.name.clone());
         match self.store.insert(parsed.into_owned(), url) {
             Ok(_) => {
+                self.replace_seed(&key.0, &key.1, &key.2);
                 self.known.insert(key, Known::Yes { created: now() });
             }
-            Err(cookie_store::CookieError::Expired) => {}
+            // An expired cookie deletes the one it names.
+            Err(cookie_store::CookieError::Expired) => {
+                self.replace_seed(&key.0, &key.1, &key.2);
+            }
             Err(cookie_store::CookieError::DomainMismatch) => {
                 info.refused = Some(format!(
                     "Domain={} while the page is {}",
@@ -288,20 +416,96 @@ impl Jar {
         Some(info)
     }
 
-    /// Every unexpired cookie: names and domains.
+    /// Every unexpired cookie: names and domains; the seeds first, by
+    /// domain, path and name.
     pub fn names(&self) -> Vec<CookieName> {
-        self.store
-            .iter_unexpired()
-            .map(|c| CookieName {
-                name: c.name().to_owned(),
-                domain: domain_of(&c.domain),
-            })
-            .collect()
+        let now = now();
+        let mut domains: Vec<(&Arc<str>, &Vec<u32>)> = self.index.iter().collect();
+        domains.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut out = Vec::new();
+        for (domain, list) in domains {
+            for &i in list {
+                let seed = &self.seeds[i as usize];
+                if !self.replaced.contains(&i) && seed.expires.is_none_or(|at| at > now) {
+                    out.push(CookieName {
+                        name: seed.name.to_string(),
+                        domain: domain.to_string(),
+                    });
+                }
+            }
+        }
+        out.extend(self.store.iter_unexpired().map(|c| CookieName {
+            name: c.name().to_owned(),
+            domain: domain_of(&c.domain),
+        }));
+        out
     }
 
     pub fn is_empty(&self) -> bool {
-        self.store.iter_unexpired().next().is_none()
+        let now = now();
+        let seeded = self.index.values().flatten().any(|&i| {
+            !self.replaced.contains(&i) && self.seeds[i as usize].expires.is_none_or(|at| at > now)
+        });
+        !seeded && self.store.iter_unexpired().next().is_none()
     }
+}
+
+/// Why Chromium does not send a cookie in `context`, or `None` when it
+/// does.
+fn withhold_reason(
+    same_site: Option<cookie::SameSite>,
+    known: Known,
+    context: Context,
+    now: i64,
+) -> Option<String> {
+    if context.same_site {
+        return None;
+    }
+    let method = if context.safe_method { "GET" } else { "POST" };
+    match same_site {
+        Some(cookie::SameSite::None) => None,
+        Some(cookie::SameSite::Strict) => Some(format!(
+            "SameSite=Strict: not sent on a cross-site {method}"
+        )),
+        Some(cookie::SameSite::Lax) => {
+            (!context.safe_method).then(|| "SameSite=Lax: not sent on a cross-site POST".into())
+        }
+        None => match known {
+            Known::No => None,
+            Known::Yes { .. } if context.safe_method => None,
+            Known::Yes { created } if now - created < LAX_POST_ALLOWANCE_SECS => None,
+            Known::Yes { .. } => Some(
+                "no SameSite attribute (Lax by default) and older than two minutes: not sent on a cross-site POST"
+                    .into(),
+            ),
+        },
+    }
+}
+
+/// Whether `url` may carry `Secure` cookies, as `cookie_store` judges it:
+/// https, or plain HTTP to `localhost` or a loopback address.
+fn cookie_store_is_secure(url: &Url) -> bool {
+    url.scheme() == "https"
+        || match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+}
+
+/// RFC 6265 §5.1.4: the cookie's path is the request's, or a prefix of it
+/// that ends with `/` or is followed by `/`.
+fn path_matches(cookie_path: &str, request_path: &str) -> bool {
+    let request_path = if request_path.is_empty() {
+        "/"
+    } else {
+        request_path
+    };
+    request_path == cookie_path
+        || (request_path.starts_with(cookie_path)
+            && (cookie_path.ends_with('/')
+                || request_path.as_bytes().get(cookie_path.len()) == Some(&b'/')))
 }
 
 /// Why Chromium refuses to store `cookie` received from `url`.
@@ -418,6 +622,70 @@ mod tests {
         assert_eq!(names, ["host", "st"]);
     }
 
+    /// Seeds are borrowed, not copied: the last of equal cookies counts,
+    /// refused ones are named by index, and a `Set-Cookie` of the same
+    /// domain, path and name replaces or deletes a seed.
+    #[test]
+    fn seeds_are_replaced_as_stored_cookies_are() {
+        let (seeds, _) = parse_cookies_txt(
+            "j",
+            "app.example\tFALSE\t/\tFALSE\t0\tsid\tfirst\n\
+             .app.example\tTRUE\t/\tFALSE\t0\tsid\tsecond\n\
+             app.example\tFALSE\t/\tFALSE\t1000\tgone\tx\n\
+             .app.example\tTRUE\t/\tFALSE\t0\tpref\tdark\n\
+             App.Example\tFALSE\t/deep\tTRUE\t0\tdeep\td\n",
+        );
+        let (mut jar, refused) = Jar::seeded(&seeds);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, 2);
+        assert!(refused[0].1.contains("expired"), "{refused:?}");
+        let header = |jar: &Jar<'_>, s: &str| jar.outgoing(&url(s), SAME).header;
+        assert_eq!(
+            header(&jar, "http://www.app.example/").as_deref(),
+            Some("pref=dark; sid=second")
+        );
+        // Secure and path-matched; longer paths first.
+        assert_eq!(
+            header(&jar, "https://app.example/deep/x").as_deref(),
+            Some("deep=d; pref=dark; sid=second")
+        );
+        assert_eq!(
+            header(&jar, "http://app.example/deep").as_deref(),
+            Some("pref=dark; sid=second")
+        );
+        assert_eq!(
+            header(&jar, "http://app.example/deeper").as_deref(),
+            Some("pref=dark; sid=second")
+        );
+        let names: Vec<String> = jar.names().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["pref", "sid", "deep"]);
+        let from = url("http://app.example/");
+        assert!(
+            jar.store("sid=third; Path=/", &from)
+                .unwrap()
+                .refused
+                .is_none()
+        );
+        assert!(
+            jar.store("pref=x; Path=/; Max-Age=0", &from)
+                .unwrap()
+                .refused
+                .is_none()
+        );
+        assert_eq!(
+            header(&jar, "http://app.example/").as_deref(),
+            Some("sid=third")
+        );
+        // The clone the walk takes shares the seeds and keeps its own changes.
+        let (fresh, _) = Jar::seeded(&seeds);
+        let copy = fresh.clone();
+        assert!(!copy.is_empty());
+        assert_eq!(
+            header(&copy, "http://app.example/").as_deref(),
+            Some("pref=dark; sid=second")
+        );
+    }
+
     #[test]
     fn sites_follow_the_public_suffix_list() {
         let s = |u: &str| site(&url(u)).to_string();
@@ -474,7 +742,7 @@ mod tests {
         let (old, _) = parse_cookies_txt("j", "app.example.com\tFALSE\t/\tTRUE\t0\tunknown\t1\n");
         jar.seed(&old[0]).unwrap();
         let mut browser_old = old[0].clone();
-        browser_old.name = "stale".to_owned();
+        browser_old.name = "stale".into();
         browser_old.created = Some(now() - 600);
         jar.seed(&browser_old).unwrap();
 

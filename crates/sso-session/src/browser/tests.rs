@@ -118,7 +118,7 @@ fn spec(s: &str) -> BrowserSpec {
 fn find<'a>(cookies: &'a [SeedCookie], name: &str) -> &'a SeedCookie {
     cookies
         .iter()
-        .find(|c| c.name == name)
+        .find(|c| &*c.name == name)
         .unwrap_or_else(|| panic!("no {name}: {cookies:?}"))
 }
 
@@ -190,32 +190,29 @@ fn a_version_24_chromium_profile() {
     assert_eq!(read.database, profile.join("Network/Cookies"));
     let c = &read.cookies;
     let sid = find(c, "sid");
-    assert_eq!(sid.value, "alice-session");
-    assert_eq!(sid.domain, "idp.example");
+    assert_eq!(&*sid.value, "alice-session");
+    assert_eq!(&*sid.domain, "idp.example");
     assert!(sid.include_subdomains && sid.secure && sid.http_only);
-    assert_eq!(sid.same_site.as_deref(), Some("Lax"));
+    assert_eq!(sid.same_site, Some("Lax"));
     assert_eq!(sid.expires, Some(1_900_000_000));
     assert_eq!(sid.created, Some(1_780_000_000));
     let st = find(c, "st");
-    assert_eq!(
-        (st.value.as_str(), st.same_site.as_deref()),
-        ("s", Some("Strict"))
-    );
+    assert_eq!((&*st.value, st.same_site), ("s", Some("Strict")));
     assert!(!st.include_subdomains && !st.http_only);
-    assert_eq!(find(c, "nn").same_site.as_deref(), Some("None"));
+    assert_eq!(find(c, "nn").same_site, Some("None"));
     // Unspecified (-1): Lax by default is the jar's call.
     let sess = find(c, "sess");
     assert_eq!(
-        (sess.value.as_str(), sess.expires, sess.same_site.as_deref()),
+        (&*sess.value, sess.expires, sess.same_site),
         ("e", None, None)
     );
-    assert_eq!(find(c, "plain").value, "in-the-clear");
+    assert_eq!(&*find(c, "plain").value, "in-the-clear");
     assert!(
-        c.iter().all(|k| k.name != "chips"),
+        c.iter().all(|k| &*k.name != "chips"),
         "partitioned cookies stay out"
     );
     // A value whose host hash is not its host's does not decrypt.
-    assert!(c.iter().all(|k| k.name != "moved"));
+    assert!(c.iter().all(|k| &*k.name != "moved"));
     assert_eq!(c.len(), 5);
     assert_eq!(read.problems.len(), 1, "{:?}", read.problems);
     let problem = read.problems[0].to_string();
@@ -266,11 +263,7 @@ fn an_older_chromium_profile_and_v11_values() {
         Ok(b"from-the-keyring".to_vec())
     };
     let read = load_with(&spec("chrome:Profile 1"), &places, &keyring).unwrap();
-    let names: Vec<(&str, &str)> = read
-        .cookies
-        .iter()
-        .map(|c| (c.name.as_str(), c.value.as_str()))
-        .collect();
+    let names: Vec<(&str, &str)> = read.cookies.iter().map(|c| (&*c.name, &*c.value)).collect();
     assert_eq!(
         names,
         [("v10", "ten"), ("v11", "eleven"), ("v11b", "eleven-b")]
@@ -282,7 +275,7 @@ fn an_older_chromium_profile_and_v11_values() {
     // error says what is missing.
     let read = load_with(&spec("chrome:Profile 1"), &places, &no_keyring).unwrap();
     assert_eq!(read.cookies.len(), 1);
-    assert_eq!(read.cookies[0].value, "ten");
+    assert_eq!(&*read.cookies[0].value, "ten");
     let messages: Vec<String> = read.problems.iter().map(ToString::to_string).collect();
     assert!(
         messages[0].starts_with("2 chrome cookie(s) in ")
@@ -315,15 +308,15 @@ fn a_database_chromium_wrote() {
     let c = &read.cookies;
     assert_eq!(c.len(), 2);
     let persist = find(c, "persist");
-    assert_eq!(persist.value, "val1");
-    assert_eq!(persist.domain, "127.0.0.1");
+    assert_eq!(&*persist.value, "val1");
+    assert_eq!(&*persist.domain, "127.0.0.1");
     assert!(!persist.include_subdomains && persist.http_only && !persist.secure);
-    assert_eq!(persist.same_site.as_deref(), Some("Lax"));
+    assert_eq!(persist.same_site, Some("Lax"));
     assert_eq!(persist.created, Some(1_796_121_245));
     assert_eq!(persist.expires, Some(1_796_121_245 + 86_400));
     let strict = find(c, "strict");
-    assert_eq!(strict.value, "val3");
-    assert_eq!(strict.same_site.as_deref(), Some("Strict"));
+    assert_eq!(&*strict.value, "val3");
+    assert_eq!(strict.same_site, Some("Strict"));
     assert_eq!(strict.expires, Some(1_796_121_245 + 3_600));
     assert_eq!(identify(&db), Some(Browser::Chromium));
 }
@@ -351,10 +344,7 @@ fn a_v11_database_chromium_wrote() {
     let read = load_with(&spec, &Places::default(), &keyring).unwrap();
     assert!(read.problems.is_empty(), "{:?}", read.problems);
     let c = &read.cookies;
-    let values: Vec<(&str, &str)> = c
-        .iter()
-        .map(|k| (k.name.as_str(), k.value.as_str()))
-        .collect();
+    let values: Vec<(&str, &str)> = c.iter().map(|k| (&*k.name, &*k.value)).collect();
     assert_eq!(
         values,
         [("persist", "val1"), ("sess", "val2"), ("strict", "val3")]
@@ -430,7 +420,7 @@ fn firefox_profiles() {
     let c = &read.cookies;
     assert_eq!(c.len(), 3, "the container's cookie stays out: {c:?}");
     let sid = find(c, "sid");
-    assert_eq!(sid.value, "sid-value");
+    assert_eq!(&*sid.value, "sid-value");
     assert!(sid.include_subdomains && sid.secure && sid.http_only);
     assert_eq!(
         sid.expires,
@@ -438,9 +428,9 @@ fn firefox_profiles() {
         "milliseconds from schema 16"
     );
     assert_eq!(sid.created, Some(1_780_000_000));
-    assert_eq!(sid.same_site.as_deref(), Some("Lax"));
+    assert_eq!(sid.same_site, Some("Lax"));
     assert_eq!(find(c, "pref").same_site, None);
-    assert_eq!(find(c, "none").same_site.as_deref(), Some("None"));
+    assert_eq!(find(c, "none").same_site, Some("None"));
     // By profiles.ini name, by folder name, by the name's suffix: schema
     // 12 counts seconds.
     for name in ["firefox:default", "firefox:abcd1234.default"] {
@@ -496,7 +486,7 @@ fn a_database_in_use_is_read_from_a_copy() {
     )
     .unwrap();
     let late = find(&read.cookies, "late");
-    assert_eq!(late.value, "written-last");
+    assert_eq!(&*late.value, "written-last");
     assert_eq!(late.expires, Some(1_900_000_000));
     assert_eq!(read.cookies.len(), 4);
     drop(browser);
