@@ -131,6 +131,9 @@ pub fn coverage(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (published, allowed)
     });
+    if crate::cancel::requested() {
+        return cancelled();
+    }
     let n = allow.entries.len();
     let mut is_stale = vec![false; n];
     stale_in(&allowed.items4, &published.set.v4, &mut is_stale);
@@ -138,6 +141,9 @@ pub fn coverage(
     let stale = (0..n).filter(|&i| is_stale[i]).collect();
     let redundant = allowed.redundant(n);
 
+    if crate::cancel::requested() {
+        return cancelled();
+    }
     let uncovered_set = published.set.difference(&allowed.set);
 
     let family = |published: AddrCount, uncovered: AddrCount| {
@@ -152,6 +158,9 @@ pub fn coverage(
     let v4 = family(published.set.v4.count(), uncovered_set.v4.count());
     let v6 = family(published.set.v6.count(), uncovered_set.v6.count());
 
+    if crate::cancel::requested() {
+        return cancelled();
+    }
     let uncovered = uncovered_set.to_cidrs();
     let used: Vec<u32> = (0..published.used.len())
         .filter(|&id| published.used[id])
@@ -212,6 +221,26 @@ pub fn coverage(
         stale,
         redundant,
         broad: allowed.broad,
+    }
+}
+
+/// What [`coverage`] returns when it stops early (see [`crate::cancel`]):
+/// nothing, never to be reported.
+fn cancelled() -> Coverage {
+    let nothing = FamilyCoverage {
+        published: AddrCount::ZERO,
+        covered: AddrCount::ZERO,
+        uncovered: AddrCount::ZERO,
+        percent: 0.0,
+    };
+    Coverage {
+        v4: nothing.clone(),
+        v6: nothing,
+        uncovered: Vec::new(),
+        gaps: Vec::new(),
+        stale: Vec::new(),
+        redundant: Vec::new(),
+        broad: Vec::new(),
     }
 }
 

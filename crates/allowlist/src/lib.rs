@@ -10,7 +10,9 @@
 //! - [`firewall`]: `iptables-save`, `nft -j list ruleset`, AWS security
 //!   groups.
 //! - [`coverage`]: the coverage report and the feed diff.
+//! - [`cancel`]: stopping the long loops when the run is interrupted.
 
+pub mod cancel;
 pub mod coverage;
 pub mod feeds;
 pub mod firewall;

@@ -479,7 +479,20 @@ fn owned(args: &FeedArgs) -> FeedArgs {
 /// Runs CPU-heavy work (parsing, coverage) off the async threads, so that
 /// Ctrl-C, SIGTERM and the other checks are not held up by it.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(work).await {
+    /// Dropped before the work ended: the run was interrupted, and the
+    /// long loops of `reach-allowlist` may stop.
+    struct GivenUp(bool);
+    impl Drop for GivenUp {
+        fn drop(&mut self) {
+            if self.0 {
+                reach_allowlist::cancel::request();
+            }
+        }
+    }
+    let mut waiting = GivenUp(true);
+    let joined = tokio::task::spawn_blocking(work).await;
+    waiting.0 = false;
+    match joined {
         Ok(value) => value,
         // A parser that panicked is a bug: exit 3, never a silent pass.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

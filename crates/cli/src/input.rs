@@ -342,7 +342,7 @@ fn read_into<S: Sink>(
     let mut json: Option<bool> = None;
     let mut first = true;
     loop {
-        if shared.stop.load(Ordering::Relaxed) {
+        if shared.stop.load(Ordering::Relaxed) || reach_allowlist::cancel::requested() {
             return Err(ReadError::Input("the read was cancelled".to_owned()));
         }
         let n = match reader.read(&mut buf[carry..carry + piece_size]) {
