@@ -112,19 +112,40 @@ pub fn report(report: &mut Report) {
     *report = serde_json::from_value(value).expect("redaction keeps the report's shape");
 }
 
-/// Redacts secrets in any JSON value, in place.
+/// Redacts secrets in any JSON value, in place: first by name, then every
+/// secret known by value, including the ones the name rules just found
+/// (a session cookie a server set, a code in a redirect), so that they are
+/// caught where they travel on, encoded or not.
 pub fn value_in_place(value: &mut Value) {
-    with_known(|known| value_with(value, known));
+    let mut found = Vec::new();
+    names_pass(value, &mut found);
+    remember_all(found.iter().map(String::as_str));
+    with_known(|known| known_pass(value, known));
 }
 
-fn value_with(value: &mut Value, known: &Known) {
+fn known_pass(value: &mut Value, known: &Known) {
     match value {
         Value::String(s) => {
-            if let Some(r) = text_changed(s, known) {
+            if let Some(r) = known.redacted(s) {
                 *s = r;
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| value_with(v, known)),
+        Value::Array(items) => items.iter_mut().for_each(|v| known_pass(v, known)),
+        Value::Object(map) => map.values_mut().for_each(|v| known_pass(v, known)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// The name-based rules over a value; the secrets they replace in text and
+/// headers go to `found`.
+fn names_pass(value: &mut Value, found: &mut Vec<String>) {
+    match value {
+        Value::String(s) => {
+            if let Some(r) = by_name(s, found) {
+                *s = r;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| names_pass(v, found)),
         Value::Object(map) => {
             // A header in the report's `{name, value}` shape.
             let header_name = map
@@ -134,6 +155,7 @@ fn value_with(value: &mut Value, known: &Known) {
             if let (Some(name), Some(Value::String(v))) = (header_name, map.get_mut("value"))
                 && is_secret_name(&name)
             {
+                found.extend(header_secrets(&name, v));
                 *v = header(&name, v);
             }
             for (key, member) in map.iter_mut() {
@@ -147,7 +169,7 @@ fn value_with(value: &mut Value, known: &Known) {
                     REDACTED.clone_into(s);
                     continue;
                 }
-                value_with(member, known);
+                names_pass(member, found);
             }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
@@ -186,19 +208,26 @@ pub fn header(name: &str, value: &str) -> String {
 
 /// `text` with secrets replaced.
 pub fn text(text: &str) -> String {
-    with_known(|known| text_changed(text, known)).unwrap_or_else(|| text.to_owned())
+    let mut found = Vec::new();
+    let named = by_name(text, &mut found);
+    if !found.is_empty() {
+        remember_all(found.iter().map(String::as_str));
+    }
+    let by_value = with_known(|known| known.redacted(named.as_deref().unwrap_or(text)));
+    by_value.or(named).unwrap_or_else(|| text.to_owned())
 }
 
 /// `Some(redacted)` when `text` holds a secret, `None` when it is clean.
+#[cfg(test)]
 fn text_changed(text: &str, known: &Known) -> Option<String> {
-    let named = by_name(text);
+    let named = by_name(text, &mut Vec::new());
     let by_value = known.redacted(named.as_deref().unwrap_or(text));
     by_value.or(named)
 }
 
 /// The name-based rules: `Some(redacted)` when `text` holds a secret they
-/// recognise.
-fn by_name(text: &str) -> Option<String> {
+/// recognise; each value they replace goes to `found`.
+fn by_name(text: &str, found: &mut Vec<String>) -> Option<String> {
     // Every secret form needs `=` (or `%3D`), a space (`Bearer x`), `:`
     // (`cookie: a=b`) or `://` (user info): most strings (addresses, CIDRs,
     // names) have none.
@@ -214,7 +243,7 @@ fn by_name(text: &str) -> Option<String> {
         // (the first pair's, for `Set-Cookie`).
         if let Some((len, all_pairs)) = cookie_header_at(text, i) {
             out.push_str(&text[i..i + len]);
-            let (end, any) = cookie_pairs(text, i + len, all_pairs, &mut out);
+            let (end, any) = cookie_pairs(text, i + len, all_pairs, &mut out, found);
             changed |= any;
             i = end;
             continue;
@@ -243,7 +272,9 @@ fn by_name(text: &str) -> Option<String> {
             out.push_str(&text[i..value_start]);
             if value_end > value_start {
                 out.push_str(REDACTED);
-                changed |= &text[value_start..value_end] != REDACTED;
+                let value = &text[value_start..value_end];
+                changed |= value != REDACTED;
+                found.push(value.to_owned());
             }
             i = value_end;
             continue;
@@ -259,6 +290,7 @@ fn by_name(text: &str) -> Option<String> {
             out.push_str(&text[i..value_start]);
             out.push_str(REDACTED);
             changed |= &text[value_start..value_end] != REDACTED;
+            found.push(text[value_start..value_end].to_owned());
             i = value_end;
             continue;
         }
@@ -275,6 +307,7 @@ fn by_name(text: &str) -> Option<String> {
                 out.push_str(REDACTED);
                 out.push_str(&authority[at..]);
                 changed |= &authority[secret_from..at] != REDACTED;
+                found.push(authority[secret_from..at].to_owned());
                 i += 3 + authority_end;
                 continue;
             }
@@ -365,7 +398,13 @@ fn cookie_header_at(text: &str, i: usize) -> Option<(usize, bool)> {
 
 /// Writes the cookie pairs starting at `start` to `out` with their values
 /// redacted; returns where they end and whether a value was replaced.
-fn cookie_pairs(text: &str, start: usize, all_pairs: bool, out: &mut String) -> (usize, bool) {
+fn cookie_pairs(
+    text: &str,
+    start: usize,
+    all_pairs: bool,
+    out: &mut String,
+    found: &mut Vec<String>,
+) -> (usize, bool) {
     let bytes = text.as_bytes();
     let mut i = start;
     let mut changed = false;
@@ -387,6 +426,7 @@ fn cookie_pairs(text: &str, start: usize, all_pairs: bool, out: &mut String) -> 
         if !value.is_empty() {
             out.push_str(REDACTED);
             changed |= value != REDACTED;
+            found.push(value.to_owned());
         }
         i = value_start + value_len;
         // `; ` then the next pair.
@@ -501,6 +541,12 @@ fn header_secrets(name: &str, value: &str) -> Vec<String> {
         "cookie" => {
             for pair in value.split(';') {
                 let (_, v) = pair.split_once('=').unwrap_or(("", pair));
+                out.push(v.trim().to_owned());
+            }
+        }
+        "set-cookie" => {
+            let pair = value.split(';').next().unwrap_or_default();
+            if let Some((_, v)) = pair.split_once('=') {
                 out.push(v.trim().to_owned());
             }
         }
@@ -1036,6 +1082,24 @@ mod tests {
         assert_eq!(once, "a [redacted] b");
         assert_eq!(k.redacted(&once), None);
         assert_eq!(clean("ä Sid~4f/9+x=Qü"), "ä [redacted]ü");
+    }
+
+    #[test]
+    fn values_found_by_name_are_hunted_elsewhere() {
+        // A session cookie a server set, and a code in a redirect, travel on
+        // under names the rules do not know.
+        let echoed = base64(b"sid=Zx81-qq0Lm-set; x", STANDARD);
+        let mut v = json!({
+            "headers": [{"name": "Set-Cookie", "value": "sid=Zx81-qq0Lm-set; Path=/"}],
+            "url": "https://app/cb?code=C0DE-found-1&state=s",
+            "next": "https://x/?r=Zx81-qq0Lm-set&c=C0DE-found-1",
+            "echo": echoed,
+        });
+        value_in_place(&mut v);
+        let s = v.to_string();
+        assert!(!s.contains("Zx81") && !s.contains("C0DE"), "{s}");
+        assert_eq!(v["next"], "https://x/?r=[redacted]&c=[redacted]");
+        assert!(v["echo"].as_str().unwrap().contains(REDACTED), "{s}");
     }
 
     #[test]
