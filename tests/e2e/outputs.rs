@@ -338,3 +338,42 @@ fn long_lists_are_summarised_in_text_and_whole_in_json() {
     assert_eq!(sso.seeded_cookies.len(), 3030);
     assert_eq!(sso.hops[0].cookies_sent.len(), 30);
 }
+
+#[test]
+fn the_progress_bar_shows_check_names_escaped() {
+    // The progress bar only draws on a terminal: `script` gives reach one.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED the_progress_bar_shows_check_names_escaped: no `script` (util-linux)");
+        return;
+    }
+    let lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let preflight = dir.path().join("preflight.toml");
+    std::fs::write(
+        &preflight,
+        format!(
+            "[[endpoint]]\nname = \"\\u001b]0;pwned\\u0007 slow?access_token=SECRET-BAR-1\"\nurl = \"http://{}/\"\n",
+            lab.silent
+        ),
+    )
+    .unwrap();
+    let shell = format!(
+        "{} run {} --timeout 2s >/dev/null",
+        bin().to_string_lossy(),
+        preflight.display()
+    );
+    let out = Command::new("script")
+        .args(["-qefc", &shell, "/dev/null"])
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .output()
+        .unwrap();
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        terminal.contains("slowest: "),
+        "no progress bar: {terminal:?}"
+    );
+    assert!(!terminal.contains("\u{1b}]0;pwned"), "{terminal:?}");
+    assert!(!terminal.contains("SECRET-BAR-1"), "{terminal:?}");
+    assert!(terminal.contains("\\u{1b}]0;pwned"), "{terminal:?}");
+}

@@ -78,7 +78,7 @@ pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<V
     let network = Arc::new(network);
     let (at_once, note) = crate::limits::concurrency(args.concurrency as usize);
     if let Some(note) = note {
-        eprintln!("reach: {note}");
+        crate::to_stderr(&format!("reach: {note}"));
     }
     let semaphore = Arc::new(tokio::sync::Semaphore::new(at_once));
     let mut tasks = tokio::task::JoinSet::new();

@@ -609,7 +609,7 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
     let progress = Progress::new(entries.len(), output.quiet);
     let (at_once, note) = crate::limits::concurrency(args.concurrency as usize);
     if let Some(note) = note {
-        eprintln!("reach: {note}");
+        crate::to_stderr(&format!("reach: {note}"));
     }
     let limit = Arc::new(tokio::sync::Semaphore::new(at_once));
     let mut tasks = tokio::task::JoinSet::new();
@@ -751,7 +751,10 @@ impl Progress {
 
     fn start(&self, index: usize, label: &str) {
         if let Ok(mut running) = self.running.lock() {
-            running.insert(index, (label.to_owned(), Instant::now()));
+            // The label is input: shown on the terminal like every stderr line.
+            let shown = crate::render::escape_controls(&reach_report::redact::text(label), &[])
+                .into_owned();
+            running.insert(index, (shown, Instant::now()));
         }
         self.show_slowest();
     }
