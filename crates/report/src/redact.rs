@@ -32,6 +32,7 @@
 //! every base64-looking run, each position checked against a bit filter of
 //! the secrets' first eight bytes before any comparison.
 
+use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use serde_json::Value;
@@ -617,17 +618,29 @@ fn with_known<R>(f: impl FnOnce(&Known) -> R) -> R {
 }
 
 /// Secret values and an index of their first [`MIN_KNOWN_LEN`] bytes.
+///
+/// The bulk (a jar's million cookie values) is a sorted index built once;
+/// secrets found later (one at a time, from messages) go to a small map,
+/// until it outgrows half the index and everything is rebuilt, so that
+/// adding stays amortised O(log n).
 struct Known {
     secrets: Vec<Box<[u8]>>,
-    /// (first eight bytes, index into `secrets`), sorted.
+    /// (first eight bytes, index into `secrets`) of `secrets[..indexed]`,
+    /// sorted.
     index: Vec<(u64, u32)>,
+    indexed: usize,
+    /// First eight bytes → indices of the secrets added since.
+    extra: BTreeMap<u64, Vec<u32>>,
     /// One bit per slot of [`Known::slot`]: whether any secret starts so.
     filter: Vec<u64>,
     /// log2 of the filter's size in bits.
     bits: u32,
-    /// Secrets were added since the index was built.
+    /// Secrets were added that only a rebuild indexes.
     dirty: bool,
 }
+
+/// The largest filter: 8 MiB.
+const MAX_FILTER_BITS: usize = 1 << 26;
 
 /// A byte range of the text being redacted.
 type Span = (usize, usize);
@@ -637,6 +650,8 @@ impl Known {
         Known {
             secrets: Vec::new(),
             index: Vec::new(),
+            indexed: 0,
+            extra: BTreeMap::new(),
             filter: Vec::new(),
             bits: 0,
             dirty: false,
@@ -644,8 +659,41 @@ impl Known {
     }
 
     fn add(&mut self, secret: &[u8]) {
+        if !self.dirty && self.contains(secret) {
+            return;
+        }
+        let at = u32::try_from(self.secrets.len()).unwrap_or(u32::MAX);
         self.secrets.push(secret.into());
-        self.dirty = true;
+        if self.dirty || self.filter.is_empty() {
+            self.dirty = true;
+            return;
+        }
+        let prefix = Self::prefix(secret);
+        self.extra.entry(prefix).or_default().push(at);
+        let slot = self.slot(prefix);
+        self.filter[slot / 64] |= 1 << (slot % 64);
+        let added = self.secrets.len() - self.indexed;
+        let filter_bits = self.filter.len() * 64;
+        if added > self.indexed / 2 + 64
+            || (self.secrets.len() * 16 > filter_bits && filter_bits < MAX_FILTER_BITS)
+        {
+            self.dirty = true;
+        }
+    }
+
+    /// The known secrets whose first eight bytes are `prefix`.
+    fn starting(&self, prefix: u64) -> impl Iterator<Item = &[u8]> {
+        let from = self.index.partition_point(|(p, _)| *p < prefix);
+        let indexed = self.index[from..]
+            .iter()
+            .take_while(move |(p, _)| *p == prefix)
+            .map(|(_, at)| *at);
+        let extra = self.extra.get(&prefix).into_iter().flatten().copied();
+        indexed.chain(extra).map(|at| &*self.secrets[at as usize])
+    }
+
+    fn contains(&self, secret: &[u8]) -> bool {
+        self.starting(Self::prefix(secret)).any(|s| s == secret)
     }
 
     fn prefix(bytes: &[u8]) -> u64 {
@@ -665,7 +713,7 @@ impl Known {
         // About 16 filter bits a secret: few false hits, at most 8 MiB.
         let want = (self.secrets.len() * 16)
             .next_power_of_two()
-            .clamp(1 << 12, 1 << 26);
+            .clamp(1 << 12, MAX_FILTER_BITS);
         self.bits = want.trailing_zeros();
         self.filter = vec![0; want / 64];
         self.index = self
@@ -679,12 +727,14 @@ impl Known {
             let slot = self.slot(self.index[i].0);
             self.filter[slot / 64] |= 1 << (slot % 64);
         }
+        self.indexed = self.secrets.len();
+        self.extra.clear();
         self.dirty = false;
     }
 
     /// Spans of `hay` where a known secret starts and ends, raw.
     fn find(&self, hay: &[u8], spans: &mut Vec<Span>) {
-        if self.index.is_empty() || hay.len() < MIN_KNOWN_LEN {
+        if self.is_empty() || hay.len() < MIN_KNOWN_LEN {
             return;
         }
         for i in 0..=hay.len() - MIN_KNOWN_LEN {
@@ -693,17 +743,16 @@ impl Known {
             if self.filter[slot / 64] & (1 << (slot % 64)) == 0 {
                 continue;
             }
-            let from = self.index.partition_point(|(p, _)| *p < prefix);
-            for &(p, at) in &self.index[from..] {
-                if p != prefix {
-                    break;
-                }
-                let secret = &self.secrets[at as usize];
+            for secret in self.starting(prefix) {
                 if hay[i..].starts_with(secret) {
                     spans.push((i, i + secret.len()));
                 }
             }
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.filter.is_empty() || (self.index.is_empty() && self.extra.is_empty())
     }
 
     /// Spans of `hay` holding a known secret raw or inside base64.
@@ -744,7 +793,7 @@ impl Known {
     /// `text` with every known secret (raw, percent-encoded, in base64)
     /// replaced, or `None` when it holds none.
     fn redacted(&self, text: &str) -> Option<String> {
-        if self.index.is_empty() || text.len() < MIN_KNOWN_LEN {
+        if self.is_empty() || text.len() < MIN_KNOWN_LEN {
             return None;
         }
         let bytes = text.as_bytes();
@@ -1100,6 +1149,26 @@ mod tests {
         assert!(!s.contains("Zx81") && !s.contains("C0DE"), "{s}");
         assert_eq!(v["next"], "https://x/?r=[redacted]&c=[redacted]");
         assert!(v["echo"].as_str().unwrap().contains(REDACTED), "{s}");
+    }
+
+    #[test]
+    fn secrets_added_after_the_index_are_found() {
+        let mut k = known(&["first-secret-1"]);
+        let mut rebuilds = 0;
+        for i in 0..500 {
+            k.add(format!("later-secret-{i:04}").as_bytes());
+            k.add(b"first-secret-1");
+            if k.dirty {
+                k.build();
+                rebuilds += 1;
+            }
+            let last = format!("x later-secret-{i:04} y");
+            assert_eq!(k.redacted(&last).as_deref(), Some("x [redacted] y"));
+        }
+        // Added one by one, indexed a few times, each secret once.
+        assert!(rebuilds < 10, "{rebuilds}");
+        assert_eq!(k.secrets.len(), 501);
+        assert_eq!(k.redacted("first-secret-1").as_deref(), Some(REDACTED));
     }
 
     #[test]
