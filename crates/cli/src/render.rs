@@ -75,8 +75,55 @@ pub(crate) fn escape_controls<'a>(text: &'a str, keep: &[char]) -> std::borrow::
 }
 
 /// The report with control characters escaped in every string (see
-/// [`escape_controls`]).
-pub(crate) fn printable(report: &Report) -> Report {
+/// [`escape_controls`]). Most reports hold none: those are found by
+/// streaming their JSON through [`ControlScan`] and returned as they are,
+/// so a jar of a million cookies is not copied into a `serde_json::Value`
+/// tree (about 600 bytes a cookie).
+pub(crate) fn printable(report: &Report) -> std::borrow::Cow<'_, Report> {
+    let mut scan = ControlScan::default();
+    if serde_json::to_writer(&mut scan, report).is_ok() && !scan.found {
+        return std::borrow::Cow::Borrowed(report);
+    }
+    std::borrow::Cow::Owned(escaped(report))
+}
+
+/// Whether JSON text holds a control character in a string: `serde_json`
+/// writes C0 controls as `\n`, `\t`, `\u001b`… and DEL and C1 controls
+/// as they are.
+#[derive(Default)]
+struct ControlScan {
+    found: bool,
+    /// After a backslash.
+    escape: bool,
+    /// After the lead byte `0xc2` of U+0080..U+00BF.
+    c2: bool,
+}
+
+impl std::io::Write for ControlScan {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        for &b in bytes {
+            if self.escape {
+                self.escape = false;
+                self.found |= matches!(b, b'n' | b'r' | b't' | b'b' | b'f' | b'u');
+            } else if self.c2 {
+                self.c2 = false;
+                self.found |= (0x80..=0x9f).contains(&b);
+            } else {
+                self.escape = b == b'\\';
+                self.c2 = b == 0xc2;
+                self.found |= b == 0x7f;
+            }
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// [`printable`]'s copy of a report that holds control characters.
+fn escaped(report: &Report) -> Report {
     fn walk(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::String(s) if s.chars().any(char::is_control) => {
@@ -634,5 +681,36 @@ mod tests {
         let out = text(&report, style);
         assert!(!out.contains('\u{1b}'), "{out}");
         assert!(out.contains("CN=\\u{1b}[2Jevil"), "{out}");
+    }
+
+    /// The scan that spares a report without control characters its copy
+    /// finds each kind `serde_json` writes, and nothing in plain text.
+    #[test]
+    fn control_scan_finds_what_needs_escaping() {
+        let has = |text: &str| {
+            let mut scan = ControlScan::default();
+            serde_json::to_writer(&mut scan, &serde_json::json!({ "k": [text] })).unwrap();
+            scan.found
+        };
+        for control in [
+            "a\u{1b}[2J",
+            "line\nbreak",
+            "tab\t",
+            "del\u{7f}",
+            "csi\u{9b}2J",
+            "nul\u{0}",
+        ] {
+            assert!(has(control), "{control:?}");
+        }
+        for plain in [
+            "plain",
+            "back\\slash\\n",
+            "quote\"",
+            "café",
+            "nbsp\u{a0}",
+            "€ ✓",
+        ] {
+            assert!(!has(plain), "{plain:?}");
+        }
     }
 }
