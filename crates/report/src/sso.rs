@@ -66,7 +66,8 @@ pub struct SsoHop {
     pub cookies_set: Vec<CookieSet>,
     /// What the response is: `redirect`, `meta_refresh`,
     /// `auto_submit_form`, `login_page`, `error_page`, `callback`,
-    /// `app_page`, `unreachable`.
+    /// `app_page`, `unreachable`, `no_response` (the server was reached
+    /// but gave no usable response: see the hop's findings).
     pub page: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -120,8 +121,8 @@ pub struct CookieWithheld {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SsoEnd {
-    /// `login_page`, `callback`, `idp_error`, `app_page`, `unreachable`,
-    /// `redirect_loop`, `too_many_redirects`.
+    /// `login_page`, `callback`, `idp_error`, `error_page`, `app_page`,
+    /// `unreachable`, `no_response`, `redirect_loop`, `too_many_redirects`.
     pub kind: String,
     /// The hop it ended at (1-based).
     pub hop: usize,
