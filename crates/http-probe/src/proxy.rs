@@ -736,6 +736,45 @@ mod tests {
         assert!(err.contains("HTTPS_PROXY"), "{err}");
     }
 
+    /// A head cut short or never ended is no tunnel: the proxy's failure,
+    /// whatever its status line says.
+    #[tokio::test]
+    async fn a_broken_connect_answer_opens_no_tunnel() {
+        let cut = b"HTTP/1.1 200 Connection established\r\nX-A: b".to_vec();
+        let mut endless = b"HTTP/1.1 200 Connection established\r\n".to_vec();
+        while endless.len() <= MAX_HEAD {
+            endless.extend_from_slice(b"X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        for (answer, words) in [
+            (cut, "closed the connection before its header ended"),
+            (endless, "did not end within 64 KiB"),
+        ] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = tokio::spawn(async move {
+                let (mut peer, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 1024];
+                let _ = peer.read(&mut request).await;
+                let _ = peer.write_all(&answer).await;
+                let _ = peer.shutdown().await;
+            });
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let proxy = Proxy::parse(&addr.to_string(), "--proxy").unwrap();
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            let tunnel = connect(stream, &proxy, "app.example:443", deadline).await;
+            assert!(tunnel.stream.is_none(), "{words}");
+            let finding = &tunnel.findings[0];
+            assert_eq!(finding.code, Code::ProxyDenied);
+            assert!(finding.message.contains(words), "{}", finding.message);
+            assert!(
+                finding.message.contains(&addr.to_string()),
+                "{}",
+                finding.message
+            );
+            server.await.unwrap();
+        }
+    }
+
     #[test]
     fn status_lines_parse() {
         assert_eq!(
