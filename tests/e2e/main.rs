@@ -20,8 +20,8 @@ mod redaction;
 mod reliability;
 mod run;
 mod sso;
-mod true_causes;
 mod tls;
+mod true_causes;
 
 #[path = "../support/mod.rs"]
 mod support;
