@@ -149,3 +149,22 @@ fn a_cname_loop_is_named_with_its_chain() {
     );
     assert_eq!(check.status, Status::Fail);
 }
+
+/// The same loop through a recursive resolver, which answers SERVFAIL (as
+/// Unbound does): the SERVFAIL is explained by the loop and its chain.
+#[test]
+fn a_cname_loop_behind_a_recursive_resolver_is_named() {
+    let target = format!("https://rloop-a.lab.test:{}/", lab().https.port());
+    let run = crate::run_json(&[&target]);
+    let check = run.check(&target);
+    let f = &check.findings[0];
+    assert_eq!(f.code, Code::DnsServfail, "{f:#?}");
+    assert!(
+        f.message
+            .contains("rloop-a.lab.test → rloop-b.lab.test → rloop-a.lab.test"),
+        "{}",
+        f.message
+    );
+    assert!(f.remedy.contains("CNAME records"), "{}", f.remedy);
+    assert_eq!(f.evidence["rcode"], "SERVFAIL");
+}

@@ -377,8 +377,19 @@ impl Resolver {
             })
             .collect();
         let failure = worst(each.iter().map(|f| f.failure));
+        let mut phase = phase;
+        // A recursive resolver (Unbound) answers SERVFAIL for a name whose
+        // CNAMEs loop, and still answers the CNAME queries: walk them.
+        if let Failure::Servfail(_) = failure
+            && let Some(index) = each.iter().position(|f| f.failure == failure)
+        {
+            let chain = self.servers[index].cname_chain(&query).await;
+            if cname_loop(&chain).is_some() {
+                phase.cname_chain = chain;
+            }
+        }
         DnsOutcome {
-            findings: vec![self.finding(host, failure, &each, &[])],
+            findings: vec![self.finding(host, failure, &each, &phase.cname_chain)],
             phase,
             addresses: Vec::new(),
         }
@@ -484,9 +495,7 @@ impl Resolver {
                         names.join(" → ")
                     ),
                 )
-                .with_remedy(
-                    "The name's aliases point back at each other. The owner of the DNS zone must fix the CNAME records so that the chain ends at a name with A or AAAA records.",
-                )
+                .with_remedy(CNAME_LOOP_REMEDY)
                 .with("cname_loop", names),
                 None => Finding::new(
                     Code::DnsNoRecords,
@@ -508,10 +517,21 @@ impl Resolver {
                 ),
             )
             .with("rcode", "REFUSED"),
-            Failure::Servfail(rcode) => Finding::new(
-                Code::DnsServfail,
-                format!("{servers} answered {rcode} for {host}"),
-            )
+            Failure::Servfail(rcode) => match cname_loop(chain) {
+                Some(names) => Finding::new(
+                    Code::DnsServfail,
+                    format!(
+                        "{host} is a CNAME loop: {}, so {servers} answered {rcode}",
+                        names.join(" → ")
+                    ),
+                )
+                .with_remedy(CNAME_LOOP_REMEDY)
+                .with("cname_loop", names),
+                None => Finding::new(
+                    Code::DnsServfail,
+                    format!("{servers} answered {rcode} for {host}"),
+                ),
+            }
             .with("rcode", rcode),
             Failure::Unusable => Finding::new(
                 Code::DnsServfail,
@@ -613,6 +633,8 @@ impl Server {
         chain
     }
 }
+
+const CNAME_LOOP_REMEDY: &str = "The name's aliases point back at each other. The owner of the DNS zone must fix the CNAME records so that the chain ends at a name with A or AAAA records.";
 
 /// The names of a CNAME chain that comes back to one of its own names,
 /// from the first to the repeated one (`a → b → a`); `None` when the chain

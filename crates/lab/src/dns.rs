@@ -55,6 +55,8 @@ struct Names {
     missing: Name,
     loop_a: Name,
     loop_b: Name,
+    resolver_loop_a: Name,
+    resolver_loop_b: Name,
     nodata: Name,
     servfail: Name,
     timeout: Name,
@@ -82,6 +84,8 @@ impl Names {
             missing: n("missing")?,
             loop_a: n("loop-a")?,
             loop_b: n("loop-b")?,
+            resolver_loop_a: n("rloop-a")?,
+            resolver_loop_b: n("rloop-b")?,
             nodata: n("nodata")?,
             servfail: n("servfail")?,
             timeout: n("timeout")?,
@@ -169,6 +173,16 @@ fn build_zone(names: &Names) -> anyhow::Result<InMemoryZoneHandler<TokioRuntimeP
             RData::CNAME(CNAME(names.loop_a.clone())),
         ),
         Record::from_rdata(
+            names.resolver_loop_a.clone(),
+            CNAME_TTL,
+            RData::CNAME(CNAME(names.resolver_loop_b.clone())),
+        ),
+        Record::from_rdata(
+            names.resolver_loop_b.clone(),
+            CNAME_TTL,
+            RData::CNAME(CNAME(names.resolver_loop_a.clone())),
+        ),
+        Record::from_rdata(
             names.nodata.clone(),
             TTL,
             RData::TXT(TXT::new(vec!["x".to_owned()])),
@@ -224,6 +238,9 @@ pub(crate) struct LabDnsHandler {
     servfail: LowerName,
     timeout: LowerName,
     dangling: LowerName,
+    /// `rloop-a` and `rloop-b`: SERVFAIL but for CNAME queries, as a
+    /// recursive resolver answers for a CNAME loop.
+    resolver_loop: [LowerName; 2],
     /// `dangling.lab.test. CNAME missing.lab.test.`, the answer section of its NXDOMAIN.
     dangling_cname: Record,
     /// The zone SOA, the authority section of negative answers (RFC 2308).
@@ -241,6 +258,10 @@ impl LabDnsHandler {
             servfail: LowerName::from(&names.servfail),
             timeout: LowerName::from(&names.timeout),
             dangling: LowerName::from(&names.dangling),
+            resolver_loop: [
+                LowerName::from(&names.resolver_loop_a),
+                LowerName::from(&names.resolver_loop_b),
+            ],
             dangling_cname: dangling_record(&names),
             soa: soa_record(&names),
         })
@@ -254,7 +275,11 @@ impl LabDnsHandler {
         let name = info.query.name();
         if *name == self.timeout {
             Special::Drop
-        } else if *name == self.servfail {
+        } else if *name == self.servfail
+            || (self.resolver_loop.contains(name) && info.query.query_type() != RecordType::CNAME)
+        {
+            // Unbound 1.17 answers SERVFAIL for a name whose CNAMEs loop, and
+            // answers a CNAME query for it with the CNAME (checked with kdig).
             Special::ServFail
         } else if *name == self.dangling && info.query.query_type() != RecordType::CNAME {
             // hickory's in-memory authority chases the CNAME, finds nothing at the target and

@@ -236,6 +236,7 @@
 //! | `dangling.lab.test` | `CNAME missing.lab.test`, which does not exist: rcode NXDOMAIN with the CNAME in the answer section and the SOA in authority (a `CNAME` query gets NOERROR with the CNAME) |
 //! | `loop-a.lab.test` | `CNAME loop-b.lab.test` (TTL 60) |
 //! | `loop-b.lab.test` | `CNAME loop-a.lab.test` (TTL 60): a CNAME loop; an `A`/`AAAA` query for either gets NOERROR with both CNAMEs and no address (hickory's authority stops at the loop, as Knot 3 does) |
+//! | `rloop-a.lab.test`, `rloop-b.lab.test` | the same loop as a recursive resolver answers it (Unbound 1.17, checked with kdig): rcode SERVFAIL for every type but `CNAME`; a `CNAME` query gets the CNAME (`rloop-a` → `rloop-b`, `rloop-b` → `rloop-a`, TTL 60) |
 //! | `nodata.lab.test` | `TXT "x"` only; `A`/`AAAA` are NODATA |
 //! | `servfail.lab.test` | rcode SERVFAIL for every type |
 //! | `timeout.lab.test` | no reply ever (the query is dropped), so clients time out |
