@@ -340,40 +340,54 @@ fn finish(cli: &Cli, report: Report) -> anyhow::Result<i32> {
         }
     }
     let code = exit_code(&report, out.strict);
-    // Redaction works on the JSON value of the report, the one form every
-    // renderer starts from.
-    let mut value = serde_json::to_value(&report)?;
-    drop(report);
-    if out.no_redact {
+    let redact = !out.no_redact;
+    if !redact {
         to_stderr(
             "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)",
         );
-    } else {
-        reach_report::redact::value_in_place(&mut value);
     }
-    tracing::debug!("report redacted");
-    let rendered = match out.format() {
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&value)?;
-            s.push('\n');
-            s
-        }
-        Format::Md => formats::markdown(&serde_json::from_value(value)?),
-        Format::Junit => formats::junit(&serde_json::from_value(value)?, out.strict),
-        Format::Text => {
-            let report: Report = serde_json::from_value(value)?;
-            let color = out.output.is_none()
-                && !out.no_color
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal();
-            render::text(
-                &report,
-                render::TextStyle {
-                    color,
-                    quiet: out.quiet,
-                    verbose: out.verbose,
-                },
-            )
+    // Redaction works on the report's JSON text, the one form every
+    // renderer starts from, string by string: a `serde_json::Value` of a
+    // jar of a million cookies would cost several times the report.
+    let rendered = if out.format() == Format::Json {
+        let text = serde_json::to_string_pretty(&report)?;
+        drop(report);
+        let mut text = if redact {
+            reach_report::redact::json_text(&text)
+        } else {
+            text
+        };
+        text.push('\n');
+        tracing::debug!("report redacted");
+        text
+    } else {
+        let report = if redact {
+            let text = serde_json::to_string(&report)?;
+            drop(report);
+            let redacted = reach_report::redact::json_text(&text);
+            drop(text);
+            serde_json::from_str::<Report>(&redacted)?
+        } else {
+            report
+        };
+        tracing::debug!("report redacted");
+        match out.format() {
+            Format::Md => formats::markdown(&report),
+            Format::Junit => formats::junit(&report, out.strict),
+            Format::Text | Format::Json => {
+                let color = out.output.is_none()
+                    && !out.no_color
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal();
+                render::text(
+                    &report,
+                    render::TextStyle {
+                        color,
+                        quiet: out.quiet,
+                        verbose: out.verbose,
+                    },
+                )
+            }
         }
     };
     tracing::debug!("report rendered");

@@ -124,6 +124,155 @@ pub fn value_in_place(value: &mut Value) {
     with_known(|known| known_pass(value, known));
 }
 
+/// Redacts the JSON text of a report (or any JSON text as `serde_json`
+/// writes it) string by string, with the same rules as [`value_in_place`]:
+/// a member named like a secret, a `{name, value}` header, the name rules
+/// in every string, then every known secret. Layout and key order are
+/// kept. Unlike a `serde_json::Value`, which costs hundreds of bytes per
+/// string, this holds only the text and its copy: a jar of a million
+/// cookies is redacted in about twice its JSON's size.
+pub fn json_text(json: &str) -> String {
+    let mut found = Vec::new();
+    let named = rewrite_strings(json, |context, s| named_string(context, s, &mut found));
+    remember_all(found.iter().map(String::as_str));
+    drop(found);
+    with_known(|known| {
+        if known.is_empty() {
+            return named;
+        }
+        rewrite_strings(&named, |_, s| known.redacted(s))
+    })
+}
+
+/// Where a string value sits: the key of its member (`None` in an array),
+/// and the `name` member before it in the same object.
+struct StringContext<'a> {
+    key: Option<&'a str>,
+    sibling_name: Option<&'a str>,
+}
+
+/// The name rules for one string value, as [`names_pass`] applies them.
+fn named_string(context: &StringContext<'_>, s: &str, found: &mut Vec<String>) -> Option<String> {
+    if let Some(key) = context.key {
+        let lower = key.to_ascii_lowercase();
+        // `code` names a finding's code in the report, not an OAuth code.
+        if lower != "code" && is_secret_name(&lower) {
+            return (s != REDACTED).then(|| REDACTED.to_owned());
+        }
+        if lower == "value"
+            && let Some(name) = context.sibling_name
+            && is_secret_name(name)
+        {
+            found.extend(header_secrets(name, s));
+            let headed = header(name, s);
+            return Some(by_name(&headed, found).unwrap_or(headed)).filter(|h| h != s);
+        }
+    }
+    by_name(s, found)
+}
+
+/// One open object or array while [`rewrite_strings`] walks the text.
+enum Frame {
+    Object {
+        /// The next string is a key.
+        at_key: bool,
+        key: String,
+        name: Option<String>,
+    },
+    Array,
+}
+
+/// Copies JSON text, replacing each string value by what `change` returns
+/// for it (unescaped in, escaped out); keys, numbers and layout are copied
+/// as they are.
+fn rewrite_strings(
+    json: &str,
+    mut change: impl FnMut(&StringContext<'_>, &str) -> Option<String>,
+) -> String {
+    let bytes = json.as_bytes();
+    let mut out = String::with_capacity(json.len());
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => stack.push(Frame::Object {
+                at_key: true,
+                key: String::new(),
+                name: None,
+            }),
+            b'[' => stack.push(Frame::Array),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => {
+                if let Some(Frame::Object { at_key, .. }) = stack.last_mut() {
+                    *at_key = true;
+                }
+            }
+            b':' => {
+                if let Some(Frame::Object { at_key, .. }) = stack.last_mut() {
+                    *at_key = false;
+                }
+            }
+            b'"' => {
+                let start = i;
+                i += 1;
+                let mut escaped = false;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        escaped = true;
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                let end = (i + 1).min(bytes.len());
+                let raw = &json[start..end];
+                let text: std::borrow::Cow<'_, str> = if escaped {
+                    serde_json::from_str::<String>(raw)
+                        .map_or(std::borrow::Cow::Borrowed(""), std::borrow::Cow::Owned)
+                } else {
+                    std::borrow::Cow::Borrowed(
+                        raw.get(1..raw.len().saturating_sub(1)).unwrap_or(""),
+                    )
+                };
+                match stack.last_mut() {
+                    Some(Frame::Object {
+                        at_key: true, key, ..
+                    }) => {
+                        text.as_ref().clone_into(key);
+                    }
+                    frame => {
+                        let (key, sibling_name) = match &frame {
+                            Some(Frame::Object { key, name, .. }) => {
+                                (Some(key.as_str()), name.as_deref())
+                            }
+                            _ => (None, None),
+                        };
+                        let context = StringContext { key, sibling_name };
+                        if let Some(new) = change(&context, &text) {
+                            out.push_str(&json[copied..start]);
+                            out.push_str(
+                                &serde_json::to_string(&new).unwrap_or_else(|_| "\"\"".to_owned()),
+                            );
+                            copied = end;
+                        }
+                        if let Some(Frame::Object { key, name, .. }) = frame
+                            && key == "name"
+                        {
+                            *name = Some(text.into_owned());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&json[copied..]);
+    out
+}
+
 fn known_pass(value: &mut Value, known: &Known) {
     match value {
         Value::String(s) => {
@@ -1169,6 +1318,40 @@ mod tests {
         assert!(rebuilds < 10, "{rebuilds}");
         assert_eq!(k.secrets.len(), 501);
         assert_eq!(k.redacted("first-secret-1").as_deref(), Some(REDACTED));
+    }
+
+    #[test]
+    fn json_text_redacts_as_the_value_walk_does() {
+        let sample = json!({
+            "schema": "reach.report/v1",
+            "checks": [{
+                "code": "tls.cert_expired",
+                "name": "a \"quoted\" name\n\u{1b}[2J",
+                "headers": [
+                    {"name": "Set-Cookie", "value": "sid=Jt-91xq-QQ; Path=/"},
+                    {"name": "x-echo", "value": "cookie: a=b; c=d, x=Jt-91xq-QQ"},
+                    {"value": "Bearer abcdef123", "name": "Authorization"},
+                ],
+                "evidence": {"client_secret": "s3", "url": "https://a/?code=c0de&x=1",
+                             "nested": [["token=zz"], {"password": ["kept-in-array"]}]},
+                "numbers": [1, 2.5, true, null, "ä ü \\ /"],
+            }],
+        });
+        let text = serde_json::to_string_pretty(&sample).unwrap();
+        let streamed: Value = serde_json::from_str(&json_text(&text)).unwrap();
+        let mut walked = sample.clone();
+        value_in_place(&mut walked);
+        assert_eq!(streamed, walked);
+        assert_eq!(
+            streamed["checks"][0]["headers"][1]["value"],
+            "cookie: a=[redacted]; c=[redacted], x=[redacted]"
+        );
+        // Compact text too, and clean text comes back as it was.
+        let compact = serde_json::to_string(&sample).unwrap();
+        let streamed: Value = serde_json::from_str(&json_text(&compact)).unwrap();
+        assert_eq!(streamed, walked);
+        let clean = r#"{"a": [1, "x", {"b": "y"}], "c": "\u00e4"}"#;
+        assert_eq!(json_text(clean), clean);
     }
 
     #[test]
