@@ -1,10 +1,12 @@
 //! Redaction: the one place that decides what is a secret.
 //!
-//! Probes record what the network did, values included; [`report`] is applied
-//! to the finished report before any renderer sees it (unless the user asked
-//! for `--no-redact`). It walks every string of the report, so a secret is
-//! caught wherever it ended up: a URL in a hop, a header, a finding's
-//! message or evidence.
+//! Probes record what the network did, values included; the report is
+//! redacted before any renderer sees it (unless the user asked for
+//! `--no-redact`): [`json_text`] on its JSON text, as reach does, or
+//! [`report`] / [`value_in_place`] on the typed report or a JSON value. Every
+//! string is looked at, so a secret is caught wherever it ended up: a URL in
+//! a hop, a header, a finding's message or evidence. [`text`] does the same
+//! for a line reach writes to stderr.
 //!
 //! What is replaced by `[redacted]`:
 //! * URL query and fragment parameters named like a secret (`code`,
@@ -25,7 +27,9 @@
 //!   percent-encoded, or inside base64 (standard or URL-safe, at any
 //!   offset). A value shorter than [`MIN_KNOWN_LEN`] bytes, or a short
 //!   lowercase word, is too common to hunt by value (`1`, `dark`,
-//!   `enabled`); the name rules still cover it.
+//!   `enabled`); the name rules still cover it. The values the name rules
+//!   find (a session cookie a server set, a code in a redirect) are hunted
+//!   the same way.
 //!
 //! Hunting known values is linear in the text: one pass over the raw
 //! bytes, one over their percent-decoded form, and four alignments of
