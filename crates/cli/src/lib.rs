@@ -110,7 +110,7 @@ pub fn run() -> i32 {
         )
         .try_init();
     // A panic is a bug in reach: exit code 3, never 101. Its message may
-    // quote input: it goes through `to_stderr` like every other line.
+    // quote input: control characters are escaped as on every other line.
     std::panic::set_hook(Box::new(|info| {
         let payload = info
             .payload()
@@ -122,7 +122,10 @@ pub fn run() -> i32 {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        to_stderr(&format!("reach: panic{place}: {payload}"));
+        // Escaped but not redacted: the panic may have come from inside
+        // redaction, whose lock must not be taken again here.
+        let line = format!("reach: panic{place}: {payload}\n");
+        let _ = std::io::stderr().write_all(render::escape_controls(&line, &['\n']).as_bytes());
     }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&cli)));
     match outcome {
