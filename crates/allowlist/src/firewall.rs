@@ -115,7 +115,11 @@ pub fn detect(input: &str) -> Option<AllowlistFormat> {
 pub fn detect_start(prefix: &str) -> Option<AllowlistFormat> {
     let text = strip_bom(prefix);
     if looks_like_json(text) {
-        let head = &text[..text.len().min(4096)];
+        let mut end = text.len().min(4096);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let head = &text[..end];
         let key = |k: &str| head.contains(&format!("\"{k}\""));
         return if key("nftables") {
             Some(AllowlistFormat::NftJson)
@@ -2355,6 +2359,9 @@ mod tests {
         assert_eq!(detect_start(sg), Some(AllowlistFormat::AwsSg));
         assert_eq!(detect_start("[{\"GroupId\":"), Some(AllowlistFormat::AwsSg));
         assert_eq!(detect_start("{\"other\": 1"), None);
+        // The first 4 KiB may end inside a character.
+        let long = format!("{{\"SecurityGroups\": [\"{}é", " ".repeat(4074));
+        assert_eq!(detect_start(&long), Some(AllowlistFormat::AwsSg));
         assert_eq!(
             detect_start("*filter\n:INPUT ACCEPT [0:0]\n-A INP"),
             Some(AllowlistFormat::Iptables)

@@ -126,6 +126,11 @@ impl Reader<'_> {
             .findings
             .iter()
             .any(|f| f.severity == Severity::Fail);
+        // A feed cut at the cap would count as complete: never use one.
+        let cut = outcome
+            .findings
+            .iter()
+            .any(|f| f.code == Code::HttpBodyTruncated);
         for finding in outcome.findings {
             self.check.push(finding);
         }
@@ -134,6 +139,13 @@ impl Reader<'_> {
             // to claim: an input error, not a gap.
             self.unreadable = true;
             self.check.status = Status::Error;
+            return None;
+        }
+        if cut {
+            self.fail_input(format!(
+                "{url}: longer than {}, the most reach reads of a feed from a URL",
+                input::size(FEED_CAP)
+            ));
             return None;
         }
         self.text(url, outcome.body)
