@@ -234,6 +234,32 @@ fn a_fifo_and_stdin_are_read_as_files() {
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
     let report: Report = serde_json::from_str(&ended.stdout).unwrap();
     assert_eq!(report.checks[0].status, Status::Pass);
+    // `-` is stdin, for every input.
+    let mut cmd = Command::new(bin());
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
+        .args([
+            "allowlist",
+            "--json",
+            "--published",
+            "-",
+            "--allowlist",
+            "allow.txt",
+        ])
+        .current_dir(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"192.0.2.0/25\n").unwrap();
+    let ended = wait(child, Duration::from_secs(20));
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    let report: Report = serde_json::from_str(&ended.stdout).unwrap();
+    let details = serde_json::to_value(&report.checks[0].details).unwrap();
+    assert_eq!(details["published"][0]["entries"], 1, "{details}");
 }
 
 /// Ctrl-C or SIGTERM while reach waits for a FIFO: the interrupted report
