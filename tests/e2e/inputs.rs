@@ -210,6 +210,21 @@ fn a_fifo_that_sends_nothing_is_given_up_after_the_timeout() {
             "{said}"
         );
     }
+    // A usage error after the read gave up does not wait for the thread
+    // still blocked on the FIFO.
+    let args = [
+        "check",
+        "http://127.0.0.1:9/",
+        "--targets-file",
+        &fifo,
+        "--ca-file",
+        "/nonexistent/ca.pem",
+        "--timeout",
+        "1s",
+    ];
+    let ended = run(&path, &args);
+    assert_eq!(ended.code, Some(2), "{}", ended.stderr);
+    assert!(ended.stderr.contains("--ca-file"), "{}", ended.stderr);
 }
 
 #[test]

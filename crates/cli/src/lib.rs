@@ -268,13 +268,15 @@ fn run_checks(
             () = interrupted() => None,
         }
     });
+    // Do not wait for tasks still winding down (aborted connection
+    // drivers, checks cut short, a read blocked on a FIFO nobody writes
+    // to): the report is complete. Before `?`: dropping the runtime would
+    // wait for them, for ever.
+    runtime.shutdown_background();
     let (checks, cancelled) = match outcome {
         Some(checks) => (checks?, false),
         None => (partial::take_cancelled(), true),
     };
-    // Do not wait for tasks still winding down (aborted connection
-    // drivers, checks cut short): the report is complete.
-    runtime.shutdown_background();
     let mut report = Report::new(
         tool(),
         started_at,
