@@ -10,24 +10,13 @@
 //! instead of taking the machine with it.
 
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reach_report::{Report, Status};
 
-use crate::support::{PROXY_VARS, bin};
-
-/// What a finished (or killed) run left.
-struct Ended {
-    /// `None` when it had to be killed.
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    /// From start (or from the signal) to exit.
-    took: Duration,
-}
+use crate::support::{Ended, PROXY_VARS, bin, signal_and_wait, wait};
 
 /// `reach ARGS` in `dir`, under a 4 GiB address-space limit.
 fn spawn(dir: &Path, args: &[&str]) -> Child {
@@ -46,42 +35,6 @@ fn spawn(dir: &Path, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("reach starts")
-}
-
-/// Waits at most `limit` for `child`, killing it after that.
-fn wait(mut child: Child, limit: Duration) -> Ended {
-    let started = Instant::now();
-    // Read both pipes meanwhile: a big report must not block the child.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let took = started.elapsed();
-    Ended {
-        code,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        took,
-    }
 }
 
 fn run(dir: &Path, args: &[&str]) -> Ended {
@@ -308,17 +261,7 @@ fn a_signal_while_waiting_for_a_fifo_gives_the_interrupted_report() {
 /// Starts reach, sends `signal` after `after`; `took` counts from the
 /// signal.
 fn signalled(dir: &Path, args: &[&str], signal: &str, after: Duration) -> Ended {
-    let child = spawn(dir, args);
-    std::thread::sleep(after);
-    let sent = Instant::now();
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut ended = wait(child, Duration::from_secs(30));
-    ended.took = sent.elapsed();
-    ended
+    signal_and_wait(spawn(dir, args), signal, after, Duration::from_secs(30))
 }
 
 /// A big feed (two million prefixes) keeps reach busy reading, parsing

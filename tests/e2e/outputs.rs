@@ -3,10 +3,10 @@
 //! error; control bytes from input never reach the terminal raw; long
 //! lists are summarised in text and kept whole in JSON.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::support::{Ended, signal_and_wait};
 use crate::{PROXY_VARS, bin, lab};
 
 /// Silent targets: each waits for its whole timeout, so SIGINT finds it
@@ -27,42 +27,24 @@ fn interrupted(format: &str) -> (Option<i32>, String, String) {
     for var in PROXY_VARS {
         cmd.env_remove(var);
     }
-    let mut child = cmd
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("reach starts");
-    std::thread::sleep(Duration::from_millis(1500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("reach did not stop on SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let ended = signal_and_wait(
+        child,
+        "-INT",
+        Duration::from_millis(1500),
+        Duration::from_secs(20),
+    );
+    assert!(ended.code.is_some(), "reach did not stop on SIGINT");
+    let Ended {
+        code,
+        stdout,
+        stderr,
+        ..
+    } = ended;
     (code, stdout, stderr)
 }
 

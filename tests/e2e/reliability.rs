@@ -2,18 +2,18 @@
 //! cannot be written still reaches stdout; many targets at once fit the
 //! open-files limit.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reach_report::{Report, Status};
 
 use crate::lab;
+use crate::support::{Ended, signal_and_wait};
 
 #[test]
 fn ctrl_c_reports_what_finished_and_cancels_the_rest() {
     let lab = lab();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+    let child = Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(["check", "--json", "--timeout", "60s"])
         .arg(format!("http://{}/", lab.http))
         .arg(format!("http://{}/", lab.silent))
@@ -26,37 +26,18 @@ fn ctrl_c_reports_what_finished_and_cancels_the_rest() {
         .spawn()
         .expect("reach starts");
     // Let the fast check finish while the silent one waits for its minute.
-    std::thread::sleep(Duration::from_millis(1500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "reach did not stop on SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let Ended {
+        code,
+        stdout,
+        stderr,
+        ..
+    } = signal_and_wait(
+        child,
+        "-INT",
+        Duration::from_millis(1500),
+        Duration::from_secs(20),
+    );
+    assert!(code.is_some(), "reach did not stop on SIGINT");
     assert_eq!(code, Some(130), "{stdout}\n{stderr}");
     let report: Report = serde_json::from_str(&stdout).expect("a report on stdout");
     let statuses: Vec<Status> = report.checks.iter().map(|c| c.status).collect();

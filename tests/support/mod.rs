@@ -5,7 +5,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::time::Duration;
+use std::io::Read;
+use std::process::Child;
+use std::time::{Duration, Instant};
 
 use reach_report::{Check, Code, Report, Status};
 
@@ -19,6 +21,77 @@ pub const PROXY_VARS: &[&str] = &[
     "no_proxy",
     "NO_PROXY",
 ];
+
+/// What a `reach` process left when it ended.
+pub struct Ended {
+    /// `None` when it had to be killed.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// From [`wait`] (or the signal of [`signal_and_wait`]) to exit.
+    pub took: Duration,
+}
+
+/// Waits for `child` (started with piped stdout and stderr) at most
+/// `limit`, reading both pipes meanwhile so a big report cannot block it;
+/// kills it past the limit (then `code` is `None`).
+pub fn wait(mut child: Child, limit: Duration) -> Ended {
+    let started = Instant::now();
+    let pipe = |p: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = p {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let out = pipe(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = pipe(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status.code();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = started.elapsed();
+    Ended {
+        code,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+        took,
+    }
+}
+
+/// Sends `signal` (`-INT`, `-TERM`) to `child` after `after`, then
+/// [`wait`]s at most `limit`; `took` counts from the signal.
+pub fn signal_and_wait(child: Child, signal: &str, after: Duration, limit: Duration) -> Ended {
+    std::thread::sleep(after);
+    let sent = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} failed");
+    let mut ended = wait(child, limit);
+    ended.took = sent.elapsed();
+    ended
+}
 
 /// The `reach` binary with a bounded run time and none of the machine's
 /// proxy or colour settings. `REACH_BIN` names another build to run the
