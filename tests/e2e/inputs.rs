@@ -139,6 +139,39 @@ fn devices_and_folders_are_input_errors_at_once() {
     }
 }
 
+/// The PEM inputs (read by the tls crate) are bounded too: a device or a
+/// folder as `--ca-file`, `--client-cert` or `--client-key` is refused by
+/// what it is, at once.
+#[test]
+fn devices_as_pem_files_are_refused_at_once() {
+    let (_dir, path) = workdir();
+    let folder = path.join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    let folder = folder.display().to_string();
+    for file in ["/dev/zero", "/dev/urandom", folder.as_str()] {
+        for args in [
+            vec!["check", "--ca-file", file],
+            vec!["check", "--client-cert", file, "--client-key", file],
+        ] {
+            let mut args = args.clone();
+            args.extend(["--timeout", "2s", "http://127.0.0.1:9/"]);
+            let ended = run(&path, &args);
+            let said = format!("reach {}: {}", args.join(" "), ended.stderr);
+            assert_eq!(ended.code, Some(2), "{said}");
+            assert!(ended.took < Duration::from_secs(10), "{said}");
+            let kind = if file.starts_with("/dev/") {
+                "not a device"
+            } else {
+                "not a folder"
+            };
+            assert!(
+                ended.stderr.contains(file) && ended.stderr.contains(kind),
+                "{said}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_fifo_that_sends_nothing_is_given_up_after_the_timeout() {
     let (_dir, path) = workdir();

@@ -106,7 +106,8 @@ impl Tls {
             (None, None) => builder.with_no_client_auth(),
             (Some(cert), Some(key)) => {
                 let chain = read_certs(cert, "--client-cert")?;
-                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| Error::Pem {
+                let key_pem = read_pem_file(key, "--client-key")?;
+                let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| Error::Pem {
                     path: key.clone(),
                     reason: format!("no usable private key: {e}"),
                 })?;
@@ -122,12 +123,53 @@ impl Tls {
     }
 }
 
-fn read_certs(path: &PathBuf, what: &'static str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+/// The most a PEM file (`--ca-file`, `--client-cert`, `--client-key`) may
+/// hold: a bundle of every public root is under 300 KiB.
+pub const PEM_FILE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a PEM file, bounded: a device, a folder or a socket is refused by
+/// what it is (never read: `/dev/zero` would not end), and a file over
+/// [`PEM_FILE_MAX_BYTES`] is refused.
+fn read_pem_file(path: &PathBuf, what: &'static str) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let fail = |reason: String| Error::Pem {
+        path: path.clone(),
+        reason,
+    };
+    let read_error = |source| Error::Read {
         what,
         path: path.clone(),
         source,
-    })?;
+    };
+    let kind = std::fs::metadata(path).map_err(read_error)?.file_type();
+    let refused = if kind.is_dir() {
+        Some("a folder")
+    } else if kind.is_char_device() || kind.is_block_device() {
+        Some("a device")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    };
+    if let Some(what_it_is) = refused {
+        return Err(fail(format!("{what} must be a PEM file, not {what_it_is}")));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(PEM_FILE_MAX_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(read_error)?;
+    if bytes.len() as u64 > PEM_FILE_MAX_BYTES {
+        return Err(fail(format!(
+            "larger than {} MiB: not a PEM file {what} can use",
+            PEM_FILE_MAX_BYTES / 1024 / 1024
+        )));
+    }
+    Ok(bytes)
+}
+
+fn read_certs(path: &PathBuf, what: &'static str) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bytes = read_pem_file(path, what)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Pem {
