@@ -972,7 +972,7 @@ fn the_fresh_sign_in_url_brings_up_the_sign_in_page_in_the_browser() {
         "{walk:#?}"
     );
     // By default the SAMLRequest in it is redacted like every SAML message
-    // (SPEC: SAMLRequest and SAMLResponse are redacted); --no-redact, as
+    // (the README: SAML messages are redacted); --no-redact, as
     // above, gives the URL to open.
     let printed = fresh(&saml.reach(Some(&seed), APP));
     let redacted = |url: &str| {

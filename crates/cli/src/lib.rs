@@ -29,7 +29,7 @@ use reach_report::{Code, Report, Status, Tool};
 
 use args::{Cli, Command, ExplainArgs, Format};
 
-/// Exit codes, as SPEC.md defines them.
+/// Exit codes, as the README's "Exit codes" section gives them.
 pub mod exit {
     /// No check failed.
     pub const OK: i32 = 0;

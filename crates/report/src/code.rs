@@ -117,7 +117,7 @@ codes! {
         remedy: "Correct the value named in the message; the other checks still ran.",
         explain: "reach validates every target, flag value and input file before it touches the network. A value that cannot be parsed (a URL without a host, a --resolve entry that is not HOST:PORT:ADDR, an address that is not an IP) makes that one check end with status `error` and this finding; the other checks still run. The process exits with code 2.";
 
-    /// Added beyond SPEC's table: reach itself failed (a bug).
+    /// Added to the first set of codes: reach itself failed (a bug).
     InternalError = "internal.error", Fail,
         message: "reach failed internally",
         remedy: "This is a bug in reach: please report it with the command line and the report.",
@@ -140,12 +140,12 @@ codes! {
         message: "No DNS answer before the timeout",
         remedy: "The DNS server did not answer: check that it is reachable (UDP and TCP port 53 allowed outbound) or point reach at a reachable one with --dns-server.",
         explain: "No answer arrived from any configured name server before the deadline. A firewall dropping DNS traffic, a resolver that is down, or a VPN that changed resolvers are the usual causes.";
-    /// Added beyond SPEC's table: the server answered REFUSED.
+    /// Added to the first set of codes: the server answered REFUSED.
     DnsRefused = "dns.refused", Fail,
         message: "The DNS server refused the query (REFUSED)",
         remedy: "This server will not answer this name for this machine: it is an authoritative server for other zones, or it allows recursion only to some clients. Use the resolver your network provides, or a server that serves this zone (--dns-server).",
         explain: "The server answered with rcode REFUSED: it is up and reachable, but declines the query by policy. Authoritative-only servers (Knot, NSD, BIND without recursion) refuse names outside their zones; recursive resolvers refuse clients outside their access list. Unlike SERVFAIL it says nothing about the name itself. With several servers, reach asks them all and reports what each did.";
-    /// Added beyond SPEC's table: no DNS server could be reached at all.
+    /// Added to the first set of codes: no DNS server could be reached at all.
     DnsUnreachable = "dns.unreachable", Fail,
         message: "No DNS server could be reached",
         remedy: "If the message says nothing listens on the server's port, the address or port is wrong or the DNS service is down: check --dns-server or /etc/resolv.conf. If it says the network is unreachable, this machine has no route to the server: check the network connection, the default route and the VPN.",
@@ -179,7 +179,7 @@ codes! {
         remedy: "The proxy's policy blocks this destination: ask the proxy administrators to allow the host and port.",
         explain: "The proxy answered CONNECT with 403 or another refusal, or closed the connection: its policy does not allow this destination.";
 
-    /// Added beyond SPEC's table: the proxy answered, but could not reach the target.
+    /// Added to the first set of codes: the proxy answered, but could not reach the target.
     ProxyUpstreamFailed = "proxy.upstream_failed", Fail,
         message: "The proxy could not reach the target",
         remedy: "The proxy itself is reachable and accepted the request, but its own connection to the target failed (502/503/504): check the proxy's upstream firewall, DNS and the target's availability from the proxy.",
@@ -227,17 +227,17 @@ codes! {
         remedy: "See the alert or error in the evidence; check that the port speaks TLS and that client and server share a protocol version and cipher.",
         explain: "The TLS handshake did not complete for a reason other than certificate validation: a TLS alert from the server, a non-TLS service on the port, or a connection closed mid-handshake.";
 
-    /// Added beyond SPEC's table: a key or signature modern clients refuse.
+    /// Added to the first set of codes: a key or signature modern clients refuse.
     TlsWeakCertificate = "tls.weak_certificate", Fail,
         message: "A certificate in the chain uses a key or signature clients refuse",
         remedy: "The service owner must reissue the certificate with an RSA key of 2048 bits or more (or an EC key) and a SHA-256 (or stronger) signature.",
         explain: "A presented certificate is signed with SHA-1 (or MD5), or carries an RSA key shorter than 2048 bits. OpenSSL at its default security level says \"CA signature digest algorithm too weak\" (68) or \"EE certificate key too weak\" (66); browsers, Java, Go and rustls refuse the connection.";
-    /// Added beyond SPEC's table: the host name is only in the subject CN.
+    /// Added to the first set of codes: the host name is only in the subject CN.
     TlsNameOnlyInCommonName = "tls.name_only_in_common_name", Warn,
         message: "The certificate names the host only in its Common Name",
         remedy: "Ask the service owner to reissue the certificate with the host in its subjectAltName: browsers, Go and Python clients refuse a certificate without one, while OpenSSL-based clients such as curl still accept it.",
         explain: "The certificate has no subjectAltName DNS names; its subject Common Name matches the host. OpenSSL (and so curl and openssl s_client) falls back to the CN and accepts it; browsers since 2017, Go since 1.15 and Python's ssl module do not. reach completes the check as OpenSSL would and warns.";
-    /// Added beyond SPEC's table: a CA certificate serving as the server's own.
+    /// Added to the first set of codes: a CA certificate serving as the server's own.
     TlsCaAsServerCert = "tls.ca_as_server_cert", Info,
         message: "The server certificate is a CA certificate (CA:TRUE) trusted by --ca-file",
         remedy: "OpenSSL and curl accept it because the certificate itself is in --ca-file; strict clients (rustls, Go with some settings, webpki-based connectors) refuse a CA:TRUE certificate as a server certificate. Reissue it with basicConstraints CA:FALSE, or from a CA, for those clients.",
@@ -265,19 +265,19 @@ codes! {
         remedy: "Credentials and cookies would travel unencrypted: the service must redirect to an https:// URL.",
         explain: "An https:// response redirected to an http:// URL.";
 
-    /// Added beyond SPEC's table: plain HTTP sent to a port that speaks TLS.
+    /// Added to the first set of codes: plain HTTP sent to a port that speaks TLS.
     HttpWrongScheme = "http.wrong_scheme", Fail,
         message: "Plain HTTP was sent to a port that speaks HTTPS",
         remedy: "Use the https:// URL given in the message (the port expects TLS).",
         explain: "The URL says http://, but the server on that port speaks TLS: nginx answers 400 \"The plain HTTP request was sent to HTTPS port\", other servers send a TLS alert or close. reach confirms it by a TLS hello on a new connection, and gives the https:// URL.";
 
-    /// Added beyond SPEC's table: the peer answered, but not with HTTP.
+    /// Added to the first set of codes: the peer answered, but not with HTTP.
     HttpProtocolError = "http.protocol_error", Fail,
         message: "The server's answer is not valid HTTP",
         remedy: "Something other than the expected HTTP service answers on this port (or it closed the connection without a response): check the port and scheme (http:// vs https://), and any proxy or load balancer in between.",
         explain: "The connection was established, but the response could not be parsed as HTTP (malformed status line or headers, a closed connection before any response, a lying Content-Length). The evidence holds the parser's error.";
 
-    /// Added beyond SPEC's table: a body larger than the read cap.
+    /// Added to the first set of codes: a body larger than the read cap.
     HttpBodyTruncated = "http.body_truncated", Info,
         message: "The response body is longer than the read cap",
         remedy: "Nothing to fix if a large body is expected; raise --max-body to read more of it.",
@@ -308,7 +308,7 @@ codes! {
         message: "An accepting firewall rule is overridden by an earlier DROP or REJECT rule",
         remedy: "Move the ACCEPT rule above the blocking rule, or narrow the blocking rule; only what the ACCEPT rule still allows is counted.",
         explain: "Firewalls apply the first matching rule of a chain: addresses an earlier DROP / REJECT rule of the same chain matches (for the port asked about with --port, else for every port) never reach the later ACCEPT rule. reach subtracts them from its coverage.";
-    /// Added beyond SPEC's table: an accepting rule that does not count.
+    /// Added to the first set of codes: an accepting rule that does not count.
     AllowlistRuleNotCounted = "allowlist.rule_not_counted", Info,
         message: "Accepting firewall rules do not count toward coverage",
         remedy: "Nothing to fix if these rules are not meant for this traffic. To have a rule count, make it accept new TCP connections (to the --port asked about) by destination address, port and protocol alone, in a built-in or base chain; the evidence gives each rule's reason.",
@@ -419,7 +419,9 @@ codes! {
 mod tests {
     use super::*;
 
-    /// The codes SPEC.md's table lists, verbatim: the registry must hold each.
+    /// The first set of codes (the product contract's table, which is not in
+    /// this repository), verbatim: the registry must hold each, as codes are
+    /// never renamed.
     const SPEC_CODES: &[&str] = &[
         "dns.nxdomain",
         "dns.no_records",
