@@ -88,21 +88,26 @@ pub fn detect(input: &str) -> Option<AllowlistFormat> {
         let root = crate::feeds::json::parse(text).ok()?;
         return detect_json(&root);
     }
-    // `iptables-save` output announces itself in its first lines (`*filter`,
-    // `:INPUT ACCEPT`, `-A …`). Looking no further keeps a million-line
-    // CIDR list from being scanned twice; an iptables line further down a
-    // list is reported as such by the list parser.
+    Some(text_format(text))
+}
+
+/// iptables-save or a plain list, by the first value lines of `text`.
+/// `iptables-save` output announces itself in its first lines (`*filter`,
+/// `:INPUT ACCEPT`, `-A …`). Looking no further keeps a million-line CIDR
+/// list from being scanned twice; an iptables line further down a list is
+/// reported as such by the list parser.
+fn text_format(text: &str) -> AllowlistFormat {
     let iptables = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .take(DETECT_LINES)
         .any(is_iptables_line);
-    Some(if iptables {
+    if iptables {
         AllowlistFormat::Iptables
     } else {
         AllowlistFormat::Cidr
-    })
+    }
 }
 
 /// The format of an allowlist from its first bytes only (a prefix of the
@@ -139,17 +144,7 @@ pub fn detect_start(prefix: &str) -> Option<AllowlistFormat> {
     }
     // Only whole lines: the last may be cut.
     let whole = text.rfind('\n').map_or("", |at| &text[..at]);
-    let iptables = whole
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .take(DETECT_LINES)
-        .any(is_iptables_line);
-    Some(if iptables {
-        AllowlistFormat::Iptables
-    } else {
-        AllowlistFormat::Cidr
-    })
+    Some(text_format(whole))
 }
 
 /// How many value lines [`detect`] reads to tell iptables from a list.
