@@ -295,7 +295,7 @@ fn build_network(
             Err(e) => errors.push(Check::input_error(
                 CheckKind::Endpoint,
                 format!("--dns-server {value}"),
-                e.to_string(),
+                format!("--dns-server: {e}"),
             )),
         }
     }
@@ -313,7 +313,7 @@ fn build_network(
                 errors.push(Check::input_error(
                     CheckKind::Endpoint,
                     format!("--resolve {value}"),
-                    e.to_string(),
+                    format!("--resolve: {e}"),
                 ));
             }
         }

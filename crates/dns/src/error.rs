@@ -8,10 +8,11 @@ pub enum Error {
     /// The system resolver configuration could not be read.
     #[error("cannot read the system resolver configuration: {0}")]
     SystemConfig(String),
-    /// A `--dns-server` value is not `IP[:PORT]`.
-    #[error("invalid --dns-server `{value}`: {reason}")]
+    /// A DNS server is not `IP[:PORT]`. The library describes the value;
+    /// the caller names where it came from (a flag, a file's line).
+    #[error("`{value}` is not a DNS server (IP[:PORT]): {reason}")]
     InvalidServer { value: String, reason: &'static str },
-    /// A `--resolve` value is not `HOST:PORT:ADDR[,ADDR…]`.
-    #[error("invalid --resolve `{value}`: {reason}")]
+    /// A name override is not `HOST:PORT:ADDR[,ADDR…]`.
+    #[error("`{value}` is not a name override (HOST:PORT:ADDR[,ADDR…]): {reason}")]
     InvalidOverride { value: String, reason: String },
 }

@@ -881,6 +881,18 @@ mod tests {
         for bad in ["dns.google", "1.1.1.1:x", "300.1.1.1", ""] {
             assert!(parse_server(bad).is_err(), "{bad}");
         }
+        // The library describes the value; the caller names the flag or
+        // the file it came from.
+        let said = parse_server("1.1.1.1:x").unwrap_err().to_string();
+        assert!(
+            said.starts_with("`1.1.1.1:x` is not a DNS server") && !said.contains("--"),
+            "{said}"
+        );
+        let said = "nohost".parse::<Override>().unwrap_err().to_string();
+        assert!(
+            said.starts_with("`nohost` is not a name override") && !said.contains("--"),
+            "{said}"
+        );
     }
 
     #[test]
