@@ -296,7 +296,7 @@ fn refuse_special(meta: &std::fs::Metadata) -> Result<(), String> {
 }
 
 /// An I/O error as a message says it (without "(os error 2)").
-fn io_reason(e: &std::io::Error) -> String {
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
     let text = e.to_string();
     match text.find(" (os error") {
         Some(at) => text[..at].to_owned(),

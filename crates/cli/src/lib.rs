@@ -445,7 +445,7 @@ fn emit(cli: &Cli, text: &str) -> anyhow::Result<()> {
             // error, like `-o`.
             Err(e) => Err(UsageError(format!(
                 "cannot write the report to standard output: {}",
-                io_reason(&e)
+                input::io_reason(&e)
             ))
             .into()),
             Ok(()) => Ok(()),
@@ -469,7 +469,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         UsageError(format!(
             "cannot write -o {}: {}",
             path.display(),
-            io_reason(e)
+            input::io_reason(e)
         ))
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
@@ -479,17 +479,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .map_err(|e| cannot(&e))?;
     tmp.persist(path).map_err(|e| cannot(&e.error))?;
     Ok(())
-}
-
-/// An I/O error as people read it: `No space left on device`, without
-/// the `(os error 28)` the standard library appends (nor the temp file's
-/// path tempfile adds after it).
-fn io_reason(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
