@@ -194,16 +194,36 @@ fn samesite_findings(chain: &Chain, everything: &Chain) -> Vec<Finding> {
         return Vec::new();
     }
     let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for w in &chain.withheld {
-        if !seen.insert((w.cookie.name.clone(), w.cookie.domain.clone())) {
-            continue;
+    let distinct: Vec<&Withheld> = chain
+        .withheld
+        .iter()
+        .filter(|w| seen.insert((w.cookie.name.clone(), w.cookie.domain.clone())))
+        .collect();
+    // The second walk sent every held-back cookie at once: with several,
+    // it shows what they do together, not which one matters.
+    let together = |this: &Withheld| {
+        let others: Vec<&str> = distinct
+            .iter()
+            .filter(|o| !std::ptr::eq(**o, this))
+            .map(|o| o.cookie.name.as_str())
+            .collect();
+        if others.is_empty() {
+            ("it", String::new())
+        } else {
+            (
+                "them",
+                format!(" (held back with `{}`)", others.join("`, `")),
+            )
         }
+    };
+    let mut out = Vec::new();
+    for w in &distinct {
+        let (pronoun, with_others) = together(w);
         out.push(
             Finding::new(
                 Code::SsoCookieSamesite,
                 format!(
-                    "browsers do not send cookie `{}` on the {} to {} at hop {} ({}): without it the chain ends with {}; with it, {}",
+                    "browsers do not send cookie `{}` on the {} to {} at hop {} ({}){with_others}: without {pronoun} the chain ends with {}; with {pronoun}, {}",
                     w.cookie.name,
                     w.method,
                     w.host,
@@ -349,9 +369,7 @@ async fn discovery(
         HeaderValue::from_static("application/json"),
     )];
     for depth in (0..segments.len()).rev().take(3) {
-        let mut url = authorize.clone();
-        url.set_query(None);
-        url.set_fragment(None);
+        let mut url = endpoint.clone();
         let mut path = String::new();
         for segment in &segments[..depth] {
             path.push('/');
@@ -484,7 +502,8 @@ fn auto_login(chain: &Chain, at: usize, clean: Option<&Chain>, fresh_url: Option
         (Some((_, cookies)), false) => format!(
             "the callback was reached at hop {at}{who} without a sign-in page: the existing {idp_name} session (cookies `{}`) chose the account{}",
             cookies.join("`, `"),
-            if clean_silent == Some(false) {
+            // Only what the clean run showed: it stopped at a sign-in page.
+            if clean.is_some_and(|c| c.end.kind == "login_page") {
                 "; without those cookies the chain stops at a sign-in page"
             } else {
                 ""
@@ -803,7 +822,6 @@ pub async fn walk(
             .map(|(_, v)| v.clone())
             .or_else(|| saml_error.map(|s| s.codes.join(" / ")));
         if let Some(error) = &error
-            && !errors_flagged.contains(error)
             && errors_flagged.insert(error.clone())
         {
             let description = params
@@ -1161,5 +1179,67 @@ fn summary(chain: &Chain, kind: &str, at: usize) -> String {
                 .unwrap_or_default()
         ),
         _ => format!("no end within {}", hops(at)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn withheld(name: &str) -> Withheld {
+        Withheld {
+            hop: 3,
+            method: "POST".to_owned(),
+            host: "app.example.com".to_owned(),
+            cookie: CookieWithheld {
+                name: name.to_owned(),
+                domain: "app.example.com".to_owned(),
+                reason: "SameSite=Lax: not sent on a cross-site POST".to_owned(),
+            },
+        }
+    }
+
+    fn ending(kind: &str, summary: &str) -> Chain {
+        let mut chain = Chain::default();
+        chain.end.kind = kind.to_owned();
+        summary.clone_into(&mut chain.end.summary);
+        chain
+    }
+
+    #[test]
+    fn samesite_findings_claim_only_what_the_second_walk_showed() {
+        let everything = ending("app_page", "the app page");
+        // The same end with every cookie sent: nothing to say.
+        let mut same = ending("app_page", "the app page");
+        same.withheld.push(withheld("state"));
+        assert!(samesite_findings(&same, &everything).is_empty());
+        // One cookie, the same one twice: one finding, about it alone.
+        let mut chain = ending("error_page", "an error page");
+        chain.withheld = vec![withheld("state"), withheld("state")];
+        let found = samesite_findings(&chain, &everything);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0]
+                .message
+                .contains("without it the chain ends with an error page; with it, the app page")
+        );
+        // Two cookies were sent together: neither is said to matter alone.
+        chain.withheld.push(withheld("nonce"));
+        let found = samesite_findings(&chain, &everything);
+        assert_eq!(found.len(), 2);
+        assert!(
+            found[0]
+                .message
+                .contains("(held back with `nonce`): without them"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[1]
+                .message
+                .contains("(held back with `state`): without them"),
+            "{}",
+            found[1].message
+        );
     }
 }
