@@ -367,11 +367,7 @@ fn finish(cli: &Cli, report: Report) -> anyhow::Result<i32> {
         text
     } else {
         let report = if redact {
-            let text = serde_json::to_string(&report)?;
-            drop(report);
-            let redacted = reach_report::redact::json_text(&text);
-            drop(text);
-            serde_json::from_str::<Report>(&redacted)?
+            reach_report::redact::report(report)
         } else {
             report
         };

@@ -108,29 +108,31 @@ pub fn is_secret_name(name: &str) -> bool {
         && !DESCRIBING_SUFFIXES.iter().any(|s| lower.ends_with(s))
 }
 
-/// Redacts every secret in a report, in place.
-pub fn report(report: &mut Report) {
-    let mut value = serde_json::to_value(&*report).expect("a report always serializes");
-    value_in_place(&mut value);
-    // The walk only replaces string contents, so the shape is unchanged and
-    // the value always deserializes back.
-    *report = serde_json::from_value(value).expect("redaction keeps the report's shape");
+/// The report with every secret redacted, through its JSON text
+/// ([`json_text`]). Each form is dropped as soon as the next is made, so
+/// the peak is the report's JSON text twice, not the report as well.
+pub fn report(report: Report) -> Report {
+    let text = serde_json::to_string(&report).expect("a report always serializes");
+    drop(report);
+    let redacted = json_text(&text);
+    drop(text);
+    // Only string contents are replaced, so the shape is unchanged and the
+    // text always deserializes back.
+    serde_json::from_str(&redacted).expect("redaction keeps the report's shape")
 }
 
-/// Redacts secrets in any JSON value, in place: first by name, then every
-/// secret known by value, including the ones the name rules just found
-/// (a session cookie a server set, a code in a redirect), so that they are
-/// caught where they travel on, encoded or not.
+/// Redacts secrets in any JSON value, in place, through its JSON text
+/// ([`json_text`]): first by name, then every secret known by value,
+/// including the ones the name rules just found (a session cookie a server
+/// set, a code in a redirect), so that they are caught where they travel
+/// on, encoded or not.
 pub fn value_in_place(value: &mut Value) {
-    let mut found = Vec::new();
-    names_pass(value, &mut found);
-    remember_all(found.iter().map(String::as_str));
-    with_known(|known| known_pass(value, known));
+    *value = serde_json::from_str(&json_text(&value.to_string()))
+        .expect("redaction keeps the JSON valid");
 }
 
 /// Redacts the JSON text of a report (or any JSON text as `serde_json`
-/// writes it) string by string, with the same rules as [`value_in_place`]:
-/// a member named like a secret, a `{name, value}` header, the name rules
+/// writes it) string by string: a member named like a secret, a `{name, value}` header, the name rules
 /// in every string, then every known secret. Layout and key order are
 /// kept. Unlike a `serde_json::Value`, which costs hundreds of bytes per
 /// string, this holds only the text and its copy: a jar of a million
@@ -155,7 +157,7 @@ struct StringContext<'a> {
     sibling_name: Option<&'a str>,
 }
 
-/// The name rules for one string value, as [`names_pass`] applies them.
+/// The name rules for one string value.
 fn named_string(context: &StringContext<'_>, s: &str, found: &mut Vec<String>) -> Option<String> {
     if let Some(key) = context.key {
         let lower = key.to_ascii_lowercase();
@@ -275,59 +277,6 @@ fn rewrite_strings(
     }
     out.push_str(&json[copied..]);
     out
-}
-
-fn known_pass(value: &mut Value, known: &Known) {
-    match value {
-        Value::String(s) => {
-            if let Some(r) = known.redacted(s) {
-                *s = r;
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| known_pass(v, known)),
-        Value::Object(map) => map.values_mut().for_each(|v| known_pass(v, known)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
-}
-
-/// The name-based rules over a value; the secrets they replace in text and
-/// headers go to `found`.
-fn names_pass(value: &mut Value, found: &mut Vec<String>) {
-    match value {
-        Value::String(s) => {
-            if let Some(r) = by_name(s, found) {
-                *s = r;
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| names_pass(v, found)),
-        Value::Object(map) => {
-            // A header in the report's `{name, value}` shape.
-            let header_name = map
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_ascii_lowercase);
-            if let (Some(name), Some(Value::String(v))) = (header_name, map.get_mut("value"))
-                && is_secret_name(&name)
-            {
-                found.extend(header_secrets(&name, v));
-                *v = header(&name, v);
-            }
-            for (key, member) in map.iter_mut() {
-                let lower = key.to_ascii_lowercase();
-                // `code` names a finding's code in the report, not an OAuth code.
-                if let Value::String(s) = member
-                    && lower != "code"
-                    && is_secret_name(&lower)
-                    && s != REDACTED
-                {
-                    REDACTED.clone_into(s);
-                    continue;
-                }
-                names_pass(member, found);
-            }
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
 }
 
 /// The value of header `name` with its secret part replaced. Cookies keep
@@ -1325,7 +1274,7 @@ mod tests {
     }
 
     #[test]
-    fn json_text_redacts_as_the_value_walk_does() {
+    fn json_text_redacts_pretty_and_compact_text_alike() {
         let sample = json!({
             "schema": "reach.report/v1",
             "checks": [{
@@ -1341,19 +1290,27 @@ mod tests {
                 "numbers": [1, 2.5, true, null, "ä ü \\ /"],
             }],
         });
-        let text = serde_json::to_string_pretty(&sample).unwrap();
-        let streamed: Value = serde_json::from_str(&json_text(&text)).unwrap();
-        let mut walked = sample.clone();
-        value_in_place(&mut walked);
-        assert_eq!(streamed, walked);
+        let pretty = serde_json::to_string_pretty(&sample).unwrap();
+        let streamed: Value = serde_json::from_str(&json_text(&pretty)).unwrap();
+        let check = &streamed["checks"][0];
+        assert_eq!(check["code"], "tls.cert_expired");
+        assert_eq!(check["name"], sample["checks"][0]["name"]);
+        assert_eq!(check["headers"][0]["value"], "sid=[redacted]; Path=/");
         assert_eq!(
-            streamed["checks"][0]["headers"][1]["value"],
+            check["headers"][1]["value"],
             "cookie: a=[redacted]; c=[redacted], x=[redacted]"
         );
-        // Compact text too, and clean text comes back as it was.
+        assert_eq!(check["headers"][2]["value"], "Bearer [redacted]");
+        assert_eq!(check["evidence"]["client_secret"], "[redacted]");
+        assert_eq!(check["evidence"]["url"], "https://a/?code=[redacted]&x=1");
+        assert_eq!(check["numbers"], sample["checks"][0]["numbers"]);
+        // Compact text gives the same, and clean text comes back as it was.
         let compact = serde_json::to_string(&sample).unwrap();
-        let streamed: Value = serde_json::from_str(&json_text(&compact)).unwrap();
-        assert_eq!(streamed, walked);
+        let again: Value = serde_json::from_str(&json_text(&compact)).unwrap();
+        assert_eq!(again, streamed);
+        let mut in_place = sample.clone();
+        value_in_place(&mut in_place);
+        assert_eq!(in_place, streamed);
         let clean = r#"{"a": [1, "x", {"b": "y"}], "c": "\u00e4"}"#;
         assert_eq!(json_text(clean), clean);
     }
