@@ -294,7 +294,8 @@ pub fn parse_cookie_arg(arg: &str) -> Result<SeedCookie, String> {
         .ok_or("expected NAME=VALUE@DOMAIN (no `=`)")?;
     let name = name.trim();
     if name.is_empty() || name.contains([';', ' ', '\t']) {
-        return Err(format!("`{name}` is not a cookie name"));
+        // Not quoted: without a clean `NAME=`, the "name" may be the secret.
+        return Err("the cookie name is empty or holds `;`, a space or a tab".to_owned());
     }
     check_domain(domain.trim())?;
     Ok(SeedCookie {
