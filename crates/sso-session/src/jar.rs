@@ -106,7 +106,7 @@ pub struct Outgoing {
     pub sent: Vec<SentCookie>,
     /// `name=value; …`, or `None` when nothing is sent.
     pub header: Option<String>,
-    pub withheld: Vec<(SentCookie, CookieWithheld)>,
+    pub withheld: Vec<CookieWithheld>,
 }
 
 /// Where a cookie's attributes came from.
@@ -335,12 +335,11 @@ impl<'a> Jar<'a> {
                 secure: c.secure,
             };
             if let Some(reason) = withhold_reason(c.same_site, c.known, context, now) {
-                let withheld = CookieWithheld {
-                    name: sent.name.clone(),
-                    domain: sent.domain.clone(),
+                out.withheld.push(CookieWithheld {
+                    name: sent.name,
+                    domain: sent.domain,
                     reason,
-                };
-                out.withheld.push((sent, withheld));
+                });
             } else {
                 pairs.push(format!("{}={}", c.name, c.value));
                 out.sent.push(sent);
@@ -768,10 +767,8 @@ mod tests {
         // cookie (SameSite unknown) is sent: reach claims nothing about it.
         assert_eq!(post, ["fresh", "none", "unknown"]);
         let withheld = jar.outgoing(&url(to), cross_post).withheld;
-        let reasons: Vec<(String, String)> = withheld
-            .into_iter()
-            .map(|(_, w)| (w.name, w.reason))
-            .collect();
+        let reasons: Vec<(String, String)> =
+            withheld.into_iter().map(|w| (w.name, w.reason)).collect();
         assert!(
             reasons
                 .iter()

@@ -78,8 +78,6 @@ pub struct Chain {
     /// A server asked for Windows integrated authentication
     /// (`WWW-Authenticate: Negotiate`).
     pub negotiate: bool,
-    /// Cookies the jar held back as a browser would (`SameSite`).
-    pub withheld: Vec<Withheld>,
 }
 
 /// An authorize request (OIDC) or `AuthnRequest` (SAML, by redirect or
@@ -103,15 +101,6 @@ impl Authorize {
     fn is_oidc(&self) -> bool {
         idp::is_authorize(&self.url)
     }
-}
-
-/// A cookie held back on one request.
-#[derive(Debug, Clone)]
-pub struct Withheld {
-    pub hop: usize,
-    pub method: String,
-    pub host: String,
-    pub cookie: CookieWithheld,
 }
 
 /// Which cookie rules the walk applies when sending.
@@ -162,7 +151,7 @@ pub async fn run(
     };
     // A cookie a browser holds back matters only if the chain ends
     // elsewhere with it: walk again sending everything, and compare.
-    if !chain.withheld.is_empty() {
+    if chain.hops.iter().any(|h| !h.cookies_withheld.is_empty()) {
         let everything = walk(options, jar, network, Sending::Everything).await;
         findings.extend(samesite_findings(&chain, &everything));
     }
@@ -193,51 +182,53 @@ fn samesite_findings(chain: &Chain, everything: &Chain) -> Vec<Finding> {
     if outcome(chain) == outcome(everything) {
         return Vec::new();
     }
+    // Each cookie once, at the first hop that held it back.
     let mut seen = HashSet::new();
-    let distinct: Vec<&Withheld> = chain
-        .withheld
+    let distinct: Vec<(&SsoHop, &CookieWithheld)> = chain
+        .hops
         .iter()
-        .filter(|w| seen.insert((w.cookie.name.clone(), w.cookie.domain.clone())))
+        .flat_map(|h| h.cookies_withheld.iter().map(move |w| (h, w)))
+        .filter(|(_, w)| seen.insert((w.name.as_str(), w.domain.as_str())))
         .collect();
     // The second walk sent every held-back cookie at once: with several,
     // it shows what they do together, not which one matters.
-    let together = |this: &Withheld| {
+    let mut out = Vec::new();
+    for (hop, w) in &distinct {
         let others: Vec<&str> = distinct
             .iter()
-            .filter(|o| !std::ptr::eq(**o, this))
-            .map(|o| o.cookie.name.as_str())
+            .filter(|(_, o)| !std::ptr::eq(*o, *w))
+            .map(|(_, o)| o.name.as_str())
             .collect();
-        if others.is_empty() {
+        let (pronoun, with_others) = if others.is_empty() {
             ("it", String::new())
         } else {
             (
                 "them",
                 format!(" (held back with `{}`)", others.join("`, `")),
             )
-        }
-    };
-    let mut out = Vec::new();
-    for w in &distinct {
-        let (pronoun, with_others) = together(w);
+        };
+        let host = Url::parse(&hop.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
         out.push(
             Finding::new(
                 Code::SsoCookieSamesite,
                 format!(
-                    "browsers do not send cookie `{}` on the {} to {} at hop {} ({}){with_others}: without {pronoun} the chain ends with {}; with {pronoun}, {}",
-                    w.cookie.name,
-                    w.method,
-                    w.host,
-                    w.hop,
-                    w.cookie.reason,
+                    "browsers do not send cookie `{}` on the {} to {host} at hop {} ({}){with_others}: without {pronoun} the chain ends with {}; with {pronoun}, {}",
+                    w.name,
+                    hop.method,
+                    hop.index,
+                    w.reason,
                     chain.end.summary,
                     everything.end.summary
                 ),
             )
-            .with("cookie_name", &w.cookie.name)
-            .with("domain", &w.cookie.domain)
-            .with("reason", &w.cookie.reason)
-            .with("method", &w.method)
-            .with("hop", w.hop)
+            .with("cookie_name", &w.name)
+            .with("domain", &w.domain)
+            .with("reason", &w.reason)
+            .with("method", &hop.method)
+            .with("hop", hop.index)
             .with("ends_with", &chain.end.summary)
             .with("would_end_with", &everything.end.summary),
         );
@@ -694,15 +685,6 @@ pub async fn walk(
                 .with("hop", index),
             );
         }
-        let host = step.url.host_str().unwrap_or("").to_owned();
-        for (_, cookie) in &outgoing.withheld {
-            chain.withheld.push(Withheld {
-                hop: index,
-                method: step.method.to_string(),
-                host: host.clone(),
-                cookie: cookie.clone(),
-            });
-        }
         let mut headers: Vec<(HeaderName, HeaderValue)> = vec![
             (
                 http::header::ACCEPT,
@@ -754,7 +736,7 @@ pub async fn walk(
             status: None,
             idp: idp.map(|i| i.name().to_owned()),
             cookies_sent: cookie_names.clone(),
-            cookies_withheld: outgoing.withheld.iter().map(|(_, w)| w.clone()).collect(),
+            cookies_withheld: outgoing.withheld.clone(),
             cookies_set: Vec::new(),
             page: String::new(),
             title: None,
@@ -870,6 +852,7 @@ pub async fn walk(
 
         let Some(http) = hop.network.http.clone() else {
             // DNS, TCP, proxy or TLS failed: the hop's own findings say how.
+            let host = step.url.host_str().unwrap_or("").to_owned();
             let phase = result
                 .findings
                 .first()
@@ -1186,17 +1169,21 @@ fn summary(chain: &Chain, kind: &str, at: usize) -> String {
 mod tests {
     use super::*;
 
-    fn withheld(name: &str) -> Withheld {
-        Withheld {
-            hop: 3,
+    fn holding_back(chain: &mut Chain, names: &[&str]) {
+        chain.hops.push(SsoHop {
+            index: chain.hops.len() + 1,
             method: "POST".to_owned(),
-            host: "app.example.com".to_owned(),
-            cookie: CookieWithheld {
-                name: name.to_owned(),
-                domain: "app.example.com".to_owned(),
-                reason: "SameSite=Lax: not sent on a cross-site POST".to_owned(),
-            },
-        }
+            url: "https://app.example.com/callback".to_owned(),
+            cookies_withheld: names
+                .iter()
+                .map(|name| CookieWithheld {
+                    name: (*name).to_owned(),
+                    domain: "app.example.com".to_owned(),
+                    reason: "SameSite=Lax: not sent on a cross-site POST".to_owned(),
+                })
+                .collect(),
+            ..SsoHop::default()
+        });
     }
 
     fn ending(kind: &str, summary: &str) -> Chain {
@@ -1211,11 +1198,12 @@ mod tests {
         let everything = ending("app_page", "the app page");
         // The same end with every cookie sent: nothing to say.
         let mut same = ending("app_page", "the app page");
-        same.withheld.push(withheld("state"));
+        holding_back(&mut same, &["state"]);
         assert!(samesite_findings(&same, &everything).is_empty());
         // One cookie, the same one twice: one finding, about it alone.
         let mut chain = ending("error_page", "an error page");
-        chain.withheld = vec![withheld("state"), withheld("state")];
+        holding_back(&mut chain, &["state"]);
+        holding_back(&mut chain, &["state"]);
         let found = samesite_findings(&chain, &everything);
         assert_eq!(found.len(), 1);
         assert!(
@@ -1224,7 +1212,7 @@ mod tests {
                 .contains("without it the chain ends with an error page; with it, the app page")
         );
         // Two cookies were sent together: neither is said to matter alone.
-        chain.withheld.push(withheld("nonce"));
+        holding_back(&mut chain, &["nonce"]);
         let found = samesite_findings(&chain, &everything);
         assert_eq!(found.len(), 2);
         assert!(
