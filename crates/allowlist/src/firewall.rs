@@ -454,7 +454,7 @@ impl Matches {
             return Some(self.protos.describe());
         }
         if let (Some(p), Some(ranges)) = (port, &self.ports)
-            && !ranges.iter().any(|r| r.first <= p && p <= r.last)
+            && !ranges.iter().any(|r| r.contains(p))
         {
             return Some(if ranges.is_empty() {
                 "it admits no port at all".to_owned()
@@ -477,7 +477,7 @@ impl Matches {
         match (port, &self.ports) {
             (_, None) => true,
             (None, Some(_)) => false,
-            (Some(p), Some(ranges)) => ranges.iter().any(|r| r.first <= p && p <= r.last),
+            (Some(p), Some(ranges)) => ranges.iter().any(|r| r.contains(p)),
         }
     }
 

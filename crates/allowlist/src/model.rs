@@ -192,6 +192,13 @@ pub struct PortRange {
     pub last: u16,
 }
 
+impl PortRange {
+    /// Whether `port` is in the range.
+    pub fn contains(&self, port: u16) -> bool {
+        self.first <= port && port <= self.last
+    }
+}
+
 /// Port ranges as one canonical set: each range ordered, sorted, and
 /// overlapping or adjacent ranges merged, so equal sets compare equal.
 pub fn normalize_ports(ranges: &[PortRange]) -> Vec<PortRange> {
@@ -239,7 +246,7 @@ impl Rule {
     pub fn allows_port(&self, port: Option<u16>) -> bool {
         match (port, &self.ports) {
             (None, _) | (Some(_), None) => true,
-            (Some(p), Some(ranges)) => ranges.iter().any(|r| r.first <= p && p <= r.last),
+            (Some(p), Some(ranges)) => ranges.iter().any(|r| r.contains(p)),
         }
     }
 

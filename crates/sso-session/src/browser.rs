@@ -591,11 +591,13 @@ fn check_header(path: &Path, browser: Browser) -> Result<(), BrowserError> {
             path: path.to_path_buf(),
             reason: e.to_string(),
         }),
-        Ok(n) if n < 16 || &header != b"SQLite format 3\0" => Err(BrowserError::NotADatabase {
-            path: path.to_path_buf(),
-            what: what_db(browser),
-            reason: "it is not an SQLite database".to_owned(),
-        }),
+        Ok(n) if crate::cookies::sniff(&header[..n]) != crate::cookies::FileKind::Sqlite => {
+            Err(BrowserError::NotADatabase {
+                path: path.to_path_buf(),
+                what: what_db(browser),
+                reason: "it is not an SQLite database".to_owned(),
+            })
+        }
         Ok(_) => Ok(()),
     }
 }
