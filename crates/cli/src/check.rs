@@ -1,7 +1,6 @@
 //! `reach check`: targets in, endpoint checks out, concurrently, in input
 //! order.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,7 +8,8 @@ use http::{HeaderName, HeaderValue, Method};
 use reach_http_probe::{EndpointProbe, Network, Target};
 use reach_report::{Check, CheckKind, Details};
 
-use crate::args::{CheckArgs, NetworkArgs};
+use crate::args::CheckArgs;
+use crate::network::Context;
 
 /// One line of input: the text the user gave, and where.
 struct Input {
@@ -18,7 +18,8 @@ struct Input {
 }
 
 /// Runs every target of `args`; the checks come back in input order.
-pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<Vec<Check>> {
+pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<Vec<Check>> {
+    let timeout = context.timeout;
     let mut inputs: Vec<Input> = args
         .targets
         .iter()
@@ -58,7 +59,8 @@ pub(crate) async fn run(args: &CheckArgs, timeout: Duration) -> anyhow::Result<V
     // they are in the report, and only the targets they concern are held
     // back.
     let mut option_errors: Vec<Check> = read_error.into_iter().collect();
-    let (network, blocked) = network(&args.network, timeout, &mut option_errors)?;
+    let (network, blocked) =
+        context.network(&args.network, CheckKind::Endpoint, &mut option_errors)?;
     let headers = parse_headers(&args.headers, &mut option_errors);
     let method = Method::from_bytes(args.method.as_bytes()).unwrap_or_else(|_| {
         option_errors.push(Check::input_error(
@@ -233,136 +235,6 @@ fn strip_comment(line: &str) -> &str {
         }
     }
     line[..end].trim()
-}
-
-/// Which targets cannot be checked because an option they depend on is bad.
-#[derive(Default)]
-pub(crate) struct Blocked {
-    /// Why no target may go on the network.
-    pub(crate) all: Option<String>,
-    hosts: Vec<String>,
-}
-
-impl Blocked {
-    fn reason(&self, host: &str) -> Option<&str> {
-        if let Some(all) = &self.all {
-            return Some(all);
-        }
-        let host = host.to_ascii_lowercase();
-        self.hosts
-            .contains(&host)
-            .then_some("its --resolve entry is invalid")
-    }
-}
-
-pub(crate) fn network(
-    args: &NetworkArgs,
-    timeout: Duration,
-    errors: &mut Vec<Check>,
-) -> anyhow::Result<(Network, Blocked)> {
-    // `reach run` asks for the same network many times: build it once (the
-    // trust store, the resolver and its cache are shared). Only a network
-    // without input errors is kept, so each check still reports its own.
-    static BUILT: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Network>>> =
-        std::sync::OnceLock::new();
-    let key = format!("{args:?} {timeout:?}");
-    let cache = BUILT.get_or_init(|| std::sync::Mutex::new(HashMap::new()));
-    if let Some(network) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-        return Ok((network, Blocked::default()));
-    }
-    let before = errors.len();
-    let (network, blocked) = build_network(args, timeout, errors)?;
-    if errors.len() == before
-        && blocked.all.is_none()
-        && blocked.hosts.is_empty()
-        && let Ok(mut c) = cache.lock()
-    {
-        c.insert(key, network.clone());
-    }
-    Ok((network, blocked))
-}
-
-fn build_network(
-    args: &NetworkArgs,
-    timeout: Duration,
-    errors: &mut Vec<Check>,
-) -> anyhow::Result<(Network, Blocked)> {
-    let mut blocked = Blocked::default();
-    let mut servers = Vec::new();
-    for value in &args.dns_servers {
-        match reach_dns::parse_server(value) {
-            Ok(s) => servers.push(s),
-            Err(e) => errors.push(Check::input_error(
-                CheckKind::Endpoint,
-                format!("--dns-server {value}"),
-                format!("--dns-server: {e}"),
-            )),
-        }
-    }
-    if servers.is_empty() && !args.dns_servers.is_empty() {
-        blocked.all = Some("no valid --dns-server".to_owned());
-    }
-    let mut overrides = Vec::new();
-    for value in &args.resolve {
-        match value.parse::<reach_dns::Override>() {
-            Ok(o) => overrides.push(o),
-            Err(e) => {
-                if let Some((host, _)) = value.split_once(':') {
-                    blocked.hosts.push(host.to_ascii_lowercase());
-                }
-                errors.push(Check::input_error(
-                    CheckKind::Endpoint,
-                    format!("--resolve {value}"),
-                    format!("--resolve: {e}"),
-                ));
-            }
-        }
-    }
-    let resolver = reach_dns::Resolver::new(&reach_dns::DnsConfig {
-        servers,
-        overrides,
-        // One resend fits in the check's deadline.
-        timeout: (timeout / 2).min(Duration::from_secs(5)),
-    })
-    .map_err(|e| crate::UsageError(e.to_string()))?;
-    let tls = reach_tls::Tls::new(&reach_tls::TlsConfig {
-        ca_files: args.ca_files.clone(),
-        client_cert: args.client_cert.clone(),
-        client_key: args.client_key.clone(),
-    })
-    .map_err(|e| crate::UsageError(e.to_string()))?;
-    let proxy = match reach_http_probe::proxy::ProxySettings::new(args.proxy.as_deref(), |name| {
-        if matches!(name, "no_proxy" | "NO_PROXY") && args.noproxy.is_some() {
-            return None;
-        }
-        std::env::var(name).ok()
-    }) {
-        Ok(mut settings) => {
-            if let Some(list) = &args.noproxy {
-                settings.no_proxy = reach_http_probe::proxy::no_proxy_list(list);
-                "--noproxy".clone_into(&mut settings.no_proxy_source);
-            }
-            settings
-        }
-        Err(e) => {
-            let message = e.to_string();
-            errors.push(Check::input_error(
-                CheckKind::Endpoint,
-                "proxy settings",
-                message.clone(),
-            ));
-            blocked.all = Some(message);
-            reach_http_probe::proxy::ProxySettings::default()
-        }
-    };
-    Ok((
-        Network {
-            resolver,
-            tls,
-            proxy,
-        },
-        blocked,
-    ))
 }
 
 fn parse_headers(values: &[String], errors: &mut Vec<Check>) -> Vec<(HeaderName, HeaderValue)> {

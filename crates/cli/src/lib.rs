@@ -13,6 +13,7 @@ mod formats;
 pub mod fuzzing;
 mod input;
 mod limits;
+mod network;
 mod oauth;
 mod partial;
 mod render;
@@ -151,7 +152,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Command::Run(args) => run_checks(cli, run::run(args, &cli.output)),
-        command => run_checks(cli, checks_for(command, cli.output.timeout)),
+        command => run_checks(
+            cli,
+            checks_for(command, &network::Context::new(cli.output.timeout)),
+        ),
     }
 }
 
@@ -159,18 +163,23 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
 /// with the commands typed by hand.
 pub(crate) async fn checks_for(
     command: &Command,
-    timeout: std::time::Duration,
+    context: &network::Context,
 ) -> anyhow::Result<Vec<reach_report::Check>> {
     remember_secrets(command);
     match command {
-        Command::Check(args) => check::run(args, timeout).await,
+        Command::Check(args) => check::run(args, context).await,
         Command::Allowlist(command) => {
             let network_args = match &command.action {
                 Some(args::AllowlistAction::Diff(d)) => &d.network,
                 None => &command.args.network,
             };
             let mut checks = Vec::new();
-            let (network, blocked) = check::network(network_args, timeout, &mut checks)?;
+            let (network, blocked) = context.network(
+                network_args,
+                reach_report::CheckKind::Allowlist,
+                &mut checks,
+            )?;
+            let timeout = context.timeout;
             let check = match &command.action {
                 Some(args::AllowlistAction::Diff(d)) => {
                     allowlist::diff(d, &network, timeout, blocked.all.clone()).await
@@ -180,8 +189,8 @@ pub(crate) async fn checks_for(
             checks.push(check);
             Ok(checks)
         }
-        Command::Sso(args) => sso::run(args, timeout).await,
-        Command::Oauth(command) => oauth::run(command, timeout).await,
+        Command::Sso(args) => sso::run(args, context).await,
+        Command::Oauth(command) => oauth::run(command, context).await,
         Command::Explain(_) | Command::Schema | Command::Run(_) => Ok(Vec::new()),
     }
 }

@@ -10,14 +10,14 @@ use reach_report::{Check, CheckKind, Details};
 use url::Url;
 
 use crate::args::{OauthCommand, OauthDiscoverArgs, OauthScopesArgs, OauthTokenArgs};
-use crate::check;
 use crate::input::{self, Kind};
+use crate::network::Context;
 
-pub(crate) async fn run(command: &OauthCommand, timeout: Duration) -> anyhow::Result<Vec<Check>> {
+pub(crate) async fn run(command: &OauthCommand, context: &Context) -> anyhow::Result<Vec<Check>> {
     match command {
-        OauthCommand::Scopes(args) => Ok(vec![scopes(args, timeout).await]),
-        OauthCommand::Token(args) => token(args, timeout).await,
-        OauthCommand::Discover(args) => discover(args, timeout).await,
+        OauthCommand::Scopes(args) => Ok(vec![scopes(args, context.timeout).await]),
+        OauthCommand::Token(args) => token(args, context).await,
+        OauthCommand::Discover(args) => discover(args, context).await,
     }
 }
 
@@ -155,10 +155,11 @@ async fn secret(
     Ok(None)
 }
 
-async fn token(args: &OauthTokenArgs, timeout: Duration) -> anyhow::Result<Vec<Check>> {
+async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<Check>> {
+    let timeout = context.timeout;
     let started = Instant::now();
     let mut checks = Vec::new();
-    let (network, blocked) = check::network(&args.network, timeout, &mut checks)?;
+    let (network, blocked) = context.network(&args.network, CheckKind::OauthToken, &mut checks)?;
     let url = match parse_url(CheckKind::OauthToken, "--token-url", &args.token_url) {
         Ok(u) => u,
         Err(check) => {
@@ -246,10 +247,12 @@ async fn token(args: &OauthTokenArgs, timeout: Duration) -> anyhow::Result<Vec<C
     Ok(checks)
 }
 
-async fn discover(args: &OauthDiscoverArgs, timeout: Duration) -> anyhow::Result<Vec<Check>> {
+async fn discover(args: &OauthDiscoverArgs, context: &Context) -> anyhow::Result<Vec<Check>> {
+    let timeout = context.timeout;
     let started = Instant::now();
     let mut checks = Vec::new();
-    let (network, blocked) = check::network(&args.network, timeout, &mut checks)?;
+    let (network, blocked) =
+        context.network(&args.network, CheckKind::OauthDiscover, &mut checks)?;
     let issuer = match parse_url(CheckKind::OauthDiscover, "ISSUER", &args.issuer) {
         Ok(u) => u,
         Err(check) => {

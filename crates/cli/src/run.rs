@@ -612,6 +612,8 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
         crate::to_stderr(&format!("reach: {note}"));
     }
     let limit = Arc::new(tokio::sync::Semaphore::new(at_once));
+    // Entries with the same network options share one network.
+    let context = crate::network::Context::new(output.timeout);
     let mut tasks = tokio::task::JoinSet::new();
     let mut results: Vec<Option<Vec<Check>>> = Vec::new();
     results.resize_with(entries.len(), || None);
@@ -657,16 +659,14 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
         let label = entry.label.clone();
         let file = args.file.display().to_string();
         let (places, at) = (entry.places, entry.at);
+        let kind = entry.kind.report_as;
+        let context = context.with_timeout(cli.output.timeout);
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             progress.start(index, &label);
-            let checks = match crate::checks_for(&cli.command, cli.output.timeout).await {
+            let checks = match crate::checks_for(&cli.command, &context).await {
                 Ok(checks) => checks,
-                Err(e) => vec![Check::input_error(
-                    CheckKind::Endpoint,
-                    &label,
-                    format!("{label}: {e:#}"),
-                )],
+                Err(e) => vec![Check::input_error(kind, &label, format!("{label}: {e:#}"))],
             };
             progress.done(index);
             let checks: Vec<Check> = checks

@@ -11,16 +11,17 @@ use reach_sso::cookies::{FileKind, SeedCookie, parse_cookie_arg, parse_cookies_t
 use url::Url;
 
 use crate::args::SsoArgs;
-use crate::check;
 use crate::input::{self, Kind};
+use crate::network::Context;
 
 /// Runs `reach sso`: one `sso` check, plus an input-error check for each
 /// unusable input (a bad cookie line is reported and the chain still runs
 /// with the others).
-pub(crate) async fn run(args: &SsoArgs, timeout: Duration) -> anyhow::Result<Vec<Check>> {
+pub(crate) async fn run(args: &SsoArgs, context: &Context) -> anyhow::Result<Vec<Check>> {
+    let timeout = context.timeout;
     let started = Instant::now();
     let mut checks = Vec::new();
-    let (network, blocked) = check::network(&args.network, timeout, &mut checks)?;
+    let (network, blocked) = context.network(&args.network, CheckKind::Sso, &mut checks)?;
     let start = match Url::parse(&args.url) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => url,
         Ok(url) => {

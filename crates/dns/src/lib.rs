@@ -38,8 +38,15 @@ use reach_report::{Code, Finding};
 pub use error::Error;
 use transport::{SocketFailure, Sockets, Unreachable};
 
+/// A host without the brackets of an IPv6 literal: `[::1]` → `::1`.
+pub fn unbracket(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 /// How to resolve names.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsConfig {
     /// Name servers to ask instead of the system's (`--dns-server`).
     pub servers: Vec<SocketAddr>,
@@ -277,7 +284,7 @@ impl Resolver {
         deadline: tokio::time::Instant,
     ) -> DnsOutcome {
         let started = Instant::now();
-        let bare = reach_report::unbracket(host);
+        let bare = unbracket(host);
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return fixed(host, DnsSource::Literal, vec![ip], started);
         }

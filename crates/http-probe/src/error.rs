@@ -1,4 +1,5 @@
-//! Errors that stop an endpoint check from running: bad input.
+//! Errors that stop an endpoint check from running: bad input, or a
+//! network that cannot be built from its configuration.
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -13,7 +14,10 @@ pub enum Error {
         value: String,
         reason: String,
     },
-    /// A `-H` value that is not `Name: value`.
-    #[error("invalid header `{header}`: {reason}")]
-    InvalidHeader { header: String, reason: String },
+    /// The resolver could not be built (the system configuration).
+    #[error(transparent)]
+    Dns(#[from] reach_dns::Error),
+    /// The TLS client could not be built (a CA file, the client identity).
+    #[error(transparent)]
+    Tls(#[from] reach_tls::Error),
 }

@@ -8,14 +8,14 @@
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use std::time::Duration;
-//! use reach_http_probe::{EndpointProbe, Network, Target};
-//! let network = Network {
-//!     resolver: reach_dns::Resolver::new(&reach_dns::DnsConfig {
+//! use reach_http_probe::{EndpointProbe, Network, NetworkConfig, Target};
+//! let network = Network::new(&NetworkConfig {
+//!     dns: reach_dns::DnsConfig {
 //!         servers: vec![], overrides: vec![], timeout: Duration::from_secs(5),
-//!     })?,
-//!     tls: reach_tls::Tls::new(&reach_tls::TlsConfig::default())?,
+//!     },
+//!     tls: reach_tls::TlsConfig::default(),
 //!     proxy: reach_http_probe::proxy::ProxySettings::default(),
-//! };
+//! })?;
 //! let input = EndpointProbe::new(Target::parse("https://example.com/", false)?, Duration::from_secs(10));
 //! let outcome = reach_http_probe::probe(&input, &network).await;
 //! println!("{} findings", outcome.findings.len());
@@ -37,14 +37,38 @@ use url::Url;
 
 pub use error::Error;
 pub use http::Protocol;
+/// Host names as URLs write them: `[::1]` → `::1` (the resolver's rule,
+/// shared by everything that compares hosts).
+pub use reach_dns::unbracket;
+
+/// What a [`Network`] is built from: how names are resolved, whom TLS
+/// trusts and which proxy carries which URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkConfig {
+    pub dns: reach_dns::DnsConfig,
+    pub tls: reach_tls::TlsConfig,
+    pub proxy: proxy::ProxySettings,
+}
 
 /// The shared network context: resolver and TLS client, built once from
-/// the network options and used by every check.
+/// a [`NetworkConfig`] and used by every check.
 #[derive(Debug, Clone)]
 pub struct Network {
     pub resolver: reach_dns::Resolver,
     pub tls: reach_tls::Tls,
     pub proxy: proxy::ProxySettings,
+}
+
+impl Network {
+    /// Builds the resolver and the TLS client (reading the CA and client
+    /// certificate files). Must be called inside a tokio runtime.
+    pub fn new(config: &NetworkConfig) -> Result<Network, Error> {
+        Ok(Network {
+            resolver: reach_dns::Resolver::new(&config.dns)?,
+            tls: reach_tls::Tls::new(&config.tls)?,
+            proxy: config.proxy.clone(),
+        })
+    }
 }
 
 /// What to check.
@@ -125,7 +149,7 @@ impl Target {
 }
 
 fn validate_host(host: &str) -> Result<(), String> {
-    let bare = reach_report::unbracket(host);
+    let bare = reach_dns::unbracket(host);
     if bare.is_empty() {
         return Err("the host is empty".to_owned());
     }
@@ -731,7 +755,7 @@ async fn connect_hop(
     // tls
     let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
     let probe_input = reach_tls::TlsProbe {
-        server_name: host.to_owned(),
+        server_name: reach_dns::unbracket(host).to_owned(),
         alpn: vec!["h2".to_owned(), "http/1.1".to_owned()],
         timeout: remaining,
         expiry_warn_days: input.expiry_warn_days,

@@ -98,7 +98,7 @@ impl Proxy {
 }
 
 /// The proxy settings of a run: the flag, the environment, the exceptions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProxySettings {
     /// `--proxy`: every URL.
     pub flag: Option<Proxy>,
@@ -175,7 +175,7 @@ impl ProxySettings {
         let Some(proxy) = configured else {
             return ProxyChoice::Direct;
         };
-        let host = reach_report::unbracket(url.host_str().unwrap_or_default()).to_ascii_lowercase();
+        let host = reach_dns::unbracket(url.host_str().unwrap_or_default()).to_ascii_lowercase();
         match self.no_proxy.iter().find(|e| no_proxy_matches(e, &host)) {
             Some(entry) => ProxyChoice::Bypassed {
                 source: self.no_proxy_source.clone(),
@@ -202,7 +202,7 @@ fn no_proxy_matches(entry: &str, host: &str) -> bool {
     if entry == "*" {
         return true;
     }
-    let entry = reach_report::unbracket(entry);
+    let entry = reach_dns::unbracket(entry);
     if let Ok(ip) = host.parse::<IpAddr>() {
         if let Ok(net) = entry.parse::<ipnet::IpNet>() {
             return net.contains(&ip);

@@ -56,13 +56,6 @@ pub fn elapsed_ms(since: std::time::Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-/// A host without the brackets of an IPv6 literal: `[::1]` → `::1`.
-pub fn unbracket(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
-}
-
 /// A duration as people write it in a message: `3 s`, `0.5 s`, `250 ms`,
 /// never `Duration`'s `Debug` (`2.999478055s`).
 pub fn seconds(duration: std::time::Duration) -> String {

@@ -257,7 +257,7 @@ impl<'a> Jar<'a> {
         let Some(host) = url.host_str() else {
             return out;
         };
-        let host = reach_report::unbracket(host);
+        let host = reach_http_probe::unbracket(host);
         let is_name = matches!(url.host(), Some(url::Host::Domain(_)));
         let secure = cookie_store_is_secure(url);
         let mut domain = host;

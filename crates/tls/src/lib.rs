@@ -44,10 +44,10 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 pub use certs::describe;
-pub use error::Error;
+pub use error::{Error, PemFile};
 
 /// Where trust and client identity come from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// Extra trusted roots, PEM files (`--ca-file`, repeatable).
     pub ca_files: Vec<PathBuf>,
@@ -77,7 +77,7 @@ impl Tls {
         let provider = provider();
         let mut extra = Vec::new();
         for path in &config.ca_files {
-            extra.extend(read_certs(path, "--ca-file")?);
+            extra.extend(read_certs(path, PemFile::Ca)?);
         }
         let anchors = extra.clone();
         let platform = rustls_platform_verifier::Verifier::new_with_extra_roots(
@@ -105,9 +105,10 @@ impl Tls {
         let base = match (&config.client_cert, &config.client_key) {
             (None, None) => builder.with_no_client_auth(),
             (Some(cert), Some(key)) => {
-                let chain = read_certs(cert, "--client-cert")?;
-                let key_pem = read_pem_file(key, "--client-key")?;
+                let chain = read_certs(cert, PemFile::ClientCert)?;
+                let key_pem = read_pem_file(key, PemFile::ClientKey)?;
                 let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| Error::Pem {
+                    file: PemFile::ClientKey,
                     path: key.clone(),
                     reason: format!("no usable private key: {e}"),
                 })?;
@@ -130,15 +131,16 @@ pub const PEM_FILE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// Reads a PEM file, bounded: a device, a folder or a socket is refused by
 /// what it is (never read: `/dev/zero` would not end), and a file over
 /// [`PEM_FILE_MAX_BYTES`] is refused.
-fn read_pem_file(path: &PathBuf, what: &'static str) -> Result<Vec<u8>, Error> {
+fn read_pem_file(path: &PathBuf, file: PemFile) -> Result<Vec<u8>, Error> {
     use std::io::Read;
     use std::os::unix::fs::FileTypeExt;
     let fail = |reason: String| Error::Pem {
+        file,
         path: path.clone(),
         reason,
     };
     let read_error = |source| Error::Read {
-        what,
+        file,
         path: path.clone(),
         source,
     };
@@ -153,7 +155,9 @@ fn read_pem_file(path: &PathBuf, what: &'static str) -> Result<Vec<u8>, Error> {
         None
     };
     if let Some(what_it_is) = refused {
-        return Err(fail(format!("{what} must be a PEM file, not {what_it_is}")));
+        return Err(fail(format!(
+            "a {file} must be a PEM file, not {what_it_is}"
+        )));
     }
     let mut bytes = Vec::new();
     std::fs::File::open(path)
@@ -161,23 +165,25 @@ fn read_pem_file(path: &PathBuf, what: &'static str) -> Result<Vec<u8>, Error> {
         .map_err(read_error)?;
     if bytes.len() as u64 > PEM_FILE_MAX_BYTES {
         return Err(fail(format!(
-            "larger than {} MiB: not a PEM file {what} can use",
+            "larger than {} MiB: not a PEM file a {file} can be",
             PEM_FILE_MAX_BYTES / 1024 / 1024
         )));
     }
     Ok(bytes)
 }
 
-fn read_certs(path: &PathBuf, what: &'static str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let bytes = read_pem_file(path, what)?;
+fn read_certs(path: &PathBuf, file: PemFile) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bytes = read_pem_file(path, file)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Pem {
+            file,
             path: path.clone(),
             reason: format!("not a PEM certificate file: {e}"),
         })?;
     if certs.is_empty() {
         return Err(Error::Pem {
+            file,
             path: path.clone(),
             reason: "no CERTIFICATE block found".to_owned(),
         });
@@ -188,7 +194,8 @@ fn read_certs(path: &PathBuf, what: &'static str) -> Result<Vec<CertificateDer<'
 /// One handshake to make.
 #[derive(Debug, Clone)]
 pub struct TlsProbe {
-    /// The host name (SNI and verification) or IP address.
+    /// The host name (SNI and verification) or IP address (an IPv6
+    /// address without its URL brackets).
     pub server_name: String,
     /// ALPN protocols to offer, in preference order.
     pub alpn: Vec<String>,
@@ -387,7 +394,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let started = Instant::now();
-    let bare = reach_report::unbracket(&input.server_name);
+    let bare = input.server_name.as_str();
     let is_ip = bare.parse::<std::net::IpAddr>().is_ok();
     let mut phase = TlsPhase {
         sni: (!is_ip).then(|| bare.to_owned()),
