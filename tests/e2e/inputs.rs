@@ -529,3 +529,52 @@ fn a_cookie_that_does_not_parse_is_never_echoed() {
         }
     }
 }
+
+/// A bad network value is an input error of the command that was given
+/// it, naming the flag: under `reach sso` an sso check, under `reach
+/// oauth discover` an oauth_discover check, never an endpoint check.
+#[test]
+fn a_bad_network_value_is_an_error_of_its_own_command() {
+    let (_dir, path) = workdir();
+    for (args, kind) in [
+        (
+            vec!["sso", "--dns-server", "nope", "http://127.0.0.1:9/"],
+            "sso",
+        ),
+        (
+            vec![
+                "oauth",
+                "discover",
+                "--dns-server",
+                "nope",
+                "http://127.0.0.1:9/",
+            ],
+            "oauth_discover",
+        ),
+        (
+            vec!["check", "--dns-server", "nope", "http://127.0.0.1:9/"],
+            "endpoint",
+        ),
+    ] {
+        let mut args = args.clone();
+        args.extend(["--timeout", "2s", "--json"]);
+        let ended = run(&path, &args);
+        let said = format!("reach {}: {}", args.join(" "), ended.stderr);
+        assert_eq!(ended.code, Some(2), "{said}");
+        let report: serde_json::Value = serde_json::from_str(&ended.stdout).expect(&said);
+        let bad = report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["target"] == "--dns-server nope")
+            .unwrap_or_else(|| panic!("no check names the flag: {said}"));
+        assert_eq!(bad["kind"], kind, "{said}");
+        assert_eq!(bad["status"], "error", "{said}");
+        assert!(
+            ended
+                .stderr
+                .contains("--dns-server: `nope` is not a DNS server"),
+            "{said}"
+        );
+    }
+}
