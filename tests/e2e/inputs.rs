@@ -532,7 +532,7 @@ fn a_cookie_that_does_not_parse_is_never_echoed() {
 
 /// A bad network value is an input error of the command that was given
 /// it, naming the flag: under `reach sso` an sso check, under `reach
-/// oauth discover` an oauth_discover check, never an endpoint check.
+/// oauth discover` an `oauth_discover` check, never an endpoint check.
 #[test]
 fn a_bad_network_value_is_an_error_of_its_own_command() {
     let (_dir, path) = workdir();

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use reach_report::CheckKind;
 use reach_sso::browser::BrowserSpec;
 
 const AFTER_HELP: &str = "\
@@ -222,22 +223,23 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) concurrency: u32,
     /// Run only checks of this kind (repeatable).
-    #[arg(long, value_name = "KIND", value_parser = KINDS)]
-    pub(crate) only: Vec<String>,
+    #[arg(long, value_name = "KIND", value_parser = kind())]
+    pub(crate) only: Vec<CheckKind>,
     /// Skip checks of this kind (repeatable).
-    #[arg(long, value_name = "KIND", value_parser = KINDS)]
-    pub(crate) skip: Vec<String>,
+    #[arg(long, value_name = "KIND", value_parser = kind())]
+    pub(crate) skip: Vec<CheckKind>,
 }
 
-/// The kinds of checks a preflight file lists.
-pub(crate) const KINDS: [&str; 6] = [
-    "endpoint",
-    "allowlist",
-    "sso",
-    "oauth_scopes",
-    "oauth_token",
-    "oauth_discover",
-];
+/// A check kind by its name (`oauth_token`), from the one list of kinds.
+fn kind() -> impl clap::builder::TypedValueParser<Value = CheckKind> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(CheckKind::ALL.map(CheckKind::name)).map(|name| {
+        CheckKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .expect("the parser accepts only the kinds' names")
+    })
+}
 
 /// `reach oauth …`.
 #[derive(Debug, Subcommand)]

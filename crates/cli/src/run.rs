@@ -51,22 +51,26 @@ const NETWORK: &[(&str, Arg)] = &[
     ("noproxy", Arg::One("--noproxy")),
 ];
 
-/// A kind: its table name, the command words, whether it takes the network
-/// options, and its own keys.
-struct Kind {
-    name: &'static str,
+/// A kind's preflight table (named by the kind, `[[oauth_token]]`): the
+/// command words, whether it takes the network options, and its own keys.
+struct Table {
+    kind: CheckKind,
     command: &'static [&'static str],
     network: bool,
     keys: &'static [(&'static str, Arg)],
-    report_as: CheckKind,
 }
 
-const KINDS: &[Kind] = &[
-    Kind {
-        name: "endpoint",
+impl Table {
+    fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+}
+
+const TABLES: &[Table] = &[
+    Table {
+        kind: CheckKind::Endpoint,
         command: &["check"],
         network: true,
-        report_as: CheckKind::Endpoint,
         keys: &[
             ("url", Arg::Positional),
             ("urls", Arg::Positional),
@@ -79,11 +83,10 @@ const KINDS: &[Kind] = &[
             ("expiry_warn_days", Arg::One("--expiry-warn-days")),
         ],
     },
-    Kind {
-        name: "allowlist",
+    Table {
+        kind: CheckKind::Allowlist,
         command: &["allowlist"],
         network: true,
-        report_as: CheckKind::Allowlist,
         keys: &[
             ("published", Arg::Paths("--published")),
             ("published_format", Arg::One("--published-format")),
@@ -99,11 +102,10 @@ const KINDS: &[Kind] = &[
             ("broad_prefix6", Arg::One("--broad-prefix6")),
         ],
     },
-    Kind {
-        name: "sso",
+    Table {
+        kind: CheckKind::Sso,
         command: &["sso"],
         network: true,
-        report_as: CheckKind::Sso,
         keys: &[
             ("url", Arg::Positional),
             ("max_hops", Arg::One("--max-hops")),
@@ -117,11 +119,10 @@ const KINDS: &[Kind] = &[
             ("expiry_warn_days", Arg::One("--expiry-warn-days")),
         ],
     },
-    Kind {
-        name: "oauth_scopes",
+    Table {
+        kind: CheckKind::OauthScopes,
         command: &["oauth", "scopes"],
         network: false,
-        report_as: CheckKind::OauthScopes,
         keys: &[
             ("url", Arg::One("--url")),
             ("app", Arg::Path("--app")),
@@ -131,11 +132,10 @@ const KINDS: &[Kind] = &[
             ("redirect_urls", Arg::Many("--redirect-url")),
         ],
     },
-    Kind {
-        name: "oauth_token",
+    Table {
+        kind: CheckKind::OauthToken,
         command: &["oauth", "token"],
         network: true,
-        report_as: CheckKind::OauthToken,
         keys: &[
             ("token_url", Arg::One("--token-url")),
             ("client_id", Arg::One("--client-id")),
@@ -149,11 +149,10 @@ const KINDS: &[Kind] = &[
             ("expiry_warn_days", Arg::One("--expiry-warn-days")),
         ],
     },
-    Kind {
-        name: "oauth_discover",
+    Table {
+        kind: CheckKind::OauthDiscover,
         command: &["oauth", "discover"],
         network: true,
-        report_as: CheckKind::OauthDiscover,
         keys: &[
             ("issuer", Arg::Positional),
             ("scope", Arg::Many("--scope")),
@@ -162,24 +161,79 @@ const KINDS: &[Kind] = &[
     },
 ];
 
-/// The file, each table with where it starts.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The file: `[defaults]` and the entries of each kind, each table with
+/// where it starts. Its tables are the kinds' names ([`CheckKind::ALL`]);
+/// any other is refused as serde refuses an unknown field, at its place.
+#[derive(Debug, Default)]
 struct Document {
-    #[serde(default)]
     defaults: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    endpoint: Vec<Spanned<toml::Table>>,
-    #[serde(default)]
-    allowlist: Vec<Spanned<toml::Table>>,
-    #[serde(default)]
-    sso: Vec<Spanned<toml::Table>>,
-    #[serde(default)]
-    oauth_scopes: Vec<Spanned<toml::Table>>,
-    #[serde(default)]
-    oauth_token: Vec<Spanned<toml::Table>>,
-    #[serde(default)]
-    oauth_discover: Vec<Spanned<toml::Table>>,
+    entries: HashMap<CheckKind, Vec<Spanned<toml::Table>>>,
+}
+
+/// A top-level table's name: `defaults` or a kind's. Any other is refused
+/// as serde refuses an unknown field, while the key is read, so that the
+/// error points at the key.
+enum TableName {
+    Defaults,
+    Kind(CheckKind),
+}
+
+impl<'de> Deserialize<'de> for TableName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = TableName;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table name")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<TableName, E> {
+                /// `defaults` and the kinds' names, as the error lists them.
+                static KNOWN: std::sync::LazyLock<Vec<&'static str>> =
+                    std::sync::LazyLock::new(|| {
+                        std::iter::once("defaults")
+                            .chain(CheckKind::ALL.map(CheckKind::name))
+                            .collect()
+                    });
+                if name == "defaults" {
+                    return Ok(TableName::Defaults);
+                }
+                CheckKind::ALL
+                    .into_iter()
+                    .find(|k| k.name() == name)
+                    .map(TableName::Kind)
+                    .ok_or_else(|| E::unknown_field(name, &KNOWN))
+            }
+        }
+        deserializer.deserialize_identifier(Name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Tables;
+        impl<'de> serde::de::Visitor<'de> for Tables {
+            type Value = Document;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a preflight file")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Document, M::Error> {
+                let mut doc = Document::default();
+                while let Some(name) = map.next_key::<TableName>()? {
+                    match name {
+                        TableName::Defaults => doc.defaults = Some(map.next_value()?),
+                        TableName::Kind(kind) => {
+                            doc.entries.insert(kind, map.next_value()?);
+                        }
+                    }
+                }
+                Ok(doc)
+            }
+        }
+        deserializer.deserialize_map(Tables)
+    }
 }
 
 /// Where a key of an entry is written, and the words it became.
@@ -218,7 +272,7 @@ impl Place {
 struct Entry {
     /// Where it starts in the file (for file order).
     offset: usize,
-    kind: &'static Kind,
+    kind: &'static Table,
     label: String,
     plan: Result<Vec<String>, String>,
     /// Where its keys are.
@@ -399,7 +453,7 @@ struct Source<'a> {
 
 /// The command line of one entry.
 fn plan(
-    kind: &Kind,
+    kind: &Table,
     table: &toml::Table,
     defaults: &toml::Table,
     src: &Source<'_>,
@@ -430,7 +484,7 @@ fn plan(
             return Err(format!(
                 "{}: unknown key `{key}` in [[{}]] (known: {})",
                 at(),
-                kind.name,
+                kind.name(),
                 known.join(", ")
             ));
         };
@@ -542,27 +596,19 @@ fn entries_of(
             }
         }
     }
-    let tables = [
-        &doc.endpoint,
-        &doc.allowlist,
-        &doc.sso,
-        &doc.oauth_scopes,
-        &doc.oauth_token,
-        &doc.oauth_discover,
-    ];
     let mut out = Vec::new();
-    for (kind, list) in KINDS.iter().zip(tables) {
-        let wanted = (args.only.is_empty() || args.only.iter().any(|k| k == kind.name))
-            && !args.skip.iter().any(|k| k == kind.name);
-        if !wanted {
+    for kind in TABLES {
+        let wanted = (args.only.is_empty() || args.only.contains(&kind.kind))
+            && !args.skip.contains(&kind.kind);
+        let Some(list) = doc.entries.get(&kind.kind).filter(|_| wanted) else {
             continue;
-        }
+        };
         for (i, entry) in list.iter().enumerate() {
             let table = entry.get_ref();
             let label = table
                 .get("name")
                 .and_then(toml::Value::as_str)
-                .map_or_else(|| format!("{} #{}", kind.name, i + 1), str::to_owned);
+                .map_or_else(|| format!("{} #{}", kind.name(), i + 1), str::to_owned);
             let mut places = Vec::new();
             let plan = plan(
                 kind,
@@ -603,7 +649,7 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
     let owner = crate::partial::plan(
         entries
             .iter()
-            .map(|e| (e.kind.report_as, e.label.clone()))
+            .map(|e| (e.kind.kind, e.label.clone()))
             .collect(),
     );
     let progress = Progress::new(entries.len(), output.quiet);
@@ -622,7 +668,7 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
             Ok(words) => words,
             Err(message) => {
                 let check = named(
-                    Check::input_error(entry.kind.report_as, &entry.label, message),
+                    Check::input_error(entry.kind.kind, &entry.label, message),
                     &entry.label,
                 );
                 if owner {
@@ -644,7 +690,7 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
                     .trim_start_matches("error: ");
                 results[index] = Some(vec![named(
                     Check::input_error(
-                        entry.kind.report_as,
+                        entry.kind.kind,
                         &entry.label,
                         format!("{}: {} ({})", args.file.display(), first, entry.label),
                     ),
@@ -659,7 +705,7 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
         let label = entry.label.clone();
         let file = args.file.display().to_string();
         let (places, at) = (entry.places, entry.at);
-        let kind = entry.kind.report_as;
+        let kind = entry.kind.kind;
         let context = context.with_timeout(cli.output.timeout);
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
@@ -796,6 +842,35 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_has_one_table_in_the_report_s_order() {
+        let kinds: Vec<CheckKind> = TABLES.iter().map(|t| t.kind).collect();
+        assert_eq!(kinds, CheckKind::ALL);
+    }
+
+    #[test]
+    fn an_unknown_table_is_named_with_the_known_ones_at_its_place() {
+        let args = RunArgs {
+            file: PathBuf::from("f.toml"),
+            concurrency: 1,
+            only: Vec::new(),
+            skip: Vec::new(),
+        };
+        let error = entries_of(
+            Path::new("f.toml"),
+            "\n[[endpiont]]\nurl = \"x\"\n",
+            &args,
+            Duration::from_secs(1),
+        )
+        .err()
+        .expect("refused");
+        assert!(error.starts_with("f.toml:2:3:"), "{error}");
+        assert!(
+            error.contains("unknown field `endpiont`, expected one of `defaults`, `endpoint`, `allowlist`, `sso`, `oauth_scopes`, `oauth_token`, `oauth_discover`"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn positions_and_keys() {

@@ -168,6 +168,31 @@ pub enum CheckKind {
     OauthDiscover,
 }
 
+impl CheckKind {
+    /// Every kind, in the order reports and preflight files list them: the
+    /// one list of kinds (`reach run --only`, the preflight tables).
+    pub const ALL: [CheckKind; 6] = [
+        CheckKind::Endpoint,
+        CheckKind::Allowlist,
+        CheckKind::Sso,
+        CheckKind::OauthScopes,
+        CheckKind::OauthToken,
+        CheckKind::OauthDiscover,
+    ];
+
+    /// The kind's name in the report and in a preflight file (`oauth_token`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            CheckKind::Endpoint => "endpoint",
+            CheckKind::Allowlist => "allowlist",
+            CheckKind::Sso => "sso",
+            CheckKind::OauthScopes => "oauth_scopes",
+            CheckKind::OauthToken => "oauth_token",
+            CheckKind::OauthDiscover => "oauth_discover",
+        }
+    }
+}
+
 /// The outcome of one check.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
@@ -356,6 +381,13 @@ mod tests {
         assert_eq!(c.status, Status::Fail);
         c.push(Finding::new(Code::TlsCertExpiringSoon, "warn again"));
         assert_eq!(c.status, Status::Fail);
+    }
+
+    #[test]
+    fn kind_names_are_the_report_s() {
+        for kind in CheckKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
+        }
     }
 
     #[test]
