@@ -25,6 +25,7 @@
 mod error;
 pub mod http;
 pub mod proxy;
+pub mod redirect;
 pub mod tcp;
 
 use std::net::SocketAddr;
@@ -214,167 +215,195 @@ pub struct EndpointOutcome {
 pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + input.timeout;
-    let mut details = EndpointDetails {
-        url: input.target.display(),
-        ..EndpointDetails::default()
+    let mut outcome = EndpointOutcome {
+        details: EndpointDetails {
+            url: input.target.display(),
+            ..EndpointDetails::default()
+        },
+        findings: Vec::new(),
+        body: Vec::new(),
     };
-    let mut findings = Vec::new();
-    let first = match &input.target {
-        Target::Url(url) => url,
-        Target::Tcp { host, port, tls } => {
-            let result = connect_hop(host, *port, *tls, false, input, network, deadline).await;
-            details.timings = result.hop.timings;
-            details.hops.push(result.hop);
-            findings.extend(result.findings);
-            return EndpointOutcome {
-                details,
-                findings,
-                body: Vec::new(),
-            };
+    match &input.target {
+        Target::Url(first) => {
+            let last_hop_failed = follow(first, input, network, deadline, &mut outcome).await;
+            conclude(&mut outcome, last_hop_failed);
+            outcome.details.timings.total_ms = ms(started);
         }
-    };
+        Target::Tcp { host, port, tls } => {
+            let dial = Dial {
+                host,
+                port: *port,
+                tls: *tls,
+                forward_ok: false,
+                expiry_warn_days: input.expiry_warn_days,
+            };
+            let result = connect_hop(&dial, network, deadline).await;
+            outcome.details.timings = result.hop.timings;
+            outcome.details.hops.push(result.hop);
+            outcome.findings.extend(result.findings);
+        }
+    }
+    outcome
+}
+
+/// Requests `first`, then each redirect while `input.follow` asks for them
+/// and the chain may go on, into `outcome`. Whether the last hop failed.
+async fn follow(
+    first: &Url,
+    input: &EndpointProbe,
+    network: &Network,
+    deadline: tokio::time::Instant,
+    outcome: &mut EndpointOutcome,
+) -> bool {
     let mut url = first.clone();
     let mut method = input.method.clone();
-    // A redirect loop is a repeated request: the same method and URL
-    // (fragments are never sent), so POST /x → 303 → GET /x is not one.
-    let mut visited = vec![(method.clone(), without_fragment(&url))];
-    let mut body = Vec::new();
-    let mut last_hop_failed = false;
+    let mut redirects = redirect::Redirects::new(input.max_redirects.saturating_add(1));
+    // The first request cannot repeat one, nor pass a bound of at least one.
+    let _ = redirects.admit(&method, &url, &[], None);
+    let mut failed = false;
     loop {
         if tokio::time::Instant::now() >= deadline {
-            findings.push(
+            let hops = outcome.details.hops.len();
+            outcome.findings.push(
                 Finding::new(
                     Code::HttpTimeout,
                     format!(
-                        "the check's deadline passed after {} hops, before {url} was requested",
-                        details.hops.len()
+                        "the check's deadline passed after {hops} hops, before {url} was requested"
                     ),
                 )
-                .with("hops", details.hops.len())
+                .with("hops", hops)
                 .with("next", url.as_str()),
             );
-            break;
+            return failed;
         }
         let headers = forwarded_headers(&input.headers, first, &url);
-        let result = hop(&url, &method, &headers, &[], input, network, deadline).await;
-        let failed = result
+        let options = HopOptions {
+            method: method.clone(),
+            headers: &headers,
+            body: &[],
+            body_cap: input.body_cap,
+            keep_body: input.keep_body,
+            expiry_warn_days: input.expiry_warn_days,
+            deadline,
+        };
+        let result = hop(&url, &options, network).await;
+        failed = result
             .findings
             .iter()
             .any(|f| f.severity == reach_report::Severity::Fail);
         let status = result.hop.http.as_ref().and_then(|h| h.status);
         let location = result.hop.http.as_ref().and_then(|h| h.location.clone());
-        body = result.body;
-        last_hop_failed = failed;
-        details.hops.push(result.hop);
-        findings.extend(result.findings);
-        let is_redirect = matches!(status, Some(301 | 302 | 303 | 307 | 308));
-        let Some(next) = location.filter(|_| input.follow && is_redirect && !failed) else {
-            break;
+        outcome.body = result.body;
+        outcome.details.hops.push(result.hop);
+        outcome.findings.extend(result.findings);
+        let Some((status, location)) = status
+            .zip(location)
+            .filter(|(status, _)| input.follow && redirect::is_redirect(*status) && !failed)
+        else {
+            return failed;
         };
-        let next = match Url::parse(&next) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
-            _ => {
-                findings.push(
-                    Finding::new(
-                        Code::HttpProtocolError,
-                        format!("{url} redirects to `{next}`, which is not an http(s) URL"),
-                    )
-                    .with("location", &next),
-                );
-                break;
-            }
+        let Some(next) = redirect_target(&url, &location, &mut outcome.findings) else {
+            return failed;
         };
-        if url.scheme() == "https" && next.scheme() == "http" {
-            findings.push(
-                Finding::new(
-                    Code::HttpHttpsDowngrade,
-                    format!("{url} redirects to plain-HTTP {next}"),
-                )
-                .with("from", url.as_str())
-                .with("to", next.as_str()),
-            );
+        method = redirect::method_after(status, &method);
+        if let Err(stop) = redirects.admit(&method, &next, &[], None) {
+            outcome
+                .findings
+                .push(stopped(stop, &url, &next, input.max_redirects));
+            return failed;
         }
-        // As browsers and curl do: 303 makes every method but HEAD a GET,
-        // and 301/302 turn a POST into a GET.
-        if (status == Some(303) && method != Method::HEAD)
-            || (matches!(status, Some(301 | 302)) && method == Method::POST)
-        {
-            method = Method::GET;
-        }
-        let key = (method.clone(), without_fragment(&next));
-        if visited.contains(&key) {
-            let chain: Vec<String> = visited.iter().map(|(m, u)| format!("{m} {u}")).collect();
-            findings.push(
-                Finding::new(
-                    Code::HttpRedirectLoop,
-                    format!("{url} redirects back to {next}, which was already requested"),
-                )
-                .with("chain", chain)
-                .with("repeated", next.as_str()),
-            );
-            break;
-        }
-        if visited.len() > input.max_redirects {
-            findings.push(
-                Finding::new(
-                    Code::HttpTooManyRedirects,
-                    format!(
-                        "more than {} redirects; the last one points to {next}",
-                        input.max_redirects
-                    ),
-                )
-                .with("limit", input.max_redirects)
-                .with("next", next.as_str()),
-            );
-            break;
-        }
-        visited.push(key);
         url = next;
-    }
-    if let Some(last) = details.hops.last() {
-        // A status already explained (a proxy's refusal, a missing client
-        // certificate, the wrong scheme) is not the application's.
-        if let Some(status) = last.http.as_ref().and_then(|h| h.status)
-            && status >= 400
-            && !last_hop_failed
-        {
-            let mut finding = Finding::new(
-                Code::HttpStatusError,
-                format!("{} answered {status}", last.url),
-            )
-            .with("status", status)
-            .with("url", &last.url);
-            if status == 414 {
-                finding.message = format!(
-                    "{} answered 414 URI Too Long: the URL ({} bytes) is longer than the server accepts",
-                    last.url,
-                    last.url.len()
-                );
-                finding = finding.with_remedy("The server refuses URLs this long (many allow about 8 KiB). Shorten the URL; if a redirect made it this long (a parameter added again at every hop), the redirecting service is at fault.");
-            }
-            findings.push(finding);
-        }
-        details.timings = last.timings;
-        if details.hops.len() > 1 {
-            let earlier: f64 = details.hops[..details.hops.len() - 1]
-                .iter()
-                .map(|h| h.timings.total_ms)
-                .sum();
-            details.timings.redirect_ms = Some(earlier);
-        }
-    }
-    details.timings.total_ms = ms(started);
-    EndpointOutcome {
-        details,
-        findings,
-        body,
     }
 }
 
-fn without_fragment(url: &Url) -> String {
-    let mut u = url.clone();
-    u.set_fragment(None);
-    u.into()
+/// Where a redirect from `url` leads: an http(s) URL, or a finding that
+/// says it is not one. A plain-HTTP target of an https URL is a finding
+/// too, and followed.
+fn redirect_target(url: &Url, location: &str, findings: &mut Vec<Finding>) -> Option<Url> {
+    let next = match Url::parse(location) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
+        _ => {
+            findings.push(
+                Finding::new(
+                    Code::HttpProtocolError,
+                    format!("{url} redirects to `{location}`, which is not an http(s) URL"),
+                )
+                .with("location", location),
+            );
+            return None;
+        }
+    };
+    if redirect::downgrades(url, &next) {
+        findings.push(
+            Finding::new(
+                Code::HttpHttpsDowngrade,
+                format!("{url} redirects to plain-HTTP {next}"),
+            )
+            .with("from", url.as_str())
+            .with("to", next.as_str()),
+        );
+    }
+    Some(next)
+}
+
+/// The finding of a redirect chain that stops before `next`.
+fn stopped(stop: redirect::Stop, url: &Url, next: &Url, max_redirects: usize) -> Finding {
+    match stop {
+        redirect::Stop::Loop { chain, .. } => Finding::new(
+            Code::HttpRedirectLoop,
+            format!("{url} redirects back to {next}, which was already requested"),
+        )
+        .with("chain", chain)
+        .with("repeated", next.as_str()),
+        redirect::Stop::TooMany => Finding::new(
+            Code::HttpTooManyRedirects,
+            format!("more than {max_redirects} redirects; the last one points to {next}"),
+        )
+        .with("limit", max_redirects)
+        .with("next", next.as_str()),
+    }
+}
+
+/// The chain's verdict on its last answer, and its timings: an error
+/// status nothing else explained, the last hop's phases, and the time
+/// the redirects before it took.
+fn conclude(outcome: &mut EndpointOutcome, last_hop_failed: bool) {
+    let details = &mut outcome.details;
+    let Some(last) = details.hops.last() else {
+        return;
+    };
+    // A status already explained (a proxy's refusal, a missing client
+    // certificate, the wrong scheme) is not the application's.
+    if let Some(status) = last.http.as_ref().and_then(|h| h.status)
+        && status >= 400
+        && !last_hop_failed
+    {
+        outcome.findings.push(status_error(&last.url, status));
+    }
+    details.timings = last.timings;
+    if details.hops.len() > 1 {
+        let earlier: f64 = details.hops[..details.hops.len() - 1]
+            .iter()
+            .map(|h| h.timings.total_ms)
+            .sum();
+        details.timings.redirect_ms = Some(earlier);
+    }
+}
+
+/// `http.status_error` for the final answer `status` of `url`.
+fn status_error(url: &str, status: u16) -> Finding {
+    let finding = Finding::new(Code::HttpStatusError, format!("{url} answered {status}"))
+        .with("status", status)
+        .with("url", url);
+    if status != 414 {
+        return finding;
+    }
+    let mut finding = finding.with_remedy("The server refuses URLs this long (many allow about 8 KiB). Shorten the URL; if a redirect made it this long (a parameter added again at every hop), the redirecting service is at fault.");
+    finding.message = format!(
+        "{url} answered 414 URI Too Long: the URL ({} bytes) is longer than the server accepts",
+        url.len()
+    );
+    finding
 }
 
 /// Headers that carry credentials, which curl too sends only to the origin
@@ -406,22 +435,41 @@ pub struct HopResult {
     pub body: Vec<u8>,
 }
 
+/// One request: what [`hop`] sends, and its limits.
+#[derive(Debug, Clone)]
+pub struct HopOptions<'a> {
+    pub method: Method,
+    pub headers: &'a [(HeaderName, HeaderValue)],
+    /// Sent as is (give its `Content-Type` in `headers`); empty for none.
+    pub body: &'a [u8],
+    /// Body bytes read at most.
+    pub body_cap: u64,
+    /// Keep the body in [`HopResult::body`].
+    pub keep_body: bool,
+    /// Warn when the certificate expires within this many days.
+    pub expiry_warn_days: i64,
+    /// When the request gives up, every phase included.
+    pub deadline: tokio::time::Instant,
+}
+
 /// Requests `url` once: DNS, TCP, proxy, TLS for https, HTTP. Stops at the
-/// first failing phase. `body` is sent as is (give its `Content-Type` in
-/// `headers`); empty for none.
-pub async fn hop(
-    url: &Url,
-    method: &Method,
-    headers: &[(HeaderName, HeaderValue)],
-    body: &[u8],
-    input: &EndpointProbe,
-    network: &Network,
-    deadline: tokio::time::Instant,
-) -> HopResult {
+/// first failing phase. Redirects are the caller's (see [`redirect`]); so
+/// is judging the status: an error status is an answer, not a finding
+/// (only [`probe`] makes it `http.status_error`).
+pub async fn hop(url: &Url, options: &HopOptions<'_>, network: &Network) -> HopResult {
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(80);
     let tls = url.scheme() == "https";
-    let mut connected = connect_hop(host, port, tls, true, input, network, deadline).await;
+    let method = &options.method;
+    let deadline = options.deadline;
+    let dial = Dial {
+        host,
+        port,
+        tls,
+        forward_ok: true,
+        expiry_warn_days: options.expiry_warn_days,
+    };
+    let mut connected = connect_hop(&dial, network, deadline).await;
     connected.hop.url = url.to_string();
     let Some(stream) = connected.stream.take() else {
         return HopResult {
@@ -433,10 +481,10 @@ pub async fn hop(
     let request = http::HttpRequest {
         method,
         url,
-        headers,
-        body,
-        body_cap: input.body_cap,
-        keep_body: input.keep_body,
+        headers: options.headers,
+        body: options.body,
+        body_cap: options.body_cap,
+        keep_body: options.keep_body,
         forward_proxy: connected.forward.as_ref(),
     };
     let result = match stream {
@@ -640,18 +688,32 @@ struct Connected {
     forward: Option<proxy::Proxy>,
 }
 
-/// DNS, TCP, the proxy (tunnel or forward) and, when `tls`, TLS to
-/// `host:port`. `forward_ok`: plain HTTP may be sent to a proxy in absolute
-/// form instead of through a tunnel.
-async fn connect_hop(
-    host: &str,
+/// Where a hop connects, and how.
+struct Dial<'a> {
+    host: &'a str,
     port: u16,
+    /// TLS after TCP (and the proxy).
     tls: bool,
+    /// Plain HTTP may be sent to a proxy in absolute form instead of
+    /// through a tunnel.
     forward_ok: bool,
-    input: &EndpointProbe,
+    expiry_warn_days: i64,
+}
+
+/// DNS, TCP, the proxy (tunnel or forward) and, when `dial.tls`, TLS to
+/// `dial.host:dial.port`.
+async fn connect_hop(
+    dial: &Dial<'_>,
     network: &Network,
     deadline: tokio::time::Instant,
 ) -> Connected {
+    let &Dial {
+        host,
+        port,
+        tls,
+        forward_ok,
+        expiry_warn_days,
+    } = dial;
     let started = Instant::now();
     let mut hop = Hop {
         url: format!("{}://{host}:{port}", if tls { "tls" } else { "tcp" }),
@@ -758,7 +820,7 @@ async fn connect_hop(
         server_name: reach_dns::unbracket(host).to_owned(),
         alpn: vec!["h2".to_owned(), "http/1.1".to_owned()],
         timeout: remaining,
-        expiry_warn_days: input.expiry_warn_days,
+        expiry_warn_days,
     };
     let mut outcome = reach_tls::probe(&network.tls, &probe_input, stream).await;
     // rustls speaks only TLS 1.2 and 1.3: ask the server, with a legacy

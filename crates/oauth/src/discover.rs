@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use http::{HeaderValue, Method};
-use reach_http_probe::{EndpointProbe, Network, Target};
+use reach_http_probe::{HopOptions, Network};
 use reach_report::endpoint::Hop;
 use reach_report::oauth::{DiscoveredEndpoint, JwkInfo, OauthDiscoverDetails};
 use reach_report::{Code, Finding};
@@ -50,15 +50,23 @@ pub fn document_urls(issuer: &Url) -> Vec<Url> {
 async fn get(
     url: &Url,
     network: &Network,
-    probe: &EndpointProbe,
+    expiry_warn_days: i64,
     deadline: tokio::time::Instant,
 ) -> (Hop, Vec<Finding>, Vec<u8>) {
     let headers = vec![(
         http::header::ACCEPT,
         HeaderValue::from_static("application/json"),
     )];
-    let result =
-        reach_http_probe::hop(url, &Method::GET, &headers, &[], probe, network, deadline).await;
+    let get = HopOptions {
+        method: Method::GET,
+        headers: &headers,
+        body: &[],
+        body_cap: 1024 * 1024,
+        keep_body: true,
+        expiry_warn_days,
+        deadline,
+    };
+    let result = reach_http_probe::hop(url, &get, network).await;
     (result.hop, result.findings, result.body)
 }
 
@@ -72,10 +80,6 @@ pub async fn discover(
     expiry_warn_days: i64,
 ) -> (OauthDiscoverDetails, Vec<Finding>) {
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut probe = EndpointProbe::new(Target::Url(issuer.clone()), timeout);
-    probe.keep_body = true;
-    probe.body_cap = 1024 * 1024;
-    probe.expiry_warn_days = expiry_warn_days;
     let mut details = OauthDiscoverDetails {
         issuer_url: issuer.to_string(),
         ..OauthDiscoverDetails::default()
@@ -84,7 +88,7 @@ pub async fn discover(
     let mut document = None;
     let mut tried = Vec::new();
     for url in document_urls(issuer) {
-        let (hop, hop_findings, body) = get(&url, network, &probe, deadline).await;
+        let (hop, hop_findings, body) = get(&url, network, expiry_warn_days, deadline).await;
         let status = hop.http.as_ref().and_then(|h| h.status);
         details.documents.push(hop);
         tried.push(format!(
@@ -179,12 +183,11 @@ pub async fn discover(
     for (order, name) in ENDPOINT_FIELDS.iter().enumerate() {
         let Some(raw) = text(name) else { continue };
         let network = network.clone();
-        let probe = probe.clone();
         tasks.spawn(async move {
             let Ok(url) = Url::parse(&raw) else {
                 return (order, *name, raw, None);
             };
-            let (hop, hop_findings, body) = get(&url, &network, &probe, deadline).await;
+            let (hop, hop_findings, body) = get(&url, &network, expiry_warn_days, deadline).await;
             (order, *name, raw, Some((hop, hop_findings, body)))
         });
     }
@@ -211,7 +214,7 @@ pub async fn discover(
         // with 400 or 405, a userinfo endpoint with 401.
         for mut f in hop_findings
             .into_iter()
-            .filter(|f| f.code != Code::HttpStatusError && f.code != Code::HttpBodyTruncated)
+            .filter(|f| f.code != Code::HttpBodyTruncated)
         {
             f.message = format!("{name} {raw}: {}", f.message);
             findings.push(f.with("endpoint", name));

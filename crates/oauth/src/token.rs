@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use http::{HeaderName, HeaderValue, Method};
-use reach_http_probe::{EndpointProbe, Network, Target};
+use reach_http_probe::{HopOptions, Network};
 use reach_report::oauth::{JwtClaims, OauthTokenDetails};
 use reach_report::{Code, Finding};
 use time::OffsetDateTime;
@@ -70,22 +70,18 @@ pub async fn request_token(
     network: &Network,
 ) -> (OauthTokenDetails, Vec<Finding>) {
     let deadline = tokio::time::Instant::now() + req.timeout;
-    let mut probe = EndpointProbe::new(Target::Url(req.token_url.clone()), req.timeout);
-    probe.keep_body = true;
-    probe.body_cap = 1024 * 1024;
-    probe.expiry_warn_days = req.expiry_warn_days;
 
     let (body, headers) = request_parts(req);
-    let result = reach_http_probe::hop(
-        &req.token_url,
-        &Method::POST,
-        &headers,
-        body.as_bytes(),
-        &probe,
-        network,
+    let post = HopOptions {
+        method: Method::POST,
+        headers: &headers,
+        body: body.as_bytes(),
+        body_cap: 1024 * 1024,
+        keep_body: true,
+        expiry_warn_days: req.expiry_warn_days,
         deadline,
-    )
-    .await;
+    };
+    let result = reach_http_probe::hop(&req.token_url, &post, network).await;
     let mut details = OauthTokenDetails {
         token_url: req.token_url.to_string(),
         grant: req.grant.name().to_owned(),
@@ -94,11 +90,7 @@ pub async fn request_token(
         scopes_requested: req.scopes.clone(),
         ..OauthTokenDetails::default()
     };
-    let mut findings: Vec<Finding> = result
-        .findings
-        .into_iter()
-        .filter(|f| f.code != Code::HttpStatusError)
-        .collect();
+    let mut findings: Vec<Finding> = result.findings;
     let http = result.hop.http.clone();
     details.network = result.hop;
     let Some(http) = http else {

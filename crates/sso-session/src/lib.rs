@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method};
-use reach_http_probe::{EndpointProbe, Network, Target};
+use reach_http_probe::{HopOptions, Network};
 use reach_report::sso::{CookieWithheld, SsoCompare, SsoDetails, SsoEnd, SsoHop, SsoIdentity};
 use reach_report::{Code, Finding};
 use url::Url;
@@ -351,14 +351,19 @@ async fn discovery(
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    let mut probe = EndpointProbe::new(Target::Url(authorize.clone()), options.timeout);
-    probe.keep_body = true;
-    probe.body_cap = 256 * 1024;
-    let deadline = tokio::time::Instant::now() + options.timeout;
     let headers = [(
         http::header::ACCEPT,
         HeaderValue::from_static("application/json"),
     )];
+    let get = HopOptions {
+        method: Method::GET,
+        headers: &headers,
+        body: b"",
+        body_cap: 256 * 1024,
+        keep_body: true,
+        expiry_warn_days: options.expiry_warn_days,
+        deadline: tokio::time::Instant::now() + options.timeout,
+    };
     for depth in (0..segments.len()).rev().take(3) {
         let mut url = endpoint.clone();
         let mut path = String::new();
@@ -368,9 +373,7 @@ async fn discovery(
         }
         path.push_str("/.well-known/openid-configuration");
         url.set_path(&path);
-        let result =
-            reach_http_probe::hop(&url, &Method::GET, &headers, b"", &probe, network, deadline)
-                .await;
+        let result = reach_http_probe::hop(&url, &get, network).await;
         if result.hop.http.as_ref().and_then(|h| h.status) != Some(200) {
             continue;
         }
@@ -584,10 +587,6 @@ pub async fn walk(
     sending: Sending,
 ) -> Chain {
     let deadline = tokio::time::Instant::now() + options.timeout;
-    let mut probe = EndpointProbe::new(Target::Url(options.start.clone()), options.timeout);
-    probe.keep_body = true;
-    probe.body_cap = options.body_cap;
-    probe.expiry_warn_days = options.expiry_warn_days;
 
     let mut chain = Chain::default();
     let mut next = Some(Next {
@@ -715,16 +714,16 @@ pub async fn walk(
                 headers.push((http::header::ORIGIN, origin));
             }
         }
-        let result = reach_http_probe::hop(
-            &step.url,
-            &step.method,
-            &headers,
-            body.as_bytes(),
-            &probe,
-            network,
+        let request = HopOptions {
+            method: step.method.clone(),
+            headers: &headers,
+            body: body.as_bytes(),
+            body_cap: options.body_cap,
+            keep_body: true,
+            expiry_warn_days: options.expiry_warn_days,
             deadline,
-        )
-        .await;
+        };
+        let result = reach_http_probe::hop(&step.url, &request, network).await;
         let cookie_names: Vec<String> = outgoing.sent.iter().map(|c| c.name.clone()).collect();
         let field_names: Vec<String> = step.fields.iter().map(|(k, _)| k.clone()).collect();
         let idp = idp::recognise(&step.url, &cookie_names, &field_names);
@@ -872,12 +871,7 @@ pub async fn walk(
             chain.hops.push(hop);
             break;
         };
-        chain.findings.extend(
-            result
-                .findings
-                .into_iter()
-                .filter(|f| f.code != Code::HttpStatusError),
-        );
+        chain.findings.extend(result.findings);
         hop.status = http.status;
         let Some(status) = http.status else {
             // The server was reached but gave no usable response (a head
