@@ -20,31 +20,9 @@ struct Input {
 /// Runs every target of `args`; the checks come back in input order.
 pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<Vec<Check>> {
     let timeout = context.timeout;
-    let mut inputs: Vec<Input> = args
-        .targets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| Input {
-            text: t.clone(),
-            origin: format!("argument {}", i + 1),
-        })
-        .collect();
     // An unreadable targets file is an input error in the report; the
     // targets given as arguments still run.
-    let mut read_error = None;
-    if let Some(path) = &args.targets_file {
-        match read_targets(path, timeout).await {
-            Ok(more) => inputs.extend(more),
-            Err(message) => {
-                let name = crate::input::display_name(&path.to_string_lossy()).to_owned();
-                read_error = Some(Check::input_error(
-                    CheckKind::Endpoint,
-                    format!("--targets-file {name}"),
-                    message,
-                ));
-            }
-        }
-    }
+    let (inputs, read_error) = inputs(args, timeout).await;
     if inputs.is_empty() {
         if let Some(check) = read_error {
             return Ok(vec![check]);
@@ -62,20 +40,9 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
     let (network, blocked) =
         context.network(&args.network, CheckKind::Endpoint, &mut option_errors)?;
     let headers = parse_headers(&args.headers, &mut option_errors);
-    let method = Method::from_bytes(args.method.as_bytes()).unwrap_or_else(|_| {
-        option_errors.push(Check::input_error(
-            CheckKind::Endpoint,
-            format!("--method {}", args.method),
-            format!(
-                "invalid --method `{}`: not an HTTP method token",
-                args.method
-            ),
-        ));
-        Method::GET
-    });
-    let method_ok = option_errors
-        .iter()
-        .all(|c| !c.target.starts_with("--method"));
+    let method = parse_method(&args.method, &mut option_errors);
+    let method_ok = method.is_some();
+    let method = method.unwrap_or(Method::GET);
 
     let network = Arc::new(network);
     let (at_once, note) = crate::limits::concurrency(args.concurrency as usize);
@@ -149,18 +116,24 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             Err(e) => tracing::error!("a check task failed: {e}"),
         }
     }
-    option_errors.extend(checks.into_iter().zip(texts).map(|(check, text)| {
-        check.unwrap_or_else(|| {
-            let mut c = Check::new(CheckKind::Endpoint, text);
-            c.push(reach_report::Finding::new(
-                reach_report::Code::InternalError,
-                "reach failed while checking this target (a bug: please report it)",
-            ));
-            c.status = reach_report::Status::Error;
-            c
-        })
-    }));
+    option_errors.extend(
+        checks
+            .into_iter()
+            .zip(texts)
+            .map(|(check, text)| check.unwrap_or_else(|| lost(text))),
+    );
     Ok(option_errors)
+}
+
+/// The check of a target whose task panicked: a bug in reach, said so.
+fn lost(text: String) -> Check {
+    let mut c = Check::new(CheckKind::Endpoint, text);
+    c.push(reach_report::Finding::new(
+        reach_report::Code::InternalError,
+        "reach failed while checking this target (a bug: please report it)",
+    ));
+    c.status = reach_report::Status::Error;
+    c
 }
 
 async fn check_one(text: &str, probe: &EndpointProbe, network: &Network) -> Check {
@@ -187,6 +160,51 @@ async fn check_one(text: &str, probe: &EndpointProbe, network: &Network) -> Chec
     }
     check.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     check
+}
+
+/// The targets: the arguments, then `--targets-file`'s lines, each with
+/// where it came from; an unreadable file is an input-error check.
+async fn inputs(args: &CheckArgs, timeout: Duration) -> (Vec<Input>, Option<Check>) {
+    let mut inputs: Vec<Input> = args
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Input {
+            text: t.clone(),
+            origin: format!("argument {}", i + 1),
+        })
+        .collect();
+    let Some(path) = &args.targets_file else {
+        return (inputs, None);
+    };
+    match read_targets(path, timeout).await {
+        Ok(more) => {
+            inputs.extend(more);
+            (inputs, None)
+        }
+        Err(message) => {
+            let name = crate::input::display_name(&path.to_string_lossy()).to_owned();
+            let check = Check::input_error(
+                CheckKind::Endpoint,
+                format!("--targets-file {name}"),
+                message,
+            );
+            (inputs, Some(check))
+        }
+    }
+}
+
+/// `--method`: an HTTP method token, or an input error in `errors`.
+fn parse_method(value: &str, errors: &mut Vec<Check>) -> Option<Method> {
+    let method = Method::from_bytes(value.as_bytes()).ok();
+    if method.is_none() {
+        errors.push(Check::input_error(
+            CheckKind::Endpoint,
+            format!("--method {value}"),
+            format!("invalid --method `{value}`: not an HTTP method token"),
+        ));
+    }
+    method
 }
 
 /// `--targets-file FILE` (`-` is stdin), through the one input reader:

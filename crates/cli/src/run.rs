@@ -664,38 +664,13 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
     let mut results: Vec<Option<Vec<Check>>> = Vec::new();
     results.resize_with(entries.len(), || None);
     for (index, entry) in entries.into_iter().enumerate() {
-        let words = match entry.plan {
-            Ok(words) => words,
-            Err(message) => {
-                let check = named(
-                    Check::input_error(entry.kind.kind, &entry.label, message),
-                    &entry.label,
-                );
+        let cli = match command_line(&entry, &args.file) {
+            Ok(cli) => cli,
+            Err(check) => {
                 if owner {
                     crate::partial::finished(index, std::slice::from_ref(&check));
                 }
                 results[index] = Some(vec![check]);
-                progress.done(index);
-                continue;
-            }
-        };
-        let cli = match Cli::try_parse_from(&words) {
-            Ok(cli) => cli,
-            Err(e) => {
-                let first = e.to_string();
-                let first = first
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim_start_matches("error: ");
-                results[index] = Some(vec![named(
-                    Check::input_error(
-                        entry.kind.kind,
-                        &entry.label,
-                        format!("{}: {} ({})", args.file.display(), first, entry.label),
-                    ),
-                    &entry.label,
-                )]);
                 progress.done(index);
                 continue;
             }
@@ -736,6 +711,30 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
     }
     progress.finish();
     Ok(results.into_iter().flatten().flatten().collect())
+}
+
+/// The entry's command line, parsed by the command's own clap definitions,
+/// or the input error that says why it cannot run.
+fn command_line(entry: &Entry, file: &Path) -> Result<Cli, Check> {
+    let error = |message| {
+        named(
+            Check::input_error(entry.kind.kind, &entry.label, message),
+            &entry.label,
+        )
+    };
+    let words = entry
+        .plan
+        .as_ref()
+        .map_err(|message| error(message.clone()))?;
+    Cli::try_parse_from(words).map_err(|e| {
+        let first = e.to_string();
+        let first = first
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ");
+        error(format!("{}: {} ({})", file.display(), first, entry.label))
+    })
 }
 
 /// An input error of an entry's check says where in the file the value

@@ -553,37 +553,43 @@ impl Resolver {
                 format!("no DNS server could be reached to resolve {host}: {}", what_each()),
             ),
         };
-        let mut finding = finding.with("name", host).with("servers", self.labels());
-        if matches!(failure, Failure::Nxdomain | Failure::NoRecords) {
-            let errors: Vec<&String> = each.iter().flat_map(|f| &f.errors).collect();
-            if !errors.is_empty() {
-                finding = finding.with("errors", errors);
-            }
-        } else {
-            let results: Vec<serde_json::Value> = each
-                .iter()
-                .map(|f| {
-                    let mut v = serde_json::json!({
-                        "server": f.label,
-                        "result": f.failure.result_name(),
-                    });
-                    match (&f.socket, f.failure) {
-                        // hickory's own errors only say "no connections".
-                        (Some(s), Failure::Unreachable(_)) => v["error"] = s.error.clone().into(),
-                        _ if !f.errors.is_empty() => v["errors"] = f.errors.clone().into(),
-                        _ => {}
-                    }
-                    v
-                })
-                .collect();
-            finding = finding.with("results", results);
-        }
+        let finding = finding.with("name", host).with("servers", self.labels());
+        let finding = with_answers(finding, failure, each);
         if chain.is_empty() {
             finding
         } else {
             finding.with("cname_chain", chain)
         }
     }
+}
+
+/// The servers' own answers as evidence: their errors for a name that
+/// does not exist (or has no address), else what each server did.
+fn with_answers(finding: Finding, failure: Failure, each: &[ServerFailure]) -> Finding {
+    if matches!(failure, Failure::Nxdomain | Failure::NoRecords) {
+        let errors: Vec<&String> = each.iter().flat_map(|f| &f.errors).collect();
+        if errors.is_empty() {
+            return finding;
+        }
+        return finding.with("errors", errors);
+    }
+    let results: Vec<serde_json::Value> = each
+        .iter()
+        .map(|f| {
+            let mut v = serde_json::json!({
+                "server": f.label,
+                "result": f.failure.result_name(),
+            });
+            match (&f.socket, f.failure) {
+                // hickory's own errors only say "no connections".
+                (Some(s), Failure::Unreachable(_)) => v["error"] = s.error.clone().into(),
+                _ if !f.errors.is_empty() => v["errors"] = f.errors.clone().into(),
+                _ => {}
+            }
+            v
+        })
+        .collect();
+    finding.with("results", results)
 }
 
 impl Server {

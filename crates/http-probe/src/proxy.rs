@@ -222,6 +222,33 @@ pub struct Tunnel {
     pub duration_ms: f64,
 }
 
+/// `proxy.denied` for an answer to CONNECT whose head did not end: too
+/// long, or cut off by the proxy closing.
+fn unended(head: &str, end: HeadEnd, proxy_name: &str, authority: &str) -> Finding {
+    let how = if end == HeadEnd::TooLong {
+        format!("whose header did not end within {} KiB", MAX_HEAD / 1024)
+    } else {
+        "and closed the connection before its header ended".to_owned()
+    };
+    Finding::new(
+        Code::ProxyDenied,
+        format!("the proxy {proxy_name} answered CONNECT {authority} {how}"),
+    )
+    .with_remedy(
+        "The proxy's answer to CONNECT is broken, so no tunnel was opened and the target was never reached: check the proxy (or whatever listens on its port) and its logs.",
+    )
+    .with(
+        "status_line",
+        head.lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect::<String>(),
+    )
+    .with("head_bytes", head.len())
+}
+
 /// Asks the proxy on `stream` for a tunnel to `authority` (`host:port`),
 /// before `deadline`.
 pub async fn connect(
@@ -279,29 +306,8 @@ pub async fn connect(
         Ok(Ok((head, end))) => {
             // Whatever the status line says, a head that does not end is
             // no tunnel: what follows would be read as the target's bytes.
-            let how = if end == HeadEnd::TooLong {
-                format!("whose header did not end within {} KiB", MAX_HEAD / 1024)
-            } else {
-                "and closed the connection before its header ended".to_owned()
-            };
             return failed(
-                Finding::new(
-                    Code::ProxyDenied,
-                    format!("the proxy {proxy_name} answered CONNECT {authority} {how}"),
-                )
-                .with_remedy(
-                    "The proxy's answer to CONNECT is broken, so no tunnel was opened and the target was never reached: check the proxy (or whatever listens on its port) and its logs.",
-                )
-                .with(
-                    "status_line",
-                    head.lines()
-                        .next()
-                        .unwrap_or_default()
-                        .chars()
-                        .take(200)
-                        .collect::<String>(),
-                )
-                .with("head_bytes", head.len()),
+                unended(&head, end, &proxy_name, authority),
                 parse_status(&head),
             );
         }

@@ -87,63 +87,10 @@ const MAX_HANDSHAKE_MESSAGE: usize = 0xffff;
 /// The finding for a failed handshake (or a TLS failure on the first read,
 /// where TLS 1.3 servers reject a client certificate).
 pub fn finding(error: &rustls::Error, host: &str, phase: &TlsPhase) -> Finding {
-    let leaf = phase.chain.first();
-    // An intermediate can be the expired (or not yet valid) one: name the
-    // certificate whose dates are at fault.
-    let expired = phase.chain.iter().find(|c| c.days_left < 0).or(leaf);
     match error {
-        rustls::Error::InvalidCertificate(cert_error) => match cert_error {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => Finding::new(
-                Code::TlsCertExpired,
-                match expired {
-                    Some(c) if phase.chain.first().is_some_and(|l| l.sha256 != c.sha256) => format!(
-                        "a certificate in the chain of {host} ({}) expired on {}",
-                        c.subject, c.not_after
-                    ),
-                    Some(c) => format!("the certificate of {host} expired on {}", c.not_after),
-                    None => format!("the certificate of {host} has expired"),
-                },
-            )
-            .with("not_after", expired.map(|l| &l.not_after))
-            .with("subject", expired.map(|l| &l.subject)),
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                Finding::new(
-                    Code::TlsCertNotYetValid,
-                    format!(
-                        "the certificate of {host} is valid only from {}",
-                        leaf.map_or("a later date", |l| l.not_before.as_str())
-                    ),
-                )
-                .with("not_before", leaf.map(|l| &l.not_before))
-            }
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                let names = leaf.map(|l| l.sans.clone()).unwrap_or_default();
-                let covered = if names.is_empty() {
-                    "no DNS names".to_owned()
-                } else {
-                    names.join(", ")
-                };
-                Finding::new(
-                    Code::TlsHostnameMismatch,
-                    format!("the certificate of {host} covers {covered}, not {host}"),
-                )
-                .with("names", names)
-                .with("requested", host)
-            }
-            CertificateError::UnknownIssuer => unknown_issuer(host, phase),
-            e if is_ca_used_as_end_entity(e) => ca_used_as_end_entity(host, phase),
-            CertificateError::UnsupportedSignatureAlgorithmContext { .. }
-            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
-            | CertificateError::BadSignature => weak_or_bad_signature(host, phase, error),
-            _ => Finding::new(
-                Code::TlsHandshakeFailed,
-                format!(
-                    "the certificate of {host} was rejected: {}",
-                    certificate_error_words(cert_error)
-                ),
-            )
-            .with("reason", error.to_string()),
-        },
+        rustls::Error::InvalidCertificate(cert_error) => {
+            certificate_finding(cert_error, error, host, phase)
+        }
         rustls::Error::AlertReceived(alert)
             if phase.client_cert_requested && is_client_cert_alert(*alert) =>
         {
@@ -199,6 +146,71 @@ pub fn finding(error: &rustls::Error, host: &str, phase: &TlsPhase) -> Finding {
             format!("the TLS handshake with {host} failed: {other}"),
         )
         .with("reason", other.to_string()),
+    }
+}
+
+/// The finding for a certificate rustls refused.
+fn certificate_finding(
+    cert_error: &CertificateError,
+    error: &rustls::Error,
+    host: &str,
+    phase: &TlsPhase,
+) -> Finding {
+    let leaf = phase.chain.first();
+    // An intermediate can be the expired (or not yet valid) one: name the
+    // certificate whose dates are at fault.
+    let expired = phase.chain.iter().find(|c| c.days_left < 0).or(leaf);
+    match cert_error {
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => Finding::new(
+            Code::TlsCertExpired,
+            match expired {
+                Some(c) if phase.chain.first().is_some_and(|l| l.sha256 != c.sha256) => format!(
+                    "a certificate in the chain of {host} ({}) expired on {}",
+                    c.subject, c.not_after
+                ),
+                Some(c) => format!("the certificate of {host} expired on {}", c.not_after),
+                None => format!("the certificate of {host} has expired"),
+            },
+        )
+        .with("not_after", expired.map(|l| &l.not_after))
+        .with("subject", expired.map(|l| &l.subject)),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            Finding::new(
+                Code::TlsCertNotYetValid,
+                format!(
+                    "the certificate of {host} is valid only from {}",
+                    leaf.map_or("a later date", |l| l.not_before.as_str())
+                ),
+            )
+            .with("not_before", leaf.map(|l| &l.not_before))
+        }
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            let names = leaf.map(|l| l.sans.clone()).unwrap_or_default();
+            let covered = if names.is_empty() {
+                "no DNS names".to_owned()
+            } else {
+                names.join(", ")
+            };
+            Finding::new(
+                Code::TlsHostnameMismatch,
+                format!("the certificate of {host} covers {covered}, not {host}"),
+            )
+            .with("names", names)
+            .with("requested", host)
+        }
+        CertificateError::UnknownIssuer => unknown_issuer(host, phase),
+        e if is_ca_used_as_end_entity(e) => ca_used_as_end_entity(host, phase),
+        CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+        | CertificateError::BadSignature => weak_or_bad_signature(host, phase, error),
+        _ => Finding::new(
+            Code::TlsHandshakeFailed,
+            format!(
+                "the certificate of {host} was rejected: {}",
+                certificate_error_words(cert_error)
+            ),
+        )
+        .with("reason", error.to_string()),
     }
 }
 

@@ -446,16 +446,7 @@ where
     let mut version_refused = false;
     let stream = match result {
         Err(_) => {
-            findings.push(Finding::new(
-                Code::TlsHandshakeFailed,
-                format!(
-                    "{bare} accepted the connection but did not complete the TLS handshake within {}",
-                    reach_report::seconds(input.timeout)
-                ),
-            )
-            .with("reason", "timeout")
-            .with("waited_ms", phase.duration_ms)
-            .with_remedy("The server (or a device in between) took the connection and never answered the TLS hello: check that this port really serves TLS, that no filter silently holds TLS traffic, and retry with a longer --timeout to tell a slow server from a hung one."));
+            findings.push(timed_out(bare, input.timeout, phase.duration_ms));
             None
         }
         Ok(Err(io)) => {
@@ -464,56 +455,21 @@ where
                     version_refused = classify::is_version_refusal(error);
                     classify::finding(error, bare, &phase)
                 }
-                None if io.kind() == std::io::ErrorKind::UnexpectedEof => Finding::new(
-                    Code::TlsHandshakeFailed,
-                    format!(
-                        "{bare} closed the connection during the TLS handshake, before a complete answer: \
-                         not a TLS service on this port, or a filter that drops TLS"
-                    ),
-                )
-                .with("reason", io.to_string()),
-                None => Finding::new(
-                    Code::TlsHandshakeFailed,
-                    format!("the TLS handshake with {bare} failed: {io}"),
-                )
-                .with("reason", io.to_string()),
+                None => not_completed(&io, bare),
             };
             findings.push(finding);
             None
         }
         Ok(Ok(stream)) => {
-            let (_, conn) = stream.get_ref();
-            phase.verified = true;
-            phase.version = conn.protocol_version().map(version_name);
-            phase.cipher = conn
-                .negotiated_cipher_suite()
-                .and_then(|s| s.suite().as_str())
-                .map(str::to_owned);
-            phase.alpn = conn
-                .alpn_protocol()
-                .map(|p| String::from_utf8_lossy(p).into_owned());
-            phase.public_root = chain.last().map(|top| certs::ends_at_public_root(top));
             let accepted = capture
                 .accepted
                 .lock()
                 .map(|a| a.clone())
                 .unwrap_or_default();
+            let top = chain.last();
+            established(stream.get_ref().1, top, &mut phase);
             findings.extend(accepted.iter().map(|a| accepted_finding(*a, bare, &phase)));
-            if let Some(leaf) = phase.chain.first()
-                && leaf.days_left <= input.expiry_warn_days
-            {
-                findings.push(
-                    Finding::new(
-                        Code::TlsCertExpiringSoon,
-                        format!(
-                            "the certificate of {bare} expires in {} days ({})",
-                            leaf.days_left, leaf.not_after
-                        ),
-                    )
-                    .with("not_after", &leaf.not_after)
-                    .with("days_left", leaf.days_left),
-                );
-            }
+            findings.extend(expiring(bare, &phase, input.expiry_warn_days));
             Some(stream)
         }
     };
@@ -523,6 +479,69 @@ where
         findings,
         version_refused,
     }
+}
+
+/// A server that took the connection and never finished the handshake.
+fn timed_out(host: &str, timeout: Duration, waited_ms: f64) -> Finding {
+    Finding::new(
+        Code::TlsHandshakeFailed,
+        format!(
+            "{host} accepted the connection but did not complete the TLS handshake within {}",
+            reach_report::seconds(timeout)
+        ),
+    )
+    .with("reason", "timeout")
+    .with("waited_ms", waited_ms)
+    .with_remedy("The server (or a device in between) took the connection and never answered the TLS hello: check that this port really serves TLS, that no filter silently holds TLS traffic, and retry with a longer --timeout to tell a slow server from a hung one.")
+}
+
+/// A handshake that failed without a TLS error: the connection closed
+/// early, or another I/O failure.
+fn not_completed(io: &std::io::Error, host: &str) -> Finding {
+    let message = if io.kind() == std::io::ErrorKind::UnexpectedEof {
+        format!(
+            "{host} closed the connection during the TLS handshake, before a complete answer: \
+             not a TLS service on this port, or a filter that drops TLS"
+        )
+    } else {
+        format!("the TLS handshake with {host} failed: {io}")
+    };
+    Finding::new(Code::TlsHandshakeFailed, message).with("reason", io.to_string())
+}
+
+/// What a completed handshake agreed on, into `phase`; `top` is the
+/// presented chain's last certificate.
+fn established(
+    conn: &rustls::ClientConnection,
+    top: Option<&CertificateDer<'static>>,
+    phase: &mut TlsPhase,
+) {
+    phase.verified = true;
+    phase.version = conn.protocol_version().map(version_name);
+    phase.cipher = conn
+        .negotiated_cipher_suite()
+        .and_then(|s| s.suite().as_str())
+        .map(str::to_owned);
+    phase.alpn = conn
+        .alpn_protocol()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    phase.public_root = top.map(|top| certs::ends_at_public_root(top));
+}
+
+/// `tls.cert_expiring_soon` when the leaf expires within `warn_days`.
+fn expiring(host: &str, phase: &TlsPhase, warn_days: i64) -> Option<Finding> {
+    let leaf = phase.chain.first().filter(|l| l.days_left <= warn_days)?;
+    Some(
+        Finding::new(
+            Code::TlsCertExpiringSoon,
+            format!(
+                "the certificate of {host} expires in {} days ({})",
+                leaf.days_left, leaf.not_after
+            ),
+        )
+        .with("not_after", &leaf.not_after)
+        .with("days_left", leaf.days_left),
+    )
 }
 
 /// The finding for a certificate reach accepted as OpenSSL does.
