@@ -101,6 +101,15 @@ fn commands() -> Vec<Vec<String>> {
         "--url".to_owned(),
         "https://app.example.com/authorize?client_id=a&redirect_uri=https://x.example/cb&scope=oauth&client_secret=SECRET-CS-10".to_owned(),
     ]);
+    out.extend(echoed_and_files(&lab));
+    out
+}
+
+/// Commands whose secrets come back from the network (a server that
+/// echoes the request, /reflect) or come from files: a jar, a preflight
+/// file, a feed URL with a token.
+fn echoed_and_files(lab: &reach_lab::Lab) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
     let dir = std::env::temp_dir().join(format!("reach-redaction-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     // A server that echoes the request (/reflect) in its headers and its

@@ -16,8 +16,6 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    let mut checks = 2000usize;
-    let mut concurrency = 100usize;
     let mut it = args.iter();
     match it.next().map(String::as_str) {
         Some("probe") => {}
@@ -48,6 +46,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             )
         }
     }
+    probe_bench(it)
+}
+
+/// `bench probe [--checks N] [--concurrency N]`.
+fn probe_bench(mut it: std::slice::Iter<'_, String>) -> anyhow::Result<()> {
+    let mut checks = 2000usize;
+    let mut concurrency = 100usize;
     while let Some(flag) = it.next() {
         let value = it.next().context("a flag without a value")?;
         match flag.as_str() {
@@ -96,40 +101,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         bail!("reach: {status}, {passing} of {checks} checks passed");
     }
 
-    // curl
-    let config = work.path().join("curl.conf");
-    let mut text = String::new();
-    for url in &urls {
-        let _ = writeln!(text, "url = \"{url}\"\noutput = \"/dev/null\"");
-    }
-    std::fs::write(&config, text)?;
-    let started = Instant::now();
-    let out = Command::new("curl")
-        .args(["--parallel", "--parallel-max", &concurrency.to_string()])
-        .args([
-            "--no-sessionid",
-            "--http1.1",
-            "-H",
-            "Connection: close",
-            "-sS",
-            "--no-progress-meter",
-        ])
-        .args(["--resolve", &resolve])
-        .arg("--cacert")
-        .arg(&lab.ca_pem_path)
-        .args(["-w", "%{http_code}\\n", "-K"])
-        .arg(&config)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run curl (apt-get install curl)")?;
-    let curl_secs = started.elapsed().as_secs_f64();
-    let ok = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| *l == "200")
-        .count();
-    if ok != checks {
-        bail!("curl: {ok} of {checks} transfers answered 200");
-    }
+    let curl_secs = curl_run(&urls, &resolve, &lab.ca_pem_path, concurrency, work.path())?;
 
     let reach_rate = checks as f64 / reach_secs;
     let curl_rate = checks as f64 / curl_secs;
@@ -147,6 +119,52 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         reach_rss_kib as f64 / 1024.0
     );
     Ok(())
+}
+
+/// `curl --parallel` over `urls`, each a full handshake; its wall time.
+fn curl_run(
+    urls: &[String],
+    resolve: &str,
+    ca: &Path,
+    concurrency: usize,
+    work: &Path,
+) -> anyhow::Result<f64> {
+    let checks = urls.len();
+    let config = work.join("curl.conf");
+    let mut text = String::new();
+    for url in urls {
+        let _ = writeln!(text, "url = \"{url}\"\noutput = \"/dev/null\"");
+    }
+    std::fs::write(&config, text)?;
+    let started = Instant::now();
+    let out = Command::new("curl")
+        .args(["--parallel", "--parallel-max", &concurrency.to_string()])
+        .args([
+            "--no-sessionid",
+            "--http1.1",
+            "-H",
+            "Connection: close",
+            "-sS",
+            "--no-progress-meter",
+        ])
+        .args(["--resolve", resolve])
+        .arg("--cacert")
+        .arg(ca)
+        .args(["-w", "%{http_code}\\n", "-K"])
+        .arg(&config)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run curl (apt-get install curl)")?;
+    let curl_secs = started.elapsed().as_secs_f64();
+    let ok = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l == "200")
+        .count();
+    if ok != checks {
+        bail!("curl: {ok} of {checks} transfers answered 200");
+    }
+
+    Ok(curl_secs)
 }
 
 /// `cargo xtask bench run`: a preflight of 500 endpoint checks against the
