@@ -10,5 +10,8 @@
 //!   names, its JWKS and supported scopes.
 
 pub mod discover;
+pub mod error;
 pub mod scopes;
 pub mod token;
+
+pub use error::Error;

@@ -34,6 +34,7 @@ use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
 use crate::cookies::{FAR_FUTURE, SeedCookie, unix_from_chromium_micros};
+use crate::error::Error;
 
 /// A browser reach reads cookies from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,18 +119,15 @@ impl fmt::Display for Browser {
 }
 
 impl FromStr for Browser {
-    type Err = String;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Error> {
         let lower = s.trim().to_ascii_lowercase();
         Browser::ALL
             .into_iter()
             .find(|b| b.name() == lower)
-            .ok_or_else(|| {
-                format!(
-                    "`{}` is not a browser reach reads cookies from: chromium, chrome, edge, brave or firefox",
-                    s.chars().take(40).collect::<String>()
-                )
+            .ok_or_else(|| Error::UnknownBrowser {
+                value: s.to_owned(),
             })
     }
 }
@@ -145,9 +143,9 @@ pub struct BrowserSpec {
 }
 
 impl FromStr for BrowserSpec {
-    type Err = String;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Error> {
         let (browser, profile) = match s.split_once(':') {
             Some((browser, profile)) => (browser, Some(profile)),
             None => (s, None),

@@ -11,6 +11,8 @@ pub const FAR_FUTURE: i64 = 253_402_300_799;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::error::Error;
+
 /// Seconds from 1601-01-01 (Windows' and Chromium's epoch) to 1970-01-01.
 const SECONDS_1601_TO_1970: i64 = 11_644_473_600;
 
@@ -97,7 +99,7 @@ pub struct CookieError {
     /// The offending text, its value part replaced: cookie values are
     /// secrets.
     pub text: String,
-    pub reason: String,
+    pub reason: Error,
 }
 
 impl std::fmt::Display for CookieError {
@@ -146,29 +148,24 @@ pub fn parse_cookies_txt(source: &str, text: &str) -> (Vec<SeedCookie>, Vec<Cook
     (cookies, errors)
 }
 
-fn parse_txt_line(
-    line: &str,
-    http_only: bool,
-    shared: &mut Interner,
-) -> Result<SeedCookie, String> {
+fn parse_txt_line(line: &str, http_only: bool, shared: &mut Interner) -> Result<SeedCookie, Error> {
     let mut fields: Vec<&str> = line.split('\t').collect();
     if fields.len() == 6 {
         // curl reads a missing value field as an empty value.
         fields.push("");
     }
     if fields.len() != 7 {
-        return Err(format!(
-            "expected 7 tab-separated fields (domain, subdomains, path, secure, expiry, name, value), found {}",
-            fields.len()
-        ));
+        return Err(Error::FieldCount {
+            found: fields.len(),
+        });
     }
-    let flag = |value: &str, what: &str| match value.to_ascii_uppercase().as_str() {
+    let flag = |value: &str, field: &'static str| match value.to_ascii_uppercase().as_str() {
         "TRUE" => Ok(true),
         "FALSE" => Ok(false),
-        _ => Err(format!(
-            "{what} must be TRUE or FALSE, not {}",
-            shown(value)
-        )),
+        _ => Err(Error::NotTrueOrFalse {
+            field,
+            value: value.to_owned(),
+        }),
     };
     let domain = fields[0].trim();
     let include_subdomains = flag(fields[1], "the subdomains field")?;
@@ -178,10 +175,12 @@ fn parse_txt_line(
     let name = fields[5];
     check_domain(domain)?;
     if name.is_empty() {
-        return Err("the cookie has no name".to_owned());
+        return Err(Error::NoName);
     }
     if !path.starts_with('/') {
-        return Err(format!("the path must start with `/`, not {}", shown(path)));
+        return Err(Error::RelativePath {
+            value: path.to_owned(),
+        });
     }
     let bare = domain.trim_start_matches('.');
     let domain_shared = if bare.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -205,7 +204,7 @@ fn parse_txt_line(
 }
 
 /// The expiry field as Unix seconds; `None` for a session cookie.
-fn parse_expiry(field: &str) -> Result<Option<i64>, String> {
+fn parse_expiry(field: &str) -> Result<Option<i64>, Error> {
     let field = field.trim();
     if field.is_empty() {
         return Ok(None);
@@ -219,10 +218,9 @@ fn parse_expiry(field: &str) -> Result<Option<i64>, String> {
         _ => field,
     };
     if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "the expiry must be a number of seconds (0 for a session cookie), not {}",
-            shown(field)
-        ));
+        return Err(Error::BadExpiry {
+            value: field.to_owned(),
+        });
     }
     // Digits only: a parse failure is an overflow, a time past any other.
     let value = whole.parse::<i64>().unwrap_or(i64::MAX);
@@ -236,20 +234,6 @@ fn parse_expiry(field: &str) -> Result<Option<i64>, String> {
     } else {
         Some(value.min(FAR_FUTURE))
     })
-}
-
-/// Input text as a message may quote it: in backquotes, at most 60
-/// characters, and never binary (control characters or bytes that were not
-/// UTF-8).
-fn shown(text: &str) -> String {
-    if text.chars().any(|c| c.is_control() || c == '\u{fffd}') {
-        return format!("{} bytes of binary data", text.len());
-    }
-    let mut out: String = text.chars().take(60).collect();
-    if out.len() < text.len() {
-        out.push('…');
-    }
-    format!("`{out}`")
 }
 
 /// The line with its value field replaced.
@@ -269,7 +253,7 @@ fn mask_txt_line(line: &str) -> String {
     text.chars().take(200).collect()
 }
 
-fn check_domain(domain: &str) -> Result<(), String> {
+fn check_domain(domain: &str) -> Result<(), Error> {
     let bare = domain.trim_start_matches('.');
     let valid = !bare.is_empty()
         && bare
@@ -278,24 +262,25 @@ fn check_domain(domain: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!("{} is not a domain", shown(domain)))
+        Err(Error::NotADomain {
+            value: domain.to_owned(),
+        })
     }
 }
 
 /// Reads `--cookie NAME=VALUE@DOMAIN`: a session cookie for `DOMAIN` and
 /// its subdomains, path `/`. The last `@` separates the domain, so values
 /// may hold `@`.
-pub fn parse_cookie_arg(arg: &str) -> Result<SeedCookie, String> {
+pub fn parse_cookie_arg(arg: &str) -> Result<SeedCookie, Error> {
     let (pair, domain) = arg
         .rsplit_once('@')
-        .ok_or("expected NAME=VALUE@DOMAIN (no `@DOMAIN`)")?;
+        .ok_or(Error::NotNameValueDomain { missing: "@DOMAIN" })?;
     let (name, value) = pair
         .split_once('=')
-        .ok_or("expected NAME=VALUE@DOMAIN (no `=`)")?;
+        .ok_or(Error::NotNameValueDomain { missing: "=" })?;
     let name = name.trim();
     if name.is_empty() || name.contains([';', ' ', '\t']) {
-        // Not quoted: without a clean `NAME=`, the "name" may be the secret.
-        return Err("the cookie name is empty or holds `;`, a space or a tab".to_owned());
+        return Err(Error::BadName);
     }
     check_domain(domain.trim())?;
     Ok(SeedCookie {
@@ -348,8 +333,8 @@ mod tests {
         assert_eq!(cookies[1].expires, Some(4_102_444_800));
         let origins: Vec<&str> = errors.iter().map(|e| e.origin.as_str()).collect();
         assert_eq!(origins, ["jar.txt:6", "jar.txt:7", "jar.txt:8"]);
-        assert!(errors[1].reason.contains("TRUE or FALSE"));
-        assert!(errors[2].reason.contains("number of seconds"));
+        assert!(errors[1].reason.to_string().contains("TRUE or FALSE"));
+        assert!(errors[2].reason.to_string().contains("number of seconds"));
         // Values never reach a message.
         assert!(
             !errors[2].to_string().contains("secret-value"),

@@ -25,6 +25,7 @@ use url::Url;
 use reach_report::sso::{CookieName, CookieSet, CookieWithheld};
 
 use crate::cookies::SeedCookie;
+use crate::error::Error;
 
 /// How long a cookie without `SameSite` is still sent on a cross-site
 /// top-level POST after it was created (Chromium's Lax+POST allowance).
@@ -148,16 +149,20 @@ fn now() -> i64 {
 
 /// A seed's domain as a request's host is written (lower-case, IDNA),
 /// or why it cannot be one; `Err` too when it has expired.
-fn check_seed(cookie: &SeedCookie, now: i64) -> Result<Arc<str>, String> {
+fn check_seed(cookie: &SeedCookie, now: i64) -> Result<Arc<str>, Error> {
     if let Some(at) = cookie.expires {
-        let at = OffsetDateTime::from_unix_timestamp(at)
-            .map_err(|_| format!("expiry {at} is out of range"))?;
+        let at =
+            OffsetDateTime::from_unix_timestamp(at).map_err(|_| Error::ExpiryOutOfRange { at })?;
         if at.unix_timestamp() <= now {
-            return Err(format!("expired at {at}"));
+            return Err(Error::Expired { at });
         }
     }
-    let url = Url::parse(&format!("https://{}{}", cookie.domain, cookie.path))
-        .map_err(|e| format!("`{}` is not a host: {e}", cookie.domain))?;
+    let url = Url::parse(&format!("https://{}{}", cookie.domain, cookie.path)).map_err(|e| {
+        Error::NotAHost {
+            domain: cookie.domain.to_string(),
+            reason: e,
+        }
+    })?;
     let host = url.host_str().unwrap_or_default();
     Ok(if host == &*cookie.domain {
         Arc::clone(&cookie.domain)
@@ -188,13 +193,13 @@ impl<'a> Jar<'a> {
     /// refused with why (expired, not a host), by their index in `seeds`.
     /// Of several seeds with the same domain, path and name, the last one
     /// counts, as when each replaces the one before.
-    pub fn seeded(seeds: &'a [SeedCookie]) -> (Jar<'a>, Vec<(usize, String)>) {
+    pub fn seeded(seeds: &'a [SeedCookie]) -> (Jar<'a>, Vec<(usize, Error)>) {
         let now = now();
         let mut refused = Vec::new();
         let mut index: HashMap<Arc<str>, Vec<u32>> = HashMap::new();
         for (i, seed) in seeds.iter().enumerate() {
             let Ok(position) = u32::try_from(i) else {
-                refused.push((i, "too many cookies".to_owned()));
+                refused.push((i, Error::TooManyCookies));
                 continue;
             };
             match check_seed(seed, now) {
@@ -227,10 +232,10 @@ impl<'a> Jar<'a> {
     }
 
     /// Puts `cookie` in the jar. `Err` when the jar refuses it (expired).
-    pub fn seed(&mut self, cookie: &SeedCookie) -> Result<(), String> {
+    pub fn seed(&mut self, cookie: &SeedCookie) -> Result<(), Error> {
         let domain = check_seed(cookie, now())?;
         let seeds = self.seeds.to_mut();
-        let position = u32::try_from(seeds.len()).map_err(|_| "too many cookies".to_owned())?;
+        let position = u32::try_from(seeds.len()).map_err(|_| Error::TooManyCookies)?;
         seeds.push(cookie.clone());
         let seeds = &self.seeds;
         let list = Arc::make_mut(&mut self.index)
@@ -595,7 +600,10 @@ mod tests {
             "app.example\tFALSE\t/app\tFALSE\t0\thost\t2\nold.example\tFALSE\t/\tFALSE\t1000\tgone\t3\n",
         );
         jar.seed(&cookies[0]).unwrap();
-        assert!(jar.seed(&cookies[1]).unwrap_err().contains("expired"));
+        assert!(matches!(
+            jar.seed(&cookies[1]).unwrap_err(),
+            Error::Expired { .. }
+        ));
         let header = |s: &str| jar.outgoing(&url(s), SAME).header;
         assert_eq!(
             header("https://login.idp.example/a").as_deref(),
@@ -637,7 +645,7 @@ mod tests {
         let (mut jar, refused) = Jar::seeded(&seeds);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].0, 2);
-        assert!(refused[0].1.contains("expired"), "{refused:?}");
+        assert!(matches!(refused[0].1, Error::Expired { .. }), "{refused:?}");
         let header = |jar: &Jar<'_>, s: &str| jar.outgoing(&url(s), SAME).header;
         assert_eq!(
             header(&jar, "http://www.app.example/").as_deref(),

@@ -18,10 +18,13 @@
 
 pub mod browser;
 pub mod cookies;
+pub mod error;
 pub mod html;
 pub mod idp;
 pub mod jar;
 pub mod tokens;
+
+pub use error::Error;
 
 use std::collections::HashSet;
 use std::time::Duration;

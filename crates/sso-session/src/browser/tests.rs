@@ -563,7 +563,7 @@ fn specs() {
     assert_eq!(spec("firefox:").profile, None);
     assert_eq!(spec("brave").to_string(), "brave");
     assert_eq!(spec("chromium:/a:b").profile.as_deref(), Some("/a:b"));
-    let bad = "safari".parse::<BrowserSpec>().unwrap_err();
+    let bad = "safari".parse::<BrowserSpec>().unwrap_err().to_string();
     assert!(
         bad.contains("chromium, chrome, edge, brave or firefox"),
         "{bad}"
