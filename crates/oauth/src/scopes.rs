@@ -145,24 +145,41 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
             .unwrap_or_default(),
         ..ScopeLint::default()
     };
-    if url.query().is_none_or(str::is_empty) {
-        out.input_errors.push(Error::NoQuery { url: url.clone() });
-    } else {
-        for (name, value) in [
-            ("client_id", &out.client_id),
-            ("redirect_uri", &out.redirect_uri),
-        ] {
-            if value.as_deref().is_none_or(str::is_empty) {
-                out.input_errors.push(Error::MissingParameter { name });
-            }
-        }
+    out.input_errors = url_errors(url, &out);
+    out.findings = scope_findings(app, &out.scope, &out.optional_scope);
+    if let Some(finding) = redirect_finding(app, out.redirect_uri.as_deref()) {
+        out.findings.push(finding);
     }
+    out.corrected_url = corrected(url, app, &out);
+    out
+}
+
+/// What the install URL lacks: a query, or `client_id` or
+/// `redirect_uri` in it.
+fn url_errors(url: &Url, lint: &ScopeLint) -> Vec<Error> {
+    if url.query().is_none_or(str::is_empty) {
+        return vec![Error::NoQuery { url: url.clone() }];
+    }
+    [
+        ("client_id", &lint.client_id),
+        ("redirect_uri", &lint.redirect_uri),
+    ]
+    .into_iter()
+    .filter(|(_, value)| value.as_deref().is_none_or(str::is_empty))
+    .map(|(name, _)| Error::MissingParameter { name })
+    .collect()
+}
+
+/// Each scope of the URL's `scope` and `optional_scope` that is not
+/// where the app's configuration puts it, and each required one missing.
+fn scope_findings(app: &AppConfig, scope: &[String], optional_scope: &[String]) -> Vec<Finding> {
+    let mut findings = Vec::new();
     let configured = |s: &String| {
         app.required.contains(s) || app.conditional.contains(s) || app.optional.contains(s)
     };
     for s in &app.required {
-        if out.optional_scope.contains(s) {
-            out.findings.push(
+        if optional_scope.contains(s) {
+            findings.push(
                 Finding::new(
                     Code::OauthScopeRequiredInOptional,
                     format!(
@@ -171,8 +188,8 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
                 )
                 .with("scope", s),
             );
-        } else if !out.scope.contains(s) {
-            out.findings.push(
+        } else if !scope.contains(s) {
+            findings.push(
                 Finding::new(
                     Code::OauthScopeRequiredMissing,
                     format!(
@@ -183,12 +200,9 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
             );
         }
     }
-    for (param, list) in [
-        ("scope", &out.scope),
-        ("optional_scope", &out.optional_scope),
-    ] {
+    for (param, list) in [("scope", scope), ("optional_scope", optional_scope)] {
         for s in list.iter().filter(|s| !configured(s)) {
-            out.findings.push(
+            findings.push(
                 Finding::new(
                     Code::OauthScopeNotConfigured,
                     format!(
@@ -200,12 +214,11 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
             );
         }
     }
-    for s in out
-        .optional_scope
+    for s in optional_scope
         .iter()
         .filter(|s| app.conditional.contains(s))
     {
-        out.findings.push(
+        findings.push(
             Finding::new(
                 Code::OauthScopeConditionalInOptional,
                 format!(
@@ -215,8 +228,8 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
             .with("scope", s),
         );
     }
-    for s in out.scope.iter().filter(|s| app.optional.contains(s)) {
-        out.findings.push(
+    for s in scope.iter().filter(|s| app.optional.contains(s)) {
+        findings.push(
             Finding::new(
                 Code::OauthScopeOptionalInScope,
                 format!(
@@ -226,24 +239,27 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
             .with("scope", s),
         );
     }
-    if let Some(redirect) = out.redirect_uri.as_deref().filter(|r| !r.is_empty())
-        && !app.redirect_urls.is_empty()
-        && !app.redirect_urls.iter().any(|u| u == redirect)
-    {
-        out.findings.push(
-            Finding::new(
-                Code::OauthRedirectUriMismatch,
-                format!(
-                    "redirect_uri `{redirect}` is not one of the app's redirect URLs ({})",
-                    app.redirect_urls.join(", ")
-                ),
-            )
-            .with("redirect_uri", redirect)
-            .with("configured", &app.redirect_urls),
-        );
+    findings
+}
+
+/// `oauth.redirect_uri_mismatch` when the URL's `redirect_uri` is not one
+/// the app is configured with.
+fn redirect_finding(app: &AppConfig, redirect_uri: Option<&str>) -> Option<Finding> {
+    let redirect = redirect_uri.filter(|r| !r.is_empty())?;
+    if app.redirect_urls.is_empty() || app.redirect_urls.iter().any(|u| u == redirect) {
+        return None;
     }
-    out.corrected_url = corrected(url, app, &out);
-    out
+    Some(
+        Finding::new(
+            Code::OauthRedirectUriMismatch,
+            format!(
+                "redirect_uri `{redirect}` is not one of the app's redirect URLs ({})",
+                app.redirect_urls.join(", ")
+            ),
+        )
+        .with("redirect_uri", redirect)
+        .with("configured", &app.redirect_urls),
+    )
 }
 
 /// The URL with the scopes where they belong: required and the
