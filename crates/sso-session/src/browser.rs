@@ -33,7 +33,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
-use crate::cookies::{FAR_FUTURE, SeedCookie, unix_from_chromium_micros};
+use crate::cookies::{FAR_FUTURE, Interner, SeedCookie, unix_from_chromium_micros};
 use crate::error::Error;
 
 /// A browser reach reads cookies from.
@@ -742,6 +742,7 @@ fn read_chromium(
         })
         .map_err(|e| not_db(e.to_string()))?;
     let mut keys = ChromiumKeys::new(browser, keyring, hash_prefix);
+    let mut shared = Interner::default();
     let mut cookies = Vec::new();
     let mut skipped = Skipped::default();
     for row in rows {
@@ -765,7 +766,7 @@ fn read_chromium(
             keys.decrypt(&encrypted, &host)
         };
         match decrypted {
-            Ok(value) => cookies.push(chromium_cookie(&mut row, &host, value)),
+            Ok(value) => cookies.push(chromium_cookie(&mut row, &host, value, &mut shared)),
             Err(skip) => skipped.count(skip),
         }
     }
@@ -856,8 +857,13 @@ impl<'k> ChromiumKeys<'k> {
 }
 
 /// A row of Chromium's `cookies` (as [`chromium_query`] selects it) with
-/// its decrypted `value`.
-fn chromium_cookie(row: &mut [Value], host: &str, value: String) -> SeedCookie {
+/// its decrypted `value`; names, domains and paths shared.
+fn chromium_cookie(
+    row: &mut [Value],
+    host: &str,
+    value: String,
+    shared: &mut Interner,
+) -> SeedCookie {
     let same_site = match integer(&row[8]) {
         0 => Some("None"),
         1 => Some("Lax"),
@@ -866,11 +872,11 @@ fn chromium_cookie(row: &mut [Value], host: &str, value: String) -> SeedCookie {
     };
     let persistent = integer(&row[10]) != 0;
     SeedCookie {
-        name: text(take(row, 1)).into(),
+        name: shared.get(&text(take(row, 1))),
         value: value.into(),
-        domain: host.trim_start_matches('.').to_ascii_lowercase().into(),
+        domain: shared.get(&host.trim_start_matches('.').to_ascii_lowercase()),
         include_subdomains: host.starts_with('.'),
-        path: text(take(row, 4)).into(),
+        path: shared.get(&text(take(row, 4))),
         secure: integer(&row[6]) != 0,
         http_only: integer(&row[7]) != 0,
         expires: if persistent {
@@ -978,6 +984,7 @@ fn read_firefox(conn: &Connection, path: &Path) -> Result<Vec<SeedCookie>, Brows
                 .collect::<rusqlite::Result<Vec<Value>>>()
         })
         .map_err(|e| not_db(e.to_string()))?;
+    let mut shared = Interner::default();
     let mut cookies = Vec::new();
     for row in rows {
         let mut row = row.map_err(|e| not_db(e.to_string()))?;
@@ -992,11 +999,11 @@ fn read_firefox(conn: &Connection, path: &Path) -> Result<Vec<SeedCookie>, Brows
         let expiry = if schema >= 16 { expiry / 1000 } else { expiry };
         let created = integer(&row[8]) / 1_000_000;
         cookies.push(SeedCookie {
-            name: text(take(&mut row, 1)).into(),
+            name: shared.get(&text(take(&mut row, 1))),
             value: text(take(&mut row, 2)).into(),
-            domain: host.trim_start_matches('.').to_ascii_lowercase().into(),
+            domain: shared.get(&host.trim_start_matches('.').to_ascii_lowercase()),
             include_subdomains: host.starts_with('.'),
-            path: text(take(&mut row, 3)).into(),
+            path: shared.get(&text(take(&mut row, 3))),
             secure: integer(&row[5]) != 0,
             http_only: integer(&row[6]) != 0,
             expires: (expiry > 0).then_some(expiry.min(FAR_FUTURE)),
