@@ -33,7 +33,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
-use crate::cookies::{FAR_FUTURE, Interner, SeedCookie, unix_from_chromium_micros};
+use crate::cookies::{FAR_FUTURE, Interner, SeedCookie, same_site_of, unix_from_chromium_micros};
 use crate::error::Error;
 
 /// A browser reach reads cookies from.
@@ -864,12 +864,6 @@ fn chromium_cookie(
     value: String,
     shared: &mut Interner,
 ) -> SeedCookie {
-    let same_site = match integer(&row[8]) {
-        0 => Some("None"),
-        1 => Some("Lax"),
-        2 => Some("Strict"),
-        _ => None,
-    };
     let persistent = integer(&row[10]) != 0;
     SeedCookie {
         name: shared.get(&text(take(row, 1))),
@@ -884,7 +878,7 @@ fn chromium_cookie(
         } else {
             None
         },
-        same_site,
+        same_site: same_site_of(integer(&row[8])),
         created: unix_from_chromium_micros(integer(&row[9])),
     }
 }
@@ -1007,13 +1001,7 @@ fn read_firefox(conn: &Connection, path: &Path) -> Result<Vec<SeedCookie>, Brows
             secure: integer(&row[5]) != 0,
             http_only: integer(&row[6]) != 0,
             expires: (expiry > 0).then_some(expiry.min(FAR_FUTURE)),
-            // nsICookie: 0 none, 1 lax, 2 strict, 256 unset.
-            same_site: match integer(&row[7]) {
-                0 => Some("None"),
-                1 => Some("Lax"),
-                2 => Some("Strict"),
-                _ => None,
-            },
+            same_site: same_site_of(integer(&row[7])),
             created: (created > 0).then_some(created),
         });
     }

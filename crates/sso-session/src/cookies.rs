@@ -24,6 +24,18 @@ pub fn unix_from_chromium_micros(micros: i64) -> Option<i64> {
     (micros > 0).then(|| (micros / 1_000_000 - SECONDS_1601_TO_1970).min(FAR_FUTURE))
 }
 
+/// The `SameSite` of a browser database's integer: Chromium's `samesite`
+/// column and Firefox's `sameSite` (nsICookie) agree on 0 `None`, 1 `Lax`,
+/// 2 `Strict`; anything else (Chromium's -1, Firefox's 256) is unset.
+pub fn same_site_of(value: i64) -> Option<cookie::SameSite> {
+    match value {
+        0 => Some(cookie::SameSite::None),
+        1 => Some(cookie::SameSite::Lax),
+        2 => Some(cookie::SameSite::Strict),
+        _ => None,
+    }
+}
+
 /// What a file given as a `cookies.txt` really holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -66,9 +78,9 @@ pub struct SeedCookie {
     pub http_only: bool,
     /// Unix seconds; `None` for a session cookie.
     pub expires: Option<i64>,
-    /// `Strict`, `Lax` or `None` as the browser stored it; `None` when the
-    /// attribute was absent (Lax by default) or the source does not say.
-    pub same_site: Option<&'static str>,
+    /// `SameSite` as the browser stored it; `None` when the attribute was
+    /// absent (Lax by default) or the source does not say.
+    pub same_site: Option<cookie::SameSite>,
     /// Unix seconds when the browser created it; `None` when the source
     /// does not say (taken as older than Chromium's 2-minute Lax+POST
     /// allowance).

@@ -311,7 +311,7 @@ impl<'a> Jar<'a> {
                 value: &seed.value,
                 domain: domain.to_owned(),
                 path: &seed.path,
-                same_site: seed.same_site.and_then(parse_same_site),
+                same_site: seed.same_site,
                 secure: seed.secure,
                 known: seed
                     .created
@@ -550,15 +550,6 @@ fn refusal(cookie: &cookie_store::Cookie<'_>, url: &Url) -> Option<String> {
         return Some(format!("Domain={domain} is a public suffix"));
     }
     None
-}
-
-fn parse_same_site(value: &str) -> Option<cookie::SameSite> {
-    match value.to_ascii_lowercase().as_str() {
-        "strict" => Some(cookie::SameSite::Strict),
-        "lax" => Some(cookie::SameSite::Lax),
-        "none" => Some(cookie::SameSite::None),
-        _ => None,
-    }
 }
 
 fn domain_of(domain: &CookieDomain) -> String {

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+use cookie::SameSite;
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
@@ -193,13 +194,13 @@ fn a_version_24_chromium_profile() {
     assert_eq!(&*sid.value, "alice-session");
     assert_eq!(&*sid.domain, "idp.example");
     assert!(sid.include_subdomains && sid.secure && sid.http_only);
-    assert_eq!(sid.same_site, Some("Lax"));
+    assert_eq!(sid.same_site, Some(SameSite::Lax));
     assert_eq!(sid.expires, Some(1_900_000_000));
     assert_eq!(sid.created, Some(1_780_000_000));
     let st = find(c, "st");
-    assert_eq!((&*st.value, st.same_site), ("s", Some("Strict")));
+    assert_eq!((&*st.value, st.same_site), ("s", Some(SameSite::Strict)));
     assert!(!st.include_subdomains && !st.http_only);
-    assert_eq!(find(c, "nn").same_site, Some("None"));
+    assert_eq!(find(c, "nn").same_site, Some(SameSite::None));
     // Unspecified (-1): Lax by default is the jar's call.
     let sess = find(c, "sess");
     assert_eq!(
@@ -311,12 +312,12 @@ fn a_database_chromium_wrote() {
     assert_eq!(&*persist.value, "val1");
     assert_eq!(&*persist.domain, "127.0.0.1");
     assert!(!persist.include_subdomains && persist.http_only && !persist.secure);
-    assert_eq!(persist.same_site, Some("Lax"));
+    assert_eq!(persist.same_site, Some(SameSite::Lax));
     assert_eq!(persist.created, Some(1_796_121_245));
     assert_eq!(persist.expires, Some(1_796_121_245 + 86_400));
     let strict = find(c, "strict");
     assert_eq!(&*strict.value, "val3");
-    assert_eq!(strict.same_site, Some("Strict"));
+    assert_eq!(strict.same_site, Some(SameSite::Strict));
     assert_eq!(strict.expires, Some(1_796_121_245 + 3_600));
     assert_eq!(identify(&db), Some(Browser::Chromium));
 }
@@ -428,9 +429,9 @@ fn firefox_profiles() {
         "milliseconds from schema 16"
     );
     assert_eq!(sid.created, Some(1_780_000_000));
-    assert_eq!(sid.same_site, Some("Lax"));
+    assert_eq!(sid.same_site, Some(SameSite::Lax));
     assert_eq!(find(c, "pref").same_site, None);
-    assert_eq!(find(c, "none").same_site, Some("None"));
+    assert_eq!(find(c, "none").same_site, Some(SameSite::None));
     // By profiles.ini name, by folder name, by the name's suffix: schema
     // 12 counts seconds.
     for name in ["firefox:default", "firefox:abcd1234.default"] {
