@@ -17,7 +17,7 @@ use url::Url;
 use crate::html::{self, Page};
 use crate::idp::{self, Idp};
 use crate::jar::{Context, Jar, Outgoing};
-use crate::tokens;
+use crate::tokens::{self, SamlResponse, SamlStatus};
 use crate::{Authorize, Chain, Sending, SsoOptions};
 
 /// How the walker reached a hop.
@@ -437,7 +437,23 @@ impl<'w, 'j> Walker<'w, 'j> {
         let mut params = idp::url_params(&step.url);
         params.extend(step.fields.iter().cloned());
         self.note_authorize(index, step);
-        let error = self.idp_error(index, &step.url, &params);
+        // Each SAMLResponse decoded once: its status, then its assertion.
+        let saml: Vec<Option<SamlResponse>> = params
+            .iter()
+            .map(|(k, v)| {
+                if k == "SAMLResponse" {
+                    SamlResponse::decode(v)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let saml_status = params
+            .iter()
+            .position(|(k, _)| k == "SAMLResponse")
+            .and_then(|i| saml[i].as_ref())
+            .and_then(SamlResponse::status);
+        let error = self.idp_error(index, &step.url, &params, saml_status);
         let is_callback = error.is_none()
             && params
                 .iter()
@@ -448,11 +464,15 @@ impl<'w, 'j> Walker<'w, 'j> {
             mark(hop, "callback");
         }
         if self.chain.identity.is_none() {
-            self.chain.identity = params.iter().find_map(|(k, v)| match k.as_str() {
-                "id_token" => tokens::from_id_token(v, index),
-                "SAMLResponse" => tokens::from_saml_response(v, index),
-                _ => None,
-            });
+            self.chain.identity =
+                params
+                    .iter()
+                    .zip(&saml)
+                    .find_map(|((k, v), saml)| match k.as_str() {
+                        "id_token" => tokens::from_id_token(v, index),
+                        "SAMLResponse" => saml.as_ref().and_then(|r| r.identity(index)),
+                        _ => None,
+                    });
         }
         if let Some(idp) = sent.idp
             && !sent.cookie_names.is_empty()
@@ -484,20 +504,17 @@ impl<'w, 'j> Walker<'w, 'j> {
         }
     }
 
-    /// The error an identity provider answered with (`error=`, or a
-    /// `SAMLResponse`'s failed status), flagged as `sso.idp_error` the
-    /// first time it is seen.
+    /// The error an identity provider answered with (`error=`, or the
+    /// failed `saml_status` of the first `SAMLResponse`), flagged as
+    /// `sso.idp_error` the first time it is seen.
     fn idp_error(
         &mut self,
         index: usize,
         url: &Url,
         params: &[(String, String)],
+        saml_status: Option<SamlStatus>,
     ) -> Option<String> {
-        let saml_error = params
-            .iter()
-            .find(|(k, _)| k == "SAMLResponse")
-            .and_then(|(_, v)| tokens::saml_status(v))
-            .filter(|status| !status.is_success());
+        let saml_error = saml_status.filter(|status| !status.is_success());
         if let Some(status) = &saml_error {
             let codes = status.codes.join(" / ");
             if self.errors_flagged.insert(codes) {
