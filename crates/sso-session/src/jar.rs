@@ -264,7 +264,7 @@ impl<'a> Jar<'a> {
         };
         let host = reach_report::unbracket(host);
         let is_name = matches!(url.host(), Some(url::Host::Domain(_)));
-        let secure = cookie_store_is_secure(url);
+        let secure = secure_origin(url, Judge::CookieStore);
         let mut domain = host;
         loop {
             if let Some((key, list)) = self.index.get_key_value(domain) {
@@ -444,14 +444,6 @@ impl<'a> Jar<'a> {
         }));
         out
     }
-
-    pub fn is_empty(&self) -> bool {
-        let now = now();
-        let seeded = self.index.values().flatten().any(|&i| {
-            !self.replaced.contains(&i) && self.seeds[i as usize].expires.is_none_or(|at| at > now)
-        });
-        !seeded && self.store.iter_unexpired().next().is_none()
-    }
 }
 
 /// Why Chromium does not send a cookie in `context`, or `None` when it
@@ -486,12 +478,25 @@ fn withhold_reason(
     }
 }
 
-/// Whether `url` may carry `Secure` cookies, as `cookie_store` judges it:
-/// https, or plain HTTP to `localhost` or a loopback address.
-fn cookie_store_is_secure(url: &Url) -> bool {
+/// Whose judgement of a secure origin applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Judge {
+    /// `cookie_store`'s, which matches the stored cookies to a request:
+    /// the seeds are matched the same way.
+    CookieStore,
+    /// Chromium's, when it decides whether to store a cookie: names under
+    /// `.localhost` are secure too.
+    Chromium,
+}
+
+/// Whether `url` is a secure origin, which may set and receive `Secure`
+/// cookies: https, or plain HTTP to `localhost` or a loopback address.
+fn secure_origin(url: &Url, judge: Judge) -> bool {
     url.scheme() == "https"
         || match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Domain(d)) => {
+                d == "localhost" || (judge == Judge::Chromium && d.ends_with(".localhost"))
+            }
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
             None => false,
@@ -518,13 +523,7 @@ fn refusal(cookie: &cookie_store::Cookie<'_>, url: &Url) -> Option<String> {
     if cookie.same_site() == Some(cookie::SameSite::None) && !secure {
         return Some("SameSite=None without Secure".to_owned());
     }
-    let secure_origin = url.scheme() == "https"
-        || match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
+    let secure_origin = secure_origin(url, Judge::Chromium);
     if secure && !secure_origin {
         return Some(format!(
             "Secure, but set by an insecure page ({})",
@@ -677,7 +676,7 @@ mod tests {
         // The clone the walk takes shares the seeds and keeps its own changes.
         let (fresh, _) = Jar::seeded(&seeds);
         let copy = fresh.clone();
-        assert!(!copy.is_empty());
+        assert!(!copy.names().is_empty());
         assert_eq!(
             header(&copy, "http://app.example/").as_deref(),
             Some("pref=dark; sid=second")
