@@ -313,6 +313,14 @@ pub fn parse_cookie_arg(arg: &str) -> Result<SeedCookie, Error> {
     })
 }
 
+/// What of a `NAME=VALUE@DOMAIN` argument may be a secret, whether it
+/// parses or not: the value (the one [`parse_cookie_arg`] reads), or the
+/// whole argument when it has no `=` (`sidSECRET`).
+pub fn cookie_arg_secret(arg: &str) -> &str {
+    arg.split_once('=')
+        .map_or(arg, |(_, v)| v.rsplit_once('@').map_or(v, |(v, _)| v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,5 +458,11 @@ mod tests {
         ] {
             assert!(parse_cookie_arg(bad).is_err(), "{bad}");
         }
+        for arg in ["sid=a@b=c@.Okta.example", "s= v @d.example", "s=@d"] {
+            let value = parse_cookie_arg(arg).unwrap().value;
+            assert_eq!(cookie_arg_secret(arg), &*value, "{arg}");
+        }
+        assert_eq!(cookie_arg_secret("sidSECRET"), "sidSECRET");
+        assert_eq!(cookie_arg_secret("sid=SECRET"), "SECRET");
     }
 }
