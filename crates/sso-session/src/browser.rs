@@ -34,7 +34,7 @@ use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
 use crate::cookies::{FAR_FUTURE, Interner, SeedCookie, same_site_of, unix_from_chromium_micros};
-use crate::error::Error;
+use crate::error::{Error, KeyringError};
 
 /// A browser reach reads cookies from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,7 +260,7 @@ pub enum BrowserError {
         count: usize,
         /// What is missing: secret-tool, a running Secret Service, the
         /// password.
-        missing: String,
+        missing: KeyringError,
     },
     #[error(
         "{count} {browser} cookie(s) in {} could not be decrypted ({why}); the other cookies were read",
@@ -276,7 +276,7 @@ pub enum BrowserError {
 
 /// Where `v11` values' password comes from: given the browser, the
 /// password Chromium keeps in the Secret Service, or what is missing.
-pub type Keyring<'a> = &'a dyn Fn(Browser) -> Result<Vec<u8>, String>;
+pub type Keyring<'a> = &'a dyn Fn(Browser) -> Result<Vec<u8>, KeyringError>;
 
 /// Reads the cookies of `spec`'s profile, with `v11` keys from the Secret
 /// Service ([`secret_service_password`]).
@@ -816,7 +816,7 @@ struct ChromiumKeys<'k> {
     hash_prefix: bool,
     v10: [[u8; 16]; 2],
     /// `None` until asked for; `Err` says what is missing.
-    v11: Option<Result<[[u8; 16]; 2], String>>,
+    v11: Option<Result<[[u8; 16]; 2], KeyringError>>,
 }
 
 impl<'k> ChromiumKeys<'k> {
@@ -906,14 +906,13 @@ impl Skipped {
         &self,
         browser: Browser,
         path: &Path,
-        v11: Option<Result<[[u8; 16]; 2], String>>,
+        v11: Option<Result<[[u8; 16]; 2], KeyringError>>,
     ) -> Vec<BrowserError> {
         let mut problems = Vec::new();
-        if self.no_key > 0 {
-            let missing = match v11 {
-                Some(Err(missing)) => missing,
-                _ => String::new(),
-            };
+        // A cookie lacks its key only when the keyring was asked and failed.
+        if self.no_key > 0
+            && let Some(Err(missing)) = v11
+        {
             problems.push(BrowserError::KeyUnavailable {
                 browser,
                 path: path.to_path_buf(),
@@ -1014,27 +1013,24 @@ const SECRET_TOOL_LIMIT: Duration = Duration::from_secs(5);
 
 /// The password Chromium keeps in the Secret Service (libsecret), through
 /// `secret-tool lookup application NAME`; `Err` says what is missing.
-pub fn secret_service_password(browser: Browser) -> Result<Vec<u8>, String> {
+pub fn secret_service_password(browser: Browser) -> Result<Vec<u8>, KeyringError> {
     let mut first_error = None;
     for app in browser.secret_applications() {
         match secret_tool(app) {
             Ok(password) => return Ok(password),
-            Err(SecretError::Fatal(e)) => return Err(e),
-            Err(SecretError::NotFound(e)) => {
+            // Another application name may have it.
+            Err(e @ KeyringError::NoPassword { .. }) => {
                 first_error.get_or_insert(e);
             }
+            Err(e) => return Err(e),
         }
     }
-    Err(first_error.unwrap_or_default())
+    Err(first_error.unwrap_or(KeyringError::NoPassword {
+        application: browser.name(),
+    }))
 }
 
-enum SecretError {
-    /// No point trying another application name.
-    Fatal(String),
-    NotFound(String),
-}
-
-fn secret_tool(app: &str) -> Result<Vec<u8>, SecretError> {
+fn secret_tool(app: &'static str) -> Result<Vec<u8>, KeyringError> {
     let mut child = Command::new("secret-tool")
         .args(["lookup", "application", app])
         .stdin(Stdio::null())
@@ -1042,12 +1038,11 @@ fn secret_tool(app: &str) -> Result<Vec<u8>, SecretError> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| {
-            SecretError::Fatal(if e.kind() == std::io::ErrorKind::NotFound {
-                "secret-tool is not installed (Debian and Ubuntu: the libsecret-tools package)"
-                    .to_owned()
+            if e.kind() == std::io::ErrorKind::NotFound {
+                KeyringError::NotInstalled
             } else {
-                format!("secret-tool could not be started: {e}")
-            })
+                KeyringError::CannotStart { reason: e }
+            }
         })?;
     let started = Instant::now();
     loop {
@@ -1059,16 +1054,15 @@ fn secret_tool(app: &str) -> Result<Vec<u8>, SecretError> {
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(SecretError::Fatal(format!(
-                    "secret-tool gave no answer within {} seconds (is the keyring locked, waiting for its password?)",
-                    SECRET_TOOL_LIMIT.as_secs()
-                )));
+                return Err(KeyringError::NoAnswer {
+                    seconds: SECRET_TOOL_LIMIT.as_secs(),
+                });
             }
         }
     }
     let output = child
         .wait_with_output()
-        .map_err(|e| SecretError::Fatal(format!("secret-tool's answer could not be read: {e}")))?;
+        .map_err(|e| KeyringError::Unreadable { reason: e })?;
     let mut password = output.stdout;
     if password.last() == Some(&b'\n') {
         password.pop();
@@ -1087,13 +1081,9 @@ fn secret_tool(app: &str) -> Result<Vec<u8>, SecretError> {
         .take(160)
         .collect();
     if said.is_empty() {
-        Err(SecretError::NotFound(format!(
-            "the Secret Service holds no password for application `{app}`"
-        )))
+        Err(KeyringError::NoPassword { application: app })
     } else {
-        Err(SecretError::Fatal(format!(
-            "no Secret Service answered (secret-tool said: {said}); a keyring such as gnome-keyring must run and be unlocked in this session"
-        )))
+        Err(KeyringError::NoService { said })
     }
 }
 

@@ -1,6 +1,8 @@
-//! Why a cookie could not be read or seeded, or a browser named. A chain
-//! that fails on the network is not an error: it is the chain's end and
-//! its findings. A browser profile's problems are [`BrowserError`]s.
+//! Why a cookie could not be read or seeded, a browser named, or the
+//! keyring give the key of `v11` cookies ([`KeyringError`]). A chain that
+//! fails on the network is not an error: it is the chain's end and its
+//! findings. A browser profile's problems are [`BrowserError`]s, which
+//! name the profile and the path.
 //!
 //! The messages describe values, never the flag they came from: the CLI
 //! says where (`--cookie 2`, `jar.txt:7`). None holds a cookie's value.
@@ -65,6 +67,32 @@ pub enum Error {
         value.chars().take(40).collect::<String>()
     )]
     UnknownBrowser { value: String },
+}
+
+/// Why the password Chromium keeps in the Secret Service (for `v11`
+/// values) could not be had: what is missing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyringError {
+    #[error("secret-tool is not installed (Debian and Ubuntu: the libsecret-tools package)")]
+    NotInstalled,
+    #[error("secret-tool could not be started: {reason}")]
+    CannotStart { reason: std::io::Error },
+    #[error(
+        "secret-tool gave no answer within {seconds} seconds (is the keyring locked, waiting for its password?)"
+    )]
+    NoAnswer { seconds: u64 },
+    #[error("secret-tool's answer could not be read: {reason}")]
+    Unreadable { reason: std::io::Error },
+    /// The Secret Service answered, without a password for `application`:
+    /// another application name may have one.
+    #[error("the Secret Service holds no password for application `{application}`")]
+    NoPassword { application: &'static str },
+    /// secret-tool found no Secret Service; `said` is its first line.
+    #[error(
+        "no Secret Service answered (secret-tool said: {said}); a keyring such as gnome-keyring must run and be unlocked in this session"
+    )]
+    NoService { said: String },
 }
 
 /// Input text as a message may quote it: in backquotes, at most 60

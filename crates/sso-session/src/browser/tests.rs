@@ -108,8 +108,8 @@ fn row<'a>(host: &'a str, name: &'a str, encrypted: Vec<u8>) -> Row<'a> {
     }
 }
 
-fn no_keyring(_: Browser) -> Result<Vec<u8>, String> {
-    Err("secret-tool is not installed (test)".to_owned())
+fn no_keyring(_: Browser) -> Result<Vec<u8>, KeyringError> {
+    Err(KeyringError::NotInstalled)
 }
 
 fn spec(s: &str) -> BrowserSpec {
@@ -586,9 +586,12 @@ fn specs() {
 fn the_secret_service_answers_or_says_what_is_missing() {
     match secret_service_password(Browser::Chromium) {
         Ok(password) => assert!(!password.is_empty()),
-        Err(missing) => assert!(
-            missing.contains("secret-tool") || missing.contains("Secret Service"),
-            "{missing}"
-        ),
+        Err(missing) => {
+            let missing = missing.to_string();
+            assert!(
+                missing.contains("secret-tool") || missing.contains("Secret Service"),
+                "{missing}"
+            );
+        }
     }
 }
