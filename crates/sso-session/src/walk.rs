@@ -892,3 +892,75 @@ fn summary(chain: &Chain, kind: &str, at: usize) -> String {
         _ => format!("no end within {}", hops(at)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(url: &str) -> Next {
+        Next::start(&Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn the_policy_stops_at_the_limit_and_at_a_loop() {
+        let mut policy = RedirectPolicy::new(2);
+        let step = get("https://idp.example/a#frag");
+        assert!(policy.over_limit(2, &step).is_none());
+        let (finding, end) = policy.over_limit(3, &step).unwrap();
+        assert_eq!(finding.code, Code::SsoTooManyRedirects);
+        assert_eq!((end.kind, end.hop), ("too_many_redirects", 2));
+
+        assert!(policy.repeated(1, &step, "", Some("sid=1")).is_none());
+        // Other cookies: progress, not a loop.
+        assert!(policy.repeated(2, &step, "", Some("sid=2")).is_none());
+        // The same request without its fragment, the same cookies: a loop.
+        let again = get("https://idp.example/a");
+        let (finding, end) = policy.repeated(3, &again, "", Some("sid=1")).unwrap();
+        assert_eq!(finding.code, Code::SsoRedirectLoop);
+        assert_eq!(
+            (end.kind, end.hop, end.url.as_str()),
+            ("redirect_loop", 2, "https://idp.example/a")
+        );
+    }
+
+    #[test]
+    fn the_policy_flags_the_first_downgrade_only() {
+        let mut policy = RedirectPolicy::new(20);
+        let https = Url::parse("https://app.example/").unwrap();
+        let http = Url::parse("http://app.example/next").unwrap();
+        assert!(policy.downgrade(1, None, &http).is_none());
+        assert!(policy.downgrade(2, Some(&http), &https).is_none());
+        let finding = policy.downgrade(3, Some(&https), &http).unwrap();
+        assert_eq!(finding.code, Code::SsoHttpsDowngrade);
+        assert!(policy.downgrade(4, Some(&https), &http).is_none());
+    }
+
+    #[test]
+    fn redirects_change_the_method_as_browsers_do() {
+        let mut post = get("https://idp.example/sso");
+        post.method = Method::POST;
+        post.fields = vec![("SAMLResponse".to_owned(), "x".to_owned())];
+        let to = Url::parse("https://app.example/acs").unwrap();
+        for (status, method, fields) in [
+            (302, Method::GET, 0),
+            (303, Method::GET, 0),
+            (307, Method::POST, 1),
+            (308, Method::POST, 1),
+        ] {
+            let next = post.redirected(status, to.clone());
+            assert_eq!(
+                (next.method, next.fields.len()),
+                (method, fields),
+                "{status}"
+            );
+            assert_eq!(next.redirects, [post.url.clone()]);
+            assert_eq!(next.via, Via::Redirect);
+        }
+        assert!(redirect_target(&post.url, "javascript:alert(1)").is_err());
+        assert!(redirect_target(&post.url, " ").is_err());
+        assert_eq!(
+            redirect_target(&post.url, "/next").unwrap().as_str(),
+            "https://idp.example/next"
+        );
+    }
+}
