@@ -6,15 +6,20 @@
 //! - [`html`]: meta refresh and self-submitting forms, read with a WHATWG
 //!   tokenizer.
 //! - [`jar`]: the cookie jar.
-//! - [`cookies`]: seeding it: `cookies.txt`, `--cookie`.
+//! - [`cookies`]: seeding it: `cookies.txt`, `NAME=VALUE@DOMAIN`; and
+//!   [`browser`]: a browser profile's own database.
 //! - [`idp`]: which identity provider a hop belongs to.
 //! - [`tokens`]: the account an ID token or SAML assertion names
 //!   (unverified).
+//! - [`error`]: inputs that cannot be used (typed, with the value).
 //!
-//! What a hop does next is decided as a browser would: a 3xx `Location`
-//! (303, and 301/302 after a POST, become a GET), a `<meta refresh>`, a
-//! form that submits itself. Anything else ends the chain: a sign-in page
-//! (it needs a person), an error page, the application.
+//! [`walk`] goes through the chain one hop at a time. What a hop does next
+//! is decided as a browser would: a 3xx `Location` (303, and 301/302
+//! after a POST, become a GET), a `<meta refresh>`, a form that submits
+//! itself. Anything else ends the chain: a sign-in page (it needs a
+//! person), an error page, the application. A redirect policy (the hop
+//! limit, loops, the https downgrade) stops or flags a chain whatever its
+//! pages say.
 
 pub mod browser;
 pub mod cookies;
