@@ -1,7 +1,7 @@
 //! The ways to seed the jar ([`crate::jar`]) with an existing session:
 //! Netscape `cookies.txt` files (as `curl -c` and browser exporters write
-//! them), `--cookie NAME=VALUE@DOMAIN`, and a browser's own cookie database
-//! ([`crate::browser`]).
+//! them), `NAME=VALUE@DOMAIN` (the CLI's `--cookie`), and a browser's own
+//! cookie database ([`crate::browser`]).
 
 /// The latest instant `time` represents without its `large-dates` feature
 /// (9999-12-31T23:59:59Z), in Unix seconds: the "never expires" of an
@@ -106,7 +106,7 @@ impl Interner {
 /// A line of input that is not a cookie: where, what, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CookieError {
-    /// `file:line`, or `--cookie N`.
+    /// `file:line`.
     pub origin: String,
     /// The offending text, its value part replaced: cookie values are
     /// secrets.
@@ -280,7 +280,7 @@ fn check_domain(domain: &str) -> Result<(), Error> {
     }
 }
 
-/// Reads `--cookie NAME=VALUE@DOMAIN`: a session cookie for `DOMAIN` and
+/// Reads `NAME=VALUE@DOMAIN`: a session cookie for `DOMAIN` and
 /// its subdomains, path `/`. The last `@` separates the domain, so values
 /// may hold `@`.
 pub fn parse_cookie_arg(arg: &str) -> Result<SeedCookie, Error> {

@@ -759,19 +759,25 @@ impl<'w, 'j> Walker<'w, 'j> {
     }
 }
 
+/// Why a browser does not follow a `Location`.
+#[derive(Debug, thiserror::Error)]
+enum Unfollowable {
+    #[error("{0}")]
+    NotAUrl(url::ParseError),
+    #[error("not an http(s) URL with a host")]
+    NotHttp,
+}
+
 /// A `Location` as a browser follows it: resolved against the request's
 /// URL, and only to an http(s) URL with a host (`javascript:`, `//` and
 /// the like end the chain); why not otherwise.
-fn redirect_target(base: &Url, location: &str) -> Result<Url, String> {
-    base.join(location.trim())
-        .map_err(|e| e.to_string())
-        .and_then(|url| {
-            if followable(&url) && !location.trim().is_empty() {
-                Ok(url)
-            } else {
-                Err("not an http(s) URL with a host".to_owned())
-            }
-        })
+fn redirect_target(base: &Url, location: &str) -> Result<Url, Unfollowable> {
+    let url = base.join(location.trim()).map_err(Unfollowable::NotAUrl)?;
+    if followable(&url) && !location.trim().is_empty() {
+        Ok(url)
+    } else {
+        Err(Unfollowable::NotHttp)
+    }
 }
 
 /// The navigation a page at `from` starts by itself: a meta refresh, or
@@ -956,7 +962,18 @@ mod tests {
             assert_eq!(next.redirects, [post.url.clone()]);
             assert_eq!(next.via, Via::Redirect);
         }
-        assert!(redirect_target(&post.url, "javascript:alert(1)").is_err());
+        assert_eq!(
+            redirect_target(&post.url, "javascript:alert(1)")
+                .unwrap_err()
+                .to_string(),
+            "not an http(s) URL with a host"
+        );
+        assert_eq!(
+            redirect_target(&post.url, "http://[::1")
+                .unwrap_err()
+                .to_string(),
+            url::ParseError::InvalidIpv6Address.to_string()
+        );
         assert!(redirect_target(&post.url, " ").is_err());
         assert_eq!(
             redirect_target(&post.url, "/next").unwrap().as_str(),
