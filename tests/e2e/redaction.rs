@@ -101,7 +101,7 @@ fn commands() -> Vec<Vec<String>> {
         "--url".to_owned(),
         "https://app.example.com/authorize?client_id=a&redirect_uri=https://x.example/cb&scope=oauth&client_secret=SECRET-CS-10".to_owned(),
     ]);
-    out.extend(echoed_and_files(&lab));
+    out.extend(echoed_and_files(lab));
     out
 }
 

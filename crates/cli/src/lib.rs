@@ -234,12 +234,7 @@ fn remember_secrets(command: &Command) {
             network(&args.network);
             redact::remember_url(&args.url);
             for cookie in &args.cookies {
-                // NAME=VALUE@DOMAIN; without `=` the whole argument may be
-                // the value.
-                let value = cookie.split_once('=').map_or(cookie.as_str(), |(_, v)| {
-                    v.rsplit_once('@').map_or(v, |(v, _)| v)
-                });
-                redact::remember(value);
+                redact::remember(reach_sso::cookies::cookie_arg_secret(cookie));
             }
         }
         Command::Allowlist(command) => {

@@ -53,7 +53,7 @@ async fn scopes(args: &OauthScopesArgs, timeout: Duration) -> Check {
     for e in &result.input_errors {
         check.push(reach_report::Finding::new(
             reach_report::Code::InputInvalid,
-            e.clone(),
+            e.to_string(),
         ));
         check.status = reach_report::Status::Error;
     }
@@ -93,7 +93,7 @@ async fn app_config(
             input::Whole::new(Kind::App),
         )
         .await?;
-        let app = parse_app_file(input::display_name(&name), &text)?;
+        let app = parse_app_file(input::display_name(&name), &text).map_err(|e| e.to_string())?;
         return Ok((app, name));
     }
     let app = AppConfig {

@@ -138,7 +138,7 @@ async fn read_cookie_jar(
         check.push(
             Finding::new(Code::InputInvalid, e.to_string())
                 .with("origin", &e.origin)
-                .with("reason", &e.reason),
+                .with("reason", e.reason.to_string()),
         );
         check.status = Status::Error;
         checks.push(check);

@@ -70,6 +70,18 @@ async fn get(
     (result.hop, result.findings, result.body)
 }
 
+/// A JSON object, as the discovery document and its fields are read.
+type Document = serde_json::Map<String, serde_json::Value>;
+
+/// An endpoint the document names, in [`ENDPOINT_FIELDS`]' order, and
+/// what a GET to it gave (`None` when its value is not a URL).
+type Reached = (
+    usize,
+    &'static str,
+    String,
+    Option<(Hop, Vec<Finding>, Vec<u8>)>,
+);
+
 /// Checks the server of `issuer`; `scopes` are the ones the client will ask
 /// for.
 pub async fn discover(
@@ -85,7 +97,38 @@ pub async fn discover(
         ..OauthDiscoverDetails::default()
     };
     let mut findings = Vec::new();
-    let mut document = None;
+    let Some(document) = fetch_document(
+        issuer,
+        network,
+        expiry_warn_days,
+        deadline,
+        &mut details,
+        &mut findings,
+    )
+    .await
+    else {
+        return (details, findings);
+    };
+    check_document(issuer, scopes, &document, &mut details, &mut findings);
+    for (_, name, raw, outcome) in
+        reach_endpoints(&document, network, expiry_warn_days, deadline).await
+    {
+        record_endpoint(name, raw, outcome, &mut details, &mut findings);
+    }
+    (details, findings)
+}
+
+/// The discovery document, from the first of [`document_urls`] that
+/// serves one; each try is kept in `details.documents`. `None` (and
+/// `oauth.discovery_invalid` when a server answered) when none does.
+async fn fetch_document(
+    issuer: &Url,
+    network: &Network,
+    expiry_warn_days: i64,
+    deadline: tokio::time::Instant,
+    details: &mut OauthDiscoverDetails,
+    findings: &mut Vec<Finding>,
+) -> Option<Document> {
     let mut tried = Vec::new();
     for url in document_urls(issuer) {
         let (hop, hop_findings, body) = get(&url, network, expiry_warn_days, deadline).await;
@@ -101,40 +144,41 @@ pub async fn discover(
             findings.extend(hop_findings);
             break;
         }
-        let json: Option<serde_json::Map<String, serde_json::Value>> =
-            serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.as_object().cloned());
+        let json: Option<Document> = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.as_object().cloned());
         if status == Some(200)
             && let Some(json) = json.filter(|j| j.get("issuer").is_some())
         {
             details.document_url = Some(url.to_string());
-            document = Some(json);
-            break;
+            return Some(json);
         }
     }
-    let Some(document) = document else {
-        if details.documents.iter().any(|h| h.http.is_some()) {
-            findings.push(
-                Finding::new(
-                    Code::OauthDiscoveryInvalid,
-                    format!(
-                        "no discovery document for {issuer}: tried {}",
-                        tried.join(", ")
-                    ),
-                )
-                .with("tried", &tried),
-            );
-        }
-        return (details, findings);
-    };
-    let text = |key: &str| {
-        document
-            .get(key)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
-    details.issuer = text("issuer");
+    if details.documents.iter().any(|h| h.http.is_some()) {
+        findings.push(
+            Finding::new(
+                Code::OauthDiscoveryInvalid,
+                format!(
+                    "no discovery document for {issuer}: tried {}",
+                    tried.join(", ")
+                ),
+            )
+            .with("tried", &tried),
+        );
+    }
+    None
+}
+
+/// The document's own claims: its `issuer` against the one asked about,
+/// and `scopes_supported` against the client's `scopes`.
+fn check_document(
+    issuer: &Url,
+    scopes: &[String],
+    document: &Document,
+    details: &mut OauthDiscoverDetails,
+    findings: &mut Vec<Finding>,
+) {
+    details.issuer = text(document, "issuer");
     let given = issuer.as_str().trim_end_matches('/');
     if details.issuer.as_deref().map(|i| i.trim_end_matches('/')) != Some(given) {
         findings.push(
@@ -177,11 +221,29 @@ pub async fn discover(
             );
         }
     }
+}
 
-    // Every endpoint at once: one slow host does not starve the others.
+/// A text field of the document.
+fn text(document: &Document, key: &str) -> Option<String> {
+    document
+        .get(key)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+}
+
+/// A GET to every endpoint the document names, all at once (one slow host
+/// does not starve the others), in [`ENDPOINT_FIELDS`]' order.
+async fn reach_endpoints(
+    document: &Document,
+    network: &Network,
+    expiry_warn_days: i64,
+    deadline: tokio::time::Instant,
+) -> Vec<Reached> {
     let mut tasks = tokio::task::JoinSet::new();
     for (order, name) in ENDPOINT_FIELDS.iter().enumerate() {
-        let Some(raw) = text(name) else { continue };
+        let Some(raw) = text(document, name) else {
+            continue;
+        };
         let network = network.clone();
         tasks.spawn(async move {
             let Ok(url) = Url::parse(&raw) else {
@@ -198,54 +260,63 @@ pub async fn discover(
         }
     }
     results.sort_by_key(|r| r.0);
-    for (_, name, raw, outcome) in results {
-        let Some((hop, hop_findings, body)) = outcome else {
-            findings.push(
-                Finding::new(
-                    Code::OauthDiscoveryInvalid,
-                    format!("{name} `{raw}` is not a URL"),
-                )
-                .with("field", name),
-            );
-            continue;
-        };
-        let status = hop.http.as_ref().and_then(|h| h.status);
-        // Any HTTP answer means reachable: a token endpoint answers a GET
-        // with 400 or 405, a userinfo endpoint with 401.
-        for mut f in hop_findings
-            .into_iter()
-            .filter(|f| f.code != Code::HttpBodyTruncated)
-        {
-            f.message = format!("{name} {raw}: {}", f.message);
-            findings.push(f.with("endpoint", name));
-        }
-        if name == "jwks_uri" && status.is_some() {
-            match jwks(&body) {
-                Some(keys) if !keys.is_empty() && status == Some(200) => {
-                    details.jwks_keys = Some(keys);
-                }
-                _ => findings.push(
-                    Finding::new(
-                        Code::OauthDiscoveryJwksInvalid,
-                        format!(
-                            "jwks_uri {raw} answered {} without a JSON Web Key Set",
-                            status.unwrap_or(0)
-                        ),
-                    )
-                    .with("status", status)
-                    .with("url", &raw),
-                ),
-            }
-        }
-        details.endpoints.push(DiscoveredEndpoint {
-            name: name.to_owned(),
-            url: raw,
-            reachable: status.is_some(),
-            status,
-            network: hop,
-        });
+    results
+}
+
+/// What one endpoint's GET says: reachable or not, its pipeline's
+/// findings, and for `jwks_uri` the keys.
+fn record_endpoint(
+    name: &'static str,
+    raw: String,
+    outcome: Option<(Hop, Vec<Finding>, Vec<u8>)>,
+    details: &mut OauthDiscoverDetails,
+    findings: &mut Vec<Finding>,
+) {
+    let Some((hop, hop_findings, body)) = outcome else {
+        findings.push(
+            Finding::new(
+                Code::OauthDiscoveryInvalid,
+                format!("{name} `{raw}` is not a URL"),
+            )
+            .with("field", name),
+        );
+        return;
+    };
+    let status = hop.http.as_ref().and_then(|h| h.status);
+    // Any HTTP answer means reachable: a token endpoint answers a GET
+    // with 400 or 405, a userinfo endpoint with 401.
+    for mut f in hop_findings
+        .into_iter()
+        .filter(|f| f.code != Code::HttpBodyTruncated)
+    {
+        f.message = format!("{name} {raw}: {}", f.message);
+        findings.push(f.with("endpoint", name));
     }
-    (details, findings)
+    if name == "jwks_uri" && status.is_some() {
+        match jwks(&body) {
+            Some(keys) if !keys.is_empty() && status == Some(200) => {
+                details.jwks_keys = Some(keys);
+            }
+            _ => findings.push(
+                Finding::new(
+                    Code::OauthDiscoveryJwksInvalid,
+                    format!(
+                        "jwks_uri {raw} answered {} without a JSON Web Key Set",
+                        status.unwrap_or(0)
+                    ),
+                )
+                .with("status", status)
+                .with("url", &raw),
+            ),
+        }
+    }
+    details.endpoints.push(DiscoveredEndpoint {
+        name: name.to_owned(),
+        url: raw,
+        reachable: status.is_some(),
+        status,
+        network: hop,
+    });
 }
 
 /// The keys of a JWKS document; `None` when it is not one.

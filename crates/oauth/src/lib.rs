@@ -8,7 +8,11 @@
 //!   classified, or what it granted.
 //! - [`discover`]: the discovery document, its issuer, every endpoint it
 //!   names, its JWKS and supported scopes.
+//! - [`error`]: an app configuration or install URL that cannot be linted.
 
 pub mod discover;
+pub mod error;
 pub mod scopes;
 pub mod token;
+
+pub use error::Error;

@@ -9,6 +9,8 @@
 use reach_report::{Code, Finding};
 use url::Url;
 
+use crate::error::Error;
+
 /// The scopes and redirect URLs an app is configured with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppConfig {
@@ -23,10 +25,13 @@ pub struct AppConfig {
 /// or an object holding the keys itself. Keys: `requiredScopes`,
 /// `conditionallyRequiredScopes`, `optionalScopes`, `redirectUrls`.
 /// `Err` names the line of invalid JSON or the shapes tried.
-pub fn parse_app_file(source: &str, text: &str) -> Result<AppConfig, String> {
+pub fn parse_app_file(source: &str, text: &str) -> Result<AppConfig, Error> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let root: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| format!("{source}:{}: invalid JSON: {e}", e.line().max(1)))?;
+    let root: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::InvalidJson {
+        file: source.to_owned(),
+        line: e.line().max(1),
+        reason: e,
+    })?;
     let candidates = [
         root.get("config").and_then(|c| c.get("auth")),
         root.get("auth"),
@@ -45,13 +50,10 @@ pub fn parse_app_file(source: &str, text: &str) -> Result<AppConfig, String> {
             .iter()
             .any(|k| v.get(k).is_some())
         })
-        .ok_or_else(|| {
-            format!(
-                "{source}: not an app configuration (tried app-hsmeta.json `config.auth`, \
-                 public-app.json `auth`, and top-level `requiredScopes` / `redirectUrls`)"
-            )
+        .ok_or_else(|| Error::NotAppConfig {
+            file: source.to_owned(),
         })?;
-    let list = |key: &str| -> Result<Vec<String>, String> {
+    let list = |key: &'static str| -> Result<Vec<String>, Error> {
         match auth.get(key) {
             None | Some(serde_json::Value::Null) => Ok(Vec::new()),
             Some(serde_json::Value::Array(items)) => items
@@ -59,10 +61,18 @@ pub fn parse_app_file(source: &str, text: &str) -> Result<AppConfig, String> {
                 .map(|v| {
                     v.as_str()
                         .map(|s| s.trim().to_owned())
-                        .ok_or_else(|| format!("{source}: `{key}` holds a non-string: {v}"))
+                        .ok_or_else(|| Error::NotAString {
+                            file: source.to_owned(),
+                            key,
+                            value: v.clone(),
+                        })
                 })
                 .collect(),
-            Some(other) => Err(format!("{source}: `{key}` is not an array: {other}")),
+            Some(other) => Err(Error::NotAnArray {
+                file: source.to_owned(),
+                key,
+                value: other.clone(),
+            }),
         }
     };
     Ok(AppConfig {
@@ -102,7 +112,7 @@ pub fn scope_list(args: &[String]) -> Vec<String> {
 }
 
 /// What the lint found.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ScopeLint {
     pub client_id: Option<String>,
     pub redirect_uri: Option<String>,
@@ -111,7 +121,7 @@ pub struct ScopeLint {
     pub findings: Vec<Finding>,
     /// Problems with the URL itself (no query, no `client_id` or
     /// `redirect_uri`): input errors.
-    pub input_errors: Vec<String>,
+    pub input_errors: Vec<Error>,
     pub corrected_url: String,
 }
 
@@ -135,27 +145,41 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
             .unwrap_or_default(),
         ..ScopeLint::default()
     };
-    if url.query().is_none_or(str::is_empty) {
-        out.input_errors.push(format!(
-            "`{url}` has no query: an install URL carries client_id, redirect_uri and scope"
-        ));
-    } else {
-        for (name, value) in [
-            ("client_id", &out.client_id),
-            ("redirect_uri", &out.redirect_uri),
-        ] {
-            if value.as_deref().is_none_or(str::is_empty) {
-                out.input_errors
-                    .push(format!("the install URL has no `{name}` parameter"));
-            }
-        }
+    out.input_errors = url_errors(url, &out);
+    out.findings = scope_findings(app, &out.scope, &out.optional_scope);
+    if let Some(finding) = redirect_finding(app, out.redirect_uri.as_deref()) {
+        out.findings.push(finding);
     }
+    out.corrected_url = corrected(url, app, &out);
+    out
+}
+
+/// What the install URL lacks: a query, or `client_id` or
+/// `redirect_uri` in it.
+fn url_errors(url: &Url, lint: &ScopeLint) -> Vec<Error> {
+    if url.query().is_none_or(str::is_empty) {
+        return vec![Error::NoQuery { url: url.clone() }];
+    }
+    [
+        ("client_id", &lint.client_id),
+        ("redirect_uri", &lint.redirect_uri),
+    ]
+    .into_iter()
+    .filter(|(_, value)| value.as_deref().is_none_or(str::is_empty))
+    .map(|(name, _)| Error::MissingParameter { name })
+    .collect()
+}
+
+/// Each scope of the URL's `scope` and `optional_scope` that is not
+/// where the app's configuration puts it, and each required one missing.
+fn scope_findings(app: &AppConfig, scope: &[String], optional_scope: &[String]) -> Vec<Finding> {
+    let mut findings = Vec::new();
     let configured = |s: &String| {
         app.required.contains(s) || app.conditional.contains(s) || app.optional.contains(s)
     };
     for s in &app.required {
-        if out.optional_scope.contains(s) {
-            out.findings.push(
+        if optional_scope.contains(s) {
+            findings.push(
                 Finding::new(
                     Code::OauthScopeRequiredInOptional,
                     format!(
@@ -164,8 +188,8 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
                 )
                 .with("scope", s),
             );
-        } else if !out.scope.contains(s) {
-            out.findings.push(
+        } else if !scope.contains(s) {
+            findings.push(
                 Finding::new(
                     Code::OauthScopeRequiredMissing,
                     format!(
@@ -176,12 +200,9 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
             );
         }
     }
-    for (param, list) in [
-        ("scope", &out.scope),
-        ("optional_scope", &out.optional_scope),
-    ] {
+    for (param, list) in [("scope", scope), ("optional_scope", optional_scope)] {
         for s in list.iter().filter(|s| !configured(s)) {
-            out.findings.push(
+            findings.push(
                 Finding::new(
                     Code::OauthScopeNotConfigured,
                     format!(
@@ -193,12 +214,11 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
             );
         }
     }
-    for s in out
-        .optional_scope
+    for s in optional_scope
         .iter()
         .filter(|s| app.conditional.contains(s))
     {
-        out.findings.push(
+        findings.push(
             Finding::new(
                 Code::OauthScopeConditionalInOptional,
                 format!(
@@ -208,8 +228,8 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
             .with("scope", s),
         );
     }
-    for s in out.scope.iter().filter(|s| app.optional.contains(s)) {
-        out.findings.push(
+    for s in scope.iter().filter(|s| app.optional.contains(s)) {
+        findings.push(
             Finding::new(
                 Code::OauthScopeOptionalInScope,
                 format!(
@@ -219,24 +239,27 @@ pub fn lint(url: &Url, app: &AppConfig) -> ScopeLint {
             .with("scope", s),
         );
     }
-    if let Some(redirect) = out.redirect_uri.as_deref().filter(|r| !r.is_empty())
-        && !app.redirect_urls.is_empty()
-        && !app.redirect_urls.iter().any(|u| u == redirect)
-    {
-        out.findings.push(
-            Finding::new(
-                Code::OauthRedirectUriMismatch,
-                format!(
-                    "redirect_uri `{redirect}` is not one of the app's redirect URLs ({})",
-                    app.redirect_urls.join(", ")
-                ),
-            )
-            .with("redirect_uri", redirect)
-            .with("configured", &app.redirect_urls),
-        );
+    findings
+}
+
+/// `oauth.redirect_uri_mismatch` when the URL's `redirect_uri` is not one
+/// the app is configured with.
+fn redirect_finding(app: &AppConfig, redirect_uri: Option<&str>) -> Option<Finding> {
+    let redirect = redirect_uri.filter(|r| !r.is_empty())?;
+    if app.redirect_urls.is_empty() || app.redirect_urls.iter().any(|u| u == redirect) {
+        return None;
     }
-    out.corrected_url = corrected(url, app, &out);
-    out
+    Some(
+        Finding::new(
+            Code::OauthRedirectUriMismatch,
+            format!(
+                "redirect_uri `{redirect}` is not one of the app's redirect URLs ({})",
+                app.redirect_urls.join(", ")
+            ),
+        )
+        .with("redirect_uri", redirect)
+        .with("configured", &app.redirect_urls),
+    )
 }
 
 /// The URL with the scopes where they belong: required and the
@@ -432,10 +455,13 @@ mod tests {
             &Url::parse("https://app.hubspot.com/oauth/authorize").unwrap(),
             &app(),
         );
-        assert!(got.input_errors[0].contains("no query"));
+        assert!(got.input_errors[0].to_string().contains("no query"));
         let got = lint(&url("scope=oauth"), &app());
         assert_eq!(got.input_errors.len(), 2);
-        assert!(got.input_errors[0].contains("client_id"));
+        assert!(matches!(
+            got.input_errors[0],
+            Error::MissingParameter { name: "client_id" }
+        ));
     }
 
     #[test]
@@ -452,11 +478,17 @@ mod tests {
             "requiredScopes": ["oauth"], "optionalScopes": ["tickets"]}}"#;
         let app = parse_app_file("public-app.json", public).unwrap();
         assert_eq!(app.optional, ["tickets"]);
-        let err = parse_app_file("x.json", r#"{"name": "x"}"#).unwrap_err();
+        let err = parse_app_file("x.json", r#"{"name": "x"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("tried") && err.starts_with("x.json"), "{err}");
-        let err = parse_app_file("x.json", "{\n\"auth\": [,]}").unwrap_err();
+        let err = parse_app_file("x.json", "{\n\"auth\": [,]}")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.json:2"), "{err}");
-        let err = parse_app_file("x.json", r#"{"auth": {"requiredScopes": "oauth"}}"#).unwrap_err();
+        let err = parse_app_file("x.json", r#"{"auth": {"requiredScopes": "oauth"}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not an array"), "{err}");
     }
 }

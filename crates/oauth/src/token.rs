@@ -197,6 +197,9 @@ const REQUEST_ID_HEADERS: &[&str] = &[
     "cf-ray",
 ];
 
+/// A JSON object, as a token response is read.
+type Json = serde_json::Map<String, serde_json::Value>;
+
 /// Classifies a token endpoint's answer. Pure.
 pub fn classify(
     status: u16,
@@ -206,103 +209,19 @@ pub fn classify(
     requested: &[String],
     now: OffsetDateTime,
 ) -> Outcome {
-    let json: Option<serde_json::Map<String, serde_json::Value>> = serde_json::from_slice(body)
+    let json: Option<Json> = serde_json::from_slice(body)
         .ok()
         .and_then(|v: serde_json::Value| v.as_object().cloned());
-    let text = |key: &str| {
-        json.as_ref()
-            .and_then(|j| j.get(key))
-            .and_then(|v| match v {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-    };
+    let json = json.as_ref();
     let mut out = Outcome {
-        request_id: REQUEST_ID_HEADERS
-            .iter()
-            .find_map(|h| headers.iter().find(|(n, _)| n == h).map(|(_, v)| v.clone()))
-            .or_else(|| {
-                [
-                    "correlationId",
-                    "correlation_id",
-                    "requestId",
-                    "request_id",
-                    "trace_id",
-                ]
-                .iter()
-                .find_map(|k| text(k))
-            }),
+        request_id: request_id(headers, json),
         ..Outcome::default()
     };
-    let with_ids = |f: Finding, out: &Outcome| {
-        f.with("status", status)
-            .with("error", out.error.clone())
-            .with("error_description", out.error_description.clone())
-            .with("request_id", out.request_id.clone())
-    };
-
-    // RFC 6749 §5.2: {"error": …}; HubSpot: {"status": "BAD_…"} or a
-    // validation error with a category.
-    let standard = text("error");
-    let vendor = text("status").filter(|s| s.starts_with("BAD_") || s == "error");
-    if let Some(error) = standard.clone().or(vendor.clone()) {
-        let description = text("error_description")
-            .or_else(|| text("message"))
-            .or_else(|| text("category"));
-        out.error = Some(match (&standard, text("category")) {
-            (None, Some(category)) if error == "error" => category,
-            _ => error.clone(),
-        });
-        out.error_description.clone_from(&description);
-        let detail = description
-            .as_deref()
-            .map(|d| format!(": {d}"))
-            .unwrap_or_default();
-        let shown = out.error.clone().unwrap_or_default();
-        let (code, message) = match error.as_str() {
-            "invalid_client" | "BAD_CLIENT_ID" | "BAD_CLIENT_SECRET" => (
-                Code::OauthTokenInvalidClient,
-                format!(
-                    "Failed to receive access token: the client credentials were rejected ({shown}{detail}); check the client ID and secret and the authentication method (--auth basic|post)"
-                ),
-            ),
-            "invalid_grant" | "BAD_REFRESH_TOKEN" | "BAD_AUTH_CODE" => (
-                Code::OauthTokenInvalidGrant,
-                match grant {
-                    Grant::RefreshToken(_) => format!(
-                        "the refresh token was rejected ({shown}{detail}): it expired or was revoked, so the connection must be re-authorized"
-                    ),
-                    Grant::ClientCredentials => {
-                        format!("the grant was rejected ({shown}{detail})")
-                    }
-                },
-            ),
-            "invalid_scope" | "BAD_SCOPES" => (
-                Code::OauthTokenInvalidScope,
-                format!(
-                    "the requested scopes ({}) were refused ({shown}{detail})",
-                    requested.join(" ")
-                ),
-            ),
-            "unauthorized_client" => (
-                Code::OauthTokenUnauthorizedClient,
-                format!(
-                    "the client may not use the {} grant ({shown}{detail})",
-                    grant.name()
-                ),
-            ),
-            _ => (
-                Code::OauthTokenError,
-                format!("the token endpoint answered {status} {shown}{detail}"),
-            ),
-        };
-        let finding = with_ids(Finding::new(code, message), &out);
+    if let Some(finding) = rejection(status, json, grant, requested, &mut out) {
         out.findings.push(finding);
         return out;
     }
     let token = json
-        .as_ref()
         .and_then(|j| j.get("access_token"))
         .and_then(|v| v.as_str());
     let Some(token) = token.filter(|_| (200..300).contains(&status)) else {
@@ -322,6 +241,7 @@ pub fn classify(
                     "Failed to receive access token: the token endpoint answered {status} with {what}"
                 ),
             ),
+            status,
             &out,
         )
         .with("content_type", content_type)
@@ -329,22 +249,135 @@ pub fn classify(
         out.findings.push(finding);
         return out;
     };
-    out.token_type = text("token_type");
-    out.expires_in = json
-        .as_ref()
-        .and_then(|j| j.get("expires_in"))
-        .and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        });
+    granted(&mut out, json, token, requested, now);
+    out
+}
+
+/// A field of the answer as text (a number too).
+fn text(json: Option<&Json>, key: &str) -> Option<String> {
+    json.and_then(|j| j.get(key)).and_then(|v| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// The id the vendor's support asks for: a header, or a field of the
+/// answer.
+fn request_id(headers: &[(String, String)], json: Option<&Json>) -> Option<String> {
+    REQUEST_ID_HEADERS
+        .iter()
+        .find_map(|h| headers.iter().find(|(n, _)| n == h).map(|(_, v)| v.clone()))
+        .or_else(|| {
+            [
+                "correlationId",
+                "correlation_id",
+                "requestId",
+                "request_id",
+                "trace_id",
+            ]
+            .iter()
+            .find_map(|k| text(json, k))
+        })
+}
+
+/// `finding` with the status and the ids a support request needs.
+fn with_ids(finding: Finding, status: u16, out: &Outcome) -> Finding {
+    finding
+        .with("status", status)
+        .with("error", out.error.clone())
+        .with("error_description", out.error_description.clone())
+        .with("request_id", out.request_id.clone())
+}
+
+/// The finding for an error answer (RFC 6749 §5.2: `{"error": …}`;
+/// `HubSpot`: `{"status": "BAD_…"}` or a validation error with a
+/// category), with `out.error` and `out.error_description` set; `None`
+/// when the answer is not an error.
+fn rejection(
+    status: u16,
+    json: Option<&Json>,
+    grant: &Grant,
+    requested: &[String],
+    out: &mut Outcome,
+) -> Option<Finding> {
+    let standard = text(json, "error");
+    let vendor = text(json, "status").filter(|s| s.starts_with("BAD_") || s == "error");
+    let error = standard.clone().or(vendor)?;
+    let description = text(json, "error_description")
+        .or_else(|| text(json, "message"))
+        .or_else(|| text(json, "category"));
+    out.error = Some(match (&standard, text(json, "category")) {
+        (None, Some(category)) if error == "error" => category,
+        _ => error.clone(),
+    });
+    out.error_description.clone_from(&description);
+    let detail = description
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default();
+    let shown = out.error.clone().unwrap_or_default();
+    let (code, message) = match error.as_str() {
+        "invalid_client" | "BAD_CLIENT_ID" | "BAD_CLIENT_SECRET" => (
+            Code::OauthTokenInvalidClient,
+            format!(
+                "Failed to receive access token: the client credentials were rejected ({shown}{detail}); check the client ID and secret and the authentication method (--auth basic|post)"
+            ),
+        ),
+        "invalid_grant" | "BAD_REFRESH_TOKEN" | "BAD_AUTH_CODE" => (
+            Code::OauthTokenInvalidGrant,
+            match grant {
+                Grant::RefreshToken(_) => format!(
+                    "the refresh token was rejected ({shown}{detail}): it expired or was revoked, so the connection must be re-authorized"
+                ),
+                Grant::ClientCredentials => {
+                    format!("the grant was rejected ({shown}{detail})")
+                }
+            },
+        ),
+        "invalid_scope" | "BAD_SCOPES" => (
+            Code::OauthTokenInvalidScope,
+            format!(
+                "the requested scopes ({}) were refused ({shown}{detail})",
+                requested.join(" ")
+            ),
+        ),
+        "unauthorized_client" => (
+            Code::OauthTokenUnauthorizedClient,
+            format!(
+                "the client may not use the {} grant ({shown}{detail})",
+                grant.name()
+            ),
+        ),
+        _ => (
+            Code::OauthTokenError,
+            format!("the token endpoint answered {status} {shown}{detail}"),
+        ),
+    };
+    Some(with_ids(Finding::new(code, message), status, out))
+}
+
+/// What a token answer granted, and `oauth.token_scope_reduced` when
+/// it is less than `requested`.
+fn granted(
+    out: &mut Outcome,
+    json: Option<&Json>,
+    token: &str,
+    requested: &[String],
+    now: OffsetDateTime,
+) {
+    out.token_type = text(json, "token_type");
+    out.expires_in = json.and_then(|j| j.get("expires_in")).and_then(|v| {
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    });
     out.expires_at = out
         .expires_in
         .and_then(|s| (now + time::Duration::seconds(s)).format(&Rfc3339).ok());
-    out.refresh_token_returned = json
-        .as_ref()
-        .is_some_and(|j| j.get("refresh_token").is_some_and(|v| !v.is_null()));
+    out.refresh_token_returned =
+        json.is_some_and(|j| j.get("refresh_token").is_some_and(|v| !v.is_null()));
     // RFC 6749 §5.1: without `scope`, the granted scope is the requested.
-    out.scopes_granted = text("scope").map_or_else(|| requested.to_vec(), |s| split(&s));
+    out.scopes_granted = text(json, "scope").map_or_else(|| requested.to_vec(), |s| split(&s));
     out.claims = jwt_claims(token);
     let missing: Vec<&String> = requested
         .iter()
@@ -365,7 +398,6 @@ pub fn classify(
             .with("granted", &out.scopes_granted),
         );
     }
-    out
 }
 
 fn split(value: &str) -> Vec<String> {

@@ -33,7 +33,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
-use crate::cookies::{FAR_FUTURE, SeedCookie, unix_from_chromium_micros};
+use crate::cookies::{FAR_FUTURE, Interner, SeedCookie, same_site_of, unix_from_chromium_micros};
+use crate::error::{Error, KeyringError};
 
 /// A browser reach reads cookies from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,18 +119,15 @@ impl fmt::Display for Browser {
 }
 
 impl FromStr for Browser {
-    type Err = String;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Error> {
         let lower = s.trim().to_ascii_lowercase();
         Browser::ALL
             .into_iter()
             .find(|b| b.name() == lower)
-            .ok_or_else(|| {
-                format!(
-                    "`{}` is not a browser reach reads cookies from: chromium, chrome, edge, brave or firefox",
-                    s.chars().take(40).collect::<String>()
-                )
+            .ok_or_else(|| Error::UnknownBrowser {
+                value: s.to_owned(),
             })
     }
 }
@@ -145,9 +143,9 @@ pub struct BrowserSpec {
 }
 
 impl FromStr for BrowserSpec {
-    type Err = String;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Error> {
         let (browser, profile) = match s.split_once(':') {
             Some((browser, profile)) => (browser, Some(profile)),
             None => (s, None),
@@ -262,7 +260,7 @@ pub enum BrowserError {
         count: usize,
         /// What is missing: secret-tool, a running Secret Service, the
         /// password.
-        missing: String,
+        missing: KeyringError,
     },
     #[error(
         "{count} {browser} cookie(s) in {} could not be decrypted ({why}); the other cookies were read",
@@ -278,7 +276,7 @@ pub enum BrowserError {
 
 /// Where `v11` values' password comes from: given the browser, the
 /// password Chromium keeps in the Secret Service, or what is missing.
-pub type Keyring<'a> = &'a dyn Fn(Browser) -> Result<Vec<u8>, String>;
+pub type Keyring<'a> = &'a dyn Fn(Browser) -> Result<Vec<u8>, KeyringError>;
 
 /// Reads the cookies of `spec`'s profile, with `v11` keys from the Secret
 /// Service ([`secret_service_password`]).
@@ -688,6 +686,7 @@ fn pick(present: &[String], names: &[&str], fallback: &str) -> String {
 type AesCbcDec = cbc::Decryptor<aes::Aes128>;
 
 /// Why a Chromium cookie was left out.
+#[derive(Debug, Clone, Copy)]
 enum Skip {
     /// `v11` and no password from the Secret Service.
     NoKey,
@@ -733,36 +732,7 @@ fn read_chromium(
         what: "a Chromium cookie database",
         reason,
     };
-    let version = conn
-        .query_row("SELECT value FROM meta WHERE key = 'version'", [], |row| {
-            row.get::<_, Value>(0)
-        })
-        .map_err(|e| not_db(format!("no schema version in its meta table ({e})")))?;
-    let hash_prefix = integer(&version) >= 24;
-    let present = columns(conn, "cookies").map_err(|e| not_db(e.to_string()))?;
-    for needed in [
-        "host_key",
-        "name",
-        "value",
-        "encrypted_value",
-        "path",
-        "expires_utc",
-    ] {
-        if !present.iter().any(|c| c == needed) {
-            return Err(not_db(format!(
-                "its cookies table has no `{needed}` column"
-            )));
-        }
-    }
-    let sql = format!(
-        "SELECT host_key, name, value, encrypted_value, path, expires_utc, {secure}, {http_only}, {same_site}, {created}, {persistent}, {partition} FROM cookies",
-        secure = pick(&present, &["is_secure", "secure"], "0"),
-        http_only = pick(&present, &["is_httponly", "httponly"], "0"),
-        same_site = pick(&present, &["samesite"], "-1"),
-        created = pick(&present, &["creation_utc"], "0"),
-        persistent = pick(&present, &["is_persistent", "has_expires"], "1"),
-        partition = pick(&present, &["top_frame_site_key"], "''"),
-    );
+    let (sql, hash_prefix) = chromium_query(conn).map_err(not_db)?;
     let mut stmt = conn.prepare(&sql).map_err(|e| not_db(e.to_string()))?;
     let rows = stmt
         .query_map([], |row| {
@@ -771,11 +741,10 @@ fn read_chromium(
                 .collect::<rusqlite::Result<Vec<Value>>>()
         })
         .map_err(|e| not_db(e.to_string()))?;
-
-    let v10_keys = [derive_key(b"peanuts"), derive_key(b"")];
-    let mut v11_keys: Option<Result<[[u8; 16]; 2], String>> = None;
+    let mut keys = ChromiumKeys::new(browser, keyring, hash_prefix);
+    let mut shared = Interner::default();
     let mut cookies = Vec::new();
-    let (mut no_key, mut undecryptable, mut unknown) = (0usize, 0usize, 0usize);
+    let mut skipped = Skipped::default();
     for row in rows {
         let mut row = row.map_err(|e| not_db(e.to_string()))?;
         let partition = text(take(&mut row, 11));
@@ -793,91 +762,183 @@ fn read_chromium(
         };
         let decrypted = if !plain.is_empty() || encrypted.is_empty() {
             Ok(plain)
-        } else if let Some(data) = encrypted.strip_prefix(b"v10") {
-            v10_keys
+        } else {
+            keys.decrypt(&encrypted, &host)
+        };
+        match decrypted {
+            Ok(value) => cookies.push(chromium_cookie(&mut row, &host, value, &mut shared)),
+            Err(skip) => skipped.count(skip),
+        }
+    }
+    Ok((cookies, skipped.problems(browser, path, keys.v11)))
+}
+
+/// The `SELECT` of a Chromium `cookies` table with the columns this
+/// schema has, and whether its values start with SHA-256 of the host
+/// (schema 24 and later); `Err` says why it is not a Chromium database.
+fn chromium_query(conn: &Connection) -> Result<(String, bool), String> {
+    let version = conn
+        .query_row("SELECT value FROM meta WHERE key = 'version'", [], |row| {
+            row.get::<_, Value>(0)
+        })
+        .map_err(|e| format!("no schema version in its meta table ({e})"))?;
+    let hash_prefix = integer(&version) >= 24;
+    let present = columns(conn, "cookies").map_err(|e| e.to_string())?;
+    for needed in [
+        "host_key",
+        "name",
+        "value",
+        "encrypted_value",
+        "path",
+        "expires_utc",
+    ] {
+        if !present.iter().any(|c| c == needed) {
+            return Err(format!("its cookies table has no `{needed}` column"));
+        }
+    }
+    let sql = format!(
+        "SELECT host_key, name, value, encrypted_value, path, expires_utc, {secure}, {http_only}, {same_site}, {created}, {persistent}, {partition} FROM cookies",
+        secure = pick(&present, &["is_secure", "secure"], "0"),
+        http_only = pick(&present, &["is_httponly", "httponly"], "0"),
+        same_site = pick(&present, &["samesite"], "-1"),
+        created = pick(&present, &["creation_utc"], "0"),
+        persistent = pick(&present, &["is_persistent", "has_expires"], "1"),
+        partition = pick(&present, &["top_frame_site_key"], "''"),
+    );
+    Ok((sql, hash_prefix))
+}
+
+/// The keys that open a profile's encrypted values: `v10`'s, fixed, and
+/// `v11`'s, from the keyring when the first `v11` value needs them.
+struct ChromiumKeys<'k> {
+    browser: Browser,
+    keyring: Keyring<'k>,
+    hash_prefix: bool,
+    v10: [[u8; 16]; 2],
+    /// `None` until asked for; `Err` says what is missing.
+    v11: Option<Result<[[u8; 16]; 2], KeyringError>>,
+}
+
+impl<'k> ChromiumKeys<'k> {
+    fn new(browser: Browser, keyring: Keyring<'k>, hash_prefix: bool) -> Self {
+        ChromiumKeys {
+            browser,
+            keyring,
+            hash_prefix,
+            v10: [derive_key(b"peanuts"), derive_key(b"")],
+            v11: None,
+        }
+    }
+
+    /// The value of an `encrypted_value` set for `host`, or why not.
+    fn decrypt(&mut self, encrypted: &[u8], host: &str) -> Result<String, Skip> {
+        let hash_prefix = self.hash_prefix;
+        if let Some(data) = encrypted.strip_prefix(b"v10") {
+            self.v10
                 .iter()
-                .find_map(|k| decrypt(k, data, &host, hash_prefix))
+                .find_map(|k| decrypt(k, data, host, hash_prefix))
                 .ok_or(Skip::Undecryptable)
         } else if let Some(data) = encrypted.strip_prefix(b"v11") {
-            let keys = v11_keys.get_or_insert_with(|| {
+            let (browser, keyring) = (self.browser, self.keyring);
+            let keys = self.v11.get_or_insert_with(|| {
                 keyring(browser).map(|password| [derive_key(&password), derive_key(b"")])
             });
             match keys {
                 Ok(keys) => keys
                     .iter()
-                    .find_map(|k| decrypt(k, data, &host, hash_prefix))
+                    .find_map(|k| decrypt(k, data, host, hash_prefix))
                     .ok_or(Skip::Undecryptable),
                 Err(_) => Err(Skip::NoKey),
             }
         } else {
             Err(Skip::UnknownFormat)
-        };
-        let value = match decrypted {
-            Ok(value) => value,
-            Err(skip) => {
-                *match skip {
-                    Skip::NoKey => &mut no_key,
-                    Skip::Undecryptable => &mut undecryptable,
-                    Skip::UnknownFormat => &mut unknown,
-                } += 1;
-                continue;
-            }
-        };
-        let same_site = match integer(&row[8]) {
-            0 => Some("None"),
-            1 => Some("Lax"),
-            2 => Some("Strict"),
-            _ => None,
-        };
-        let persistent = integer(&row[10]) != 0;
-        cookies.push(SeedCookie {
-            name: text(take(&mut row, 1)).into(),
-            value: value.into(),
-            domain: host.trim_start_matches('.').to_ascii_lowercase().into(),
-            include_subdomains: host.starts_with('.'),
-            path: text(take(&mut row, 4)).into(),
-            secure: integer(&row[6]) != 0,
-            http_only: integer(&row[7]) != 0,
-            expires: if persistent {
-                unix_from_chromium_micros(integer(&row[5]))
-            } else {
-                None
-            },
-            same_site,
-            created: unix_from_chromium_micros(integer(&row[9])),
-        });
+        }
     }
-    let mut problems = Vec::new();
-    if no_key > 0 {
-        let missing = match v11_keys {
-            Some(Err(missing)) => missing,
-            _ => String::new(),
-        };
-        problems.push(BrowserError::KeyUnavailable {
-            browser,
-            path: path.to_path_buf(),
-            count: no_key,
-            missing,
-        });
+}
+
+/// A row of Chromium's `cookies` (as [`chromium_query`] selects it) with
+/// its decrypted `value`; names, domains and paths shared.
+fn chromium_cookie(
+    row: &mut [Value],
+    host: &str,
+    value: String,
+    shared: &mut Interner,
+) -> SeedCookie {
+    let persistent = integer(&row[10]) != 0;
+    SeedCookie {
+        name: shared.get(&text(take(row, 1))),
+        value: value.into(),
+        domain: shared.get(&host.trim_start_matches('.').to_ascii_lowercase()),
+        include_subdomains: host.starts_with('.'),
+        path: shared.get(&text(take(row, 4))),
+        secure: integer(&row[6]) != 0,
+        http_only: integer(&row[7]) != 0,
+        expires: if persistent {
+            unix_from_chromium_micros(integer(&row[5]))
+        } else {
+            None
+        },
+        same_site: same_site_of(integer(&row[8])),
+        created: unix_from_chromium_micros(integer(&row[9])),
     }
-    if undecryptable > 0 {
-        problems.push(BrowserError::Undecryptable {
-            browser,
-            path: path.to_path_buf(),
-            count: undecryptable,
-            why: "neither Chromium's fixed key nor the Secret Service's opens them: the profile may come from another machine or user".to_owned(),
-        });
+}
+
+/// How many cookies were left out, by why.
+#[derive(Default)]
+struct Skipped {
+    no_key: usize,
+    undecryptable: usize,
+    unknown: usize,
+}
+
+impl Skipped {
+    fn count(&mut self, skip: Skip) {
+        *match skip {
+            Skip::NoKey => &mut self.no_key,
+            Skip::Undecryptable => &mut self.undecryptable,
+            Skip::UnknownFormat => &mut self.unknown,
+        } += 1;
     }
-    if unknown > 0 {
-        problems.push(BrowserError::Undecryptable {
-            browser,
-            path: path.to_path_buf(),
-            count: unknown,
-            why: "their encryption is neither v10 nor v11, the formats Chromium uses on Linux"
-                .to_owned(),
-        });
+
+    /// One problem for each reason some cookies were left out; `v11` is
+    /// what the keyring gave, if it was asked.
+    fn problems(
+        &self,
+        browser: Browser,
+        path: &Path,
+        v11: Option<Result<[[u8; 16]; 2], KeyringError>>,
+    ) -> Vec<BrowserError> {
+        let mut problems = Vec::new();
+        // A cookie lacks its key only when the keyring was asked and failed.
+        if self.no_key > 0
+            && let Some(Err(missing)) = v11
+        {
+            problems.push(BrowserError::KeyUnavailable {
+                browser,
+                path: path.to_path_buf(),
+                count: self.no_key,
+                missing,
+            });
+        }
+        if self.undecryptable > 0 {
+            problems.push(BrowserError::Undecryptable {
+                browser,
+                path: path.to_path_buf(),
+                count: self.undecryptable,
+                why: "neither Chromium's fixed key nor the Secret Service's opens them: the profile may come from another machine or user".to_owned(),
+            });
+        }
+        if self.unknown > 0 {
+            problems.push(BrowserError::Undecryptable {
+                browser,
+                path: path.to_path_buf(),
+                count: self.unknown,
+                why: "their encryption is neither v10 nor v11, the formats Chromium uses on Linux"
+                    .to_owned(),
+            });
+        }
+        problems
     }
-    Ok((cookies, problems))
 }
 
 fn read_firefox(conn: &Connection, path: &Path) -> Result<Vec<SeedCookie>, BrowserError> {
@@ -916,6 +977,7 @@ fn read_firefox(conn: &Connection, path: &Path) -> Result<Vec<SeedCookie>, Brows
                 .collect::<rusqlite::Result<Vec<Value>>>()
         })
         .map_err(|e| not_db(e.to_string()))?;
+    let mut shared = Interner::default();
     let mut cookies = Vec::new();
     for row in rows {
         let mut row = row.map_err(|e| not_db(e.to_string()))?;
@@ -930,21 +992,15 @@ fn read_firefox(conn: &Connection, path: &Path) -> Result<Vec<SeedCookie>, Brows
         let expiry = if schema >= 16 { expiry / 1000 } else { expiry };
         let created = integer(&row[8]) / 1_000_000;
         cookies.push(SeedCookie {
-            name: text(take(&mut row, 1)).into(),
+            name: shared.get(&text(take(&mut row, 1))),
             value: text(take(&mut row, 2)).into(),
-            domain: host.trim_start_matches('.').to_ascii_lowercase().into(),
+            domain: shared.get(&host.trim_start_matches('.').to_ascii_lowercase()),
             include_subdomains: host.starts_with('.'),
-            path: text(take(&mut row, 3)).into(),
+            path: shared.get(&text(take(&mut row, 3))),
             secure: integer(&row[5]) != 0,
             http_only: integer(&row[6]) != 0,
             expires: (expiry > 0).then_some(expiry.min(FAR_FUTURE)),
-            // nsICookie: 0 none, 1 lax, 2 strict, 256 unset.
-            same_site: match integer(&row[7]) {
-                0 => Some("None"),
-                1 => Some("Lax"),
-                2 => Some("Strict"),
-                _ => None,
-            },
+            same_site: same_site_of(integer(&row[7])),
             created: (created > 0).then_some(created),
         });
     }
@@ -957,27 +1013,24 @@ const SECRET_TOOL_LIMIT: Duration = Duration::from_secs(5);
 
 /// The password Chromium keeps in the Secret Service (libsecret), through
 /// `secret-tool lookup application NAME`; `Err` says what is missing.
-pub fn secret_service_password(browser: Browser) -> Result<Vec<u8>, String> {
+pub fn secret_service_password(browser: Browser) -> Result<Vec<u8>, KeyringError> {
     let mut first_error = None;
     for app in browser.secret_applications() {
         match secret_tool(app) {
             Ok(password) => return Ok(password),
-            Err(SecretError::Fatal(e)) => return Err(e),
-            Err(SecretError::NotFound(e)) => {
+            // Another application name may have it.
+            Err(e @ KeyringError::NoPassword { .. }) => {
                 first_error.get_or_insert(e);
             }
+            Err(e) => return Err(e),
         }
     }
-    Err(first_error.unwrap_or_default())
+    Err(first_error.unwrap_or(KeyringError::NoPassword {
+        application: browser.name(),
+    }))
 }
 
-enum SecretError {
-    /// No point trying another application name.
-    Fatal(String),
-    NotFound(String),
-}
-
-fn secret_tool(app: &str) -> Result<Vec<u8>, SecretError> {
+fn secret_tool(app: &'static str) -> Result<Vec<u8>, KeyringError> {
     let mut child = Command::new("secret-tool")
         .args(["lookup", "application", app])
         .stdin(Stdio::null())
@@ -985,12 +1038,11 @@ fn secret_tool(app: &str) -> Result<Vec<u8>, SecretError> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| {
-            SecretError::Fatal(if e.kind() == std::io::ErrorKind::NotFound {
-                "secret-tool is not installed (Debian and Ubuntu: the libsecret-tools package)"
-                    .to_owned()
+            if e.kind() == std::io::ErrorKind::NotFound {
+                KeyringError::NotInstalled
             } else {
-                format!("secret-tool could not be started: {e}")
-            })
+                KeyringError::CannotStart { reason: e }
+            }
         })?;
     let started = Instant::now();
     loop {
@@ -1002,16 +1054,15 @@ fn secret_tool(app: &str) -> Result<Vec<u8>, SecretError> {
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(SecretError::Fatal(format!(
-                    "secret-tool gave no answer within {} seconds (is the keyring locked, waiting for its password?)",
-                    SECRET_TOOL_LIMIT.as_secs()
-                )));
+                return Err(KeyringError::NoAnswer {
+                    seconds: SECRET_TOOL_LIMIT.as_secs(),
+                });
             }
         }
     }
     let output = child
         .wait_with_output()
-        .map_err(|e| SecretError::Fatal(format!("secret-tool's answer could not be read: {e}")))?;
+        .map_err(|e| KeyringError::Unreadable { reason: e })?;
     let mut password = output.stdout;
     if password.last() == Some(&b'\n') {
         password.pop();
@@ -1030,13 +1081,9 @@ fn secret_tool(app: &str) -> Result<Vec<u8>, SecretError> {
         .take(160)
         .collect();
     if said.is_empty() {
-        Err(SecretError::NotFound(format!(
-            "the Secret Service holds no password for application `{app}`"
-        )))
+        Err(KeyringError::NoPassword { application: app })
     } else {
-        Err(SecretError::Fatal(format!(
-            "no Secret Service answered (secret-tool said: {said}); a keyring such as gnome-keyring must run and be unlocked in this session"
-        )))
+        Err(KeyringError::NoService { said })
     }
 }
 

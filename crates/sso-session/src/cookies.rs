@@ -1,7 +1,7 @@
 //! The ways to seed the jar ([`crate::jar`]) with an existing session:
 //! Netscape `cookies.txt` files (as `curl -c` and browser exporters write
-//! them), `--cookie NAME=VALUE@DOMAIN`, and a browser's own cookie database
-//! ([`crate::browser`]).
+//! them), `NAME=VALUE@DOMAIN` (the CLI's `--cookie`), and a browser's own
+//! cookie database ([`crate::browser`]).
 
 /// The latest instant `time` represents without its `large-dates` feature
 /// (9999-12-31T23:59:59Z), in Unix seconds: the "never expires" of an
@@ -10,6 +10,8 @@ pub const FAR_FUTURE: i64 = 253_402_300_799;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+
+use crate::error::Error;
 
 /// Seconds from 1601-01-01 (Windows' and Chromium's epoch) to 1970-01-01.
 const SECONDS_1601_TO_1970: i64 = 11_644_473_600;
@@ -20,6 +22,18 @@ const SECONDS_1601_TO_1970: i64 = 11_644_473_600;
 /// expiry).
 pub fn unix_from_chromium_micros(micros: i64) -> Option<i64> {
     (micros > 0).then(|| (micros / 1_000_000 - SECONDS_1601_TO_1970).min(FAR_FUTURE))
+}
+
+/// The `SameSite` of a browser database's integer: Chromium's `samesite`
+/// column and Firefox's `sameSite` (nsICookie) agree on 0 `None`, 1 `Lax`,
+/// 2 `Strict`; anything else (Chromium's -1, Firefox's 256) is unset.
+pub fn same_site_of(value: i64) -> Option<cookie::SameSite> {
+    match value {
+        0 => Some(cookie::SameSite::None),
+        1 => Some(cookie::SameSite::Lax),
+        2 => Some(cookie::SameSite::Strict),
+        _ => None,
+    }
 }
 
 /// What a file given as a `cookies.txt` really holds.
@@ -64,9 +78,9 @@ pub struct SeedCookie {
     pub http_only: bool,
     /// Unix seconds; `None` for a session cookie.
     pub expires: Option<i64>,
-    /// `Strict`, `Lax` or `None` as the browser stored it; `None` when the
-    /// attribute was absent (Lax by default) or the source does not say.
-    pub same_site: Option<&'static str>,
+    /// `SameSite` as the browser stored it; `None` when the attribute was
+    /// absent (Lax by default) or the source does not say.
+    pub same_site: Option<cookie::SameSite>,
     /// Unix seconds when the browser created it; `None` when the source
     /// does not say (taken as older than Chromium's 2-minute Lax+POST
     /// allowance).
@@ -92,12 +106,12 @@ impl Interner {
 /// A line of input that is not a cookie: where, what, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CookieError {
-    /// `file:line`, or `--cookie N`.
+    /// `file:line`.
     pub origin: String,
     /// The offending text, its value part replaced: cookie values are
     /// secrets.
     pub text: String,
-    pub reason: String,
+    pub reason: Error,
 }
 
 impl std::fmt::Display for CookieError {
@@ -146,29 +160,24 @@ pub fn parse_cookies_txt(source: &str, text: &str) -> (Vec<SeedCookie>, Vec<Cook
     (cookies, errors)
 }
 
-fn parse_txt_line(
-    line: &str,
-    http_only: bool,
-    shared: &mut Interner,
-) -> Result<SeedCookie, String> {
+fn parse_txt_line(line: &str, http_only: bool, shared: &mut Interner) -> Result<SeedCookie, Error> {
     let mut fields: Vec<&str> = line.split('\t').collect();
     if fields.len() == 6 {
         // curl reads a missing value field as an empty value.
         fields.push("");
     }
     if fields.len() != 7 {
-        return Err(format!(
-            "expected 7 tab-separated fields (domain, subdomains, path, secure, expiry, name, value), found {}",
-            fields.len()
-        ));
+        return Err(Error::FieldCount {
+            found: fields.len(),
+        });
     }
-    let flag = |value: &str, what: &str| match value.to_ascii_uppercase().as_str() {
+    let flag = |value: &str, field: &'static str| match value.to_ascii_uppercase().as_str() {
         "TRUE" => Ok(true),
         "FALSE" => Ok(false),
-        _ => Err(format!(
-            "{what} must be TRUE or FALSE, not {}",
-            shown(value)
-        )),
+        _ => Err(Error::NotTrueOrFalse {
+            field,
+            value: value.to_owned(),
+        }),
     };
     let domain = fields[0].trim();
     let include_subdomains = flag(fields[1], "the subdomains field")?;
@@ -178,10 +187,12 @@ fn parse_txt_line(
     let name = fields[5];
     check_domain(domain)?;
     if name.is_empty() {
-        return Err("the cookie has no name".to_owned());
+        return Err(Error::NoName);
     }
     if !path.starts_with('/') {
-        return Err(format!("the path must start with `/`, not {}", shown(path)));
+        return Err(Error::RelativePath {
+            value: path.to_owned(),
+        });
     }
     let bare = domain.trim_start_matches('.');
     let domain_shared = if bare.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -205,7 +216,7 @@ fn parse_txt_line(
 }
 
 /// The expiry field as Unix seconds; `None` for a session cookie.
-fn parse_expiry(field: &str) -> Result<Option<i64>, String> {
+fn parse_expiry(field: &str) -> Result<Option<i64>, Error> {
     let field = field.trim();
     if field.is_empty() {
         return Ok(None);
@@ -219,10 +230,9 @@ fn parse_expiry(field: &str) -> Result<Option<i64>, String> {
         _ => field,
     };
     if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "the expiry must be a number of seconds (0 for a session cookie), not {}",
-            shown(field)
-        ));
+        return Err(Error::BadExpiry {
+            value: field.to_owned(),
+        });
     }
     // Digits only: a parse failure is an overflow, a time past any other.
     let value = whole.parse::<i64>().unwrap_or(i64::MAX);
@@ -236,20 +246,6 @@ fn parse_expiry(field: &str) -> Result<Option<i64>, String> {
     } else {
         Some(value.min(FAR_FUTURE))
     })
-}
-
-/// Input text as a message may quote it: in backquotes, at most 60
-/// characters, and never binary (control characters or bytes that were not
-/// UTF-8).
-fn shown(text: &str) -> String {
-    if text.chars().any(|c| c.is_control() || c == '\u{fffd}') {
-        return format!("{} bytes of binary data", text.len());
-    }
-    let mut out: String = text.chars().take(60).collect();
-    if out.len() < text.len() {
-        out.push('…');
-    }
-    format!("`{out}`")
 }
 
 /// The line with its value field replaced.
@@ -269,7 +265,7 @@ fn mask_txt_line(line: &str) -> String {
     text.chars().take(200).collect()
 }
 
-fn check_domain(domain: &str) -> Result<(), String> {
+fn check_domain(domain: &str) -> Result<(), Error> {
     let bare = domain.trim_start_matches('.');
     let valid = !bare.is_empty()
         && bare
@@ -278,24 +274,25 @@ fn check_domain(domain: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!("{} is not a domain", shown(domain)))
+        Err(Error::NotADomain {
+            value: domain.to_owned(),
+        })
     }
 }
 
-/// Reads `--cookie NAME=VALUE@DOMAIN`: a session cookie for `DOMAIN` and
+/// Reads `NAME=VALUE@DOMAIN`: a session cookie for `DOMAIN` and
 /// its subdomains, path `/`. The last `@` separates the domain, so values
 /// may hold `@`.
-pub fn parse_cookie_arg(arg: &str) -> Result<SeedCookie, String> {
+pub fn parse_cookie_arg(arg: &str) -> Result<SeedCookie, Error> {
     let (pair, domain) = arg
         .rsplit_once('@')
-        .ok_or("expected NAME=VALUE@DOMAIN (no `@DOMAIN`)")?;
+        .ok_or(Error::NotNameValueDomain { missing: "@DOMAIN" })?;
     let (name, value) = pair
         .split_once('=')
-        .ok_or("expected NAME=VALUE@DOMAIN (no `=`)")?;
+        .ok_or(Error::NotNameValueDomain { missing: "=" })?;
     let name = name.trim();
     if name.is_empty() || name.contains([';', ' ', '\t']) {
-        // Not quoted: without a clean `NAME=`, the "name" may be the secret.
-        return Err("the cookie name is empty or holds `;`, a space or a tab".to_owned());
+        return Err(Error::BadName);
     }
     check_domain(domain.trim())?;
     Ok(SeedCookie {
@@ -314,6 +311,14 @@ pub fn parse_cookie_arg(arg: &str) -> Result<SeedCookie, String> {
         same_site: None,
         created: None,
     })
+}
+
+/// What of a `NAME=VALUE@DOMAIN` argument may be a secret, whether it
+/// parses or not: the value (the one [`parse_cookie_arg`] reads), or the
+/// whole argument when it has no `=` (`sidSECRET`).
+pub fn cookie_arg_secret(arg: &str) -> &str {
+    arg.split_once('=')
+        .map_or(arg, |(_, v)| v.rsplit_once('@').map_or(v, |(v, _)| v))
 }
 
 #[cfg(test)]
@@ -348,8 +353,8 @@ mod tests {
         assert_eq!(cookies[1].expires, Some(4_102_444_800));
         let origins: Vec<&str> = errors.iter().map(|e| e.origin.as_str()).collect();
         assert_eq!(origins, ["jar.txt:6", "jar.txt:7", "jar.txt:8"]);
-        assert!(errors[1].reason.contains("TRUE or FALSE"));
-        assert!(errors[2].reason.contains("number of seconds"));
+        assert!(errors[1].reason.to_string().contains("TRUE or FALSE"));
+        assert!(errors[2].reason.to_string().contains("number of seconds"));
         // Values never reach a message.
         assert!(
             !errors[2].to_string().contains("secret-value"),
@@ -453,5 +458,11 @@ mod tests {
         ] {
             assert!(parse_cookie_arg(bad).is_err(), "{bad}");
         }
+        for arg in ["sid=a@b=c@.Okta.example", "s= v @d.example", "s=@d"] {
+            let value = parse_cookie_arg(arg).unwrap().value;
+            assert_eq!(cookie_arg_secret(arg), &*value, "{arg}");
+        }
+        assert_eq!(cookie_arg_secret("sidSECRET"), "sidSECRET");
+        assert_eq!(cookie_arg_secret("sid=SECRET"), "SECRET");
     }
 }

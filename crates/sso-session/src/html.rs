@@ -8,7 +8,7 @@
 //! browser does), never with regular expressions. The caller caps the
 //! bytes; a page is read once, in linear time, whatever its content.
 
-use html5gum::{DefaultEmitter, Token, Tokenizer};
+use html5gum::{DefaultEmitter, StartTag, Token, Tokenizer};
 
 /// What a page holds that matters for a login chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,123 +60,150 @@ impl Page {
 pub fn parse(html: &str) -> Page {
     let mut emitter = DefaultEmitter::default();
     emitter.naively_switch_states(true);
-    let mut page = Page::default();
-    let mut in_title = false;
-    let mut in_script = false;
-    let mut title = String::new();
-    let mut form: Option<Form> = None;
-    let mut textarea: Option<(String, String)> = None;
+    let mut reader = Reader::default();
     for token in Tokenizer::new_with_emitter(html, emitter) {
         let Ok(token) = token;
         match token {
-            Token::StartTag(tag) => {
-                let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
-                let attr = |key: &str| {
-                    tag.attributes
-                        .get(key.as_bytes())
-                        .map(|v| String::from_utf8_lossy(&v.value).into_owned())
-                };
-                if attr("onload")
-                    .or_else(|| attr("onclick").filter(|_| name == "body"))
-                    .is_some_and(|js| js.contains(".submit()"))
+            Token::StartTag(tag) => reader.start_tag(&tag),
+            Token::EndTag(tag) => reader.end_tag(&tag.name),
+            Token::String(text) => reader.text(&String::from_utf8_lossy(&text.value)),
+            _ => {}
+        }
+        if !reader.in_title && !reader.title.is_empty() && reader.page.title.is_none() {
+            reader.page.title = Some(collapse(&reader.title));
+        }
+    }
+    reader.finish()
+}
+
+/// The page read so far, and where in it the tokenizer is.
+#[derive(Default)]
+struct Reader {
+    page: Page,
+    in_title: bool,
+    in_script: bool,
+    title: String,
+    /// The form being read.
+    form: Option<Form>,
+    /// The name and text so far of the textarea being read.
+    textarea: Option<(String, String)>,
+}
+
+/// An attribute's value.
+fn attr(tag: &StartTag<()>, key: &str) -> Option<String> {
+    tag.attributes
+        .get(key.as_bytes())
+        .map(|v| String::from_utf8_lossy(&v.value).into_owned())
+}
+
+impl Reader {
+    fn start_tag(&mut self, tag: &StartTag<()>) {
+        let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
+        if attr(tag, "onload")
+            .or_else(|| attr(tag, "onclick").filter(|_| name == "body"))
+            .is_some_and(|js| js.contains(".submit()"))
+        {
+            self.page.submits_itself = true;
+        }
+        match name.as_str() {
+            "title" if self.page.title.is_none() => self.in_title = true,
+            "script" => self.in_script = true,
+            "meta" => {
+                let refresh = attr(tag, "http-equiv")
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("refresh"));
+                if refresh
+                    && self.page.refresh.is_none()
+                    && let Some(url) = attr(tag, "content").as_deref().and_then(refresh_url)
                 {
-                    page.submits_itself = true;
-                }
-                match name.as_str() {
-                    "title" if page.title.is_none() => in_title = true,
-                    "script" => in_script = true,
-                    "meta" => {
-                        let refresh = attr("http-equiv")
-                            .is_some_and(|v| v.trim().eq_ignore_ascii_case("refresh"));
-                        if refresh
-                            && page.refresh.is_none()
-                            && let Some(url) = attr("content").as_deref().and_then(refresh_url)
-                        {
-                            page.refresh = Some(url);
-                        }
-                    }
-                    "form" => {
-                        if let Some(done) = form.take() {
-                            page.forms.push(done);
-                        }
-                        form = Some(Form {
-                            action: attr("action"),
-                            method: attr("method")
-                                .map(|m| m.trim().to_ascii_uppercase())
-                                .filter(|m| m == "POST")
-                                .unwrap_or_else(|| "GET".to_owned()),
-                            ..Form::default()
-                        });
-                    }
-                    "input" => {
-                        let kind = attr("type")
-                            .unwrap_or_else(|| "text".to_owned())
-                            .to_ascii_lowercase();
-                        if kind == "password" {
-                            page.has_password = true;
-                        }
-                        if let Some(form) = form.as_mut() {
-                            if matches!(kind.as_str(), "text" | "email" | "password" | "tel") {
-                                form.visible_inputs += 1;
-                            }
-                            let sent = match kind.as_str() {
-                                "submit" | "button" | "image" | "reset" | "file" => false,
-                                "checkbox" | "radio" => attr("checked").is_some(),
-                                _ => true,
-                            };
-                            if sent && let Some(field) = attr("name").filter(|n| !n.is_empty()) {
-                                form.fields.push((field, attr("value").unwrap_or_default()));
-                            }
-                        }
-                    }
-                    "textarea" => {
-                        if let Some(field) = attr("name").filter(|n| !n.is_empty()) {
-                            textarea = Some((field, String::new()));
-                        }
-                    }
-                    _ => {}
+                    self.page.refresh = Some(url);
                 }
             }
-            Token::EndTag(tag) => match tag.name.as_slice() {
-                b"title" => in_title = false,
-                b"script" => in_script = false,
-                b"form" => {
-                    if let Some(done) = form.take() {
-                        page.forms.push(done);
-                    }
-                }
-                b"textarea" => {
-                    if let (Some(field), Some(form)) = (textarea.take(), form.as_mut()) {
-                        form.fields.push(field);
-                    }
-                }
-                _ => {}
-            },
-            Token::String(text) => {
-                let text = String::from_utf8_lossy(&text.value);
-                if in_title {
-                    title.push_str(&text);
-                }
-                if in_script && text.contains(".submit()") {
-                    page.submits_itself = true;
-                }
-                if let Some((_, value)) = textarea.as_mut() {
-                    value.push_str(&text);
+            "form" => {
+                self.close_form();
+                self.form = Some(Form {
+                    action: attr(tag, "action"),
+                    method: attr(tag, "method")
+                        .map(|m| m.trim().to_ascii_uppercase())
+                        .filter(|m| m == "POST")
+                        .unwrap_or_else(|| "GET".to_owned()),
+                    ..Form::default()
+                });
+            }
+            "input" => self.input(tag),
+            "textarea" => {
+                if let Some(field) = attr(tag, "name").filter(|n| !n.is_empty()) {
+                    self.textarea = Some((field, String::new()));
                 }
             }
             _ => {}
         }
-        if !in_title && !title.is_empty() && page.title.is_none() {
-            page.title = Some(collapse(&title));
+    }
+
+    /// An `<input>`: a password field marks a sign-in page; in a form, a
+    /// field a submission sends, or one a person fills in.
+    fn input(&mut self, tag: &StartTag<()>) {
+        let kind = attr(tag, "type")
+            .unwrap_or_else(|| "text".to_owned())
+            .to_ascii_lowercase();
+        if kind == "password" {
+            self.page.has_password = true;
+        }
+        let Some(form) = self.form.as_mut() else {
+            return;
+        };
+        if matches!(kind.as_str(), "text" | "email" | "password" | "tel") {
+            form.visible_inputs += 1;
+        }
+        let sent = match kind.as_str() {
+            "submit" | "button" | "image" | "reset" | "file" => false,
+            "checkbox" | "radio" => attr(tag, "checked").is_some(),
+            _ => true,
+        };
+        if sent && let Some(field) = attr(tag, "name").filter(|n| !n.is_empty()) {
+            form.fields
+                .push((field, attr(tag, "value").unwrap_or_default()));
         }
     }
-    if page.title.is_none() && !title.is_empty() {
-        page.title = Some(collapse(&title));
+
+    fn end_tag(&mut self, name: &[u8]) {
+        match name {
+            b"title" => self.in_title = false,
+            b"script" => self.in_script = false,
+            b"form" => self.close_form(),
+            b"textarea" => {
+                if let (Some(field), Some(form)) = (self.textarea.take(), self.form.as_mut()) {
+                    form.fields.push(field);
+                }
+            }
+            _ => {}
+        }
     }
-    if let Some(done) = form.take() {
-        page.forms.push(done);
+
+    fn text(&mut self, text: &str) {
+        if self.in_title {
+            self.title.push_str(text);
+        }
+        if self.in_script && text.contains(".submit()") {
+            self.page.submits_itself = true;
+        }
+        if let Some((_, value)) = self.textarea.as_mut() {
+            value.push_str(text);
+        }
     }
-    page
+
+    fn close_form(&mut self) {
+        if let Some(done) = self.form.take() {
+            self.page.forms.push(done);
+        }
+    }
+
+    fn finish(mut self) -> Page {
+        if self.page.title.is_none() && !self.title.is_empty() {
+            self.page.title = Some(collapse(&self.title));
+        }
+        self.close_form();
+        self.page
+    }
 }
 
 /// `0; url=/next` → `/next` (quotes and spaces allowed; `URL` in any case).

@@ -25,6 +25,7 @@ use url::Url;
 use reach_report::sso::{CookieName, CookieSet, CookieWithheld};
 
 use crate::cookies::SeedCookie;
+use crate::error::Error;
 
 /// How long a cookie without `SameSite` is still sent on a cross-site
 /// top-level POST after it was created (Chromium's Lax+POST allowance).
@@ -148,16 +149,20 @@ fn now() -> i64 {
 
 /// A seed's domain as a request's host is written (lower-case, IDNA),
 /// or why it cannot be one; `Err` too when it has expired.
-fn check_seed(cookie: &SeedCookie, now: i64) -> Result<Arc<str>, String> {
+fn check_seed(cookie: &SeedCookie, now: i64) -> Result<Arc<str>, Error> {
     if let Some(at) = cookie.expires {
-        let at = OffsetDateTime::from_unix_timestamp(at)
-            .map_err(|_| format!("expiry {at} is out of range"))?;
+        let at =
+            OffsetDateTime::from_unix_timestamp(at).map_err(|_| Error::ExpiryOutOfRange { at })?;
         if at.unix_timestamp() <= now {
-            return Err(format!("expired at {at}"));
+            return Err(Error::Expired { at });
         }
     }
-    let url = Url::parse(&format!("https://{}{}", cookie.domain, cookie.path))
-        .map_err(|e| format!("`{}` is not a host: {e}", cookie.domain))?;
+    let url = Url::parse(&format!("https://{}{}", cookie.domain, cookie.path)).map_err(|e| {
+        Error::NotAHost {
+            domain: cookie.domain.to_string(),
+            reason: e,
+        }
+    })?;
     let host = url.host_str().unwrap_or_default();
     Ok(if host == &*cookie.domain {
         Arc::clone(&cookie.domain)
@@ -188,13 +193,13 @@ impl<'a> Jar<'a> {
     /// refused with why (expired, not a host), by their index in `seeds`.
     /// Of several seeds with the same domain, path and name, the last one
     /// counts, as when each replaces the one before.
-    pub fn seeded(seeds: &'a [SeedCookie]) -> (Jar<'a>, Vec<(usize, String)>) {
+    pub fn seeded(seeds: &'a [SeedCookie]) -> (Jar<'a>, Vec<(usize, Error)>) {
         let now = now();
         let mut refused = Vec::new();
         let mut index: HashMap<Arc<str>, Vec<u32>> = HashMap::new();
         for (i, seed) in seeds.iter().enumerate() {
             let Ok(position) = u32::try_from(i) else {
-                refused.push((i, "too many cookies".to_owned()));
+                refused.push((i, Error::TooManyCookies));
                 continue;
             };
             match check_seed(seed, now) {
@@ -227,10 +232,10 @@ impl<'a> Jar<'a> {
     }
 
     /// Puts `cookie` in the jar. `Err` when the jar refuses it (expired).
-    pub fn seed(&mut self, cookie: &SeedCookie) -> Result<(), String> {
+    pub fn seed(&mut self, cookie: &SeedCookie) -> Result<(), Error> {
         let domain = check_seed(cookie, now())?;
         let seeds = self.seeds.to_mut();
-        let position = u32::try_from(seeds.len()).map_err(|_| "too many cookies".to_owned())?;
+        let position = u32::try_from(seeds.len()).map_err(|_| Error::TooManyCookies)?;
         seeds.push(cookie.clone());
         let seeds = &self.seeds;
         let list = Arc::make_mut(&mut self.index)
@@ -259,7 +264,7 @@ impl<'a> Jar<'a> {
         };
         let host = reach_http_probe::unbracket(host);
         let is_name = matches!(url.host(), Some(url::Host::Domain(_)));
-        let secure = cookie_store_is_secure(url);
+        let secure = secure_origin(url, Judge::CookieStore);
         let mut domain = host;
         loop {
             if let Some((key, list)) = self.index.get_key_value(domain) {
@@ -306,7 +311,7 @@ impl<'a> Jar<'a> {
                 value: &seed.value,
                 domain: domain.to_owned(),
                 path: &seed.path,
-                same_site: seed.same_site.and_then(parse_same_site),
+                same_site: seed.same_site,
                 secure: seed.secure,
                 known: seed
                     .created
@@ -439,14 +444,6 @@ impl<'a> Jar<'a> {
         }));
         out
     }
-
-    pub fn is_empty(&self) -> bool {
-        let now = now();
-        let seeded = self.index.values().flatten().any(|&i| {
-            !self.replaced.contains(&i) && self.seeds[i as usize].expires.is_none_or(|at| at > now)
-        });
-        !seeded && self.store.iter_unexpired().next().is_none()
-    }
 }
 
 /// Why Chromium does not send a cookie in `context`, or `None` when it
@@ -481,12 +478,25 @@ fn withhold_reason(
     }
 }
 
-/// Whether `url` may carry `Secure` cookies, as `cookie_store` judges it:
-/// https, or plain HTTP to `localhost` or a loopback address.
-fn cookie_store_is_secure(url: &Url) -> bool {
+/// Whose judgement of a secure origin applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Judge {
+    /// `cookie_store`'s, which matches the stored cookies to a request:
+    /// the seeds are matched the same way.
+    CookieStore,
+    /// Chromium's, when it decides whether to store a cookie: names under
+    /// `.localhost` are secure too.
+    Chromium,
+}
+
+/// Whether `url` is a secure origin, which may set and receive `Secure`
+/// cookies: https, or plain HTTP to `localhost` or a loopback address.
+fn secure_origin(url: &Url, judge: Judge) -> bool {
     url.scheme() == "https"
         || match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Domain(d)) => {
+                d == "localhost" || (judge == Judge::Chromium && d.ends_with(".localhost"))
+            }
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
             None => false,
@@ -513,13 +523,7 @@ fn refusal(cookie: &cookie_store::Cookie<'_>, url: &Url) -> Option<String> {
     if cookie.same_site() == Some(cookie::SameSite::None) && !secure {
         return Some("SameSite=None without Secure".to_owned());
     }
-    let secure_origin = url.scheme() == "https"
-        || match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
+    let secure_origin = secure_origin(url, Judge::Chromium);
     if secure && !secure_origin {
         return Some(format!(
             "Secure, but set by an insecure page ({})",
@@ -545,15 +549,6 @@ fn refusal(cookie: &cookie_store::Cookie<'_>, url: &Url) -> Option<String> {
         return Some(format!("Domain={domain} is a public suffix"));
     }
     None
-}
-
-fn parse_same_site(value: &str) -> Option<cookie::SameSite> {
-    match value.to_ascii_lowercase().as_str() {
-        "strict" => Some(cookie::SameSite::Strict),
-        "lax" => Some(cookie::SameSite::Lax),
-        "none" => Some(cookie::SameSite::None),
-        _ => None,
-    }
 }
 
 fn domain_of(domain: &CookieDomain) -> String {
@@ -595,7 +590,10 @@ mod tests {
             "app.example\tFALSE\t/app\tFALSE\t0\thost\t2\nold.example\tFALSE\t/\tFALSE\t1000\tgone\t3\n",
         );
         jar.seed(&cookies[0]).unwrap();
-        assert!(jar.seed(&cookies[1]).unwrap_err().contains("expired"));
+        assert!(matches!(
+            jar.seed(&cookies[1]).unwrap_err(),
+            Error::Expired { .. }
+        ));
         let header = |s: &str| jar.outgoing(&url(s), SAME).header;
         assert_eq!(
             header("https://login.idp.example/a").as_deref(),
@@ -637,7 +635,7 @@ mod tests {
         let (mut jar, refused) = Jar::seeded(&seeds);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].0, 2);
-        assert!(refused[0].1.contains("expired"), "{refused:?}");
+        assert!(matches!(refused[0].1, Error::Expired { .. }), "{refused:?}");
         let header = |jar: &Jar<'_>, s: &str| jar.outgoing(&url(s), SAME).header;
         assert_eq!(
             header(&jar, "http://www.app.example/").as_deref(),
@@ -678,7 +676,7 @@ mod tests {
         // The clone the walk takes shares the seeds and keeps its own changes.
         let (fresh, _) = Jar::seeded(&seeds);
         let copy = fresh.clone();
-        assert!(!copy.is_empty());
+        assert!(!copy.names().is_empty());
         assert_eq!(
             header(&copy, "http://app.example/").as_deref(),
             Some("pref=dark; sid=second")

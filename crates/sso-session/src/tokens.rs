@@ -47,78 +47,104 @@ pub fn from_id_token(token: &str, hop: usize) -> Option<SsoIdentity> {
     })
 }
 
-/// The identity a `SAMLResponse` (base64 XML, POST binding) carries: the
-/// assertion's `NameID`, `Issuer` and `Audience`, and the attributes named
-/// like an e-mail or UPN.
-pub fn from_saml_response(value: &str, hop: usize) -> Option<SsoIdentity> {
+/// A `SAMLResponse` (base64 XML, POST binding), decoded once for its
+/// status and the account its assertion names.
+#[derive(Debug, Clone)]
+pub struct SamlResponse {
+    xml: String,
+}
+
+/// The bytes of a base64 value (standard alphabet), whitespace ignored:
+/// some identity providers wrap it in lines.
+fn base64_bytes(value: &str) -> Option<Vec<u8>> {
     let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-    let xml = STANDARD.decode(compact).ok()?;
-    let xml = String::from_utf8_lossy(&xml);
-    let mut identity = SsoIdentity {
-        source: "saml_assertion".to_owned(),
-        hop,
-        verified: false,
-        ..SsoIdentity::default()
-    };
-    // XML read with the HTML tokenizer: element names come lower-cased with
-    // their prefix (`saml:nameid`), text with entities decoded.
-    let mut current: Option<String> = None;
-    let mut attribute: Option<String> = None;
-    let mut found = false;
-    let mut assertion = false;
-    for token in Tokenizer::new(xml.as_ref()) {
-        let Ok(token) = token;
-        match token {
-            Token::StartTag(tag) => {
-                let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
-                let local = name.rsplit(':').next().unwrap_or("").to_owned();
-                if local == "assertion" {
-                    assertion = true;
-                }
-                if local == "attribute" {
-                    attribute = tag
-                        .attributes
-                        .get(b"name".as_slice())
-                        .map(|v| String::from_utf8_lossy(&v.value).to_ascii_lowercase());
-                }
-                current = Some(local);
-            }
-            Token::EndTag(tag) => {
-                if tag.name.ends_with(b"attribute") {
-                    attribute = None;
-                }
-                current = None;
-            }
-            Token::String(text) => {
-                let text = String::from_utf8_lossy(&text.value).trim().to_owned();
-                if text.is_empty() {
-                    continue;
-                }
-                match current.as_deref() {
-                    Some("nameid") if identity.name_id.is_none() => {
-                        identity.name_id = Some(text);
-                        found = true;
+    STANDARD.decode(compact).ok()
+}
+
+/// The identity a `SAMLResponse` carries ([`SamlResponse::identity`]).
+pub fn from_saml_response(value: &str, hop: usize) -> Option<SsoIdentity> {
+    SamlResponse::decode(value)?.identity(hop)
+}
+
+impl SamlResponse {
+    /// `None` when `value` is not base64.
+    pub fn decode(value: &str) -> Option<SamlResponse> {
+        let xml = base64_bytes(value)?;
+        Some(SamlResponse {
+            xml: String::from_utf8_lossy(&xml).into_owned(),
+        })
+    }
+
+    /// The identity the assertion carries: its `NameID`, `Issuer` and
+    /// `Audience`, and the attributes named like an e-mail or UPN.
+    pub fn identity(&self, hop: usize) -> Option<SsoIdentity> {
+        let xml = &self.xml;
+        let mut identity = SsoIdentity {
+            source: "saml_assertion".to_owned(),
+            hop,
+            verified: false,
+            ..SsoIdentity::default()
+        };
+        // XML read with the HTML tokenizer: element names come lower-cased with
+        // their prefix (`saml:nameid`), text with entities decoded.
+        let mut current: Option<String> = None;
+        let mut attribute: Option<String> = None;
+        let mut found = false;
+        let mut assertion = false;
+        for token in Tokenizer::new(xml.as_str()) {
+            let Ok(token) = token;
+            match token {
+                Token::StartTag(tag) => {
+                    let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
+                    let local = name.rsplit(':').next().unwrap_or("").to_owned();
+                    if local == "assertion" {
+                        assertion = true;
                     }
-                    Some("issuer") if identity.issuer.is_none() => identity.issuer = Some(text),
-                    Some("audience") => identity.audience.push(text),
-                    Some("attributevalue") => {
-                        let name = attribute.as_deref().unwrap_or("");
-                        if name.ends_with("emailaddress") || name == "email" || name == "mail" {
-                            identity.email.get_or_insert(text);
-                            found = true;
-                        } else if name.ends_with("/upn") || name == "upn" {
-                            identity.upn.get_or_insert(text);
+                    if local == "attribute" {
+                        attribute = tag
+                            .attributes
+                            .get(b"name".as_slice())
+                            .map(|v| String::from_utf8_lossy(&v.value).to_ascii_lowercase());
+                    }
+                    current = Some(local);
+                }
+                Token::EndTag(tag) => {
+                    if tag.name.ends_with(b"attribute") {
+                        attribute = None;
+                    }
+                    current = None;
+                }
+                Token::String(text) => {
+                    let text = String::from_utf8_lossy(&text.value).trim().to_owned();
+                    if text.is_empty() {
+                        continue;
+                    }
+                    match current.as_deref() {
+                        Some("nameid") if identity.name_id.is_none() => {
+                            identity.name_id = Some(text);
                             found = true;
                         }
+                        Some("issuer") if identity.issuer.is_none() => identity.issuer = Some(text),
+                        Some("audience") => identity.audience.push(text),
+                        Some("attributevalue") => {
+                            let name = attribute.as_deref().unwrap_or("");
+                            if name.ends_with("emailaddress") || name == "email" || name == "mail" {
+                                identity.email.get_or_insert(text);
+                                found = true;
+                            } else if name.ends_with("/upn") || name == "upn" {
+                                identity.upn.get_or_insert(text);
+                                found = true;
+                            }
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
+                _ => {}
             }
-            _ => {}
         }
+        // A Response without an assertion (an error status) names no account.
+        (assertion && (found || identity.issuer.is_some())).then_some(identity)
     }
-    // A Response without an assertion (an error status) names no account.
-    (assertion && (found || identity.issuer.is_some())).then_some(identity)
 }
 
 /// The top-level `Status` of a `SAMLResponse`.
@@ -139,66 +165,65 @@ impl SamlStatus {
     }
 }
 
-/// Reads the `Status` of a `SAMLResponse` (base64 XML). `None` when it is
-/// not base64 XML with a status code.
-pub fn saml_status(value: &str) -> Option<SamlStatus> {
-    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-    let xml = STANDARD.decode(compact).ok()?;
-    let xml = String::from_utf8_lossy(&xml);
-    let mut status = SamlStatus {
-        codes: Vec::new(),
-        message: None,
-        has_assertion: false,
-    };
-    let mut depth_in_assertion = 0usize;
-    let mut in_message = false;
-    for token in Tokenizer::new(xml.as_ref()) {
-        let Ok(token) = token;
-        match token {
-            Token::StartTag(tag) => {
-                let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
-                let local = name.rsplit(':').next().unwrap_or("");
-                match local {
-                    "assertion" | "encryptedassertion" => {
-                        status.has_assertion = true;
-                        if !tag.self_closing {
-                            depth_in_assertion += 1;
+impl SamlResponse {
+    /// The Response's own `Status`; `None` when it has no status code.
+    pub fn status(&self) -> Option<SamlStatus> {
+        let xml = &self.xml;
+        let mut status = SamlStatus {
+            codes: Vec::new(),
+            message: None,
+            has_assertion: false,
+        };
+        let mut depth_in_assertion = 0usize;
+        let mut in_message = false;
+        for token in Tokenizer::new(xml.as_str()) {
+            let Ok(token) = token;
+            match token {
+                Token::StartTag(tag) => {
+                    let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
+                    let local = name.rsplit(':').next().unwrap_or("");
+                    match local {
+                        "assertion" | "encryptedassertion" => {
+                            status.has_assertion = true;
+                            if !tag.self_closing {
+                                depth_in_assertion += 1;
+                            }
                         }
-                    }
-                    // Only the Response's own status, not one inside an
-                    // assertion.
-                    "statuscode" if depth_in_assertion == 0 => {
-                        if let Some(v) = tag.attributes.get(b"value".as_slice()) {
-                            let v = String::from_utf8_lossy(&v.value);
-                            let short = v.rsplit(':').next().unwrap_or(&v).trim().to_owned();
-                            status.codes.push(short);
+                        // Only the Response's own status, not one inside an
+                        // assertion.
+                        "statuscode" if depth_in_assertion == 0 => {
+                            if let Some(v) = tag.attributes.get(b"value".as_slice()) {
+                                let v = String::from_utf8_lossy(&v.value);
+                                let short = v.rsplit(':').next().unwrap_or(&v).trim().to_owned();
+                                status.codes.push(short);
+                            }
                         }
+                        "statusmessage" if depth_in_assertion == 0 => in_message = true,
+                        _ => {}
                     }
-                    "statusmessage" if depth_in_assertion == 0 => in_message = true,
-                    _ => {}
                 }
-            }
-            Token::EndTag(tag) => {
-                let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
-                match name.rsplit(':').next().unwrap_or("") {
-                    "assertion" | "encryptedassertion" => {
-                        depth_in_assertion = depth_in_assertion.saturating_sub(1);
+                Token::EndTag(tag) => {
+                    let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
+                    match name.rsplit(':').next().unwrap_or("") {
+                        "assertion" | "encryptedassertion" => {
+                            depth_in_assertion = depth_in_assertion.saturating_sub(1);
+                        }
+                        "statusmessage" => in_message = false,
+                        _ => {}
                     }
-                    "statusmessage" => in_message = false,
-                    _ => {}
                 }
-            }
-            Token::String(text) if in_message => {
-                let text = String::from_utf8_lossy(&text.value).trim().to_owned();
-                if !text.is_empty() {
-                    let message: String = text.chars().take(300).collect();
-                    status.message.get_or_insert(message);
+                Token::String(text) if in_message => {
+                    let text = String::from_utf8_lossy(&text.value).trim().to_owned();
+                    if !text.is_empty() {
+                        let message: String = text.chars().take(300).collect();
+                        status.message.get_or_insert(message);
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
+        (!status.codes.is_empty()).then_some(status)
     }
-    (!status.codes.is_empty()).then_some(status)
 }
 
 /// Sets `ForceAuthn="true"` on an `AuthnRequest` and encodes it for the
@@ -230,8 +255,7 @@ fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
 /// The XML of a `SAMLRequest`: base64, and DEFLATE-compressed when sent by
 /// redirect (HTTP-Redirect binding). At most 1 MiB inflated.
 pub fn saml_request_xml(value: &str) -> Option<String> {
-    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-    let bytes = STANDARD.decode(compact).ok()?;
+    let bytes = base64_bytes(value)?;
     let xml = if bytes.first() == Some(&b'<') {
         bytes
     } else {
@@ -294,7 +318,9 @@ mod tests {
     #[test]
     fn saml_status_codes() {
         let error = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><saml:Issuer>idp</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:NoPassive"/></samlp:StatusCode><samlp:StatusMessage>Passive authentication not supported.</samlp:StatusMessage></samlp:Status></samlp:Response>"#;
-        let status = saml_status(&STANDARD.encode(error)).unwrap();
+        let status = SamlResponse::decode(&STANDARD.encode(error))
+            .and_then(|r| r.status())
+            .unwrap();
         assert_eq!(status.codes, ["Responder", "NoPassive"]);
         assert_eq!(
             status.message.as_deref(),
@@ -304,9 +330,15 @@ mod tests {
         // No assertion: no account, whatever the Issuer says.
         assert!(from_saml_response(&STANDARD.encode(error), 1).is_none());
         let ok = r#"<Response><Status><StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></Status><Assertion><Subject><NameID>a</NameID></Subject></Assertion></Response>"#;
-        let status = saml_status(&STANDARD.encode(ok)).unwrap();
+        let status = SamlResponse::decode(&STANDARD.encode(ok))
+            .and_then(|r| r.status())
+            .unwrap();
         assert!(status.is_success() && status.has_assertion);
-        assert!(saml_status(&STANDARD.encode("<x/>")).is_none());
+        assert!(
+            SamlResponse::decode(&STANDARD.encode("<x/>"))
+                .and_then(|r| r.status())
+                .is_none()
+        );
     }
 
     #[test]
