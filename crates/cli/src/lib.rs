@@ -351,44 +351,34 @@ fn finish(cli: &Cli, report: Report) -> anyhow::Result<i32> {
             "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)",
         );
     }
-    // Redaction works on the report's JSON text, the one form every
-    // renderer starts from, string by string: a `serde_json::Value` of a
-    // jar of a million cookies would cost several times the report.
-    let rendered = if out.format() == Format::Json {
-        let text = serde_json::to_string_pretty(&report)?;
-        drop(report);
-        let mut text = if redact {
-            reach_report::redact::json_text(&text)
-        } else {
+    // Redaction walks the typed report's strings in place: no copy of it,
+    // its JSON text or a `serde_json::Value` (a jar of a million cookies).
+    let mut report = report;
+    if redact {
+        reach_report::redact::report(&mut report);
+    }
+    tracing::debug!("report redacted");
+    let rendered = match out.format() {
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&report)?;
+            text.push('\n');
             text
-        };
-        text.push('\n');
-        tracing::debug!("report redacted");
-        text
-    } else {
-        let report = if redact {
-            reach_report::redact::report(report)
-        } else {
-            report
-        };
-        tracing::debug!("report redacted");
-        match out.format() {
-            Format::Md => formats::markdown(&report),
-            Format::Junit => formats::junit(&report, out.strict),
-            Format::Text | Format::Json => {
-                let color = out.output.is_none()
-                    && !out.no_color
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal();
-                render::text(
-                    &report,
-                    render::TextStyle {
-                        color,
-                        quiet: out.quiet,
-                        verbose: out.verbose,
-                    },
-                )
-            }
+        }
+        Format::Md => formats::markdown(&report),
+        Format::Junit => formats::junit(&report, out.strict),
+        Format::Text => {
+            let color = out.output.is_none()
+                && !out.no_color
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal();
+            render::text(
+                &report,
+                render::TextStyle {
+                    color,
+                    quiet: out.quiet,
+                    verbose: out.verbose,
+                },
+            )
         }
     };
     tracing::debug!("report rendered");

@@ -1,12 +1,14 @@
 //! Redaction: the one place that decides what is a secret.
 //!
 //! Probes record what the network did, values included; the report is
-//! redacted before any renderer sees it (unless the user asked for
-//! `--no-redact`): [`json_text`] on its JSON text, as reach does, or
-//! [`report`] / [`value_in_place`] on the typed report or a JSON value. Every
-//! string is looked at, so a secret is caught wherever it ended up: a URL in
-//! a hop, a header, a finding's message or evidence. [`text`] does the same
-//! for a line reach writes to stderr.
+//! redacted before any printer sees it (unless the user asked for
+//! `--no-redact`): [`report`] walks every string of the typed report in
+//! place ([`crate::strings`]), each with the JSON member it sits under, so
+//! that the rules below see the report as its JSON shows it;
+//! [`value_in_place`] does the same for any JSON value. Every string is
+//! looked at, so a secret is caught wherever it ended up: a URL in a hop, a
+//! header, a finding's message or evidence. [`text`] does the same for a
+//! line reach writes to stderr.
 //!
 //! What is replaced by `[redacted]`:
 //! * URL query and fragment parameters named like a secret (`code`,
@@ -42,6 +44,7 @@ use std::sync::RwLock;
 use serde_json::Value;
 
 use crate::Report;
+use crate::strings::{Place, Strings};
 
 /// The replacement text.
 pub const REDACTED: &str = "[redacted]";
@@ -108,65 +111,58 @@ pub fn is_secret_name(name: &str) -> bool {
         && !DESCRIBING_SUFFIXES.iter().any(|s| lower.ends_with(s))
 }
 
-/// The report with every secret redacted, through its JSON text
-/// ([`json_text`]). Each form is dropped as soon as the next is made, so
-/// the peak is the report's JSON text twice, not the report as well.
-pub fn report(report: Report) -> Report {
-    let text = serde_json::to_string(&report).expect("a report always serializes");
-    drop(report);
-    let redacted = json_text(&text);
-    drop(text);
-    // Only string contents are replaced, so the shape is unchanged and the
-    // text always deserializes back.
-    serde_json::from_str(&redacted).expect("redaction keeps the report's shape")
+/// Redacts every secret of the report, in place (see [`strings`]): first
+/// by name, then every secret known by value, including the ones the name
+/// rules just found (a session cookie a server set, a code in a redirect),
+/// so that they are caught where they travel on, encoded or not. Only the
+/// strings that hold a secret are replaced: a jar of a million cookies
+/// costs no copy of the report, its JSON text or a `serde_json::Value`.
+///
+/// [`strings`]: crate::strings
+pub fn report(report: &mut Report) {
+    in_place(report);
 }
 
-/// Redacts secrets in any JSON value, in place, through its JSON text
-/// ([`json_text`]): first by name, then every secret known by value,
-/// including the ones the name rules just found (a session cookie a server
-/// set, a code in a redirect), so that they are caught where they travel
-/// on, encoded or not.
+/// Redacts secrets in any JSON value, in place, by the same rules as
+/// [`report`] (a finding's evidence is such a value).
 pub fn value_in_place(value: &mut Value) {
-    *value = serde_json::from_str(&json_text(&value.to_string()))
-        .expect("redaction keeps the JSON valid");
+    in_place(value);
 }
 
-/// Redacts the JSON text of a report (or any JSON text as `serde_json`
-/// writes it) string by string: a member named like a secret, a `{name, value}` header, the name rules
-/// in every string, then every known secret. Layout and key order are
-/// kept. Unlike a `serde_json::Value`, which costs hundreds of bytes per
-/// string, this holds only the text and its copy: a jar of a million
-/// cookies is redacted in about twice its JSON's size.
-pub fn json_text(json: &str) -> String {
+/// The two passes of [`report`] over anything whose strings can be walked.
+fn in_place(value: &mut impl Strings) {
     let mut found = Vec::new();
-    let named = rewrite_strings(json, |context, s| named_string(context, s, &mut found));
+    value.strings(None, &mut |place, s| {
+        if let Some(new) = named_string(place, s, &mut found) {
+            *s = new;
+        }
+    });
     remember_all(found.iter().map(String::as_str));
     drop(found);
     with_known(|known| {
         if known.is_empty() {
-            return named;
+            return;
         }
-        rewrite_strings(&named, |_, s| known.redacted(s))
-    })
+        value.strings(None, &mut |_, s| {
+            if let Some(new) = known.redacted(s) {
+                *s = new;
+            }
+        });
+    });
 }
 
-/// Where a string value sits: the key of its member (`None` in an array),
-/// and the `name` member before it in the same object.
-struct StringContext<'a> {
-    key: Option<&'a str>,
-    sibling_name: Option<&'a str>,
-}
-
-/// The name rules for one string value.
-fn named_string(context: &StringContext<'_>, s: &str, found: &mut Vec<String>) -> Option<String> {
-    if let Some(key) = context.key {
+/// The name rules for one string value: a member named like a secret, the
+/// value of a `{name, value}` header, then [`by_name`] on any string. A
+/// member named `code` is a finding's code in the report, not an OAuth
+/// code.
+fn named_string(place: Place<'_>, s: &str, found: &mut Vec<String>) -> Option<String> {
+    if let Some(key) = place.key {
         let lower = key.to_ascii_lowercase();
-        // `code` names a finding's code in the report, not an OAuth code.
         if lower != "code" && is_secret_name(&lower) {
             return (s != REDACTED).then(|| REDACTED.to_owned());
         }
         if lower == "value"
-            && let Some(name) = context.sibling_name
+            && let Some(name) = place.name
             && is_secret_name(name)
         {
             found.extend(header_secrets(name, s));
@@ -177,7 +173,24 @@ fn named_string(context: &StringContext<'_>, s: &str, found: &mut Vec<String>) -
     by_name(s, found)
 }
 
+/// The redaction reach did before the typed walk, on the JSON text of a
+/// report: the test oracle [`report`] is held to, member by member.
+#[cfg(test)]
+fn json_text(json: &str) -> String {
+    let mut found = Vec::new();
+    let named = rewrite_strings(json, |place, s| named_string(place, s, &mut found));
+    remember_all(found.iter().map(String::as_str));
+    drop(found);
+    with_known(|known| {
+        if known.is_empty() {
+            return named;
+        }
+        rewrite_strings(&named, |_, s| known.redacted(s))
+    })
+}
+
 /// One open object or array while [`rewrite_strings`] walks the text.
+#[cfg(test)]
 enum Frame {
     Object {
         /// The next string is a key.
@@ -191,9 +204,10 @@ enum Frame {
 /// Copies JSON text, replacing each string value by what `change` returns
 /// for it (unescaped in, escaped out); keys, numbers and layout are copied
 /// as they are.
+#[cfg(test)]
 fn rewrite_strings(
     json: &str,
-    mut change: impl FnMut(&StringContext<'_>, &str) -> Option<String>,
+    mut change: impl FnMut(Place<'_>, &str) -> Option<String>,
 ) -> String {
     let bytes = json.as_bytes();
     let mut out = String::with_capacity(json.len());
@@ -255,8 +269,11 @@ fn rewrite_strings(
                             }
                             _ => (None, None),
                         };
-                        let context = StringContext { key, sibling_name };
-                        if let Some(new) = change(&context, &text) {
+                        let place = Place {
+                            key,
+                            name: sibling_name,
+                        };
+                        if let Some(new) = change(place, &text) {
                             out.push_str(&json[copied..start]);
                             out.push_str(
                                 &serde_json::to_string(&new).unwrap_or_else(|_| "\"\"".to_owned()),
@@ -1313,6 +1330,100 @@ mod tests {
         assert_eq!(in_place, streamed);
         let clean = r#"{"a": [1, "x", {"b": "y"}], "c": "\u00e4"}"#;
         assert_eq!(json_text(clean), clean);
+    }
+
+    type Seen = (Option<String>, Option<String>, String);
+
+    fn seen(place: Place<'_>, s: &str) -> Seen {
+        // Only a `value` member reads the `name` before it.
+        let name = place.name.filter(|_| place.key == Some("value"));
+        (
+            place.key.map(str::to_owned),
+            name.map(str::to_owned),
+            s.to_owned(),
+        )
+    }
+
+    /// The typed walk visits the strings the report's JSON holds, each under
+    /// the member name (and header name) the JSON shows: the rules cannot
+    /// tell the two apart.
+    #[test]
+    fn the_walk_sees_every_string_where_the_json_has_it() {
+        let mut n = 0;
+        let mut report = crate::strings::full_report(&mut || {
+            n += 1;
+            format!("<{n}>")
+        });
+        let json = serde_json::to_string(&report).unwrap();
+        let mut from_json = Vec::new();
+        rewrite_strings(&json, |place, s| {
+            from_json.push(seen(place, s));
+            None
+        });
+        let mut from_walk = Vec::new();
+        report.strings(None, &mut |place, s| from_walk.push(seen(place, s)));
+        // Enums are strings in the JSON; their text is fixed by their type.
+        let is_enum = |(key, _, s): &Seen| {
+            !s.starts_with('<')
+                && matches!(
+                    key.as_deref(),
+                    Some("kind" | "status" | "code" | "severity" | "source" | "outcome")
+                )
+        };
+        from_json.retain(|e| !is_enum(e));
+        assert!(!from_walk.iter().any(is_enum));
+        assert!(from_walk.len() > 300, "{}", from_walk.len());
+        from_json.sort();
+        from_walk.sort();
+        assert_eq!(from_walk, from_json);
+    }
+
+    /// The typed redaction gives, string for string, what redacting the
+    /// report's JSON text gave before it.
+    #[test]
+    fn typed_redaction_matches_the_json_text_redaction() {
+        remember("known-typed-secret-42");
+        let echoed = base64(b"sid=Sess-typed-99; x", STANDARD);
+        let samples = [
+            "https://app/cb?code=C0DE-typed-1&state=s",
+            "Bearer eyJ-typed-abc.def",
+            "sid=Sess-typed-99; Path=/; HttpOnly",
+            "a=Ck-typed-1; b=Ck-typed-2",
+            "http://user:pw-typed-7@proxy:3128/",
+            "x-echo: cookie: a=b; c=d, x=Ck-typed-1",
+            "/cb?next=%2Fapp%3Fcode%3Dc0de-typed%26state%3Ds",
+            "echo Sess-typed-99 and C0DE-typed-1 and pw-typed-7",
+            &echoed,
+            "plain \u{1b}[2J text \"quoted\"",
+            "ä ü \\ /",
+            REDACTED,
+            "",
+            "Basic dXNlcjpodW50ZXIyMjI=",
+            "known-typed-secret-42 in text",
+            "https://ghp_tok@github.com/x",
+            "r=idp_session%3Dalice%26theme%3Ddark",
+        ];
+        let mut i = 0;
+        let original = crate::strings::full_report(&mut || {
+            i += 1;
+            samples[i % samples.len()].to_owned()
+        });
+        let pretty = serde_json::to_string_pretty(&original).unwrap();
+        let want = json_text(&pretty);
+        let mut typed = original;
+        report(&mut typed);
+        let got = serde_json::to_string_pretty(&typed).unwrap();
+        assert_eq!(got, want);
+        for secret in [
+            "C0DE-typed",
+            "Sess-typed",
+            "Ck-typed",
+            "pw-typed",
+            "known-typed",
+            "hunter2",
+        ] {
+            assert!(!got.contains(secret), "{secret}");
+        }
     }
 
     #[test]
