@@ -303,7 +303,7 @@ fn seen(place: Place<'_>, s: &str) -> Seen {
 #[test]
 fn the_walk_sees_every_string_where_the_json_has_it() {
     let mut n = 0;
-    let mut report = crate::strings::full_report(&mut || {
+    let mut report = crate::strings::fixture::full_report(&mut || {
         n += 1;
         format!("<{n}>")
     });
@@ -357,7 +357,7 @@ fn typed_redaction_matches_the_json_text_redaction() {
         "r=idp_session%3Dalice%26theme%3Ddark",
     ];
     let mut i = 0;
-    let original = crate::strings::full_report(&mut || {
+    let original = crate::strings::fixture::full_report(&mut || {
         i += 1;
         samples[i % samples.len()].to_owned()
     });
