@@ -8,7 +8,6 @@
 mod allowlist;
 mod args;
 mod check;
-mod formats;
 #[doc(hidden)]
 pub mod fuzzing;
 mod input;
@@ -16,7 +15,7 @@ mod limits;
 mod network;
 mod oauth;
 mod partial;
-mod render;
+mod printer;
 mod run;
 mod sso;
 
@@ -28,7 +27,10 @@ use std::time::Instant;
 use clap::Parser;
 use reach_report::{Code, Report, Status, Tool};
 
-use args::{Cli, Command, ExplainArgs, Format};
+use args::{Cli, Command, ExplainArgs};
+
+/// `run.rs` still names the printers' escaping by their old module.
+use printer as render;
 
 /// Exit codes, as the README's "Exit codes" section gives them.
 pub mod exit {
@@ -62,7 +64,7 @@ impl std::error::Error for UsageError {}
 /// neither leak a secret nor drive the terminal.
 pub(crate) fn to_stderr(text: &str) {
     let redacted = reach_report::redact::text(text);
-    let shown = render::escape_controls(&redacted, &['\n', '\t']);
+    let shown = printer::escape_controls(&redacted, &['\n', '\t']);
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(shown.as_bytes());
     if !shown.ends_with('\n') {
@@ -126,7 +128,7 @@ pub fn run() -> i32 {
         // Escaped but not redacted: the panic may have come from inside
         // redaction, whose lock must not be taken again here.
         let line = format!("reach: panic{place}: {payload}\n");
-        let _ = std::io::stderr().write_all(render::escape_controls(&line, &['\n']).as_bytes());
+        let _ = std::io::stderr().write_all(printer::escape_controls(&line, &['\n']).as_bytes());
     }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&cli)));
     match outcome {
@@ -339,8 +341,8 @@ fn tool() -> Tool {
     }
 }
 
-/// Redacts, renders, writes, and computes the exit code.
-fn finish(cli: &Cli, report: Report) -> anyhow::Result<i32> {
+/// Redacts, prints, writes, and computes the exit code.
+fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
     let out = &cli.output;
     // Input errors also go to stderr, so a CI log names them whatever the format.
     for check in report.checks.iter().filter(|c| c.status == Status::Error) {
@@ -349,54 +351,30 @@ fn finish(cli: &Cli, report: Report) -> anyhow::Result<i32> {
         }
     }
     let code = exit_code(&report, out.strict);
-    let redact = !out.no_redact;
-    if !redact {
+    if out.no_redact {
         to_stderr(
             "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)",
         );
-    }
-    // Redaction works on the report's JSON text, the one form every
-    // renderer starts from, string by string: a `serde_json::Value` of a
-    // jar of a million cookies would cost several times the report.
-    let rendered = if out.format() == Format::Json {
-        let text = serde_json::to_string_pretty(&report)?;
-        drop(report);
-        let mut text = if redact {
-            reach_report::redact::json_text(&text)
-        } else {
-            text
-        };
-        text.push('\n');
-        tracing::debug!("report redacted");
-        text
     } else {
-        let report = if redact {
-            reach_report::redact::report(report)
-        } else {
-            report
-        };
-        tracing::debug!("report redacted");
-        match out.format() {
-            Format::Md => formats::markdown(&report),
-            Format::Junit => formats::junit(&report, out.strict),
-            Format::Text | Format::Json => {
-                let color = out.output.is_none()
-                    && !out.no_color
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal();
-                render::text(
-                    &report,
-                    render::TextStyle {
-                        color,
-                        quiet: out.quiet,
-                        verbose: out.verbose,
-                    },
-                )
-            }
-        }
+        // In place, string by string: no copy of the report.
+        reach_report::redact::report(&mut report);
+    }
+    tracing::debug!("report redacted");
+    let color = out.output.is_none()
+        && !out.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    let options = printer::Options {
+        text: printer::TextStyle {
+            color,
+            quiet: out.quiet,
+            verbose: out.verbose,
+        },
+        strict: out.strict,
     };
+    let printed = printer::print(report, out.format(), options)?;
     tracing::debug!("report rendered");
-    emit(cli, &rendered)?;
+    emit(cli, &printed)?;
     tracing::debug!("report written");
     Ok(code)
 }

@@ -43,6 +43,7 @@ pub mod endpoint;
 pub mod oauth;
 pub mod redact;
 pub mod sso;
+pub mod strings;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
