@@ -29,9 +29,6 @@ use reach_report::{Code, Report, Status, Tool};
 
 use args::{Cli, Command, ExplainArgs};
 
-/// `run.rs` still names the printers' escaping by their old module.
-use printer as render;
-
 /// Exit codes, as the README's "Exit codes" section gives them.
 pub mod exit {
     /// No check failed.

@@ -797,7 +797,7 @@ impl Progress {
     fn start(&self, index: usize, label: &str) {
         if let Ok(mut running) = self.running.lock() {
             // The label is input: shown on the terminal like every stderr line.
-            let shown = crate::render::escape_controls(&reach_report::redact::text(label), &[])
+            let shown = crate::printer::escape_controls(&reach_report::redact::text(label), &[])
                 .into_owned();
             running.insert(index, (shown, Instant::now()));
         }

@@ -72,7 +72,7 @@ fn testcase(out: &mut String, c: &Check, failed: bool) {
         out,
         "    <testcase name=\"{}\" classname=\"reach.{}\" time=\"{:.3}\"",
         xml(&label(c)),
-        xml(&kind(c)),
+        xml(kind(c)),
         c.duration_ms / 1000.0
     );
     let mut body = String::new();
