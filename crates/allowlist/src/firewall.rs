@@ -65,16 +65,16 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::feeds::json::{Node, Value};
-use crate::feeds::{
-    clip, first_line, looks_like_json, origin, parse_json_document, parse_net, snippet, strip_bom,
+use crate::json::{
+    Node, Value, first_line, looks_like_json, parse_json_document, snippet, strip_bom,
 };
 #[cfg(doc)]
 use crate::model::Rule;
 use crate::model::{
-    Allowlist, AllowlistBuilder, AllowlistFormat, Direction, ParseError, PortRange,
+    Allowlist, AllowlistBuilder, AllowlistFormat, Direction, ParseError, PortRange, clip, origin,
 };
 use crate::set::IpSet;
+use crate::text::{is_iptables_line, parse_cidr};
 
 /// Sniffs an allowlist's format: `nft -j` JSON (an object with an
 /// `nftables` array), AWS security groups (an object with a
@@ -85,7 +85,7 @@ use crate::set::IpSet;
 pub fn detect(input: &str) -> Option<AllowlistFormat> {
     let text = strip_bom(input);
     if looks_like_json(text) {
-        let root = crate::feeds::json::parse(text).ok()?;
+        let root = crate::json::parse(text).ok()?;
         return detect_json(&root);
     }
     Some(text_format(text))
@@ -261,18 +261,6 @@ fn detect_json(root: &Node) -> Option<AllowlistFormat> {
             .any(|k| g.get(k).is_some())
     };
     (!groups.is_empty() && groups.iter().all(is_group)).then_some(AllowlistFormat::AwsSg)
-}
-
-pub(crate) fn is_iptables_line(line: &str) -> bool {
-    let t = line.trim();
-    let mut chars = t.chars();
-    let first = chars.next();
-    let second = chars.next();
-    ["-A ", "-I ", "-P ", "-N ", "iptables ", "ip6tables "]
-        .iter()
-        .any(|p| t.starts_with(p))
-        || t == "COMMIT"
-        || (matches!(first, Some('*' | ':')) && second.is_some_and(|c| c.is_ascii_alphabetic()))
 }
 
 /// Collects entries and errors.
@@ -907,7 +895,7 @@ fn parse_ipt_addr(text: &str) -> Result<IpNet, String> {
             .map(|n| n.trunc())
             .map_err(|e| e.to_string());
     }
-    parse_net(text)
+    parse_cidr(text)
 }
 
 /// The prefix length of a left-aligned contiguous mask.
@@ -1585,7 +1573,7 @@ impl NftScope<'_> {
                         self.addresses(elem, out, depth + 1)?;
                     }
                 } else {
-                    let net = parse_net(s).map_err(|r| ValueError::at(node, r))?;
+                    let net = parse_cidr(s).map_err(|r| ValueError::at(node, r))?;
                     out.push((net, node.line));
                 }
             }
@@ -2310,7 +2298,7 @@ fn read_aws_sg(out: &mut Out<'_>, root: &Node, direction: Direction) -> Result<(
                     match cidr
                         .as_str()
                         .ok_or_else(|| "expected a CIDR string".to_owned())
-                        .and_then(parse_net)
+                        .and_then(parse_cidr)
                     {
                         Ok(net) => out.entry(net, cidr.line, ports.as_ref(), protocol.as_ref()),
                         Err(reason) => out.error(cidr.line, &snippet(cidr), reason),

@@ -11,11 +11,15 @@
 //!   groups.
 //! - [`coverage`]: the coverage report and the feed diff.
 //! - [`cancel`]: stopping the long loops when the run is interrupted.
+//!
+//! Below them, `json` is the line-keeping JSON reader the feed and firewall
+//! parsers share, and `text::parse_cidr` the one CIDR parser of every format.
 
 pub mod cancel;
 pub mod coverage;
 pub mod feeds;
 pub mod firewall;
+mod json;
 pub mod model;
 pub mod set;
 mod sort;

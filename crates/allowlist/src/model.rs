@@ -39,6 +39,23 @@ impl fmt::Display for ParseError {
     }
 }
 
+/// The origin of line `line` (at least 1) of `source`.
+pub(crate) fn origin(source: &str, line: usize) -> Origin {
+    Origin {
+        source: source.into(),
+        line: line.max(1),
+    }
+}
+
+/// Trimmed, at most 200 characters.
+pub(crate) fn clip(text: &str) -> String {
+    let t = text.trim();
+    match t.char_indices().nth(200) {
+        Some((end, _)) => t[..end].to_owned(),
+        None => t.to_owned(),
+    }
+}
+
 /// The labels a feed gives a range: its service / tag name (`AMAZON`,
 /// `AzureCloud.westeurope`, GitHub's `hooks`, GCP's `service`) and its
 /// region / scope, when it has them.
