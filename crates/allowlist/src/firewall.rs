@@ -73,7 +73,7 @@ use crate::model::Rule;
 use crate::model::{
     Allowlist, AllowlistBuilder, AllowlistFormat, Direction, ParseError, PortRange, clip, origin,
 };
-use crate::set::IpSet;
+use crate::set::{IpSet, range_to_cidrs};
 use crate::text::{is_iptables_line, parse_cidr};
 
 /// Sniffs an allowlist's format: `nft -j` JSON (an object with an
@@ -751,54 +751,6 @@ fn protocol_name(text: &str) -> Option<String> {
 
 // ---------------------------------------------------------------------------
 // Addresses.
-
-/// The minimal CIDRs covering exactly `first..=last` (same family, in
-/// order).
-fn range_to_cidrs(first: IpAddr, last: IpAddr) -> Result<Vec<IpNet>, String> {
-    let (lo, hi, bits) = match (first, last) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            (u128::from(u32::from(a)), u128::from(u32::from(b)), 32u32)
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128u32),
-        _ => return Err(format!("range {first}-{last} mixes address families")),
-    };
-    if lo > hi {
-        return Err(format!("range {first}-{last} is backwards"));
-    }
-    let mut out = Vec::new();
-    let mut cur = lo;
-    loop {
-        let align = if cur == 0 {
-            bits
-        } else {
-            cur.trailing_zeros().min(bits)
-        };
-        let rem = hi - cur;
-        // The largest k with 2^k <= rem + 1.
-        let fit = if rem == u128::MAX {
-            128
-        } else {
-            (rem + 1).ilog2()
-        };
-        let k = align.min(fit);
-        let len = (bits - k) as u8;
-        let net = if bits == 32 {
-            IpNet::new(IpAddr::V4((cur as u32).into()), len)
-        } else {
-            IpNet::new(IpAddr::V6(cur.into()), len)
-        };
-        out.push(net.map_err(|e| e.to_string())?);
-        if k >= 128 {
-            break;
-        }
-        let block_last = cur + ((1u128 << k) - 1);
-        if block_last >= hi {
-            break;
-        }
-        cur = block_last + 1;
-    }
-    Ok(out)
-}
 
 /// Addresses that are in both lists (CIDRs either nest or are disjoint).
 fn intersect_nets(a: &[(IpNet, usize)], b: &[(IpNet, usize)]) -> Vec<(IpNet, usize)> {
@@ -3112,33 +3064,6 @@ mod tests {
     }
 
     #[test]
-    fn ranges_to_cidrs() {
-        let cidrs = |a: &str, b: &str| -> Vec<String> {
-            range_to_cidrs(a.parse().unwrap(), b.parse().unwrap())
-                .unwrap()
-                .iter()
-                .map(ToString::to_string)
-                .collect()
-        };
-        assert_eq!(cidrs("10.0.0.0", "10.0.0.255"), ["10.0.0.0/24"]);
-        assert_eq!(cidrs("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
-        assert_eq!(
-            cidrs("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-            ["::/0"]
-        );
-        assert_eq!(
-            cidrs("255.255.255.255", "255.255.255.255"),
-            ["255.255.255.255/32"]
-        );
-        assert_eq!(
-            cidrs("10.0.0.1", "10.0.0.6"),
-            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
-        );
-        assert!(range_to_cidrs("10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap()).is_err());
-        assert!(range_to_cidrs("10.0.0.2".parse().unwrap(), "::1".parse().unwrap()).is_err());
-    }
-
-    #[test]
     fn port_helpers() {
         assert_eq!(
             parse_port_list("22,80:81,https,1024:").unwrap(),
@@ -3194,18 +3119,5 @@ mod tests {
             let _ = parse_allowlist_rules("p", &input, Some(AllowlistFormat::Iptables), Direction::Ingress, None);
         }
 
-        #[test]
-        fn range_cover_is_exact(a in proptest::prelude::any::<u32>(), b in proptest::prelude::any::<u32>()) {
-            let (lo, hi) = (a.min(b), a.max(b));
-            let nets = range_to_cidrs(IpAddr::V4(lo.into()), IpAddr::V4(hi.into())).unwrap();
-            let mut next = u64::from(lo);
-            for net in &nets {
-                let IpNet::V4(n) = net else { panic!("family") };
-                proptest::prop_assert_eq!(u64::from(u32::from(n.network())), next);
-                next = u64::from(u32::from(n.broadcast())) + 1;
-            }
-            proptest::prop_assert_eq!(next, u64::from(hi) + 1);
-            proptest::prop_assert!(nets.len() <= 62);
-        }
     }
 }
