@@ -173,37 +173,7 @@ fn parse_ipt_rule(tokens: &[Token]) -> Result<IptRule, String> {
             continue;
         }
         let name = token.text.as_str();
-        let takes_value = matches!(
-            name,
-            "-s" | "--source"
-                | "--src"
-                | "-d"
-                | "--destination"
-                | "--dst"
-                | "-p"
-                | "--protocol"
-                | "--dport"
-                | "--destination-port"
-                | "--dports"
-                | "--destination-ports"
-                | "--ports"
-                | "-j"
-                | "--jump"
-                | "-g"
-                | "--goto"
-                | "-i"
-                | "--in-interface"
-                | "-o"
-                | "--out-interface"
-                | "--state"
-                | "--ctstate"
-                | "-t"
-                | "--table"
-                | "-m"
-                | "--match"
-                | "--comment"
-        );
-        if !takes_value {
+        if !takes_value(name) {
             // An option we do not model; its values are skipped as words.
             // After the target, options are the target's (`--reject-with`,
             // `--log-prefix`): they change nothing about what is matched.
@@ -231,30 +201,71 @@ fn parse_ipt_rule(tokens: &[Token]) -> Result<IptRule, String> {
             negated,
         };
         negated = false;
+        rule.set(name, opt);
+    }
+    Ok(rule)
+}
+
+/// The options whose value [`IptRule::set`] reads.
+fn takes_value(name: &str) -> bool {
+    matches!(
+        name,
+        "-s" | "--source"
+            | "--src"
+            | "-d"
+            | "--destination"
+            | "--dst"
+            | "-p"
+            | "--protocol"
+            | "--dport"
+            | "--destination-port"
+            | "--dports"
+            | "--destination-ports"
+            | "--ports"
+            | "-j"
+            | "--jump"
+            | "-g"
+            | "--goto"
+            | "-i"
+            | "--in-interface"
+            | "-o"
+            | "--out-interface"
+            | "--state"
+            | "--ctstate"
+            | "-t"
+            | "--table"
+            | "-m"
+            | "--match"
+            | "--comment"
+    )
+}
+
+impl IptRule {
+    /// Records option `name` (one that [`takes_value`]) with its value.
+    fn set(&mut self, name: &str, opt: Opt) {
         match name {
-            "-s" | "--source" | "--src" => rule.source = Some(opt),
-            "-d" | "--destination" | "--dst" => rule.destination = Some(opt),
-            "-p" | "--protocol" => rule.protocol = Some(opt),
-            "-j" | "--jump" => rule.target = Some(opt.value),
+            "-s" | "--source" | "--src" => self.source = Some(opt),
+            "-d" | "--destination" | "--dst" => self.destination = Some(opt),
+            "-p" | "--protocol" => self.protocol = Some(opt),
+            "-j" | "--jump" => self.target = Some(opt.value),
             "-g" | "--goto" => {
-                rule.target = Some(opt.value);
-                rule.goto = true;
+                self.target = Some(opt.value);
+                self.goto = true;
             }
-            "-i" | "--in-interface" => rule.in_iface = Some(opt),
-            "-o" | "--out-interface" => rule.out_iface = Some(opt),
-            "--state" | "--ctstate" => rule.states.push(opt),
-            "-t" | "--table" => rule.table = Some(opt.value),
+            "-i" | "--in-interface" => self.in_iface = Some(opt),
+            "-o" | "--out-interface" => self.out_iface = Some(opt),
+            "--state" | "--ctstate" => self.states.push(opt),
+            "-t" | "--table" => self.table = Some(opt.value),
             "-m" | "--match" => {
                 if !KNOWN_MODULES.contains(&opt.value.as_str()) {
-                    rule.unknown
+                    self.unknown
                         .push(format!("the `{}` match module", opt.value));
                 }
             }
             "--comment" => {}
-            _ => rule.dports.push(opt),
+            _ => self.dports.push(opt),
         }
     }
-    Ok(rule)
 }
 
 /// A parsed rule with a target, before its family is known.
@@ -422,14 +433,31 @@ fn interpret_ipt_rule(
 }
 
 pub(super) fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction) {
-    // Per `*table` block: the family its header comment or addresses tell.
-    let mut blocks: Vec<Families> = vec![Families::default()];
+    let file = read_ipt_lines(out, input, direction);
+    walk_ipt_chains(out, &file, direction);
+}
+
+/// What the lines of an `iptables-save` file say, before its chains are
+/// walked.
+struct IptFile {
+    /// Per `*table` block: the family its header comment or addresses tell.
+    blocks: Vec<Families>,
+    /// The rules with a target, in file order.
+    verdicts: Vec<IptVerdict>,
+    /// User chains declared (`:NAME - [0:0]`, `-N NAME`), per block.
+    declared: HashSet<String>,
+}
+
+/// Reads every line: comments, `*table` and `:CHAIN` headers, commands;
+/// the rules' errors go to `out`.
+fn read_ipt_lines(out: &mut Out<'_>, input: &str, direction: Direction) -> IptFile {
+    let mut file = IptFile {
+        blocks: vec![Families::default()],
+        verdicts: Vec::new(),
+        declared: HashSet::new(),
+    };
     let mut hint = Families::default();
     let mut table: Option<String> = None;
-    let mut verdicts: Vec<IptVerdict> = Vec::new();
-    // User chains declared (`:NAME - [0:0]`, `-N NAME`), per block.
-    let mut declared: HashSet<String> = HashSet::new();
-
     for (index, raw) in input.lines().enumerate() {
         let line = index + 1;
         let text = raw.trim();
@@ -446,12 +474,12 @@ pub(super) fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction
         }
         if let Some(name) = text.strip_prefix('*') {
             table = Some(name.trim().to_owned());
-            blocks.push(std::mem::take(&mut hint));
+            file.blocks.push(std::mem::take(&mut hint));
             continue;
         }
         if let Some(decl) = text.strip_prefix(':') {
             if let Some(name) = decl.split_whitespace().next() {
-                declared.insert(format!("{}/{name}", blocks.len() - 1));
+                file.declare(name);
             }
             continue;
         }
@@ -462,30 +490,13 @@ pub(super) fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction
                 continue;
             }
         };
-        // `iptables-save -c`: `[packets:bytes] -A …`.
-        if tokens.first().is_some_and(|t| {
-            !t.quoted && t.text.starts_with('[') && t.text.ends_with(']') && t.text.contains(':')
-        }) {
-            tokens.remove(0);
-        }
-        // `iptables -A …` as a command line.
-        let mut family = Families::default();
-        if let Some(first) = tokens.first() {
-            let program = first.text.rsplit('/').next().unwrap_or("");
-            if program.starts_with("ip6tables") {
-                family = Families::V6;
-                tokens.remove(0);
-            } else if program.starts_with("iptables") {
-                family = Families::V4;
-                tokens.remove(0);
-            }
-        }
+        let family = strip_ipt_prefixes(&mut tokens);
         let command = tokens.first().map_or("", |t| t.text.as_str());
         match command {
             "-A" | "--append" | "-I" | "--insert" => {}
             "-N" | "--new-chain" => {
                 if let Some(name) = tokens.get(1) {
-                    declared.insert(format!("{}/{}", blocks.len() - 1, name.text));
+                    file.declare(&name.text);
                 }
                 continue;
             }
@@ -495,21 +506,77 @@ pub(super) fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction
                 continue;
             }
         }
-        let block = blocks.len() - 1;
-        let parsed = parse_ipt_rule(&tokens).and_then(|mut rule| {
-            if rule.table.is_none() {
-                rule.table.clone_from(&table);
-            }
-            let mut seen = Families::default();
-            let verdict = interpret_ipt_rule(&rule, direction, &mut seen);
-            if let Some(b) = blocks.last_mut() {
-                *b = b.union(seen);
-            }
-            verdict.map(|v| v.map(|v| (v, rule)))
-        });
-        match parsed {
-            Ok(Some((verdict, rule))) => verdicts.push(IptVerdict {
-                line,
+        let rule = IptLine {
+            line,
+            tokens: &tokens,
+            family,
+            table: table.as_deref(),
+        };
+        if let Err(reason) = file.rule(&rule, direction) {
+            out.error(line, text, reason);
+        }
+    }
+    file
+}
+
+/// Takes off what may stand before the command: `iptables-save -c`'s
+/// `[packets:bytes]`, and the program of an `iptables -A …` command line,
+/// whose name tells the family.
+fn strip_ipt_prefixes(tokens: &mut Vec<Token>) -> Families {
+    // `iptables-save -c`: `[packets:bytes] -A …`.
+    if tokens.first().is_some_and(|t| {
+        !t.quoted && t.text.starts_with('[') && t.text.ends_with(']') && t.text.contains(':')
+    }) {
+        tokens.remove(0);
+    }
+    // `iptables -A …` as a command line.
+    let mut family = Families::default();
+    if let Some(first) = tokens.first() {
+        let program = first.text.rsplit('/').next().unwrap_or("");
+        if program.starts_with("ip6tables") {
+            family = Families::V6;
+            tokens.remove(0);
+        } else if program.starts_with("iptables") {
+            family = Families::V4;
+            tokens.remove(0);
+        }
+    }
+    family
+}
+
+/// An `-A` / `-I` line and what comes before it.
+struct IptLine<'a> {
+    line: usize,
+    tokens: &'a [Token],
+    /// The family its program tells (`ip6tables -A …`).
+    family: Families,
+    /// The `*table` it is in.
+    table: Option<&'a str>,
+}
+
+impl IptFile {
+    /// A user chain of the current block.
+    fn declare(&mut self, name: &str) {
+        self.declared
+            .insert(format!("{}/{name}", self.blocks.len() - 1));
+    }
+
+    /// Reads one `-A` / `-I` rule into [`IptFile::verdicts`]; the addresses
+    /// it names tell its block's family.
+    fn rule(&mut self, at: &IptLine<'_>, direction: Direction) -> Result<(), String> {
+        let block = self.blocks.len() - 1;
+        let mut rule = parse_ipt_rule(at.tokens)?;
+        if rule.table.is_none() {
+            rule.table = at.table.map(str::to_owned);
+        }
+        let mut seen = Families::default();
+        let verdict = interpret_ipt_rule(&rule, direction, &mut seen);
+        if let Some(b) = self.blocks.last_mut() {
+            *b = b.union(seen);
+        }
+        if let Some(verdict) = verdict? {
+            self.verdicts.push(IptVerdict {
+                line: at.line,
                 verdict,
                 // Chains of one name in different `*table` blocks (an
                 // iptables-save and an ip6tables-save) are different.
@@ -517,38 +584,44 @@ pub(super) fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction
                 chain_name: rule.chain,
                 insert: rule.insert,
                 block,
-                family,
-            }),
-            Ok(None) => {}
-            Err(reason) => out.error(line, text, reason),
+                family: at.family,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The order rules take effect in: chain order, which `-I` changes;
+/// iptables-save output has only `-A`, so that is file order.
+fn ipt_rule_order(verdicts: &[IptVerdict]) -> Vec<usize> {
+    if verdicts.iter().all(|v| v.insert.is_none()) {
+        return (0..verdicts.len()).collect();
+    }
+    let mut chains: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut first_seen: Vec<&str> = Vec::new();
+    for (i, v) in verdicts.iter().enumerate() {
+        let chain = chains.entry(v.chain.as_str()).or_insert_with(|| {
+            first_seen.push(v.chain.as_str());
+            Vec::new()
+        });
+        match v.insert {
+            Some(at) => chain.insert(at.min(chain.len()), i),
+            None => chain.push(i),
         }
     }
+    first_seen
+        .iter()
+        .flat_map(|c| chains.get(c).cloned().unwrap_or_default())
+        .collect()
+}
 
-    // Rules take effect in chain order, which `-I` changes; iptables-save
-    // output has only `-A`, so that is file order.
-    let order: Vec<usize> = if verdicts.iter().all(|v| v.insert.is_none()) {
-        (0..verdicts.len()).collect()
-    } else {
-        let mut chains: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut first_seen: Vec<&str> = Vec::new();
-        for (i, v) in verdicts.iter().enumerate() {
-            let chain = chains.entry(v.chain.as_str()).or_insert_with(|| {
-                first_seen.push(v.chain.as_str());
-                Vec::new()
-            });
-            match v.insert {
-                Some(at) => chain.insert(at.min(chain.len()), i),
-                None => chain.push(i),
-            }
-        }
-        first_seen
-            .iter()
-            .flat_map(|c| chains.get(c).cloned().unwrap_or_default())
-            .collect()
-    };
-    // What each user chain may do to a packet jumped to it.
-    let mut targets: HashMap<&str, Vec<Option<(String, bool)>>> = HashMap::new();
-    for v in &verdicts {
+/// Per chain, what each of its rules may do to a packet jumped to it:
+/// `None` accepts, `Some(("", _))` stops, `Some((chain, goto))` goes on.
+type IptSteps<'a> = HashMap<&'a str, Vec<Option<(String, bool)>>>;
+
+fn ipt_steps(verdicts: &[IptVerdict]) -> IptSteps<'_> {
+    let mut targets: IptSteps<'_> = HashMap::new();
+    for v in verdicts {
         let step = match &v.verdict.action {
             Action::Accept => None,
             Action::Block => Some((String::new(), false)),
@@ -556,12 +629,21 @@ pub(super) fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction
         };
         targets.entry(v.chain.as_str()).or_default().push(step);
     }
-    let is_chain = |key: &str| declared.contains(key) || targets.contains_key(key);
+    targets
+}
+
+/// Walks the rules in chain order: accepting rules become entries (what
+/// earlier blocking rules leave of them), blocking ones block for later.
+fn walk_ipt_chains(out: &mut Out<'_>, file: &IptFile, direction: Direction) {
+    let targets = ipt_steps(&file.verdicts);
+    let is_chain = |key: &str| file.declared.contains(key) || targets.contains_key(key);
     let counted = ipt_counted_chains(direction);
-    for i in order {
-        let Some(v) = verdicts.get(i) else { continue };
+    for i in ipt_rule_order(&file.verdicts) {
+        let Some(v) = file.verdicts.get(i) else {
+            continue;
+        };
         let family = if v.family.is_empty() {
-            blocks.get(v.block).copied().unwrap_or_default()
+            file.blocks.get(v.block).copied().unwrap_or_default()
         } else {
             v.family
         };
@@ -620,7 +702,7 @@ pub(super) fn read_iptables(out: &mut Out<'_>, input: &str, direction: Direction
 /// a chain it jumps to): a DROP, REJECT or unknown target. Loops count as
 /// stopping.
 fn ipt_may_stop<'a>(
-    targets: &'a HashMap<&str, Vec<Option<(String, bool)>>>,
+    targets: &'a IptSteps<'_>,
     is_chain: &dyn Fn(&str) -> bool,
     key: &'a str,
     path: &mut Vec<&'a str>,
