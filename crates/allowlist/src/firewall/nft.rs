@@ -253,104 +253,16 @@ fn nft_match(
             .unknown("it has a match reach cannot read, which reach does not evaluate");
         return Ok(());
     };
-    let unknown = |rule: &mut NftRule, what: &str| {
-        rule.matches.unknown(format!(
-            "it matches on {what}, which reach does not evaluate"
-        ));
+    let cmp = Comparison {
+        node: m,
+        op,
+        negated,
+        right,
     };
     if let Some(payload) = left.get("payload") {
-        let protocol = payload.get("protocol").and_then(Node::as_str).unwrap_or("");
-        let field = payload.get("field").and_then(Node::as_str).unwrap_or("");
-        match protocol {
-            "ip" | "ip6" => {
-                rule.family = rule.family.union(if protocol == "ip" {
-                    Families::V4
-                } else {
-                    Families::V6
-                });
-                if field == fields.remote {
-                    let mut nets = Vec::new();
-                    match scope.addresses(right, &mut nets, 0) {
-                        Ok(()) => {}
-                        Err(e) if e.unresolved => {
-                            rule.matches.unknown(unresolved_reason(&e));
-                            return Ok(());
-                        }
-                        Err(e) => return Err(e),
-                    }
-                    if negated {
-                        rule.not_remote.extend(nets.into_iter().map(|(n, _)| n));
-                    } else if matches!(op, "==" | "in") {
-                        rule.remote.push(nets);
-                    } else {
-                        return Err(ValueError::at(
-                            m,
-                            format!("unsupported `{op}` comparison on an address"),
-                        ));
-                    }
-                } else if field == fields.local {
-                    rule.matches.unknown(format!(
-                        "it also matches this machine's own address (`{protocol} {field}`), which reach cannot check"
-                    ));
-                } else if matches!(field, "protocol" | "nexthdr") {
-                    protocols(rule, right, negated, &format!("`{protocol} {field}`"));
-                } else {
-                    unknown(rule, &format!("`{protocol} {field}`"));
-                }
-            }
-            "tcp" | "udp" | "sctp" | "dccp" | "udplite" | "th" => {
-                if protocol != "th" {
-                    rule.matches.protos.only(&[protocol]);
-                }
-                if field != "dport" {
-                    unknown(rule, &format!("`{protocol} {field}`"));
-                    return Ok(());
-                }
-                let mut list = Vec::new();
-                match op {
-                    "==" | "in" | "!=" => match scope.ports(right, &mut list, 0) {
-                        Ok(()) => {}
-                        Err(e) if e.unresolved => {
-                            rule.matches.unknown(unresolved_reason(&e));
-                            return Ok(());
-                        }
-                        Err(e) => return Err(e),
-                    },
-                    "<" | "<=" | ">" | ">=" => {
-                        let n = right
-                            .scalar_text()
-                            .ok_or_else(|| ValueError::at(right, "expected a port"))
-                            .and_then(|t| port_number(t).map_err(|r| ValueError::at(right, r)))?;
-                        let range = match op {
-                            "<" if n > 0 => Some((0, n - 1)),
-                            "<=" => Some((0, n)),
-                            ">" if n < u16::MAX => Some((n + 1, u16::MAX)),
-                            ">=" => Some((n, u16::MAX)),
-                            _ => None,
-                        };
-                        list.extend(range.map(|(first, last)| PortRange { first, last }));
-                    }
-                    _ => {
-                        return Err(ValueError::at(
-                            m,
-                            format!("unsupported `{op}` comparison on a port"),
-                        ));
-                    }
-                }
-                let mut list = crate::model::normalize_ports(&list);
-                if negated {
-                    list = complement_ports(&list);
-                }
-                constrain_ports(&mut rule.matches.ports, list);
-            }
-            "" | "ether" | "vlan" | "arp" | "ip6 ext" => {
-                unknown(rule, &format!("`{protocol} {field}`"));
-            }
-            // `icmp type`, `icmpv6 type`, `esp spi` …: the field exists only
-            // in that protocol, so the rule is for that protocol alone.
-            other => rule.matches.protos.only(&[other]),
-        }
-    } else if let Some(meta) = left.get("meta") {
+        return payload_match(scope, &cmp, payload, fields, rule);
+    }
+    if let Some(meta) = left.get("meta") {
         let key = meta.get("key").and_then(Node::as_str).unwrap_or("");
         let values = strings(right);
         match key {
@@ -367,7 +279,7 @@ fn nft_match(
             "oifname" | "iifname" | "oif" | "iif" if !values.is_empty() => {
                 rule.matches.interface(&values, negated);
             }
-            _ => unknown(rule, &format!("`meta {key}`")),
+            _ => unknown_match(rule, &format!("`meta {key}`")),
         }
     } else if let Some(ct) = left.get("ct") {
         let key = ct.get("key").and_then(Node::as_str).unwrap_or("");
@@ -375,17 +287,161 @@ fn nft_match(
         if key == "state" && !values.is_empty() && matches!(op, "==" | "in" | "!=") {
             rule.matches.states(&values, negated);
         } else {
-            unknown(rule, &format!("`ct {key}`"));
+            unknown_match(rule, &format!("`ct {key}`"));
         }
     } else if left.get("concat").is_some() {
-        unknown(rule, "a concatenation of fields");
+        unknown_match(rule, "a concatenation of fields");
     } else {
         let what = left
             .as_object()
             .and_then(|o| o.first())
             .map_or_else(|| "an expression".to_owned(), |(k, _)| format!("`{k}`"));
-        unknown(rule, &what);
+        unknown_match(rule, &what);
     }
+    Ok(())
+}
+
+/// A `match` expression: its node, operator (`!=` is `negated`) and right
+/// side.
+struct Comparison<'a> {
+    node: &'a Node,
+    op: &'a str,
+    negated: bool,
+    right: &'a Node,
+}
+
+/// Notes a match reach does not evaluate.
+fn unknown_match(rule: &mut NftRule, what: &str) {
+    rule.matches.unknown(format!(
+        "it matches on {what}, which reach does not evaluate"
+    ));
+}
+
+/// A match on a packet field (`ip daddr`, `tcp dport`, `icmp type` …).
+fn payload_match(
+    scope: &NftScope<'_>,
+    cmp: &Comparison<'_>,
+    payload: &Node,
+    fields: Fields<'_>,
+    rule: &mut NftRule,
+) -> Result<(), ValueError> {
+    let protocol = payload.get("protocol").and_then(Node::as_str).unwrap_or("");
+    let field = payload.get("field").and_then(Node::as_str).unwrap_or("");
+    match protocol {
+        "ip" | "ip6" => {
+            rule.family = rule.family.union(if protocol == "ip" {
+                Families::V4
+            } else {
+                Families::V6
+            });
+            if field == fields.remote {
+                return address_match(scope, cmp, rule);
+            } else if field == fields.local {
+                rule.matches.unknown(format!(
+                    "it also matches this machine's own address (`{protocol} {field}`), which reach cannot check"
+                ));
+            } else if matches!(field, "protocol" | "nexthdr") {
+                protocols(
+                    rule,
+                    cmp.right,
+                    cmp.negated,
+                    &format!("`{protocol} {field}`"),
+                );
+            } else {
+                unknown_match(rule, &format!("`{protocol} {field}`"));
+            }
+        }
+        "tcp" | "udp" | "sctp" | "dccp" | "udplite" | "th" => {
+            if protocol != "th" {
+                rule.matches.protos.only(&[protocol]);
+            }
+            if field != "dport" {
+                unknown_match(rule, &format!("`{protocol} {field}`"));
+                return Ok(());
+            }
+            return port_match(scope, cmp, rule);
+        }
+        "" | "ether" | "vlan" | "arp" | "ip6 ext" => {
+            unknown_match(rule, &format!("`{protocol} {field}`"));
+        }
+        // `icmp type`, `icmpv6 type`, `esp spi` …: the field exists only
+        // in that protocol, so the rule is for that protocol alone.
+        other => rule.matches.protos.only(&[other]),
+    }
+    Ok(())
+}
+
+/// A match on the remote address.
+fn address_match(
+    scope: &NftScope<'_>,
+    cmp: &Comparison<'_>,
+    rule: &mut NftRule,
+) -> Result<(), ValueError> {
+    let mut nets = Vec::new();
+    match scope.addresses(cmp.right, &mut nets, 0) {
+        Ok(()) => {}
+        Err(e) if e.unresolved => {
+            rule.matches.unknown(unresolved_reason(&e));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    }
+    if cmp.negated {
+        rule.not_remote.extend(nets.into_iter().map(|(n, _)| n));
+    } else if matches!(cmp.op, "==" | "in") {
+        rule.remote.push(nets);
+    } else {
+        return Err(ValueError::at(
+            cmp.node,
+            format!("unsupported `{}` comparison on an address", cmp.op),
+        ));
+    }
+    Ok(())
+}
+
+/// A match on the destination port.
+fn port_match(
+    scope: &NftScope<'_>,
+    cmp: &Comparison<'_>,
+    rule: &mut NftRule,
+) -> Result<(), ValueError> {
+    let (op, right) = (cmp.op, cmp.right);
+    let mut list = Vec::new();
+    match op {
+        "==" | "in" | "!=" => match scope.ports(right, &mut list, 0) {
+            Ok(()) => {}
+            Err(e) if e.unresolved => {
+                rule.matches.unknown(unresolved_reason(&e));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        },
+        "<" | "<=" | ">" | ">=" => {
+            let n = right
+                .scalar_text()
+                .ok_or_else(|| ValueError::at(right, "expected a port"))
+                .and_then(|t| port_number(t).map_err(|r| ValueError::at(right, r)))?;
+            let range = match op {
+                "<" if n > 0 => Some((0, n - 1)),
+                "<=" => Some((0, n)),
+                ">" if n < u16::MAX => Some((n + 1, u16::MAX)),
+                ">=" => Some((n, u16::MAX)),
+                _ => None,
+            };
+            list.extend(range.map(|(first, last)| PortRange { first, last }));
+        }
+        _ => {
+            return Err(ValueError::at(
+                cmp.node,
+                format!("unsupported `{op}` comparison on a port"),
+            ));
+        }
+    }
+    let mut list = crate::model::normalize_ports(&list);
+    if cmp.negated {
+        list = complement_ports(&list);
+    }
+    constrain_ports(&mut rule.matches.ports, list);
     Ok(())
 }
 
@@ -603,137 +659,186 @@ pub(super) fn read_nft(out: &mut Out<'_>, root: &Node, direction: Direction) -> 
         for e in errors {
             out.error(e.line, &e.text, e.reason);
         }
-        let (family, table, chain_name) = &key;
-        // A base chain (by its hook) decides the traffic; a chain without
-        // a hook is reached only by jumps. A rule whose chain is not listed
-        // (a hand-written excerpt) is taken as in a base chain.
-        let base = match chains.get(&key) {
-            Some(chain) => {
-                let hook = chain.get("hook").and_then(Node::as_str);
-                let kind = chain.get("type").and_then(Node::as_str);
-                if kind.is_some_and(|k| k != "filter") {
-                    continue;
-                }
-                match hook {
-                    Some(h) if counted_hooks.contains(&h) => true,
-                    Some(_) => continue,
-                    None => false,
-                }
-            }
-            None => true,
+        let Some(base) = is_base_chain(&chains, &key, &counted_hooks) else {
+            continue;
         };
         if failed {
             continue;
         }
-        let handle = rule_node.get("handle").and_then(Node::scalar_text);
-        let label = || match handle {
-            Some(h) => format!("rule handle {h} in chain {family} {table} {chain_name}"),
-            None => format!("rule in chain {family} {table} {chain_name}"),
+        let (accepts, stops) = verdict_effect(&mut rule, &key, base, &jumps);
+        let at = RuleAt {
+            node: rule_node,
+            key: &key,
+            base,
         };
-        let line = rule_node.line;
-        // What the verdict does: (accepts, stops what it matches).
-        let (accepts, stops) = match rule.verdict.as_deref() {
-            Some("accept") => (true, false),
-            // A goto never comes back.
-            Some("drop" | "reject" | "queue" | "goto") => (false, true),
-            // RETURN leaves a base chain for its policy.
-            Some("return") => (false, base),
-            Some("jump") => {
-                let target = (
-                    family.clone(),
-                    table.clone(),
-                    rule.target.clone().unwrap_or_default(),
-                );
-                (false, nft_may_stop(&jumps, &target, 0))
-            }
-            Some("vmap") => {
-                let entries = rule.vmap.clone();
-                // On `ct state`, only the entries for new and established
-                // connections meet the traffic asked about.
-                let meets = |keys: &[String], accept: bool| {
-                    !rule.vmap_on_state
-                        || keys.iter().any(|k| {
-                            k.eq_ignore_ascii_case("new")
-                                || (!accept && k.eq_ignore_ascii_case("established"))
-                        })
-                };
-                match entries {
-                    None => (false, true),
-                    Some(entries) => {
-                        let accepts = entries
-                            .iter()
-                            .any(|(keys, kind, _)| kind == "accept" && meets(keys, true));
-                        let blocking = entries.iter().any(|(keys, kind, target)| {
-                            meets(keys, false)
-                                && match kind.as_str() {
-                                    "drop" | "reject" | "queue" | "goto" => true,
-                                    "jump" => {
-                                        let t = (
-                                            family.clone(),
-                                            table.clone(),
-                                            target.clone().unwrap_or_default(),
-                                        );
-                                        nft_may_stop(&jumps, &t, 0)
-                                    }
-                                    _ => false,
-                                }
-                        });
-                        if accepts {
-                            rule.matches.unknown(
-                                "its verdict comes from a verdict map, which reach does not evaluate",
-                            );
-                        }
-                        (accepts, blocking)
-                    }
-                }
-            }
-            _ => (false, false),
-        };
-        if !base {
-            if accepts {
-                out.list.not_counted(
-                    line,
-                    label(),
-                    format!(
-                        "it is in chain {chain_name}, which only jumps reach (reach does not follow jumps)"
-                    ),
-                );
-            }
-            continue;
-        }
-        let chain_key = format!("{family}/{table}/{chain_name}");
-        let rule_family = if rule.family.is_empty() {
-            match family.as_str() {
-                "ip" => Families::V4,
-                "ip6" => Families::V6,
-                _ => Families::default(),
-            }
-        } else {
-            rule.family
-        };
-        let mut remote = rule.remote.into_iter();
-        let nets = if let Some(first) = remote.next() {
-            remote.fold(first, |acc, next| intersect_nets(&acc, &next))
-        } else {
-            rule_family
-                .any_nets()
-                .into_iter()
-                .map(|n| (n, line))
-                .collect()
-        };
-        if stops {
-            let set = IpSet::from_nets(nets.iter().map(|(n, _)| *n))
-                .difference(&IpSet::from_nets(rule.not_remote.iter().copied()));
-            out.blocks.block(&chain_key, set, line, &rule.matches);
-        }
-        if accepts {
-            if !rule.not_remote.is_empty() {
-                rule.matches.unknown(
-                    "it accepts every address except some; reach counts only rules that name the addresses they admit",
-                );
-            }
-            out.accept_rule(&chain_key, &nets, line, &label, &rule.matches);
-        }
+        count_nft_rule(out, &at, rule, accepts, stops);
     }
     Ok(())
+}
+
+/// Whether the chain of `key` is a base chain (by its hook) that decides
+/// the traffic; `false` for a chain without a hook, reached only by jumps;
+/// `None` for a chain of another hook or type, whose rules are skipped. A
+/// rule whose chain is not listed (a hand-written excerpt) is taken as in
+/// a base chain.
+fn is_base_chain(
+    chains: &HashMap<NftKey, &Node>,
+    key: &NftKey,
+    counted_hooks: &[&str],
+) -> Option<bool> {
+    let Some(chain) = chains.get(key) else {
+        return Some(true);
+    };
+    let hook = chain.get("hook").and_then(Node::as_str);
+    let kind = chain.get("type").and_then(Node::as_str);
+    if kind.is_some_and(|k| k != "filter") {
+        return None;
+    }
+    match hook {
+        Some(h) if counted_hooks.contains(&h) => Some(true),
+        Some(_) => None,
+        None => Some(false),
+    }
+}
+
+/// What the verdict does: (accepts, stops what it matches).
+fn verdict_effect(
+    rule: &mut NftRule,
+    key: &NftKey,
+    base: bool,
+    jumps: &HashMap<NftKey, Vec<Option<String>>>,
+) -> (bool, bool) {
+    let (family, table, _) = key;
+    match rule.verdict.as_deref() {
+        Some("accept") => (true, false),
+        // A goto never comes back.
+        Some("drop" | "reject" | "queue" | "goto") => (false, true),
+        // RETURN leaves a base chain for its policy.
+        Some("return") => (false, base),
+        Some("jump") => {
+            let target = (
+                family.clone(),
+                table.clone(),
+                rule.target.clone().unwrap_or_default(),
+            );
+            (false, nft_may_stop(jumps, &target, 0))
+        }
+        Some("vmap") => vmap_effect(rule, key, jumps),
+        _ => (false, false),
+    }
+}
+
+/// What a verdict map does: (accepts, stops what it matches). An
+/// unreadable map stops; an accepting one does not count.
+fn vmap_effect(
+    rule: &mut NftRule,
+    key: &NftKey,
+    jumps: &HashMap<NftKey, Vec<Option<String>>>,
+) -> (bool, bool) {
+    let (family, table, _) = key;
+    let Some(entries) = rule.vmap.clone() else {
+        return (false, true);
+    };
+    // On `ct state`, only the entries for new and established
+    // connections meet the traffic asked about.
+    let meets = |keys: &[String], accept: bool| {
+        !rule.vmap_on_state
+            || keys.iter().any(|k| {
+                k.eq_ignore_ascii_case("new") || (!accept && k.eq_ignore_ascii_case("established"))
+            })
+    };
+    let accepts = entries
+        .iter()
+        .any(|(keys, kind, _)| kind == "accept" && meets(keys, true));
+    let blocking = entries.iter().any(|(keys, kind, target)| {
+        meets(keys, false)
+            && match kind.as_str() {
+                "drop" | "reject" | "queue" | "goto" => true,
+                "jump" => {
+                    let t = (
+                        family.clone(),
+                        table.clone(),
+                        target.clone().unwrap_or_default(),
+                    );
+                    nft_may_stop(jumps, &t, 0)
+                }
+                _ => false,
+            }
+    });
+    if accepts {
+        rule.matches
+            .unknown("its verdict comes from a verdict map, which reach does not evaluate");
+    }
+    (accepts, blocking)
+}
+
+/// A rule's node, chain, and whether that is a base chain.
+struct RuleAt<'a> {
+    node: &'a Node,
+    key: &'a NftKey,
+    base: bool,
+}
+
+/// Counts a rule of a base chain: what it stops blocks the later rules,
+/// what it accepts becomes entries. An accepting rule of another chain is
+/// listed as not counted.
+fn count_nft_rule(
+    out: &mut Out<'_>,
+    at: &RuleAt<'_>,
+    mut rule: NftRule,
+    accepts: bool,
+    stops: bool,
+) {
+    let (family, table, chain_name) = at.key;
+    let handle = at.node.get("handle").and_then(Node::scalar_text);
+    let label = || match handle {
+        Some(h) => format!("rule handle {h} in chain {family} {table} {chain_name}"),
+        None => format!("rule in chain {family} {table} {chain_name}"),
+    };
+    let line = at.node.line;
+    if !at.base {
+        if accepts {
+            out.list.not_counted(
+                line,
+                label(),
+                format!(
+                    "it is in chain {chain_name}, which only jumps reach (reach does not follow jumps)"
+                ),
+            );
+        }
+        return;
+    }
+    let chain_key = format!("{family}/{table}/{chain_name}");
+    let rule_family = if rule.family.is_empty() {
+        match family.as_str() {
+            "ip" => Families::V4,
+            "ip6" => Families::V6,
+            _ => Families::default(),
+        }
+    } else {
+        rule.family
+    };
+    let mut remote = rule.remote.into_iter();
+    let nets = if let Some(first) = remote.next() {
+        remote.fold(first, |acc, next| intersect_nets(&acc, &next))
+    } else {
+        rule_family
+            .any_nets()
+            .into_iter()
+            .map(|n| (n, line))
+            .collect()
+    };
+    if stops {
+        let set = IpSet::from_nets(nets.iter().map(|(n, _)| *n))
+            .difference(&IpSet::from_nets(rule.not_remote.iter().copied()));
+        out.blocks.block(&chain_key, set, line, &rule.matches);
+    }
+    if accepts {
+        if !rule.not_remote.is_empty() {
+            rule.matches.unknown(
+                "it accepts every address except some; reach counts only rules that name the addresses they admit",
+            );
+        }
+        out.accept_rule(&chain_key, &nets, line, &label, &rule.matches);
+    }
 }
