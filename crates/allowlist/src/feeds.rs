@@ -157,6 +157,7 @@ pub fn parse_feed_json_partial(
     let streamed = streamed_arrays(format);
     let root = json::parse_streaming(text, &|key| streamed.contains(&key), &mut |key, item| {
         read_item(&mut reader, format, key, &item);
+        true
     })
     .map_err(|f| vec![json_error(source, text, &f)])?;
     let version = match format {
@@ -517,11 +518,13 @@ fn label_matches(label: Option<&str>, wanted: &[String]) -> bool {
 fn sample_document(source: &str, text: &str) -> Result<Node, ParseError> {
     const SAMPLE: usize = 16;
     let mut samples: HashMap<String, Vec<Node>> = HashMap::new();
+    // Past the sample, elements are checked, not built.
     let mut root = json::parse_streaming(text, &|_| true, &mut |key, item| {
         let kept = samples.entry(key.to_owned()).or_default();
         if kept.len() < SAMPLE {
             kept.push(item);
         }
+        kept.len() < SAMPLE
     })
     .map_err(|f| json_error(source, text, &f))?;
     if let json::Value::Object(members) = &mut root.value {
@@ -606,6 +609,7 @@ mod tests {
         let mut seen = Vec::new();
         let root = json::parse_streaming(text, &|k| k == "a", &mut |key, item| {
             seen.push((key.to_owned(), item.line));
+            true
         })
         .unwrap();
         assert_eq!(seen, [("a".to_owned(), 1), ("a".to_owned(), 1)]);

@@ -99,11 +99,13 @@ pub(crate) fn parse(text: &str) -> Result<Node, Failure> {
 /// Parses a document whose root is an object, handing each element of
 /// the top-level arrays whose key `stream` accepts to `each` as soon as
 /// it is parsed, instead of keeping it: those arrays come back empty.
+/// Once `each` returns `false`, the rest of that array is checked but not
+/// built (detection samples the first elements of a big feed).
 /// Any other root is parsed whole.
 pub(crate) fn parse_streaming(
     text: &str,
     stream: &dyn Fn(&str) -> bool,
-    each: &mut dyn FnMut(&str, Node),
+    each: &mut dyn FnMut(&str, Node) -> bool,
 ) -> Result<Node, Failure> {
     let mut p = Parser {
         text,
@@ -117,7 +119,15 @@ pub(crate) fn parse_streaming(
         let value = p.object_with(0, &mut |p, key, depth| {
             if p.peek() == Some(b'[') && stream(key) {
                 let line = p.line;
-                p.array_with(depth, &mut |item| each(key, item))?;
+                let mut more = true;
+                p.items(depth, &mut |p, depth| {
+                    if more {
+                        more = each(key, p.value(depth)?);
+                        Ok(())
+                    } else {
+                        p.skip(depth)
+                    }
+                })?;
                 Ok(Node {
                     line,
                     value: Value::Array(Vec::new()),
@@ -256,12 +266,32 @@ impl Parser<'_> {
 
     fn array(&mut self, depth: usize) -> Result<Value, Failure> {
         let mut items = Vec::new();
-        self.array_with(depth, &mut |item| items.push(item))?;
+        self.items(depth, &mut |p, depth| {
+            items.push(p.value(depth)?);
+            Ok(())
+        })?;
         Ok(Value::Array(items))
     }
 
-    /// Parses an array, handing each element to `each`.
-    fn array_with(&mut self, depth: usize, each: &mut dyn FnMut(Node)) -> Result<(), Failure> {
+    /// Checks a value as [`Parser::value`] does (same failures, same
+    /// lines), without building its arrays and objects.
+    fn skip(&mut self, depth: usize) -> Result<(), Failure> {
+        if depth > MAX_DEPTH {
+            return Err(self.fail("nested too deeply"));
+        }
+        match self.peek() {
+            Some(b'{') => self.members(depth, &mut |p, _, depth| p.skip(depth)),
+            Some(b'[') => self.items(depth, &mut |p, depth| p.skip(depth)),
+            _ => self.value(depth).map(drop),
+        }
+    }
+
+    /// Parses an array; `each` parses each element (at `depth + 1`).
+    fn items(
+        &mut self,
+        depth: usize,
+        each: &mut dyn FnMut(&mut Self, usize) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
         self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(b']') {
@@ -270,7 +300,7 @@ impl Parser<'_> {
         }
         loop {
             self.skip_ws();
-            each(self.value(depth + 1)?);
+            each(self, depth + 1)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -294,12 +324,27 @@ impl Parser<'_> {
         depth: usize,
         member: &mut dyn FnMut(&mut Self, &str, usize) -> Result<Node, Failure>,
     ) -> Result<Value, Failure> {
-        self.pos += 1;
         let mut members = Vec::new();
+        self.members(depth, &mut |p, key, depth| {
+            let value = member(p, &key, depth)?;
+            members.push((key, value));
+            Ok(())
+        })?;
+        Ok(Value::Object(members))
+    }
+
+    /// Reads an object's keys; `member` parses each member's value (at
+    /// `depth + 1`) after its key.
+    fn members(
+        &mut self,
+        depth: usize,
+        member: &mut dyn FnMut(&mut Self, String, usize) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(members));
+            return Ok(());
         }
         loop {
             self.skip_ws();
@@ -313,14 +358,13 @@ impl Parser<'_> {
             }
             self.pos += 1;
             self.skip_ws();
-            let value = member(self, &key, depth + 1)?;
-            members.push((key, value));
+            member(self, key, depth + 1)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Value::Object(members));
+                    return Ok(());
                 }
                 _ => return Err(self.fail("expected `,` or `}`")),
             }
@@ -470,5 +514,31 @@ mod tests {
         assert!(parse("\"abc").is_err());
         assert!(parse("[\"\\u12\"]").is_err());
         assert!(parse(&"[".repeat(1000)).is_err());
+    }
+
+    #[test]
+    fn skipped_elements_are_checked_not_built() {
+        let text = "{\"a\": [1, {\"b\": [2]}, [3]],\n \"c\": 4}";
+        let mut seen = Vec::new();
+        let root = parse_streaming(text, &|_| true, &mut |_, item| {
+            seen.push(item);
+            false
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(root.get("c").unwrap().line, 2);
+        // A skipped element fails as a built one would, on its line.
+        for bad in ["[1, {\"b\": [2}]", "[1,\n tru]", "[1, \"\\x\"]", "[1, 2,]"] {
+            let doc = format!("{{\"a\": {bad}}}");
+            let built = parse(&doc).unwrap_err();
+            let skipped = parse_streaming(&doc, &|_| true, &mut |_, _| false).unwrap_err();
+            assert_eq!(
+                (skipped.line, skipped.message),
+                (built.line, built.message),
+                "{bad}"
+            );
+        }
+        let deep = format!("{{\"a\": [1, {}]}}", "[".repeat(300));
+        assert!(parse_streaming(&deep, &|_| true, &mut |_, _| false).is_err());
     }
 }
