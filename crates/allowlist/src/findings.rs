@@ -19,7 +19,7 @@ use reach_report::allowlist::{self as report, AllowlistDiffDetails, HostAddress,
 use reach_report::{Code, Finding, Severity};
 
 use crate::coverage::{self, Coverage, Diff, FamilyCoverage, Gap};
-use crate::model::{Allowlist, ParseError};
+use crate::model::{Allowlist, Feed, ParseError};
 use crate::set::IpSet;
 
 /// At most this many findings of one kind per check; the rest are counted.
@@ -96,6 +96,22 @@ pub fn coverage_details(result: &Coverage, asked: Asked) -> report::AllowlistDet
         gaps: result.gaps.iter().map(Gap::to_report).collect(),
         hosts: Vec::new(),
     }
+}
+
+/// The coverage of `allow` over `published` (dropped once computed: it can
+/// hold millions of entries) and what the report says of it: its findings
+/// and the check's details (without `--host` results). `broad` as for
+/// [`coverage_findings`].
+pub fn coverage_report(
+    published: Feed,
+    allow: &Allowlist,
+    broad: (u8, u8),
+    asked: Asked,
+) -> (Vec<Finding>, report::AllowlistDetails) {
+    let result = coverage::coverage(&published, allow, asked.port, broad.0, broad.1);
+    drop(published);
+    let found = coverage_findings(&result, allow, broad, asked.port);
+    (found, coverage_details(&result, asked))
 }
 
 /// The findings of a coverage; `broad` the IPv4 and IPv6 prefix lengths

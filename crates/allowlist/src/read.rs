@@ -15,6 +15,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use reach_report::Finding;
 use reach_report::allowlist::Input;
 
 use crate::model::{
@@ -244,6 +245,111 @@ fn allowlist_parsed(source: &str, list: Allowlist, errors: Vec<ParseError>) -> P
         errors,
         fatal: false,
     }
+}
+
+/// Parses the feeds and the allowlists given as text (`(source, text)`),
+/// the two sides in parallel: a big comparison takes as long as its longer
+/// side.
+pub fn parse_all(
+    options: &ReadOptions,
+    feeds: &[(String, String)],
+    lists: &[(String, String)],
+) -> (Vec<Parsed<Feed>>, Vec<Parsed<Allowlist>>) {
+    std::thread::scope(|scope| {
+        let feeds = scope.spawn(|| {
+            feeds
+                .iter()
+                .map(|(source, text)| parse_feed(options, source, text))
+                .collect::<Vec<_>>()
+        });
+        let lists: Vec<_> = lists
+            .iter()
+            .map(|(source, text)| parse_allowlist(options, source, text))
+            .collect();
+        // A parser that panicked is a bug: never a silent pass.
+        let feeds = feeds
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (feeds, lists)
+    })
+}
+
+/// The parse errors of the inputs read so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Errors {
+    /// Lines that did not parse: they void every figure (unless
+    /// `lenient`).
+    pub lines: Vec<ParseError>,
+    /// Inputs that could not be used at all (unknown shape, invalid JSON,
+    /// a filter the feed cannot apply), even with `lenient`.
+    pub fatal: Vec<ParseError>,
+}
+
+impl Errors {
+    /// Keeps the errors of `parsed`; returns what it read.
+    pub fn take<T>(&mut self, parsed: Parsed<T>) -> Option<(T, Input)> {
+        if parsed.fatal {
+            self.fatal.extend(parsed.errors);
+        } else {
+            self.lines.extend(parsed.errors);
+        }
+        parsed.value
+    }
+
+    /// What parsed of one side, as one value (the first kept as it is, no
+    /// copy of a million entries; the others `append`ed to it), and the
+    /// inputs it came from.
+    pub fn gather<T>(
+        &mut self,
+        parsed: Vec<Parsed<T>>,
+        append: fn(&mut T, T),
+    ) -> (Option<T>, Vec<Input>) {
+        let mut all: Option<T> = None;
+        let mut inputs = Vec::new();
+        for parsed in parsed {
+            if let Some((value, input)) = self.take(parsed) {
+                match &mut all {
+                    Some(all) => append(all, value),
+                    None => all = Some(value),
+                }
+                inputs.push(input);
+            }
+        }
+        (all, inputs)
+    }
+
+    /// The findings of the errors, unusable inputs first, taking them; and
+    /// whether they void every figure (an unusable input or, without
+    /// `lenient`, a line that did not parse).
+    pub fn settle(&mut self, lenient: bool) -> (Vec<Finding>, bool) {
+        let fatal = std::mem::take(&mut self.fatal);
+        let lines = std::mem::take(&mut self.lines);
+        let mut found = crate::findings::fatal_error_findings(&fatal);
+        found.extend(crate::findings::parse_error_findings(&lines, lenient));
+        let void = !fatal.is_empty() || (!lines.is_empty() && !lenient);
+        (found, void)
+    }
+}
+
+/// Why a feed that kept no range cannot be compared (nothing to cover
+/// would read as 100% covered); `None` when it has ranges.
+pub fn nothing_published(feed: &Feed, filter: &FeedFilter) -> Option<String> {
+    if !feed.entries.is_empty() {
+        return None;
+    }
+    let filters: Vec<String> = [
+        ("--service", &filter.services),
+        ("--region", &filter.regions),
+    ]
+    .iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(flag, v)| format!("{flag} {}", v.join(",")))
+    .collect();
+    Some(if filters.is_empty() {
+        "the published feed has no ranges".to_owned()
+    } else {
+        format!("no published range matches {}", filters.join(" "))
+    })
 }
 
 /// Plain lists bigger than this are read in pieces, never whole: memory

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use reach_allowlist::findings::{self, Asked};
 use reach_allowlist::read::{self, AllowlistText, ListReader, Parsed, ReadOptions};
-use reach_allowlist::{Allowlist, Feed, FeedFilter, ParseError, coverage};
+use reach_allowlist::{Allowlist, Feed, FeedFilter, coverage};
 use reach_http_probe::{EndpointProbe, Network, Target};
 use reach_report::allowlist::{HostCoverage, Input};
 use reach_report::{Check, CheckKind, Code, Details, Finding, Severity, Status};
@@ -45,11 +45,8 @@ struct Reader<'a> {
     /// Why URLs may not be fetched (a network option is invalid).
     blocked: Option<String>,
     check: Check,
-    /// Lines that did not parse: they void every figure (unless --lenient).
-    parse_errors: Vec<ParseError>,
-    /// Inputs that could not be used at all (unknown shape, invalid JSON,
-    /// a filter the feed cannot apply), even with --lenient.
-    fatal_errors: Vec<ParseError>,
+    /// What did not parse.
+    errors: read::Errors,
     /// An input could not be read at all.
     unreadable: bool,
 }
@@ -89,8 +86,7 @@ impl<'a> Reader<'a> {
             timeout,
             blocked,
             check,
-            parse_errors: Vec::new(),
-            fatal_errors: Vec::new(),
+            errors: read::Errors::default(),
             unreadable: false,
         }
     }
@@ -197,22 +193,11 @@ impl<'a> Reader<'a> {
         self.unreadable = true;
     }
 
-    /// Keeps what parsed and notes what did not.
-    fn take<T>(&mut self, parsed: Parsed<T>) -> Option<(T, Input)> {
-        if parsed.fatal {
-            self.fatal_errors.extend(parsed.errors);
-            self.unreadable = true;
-        } else {
-            self.parse_errors.extend(parsed.errors);
-        }
-        parsed.value
-    }
-
     async fn feed(&mut self, source: &str, what: &str) -> Option<(Feed, Input)> {
         let text = self.feed_text(source, what).await?;
         let (options, source) = (self.options.clone(), source.to_owned());
         let parsed = blocking(move || read::parse_feed(&options, &source, &text)).await;
-        self.take(parsed)
+        self.errors.take(parsed)
     }
 
     async fn allowlist(&mut self, source: &str) -> Option<(Allowlist, Input)> {
@@ -223,26 +208,21 @@ impl<'a> Reader<'a> {
                 blocking(move || read::parse_allowlist(&options, &source, &text)).await
             }
         };
-        self.take(parsed)
+        self.errors.take(parsed)
     }
 
     /// Reports the parse errors: with `--lenient` as warnings (the lines
     /// are skipped), otherwise as input errors that void every figure.
     /// Returns whether figures may still be computed.
     fn settle_errors(&mut self) -> bool {
-        for finding in findings::fatal_error_findings(&std::mem::take(&mut self.fatal_errors)) {
-            self.check.push(finding);
-            self.check.status = Status::Error;
-        }
-        let errors = std::mem::take(&mut self.parse_errors);
-        for finding in findings::parse_error_findings(&errors, self.options.lenient) {
+        let (found, void) = self.errors.settle(self.options.lenient);
+        for finding in found {
             self.check.push(finding);
         }
-        if !errors.is_empty() && !self.options.lenient {
+        if void {
             self.check.status = Status::Error;
-            return false;
         }
-        !self.unreadable
+        !void && !self.unreadable
     }
 
     /// The check so far, timed from `started`.
@@ -263,15 +243,6 @@ pub(crate) fn fuzz_read(data: &[u8], chunk: usize, piece: usize, stream_above: u
         Ok(AllowlistText::Parsed(parsed)) => parsed.value.map_or(0, |(list, _)| list.len()),
         Ok(AllowlistText::Text(text)) => text.len(),
         Err(_) => 0,
-    }
-}
-
-/// Adds `more` to the allowlists read so far (the first one is kept as
-/// it is: no copy of a million entries).
-fn merge(all: &mut Option<Allowlist>, more: Allowlist) {
-    match all {
-        Some(list) => list.append(more),
-        None => *all = Some(more),
     }
 }
 
@@ -322,32 +293,21 @@ pub(crate) async fn run(
         );
     }
     let (feeds, lists) = read_all(&mut reader, feed, started).await;
-    let (published, published_inputs) = gather(&mut reader, feeds, |all: &mut Feed, more| {
-        all.append(more);
-    });
-    let (allow, allow_inputs) = gather(&mut reader, lists, |all: &mut Allowlist, more| {
-        all.append(more);
-    });
+    let (published, published_inputs) = reader.errors.gather(feeds, Feed::append);
+    let (allow, allow_inputs) = reader.errors.gather(lists, Allowlist::append);
     tracing::debug!(
         ms = reach_report::elapsed_ms(started),
         "inputs read and parsed"
     );
-    if published.as_ref().is_some_and(|f| f.entries.is_empty()) {
-        // Nothing to cover would read as 100% covered: say why instead.
-        let filters: Vec<String> = [("--service", &feed.services), ("--region", &feed.regions)]
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(flag, v)| format!("{flag} {}", v.join(",")))
-            .collect();
-        reader.fail_input(if filters.is_empty() {
-            "the published feed has no ranges".to_owned()
-        } else {
-            format!("no published range matches {}", filters.join(" "))
-        });
+    if let Some(why) = published
+        .as_ref()
+        .and_then(|f| read::nothing_published(f, &reader.options.filter))
+    {
+        reader.fail_input(why);
     }
     let inputs = match (published, allow) {
         (Some(published), Some(allow)) => Some((published, allow)),
-        _ if reader.unreadable || !reader.fatal_errors.is_empty() => None,
+        _ if reader.unreadable || !reader.errors.fatal.is_empty() => None,
         _ => {
             // Unreachable: a side without inputs failed above. Never a
             // silent pass, though.
@@ -374,12 +334,9 @@ pub(crate) async fn run(
     let broad = (args.broad_prefix, args.broad_prefix6);
     // The coverage, its findings and its figures (millions of CIDRs at
     // times) are computed off the async threads.
-    let (allow, found, mut details) = blocking(move || {
-        let result = coverage::coverage(&published, &allow, asked.port, broad.0, broad.1);
-        drop(published);
-        let found = findings::coverage_findings(&result, &allow, broad, asked.port);
-        let details = findings::coverage_details(&result, asked);
-        (allow, found, details)
+    let (allow, (found, mut details)) = blocking(move || {
+        let report = findings::coverage_report(published, &allow, broad, asked);
+        (allow, report)
     })
     .await;
     for finding in found {
@@ -418,49 +375,10 @@ async fn read_all(
     }
     tracing::debug!(ms = reach_report::elapsed_ms(started), "inputs read");
     let options = reader.options.clone();
-    let (feeds, lists) = blocking(move || {
-        std::thread::scope(|scope| {
-            let feeds = scope.spawn(|| {
-                feed_texts
-                    .iter()
-                    .map(|(source, text)| read::parse_feed(&options, source, text))
-                    .collect::<Vec<_>>()
-            });
-            let lists: Vec<_> = allow_texts
-                .iter()
-                .map(|(source, text)| read::parse_allowlist(&options, source, text))
-                .collect();
-            // A parser that panicked is a bug: exit 3, never a silent pass.
-            let feeds = feeds
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (feeds, lists)
-        })
-    })
-    .await;
+    let (feeds, lists) =
+        blocking(move || read::parse_all(&options, &feed_texts, &allow_texts)).await;
     tracing::debug!(ms = reach_report::elapsed_ms(started), "inputs parsed");
     (feeds, streamed.into_iter().chain(lists).collect())
-}
-
-/// What parsed of one side, as one feed or allowlist (the first one kept
-/// as it is: no copy of a million entries), and its inputs.
-fn gather<T>(
-    reader: &mut Reader<'_>,
-    parsed: Vec<Parsed<T>>,
-    append: fn(&mut T, T),
-) -> (Option<T>, Vec<Input>) {
-    let mut all: Option<T> = None;
-    let mut inputs = Vec::new();
-    for parsed in parsed {
-        if let Some((value, input)) = reader.take(parsed) {
-            match &mut all {
-                Some(all) => append(all, value),
-                None => all = Some(value),
-            }
-            inputs.push(input);
-        }
-    }
-    (all, inputs)
 }
 
 /// `--host`: resolve through the pipeline's DNS phase, then check each
@@ -505,10 +423,14 @@ pub(crate) async fn diff(
     let mut reader = Reader::new(&args.feed, (network, blocked), timeout, check);
     let old = reader.feed(&args.old, "").await;
     let new = reader.feed(&args.new, "").await;
-    let mut allow = None;
+    // The first allowlist is kept as it is: no copy of a million entries.
+    let mut allow: Option<Allowlist> = None;
     for source in &args.feed.allowlists {
         if let Some((list, _)) = reader.allowlist(source).await {
-            merge(&mut allow, list);
+            match &mut allow {
+                Some(all) => all.append(list),
+                None => allow = Some(list),
+            }
         }
     }
     if !reader.settle_errors() {
