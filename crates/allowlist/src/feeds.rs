@@ -27,7 +27,7 @@
 //! feed, `--service` on GCP's `goog.json`) is an error rather than an empty
 //! result.
 //!
-//! Every entry's [`Origin`] carries the line where its prefix string
+//! Every entry's [`Origin`](crate::model::Origin) carries the line where its prefix string
 //! stands. A prefix with host bits set (`10.0.0.1/8`) is read as its
 //! network (`10.0.0.0/8`); a bare address is a `/32` or `/128`.
 

@@ -75,7 +75,8 @@ impl input::Sink for Pieces {
 impl<'a> Reader<'a> {
     fn new(
         args: &FeedArgs,
-        (network, blocked): (&'a Network, Option<String>),
+        network: &'a Network,
+        blocked: Option<String>,
         timeout: Duration,
         check: Check,
     ) -> Self {
@@ -98,7 +99,8 @@ impl<'a> Reader<'a> {
         &mut self,
         source: &str,
         what: &str,
-        (kind, sink): (Kind, S),
+        kind: Kind,
+        sink: S,
         fetched: fn(String) -> S::Output,
     ) -> Option<S::Output> {
         if source.starts_with("http://") || source.starts_with("https://") {
@@ -118,8 +120,8 @@ impl<'a> Reader<'a> {
     }
 
     async fn feed_text(&mut self, source: &str, what: &str) -> Option<String> {
-        let sink = (Kind::Feed, input::Whole::new(Kind::Feed));
-        self.read(source, what, sink, |text| text).await
+        let sink = input::Whole::new(Kind::Feed);
+        self.read(source, what, Kind::Feed, sink, |text| text).await
     }
 
     /// An allowlist: a big plain list comes back parsed, anything else as
@@ -127,9 +129,14 @@ impl<'a> Reader<'a> {
     async fn allowlist_text(&mut self, source: &str) -> Option<AllowlistText> {
         let format = self.options.allowlist_format;
         let sink = Pieces(ListReader::new(source, format, input::ALLOWLIST_WHOLE));
-        let sink = (Kind::Allowlist, sink);
-        self.read(source, "--allowlist", sink, AllowlistText::Text)
-            .await
+        self.read(
+            source,
+            "--allowlist",
+            Kind::Allowlist,
+            sink,
+            AllowlistText::Text,
+        )
+        .await
     }
 
     async fn fetch(&mut self, url: &str) -> Option<String> {
@@ -286,7 +293,7 @@ pub(crate) async fn run(
         feed.allowlists.join(", ")
     );
     let check = Check::new(CheckKind::Allowlist, target);
-    let mut reader = Reader::new(feed, (network, blocked), timeout, check);
+    let mut reader = Reader::new(feed, network, blocked, timeout, check);
     if feed.published.is_empty() || feed.allowlists.is_empty() {
         reader.fail_input(
             "give at least one --published FILE|URL and one --allowlist FILE".to_owned(),
@@ -343,8 +350,15 @@ pub(crate) async fn run(
         check.push(finding);
     }
     tracing::debug!(ms = reach_report::elapsed_ms(started), "coverage computed");
-    let names = (&args.hosts[..], network, deadline);
-    details.hosts = hosts(&mut check, names, &allow, feed.port).await;
+    details.hosts = hosts(
+        &mut check,
+        &args.hosts,
+        network,
+        deadline,
+        &allow,
+        feed.port,
+    )
+    .await;
     check.details = Details::Allowlist(Box::new(details));
     check.duration_ms = reach_report::elapsed_ms(started);
     check
@@ -385,7 +399,9 @@ async fn read_all(
 /// address. One deadline for all names: the check ends by --timeout.
 async fn hosts(
     check: &mut Check,
-    (names, network, deadline): (&[String], &Network, tokio::time::Instant),
+    names: &[String],
+    network: &Network,
+    deadline: tokio::time::Instant,
     allow: &Allowlist,
     port: Option<u16>,
 ) -> Vec<HostCoverage> {
@@ -420,7 +436,7 @@ pub(crate) async fn diff(
 ) -> Check {
     let started = Instant::now();
     let check = Check::new(CheckKind::Allowlist, format!("{} → {}", args.old, args.new));
-    let mut reader = Reader::new(&args.feed, (network, blocked), timeout, check);
+    let mut reader = Reader::new(&args.feed, network, blocked, timeout, check);
     let old = reader.feed(&args.old, "").await;
     let new = reader.feed(&args.new, "").await;
     // The first allowlist is kept as it is: no copy of a million entries.
