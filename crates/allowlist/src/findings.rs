@@ -442,3 +442,54 @@ pub fn diff_report(
     };
     (finding, details)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::{Errors, Parsed};
+
+    fn errors(n: usize) -> Vec<ParseError> {
+        (1..=n)
+            .map(|line| ParseError {
+                origin: crate::model::origin("a.txt", line),
+                text: "x".to_owned(),
+                reason: "not a CIDR or IP address".to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parse_errors_are_capped_and_lenient_ones_warn() {
+        let found = parse_error_findings(&errors(FINDINGS_CAP + 3), false);
+        assert_eq!(found.len(), FINDINGS_CAP + 1);
+        assert_eq!(found[0].message, "a.txt:1: not a CIDR or IP address (`x`)");
+        assert_eq!(
+            found[FINDINGS_CAP].message,
+            "… and 3 more lines that do not parse"
+        );
+        assert!(found.iter().all(|f| f.severity == Severity::Fail));
+        let found = parse_error_findings(&errors(1), true);
+        assert_eq!(found[0].severity, Severity::Warn);
+        assert!(found[0].remedy.contains("--lenient"));
+    }
+
+    #[test]
+    fn errors_void_the_figures_unless_lenient() {
+        let parsed = |fatal| Parsed::<()> {
+            value: None,
+            errors: errors(1),
+            fatal,
+        };
+        for (fatal, lenient, void) in [
+            (false, false, true),
+            (false, true, false),
+            (true, true, true),
+        ] {
+            let mut all = Errors::default();
+            all.take(parsed(fatal));
+            let (found, got) = all.settle(lenient);
+            assert_eq!((found.len(), got), (1, void), "{fatal} {lenient}");
+            assert_eq!(all, Errors::default());
+        }
+    }
+}
