@@ -10,13 +10,23 @@
 //! - [`firewall`]: `iptables-save`, `nft -j list ruleset`, AWS security
 //!   groups.
 //! - [`coverage`]: the coverage report and the feed diff.
+//! - [`read`]: the format options, parsing an input into what the report
+//!   says of it, and reading a big allowlist in pieces.
+//! - [`findings`]: the `allowlist.*` findings and the check's details
+//!   (`reach-report`'s types) built from a coverage or a diff.
 //! - [`cancel`]: stopping the long loops when the run is interrupted.
+//!
+//! Below them, `json` is the line-keeping JSON reader the feed and firewall
+//! parsers share, and `text::parse_cidr` the one CIDR parser of every format.
 
 pub mod cancel;
 pub mod coverage;
 pub mod feeds;
+pub mod findings;
 pub mod firewall;
+mod json;
 pub mod model;
+pub mod read;
 pub mod set;
 mod sort;
 pub mod text;

@@ -23,8 +23,10 @@ impl fmt::Display for Origin {
     }
 }
 
-/// A line (or JSON value) that did not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A line (or JSON value) that did not parse: `source:line: reason
+/// (`text`)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {reason} (`{text}`)")]
 pub struct ParseError {
     pub origin: Origin,
     /// The offending text, as it stands in the input (trimmed, at most 200
@@ -33,9 +35,20 @@ pub struct ParseError {
     pub reason: String,
 }
 
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} (`{}`)", self.origin, self.reason, self.text)
+/// The origin of line `line` (at least 1) of `source`.
+pub(crate) fn origin(source: &str, line: usize) -> Origin {
+    Origin {
+        source: source.into(),
+        line: line.max(1),
+    }
+}
+
+/// Trimmed, at most 200 characters.
+pub(crate) fn clip(text: &str) -> String {
+    let t = text.trim();
+    match t.char_indices().nth(200) {
+        Some((end, _)) => t[..end].to_owned(),
+        None => t.to_owned(),
     }
 }
 
@@ -552,5 +565,25 @@ impl AllowlistBuilder {
 
     pub(crate) fn finish(self) -> Allowlist {
         self.list
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_error_is_an_error_with_its_text() {
+        let e = ParseError {
+            origin: origin("list.txt", 0),
+            text: clip("  10.0.0.0/33  "),
+            reason: "invalid prefix length".to_owned(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "list.txt:1: invalid prefix length (`10.0.0.0/33`)"
+        );
+        let boxed: Box<dyn std::error::Error> = Box::new(e);
+        assert!(boxed.source().is_none());
     }
 }

@@ -410,6 +410,25 @@ fn push_cidrs<T: Address>(out: &mut Vec<IpNet>, mut first: u128, last: u128) {
     }
 }
 
+/// The minimal CIDRs covering exactly `first..=last`, in order; an error
+/// when the two are of different families or out of order.
+pub(crate) fn range_to_cidrs(first: IpAddr, last: IpAddr) -> Result<Vec<IpNet>, String> {
+    let mut out = Vec::new();
+    match (first, last) {
+        (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => {
+            push_cidrs::<u32>(&mut out, u32::from(a).into(), u32::from(b).into());
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => {
+            push_cidrs::<u128>(&mut out, a.into(), b.into());
+        }
+        (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+            return Err(format!("range {first}-{last} is backwards"));
+        }
+        _ => return Err(format!("range {first}-{last} mixes address families")),
+    }
+    Ok(out)
+}
+
 /// A set of IPv4 and IPv6 addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct IpSet {
@@ -973,5 +992,54 @@ mod tests {
         assert!(!d.contains_net(&n("10.0.0.0/8")));
         assert!(d.intersects_net(&n("10.0.0.0/8")));
         assert!(!d.intersects_net(&n("10.128.0.0/9")));
+    }
+
+    #[test]
+    fn ranges_to_cidrs() {
+        let cidrs = |a: &str, b: &str| -> Vec<String> {
+            range_to_cidrs(a.parse().unwrap(), b.parse().unwrap())
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(cidrs("10.0.0.0", "10.0.0.255"), ["10.0.0.0/24"]);
+        assert_eq!(cidrs("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
+        assert_eq!(
+            cidrs("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ["::/0"]
+        );
+        assert_eq!(
+            cidrs("255.255.255.255", "255.255.255.255"),
+            ["255.255.255.255/32"]
+        );
+        assert_eq!(
+            cidrs("10.0.0.1", "10.0.0.6"),
+            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
+        );
+        assert_eq!(
+            range_to_cidrs("10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap()),
+            Err("range 10.0.0.2-10.0.0.1 is backwards".to_owned())
+        );
+        assert_eq!(
+            range_to_cidrs("10.0.0.2".parse().unwrap(), "::1".parse().unwrap()),
+            Err("range 10.0.0.2-::1 mixes address families".to_owned())
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn range_cover_is_exact(a in any::<u32>(), b in any::<u32>()) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let nets = range_to_cidrs(IpAddr::V4(lo.into()), IpAddr::V4(hi.into())).unwrap();
+            let mut next = u64::from(lo);
+            for net in &nets {
+                let IpNet::V4(n) = net else { panic!("family") };
+                prop_assert_eq!(u64::from(u32::from(n.network())), next);
+                next = u64::from(u32::from(n.broadcast())) + 1;
+            }
+            prop_assert_eq!(next, u64::from(hi) + 1);
+            prop_assert!(nets.len() <= 62);
+        }
     }
 }

@@ -717,9 +717,31 @@ fn parse_v4_at(b: &[u8], start: usize) -> Option<(Ipv4Net, usize)> {
     Some((net, i))
 }
 
+/// Parses `ADDR/LEN` or a bare address (a `/32` or `/128`); host bits are
+/// cleared. The CIDR parser of every format (feeds, firewall rules): the
+/// plain-list one, with its diagnosis of what is wrong.
+pub(crate) fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    let t = text.trim();
+    parse_net(t).ok_or_else(|| diagnose(t, false))
+}
+
+/// Whether a line is an `iptables-save` line or an `iptables` command
+/// (told apart from a list value, and by the firewall detection).
+pub(crate) fn is_iptables_line(line: &str) -> bool {
+    let t = line.trim();
+    let mut chars = t.chars();
+    let first = chars.next();
+    let second = chars.next();
+    ["-A ", "-I ", "-P ", "-N ", "iptables ", "ip6tables "]
+        .iter()
+        .any(|p| t.starts_with(p))
+        || t == "COMMIT"
+        || (matches!(first, Some('*' | ':')) && second.is_some_and(|c| c.is_ascii_alphabetic()))
+}
+
 /// Why `value` is not a CIDR or address (or host name, with `names`).
 pub(crate) fn diagnose(value: &str, names: bool) -> String {
-    if crate::firewall::is_iptables_line(value) {
+    if is_iptables_line(value) {
         return "an iptables rule in a plain list (for iptables-save output give \
                 --allowlist-format iptables)"
             .to_owned();
@@ -1140,5 +1162,23 @@ mod tests {
             let _ = parse_cidr_allowlist("x", s);
             let _ = parse_cidr_feed("x", s, false);
         }
+    }
+
+    #[test]
+    fn parse_cidr_forms() {
+        assert_eq!(
+            parse_cidr(" 10.1.2.3/8 ").unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(parse_cidr("10.1.2.3").unwrap().to_string(), "10.1.2.3/32");
+        assert_eq!(
+            parse_cidr("2001:db8::1").unwrap().to_string(),
+            "2001:db8::1/128"
+        );
+        assert!(parse_cidr("10.0.0.0/33").is_err());
+        assert!(parse_cidr("10.0.0.0/+8").is_err());
+        assert!(parse_cidr("10.0.0.0/").is_err());
+        assert!(parse_cidr("example.com").is_err());
+        assert!(parse_cidr("").is_err());
     }
 }

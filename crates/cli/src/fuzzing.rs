@@ -142,14 +142,16 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         }
         "allowlist_pieces" => {
             // The reader of allowlists too big to hold (over 32 MiB),
-            // scaled down: the first two bytes choose how many bytes each
-            // read gives and when the plain-list reader takes over.
+            // scaled down, alone and behind the CLI's file reader: the
+            // first two bytes choose how many bytes each read gives and
+            // when the plain-list reader takes over.
             let (chunk, above) = match data {
                 [a, b, ..] => (usize::from(*a % 64) + 1, usize::from(*b)),
                 _ => (1, 0),
             };
             let rest = data.get(2..).unwrap_or_default();
             for piece in [4, 7, 64] {
+                let _ = reach_allowlist::read::fuzz_read(rest, chunk, piece, above);
                 let _ = crate::allowlist::fuzz_read(rest, chunk, piece, above);
             }
         }
