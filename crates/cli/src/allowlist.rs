@@ -22,13 +22,13 @@ const FEED_CAP: u64 = 256 * 1024 * 1024;
 /// (its `value_parser` lists), so the defaults are never taken.
 fn read_options(args: &FeedArgs) -> ReadOptions {
     ReadOptions {
-        published_format: args.published_format.parse().unwrap_or_default(),
+        published_format: args.published_format,
         filter: FeedFilter {
             services: args.services.clone(),
             regions: args.regions.clone(),
         },
-        allowlist_format: args.allowlist_format.parse().unwrap_or_default(),
-        direction: args.direction.parse().unwrap_or_default(),
+        allowlist_format: args.allowlist_format,
+        direction: args.direction,
         port: args.port,
         lenient: args.lenient,
     }

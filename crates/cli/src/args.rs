@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use reach_allowlist::read::FormatChoice;
+use reach_allowlist::{AllowlistFormat, Direction, FeedFormat};
+use reach_oauth::token::ClientAuth;
 use reach_report::CheckKind;
 use reach_sso::browser::BrowserSpec;
 
@@ -241,6 +244,35 @@ fn kind() -> impl clap::builder::TypedValueParser<Value = CheckKind> {
     })
 }
 
+/// A value the library names (`FromStr`), offered as `names`: clap lists
+/// and checks them, the library's own parser makes the value.
+fn parsed<T>(names: Vec<&'static str>) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+{
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(names).map(|name| {
+        name.parse::<T>()
+            .ok()
+            .expect("the library parses every name it lists")
+    })
+}
+
+/// `auto` and the names of `all`: a format choice's values.
+fn choices<F: Copy>(all: &[F], name: fn(F) -> &'static str) -> Vec<&'static str> {
+    std::iter::once("auto")
+        .chain(all.iter().map(|f| name(*f)))
+        .collect()
+}
+
+/// `--grant`: which grant `reach oauth token` performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub(crate) enum GrantType {
+    ClientCredentials,
+    RefreshToken,
+}
+
 /// `reach oauth …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum OauthCommand {
@@ -344,8 +376,8 @@ pub(crate) struct OauthTokenArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) client_secret_file: Option<PathBuf>,
     /// The grant to perform.
-    #[arg(long, default_value = "client_credentials", value_parser = ["client_credentials", "refresh_token"])]
-    pub(crate) grant: String,
+    #[arg(long, default_value = "client_credentials")]
+    pub(crate) grant: GrantType,
     /// Read the refresh token from this environment variable.
     #[arg(long, value_name = "VAR", conflicts_with = "refresh_token_file")]
     pub(crate) refresh_token_env: Option<String>,
@@ -356,8 +388,8 @@ pub(crate) struct OauthTokenArgs {
     #[arg(long, value_name = "SCOPES")]
     pub(crate) scope: Vec<String>,
     /// Client authentication: basic (Authorization header) or post (form fields).
-    #[arg(long, default_value = "basic", value_parser = ["basic", "post"])]
-    pub(crate) auth: String,
+    #[arg(long, default_value = "basic", value_parser = parsed::<ClientAuth>(ClientAuth::ALL.iter().map(|a| a.name()).collect()))]
+    pub(crate) auth: ClientAuth,
     /// Warn when the token endpoint's certificate expires within this many days.
     #[arg(long, default_value_t = 14, value_name = "DAYS")]
     pub(crate) expiry_warn_days: i64,
@@ -404,8 +436,8 @@ pub(crate) struct FeedArgs {
     #[arg(long = "published", value_name = "FILE|URL")]
     pub(crate) published: Vec<String>,
     /// Format of --published: auto, cidr, aws, azure, gcp, github, atlassian.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "cidr", "aws", "azure", "gcp", "github", "atlassian"])]
-    pub(crate) published_format: String,
+    #[arg(long, default_value = "auto", value_parser = parsed::<FormatChoice<FeedFormat>>(choices(FeedFormat::ALL, FeedFormat::name)))]
+    pub(crate) published_format: FormatChoice<FeedFormat>,
     /// Keep only the feed's entries of this service / tag (repeatable),
     /// e.g. AMAZON, AzureCloud.westeurope, hooks.
     #[arg(long = "service", value_name = "NAME")]
@@ -417,11 +449,11 @@ pub(crate) struct FeedArgs {
     #[arg(long = "allowlist", value_name = "FILE")]
     pub(crate) allowlists: Vec<String>,
     /// Format of --allowlist: auto, cidr, iptables, nft-json, aws-sg.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "cidr", "iptables", "nft-json", "aws-sg"])]
-    pub(crate) allowlist_format: String,
+    #[arg(long, default_value = "auto", value_parser = parsed::<FormatChoice<AllowlistFormat>>(choices(AllowlistFormat::ALL, AllowlistFormat::name)))]
+    pub(crate) allowlist_format: FormatChoice<AllowlistFormat>,
     /// Which side of a firewall rule is the vendor: egress (destination) or ingress (source).
-    #[arg(long, default_value = "egress", value_parser = ["egress", "ingress"])]
-    pub(crate) direction: String,
+    #[arg(long, default_value = "egress", value_parser = parsed::<Direction>(Direction::ALL.iter().map(|d| d.name()).collect()))]
+    pub(crate) direction: Direction,
     /// Only rules that allow this port count.
     #[arg(long, value_name = "N")]
     pub(crate) port: Option<u16>,

@@ -4,12 +4,12 @@
 use std::time::{Duration, Instant};
 
 use reach_oauth::scopes::{AppConfig, lint, parse_app_file, scope_list};
-use reach_oauth::token::{ClientAuth, Grant, TokenRequest, request_token};
+use reach_oauth::token::{Grant, TokenRequest, request_token};
 use reach_report::oauth::OauthScopesDetails;
 use reach_report::{Check, CheckKind, Details};
 use url::Url;
 
-use crate::args::{OauthCommand, OauthDiscoverArgs, OauthScopesArgs, OauthTokenArgs};
+use crate::args::{GrantType, OauthCommand, OauthDiscoverArgs, OauthScopesArgs, OauthTokenArgs};
 use crate::input::{self, Kind};
 use crate::network::Context;
 
@@ -192,7 +192,7 @@ async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<C
             return Ok(checks);
         }
     };
-    let grant = if args.grant == "refresh_token" {
+    let grant = if args.grant == GrantType::RefreshToken {
         match secret(
             args.refresh_token_env.as_ref(),
             args.refresh_token_file.as_ref(),
@@ -228,11 +228,7 @@ async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<C
         client_secret,
         grant,
         scopes,
-        auth: if args.auth == "post" {
-            ClientAuth::Post
-        } else {
-            ClientAuth::Basic
-        },
+        auth: args.auth,
         timeout,
         expiry_warn_days: args.expiry_warn_days,
     };

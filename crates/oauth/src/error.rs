@@ -36,6 +36,9 @@ pub enum Error {
         key: &'static str,
         value: serde_json::Value,
     },
+    /// A client authentication method other than `basic` and `post`.
+    #[error("`{0}` is not a client authentication method (basic or post)")]
+    UnknownClientAuth(String),
     /// An install URL without a query.
     #[error("`{url}` has no query: an install URL carries client_id, redirect_uri and scope")]
     NoQuery { url: url::Url },

@@ -43,11 +43,26 @@ pub enum ClientAuth {
 }
 
 impl ClientAuth {
+    pub const ALL: &'static [ClientAuth] = &[ClientAuth::Basic, ClientAuth::Post];
+
+    /// `basic`, `post`.
     pub fn name(self) -> &'static str {
         match self {
             ClientAuth::Basic => "basic",
             ClientAuth::Post => "post",
         }
+    }
+}
+
+impl std::str::FromStr for ClientAuth {
+    type Err = crate::Error;
+    /// `basic` or `post`.
+    fn from_str(name: &str) -> Result<Self, crate::Error> {
+        ClientAuth::ALL
+            .iter()
+            .copied()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| crate::Error::UnknownClientAuth(name.to_owned()))
     }
 }
 
