@@ -9,12 +9,11 @@ mod allowlist;
 mod args;
 mod check;
 mod formats;
-#[doc(hidden)]
-pub mod fuzzing;
 mod input;
 mod limits;
 mod oauth;
 mod partial;
+pub mod readers;
 mod render;
 mod run;
 mod sso;
