@@ -1,5 +1,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    reach_cli::fuzzing::run("allowlist_pieces", data);
+    reach_fuzz_targets::allowlist_pieces(data);
 });

@@ -1,5 +1,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    reach_cli::fuzzing::run("identity_tokens", data);
+    reach_fuzz_targets::identity_tokens(data);
 });

@@ -9,7 +9,6 @@ mod allowlist;
 mod browser_cookies;
 mod check;
 mod cli;
-mod fuzz_corpus;
 mod hostile;
 mod inputs;
 mod malformed;

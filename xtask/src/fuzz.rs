@@ -8,8 +8,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-/// The targets: `reach_cli::fuzzing::TARGETS`, read from the fuzz crate's
-/// binaries so that this stays in step with `fuzz/Cargo.toml`.
+/// The targets: the fuzz crate's binaries, `fuzz/fuzz_targets/*.rs`, one
+/// per entry of `reach_fuzz_targets::TARGETS` (a test of that crate keeps
+/// the two and `fuzz/Cargo.toml` in step).
 fn targets() -> anyhow::Result<Vec<String>> {
     let dir = crate::root().join("fuzz").join("fuzz_targets");
     let mut names: Vec<String> = std::fs::read_dir(&dir)

@@ -8,14 +8,13 @@
 mod allowlist;
 mod args;
 mod check;
-#[doc(hidden)]
-pub mod fuzzing;
 mod input;
 mod limits;
 mod network;
 mod oauth;
 mod partial;
 mod printer;
+pub mod readers;
 mod run;
 mod sso;
 

@@ -617,3 +617,25 @@ fn json_text(text: &str) -> Response<Body> {
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::decode_base64;
+
+    #[test]
+    fn basic_decoding() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("lab-client:lab-secret", "bGFiLWNsaWVudDpsYWItc2VjcmV0"),
+        ] {
+            assert_eq!(decode_base64(encoded).as_deref(), Some(plain.as_bytes()));
+        }
+        for bad in ["Z", "Zm9v!", "Zg===", "-_8"] {
+            assert_eq!(decode_base64(bad), None, "{bad}");
+        }
+    }
+}

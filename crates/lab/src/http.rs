@@ -375,3 +375,17 @@ pub(crate) async fn accept(listener: &TcpListener) -> Option<TcpStream> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_status;
+
+    #[test]
+    fn status_validation() {
+        assert_eq!(parse_status("100").map(|s| s.as_u16()), Some(100));
+        assert_eq!(parse_status("599").map(|s| s.as_u16()), Some(599));
+        for bad in ["99", "600", "", "20x", "-200", "65536", "+200 "] {
+            assert_eq!(parse_status(bad), None, "{bad}");
+        }
+    }
+}

@@ -853,3 +853,31 @@ pub(crate) fn method_not_allowed(allow: &'static str) -> Response<Body> {
         .insert(ALLOW, HeaderValue::from_static(allow));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{base64_standard, base64_url, escape};
+
+    #[test]
+    fn base64_vectors() {
+        // RFC 4648 §10.
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64_standard(plain.as_bytes()), encoded);
+            assert_eq!(base64_url(plain.as_bytes()), encoded.trim_end_matches('='));
+        }
+        assert_eq!(base64_standard(&[0xfb, 0xff, 0xbf]), "+/+/");
+        assert_eq!(base64_url(&[0xfb, 0xff]), "-_8");
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}

@@ -286,16 +286,6 @@ mod malformed;
 mod pki;
 mod proxy;
 mod raw;
-#[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod tests_as;
-#[cfg(test)]
-mod tests_idp;
-#[cfg(test)]
-mod tests_malformed;
-#[cfg(test)]
-mod tests_more;
 mod tlslab;
 
 pub use hostile::HostileLab;

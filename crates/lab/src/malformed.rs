@@ -84,6 +84,20 @@ pub struct MalformedLab {
 }
 
 impl MalformedLab {
+    /// What `dns_garbage` answers every query with: 37 fixed pseudo-random bytes, not a DNS
+    /// message.
+    pub const DNS_GARBAGE: [u8; 37] = DNS_GARBAGE;
+    /// What `tls_garbage` answers a `ClientHello` with: 512 fixed pseudo-random bytes, the
+    /// first of which is not a TLS content type.
+    pub const TLS_GARBAGE: [u8; 512] = TLS_GARBAGE;
+    /// What `tls_half_hello` answers: a handshake record header announcing 74 bytes, the start
+    /// of a `ServerHello` (type 2, length 70, version `03 03`) and the first 9 bytes of its
+    /// random.
+    pub const TLS_HALF_HELLO: [u8; 20] = TLS_HALF_HELLO;
+    /// What `http_garbage` answers a request with: 256 fixed pseudo-random bytes, not starting
+    /// with `HTTP/`.
+    pub const HTTP_GARBAGE: [u8; 256] = HTTP_GARBAGE;
+
     /// Placeholder addresses until the servers are bound.
     pub(crate) const UNBOUND: Self = Self {
         dns_garbage: UNBOUND,
@@ -329,4 +343,90 @@ const fn pseudo_random<const N: usize>(seed: u64) -> [u8; N] {
         i += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Dns, dns_reply};
+
+    /// A standard query (opcode 0, RD) with `id` for `name`, type `qtype`, class IN.
+    fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+        let mut query = id.to_be_bytes().to_vec();
+        query.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        for label in name.trim_end_matches('.').split('.') {
+            query.push(u8::try_from(label.len()).expect("short label"));
+            query.extend_from_slice(label.as_bytes());
+        }
+        query.push(0);
+        query.extend_from_slice(&qtype.to_be_bytes());
+        query.extend_from_slice(&[0, 1]);
+        query
+    }
+
+    #[test]
+    fn dns_replies_never_panic_and_parse_only_plausible_questions() {
+        let q = query(0xbeef, "a.b.lab.test", 1);
+        for mode in [Dns::Garbage, Dns::Truncated, Dns::WrongId] {
+            for len in 0..q.len() + 3 {
+                let mut input = q.clone();
+                input.resize(len, 0);
+                let reply = dns_reply(mode, &input);
+                assert_eq!(
+                    reply.is_some(),
+                    len >= 12
+                        && match mode {
+                            Dns::WrongId => len >= q.len(),
+                            _ => true,
+                        },
+                    "{mode:?} {len}"
+                );
+            }
+            // Arbitrary bytes (a 255-byte pseudo-random walk), starting with a query header.
+            let mut state = 0x1234_5678_u32;
+            for _ in 0..2000 {
+                let mut input = vec![0_u8, 1, 0, 0, 0, 1];
+                for _ in 0..(state % 300) {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    input.push(state.to_be_bytes()[0] % 70);
+                }
+                state = state.wrapping_add(1);
+                let _ = dns_reply(mode, &input);
+            }
+        }
+        // No question, a name that is too long, a reserved label type.
+        let mut none = q.clone();
+        none[5] = 0;
+        assert_eq!(dns_reply(Dns::WrongId, &none), None);
+        let mut long = q[..12].to_vec();
+        for _ in 0..5 {
+            long.push(63);
+            long.extend_from_slice(&[b'a'; 63]);
+        }
+        long.extend_from_slice(&[0, 0, 1, 0, 1]);
+        assert_eq!(dns_reply(Dns::WrongId, &long), None);
+        let mut reserved = q[..12].to_vec();
+        reserved.extend_from_slice(&[0x41, b'a', 0, 0, 1, 0, 1]);
+        assert_eq!(dns_reply(Dns::WrongId, &reserved), None);
+        // The longest legal name (255 bytes in wire format) is echoed.
+        let mut longest = q[..12].to_vec();
+        for _ in 0..3 {
+            longest.push(63);
+            longest.extend_from_slice(&[b'a'; 63]);
+        }
+        longest.push(61);
+        longest.extend_from_slice(&[b'a'; 61]);
+        longest.extend_from_slice(&[0, 0, 1, 0, 1]);
+        assert_eq!(longest.len(), 12 + 255 + 4);
+        let reply = dns_reply(Dns::WrongId, &longest).expect("an answer");
+        assert_eq!(reply[12..12 + 259], longest[12..]);
+        // Another opcode is echoed with the flags.
+        let mut status = q.clone();
+        status[2] = 0x10;
+        assert_eq!(
+            dns_reply(Dns::Truncated, &status),
+            Some(vec![0xbe, 0xef, 0x94, 0x80, 0, 1, 0])
+        );
+    }
 }

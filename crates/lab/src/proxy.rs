@@ -340,3 +340,46 @@ pub(crate) fn absolute_http_target(target: &str) -> Option<(&str, String)> {
     };
     Some((authority, path))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use super::{absolute_http_target, allowed_destination, split_authority};
+
+    #[test]
+    fn proxy_destination_rules() {
+        let v4 = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        for host in [
+            "localhost",
+            "LOCALHOST.",
+            "good.lab.test",
+            "x.y.Lab.Test.",
+            "127.0.0.1",
+        ] {
+            assert_eq!(allowed_destination(host), v4, "{host}");
+        }
+        assert_eq!(
+            allowed_destination("[::1]"),
+            Some(IpAddr::V6(Ipv6Addr::LOCALHOST))
+        );
+        for host in [
+            "lab.test",
+            "example.com",
+            "evillab.test",
+            "127.0.0.53",
+            "0.0.0.0",
+            "[::]",
+        ] {
+            assert_eq!(allowed_destination(host), None, "{host}");
+        }
+        assert_eq!(split_authority("[::1]:443"), Some(("[::1]", 443)));
+        assert_eq!(split_authority("a:0"), None);
+        assert_eq!(split_authority("::1:443"), None);
+        assert_eq!(
+            absolute_http_target("HTTP://a.lab.test:8080?x=1#f"),
+            Some(("a.lab.test:8080", "/?x=1".to_owned()))
+        );
+        assert_eq!(absolute_http_target("http://u:p@a/"), None);
+    }
+}

@@ -348,3 +348,22 @@ pub(crate) fn legacy_server_hello(minor: u8, random: &[u8; 32]) -> Vec<u8> {
     record.extend_from_slice(&handshake);
     record
 }
+
+#[cfg(test)]
+mod tests {
+    use super::legacy_server_hello;
+    use crate::pki::aia_ca_issuers;
+
+    #[test]
+    fn legacy_hello_and_der_encoding() {
+        let hello = legacy_server_hello(1, &[7; 32]);
+        assert_eq!(hello.len(), 51);
+        assert_eq!(usize::from(u16::from_be_bytes([hello[3], hello[4]])), 46);
+        assert_eq!(hello[6..9], [0, 0, 38]);
+        assert_eq!(hello[11..43], [7; 32]);
+        let ext = aia_ca_issuers(&"u".repeat(200));
+        // Long-form lengths: SEQUENCE (216) { SEQUENCE (213) { OID (8), [6] (200) } }.
+        assert_eq!(ext.content()[..6], [0x30, 0x81, 216, 0x30, 0x81, 213]);
+        assert_eq!(ext.content()[16..19], [0x86, 0x81, 200]);
+    }
+}

@@ -1,5 +1,5 @@
-//! Checks of the malformed peers ([`Lab::malformed`]) and of the app's malformed redirects on
-//! [`Lab::idp`], with plain sockets and hand-built DNS queries.
+//! The malformed peers ([`reach_lab::Lab::malformed`]): DNS, TLS and HTTP/1.1 servers that
+//! break their protocol on purpose, with plain sockets and hand-built DNS queries.
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
@@ -11,6 +11,7 @@ use hickory_proto::{
     op::{Message, MessageType, ResponseCode},
     rr::{Name, RData, rdata::A},
 };
+use reach_lab::MalformedLab;
 use rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
@@ -19,23 +20,12 @@ use tokio::{
 };
 use tokio_rustls::TlsConnector;
 
-use crate::{
-    Lab, SP_HOST,
-    malformed::{self, Dns},
-};
+use crate::support::{IO_TIMEOUT, connect, start};
 
-/// Upper bound for any single exchange with the lab in these tests.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a test waits to be sure that nothing (more) arrives.
 const QUIET: Duration = Duration::from_millis(300);
 /// A minimal (bogus) TLS handshake record: enough for the TLS servers to answer.
 const HELLO: [u8; 9] = [0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00];
-
-fn start() -> Lab {
-    Lab::start().expect("lab starts")
-}
-
-// ---------------------------------------------------------------- DNS
 
 /// A standard query (opcode 0, RD) with `id` for `name`, type `qtype`, class IN.
 fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
@@ -80,7 +70,7 @@ async fn udp_exchange(server: SocketAddr, query: &[u8]) -> Vec<u8> {
 
 /// Sends every query over one DNS-over-TCP connection and returns one answer per query.
 async fn tcp_exchange(server: SocketAddr, queries: &[&[u8]]) -> Vec<Vec<u8>> {
-    let mut stream = TcpStream::connect(server).await.expect("connect");
+    let mut stream = connect(server).await;
     let mut answers = Vec::new();
     for query in queries {
         let len = u16::try_from(query.len())
@@ -120,15 +110,15 @@ async fn malformed_dns_servers() {
 
     // Garbage: 37 fixed bytes, over UDP and TCP, whatever the query.
     let garbage = udp_exchange(dns.dns_garbage, &q).await;
-    assert_eq!(garbage, malformed::DNS_GARBAGE);
+    assert_eq!(garbage, MalformedLab::DNS_GARBAGE);
     assert_eq!(garbage.len(), 37);
     assert!(Message::from_vec(&garbage).is_err(), "not a DNS message");
     let other = query(7, "x.example", 28);
     assert_eq!(
         tcp_exchange(dns.dns_garbage, &[&q, &other]).await,
         [
-            malformed::DNS_GARBAGE.to_vec(),
-            malformed::DNS_GARBAGE.to_vec()
+            MalformedLab::DNS_GARBAGE.to_vec(),
+            MalformedLab::DNS_GARBAGE.to_vec()
         ]
     );
 
@@ -185,78 +175,11 @@ async fn malformed_dns_servers() {
     assert_eq!(recv(&socket, QUIET).await, None);
 }
 
-#[test]
-fn dns_replies_never_panic_and_parse_only_plausible_questions() {
-    let q = query(0xbeef, "a.b.lab.test", 1);
-    for mode in [Dns::Garbage, Dns::Truncated, Dns::WrongId] {
-        for len in 0..q.len() + 3 {
-            let mut input = q.clone();
-            input.resize(len, 0);
-            let reply = malformed::dns_reply(mode, &input);
-            assert_eq!(
-                reply.is_some(),
-                len >= 12
-                    && match mode {
-                        Dns::WrongId => len >= q.len(),
-                        _ => true,
-                    },
-                "{mode:?} {len}"
-            );
-        }
-        // Arbitrary bytes (a 255-byte pseudo-random walk), starting with a query header.
-        let mut state = 0x1234_5678_u32;
-        for _ in 0..2000 {
-            let mut input = vec![0_u8, 1, 0, 0, 0, 1];
-            for _ in 0..(state % 300) {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                input.push(state.to_be_bytes()[0] % 70);
-            }
-            state = state.wrapping_add(1);
-            let _ = malformed::dns_reply(mode, &input);
-        }
-    }
-    // No question, a name that is too long, a reserved label type.
-    let mut none = q.clone();
-    none[5] = 0;
-    assert_eq!(malformed::dns_reply(Dns::WrongId, &none), None);
-    let mut long = q[..12].to_vec();
-    for _ in 0..5 {
-        long.push(63);
-        long.extend_from_slice(&[b'a'; 63]);
-    }
-    long.extend_from_slice(&[0, 0, 1, 0, 1]);
-    assert_eq!(malformed::dns_reply(Dns::WrongId, &long), None);
-    let mut reserved = q[..12].to_vec();
-    reserved.extend_from_slice(&[0x41, b'a', 0, 0, 1, 0, 1]);
-    assert_eq!(malformed::dns_reply(Dns::WrongId, &reserved), None);
-    // The longest legal name (255 bytes in wire format) is echoed.
-    let mut longest = q[..12].to_vec();
-    for _ in 0..3 {
-        longest.push(63);
-        longest.extend_from_slice(&[b'a'; 63]);
-    }
-    longest.push(61);
-    longest.extend_from_slice(&[b'a'; 61]);
-    longest.extend_from_slice(&[0, 0, 1, 0, 1]);
-    assert_eq!(longest.len(), 12 + 255 + 4);
-    let reply = malformed::dns_reply(Dns::WrongId, &longest).expect("an answer");
-    assert_eq!(reply[12..12 + 259], longest[12..]);
-    // Another opcode is echoed with the flags.
-    let mut status = q.clone();
-    status[2] = 0x10;
-    assert_eq!(
-        malformed::dns_reply(Dns::Truncated, &status),
-        Some(vec![0xbe, 0xef, 0x94, 0x80, 0, 1, 0])
-    );
-}
-
 // ---------------------------------------------------------------- TLS
 
 /// Sends `bytes`, then returns everything until the server closes.
 async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut stream = connect(addr).await;
     stream.write_all(bytes).await.expect("write");
     let mut reply = Vec::new();
     timeout(IO_TIMEOUT, stream.read_to_end(&mut reply))
@@ -275,6 +198,7 @@ async fn handshake(addr: SocketAddr) -> std::io::Result<()> {
         .with_root_certificates(RootCertStore::empty())
         .with_no_client_auth();
     let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
     let name = ServerName::try_from("localhost").expect("name");
     timeout(
         IO_TIMEOUT,
@@ -291,14 +215,14 @@ async fn malformed_tls_servers() {
     let tls = &lab.malformed;
 
     let garbage = exchange(tls.tls_garbage, &HELLO).await;
-    assert_eq!(garbage, malformed::TLS_GARBAGE);
+    assert_eq!(garbage, MalformedLab::TLS_GARBAGE);
     assert_eq!(garbage.len(), 512);
     assert!(!(20..=24).contains(&garbage[0]), "not a TLS record");
 
     assert_eq!(exchange(tls.tls_close, &HELLO).await, b"");
 
     let half = exchange(tls.tls_half_hello, &HELLO).await;
-    assert_eq!(half, malformed::TLS_HALF_HELLO);
+    assert_eq!(half, MalformedLab::TLS_HALF_HELLO);
     assert_eq!(
         half[..11],
         [
@@ -324,9 +248,7 @@ async fn malformed_tls_servers() {
     }
 
     // A ClientHello sent in pieces is read whole before the answer.
-    let mut stream = TcpStream::connect(tls.tls_half_hello)
-        .await
-        .expect("connect");
+    let mut stream = connect(tls.tls_half_hello).await;
     stream.write_all(&HELLO[..3]).await.expect("write");
     tokio::time::sleep(Duration::from_millis(100)).await;
     stream.write_all(&HELLO[3..7]).await.expect("write");
@@ -341,15 +263,15 @@ async fn malformed_tls_servers() {
         .await
         .expect("in time")
         .expect("read");
-    assert_eq!(reply, malformed::TLS_HALF_HELLO);
+    assert_eq!(reply, MalformedLab::TLS_HALF_HELLO);
 
     // A client that leaves before its hello is complete gets nothing, and nothing breaks.
-    let mut gone = TcpStream::connect(tls.tls_garbage).await.expect("connect");
+    let mut gone = connect(tls.tls_garbage).await;
     gone.write_all(&HELLO[..4]).await.expect("write");
     drop(gone);
     assert_eq!(
         exchange(tls.tls_garbage, &HELLO).await,
-        malformed::TLS_GARBAGE
+        MalformedLab::TLS_GARBAGE
     );
 }
 
@@ -374,13 +296,13 @@ async fn malformed_http_servers() {
         b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789"
     );
     let garbage = exchange(http.http_garbage, request).await;
-    assert_eq!(garbage, malformed::HTTP_GARBAGE);
+    assert_eq!(garbage, MalformedLab::HTTP_GARBAGE);
     assert_eq!(garbage.len(), 256);
     assert!(!garbage.starts_with(b"HTTP/"));
 
     // Nothing is sent before the request head is complete.
     for addr in [http.http_bad_status, http.http_garbage] {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let mut stream = connect(addr).await;
         stream
             .write_all(b"GET / HTTP/1.1\r\n")
             .await
@@ -388,46 +310,4 @@ async fn malformed_http_servers() {
         let mut buf = [0_u8; 1];
         assert!(timeout(QUIET, stream.read(&mut buf)).await.is_err());
     }
-}
-
-// ---------------------------------------------------------------- IdP redirects
-
-/// `GET target` on the app, `Connection: close`; the raw response head.
-async fn app_head(lab: &Lab, method: &str, target: &str) -> String {
-    let request = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {SP_HOST}:{}\r\nConnection: close\r\n\r\n",
-        lab.idp.port()
-    );
-    let response = exchange(lab.idp, request.as_bytes()).await;
-    let response = String::from_utf8(response).expect("text");
-    let (head, _) = response.split_once("\r\n\r\n").expect("a head");
-    format!("{head}\r\n")
-}
-
-#[tokio::test]
-async fn app_malformed_redirects() {
-    let lab = start();
-    for (path, line) in [
-        ("/bad-location", "\r\nlocation: http://[::1\r\n"),
-        ("/js-location", "\r\nlocation: javascript:alert(1)\r\n"),
-        ("/empty-location", "\r\nlocation: \r\n"),
-        ("/nowhere-location", "\r\nlocation: //\r\n"),
-    ] {
-        let head = app_head(&lab, "GET", path).await;
-        assert!(head.starts_with("HTTP/1.1 302 Found\r\n"), "{path}: {head}");
-        assert!(head.contains(line), "{path}: {head}");
-        assert_eq!(head.matches("\r\nlocation:").count(), 1, "{head}");
-
-        let head = app_head(&lab, "POST", path).await;
-        assert!(head.starts_with("HTTP/1.1 405 "), "{path}: {head}");
-        assert!(head.contains("\r\nallow: GET, HEAD\r\n"), "{path}: {head}");
-    }
-    // Only on the app.
-    let request = format!(
-        "GET /js-location HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n\r\n",
-        crate::IDP_HOST,
-        lab.idp.port()
-    );
-    let response = exchange(lab.idp, request.as_bytes()).await;
-    assert!(response.starts_with(b"HTTP/1.1 404 "));
 }

@@ -1,18 +1,18 @@
-//! Checks of the authorization server ([`AS_HOST`] on [`Lab::idp`]) over raw HTTP/1.1 with
+//! The OAuth 2.0 authorization server ([`AS_HOST`] on [`Lab::idp`]): token grants, errors in
+//! the RFC 6749 and `HubSpot` shapes, discovery documents and keys, over raw HTTP/1.1 with
 //! explicit `Host` headers.
 
 use hickory_proto::{op::ResponseCode, rr::RecordType};
+use reach_lab::{AS_HOST, Lab};
 use serde_json::{Value, json};
 
 use crate::{
-    AS_HOST, Lab, authserver, idp,
-    tests::udp,
-    tests_idp::{Reply, send_raw, unbase64},
+    dns_zone::udp,
+    support::{Reply, base64, send_raw, start, unbase64},
 };
 
-fn start() -> Lab {
-    Lab::start().expect("lab starts")
-}
+/// The largest POST body the authorization server reads: 64 KiB.
+const MAX_BODY: usize = 64 * 1024;
 
 fn origin(lab: &Lab) -> String {
     format!("http://auth.as.test:{}", lab.idp.port())
@@ -39,7 +39,7 @@ async fn token(lab: &Lab, basic: Option<&str>, body: &str) -> Reply {
     let headers = basic.map_or_else(String::new, |credentials| {
         format!(
             "Authorization: Basic {}\r\n",
-            idp::base64_standard(credentials.as_bytes())
+            base64(credentials.as_bytes())
         )
     });
     as_send(lab, "POST", "/oauth/token", &headers, body).await
@@ -113,26 +113,6 @@ fn assert_invalid_client(reply: &Reply) {
         reply.header("www-authenticate"),
         Some(r#"Basic realm="lab""#)
     );
-}
-
-#[test]
-fn basic_decoding() {
-    for (plain, encoded) in [
-        ("", ""),
-        ("f", "Zg=="),
-        ("fo", "Zm8="),
-        ("foo", "Zm9v"),
-        ("foob", "Zm9vYg"),
-        ("lab-client:lab-secret", "bGFiLWNsaWVudDpsYWItc2VjcmV0"),
-    ] {
-        assert_eq!(
-            authserver::decode_base64(encoded).as_deref(),
-            Some(plain.as_bytes())
-        );
-    }
-    for bad in ["Z", "Zm9v!", "Zg===", "-_8"] {
-        assert_eq!(authserver::decode_base64(bad), None, "{bad}");
-    }
 }
 
 #[tokio::test]
@@ -344,7 +324,7 @@ async fn token_errors() {
     let too_big = token(
         &lab,
         Some("lab-client:lab-secret"),
-        &"a".repeat(idp::MAX_BODY + 1),
+        &"a".repeat(MAX_BODY + 1),
     )
     .await;
     assert_oauth_error(&too_big, 413, "invalid_request", None);
@@ -428,101 +408,117 @@ async fn refresh_token_grant() {
 #[tokio::test]
 async fn hubspot_token_endpoint() {
     let lab = start();
-    let creds = "client_id=lab-client&client_secret=lab-secret";
+    hubspot_refusals(&lab).await;
+    hubspot_grants(&lab).await;
+}
 
-    let assert_hubspot = |reply: &Reply, status: &str, message: &str, id: &str, category: bool| {
-        assert_eq!(reply.status, 400, "{reply:?}");
-        assert_eq!(reply.header("x-hubspot-correlation-id"), Some(id));
-        let mut expected = json!({"status": status, "message": message, "correlationId": id});
-        if category {
-            expected["category"] = json!("VALIDATION_ERROR");
-        }
-        assert_eq!(json_of(reply), expected);
-    };
-    let validation = |reply: &Reply| {
-        assert_hubspot(
-            reply,
-            "error",
-            "missing or invalid parameter",
-            "c0ffee00-0000-4000-8000-000000000001",
-            true,
-        );
-    };
-    let bad_client = |reply: &Reply| {
-        assert_hubspot(
-            reply,
-            "BAD_CLIENT_ID",
-            "missing or unknown client id",
-            "c0ffee00-0000-4000-8000-000000000002",
-            false,
-        );
-    };
-    let bad_refresh = |reply: &Reply| {
-        assert_hubspot(
-            reply,
-            "BAD_REFRESH_TOKEN",
-            "missing or unknown refresh token",
-            "c0ffee00-0000-4000-8000-000000000003",
-            false,
-        );
-    };
+/// The client id and secret of `lab-client`, as form fields.
+const HUBSPOT_CREDS: &str = "client_id=lab-client&client_secret=lab-secret";
 
+/// Checks a `HubSpot`-shaped error: 400, the body and the correlation header.
+fn assert_hubspot(reply: &Reply, status: &str, message: &str, id: &str, category: bool) {
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert_eq!(reply.header("x-hubspot-correlation-id"), Some(id));
+    let mut expected = json!({"status": status, "message": message, "correlationId": id});
+    if category {
+        expected["category"] = json!("VALIDATION_ERROR");
+    }
+    assert_eq!(json_of(reply), expected);
+}
+
+fn validation(reply: &Reply) {
+    assert_hubspot(
+        reply,
+        "error",
+        "missing or invalid parameter",
+        "c0ffee00-0000-4000-8000-000000000001",
+        true,
+    );
+}
+
+fn bad_client(reply: &Reply) {
+    assert_hubspot(
+        reply,
+        "BAD_CLIENT_ID",
+        "missing or unknown client id",
+        "c0ffee00-0000-4000-8000-000000000002",
+        false,
+    );
+}
+
+fn bad_refresh(reply: &Reply) {
+    assert_hubspot(
+        reply,
+        "BAD_REFRESH_TOKEN",
+        "missing or unknown refresh token",
+        "c0ffee00-0000-4000-8000-000000000003",
+        false,
+    );
+}
+
+/// Which refusal each bad request gets, in the order the endpoint checks.
+async fn hubspot_refusals(lab: &Lab) {
+    let creds = HUBSPOT_CREDS;
     // Missing parameters come before the client check.
-    validation(&hubspot(&lab, creds).await);
-    validation(&hubspot(&lab, "grant_type=refresh_token&refresh_token=good-refresh").await);
+    validation(&hubspot(lab, creds).await);
+    validation(&hubspot(lab, "grant_type=refresh_token&refresh_token=good-refresh").await);
     validation(
         &hubspot(
-            &lab,
+            lab,
             "grant_type=refresh_token&client_id=&client_secret=x&refresh_token=good-refresh",
         )
         .await,
     );
-    validation(&hubspot(&lab, "").await);
+    validation(&hubspot(lab, "").await);
     // Unknown client, wrong secret.
     bad_client(
         &hubspot(
-            &lab,
+            lab,
             "grant_type=refresh_token&client_id=nobody&client_secret=lab-secret&refresh_token=good-refresh",
         )
         .await,
     );
     bad_client(
         &hubspot(
-            &lab,
+            lab,
             "grant_type=refresh_token&client_id=lab-client&client_secret=wrong&refresh_token=good-refresh",
         )
         .await,
     );
-    bad_client(&hubspot(&lab, "grant_type=refresh_token&client_id=lab-client").await);
+    bad_client(&hubspot(lab, "grant_type=refresh_token&client_id=lab-client").await);
     // Refresh tokens.
     bad_refresh(
         &hubspot(
-            &lab,
+            lab,
             &format!("grant_type=refresh_token&{creds}&refresh_token=expired-refresh"),
         )
         .await,
     );
-    bad_refresh(&hubspot(&lab, &format!("grant_type=refresh_token&{creds}")).await);
+    bad_refresh(&hubspot(lab, &format!("grant_type=refresh_token&{creds}")).await);
     // Other refusals are validation errors.
-    validation(&hubspot(&lab, &format!("grant_type=password&{creds}")).await);
+    validation(&hubspot(lab, &format!("grant_type=password&{creds}")).await);
     validation(
         &hubspot(
-            &lab,
+            lab,
             "grant_type=client_credentials&client_id=restricted-client&client_secret=restricted-secret",
         )
         .await,
     );
     validation(
         &hubspot(
-            &lab,
+            lab,
             &format!("grant_type=client_credentials&{creds}&scope=admin"),
         )
         .await,
     );
+}
 
+/// Grants by refresh token and client credentials, by form fields and by Basic.
+async fn hubspot_grants(lab: &Lab) {
+    let creds = HUBSPOT_CREDS;
     // Success.
     let ok = hubspot(
-        &lab,
+        lab,
         &format!("grant_type=refresh_token&{creds}&refresh_token=good-refresh&scope=read+write"),
     )
     .await;
@@ -533,23 +529,23 @@ async fn hubspot_token_endpoint() {
     let claims = assert_token(&ok, "bearer", "read", true);
     assert_eq!(claims["scp"], json!(["read"]));
     assert!(ok.header("x-request-id").is_none());
-    let cc = hubspot(&lab, &format!("grant_type=client_credentials&{creds}")).await;
+    let cc = hubspot(lab, &format!("grant_type=client_credentials&{creds}")).await;
     assert_token(&cc, "bearer", "read", false);
     // Basic works here too.
     let basic = as_send(
-        &lab,
+        lab,
         "POST",
         "/hubspot/oauth/v1/token",
         &format!(
             "Authorization: Basic {}\r\n",
-            idp::base64_standard(b"lab-client:lab-secret")
+            base64(b"lab-client:lab-secret")
         ),
         "grant_type=client_credentials",
     )
     .await;
     assert_token(&basic, "bearer", "read", false);
 
-    let get = as_get(&lab, "/hubspot/oauth/v1/token").await;
+    let get = as_get(lab, "/hubspot/oauth/v1/token").await;
     assert_eq!(get.status, 405);
     assert_eq!(get.header("allow"), Some("POST"));
 }

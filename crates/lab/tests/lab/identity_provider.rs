@@ -1,65 +1,18 @@
-//! Checks of the identity provider and the app ([`Lab::idp`]) over raw HTTP/1.1 with explicit `Host` headers.
+//! The identity provider and the app that signs in with it ([`reach_lab::Lab::idp`], hosts
+//! [`IDP_HOST`] and [`SP_HOST`]), over raw HTTP/1.1 with explicit `Host` headers.
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
+use reach_lab::{IDP_HOST, Lab, SP_HOST};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
-    net::TcpStream,
     time::timeout,
 };
 
-use crate::{IDP_HOST, Lab, SP_HOST, idp};
+use crate::support::{IO_TIMEOUT, Reply, connect, parse_reply, send_raw, start, unbase64};
 
-/// Upper bound for any single exchange with the lab in these tests.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn start() -> Lab {
-    Lab::start().expect("lab starts")
-}
-
-/// A parsed response: status code, headers (names lower-cased, in order) and body.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: String,
-}
-
-impl Reply {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    fn location(&self) -> Option<&str> {
-        self.header("location")
-    }
-
-    pub(crate) fn title(&self) -> &str {
-        between(&self.body, "<title>", "</title>").unwrap_or_default()
-    }
-
-    /// The `value` of the hidden input `name`.
-    fn input(&self, name: &str) -> Option<&str> {
-        between(&self.body, &format!("name=\"{name}\" value=\""), "\"")
-    }
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let len = text[from..].find(end)?;
-    Some(&text[from..from + len])
-}
+/// The largest POST body the identity provider reads: 64 KiB.
+const MAX_BODY: usize = 64 * 1024;
 
 /// Sends one request (`Connection: close`) to the lab's identity provider listener and parses the answer.
 async fn send(
@@ -79,62 +32,6 @@ async fn send(
         body,
     )
     .await
-}
-
-pub(crate) async fn send_raw(
-    addr: SocketAddr,
-    method: &str,
-    host: &str,
-    target: &str,
-    headers: &str,
-    body: &str,
-) -> Reply {
-    let mut stream = timeout(IO_TIMEOUT, TcpStream::connect(addr))
-        .await
-        .expect("connect in time")
-        .expect("connect");
-    let length = if method == "POST" {
-        format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        )
-    } else {
-        String::new()
-    };
-    let request = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {host}\r\n{headers}{length}Connection: close\r\n\r\n{body}"
-    );
-    timeout(IO_TIMEOUT, stream.write_all(request.as_bytes()))
-        .await
-        .expect("write in time")
-        .expect("write");
-    let mut response = Vec::new();
-    timeout(IO_TIMEOUT, stream.read_to_end(&mut response))
-        .await
-        .expect("response in time")
-        .expect("read");
-    parse_reply(&String::from_utf8_lossy(&response))
-}
-
-fn parse_reply(response: &str) -> Reply {
-    let (head, body) = response.split_once("\r\n\r\n").expect("a response head");
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let headers = lines
-        .filter_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        })
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
 }
 
 async fn idp_get(lab: &Lab, target: &str, headers: &str) -> Reply {
@@ -175,60 +72,6 @@ fn assert_login_page(reply: &Reply) {
     assert!(reply.body.contains(r#"<button type="submit">"#));
     assert!(!reply.body.contains("<script"), "no auto-submit");
     assert!(!reply.body.contains("onload"), "no auto-submit");
-}
-
-/// Decodes standard or URL-safe base64, padded or not.
-pub(crate) fn unbase64(text: &str) -> Vec<u8> {
-    let value = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => panic!("not base64: {c}"),
-        }
-    };
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0_u32, 0);
-    for c in text.bytes().filter(|&c| c != b'=') {
-        acc = (acc << 6) | value(c);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-#[test]
-fn base64_vectors() {
-    // RFC 4648 §10.
-    for (plain, encoded) in [
-        ("", ""),
-        ("f", "Zg=="),
-        ("fo", "Zm8="),
-        ("foo", "Zm9v"),
-        ("foob", "Zm9vYg=="),
-        ("fooba", "Zm9vYmE="),
-        ("foobar", "Zm9vYmFy"),
-    ] {
-        assert_eq!(idp::base64_standard(plain.as_bytes()), encoded);
-        assert_eq!(unbase64(encoded), plain.as_bytes());
-        assert_eq!(
-            idp::base64_url(plain.as_bytes()),
-            encoded.trim_end_matches('=')
-        );
-    }
-    assert_eq!(idp::base64_standard(&[0xfb, 0xff, 0xbf]), "+/+/");
-    assert_eq!(idp::base64_url(&[0xfb, 0xff]), "-_8");
-    assert_eq!(unbase64("-_8"), [0xfb, 0xff]);
-    assert_eq!(
-        idp::escape(r#"<a href="x">&'"#),
-        "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-    );
 }
 
 #[tokio::test]
@@ -569,7 +412,7 @@ async fn idp_login_form() {
         IDP_HOST,
         "/login",
         "Cookie: idp_login_ctx=ctx1\r\n",
-        &"a".repeat(idp::MAX_BODY + 1),
+        &"a".repeat(MAX_BODY + 1),
     )
     .await;
     assert_eq!(too_big.status, 413);
@@ -589,12 +432,19 @@ async fn idp_login_form() {
 #[tokio::test]
 async fn app_routes() {
     let lab = start();
+    app_login_redirects(&lab).await;
+    app_callbacks(&lab).await;
+    app_pages(&lab).await;
+}
+
+/// `/login`: the redirect to the identity provider, its cookie and the options passed on.
+async fn app_login_redirects(lab: &Lab) {
     let port = lab.idp.port();
     let authorize = format!(
         "http://idp.idp.test:{port}/oauth2/authorize?client_id=lab-app&redirect_uri=http%3A%2F%2Fapp.sp.test%3A{port}%2Fcallback&response_type=code&state=st1&scope=openid+email"
     );
 
-    let login = app_get(&lab, "/login", "").await;
+    let login = app_get(lab, "/login", "").await;
     assert_eq!(login.status, 302);
     assert_eq!(login.location(), Some(authorize.as_str()));
     assert_eq!(login.all("set-cookie"), ["sp_state=st1; Path=/; HttpOnly"]);
@@ -603,14 +453,14 @@ async fn app_routes() {
         ("?max_age=0", "&max_age=0".to_owned()),
         ("?silent=1", "&prompt=none".to_owned()),
     ] {
-        let reply = app_get(&lab, &format!("/login{query}"), "").await;
+        let reply = app_get(lab, &format!("/login{query}"), "").await;
         assert_eq!(
             reply.location(),
             Some(format!("{authorize}{suffix}").as_str()),
             "{query}"
         );
     }
-    let form_post = app_get(&lab, "/login?mode=form_post", "").await;
+    let form_post = app_get(lab, "/login?mode=form_post", "").await;
     assert_eq!(
         form_post.location(),
         Some(
@@ -621,7 +471,7 @@ async fn app_routes() {
             .as_str()
         )
     );
-    let other = app_get(&lab, "/login?client=other", "").await;
+    let other = app_get(lab, "/login?client=other", "").await;
     assert_eq!(
         other.location(),
         Some(
@@ -630,10 +480,13 @@ async fn app_routes() {
                 .as_str()
         )
     );
+}
 
+/// `/callback` and `/callback-post`: state checks and errors passed on to `/app-error`.
+async fn app_callbacks(lab: &Lab) {
     // The callback.
     let good = app_get(
-        &lab,
+        lab,
         "/callback?code=c&state=st1",
         "Cookie: sp_state=st1\r\n",
     )
@@ -644,12 +497,12 @@ async fn app_routes() {
         ("/callback?code=c&state=xx", "Cookie: sp_state=st1\r\n"),
         ("/callback?code=c", "Cookie: sp_state=st1\r\n"),
     ] {
-        let bad = app_get(&lab, target, cookie).await;
+        let bad = app_get(lab, target, cookie).await;
         assert_eq!(bad.status, 400, "{target} {cookie}");
         assert!(bad.body.contains("state mismatch"));
     }
     let error = app_get(
-        &lab,
+        lab,
         "/callback?error=access_denied&error_description=User+said+no&state=st1",
         "",
     )
@@ -658,14 +511,14 @@ async fn app_routes() {
         error.location(),
         Some("/app-error?error=access_denied&error_description=User+said+no")
     );
-    let shown = app_get(&lab, error.location().expect("location"), "").await;
+    let shown = app_get(lab, error.location().expect("location"), "").await;
     assert_eq!(shown.status, 200);
     assert_eq!(shown.title(), "Sign-in failed");
     assert!(shown.body.contains("access_denied"));
     assert!(shown.body.contains("User said no"));
 
     let posted = send(
-        &lab,
+        lab,
         "POST",
         SP_HOST,
         "/callback-post",
@@ -675,7 +528,7 @@ async fn app_routes() {
     .await;
     assert_eq!(posted.location(), Some("/app"));
     let refused = send(
-        &lab,
+        lab,
         "POST",
         SP_HOST,
         "/callback-post",
@@ -685,13 +538,16 @@ async fn app_routes() {
     .await;
     assert_eq!(refused.status, 400);
     assert!(refused.body.contains("state cookie missing"));
+}
 
-    let app = app_get(&lab, "/app", "").await;
+/// The pages: the dashboard, meta refresh, loops and chains.
+async fn app_pages(lab: &Lab) {
+    let app = app_get(lab, "/app", "").await;
     assert_eq!(app.status, 200);
     assert_eq!(app.title(), "Dashboard - Lab App");
     assert!(app.body.contains("Welcome"));
 
-    let meta = app_get(&lab, "/meta", "").await;
+    let meta = app_get(lab, "/meta", "").await;
     assert_eq!(meta.status, 200);
     assert_eq!(meta.title(), "Redirecting");
     assert!(
@@ -700,20 +556,20 @@ async fn app_routes() {
     );
 
     assert_eq!(
-        app_get(&lab, "/loop/a", "").await.location(),
+        app_get(lab, "/loop/a", "").await.location(),
         Some("/loop/b")
     );
     assert_eq!(
-        app_get(&lab, "/loop/b", "").await.location(),
+        app_get(lab, "/loop/b", "").await.location(),
         Some("/loop/a")
     );
     assert_eq!(
-        app_get(&lab, "/chain/3", "").await.location(),
+        app_get(lab, "/chain/3", "").await.location(),
         Some("/chain/2")
     );
-    assert_eq!(app_get(&lab, "/chain/0", "").await.location(), Some("/app"));
-    assert_eq!(app_get(&lab, "/chain/x", "").await.status, 400);
-    assert_eq!(app_get(&lab, "/nope", "").await.status, 404);
+    assert_eq!(app_get(lab, "/chain/0", "").await.location(), Some("/app"));
+    assert_eq!(app_get(lab, "/chain/x", "").await.status, 400);
+    assert_eq!(app_get(lab, "/nope", "").await.status, 404);
 }
 
 #[tokio::test]
@@ -730,7 +586,7 @@ async fn routing_by_host() {
     assert_eq!(app_authorize.status, 404);
     let other = send_raw(lab.idp, "GET", "good.lab.test", "/app", "", "").await;
     assert_eq!(other.status, 404);
-    let mut stream = TcpStream::connect(lab.idp).await.expect("connect");
+    let mut stream = connect(lab.idp).await;
     stream
         .write_all(b"GET /app HTTP/1.0\r\n\r\n")
         .await
@@ -773,4 +629,56 @@ async fn code_flow_end_to_end() {
     );
     let done = app_get(&lab, &callback[origin.len()..], "Cookie: sp_state=st1\r\n").await;
     assert_eq!(done.location(), Some("/app"));
+}
+
+/// Sends `bytes`, then returns everything until the server closes.
+async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = connect(addr).await;
+    stream.write_all(bytes).await.expect("write");
+    let mut reply = Vec::new();
+    timeout(IO_TIMEOUT, stream.read_to_end(&mut reply))
+        .await
+        .expect("closed in time")
+        .expect("read");
+    reply
+}
+
+/// `GET target` on the app, `Connection: close`; the raw response head.
+async fn app_head(lab: &Lab, method: &str, target: &str) -> String {
+    let request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {SP_HOST}:{}\r\nConnection: close\r\n\r\n",
+        lab.idp.port()
+    );
+    let response = exchange(lab.idp, request.as_bytes()).await;
+    let response = String::from_utf8(response).expect("text");
+    let (head, _) = response.split_once("\r\n\r\n").expect("a head");
+    format!("{head}\r\n")
+}
+
+#[tokio::test]
+async fn app_malformed_redirects() {
+    let lab = start();
+    for (path, line) in [
+        ("/bad-location", "\r\nlocation: http://[::1\r\n"),
+        ("/js-location", "\r\nlocation: javascript:alert(1)\r\n"),
+        ("/empty-location", "\r\nlocation: \r\n"),
+        ("/nowhere-location", "\r\nlocation: //\r\n"),
+    ] {
+        let head = app_head(&lab, "GET", path).await;
+        assert!(head.starts_with("HTTP/1.1 302 Found\r\n"), "{path}: {head}");
+        assert!(head.contains(line), "{path}: {head}");
+        assert_eq!(head.matches("\r\nlocation:").count(), 1, "{head}");
+
+        let head = app_head(&lab, "POST", path).await;
+        assert!(head.starts_with("HTTP/1.1 405 "), "{path}: {head}");
+        assert!(head.contains("\r\nallow: GET, HEAD\r\n"), "{path}: {head}");
+    }
+    // Only on the app.
+    let request = format!(
+        "GET /js-location HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n\r\n",
+        IDP_HOST,
+        lab.idp.port()
+    );
+    let response = exchange(lab.idp, request.as_bytes()).await;
+    assert!(response.starts_with(b"HTTP/1.1 404 "));
 }

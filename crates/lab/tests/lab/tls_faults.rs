@@ -1,8 +1,10 @@
-//! Checks of the TLS failure servers, the proxies and the hostile servers, with plain sockets
-//! and a rustls client.
+//! The TLS servers with certificate and protocol faults (expired, not yet valid, self-signed,
+//! untrusted root, incomplete and huge chains, client authentication, interception, alert and
+//! legacy-version servers), checked with a rustls client and x509-parser.
 
 use std::{
     io,
+    net::SocketAddr,
     path::Path,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -26,20 +28,18 @@ use x509_parser::{
     prelude::FromDer as _,
 };
 
-use crate::{Lab, hostile, pki, proxy, tlslab};
+use crate::support::{IO_TIMEOUT, connect, start};
 
-/// Upper bound for any single exchange with the lab in these tests.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn start() -> Lab {
-    Lab::start().expect("lab starts")
-}
+/// The `caIssuers` URI in the `incomplete_chain` leaf's Authority Information Access.
+const AIA_CA_ISSUERS_URI: &str = "http://pki.lab.test/intermediate.crt";
+/// What the `alert` server answers: a fatal `handshake_failure` alert record.
+const HANDSHAKE_FAILURE_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28];
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn roots_from_pem(path: &Path) -> RootCertStore {
+pub(crate) fn roots_from_pem(path: &Path) -> RootCertStore {
     let mut roots = RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_file(path).expect("CA PEM"))
@@ -47,7 +47,8 @@ fn roots_from_pem(path: &Path) -> RootCertStore {
     roots
 }
 
-fn client_config(roots: RootCertStore) -> ClientConfig {
+/// A client trusting `roots`, ALPN `http/1.1`.
+pub(crate) fn client_config(roots: RootCertStore) -> ClientConfig {
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("versions")
@@ -74,11 +75,12 @@ fn client_config_with_cert(roots: RootCertStore, cert: &Path, key: &Path) -> Cli
 }
 
 async fn handshake(
-    addr: std::net::SocketAddr,
+    addr: SocketAddr,
     config: ClientConfig,
     sni: &str,
 ) -> io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
     let name = ServerName::try_from(sni.to_owned()).expect("name");
     timeout(
         IO_TIMEOUT,
@@ -101,7 +103,7 @@ fn cert_error(result: io::Result<TlsStream<TcpStream>>) -> CertificateError {
 }
 
 /// GET /version over an established stream, `Connection: close`; the whole response.
-async fn get_version<S>(mut stream: S) -> io::Result<String>
+pub(crate) async fn get_version<S>(mut stream: S) -> io::Result<String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -173,7 +175,7 @@ impl ServerCertVerifier for ChainRecorder {
 }
 
 /// The certificates a server sends (leaf first), without verifying them.
-async fn sent_chain(addr: std::net::SocketAddr) -> Vec<CertificateDer<'static>> {
+async fn sent_chain(addr: SocketAddr) -> Vec<CertificateDer<'static>> {
     let recorder = Arc::new(ChainRecorder {
         provider: provider(),
         chain: Mutex::new(Vec::new()),
@@ -193,8 +195,6 @@ async fn sent_chain(addr: std::net::SocketAddr) -> Vec<CertificateDer<'static>> 
 fn parse<'a>(der: &'a CertificateDer<'_>) -> X509Certificate<'a> {
     X509Certificate::from_der(der).expect("X.509").1
 }
-
-// ---------------------------------------------------------------- TLS
 
 #[tokio::test]
 async fn tls_certificate_failures() {
@@ -320,10 +320,7 @@ async fn tls_certificates_and_chains_as_sent() {
             other => format!("{} {other:?}", desc.access_method),
         })
         .collect();
-    assert_eq!(
-        aia,
-        [format!("1.3.6.1.5.5.7.48.2 {}", pki::AIA_CA_ISSUERS_URI)]
-    );
+    assert_eq!(aia, [format!("1.3.6.1.5.5.7.48.2 {AIA_CA_ISSUERS_URI}")]);
 
     let full = sent_chain(tls.full_chain).await;
     assert_eq!(full.len(), 2);
@@ -382,14 +379,14 @@ async fn tls_alert_and_legacy_servers() {
     // A minimal (bogus) handshake record is enough for the raw servers.
     let hello = [0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00];
 
-    let mut alert = TcpStream::connect(tls.alert).await.expect("connect");
+    let mut alert = connect(tls.alert).await;
     alert.write_all(&hello).await.expect("write");
     let mut reply = Vec::new();
     timeout(IO_TIMEOUT, alert.read_to_end(&mut reply))
         .await
         .expect("in time")
         .expect("read");
-    assert_eq!(reply, tlslab::HANDSHAKE_FAILURE_ALERT);
+    assert_eq!(reply, HANDSHAKE_FAILURE_ALERT);
     let error = handshake(
         tls.alert,
         client_config(RootCertStore::empty()),
@@ -408,7 +405,7 @@ async fn tls_alert_and_legacy_servers() {
     );
 
     for (addr, minor) in [(tls.legacy, 1), (tls.legacy11, 2)] {
-        let mut legacy = TcpStream::connect(addr).await.expect("connect");
+        let mut legacy = connect(addr).await;
         legacy.write_all(&hello).await.expect("write");
         let mut reply = [0_u8; 51];
         timeout(IO_TIMEOUT, legacy.read_exact(&mut reply))
@@ -434,332 +431,5 @@ async fn tls_alert_and_legacy_servers() {
             "{error}"
         );
         assert!(started.elapsed() < Duration::from_secs(1));
-    }
-}
-
-#[test]
-fn legacy_hello_and_der_encoding() {
-    let hello = tlslab::legacy_server_hello(1, &[7; 32]);
-    assert_eq!(hello.len(), 51);
-    assert_eq!(usize::from(u16::from_be_bytes([hello[3], hello[4]])), 46);
-    assert_eq!(hello[6..9], [0, 0, 38]);
-    assert_eq!(hello[11..43], [7; 32]);
-    let ext = pki::aia_ca_issuers(&"u".repeat(200));
-    // Long-form lengths: SEQUENCE (216) { SEQUENCE (213) { OID (8), [6] (200) } }.
-    assert_eq!(ext.content()[..6], [0x30, 0x81, 216, 0x30, 0x81, 213]);
-    assert_eq!(ext.content()[16..19], [0x86, 0x81, 200]);
-}
-
-// ---------------------------------------------------------------- proxies
-
-/// Sends `request` and returns everything until the server closes.
-async fn exchange(addr: std::net::SocketAddr, request: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    timeout(IO_TIMEOUT, stream.read_to_end(&mut response))
-        .await
-        .expect("closed in time")
-        .expect("read");
-    String::from_utf8_lossy(&response).into_owned()
-}
-
-/// CONNECT through `proxy`; returns the stream after a 200, or the whole refusal.
-async fn connect(
-    proxy: std::net::SocketAddr,
-    target: &str,
-    extra_headers: &str,
-) -> Result<TcpStream, String> {
-    let mut stream = TcpStream::connect(proxy).await.expect("connect");
-    let request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{extra_headers}\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let established = b"HTTP/1.1 200 Connection established\r\n\r\n";
-    let mut head = vec![0_u8; established.len()];
-    let read = timeout(IO_TIMEOUT, stream.read_exact(&mut head))
-        .await
-        .expect("in time");
-    if read.is_ok() && head == established {
-        return Ok(stream);
-    }
-    let mut rest = Vec::new();
-    let _ = timeout(IO_TIMEOUT, stream.read_to_end(&mut rest)).await;
-    head.extend(rest);
-    Err(String::from_utf8_lossy(&head).into_owned())
-}
-
-#[tokio::test]
-async fn open_proxy_tunnels_and_forwards_to_the_lab_only() {
-    let lab = start();
-    let open = lab.proxy.open;
-
-    let target = format!("good.lab.test:{}", lab.http.port());
-    let tunnel = connect(open, &target, "").await.expect("tunnel");
-    let response = get_version(tunnel).await.expect("response");
-    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-    assert!(response.ends_with("HTTP/1.1"), "{response}");
-
-    // TLS through the tunnel to the https port, by IP literal.
-    let tunnel = connect(open, &format!("127.0.0.1:{}", lab.https.port()), "")
-        .await
-        .expect("tunnel");
-    let name = ServerName::try_from("good.lab.test").expect("name");
-    let tls =
-        tokio_rustls::TlsConnector::from(Arc::new(client_config(roots_from_pem(&lab.ca_pem_path))))
-            .connect(name, tunnel)
-            .await
-            .expect("TLS through the tunnel");
-    assert!(
-        get_version(tls)
-            .await
-            .expect("response")
-            .ends_with("HTTP/1.1")
-    );
-
-    for forbidden in [
-        "example.com:443",
-        "10.0.0.1:80",
-        "127.0.0.2:80",
-        "[2001:db8::1]:443",
-        "lab.test.example.com:80",
-    ] {
-        let refusal = connect(open, forbidden, "").await.expect_err(forbidden);
-        assert!(
-            refusal.starts_with("HTTP/1.1 403 Forbidden"),
-            "{forbidden}: {refusal}"
-        );
-    }
-    let refused = connect(open, &format!("localhost:{}", lab.refused.port()), "")
-        .await
-        .expect_err("refused");
-    assert!(refused.starts_with("HTTP/1.1 502"), "{refused}");
-
-    // Absolute-form forwarding, with the proxy's own headers stripped.
-    let response = exchange(
-        open,
-        &format!(
-            "GET http://alias.lab.test:{}/headers HTTP/1.1\r\nHost: alias.lab.test\r\nProxy-Connection: keep-alive\r\nX-Kept: yes\r\nConnection: close\r\n\r\n",
-            lab.http.port()
-        ),
-    )
-    .await;
-    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-    let body = response.split_once("\r\n\r\n").expect("body").1;
-    let json: serde_json::Value = serde_json::from_str(body).expect("json");
-    assert_eq!(json["x-kept"], "yes");
-    assert!(json.get("proxy-connection").is_none(), "{json}");
-    let outside = exchange(
-        open,
-        "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
-    )
-    .await;
-    assert!(outside.starts_with("HTTP/1.1 403 Forbidden"), "{outside}");
-
-    for garbage in [
-        "hello\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-        "GET https://good.lab.test/ HTTP/1.1\r\n\r\n",
-        "CONNECT good.lab.test HTTP/1.1\r\n\r\n",
-        "GET http://good.lab.test/ HTTP/1.1\r\nbad header\r\n\r\n",
-    ] {
-        let response = exchange(open, garbage).await;
-        assert!(
-            response.starts_with("HTTP/1.1 400 Bad Request"),
-            "{garbage:?}: {response}"
-        );
-    }
-    let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(70_000));
-    assert!(exchange(open, &huge).await.starts_with("HTTP/1.1 431"));
-}
-
-#[tokio::test]
-async fn auth_deny_and_close_proxies() {
-    let lab = start();
-    let target = format!("good.lab.test:{}", lab.http.port());
-
-    for creds in ["", "Proxy-Authorization: Basic dXNlcjp3cm9uZw==\r\n"] {
-        let refusal = connect(lab.proxy.auth, &target, creds)
-            .await
-            .expect_err("407");
-        assert!(
-            refusal.starts_with("HTTP/1.1 407 Proxy Authentication Required\r\n"),
-            "{refusal}"
-        );
-        assert!(
-            refusal.contains("\r\nProxy-Authenticate: Basic realm=\"lab\"\r\n"),
-            "{refusal}"
-        );
-    }
-    let tunnel = connect(
-        lab.proxy.auth,
-        &target,
-        "Proxy-Authorization: basic dXNlcjpwYXNz\r\n",
-    )
-    .await
-    .expect("200 with credentials");
-    assert!(
-        get_version(tunnel)
-            .await
-            .expect("response")
-            .ends_with("HTTP/1.1")
-    );
-
-    let denied = exchange(
-        lab.proxy.deny,
-        &format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n"),
-    )
-    .await;
-    assert!(denied.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{denied}");
-    let (head, body) = denied.split_once("\r\n\r\n").expect("head");
-    assert!(
-        head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())),
-        "{denied}"
-    );
-    let closed = exchange(
-        lab.proxy.close,
-        &format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n"),
-    )
-    .await;
-    assert_eq!(closed, "", "EOF without a response");
-}
-
-#[test]
-fn proxy_destination_rules() {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let v4 = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    for host in [
-        "localhost",
-        "LOCALHOST.",
-        "good.lab.test",
-        "x.y.Lab.Test.",
-        "127.0.0.1",
-    ] {
-        assert_eq!(proxy::allowed_destination(host), v4, "{host}");
-    }
-    assert_eq!(
-        proxy::allowed_destination("[::1]"),
-        Some(IpAddr::V6(Ipv6Addr::LOCALHOST))
-    );
-    for host in [
-        "lab.test",
-        "example.com",
-        "evillab.test",
-        "127.0.0.53",
-        "0.0.0.0",
-        "[::]",
-    ] {
-        assert_eq!(proxy::allowed_destination(host), None, "{host}");
-    }
-    assert_eq!(proxy::split_authority("[::1]:443"), Some(("[::1]", 443)));
-    assert_eq!(proxy::split_authority("a:0"), None);
-    assert_eq!(proxy::split_authority("::1:443"), None);
-    assert_eq!(
-        proxy::absolute_http_target("HTTP://a.lab.test:8080?x=1#f"),
-        Some(("a.lab.test:8080", "/?x=1".to_owned()))
-    );
-    assert_eq!(proxy::absolute_http_target("http://u:p@a/"), None);
-}
-
-// ---------------------------------------------------------------- hostile servers
-
-async fn hostile_connect(addr: std::net::SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: good.lab.test\r\n\r\n")
-        .await
-        .expect("write");
-    stream
-}
-
-async fn read_n(stream: &mut TcpStream, n: usize) -> Vec<u8> {
-    let mut buf = vec![0_u8; n];
-    timeout(IO_TIMEOUT, stream.read_exact(&mut buf))
-        .await
-        .expect("in time")
-        .expect("read");
-    buf
-}
-
-#[tokio::test]
-async fn hostile_servers() {
-    let lab = start();
-    let hostile = &lab.hostile;
-
-    let mut trickle = hostile_connect(hostile.trickle).await;
-    assert_eq!(read_n(&mut trickle, 17).await, b"HTTP/1.1 200 OK\r\n");
-    let started = Instant::now();
-    assert_eq!(read_n(&mut trickle, 3).await, b"X-T");
-    let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
-
-    let mut slow = hostile_connect(hostile.slow_body).await;
-    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n";
-    assert_eq!(read_n(&mut slow, head.len()).await, head);
-    let started = Instant::now();
-    assert_eq!(read_n(&mut slow, 2).await, b"xx");
-    assert!(started.elapsed() >= Duration::from_millis(350));
-
-    let huge = exchange(hostile.huge_header, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    assert!(huge.starts_with("HTTP/1.1 200 OK\r\nX-Huge: aaaa"));
-    assert!(huge.ends_with("a\r\n\r\n"));
-    assert_eq!(huge.len(), 17 + 8 + hostile::HUGE_HEADER_LEN + 4);
-
-    let many = exchange(hostile.many_headers, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    assert!(many.starts_with("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-0: v\r\n"));
-    assert!(many.ends_with("X-9999: v\r\n\r\n"));
-    assert_eq!(many.lines().filter(|l| l.starts_with("X-")).count(), 10_000);
-
-    let mut endless = hostile_connect(hostile.endless_body).await;
-    let head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n";
-    assert_eq!(read_n(&mut endless, head.len()).await, head);
-    let body = read_n(&mut endless, 4 * 1024 * 1024).await;
-    assert!(body.iter().all(|b| *b == b'x'));
-
-    // Without a request head, nothing is sent.
-    let mut quiet = TcpStream::connect(hostile.trickle).await.expect("connect");
-    let mut buf = [0_u8; 1];
-    assert!(
-        timeout(Duration::from_millis(300), quiet.read(&mut buf))
-            .await
-            .is_err()
-    );
-}
-
-#[tokio::test]
-async fn drop_is_prompt_with_busy_tunnels_and_hostile_clients() {
-    let lab = start();
-    let mut trickle = hostile_connect(lab.hostile.trickle).await;
-    let mut endless = hostile_connect(lab.hostile.endless_body).await; // never read
-    let mut tunnel = connect(
-        lab.proxy.open,
-        &format!("localhost:{}", lab.silent.port()),
-        "",
-    )
-    .await
-    .expect("tunnel");
-    let mut legacy = TcpStream::connect(lab.tls.legacy).await.expect("connect");
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let files = [
-        lab.tls.client_cert_path.clone(),
-        lab.tls.intercept_ca_pem_path.clone(),
-    ];
-    assert!(files.iter().all(|f| f.exists()));
-
-    let started = Instant::now();
-    drop(lab);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "drop took {:?}",
-        started.elapsed()
-    );
-    assert!(files.iter().all(|f| !f.exists()), "files deleted");
-    for (what, stream) in [
-        ("trickle", &mut trickle),
-        ("endless", &mut endless),
-        ("tunnel", &mut tunnel),
-        ("legacy", &mut legacy),
-    ] {
-        let mut sink = Vec::new();
-        let read = timeout(IO_TIMEOUT, stream.read_to_end(&mut sink)).await;
-        assert!(read.is_ok(), "{what} closed by the shutdown");
     }
 }
