@@ -124,6 +124,70 @@ struct Saml {
     app_host: &'static str,
 }
 
+/// The configuration of both `SimpleSAMLphp` instances (the `IdP` and the app's
+/// SP) under `root`, from the templates in `saml/`.
+fn write_configs(dir: &TempDir, root: &str, sp: &Sp) {
+    let secret = format!("interop-{}", std::process::id());
+    for (who, host, is_idp, lifetime, same_site) in [
+        ("idp", "idp.saml.test", "true", "3600", DEBIAN_SAME_SITE),
+        ("app", sp.app_host, "false", "0", sp.same_site),
+    ] {
+        let instance = format!("{root}/{who}");
+        let base = format!("https://{host}:8443/simplesaml/");
+        dir.write(
+            &format!("{who}/config/config.php"),
+            &fill(
+                include_str!("saml/config.php"),
+                &[
+                    ("DIR", &instance),
+                    ("BASEURL", &base),
+                    ("SECRET", &secret),
+                    ("IS_IDP", is_idp),
+                    ("COOKIE_LIFETIME", lifetime),
+                    ("SAMESITE", same_site),
+                    ("APP_HOST", sp.app_host),
+                ],
+            ),
+        );
+    }
+    dir.write(
+        "idp/config/authsources.php",
+        include_str!("saml/idp-authsources.php"),
+    );
+    dir.write(
+        "idp/config/metadata/saml20-idp-hosted.php",
+        include_str!("saml/idp-hosted.php"),
+    );
+    dir.write(
+        "idp/config/metadata/saml20-sp-remote.php",
+        &fill(
+            include_str!("saml/idp-sp-remote.php"),
+            &[("APP_HOST", sp.app_host)],
+        ),
+    );
+    let flag = |b: bool| if b { "true" } else { "false" };
+    dir.write(
+        "app/config/authsources.php",
+        &fill(
+            include_str!("saml/sp-authsources.php"),
+            &[
+                ("FORCE_AUTHN", flag(sp.force_authn)),
+                ("IS_PASSIVE", flag(sp.is_passive)),
+                ("APP_HOST", sp.app_host),
+            ],
+        ),
+    );
+    dir.write(
+        "app/config/metadata/saml20-idp-remote.php",
+        &fill(
+            include_str!("saml/sp-idp-remote.php"),
+            &[("SSO_BINDING", sp.binding)],
+        ),
+    );
+    dir.write("app/www/index.php", include_str!("saml/app.php"));
+    dir.write("decode.php", include_str!("saml/decode.php"));
+}
+
 impl Saml {
     #[track_caller]
     fn start(idp_ip: &'static str, app_ip: &'static str, sp: Sp) -> Saml {
@@ -146,65 +210,7 @@ impl Saml {
             }
         }
         mkdir("app/www");
-        let secret = format!("interop-{}", std::process::id());
-        for (who, host, is_idp, lifetime, same_site) in [
-            ("idp", "idp.saml.test", "true", "3600", DEBIAN_SAME_SITE),
-            ("app", sp.app_host, "false", "0", sp.same_site),
-        ] {
-            let instance = format!("{root}/{who}");
-            let base = format!("https://{host}:8443/simplesaml/");
-            dir.write(
-                &format!("{who}/config/config.php"),
-                &fill(
-                    include_str!("saml/config.php"),
-                    &[
-                        ("DIR", &instance),
-                        ("BASEURL", &base),
-                        ("SECRET", &secret),
-                        ("IS_IDP", is_idp),
-                        ("COOKIE_LIFETIME", lifetime),
-                        ("SAMESITE", same_site),
-                        ("APP_HOST", sp.app_host),
-                    ],
-                ),
-            );
-        }
-        dir.write(
-            "idp/config/authsources.php",
-            include_str!("saml/idp-authsources.php"),
-        );
-        dir.write(
-            "idp/config/metadata/saml20-idp-hosted.php",
-            include_str!("saml/idp-hosted.php"),
-        );
-        dir.write(
-            "idp/config/metadata/saml20-sp-remote.php",
-            &fill(
-                include_str!("saml/idp-sp-remote.php"),
-                &[("APP_HOST", sp.app_host)],
-            ),
-        );
-        let flag = |b: bool| if b { "true" } else { "false" };
-        dir.write(
-            "app/config/authsources.php",
-            &fill(
-                include_str!("saml/sp-authsources.php"),
-                &[
-                    ("FORCE_AUTHN", flag(sp.force_authn)),
-                    ("IS_PASSIVE", flag(sp.is_passive)),
-                    ("APP_HOST", sp.app_host),
-                ],
-            ),
-        );
-        dir.write(
-            "app/config/metadata/saml20-idp-remote.php",
-            &fill(
-                include_str!("saml/sp-idp-remote.php"),
-                &[("SSO_BINDING", sp.binding)],
-            ),
-        );
-        dir.write("app/www/index.php", include_str!("saml/app.php"));
-        dir.write("decode.php", include_str!("saml/decode.php"));
+        write_configs(&dir, &root, &sp);
         for (from, to) in [
             ("signing.key", "idp/cert/signing.key"),
             ("signing.pem", "idp/cert/signing.pem"),

@@ -69,167 +69,187 @@ pub(crate) fn pki() -> &'static Pki {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-pki");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("pki dir");
-        let rsa = ["-newkey", "rsa:2048"];
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "root.key",
-                "-out",
-                "root.pem",
-                "-days",
-                "3650",
-                "-subj",
-                "/CN=Interop Root CA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
-        let ca_ext = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n";
-        std::fs::write(dir.join("int.ext"), ca_ext).expect("ext");
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-new",
-                "-nodes",
-                "-newkey",
-                "rsa:2048",
-                "-keyout",
-                "int.key",
-                "-out",
-                "int.csr",
-                "-subj",
-                "/CN=Interop Intermediate CA",
-            ],
-        );
-        openssl(
-            &dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "int.csr",
-                "-CA",
-                "root.pem",
-                "-CAkey",
-                "root.key",
-                "-CAcreateserial",
-                "-days",
-                "1825",
-                "-sha256",
-                "-extfile",
-                "int.ext",
-                "-out",
-                "int.pem",
-            ],
-        );
-        let server = |name: &str| {
-            format!(
-                "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
-                 extendedKeyUsage=serverAuth\nsubjectAltName=DNS:{name}.test\n"
-            )
-        };
-        leaf(&dir, "good", &rsa, "int", "-sha256", &server("good"));
-        leaf(&dir, "sha1", &rsa, "int", "-sha1", &server("sha1"));
-        leaf(
-            &dir,
-            "rsa1024",
-            &["-newkey", "rsa:1024"],
-            "int",
-            "-sha256",
-            &server("rsa1024"),
-        );
-        leaf(
-            &dir,
-            "p384",
-            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
-            "int",
-            "-sha384",
-            &server("p384").replace(",keyEncipherment", ""),
-        );
-        leaf(
-            &dir,
-            "ed25519",
-            &["-newkey", "ed25519"],
-            "int",
-            "-sha256",
-            &server("ed25519").replace(",keyEncipherment", ""),
-        );
-        leaf(
-            &dir,
-            "sanless",
-            &rsa,
-            "int",
-            "-sha256",
-            "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        );
-        leaf(
-            &dir,
-            "wild",
-            &rsa,
-            "int",
-            "-sha256",
-            &server("wild").replace("DNS:wild.test", "DNS:*.wild.test"),
-        );
-        leaf(&dir, "default", &rsa, "int", "-sha256", &server("default"));
-        leaf(
-            &dir,
-            "api",
-            &rsa,
-            "int",
-            "-sha256",
-            &server("api").replace("DNS:api.test", "DNS:api.example.com"),
-        );
-        leaf(
-            &dir,
-            "client",
-            &rsa,
-            "root",
-            "-sha256",
-            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
-        );
-        // The usual self-signed certificate: CA:TRUE, no SAN.
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=selfsigned.test",
-                "-keyout",
-                "selfsigned.key",
-                "-out",
-                "selfsigned.pem",
-            ],
-        );
-        // Full chains as servers send them: in order, and out of order.
-        let read = |n: &str| std::fs::read_to_string(dir.join(n)).expect("pem");
-        for name in [
-            "good", "sha1", "rsa1024", "p384", "ed25519", "sanless", "wild", "default", "api",
-        ] {
-            let chain = format!("{}{}", read(&format!("{name}.pem")), read("int.pem"));
-            std::fs::write(dir.join(format!("{name}-chain.pem")), chain).expect("chain");
-        }
-        let disorder = format!(
-            "{}{}{}",
-            read("good.pem"),
-            read("root.pem"),
-            read("int.pem")
-        );
-        std::fs::write(dir.join("good-disorder.pem"), disorder).expect("chain");
+        authorities(&dir);
+        leaves(&dir);
+        self_signed_and_chains(&dir);
         Pki { dir }
     })
+}
+
+/// The root and the intermediate CA, by `openssl req` and `openssl x509`.
+fn authorities(dir: &Path) {
+    let dir = dir.to_path_buf();
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.pem",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=Interop Root CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    let ca_ext = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n";
+    std::fs::write(dir.join("int.ext"), ca_ext).expect("ext");
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            "int.key",
+            "-out",
+            "int.csr",
+            "-subj",
+            "/CN=Interop Intermediate CA",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "int.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "1825",
+            "-sha256",
+            "-extfile",
+            "int.ext",
+            "-out",
+            "int.pem",
+        ],
+    );
+}
+
+/// The servers' leaves (one per fault or key type) and a client
+/// certificate.
+fn leaves(dir: &Path) {
+    let dir = dir.to_path_buf();
+    let rsa = ["-newkey", "rsa:2048"];
+    let server = |name: &str| {
+        format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
+             extendedKeyUsage=serverAuth\nsubjectAltName=DNS:{name}.test\n"
+        )
+    };
+    leaf(&dir, "good", &rsa, "int", "-sha256", &server("good"));
+    leaf(&dir, "sha1", &rsa, "int", "-sha1", &server("sha1"));
+    leaf(
+        &dir,
+        "rsa1024",
+        &["-newkey", "rsa:1024"],
+        "int",
+        "-sha256",
+        &server("rsa1024"),
+    );
+    leaf(
+        &dir,
+        "p384",
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        "int",
+        "-sha384",
+        &server("p384").replace(",keyEncipherment", ""),
+    );
+    leaf(
+        &dir,
+        "ed25519",
+        &["-newkey", "ed25519"],
+        "int",
+        "-sha256",
+        &server("ed25519").replace(",keyEncipherment", ""),
+    );
+    leaf(
+        &dir,
+        "sanless",
+        &rsa,
+        "int",
+        "-sha256",
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    );
+    leaf(
+        &dir,
+        "wild",
+        &rsa,
+        "int",
+        "-sha256",
+        &server("wild").replace("DNS:wild.test", "DNS:*.wild.test"),
+    );
+    leaf(&dir, "default", &rsa, "int", "-sha256", &server("default"));
+    leaf(
+        &dir,
+        "api",
+        &rsa,
+        "int",
+        "-sha256",
+        &server("api").replace("DNS:api.test", "DNS:api.example.com"),
+    );
+    leaf(
+        &dir,
+        "client",
+        &rsa,
+        "root",
+        "-sha256",
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    );
+}
+
+/// The usual self-signed certificate, and full chains as servers send
+/// them.
+fn self_signed_and_chains(dir: &Path) {
+    let dir = dir.to_path_buf();
+    // The usual self-signed certificate: CA:TRUE, no SAN.
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=selfsigned.test",
+            "-keyout",
+            "selfsigned.key",
+            "-out",
+            "selfsigned.pem",
+        ],
+    );
+    // Full chains as servers send them: in order, and out of order.
+    let read = |n: &str| std::fs::read_to_string(dir.join(n)).expect("pem");
+    for name in [
+        "good", "sha1", "rsa1024", "p384", "ed25519", "sanless", "wild", "default", "api",
+    ] {
+        let chain = format!("{}{}", read(&format!("{name}.pem")), read("int.pem"));
+        std::fs::write(dir.join(format!("{name}-chain.pem")), chain).expect("chain");
+    }
+    let disorder = format!(
+        "{}{}{}",
+        read("good.pem"),
+        read("root.pem"),
+        read("int.pem")
+    );
+    std::fs::write(dir.join("good-disorder.pem"), disorder).expect("chain");
 }
 
 /// nginx on `ip:8443` with `server` as the body of its one TLS server block

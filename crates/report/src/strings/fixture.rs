@@ -5,6 +5,10 @@ use super::*;
 /// A report with every string field filled (each from `s`), every kind of
 /// details, headers of every secret kind and evidence with nested objects:
 /// what the tests hold the walk to.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one literal report with every field: data, not steps"
+)]
 pub(crate) fn full_report(s: &mut dyn FnMut() -> String) -> Report {
     use crate::endpoint::Timings;
     use crate::{CheckKind, Code, Empty, Summary};
