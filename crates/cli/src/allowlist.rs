@@ -269,12 +269,10 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     let mut waiting = GivenUp(true);
     let joined = tokio::task::spawn_blocking(work).await;
     waiting.0 = false;
-    match joined {
-        Ok(value) => value,
-        // A parser that panicked is a bug: exit 3, never a silent pass.
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+    match input::joined_task(joined) {
+        Some(value) => value,
         // The runtime is shutting down: nobody waits for this any more.
-        Err(_) => std::future::pending().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -262,11 +262,17 @@ pub(crate) async fn read<S: Sink>(
         task.await
     };
     drop(guard);
+    joined_task(joined).unwrap_or_else(|| Err(format!("{label}: the read was cancelled")))
+}
+
+/// A task's result: its value, or `None` when the runtime cancelled it. A
+/// task that panicked is a bug: the panic goes on (exit 3), never a silent
+/// pass.
+pub(crate) fn joined_task<T>(joined: Result<T, tokio::task::JoinError>) -> Option<T> {
     match joined {
-        Ok(result) => result,
-        // A sink that panicked is a bug: exit 3, never a silent pass.
+        Ok(value) => Some(value),
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(format!("{label}: the read was cancelled")),
+        Err(_) => None,
     }
 }
 

@@ -155,7 +155,8 @@ fn checked(args: &NetworkArgs, timeout: Duration) -> Checked {
             }
         }
     }
-    let proxy = match ProxySettings::new(args.proxy.as_deref(), |name| {
+    let given = args.proxy.as_deref().map(|p| (p, "--proxy"));
+    let proxy = match ProxySettings::new(given, |name| {
         if matches!(name, "no_proxy" | "NO_PROXY") && args.noproxy.is_some() {
             return None;
         }

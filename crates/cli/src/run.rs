@@ -698,15 +698,11 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
         });
     }
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((index, checks)) => {
-                if owner {
-                    crate::partial::finished(index, &checks);
-                }
-                results[index] = Some(checks);
+        if let Some((index, checks)) = crate::input::joined_task(joined) {
+            if owner {
+                crate::partial::finished(index, &checks);
             }
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => {}
+            results[index] = Some(checks);
         }
     }
     progress.finish();

@@ -100,7 +100,7 @@ impl Proxy {
 /// The proxy settings of a run: the flag, the environment, the exceptions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProxySettings {
-    /// `--proxy`: every URL.
+    /// The proxy given for every URL (`--proxy`).
     pub flag: Option<Proxy>,
     /// For `https://` URLs (`https_proxy`, `HTTPS_PROXY`).
     pub https: Option<Proxy>,
@@ -124,10 +124,11 @@ pub enum ProxyChoice {
 }
 
 impl ProxySettings {
-    /// Reads the flag and the environment as curl does: lower-case names
-    /// first, then upper-case; `--proxy` wins over both.
+    /// Reads the given proxy and the environment as curl does: lower-case
+    /// names first, then upper-case; `given` (a proxy URL and where it was
+    /// given, e.g. `--proxy`) wins over both.
     pub fn new(
-        flag: Option<&str>,
+        given: Option<(&str, &str)>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<ProxySettings, Error> {
         let first = |names: &[&str]| {
@@ -144,7 +145,9 @@ impl ProxySettings {
         };
         let no_proxy = first(&["no_proxy", "NO_PROXY"]);
         Ok(ProxySettings {
-            flag: flag.map(|f| Proxy::parse(f, "--proxy")).transpose()?,
+            flag: given
+                .map(|(value, source)| Proxy::parse(value, source))
+                .transpose()?,
             https: parse(first(&[
                 "https_proxy",
                 "HTTPS_PROXY",
@@ -439,21 +442,19 @@ pub fn refusal(
             .next()
             .unwrap_or_default()
             .to_owned();
+        // upstream_failed records the squid error itself.
         if let Some((_, why)) = SQUID_UPSTREAM_ERRORS.iter().find(|(n, _)| *n == name) {
             upstream_failed(status, header, &proxy_name, target, Some(why))
-        } else if name == "ERR_ACCESS_DENIED" {
-            denied(
-                &proxy_name,
-                &request,
-                status,
-                Some("its access rules do not allow this destination: ERR_ACCESS_DENIED"),
-            )
-        } else if status >= 500 {
+        } else if status >= 500 && name != "ERR_ACCESS_DENIED" {
             upstream_failed(status, header, &proxy_name, target, None)
         } else {
-            denied(&proxy_name, &request, status, Some(&name))
+            let why = if name == "ERR_ACCESS_DENIED" {
+                "its access rules do not allow this destination: ERR_ACCESS_DENIED"
+            } else {
+                &name
+            };
+            denied(&proxy_name, &request, status, Some(why)).with("squid_error", &squid)
         }
-        .with("squid_error", &squid)
     } else if let Some(proxy_status) = header("proxy-status")
         && let Some(error) = proxy_status_error(&proxy_status)
     {
@@ -720,7 +721,7 @@ mod tests {
     #[test]
     fn flag_wins_and_bad_values_are_named() {
         let s = ProxySettings::new(
-            Some("http://u:p%40ss@flag:8080"),
+            Some(("http://u:p%40ss@flag:8080", "--proxy")),
             env(&[("HTTPS_PROXY", "http://env:1")]),
         )
         .unwrap();
@@ -732,7 +733,7 @@ mod tests {
             p.authorization().unwrap(),
             format!("Basic {}", base64(b"u:p@ss"))
         );
-        let err = ProxySettings::new(Some("socks5://h:1"), env(&[]))
+        let err = ProxySettings::new(Some(("socks5://h:1", "--proxy")), env(&[]))
             .unwrap_err()
             .to_string();
         assert!(err.contains("--proxy") && err.contains("socks5"), "{err}");

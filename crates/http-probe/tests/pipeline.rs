@@ -39,7 +39,8 @@ fn network(proxy: Option<&str>) -> Network {
             client_cert: None,
             client_key: None,
         },
-        proxy: ProxySettings::new(proxy, |_| None).expect("proxy settings"),
+        proxy: ProxySettings::new(proxy.map(|p| (p, "the test's proxy")), |_| None)
+            .expect("proxy settings"),
     })
     .expect("network")
 }
@@ -163,7 +164,7 @@ async fn https_through_a_connect_proxy() {
     let proxy = hop.proxy.as_ref().expect("a proxy phase");
     assert_eq!(proxy.mode.as_deref(), Some("connect"));
     assert_eq!(proxy.status, Some(200));
-    assert_eq!(proxy.source, "--proxy");
+    assert_eq!(proxy.source, "the test's proxy");
     // The TCP phase is the proxy's; the TLS one goes through the tunnel to the target.
     assert_eq!(
         hop.tcp.as_ref().and_then(|t| t.connected.as_deref()),
