@@ -457,36 +457,6 @@ impl ListReader {
     }
 }
 
-/// For the fuzzer: an allowlist read through a [`ListReader`] from
-/// `data` given `chunk` bytes at a time, in pieces of at most `piece`
-/// bytes (a character cut at the end of a piece waits for the next),
-/// going over to the plain-list reader above `stream_above` bytes. Returns
-/// the entries read, or the bytes held; 0 for text that is not UTF-8.
-pub fn fuzz_read(data: &[u8], chunk: usize, piece: usize, stream_above: usize) -> usize {
-    let mut reader =
-        ListReader::new("f", FormatChoice::Auto, 512 * 1024 * 1024).stream_above(stream_above);
-    let step = chunk.max(1).min(piece.max(4));
-    let mut carry: Vec<u8> = Vec::new();
-    for (i, bytes) in data.chunks(step).enumerate() {
-        carry.extend_from_slice(bytes);
-        let last = (i + 1) * step >= data.len();
-        let valid = match std::str::from_utf8(&carry) {
-            Ok(_) => carry.len(),
-            Err(e) if e.error_len().is_none() && !last => e.valid_up_to(),
-            Err(_) => return 0,
-        };
-        let text = std::str::from_utf8(&carry[..valid]).unwrap_or_default();
-        if reader.push(text).is_err() {
-            return 0;
-        }
-        carry.drain(..valid);
-    }
-    match reader.finish() {
-        AllowlistText::Parsed(parsed) => parsed.value.map_or(0, |(list, _)| list.len()),
-        AllowlistText::Text(text) => text.len(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,7 +496,5 @@ mod tests {
         let mut reader = ListReader::new("a", FormatChoice::Auto, 8);
         reader.stream_above = 4;
         reader.push("{\"nftables\"").unwrap_err();
-        assert_eq!(fuzz_read(text.as_bytes(), 3, 7, 4), 2);
-        assert_eq!(fuzz_read(b"a\xff", 1, 4, 0), 0);
     }
 }

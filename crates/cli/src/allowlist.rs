@@ -18,8 +18,7 @@ use crate::input::{self, Kind};
 /// Largest feed fetched from a URL.
 const FEED_CAP: u64 = 256 * 1024 * 1024;
 
-/// The options parsing needs. clap admits only the names the crate knows
-/// (its `value_parser` lists), so the defaults are never taken.
+/// The options parsing needs, as clap parsed them into the crate's types.
 fn read_options(args: &FeedArgs) -> ReadOptions {
     ReadOptions {
         published_format: args.published_format,

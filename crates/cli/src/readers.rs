@@ -2,8 +2,9 @@
 //! targets (`crates/fuzz-targets`), which otherwise call the library crates directly.
 //!
 //! A preflight file is read by the CLI itself (each entry parsed by the command's own clap
-//! definitions), so its reader stays here. The allowlist reader is here only until it moves
-//! into `reach-allowlist`; [`allowlist_in_pieces`] goes with it.
+//! definitions), so its reader stays here; [`allowlist_in_pieces`] is the CLI's bounded file
+//! reader (line length, binary files, the first read) in front of reach-allowlist's chunked
+//! `ListReader`.
 
 /// The number of checks the preflight file `text` plans, read exactly as `reach run` reads
 /// it (with `--only` and `--skip` empty); 0 when `reach run` would refuse the file. Any text

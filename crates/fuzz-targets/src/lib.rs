@@ -6,8 +6,8 @@
 //! `fuzz/corpus/` a fuzzing run left) through [`TARGETS`] on stable Rust. The targets call the
 //! library crates directly, as ripgrep's fuzz targets do. Two go through `reach_cli::readers`:
 //! [`preflight_toml`], because reading a preflight file (each entry parsed by the command's own
-//! clap definitions) is the CLI's job, and [`allowlist_pieces`], until the allowlist reader
-//! moves from the CLI into `reach-allowlist`.
+//! clap definitions) is the CLI's job, and [`allowlist_pieces`], which runs reach-allowlist's
+//! chunked reader alone and also behind the CLI's bounded file reader.
 //!
 //! ```no_run
 //! for target in reach_fuzz_targets::TARGETS {
@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+use reach_allowlist::read::{AllowlistText, FormatChoice, ListReader};
 use reach_allowlist::{AllowlistFormat, Direction, FeedFilter};
 
 /// A fuzz target: its name (that of its `fuzz/fuzz_targets/NAME.rs` binary and of its seed and
@@ -228,14 +229,17 @@ pub fn legacy_server_hello(data: &[u8]) {
 /// A token endpoint's answer, a JWT's claims and a JWKS document.
 pub fn token_response(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let _ = reach_oauth::token::classify(
-        400,
-        &[("x-request-id".to_owned(), "r".to_owned())],
-        data,
-        &reach_oauth::token::Grant::RefreshToken("t".into()),
-        &["read".to_owned()],
-        time::OffsetDateTime::UNIX_EPOCH,
-    );
+    // An error answer and a success (whose lifetime and token are read).
+    for status in [400, 200] {
+        let _ = reach_oauth::token::classify(
+            status,
+            &[("x-request-id".to_owned(), "r".to_owned())],
+            data,
+            &reach_oauth::token::Grant::RefreshToken("t".into()),
+            &["read".to_owned()],
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
+    }
     let _ = reach_oauth::token::jwt_claims(&text);
     let _ = reach_oauth::discover::jwks(data);
 }
@@ -245,6 +249,9 @@ pub fn identity_tokens(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let _ = reach_sso::tokens::from_id_token(&text, 1);
     let _ = reach_sso::tokens::from_saml_response(&text, 1);
+    if let Some(response) = reach_sso::tokens::SamlResponse::decode(&text) {
+        let _ = response.status();
+    }
     if let Some(xml) = reach_sso::tokens::saml_request_xml(&text) {
         let _ = reach_sso::tokens::forces_authn(&xml);
     }
@@ -261,7 +268,47 @@ pub fn allowlist_pieces(data: &[u8]) {
     for piece in [4, 7, 64] {
         // The library's chunked reader alone, and behind the CLI's bounded
         // file reader (line length, binary files, the first read).
-        let _ = reach_allowlist::read::fuzz_read(rest, chunk, piece, above);
+        let _ = list_reader_in_pieces(rest, chunk, piece, above);
         let _ = reach_cli::readers::allowlist_in_pieces(rest, chunk, piece, above);
+    }
+}
+
+/// An allowlist read through reach-allowlist's [`ListReader`] alone, from
+/// `data` given `chunk` bytes at a time, in pieces of at most `piece`
+/// bytes (a character cut at the end of a piece waits for the next),
+/// going over to the plain-list reader above `stream_above` bytes. Returns
+/// the entries read, or the bytes held; 0 for text that is not UTF-8.
+fn list_reader_in_pieces(data: &[u8], chunk: usize, piece: usize, stream_above: usize) -> usize {
+    let mut reader =
+        ListReader::new("f", FormatChoice::Auto, 512 * 1024 * 1024).stream_above(stream_above);
+    let step = chunk.max(1).min(piece.max(4));
+    let mut carry: Vec<u8> = Vec::new();
+    for (i, bytes) in data.chunks(step).enumerate() {
+        carry.extend_from_slice(bytes);
+        let last = (i + 1) * step >= data.len();
+        let valid = match std::str::from_utf8(&carry) {
+            Ok(_) => carry.len(),
+            Err(e) if e.error_len().is_none() && !last => e.valid_up_to(),
+            Err(_) => return 0,
+        };
+        let text = std::str::from_utf8(&carry[..valid]).unwrap_or_default();
+        if reader.push(text).is_err() {
+            return 0;
+        }
+        carry.drain(..valid);
+    }
+    match reader.finish() {
+        AllowlistText::Parsed(parsed) => parsed.value.map_or(0, |(list, _)| list.len()),
+        AllowlistText::Text(text) => text.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_list_reader_is_fed_in_pieces_and_characters_are_never_cut() {
+        let text = "10.0.0.0/8\n192.0.2.0/24\n10.0.0.0/8\n";
+        assert_eq!(super::list_reader_in_pieces(text.as_bytes(), 3, 7, 4), 2);
+        assert_eq!(super::list_reader_in_pieces(b"a\xff", 1, 4, 0), 0);
     }
 }

@@ -80,11 +80,6 @@ impl Redirects {
         self.made.push(request);
         Ok(())
     }
-
-    /// How many requests were admitted.
-    pub fn made(&self) -> usize {
-        self.made.len()
-    }
 }
 
 /// The method of the request a redirect with `status` leads to: 303 makes
@@ -110,7 +105,7 @@ pub fn downgrades(from: &Url, to: &Url) -> bool {
 }
 
 /// `url` as sent: without its fragment.
-pub fn without_fragment(url: &Url) -> String {
+fn without_fragment(url: &Url) -> String {
     let mut u = url.clone();
     u.set_fragment(None);
     u.into()
@@ -142,7 +137,7 @@ mod tests {
         assert_eq!(r.admit(&Method::POST, &a, b"", None), Ok(()));
         assert_eq!(r.admit(&Method::POST, &a, b"k=v", None), Ok(()));
         assert_eq!(r.admit(&Method::GET, &a, b"", Some("sid=1")), Ok(()));
-        assert_eq!(r.made(), 4);
+        assert_eq!(r.made.len(), 4);
     }
 
     #[test]

@@ -255,8 +255,13 @@ async fn reach_endpoints(
     }
     let mut results = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        if let Ok(r) = joined {
-            results.push(r);
+        match joined {
+            Ok(r) => results.push(r),
+            // A request that panicked is a bug: it goes on (exit 3), as
+            // every other task's panic does, instead of an endpoint
+            // silently missing from the report.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
         }
     }
     results.sort_by_key(|r| r.0);

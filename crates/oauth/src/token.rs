@@ -388,7 +388,9 @@ fn granted(
     });
     out.expires_at = out
         .expires_in
-        .and_then(|s| (now + time::Duration::seconds(s)).format(&Rfc3339).ok());
+        // A server's number may be absurd (1e15 s): no date rather than a panic.
+        .and_then(|s| now.checked_add(time::Duration::seconds(s)))
+        .and_then(|at| at.format(&Rfc3339).ok());
     out.refresh_token_returned =
         json.is_some_and(|j| j.get("refresh_token").is_some_and(|v| !v.is_null()));
     // RFC 6749 §5.1: without `scope`, the granted scope is the requested.
@@ -488,6 +490,20 @@ mod tests {
 
     fn code(o: &Outcome) -> Option<Code> {
         o.findings.first().map(|f| f.code)
+    }
+
+    #[test]
+    fn an_absurd_lifetime_gives_no_date_and_no_panic() {
+        for lifetime in [
+            "1000000000000000",
+            "-1000000000000000",
+            "9223372036854775807",
+        ] {
+            let body = format!(r#"{{"access_token":"a","expires_in":{lifetime}}}"#);
+            let o = run(200, &[], &body, &Grant::ClientCredentials, &[]);
+            assert_eq!(o.expires_in, lifetime.parse().ok(), "{lifetime}");
+            assert_eq!(o.expires_at, None, "{lifetime}");
+        }
     }
 
     #[test]

@@ -4,8 +4,7 @@
 //! redacted before any printer sees it (unless the user asked for
 //! `--no-redact`): [`report`] walks every string of the typed report in
 //! place ([`crate::strings`]), each with the JSON member it sits under, so
-//! that the rules below see the report as its JSON shows it;
-//! [`value_in_place`] does the same for any JSON value. Every string is
+//! that the rules below see the report as its JSON shows it. Every string is
 //! looked at, so a secret is caught wherever it ended up: a URL in a hop, a
 //! header, a finding's message or evidence. [`text`] does the same for a
 //! line reach writes to stderr.
@@ -41,6 +40,7 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
+#[cfg(test)]
 use serde_json::Value;
 
 use crate::Report;
@@ -124,8 +124,10 @@ pub fn report(report: &mut Report) {
 }
 
 /// Redacts secrets in any JSON value, in place, by the same rules as
-/// [`report`] (a finding's evidence is such a value).
-pub fn value_in_place(value: &mut Value) {
+/// [`report`] (a finding's evidence is such a value): for the tests, which
+/// hold the rules to single values.
+#[cfg(test)]
+pub(crate) fn value_in_place(value: &mut Value) {
     in_place(value);
 }
 

@@ -139,7 +139,7 @@ impl End {
 }
 
 /// The messages that mark a callback.
-pub(crate) const CALLBACK_PARAMS: &[&str] = &["code", "SAMLResponse", "id_token", "access_token"];
+const CALLBACK_PARAMS: &[&str] = &["code", "SAMLResponse", "id_token", "access_token"];
 
 /// When a chain of navigations stops whatever the pages say, and what it
 /// flags on the way: http-probe's redirect rules ([`Redirects`]: at most
