@@ -13,6 +13,7 @@ mod hostile;
 mod inputs;
 mod malformed;
 mod oauth;
+mod operator;
 mod outputs;
 mod proxy;
 mod redaction;

@@ -127,25 +127,30 @@ pub fn coverage_findings(
         out.push(gap_finding(result));
     }
     if !result.broad.is_empty() {
-        let what = format!(
-            "allowlist entries are wider than /{} (IPv4) or /{} (IPv6)",
-            broad.0, broad.1
-        );
+        let what = |is, noun| {
+            format!(
+                "allowlist {noun} {is} wider than /{} (IPv4) or /{} (IPv6)",
+                broad.0, broad.1
+            )
+        };
+        let what = (what("is", "entry"), what("are", "entries"));
         let entries = result.broad.iter().map(|&i| describe(allow, i));
         out.push(entries_finding(
             Code::AllowlistOverlyBroad,
             result.broad.len(),
-            &what,
+            (&what.0, &what.1),
             entries,
         ));
     }
     if !result.stale.is_empty() {
         let entries = result.stale.iter().map(|&i| describe(allow, i));
-        let what = "allowlist entries cover nothing the feed publishes";
         out.push(entries_finding(
             Code::AllowlistStaleEntry,
             result.stale.len(),
-            what,
+            (
+                "allowlist entry covers nothing the feed publishes",
+                "allowlist entries cover nothing the feed publishes",
+            ),
             entries,
         ));
     }
@@ -229,7 +234,10 @@ fn rule_findings(allow: &Allowlist, port: Option<u16>) -> Vec<Finding> {
         out.push(entries_finding(
             Code::AllowlistShadowedRule,
             allow.shadowed.len(),
-            "ACCEPT rules are overridden by earlier DROP/REJECT rules of their chain",
+            (
+                "ACCEPT rule is overridden by earlier DROP/REJECT rules of its chain",
+                "ACCEPT rules are overridden by earlier DROP/REJECT rules of their chain",
+            ),
             entries,
         ));
     }
@@ -238,17 +246,19 @@ fn rule_findings(allow: &Allowlist, port: Option<u16>) -> Vec<Finding> {
             .not_counted
             .iter()
             .map(|n| format!("{} ({}): {}", allow.origin(n.at), n.rule, n.reason));
-        let what = match port {
-            Some(port) => format!(
-                "accepting rules do not count: they do not provably admit new TCP connections to port {port}"
+        let to_port = port.map_or_else(String::new, |port| format!(" to port {port}"));
+        let what = (
+            format!(
+                "accepting rule does not count: it does not provably admit new TCP connections{to_port}"
             ),
-            None => "accepting rules do not count: they do not provably admit new TCP connections"
-                .to_owned(),
-        };
+            format!(
+                "accepting rules do not count: they do not provably admit new TCP connections{to_port}"
+            ),
+        );
         out.push(entries_finding(
             Code::AllowlistRuleNotCounted,
             allow.not_counted.len(),
-            &what,
+            (&what.0, &what.1),
             entries,
         ));
     }
@@ -266,7 +276,10 @@ fn redundant_findings(result: &Coverage, allow: &Allowlist) -> Vec<Finding> {
         let finding = entries_finding(
             Code::AllowlistRedundantEntry,
             usize::try_from(allow.duplicate_lines).unwrap_or(usize::MAX),
-            "allowlist lines repeat an entry listed earlier (each counted once)",
+            (
+                "allowlist line repeats an entry listed earlier (counted once)",
+                "allowlist lines repeat an entry listed earlier (each counted once)",
+            ),
             entries,
         );
         out.push(finding.with("repeated_lines", allow.duplicate_lines));
@@ -276,11 +289,13 @@ fn redundant_findings(result: &Coverage, allow: &Allowlist) -> Vec<Finding> {
             .redundant
             .iter()
             .map(|&(i, by)| format!("{} (inside {})", describe(allow, i), describe(allow, by)));
-        let what = "allowlist entries are contained in other entries";
         out.push(entries_finding(
             Code::AllowlistRedundantEntry,
             result.redundant.len(),
-            what,
+            (
+                "allowlist entry is contained in another entry",
+                "allowlist entries are contained in other entries",
+            ),
             entries,
         ));
     }
@@ -292,12 +307,13 @@ fn redundant_findings(result: &Coverage, allow: &Allowlist) -> Vec<Finding> {
 fn entries_finding(
     code: Code,
     count: usize,
-    what: &str,
+    (one, many): (&str, &str),
     entries: impl Iterator<Item = String>,
 ) -> Finding {
     let entries: Vec<String> = entries.take(FINDINGS_CAP).collect();
     let first: Vec<&str> = entries.iter().take(5).map(String::as_str).collect();
-    Finding::new(code, format!("{count} {what}: {}", first.join("; ")))
+    let what = reach_report::count(count as u64, one, many);
+    Finding::new(code, format!("{what}: {}", first.join("; ")))
         .with("entries", &entries)
         .with("count", count)
 }
@@ -421,8 +437,8 @@ pub fn diff_report(
             Finding::new(
                 Code::AllowlistGap,
                 format!(
-                    "the vendor added {} ranges that the allowlist does not cover: {}",
-                    gaps.len(),
+                    "the vendor added {} that the allowlist does not cover: {}",
+                    reach_report::count(gaps.len() as u64, "range", "ranges"),
                     gaps.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
                 ),
             )

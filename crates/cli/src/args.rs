@@ -495,9 +495,9 @@ pub(crate) struct DiffArgs {
 /// Options every command shares: output and verdict.
 #[derive(Debug, Args)]
 pub(crate) struct OutputArgs {
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
-    pub(crate) format: Format,
+    /// Report format [default: text].
+    #[arg(long, value_enum, global = true)]
+    pub(crate) format: Option<Format>,
     /// Short for --format json.
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -526,7 +526,21 @@ pub(crate) struct OutputArgs {
 
 impl OutputArgs {
     pub(crate) fn format(&self) -> Format {
-        if self.json { Format::Json } else { self.format }
+        if self.json {
+            Format::Json
+        } else {
+            self.format.unwrap_or(Format::Text)
+        }
+    }
+
+    /// Options given together that ask for different things: a usage
+    /// error that names them (`--json` with `--format md`).
+    pub(crate) fn clash(&self) -> Option<String> {
+        let format = self.format.filter(|f| self.json && *f != Format::Json)?;
+        let name = format.to_possible_value()?.get_name().to_owned();
+        Some(format!(
+            "--json and --format {name} ask for different report formats: give one of them"
+        ))
     }
 }
 

@@ -142,6 +142,9 @@ pub fn run() -> i32 {
 }
 
 fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    if let Some(clash) = cli.output.clash() {
+        anyhow::bail!(UsageError(clash));
+    }
     match &cli.command {
         Command::Explain(args) => explain(args),
         Command::Schema => {
@@ -347,6 +350,7 @@ fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
         }
     }
     let code = exit_code(&report, out.strict);
+    say_what_ran(&mut report);
     if out.no_redact {
         to_stderr(
             "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)",
@@ -373,6 +377,24 @@ fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
     emit(cli, &printed)?;
     tracing::debug!("report written");
     Ok(code)
+}
+
+/// An input error's remedy says that the other checks still ran only when
+/// some did (a check that passed, warned or failed).
+fn say_what_ran(report: &mut Report) {
+    let ran = report
+        .checks
+        .iter()
+        .any(|c| matches!(c.status, Status::Pass | Status::Warn | Status::Fail));
+    if !ran {
+        return;
+    }
+    let plain = Code::InputInvalid.info().remedy;
+    for finding in report.checks.iter_mut().flat_map(|c| c.findings.iter_mut()) {
+        if finding.code == Code::InputInvalid && finding.remedy == plain {
+            finding.remedy.push_str(" The other checks still ran.");
+        }
+    }
 }
 
 /// The exit code of a finished report: internal errors first, then input

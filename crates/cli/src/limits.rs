@@ -25,7 +25,8 @@ pub(crate) fn concurrency(wanted: usize) -> (usize, Option<String>) {
     (
         fits,
         Some(format!(
-            "--concurrency {wanted} needs about {need} open files, but the limit is {limit}: running {fits} checks at once (raise it with `ulimit -n`)"
+            "--concurrency {wanted} needs about {need} open files, but the limit is {limit}: running {} at once (raise it with `ulimit -n`)",
+            reach_report::count(fits as u64, "check", "checks")
         )),
     )
 }

@@ -636,14 +636,17 @@ fn entries_of(
 /// Runs the file's checks, `args.concurrency` at once, and returns them in
 /// file order.
 pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<Vec<Check>> {
+    let file = args.file.display().to_string();
     let entries = match entries(&args.file, args, output.timeout).await {
+        // A file with nothing to run is a mistake (the wrong file, a
+        // misspelt table), never a green run of no checks.
+        Ok(e) if e.is_empty() => Err(nothing_to_run(&file, args)),
+        found => found,
+    };
+    let entries = match entries {
         Ok(e) => e,
         Err(message) => {
-            return Ok(vec![Check::input_error(
-                CheckKind::Endpoint,
-                args.file.display().to_string(),
-                message,
-            )]);
+            return Ok(vec![Check::input_error(CheckKind::Endpoint, file, message)]);
         }
     };
     let owner = crate::partial::plan(
@@ -707,6 +710,22 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
     }
     progress.finish();
     Ok(results.into_iter().flatten().flatten().collect())
+}
+
+/// Why a preflight file that parsed has no check to run.
+fn nothing_to_run(file: &str, args: &RunArgs) -> String {
+    let tables: Vec<String> = CheckKind::ALL
+        .iter()
+        .map(|k| format!("[[{}]]", k.name()))
+        .collect();
+    if args.only.is_empty() && args.skip.is_empty() {
+        format!(
+            "{file}: no checks to run: a preflight file lists its checks as tables {}",
+            tables.join(", ")
+        )
+    } else {
+        format!("{file}: no checks to run: --only and --skip leave none of the file's checks")
+    }
 }
 
 /// The entry's command line, parsed by the command's own clap definitions,

@@ -272,7 +272,8 @@ async fn follow(
                 Finding::new(
                     Code::HttpTimeout,
                     format!(
-                        "the check's deadline passed after {hops} hops, before {url} was requested"
+                        "the check's deadline passed after {}, before {url} was requested",
+                        reach_report::count(hops as u64, "hop", "hops")
                     ),
                 )
                 .with("hops", hops)
@@ -361,7 +362,10 @@ fn stopped(stop: redirect::Stop, url: &Url, next: &Url, max_redirects: usize) ->
         .with("repeated", next.as_str()),
         redirect::Stop::TooMany => Finding::new(
             Code::HttpTooManyRedirects,
-            format!("more than {max_redirects} redirects; the last one points to {next}"),
+            format!(
+                "more than {}; the last one points to {next}",
+                reach_report::count(max_redirects as u64, "redirect", "redirects")
+            ),
         )
         .with("limit", max_redirects)
         .with("next", next.as_str()),

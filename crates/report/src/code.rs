@@ -114,7 +114,7 @@ codes! {
     /// The check could not run: its input (a URL, a flag value, a file line) is malformed.
     InputInvalid = "input.invalid", Fail,
         message: "The input could not be used",
-        remedy: "Correct the value named in the message; the other checks still ran.",
+        remedy: "Correct the value named in the message.",
         explain: "reach validates every target, flag value and input file before it touches the network. A value that cannot be parsed (a URL without a host, a --resolve entry that is not HOST:PORT:ADDR, an address that is not an IP) makes that one check end with status `error` and this finding; the other checks still run. The process exits with code 2.";
 
     /// Added to the first set of codes: reach itself failed (a bug).

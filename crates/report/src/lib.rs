@@ -57,6 +57,13 @@ pub fn elapsed_ms(since: std::time::Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
+/// A count with its noun in the right number: `1 check`, `2 checks`,
+/// `0 checks` (`one` and `many` are the noun's two forms).
+pub fn count(n: impl Into<u128>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A duration as people write it in a message: `3 s`, `0.5 s`, `250 ms`,
 /// never `Duration`'s `Debug` (`2.999478055s`).
 pub fn seconds(duration: std::time::Duration) -> String {

@@ -197,8 +197,10 @@ impl RedirectPolicy {
                 Finding::new(
                     Code::SsoTooManyRedirects,
                     format!(
-                        "the chain did not end within {} hops (next: {} {})",
-                        self.max_hops, step.method, step.url
+                        "the chain did not end within {} (next: {} {})",
+                        reach_report::count(self.max_hops as u64, "hop", "hops"),
+                        step.method,
+                        step.url
                     ),
                 )
                 .with("max_hops", self.max_hops)
@@ -815,13 +817,7 @@ fn mark(hop: &mut SsoHop, page: &str) {
 
 /// `callback with code after 2 hops, then the app page`.
 fn summary(chain: &Chain, kind: &str, at: usize) -> String {
-    let hops = |n: usize| {
-        if n == 1 {
-            "1 hop".to_owned()
-        } else {
-            format!("{n} hops")
-        }
-    };
+    let hops = |n: usize| reach_report::count(n as u64, "hop", "hops");
     let hop = chain.hops.get(at.saturating_sub(1));
     let callback = chain.end.callback_hop.map(|c| {
         let what = chain

@@ -535,8 +535,9 @@ fn expiring(host: &str, phase: &TlsPhase, warn_days: i64) -> Option<Finding> {
         Finding::new(
             Code::TlsCertExpiringSoon,
             format!(
-                "the certificate of {host} expires in {} days ({})",
-                leaf.days_left, leaf.not_after
+                "the certificate of {host} expires in {} ({})",
+                reach_report::count(leaf.days_left.unsigned_abs(), "day", "days"),
+                leaf.not_after
             ),
         )
         .with("not_after", &leaf.not_after)

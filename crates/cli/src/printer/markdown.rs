@@ -58,6 +58,11 @@ pub(super) fn render(report: &Printable) -> String {
     out
 }
 
+/// `1 check`, `3 checks`.
+fn checks(total: usize) -> String {
+    reach_report::count(total as u64, "check", "checks")
+}
+
 /// The title (the verdict) and the table of the run's facts.
 fn facts(out: &mut String, report: &Printable) {
     let s = &report.summary;
@@ -68,15 +73,20 @@ fn facts(out: &mut String, report: &Printable) {
         "# reach report: {}\n",
         if s.cancelled > 0 {
             format!(
-                "interrupted, {} of {total} checks cancelled ({bad} failed, {} warned)",
-                s.cancelled, s.warn
+                "interrupted, {} of {} cancelled ({bad} failed, {} warned)",
+                s.cancelled,
+                checks(total),
+                s.warn
             )
         } else if bad == 0 && s.warn == 0 {
-            format!("all {total} checks passed")
+            match total {
+                1 => "the check passed".to_owned(),
+                _ => format!("all {total} checks passed"),
+            }
         } else if bad == 0 {
-            format!("{} of {total} checks warned", s.warn)
+            format!("{} of {} warned", s.warn, checks(total))
         } else {
-            format!("{bad} of {total} checks failed")
+            format!("{bad} of {} failed", checks(total))
         }
     );
     let _ = writeln!(out, "| | |\n|---|---|");

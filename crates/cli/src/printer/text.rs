@@ -121,7 +121,7 @@ pub(super) fn render(report: &Printable, style: TextStyle) -> String {
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "{} {} pass, {} warn, {} fail, {} error{} · {} checks in {:.1} ms · {} {}",
+        "{} {} pass, {} warn, {} fail, {} error{} · {} in {:.1} ms · {} {}",
         p.bold("summary:"),
         s.pass,
         s.warn,
@@ -132,7 +132,7 @@ pub(super) fn render(report: &Printable, style: TextStyle) -> String {
         } else {
             String::new()
         },
-        report.checks.len(),
+        reach_report::count(report.checks.len() as u64, "check", "checks"),
         report.duration_ms,
         report.tool.name,
         report.tool.version,

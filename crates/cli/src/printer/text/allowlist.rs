@@ -17,8 +17,10 @@ pub(super) fn coverage(out: &mut String, d: &AllowlistDetails, p: &Paint) -> Str
             out,
             "      {}",
             p.dim(&format!(
-                "{} ({}{version}): {} entries",
-                input.source, input.format, input.entries
+                "{} ({}{version}): {}",
+                input.source,
+                input.format,
+                reach_report::count(input.entries, "entry", "entries")
             ))
         );
     }

@@ -1,0 +1,162 @@
+//! What a new user trips on (issue 16): counts in the right number,
+//! options that clash, a preflight file with nothing to run, and an input
+//! error's remedy that says the other checks ran only when they did.
+
+use reach_report::Code;
+
+use crate::{command, finding, lab, run_with};
+
+/// `reach ARGS` (text output): exit code, stdout, stderr.
+fn text(args: &[&str]) -> (i32, String, String) {
+    let output = command().args(args).output().expect("reach runs");
+    (
+        output.status.code().expect("exited"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A file in a fresh temp dir, kept as long as the dir.
+fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write");
+    path.display().to_string()
+}
+
+#[test]
+fn one_of_a_thing_is_singular() {
+    let lab = lab();
+    let url = format!("http://good.lab.test:{}/", lab.http.port());
+    let dns = lab.dns.to_string();
+    let (code, out, err) = text(&["check", "--dns-server", &dns, &url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(" · 1 check in "), "{out}");
+    assert!(!out.contains("1 checks"), "{out}");
+    let (_, md, _) = text(&["check", "--dns-server", &dns, "--format", "md", &url]);
+    assert!(md.starts_with("# reach report: the check passed\n"), "{md}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let published = file(&dir, "published.txt", "198.51.100.0/24\n");
+    let broad = file(&dir, "allow.txt", "0.0.0.0/0\n");
+    let run = run_with(
+        command(),
+        &[
+            "allowlist",
+            "--published",
+            &published,
+            "--allowlist",
+            &broad,
+        ],
+    );
+    let f = finding(&run.report.checks[0], Code::AllowlistOverlyBroad);
+    assert!(
+        f.message.starts_with("1 allowlist entry is wider than /8"),
+        "{}",
+        f.message
+    );
+    let rules = file(
+        &dir,
+        "rules.v4",
+        "*filter\n:OUTPUT DROP [0:0]\n\
+         -A OUTPUT -d 198.51.100.128/25 -j DROP\n\
+         -A OUTPUT -d 198.51.100.0/24 -p tcp --dport 443 -j ACCEPT\n\
+         COMMIT\n",
+    );
+    let run = run_with(
+        command(),
+        &[
+            "allowlist",
+            "--published",
+            &published,
+            "--allowlist",
+            &rules,
+            "--port",
+            "443",
+        ],
+    );
+    let f = finding(&run.report.checks[0], Code::AllowlistShadowedRule);
+    assert!(
+        f.message
+            .starts_with("1 ACCEPT rule is overridden by earlier DROP/REJECT rules of its chain"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn options_that_ask_for_different_formats_are_refused() {
+    let (code, out, err) = text(&["check", "--json", "--format", "md", "http://127.0.0.1:9/"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("--json and --format md ask for different report formats"),
+        "{err}"
+    );
+    // Saying the same thing twice is no clash.
+    let (code, out, err) = text(&[
+        "check",
+        "--json",
+        "--format",
+        "json",
+        "--timeout",
+        "2s",
+        "http://127.0.0.1:9/",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.trim_start().starts_with('{'), "{out}");
+}
+
+#[test]
+fn a_preflight_file_with_nothing_to_run_is_an_input_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty = file(&dir, "empty.toml", "");
+    let defaults_only = file(&dir, "defaults.toml", "[defaults]\ntimeout = \"5s\"\n");
+    for path in [&empty, &defaults_only] {
+        let run = run_with(command(), &["run", path]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        let check = &run.report.checks[0];
+        assert_eq!(check.status, reach_report::Status::Error);
+        let f = finding(check, Code::InputInvalid);
+        assert!(
+            f.message.contains("no checks to run") && f.message.contains("[[endpoint]]"),
+            "{}",
+            f.message
+        );
+    }
+    let one = file(
+        &dir,
+        "one.toml",
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n",
+    );
+    let run = run_with(command(), &["run", &one, "--only", "sso"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let f = finding(&run.report.checks[0], Code::InputInvalid);
+    assert!(
+        f.message.contains("--only and --skip leave none"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn the_other_checks_still_ran_only_when_they_did() {
+    let lab = lab();
+    let dns = lab.dns.to_string();
+    let good = format!("http://good.lab.test:{}/", lab.http.port());
+    let alone = run_with(command(), &["check", "http://"]);
+    assert_eq!(alone.code, 2);
+    let f = finding(&alone.report.checks[0], Code::InputInvalid);
+    assert!(!f.remedy.contains("other checks"), "{}", f.remedy);
+
+    let with_good = run_with(
+        command(),
+        &["check", "--dns-server", &dns, "http://", &good],
+    );
+    assert_eq!(with_good.code, 2);
+    let f = finding(with_good.check("http://"), Code::InputInvalid);
+    assert!(
+        f.remedy.ends_with("The other checks still ran."),
+        "{}",
+        f.remedy
+    );
+}
