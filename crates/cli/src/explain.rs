@@ -40,8 +40,12 @@ impl Entry {
 
 /// What was asked for.
 enum Answer {
+    /// A code by its name.
     One(Code),
-    Many(Vec<Code>),
+    /// `--list`.
+    All,
+    /// The codes words were found in, best first, and the words.
+    Found(Vec<Code>, String),
 }
 
 pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> anyhow::Result<i32> {
@@ -56,33 +60,30 @@ pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> anyhow::Result<i32> {
         }
     };
     let answer = if args.list {
-        Answer::Many(Code::ALL.to_vec())
+        Answer::All
     } else {
         find(&args.words)?
     };
     let out = match (&answer, json) {
         (Answer::One(code), false) => one_text(*code),
         (Answer::One(code), true) => to_json(&Entry::of(*code))?,
-        (Answer::Many(codes), false) => {
+        (Answer::All, false) => table(Code::ALL),
+        (Answer::Found(codes, query), false) => {
             let mut out = table(codes);
-            if !args.list {
-                let n = codes.len();
-                let what = if n == 1 {
-                    "code matches"
-                } else {
-                    "codes match"
-                };
-                let query = words(&args.words).join(" ");
-                let _ = writeln!(
-                    out,
-                    "\n{n} {what} `{query}`; `reach explain CODE` tells more."
-                );
-            }
+            let n = codes.len();
+            let what = if n == 1 {
+                "code matches"
+            } else {
+                "codes match"
+            };
+            let _ = writeln!(
+                out,
+                "\n{n} {what} `{query}`; `reach explain CODE` tells more."
+            );
             out
         }
-        (Answer::Many(codes), true) => {
-            to_json(&codes.iter().map(|c| Entry::of(*c)).collect::<Vec<_>>())?
-        }
+        (Answer::All, true) => to_json(&entries(Code::ALL))?,
+        (Answer::Found(codes, _), true) => to_json(&entries(codes))?,
     };
     emit(cli, &out)?;
     Ok(exit::OK)
@@ -115,7 +116,7 @@ fn find(words: &[String]) -> anyhow::Result<Answer> {
         ))
         .into());
     }
-    Ok(Answer::Many(found))
+    Ok(Answer::Found(found, query))
 }
 
 /// The words of the arguments: `reach explain "proxy auth"` is two, as
@@ -174,6 +175,10 @@ fn one_of(codes: &[Code]) -> String {
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
         None => String::new(),
     }
+}
+
+fn entries(codes: &[Code]) -> Vec<Entry> {
+    codes.iter().map(|c| Entry::of(*c)).collect()
 }
 
 fn one_text(code: Code) -> String {
