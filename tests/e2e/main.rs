@@ -9,6 +9,7 @@ mod allowlist;
 mod browser_cookies;
 mod check;
 mod cli;
+mod explain;
 mod hostile;
 mod inputs;
 mod malformed;

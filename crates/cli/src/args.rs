@@ -56,7 +56,7 @@ pub(crate) enum Command {
     /// allowlists, SSO chains, OAuth.
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
-    /// Explain a finding code: what it means and how to fix it.
+    /// Explain a finding code, or find the codes about a word.
     Explain(ExplainArgs),
     /// Print the JSON Schema of the report (reach.report/v1).
     Schema,
@@ -619,11 +619,28 @@ pub(crate) struct CheckArgs {
     pub(crate) network: NetworkArgs,
 }
 
+const EXPLAIN_HELP: &str = "\
+Examples:
+  reach explain tcp.timeout     what a code means, and the fix
+  reach explain timeout         the codes about timeouts
+  reach explain proxy auth      codes with every word
+  reach explain --list          every code
+  reach explain --json dns.timeout
+
+A word matches the start of a word in a code's name or text, in any
+case. With --json: one object for a code, an array otherwise. Exit 2
+when the code is unknown or nothing matches.";
+
 #[derive(Debug, Args)]
+#[command(after_help = EXPLAIN_HELP)]
 pub(crate) struct ExplainArgs {
-    /// The finding code, e.g. tcp.timeout.
-    #[arg(required_unless_present = "list")]
-    pub(crate) code: Option<String>,
+    /// A finding code (tcp.timeout), or words to search the codes for.
+    #[arg(
+        value_name = "CODE|WORD",
+        required_unless_present = "list",
+        conflicts_with = "list"
+    )]
+    pub(crate) words: Vec<String>,
     /// List every code with its severity and summary.
     #[arg(long)]
     pub(crate) list: bool,

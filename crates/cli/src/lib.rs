@@ -8,6 +8,7 @@
 mod allowlist;
 mod args;
 mod check;
+mod explain;
 mod input;
 mod limits;
 mod network;
@@ -18,7 +19,6 @@ pub mod readers;
 mod run;
 mod sso;
 
-use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -26,7 +26,7 @@ use std::time::Instant;
 use clap::Parser;
 use reach_report::{Code, Report, Status, Tool};
 
-use args::{Cli, Command, ExplainArgs};
+use args::{Cli, Command};
 
 /// Exit codes, as the README's "Exit codes" section gives them.
 pub mod exit {
@@ -146,7 +146,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         anyhow::bail!(UsageError(clash));
     }
     match &cli.command {
-        Command::Explain(args) => explain(args),
+        Command::Explain(args) => explain::explain(cli, args),
         Command::Schema => {
             let schema = serde_json::to_string_pretty(&Report::json_schema())?;
             emit(cli, &format!("{schema}\n"))?;
@@ -475,49 +475,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .map_err(|e| cannot(&e))?;
     tmp.persist(path).map_err(|e| cannot(&e.error))?;
     Ok(())
-}
-
-fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
-    let mut out = String::new();
-    if args.list {
-        for code in Code::ALL {
-            let info = code.info();
-            let _ = writeln!(
-                out,
-                "{:<38} {:<5} {}",
-                info.name,
-                info.severity.as_str(),
-                info.message
-            );
-        }
-    } else if let Some(name) = &args.code {
-        let Ok(code) = name.parse::<Code>() else {
-            let area = name.split('.').next().unwrap_or_default();
-            let near: Vec<&str> = Code::ALL
-                .iter()
-                .map(|c| c.name())
-                .filter(|n| n.starts_with(area))
-                .collect();
-            let hint = if near.is_empty() {
-                "see `reach explain --list`".to_owned()
-            } else {
-                format!("codes in `{area}`: {}", near.join(", "))
-            };
-            return Err(UsageError(format!("unknown finding code `{name}`; {hint}")).into());
-        };
-        let info = code.info();
-        let _ = writeln!(
-            out,
-            "{}  ({})\n\n{}\n\n{}\n\nFix: {}",
-            info.name,
-            info.severity.as_str(),
-            info.message,
-            info.explanation,
-            info.remedy
-        );
-    }
-    print!("{out}");
-    Ok(exit::OK)
 }
 
 fn now_rfc3339() -> String {

@@ -109,6 +109,117 @@ impl FromStr for Code {
     }
 }
 
+impl Code {
+    /// The codes every one of `words` is found in, best first: for
+    /// `reach explain WORD…`. A word matches where a word of the code's
+    /// name, message, remedy or explanation starts with it, ignoring case
+    /// (`cert` finds "certificate", `expired` finds `tls.cert_expired`,
+    /// `out` does not find "timeout"). Codes with more words in their name
+    /// come first, then those with more in their message; ties keep
+    /// registry order. No words, no codes.
+    pub fn search<S: AsRef<str>>(words: &[S]) -> Vec<Code> {
+        let words: Vec<String> = words
+            .iter()
+            .map(|w| w.as_ref().to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.is_empty() {
+            return Vec::new();
+        }
+        let mut found: Vec<((usize, usize), Code)> = Vec::new();
+        'codes: for code in Code::ALL {
+            let info = code.info();
+            let name = info.name.to_lowercase();
+            let message = info.message.to_lowercase();
+            let rest = [info.remedy.to_lowercase(), info.explanation.to_lowercase()];
+            let (mut in_name, mut in_message) = (0, 0);
+            for word in &words {
+                if has_word(&name, word) {
+                    in_name += 1;
+                } else if has_word(&message, word) {
+                    in_message += 1;
+                } else if !rest.iter().any(|text| has_word(text, word)) {
+                    continue 'codes;
+                }
+            }
+            found.push(((in_name, in_message), *code));
+        }
+        // Stable: equal ranks stay in registry order.
+        found.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
+        found.into_iter().map(|(_, code)| code).collect()
+    }
+
+    /// Codes whose name is close to `name`, an unknown code-shaped name,
+    /// closest first (at most six): a typo (`dns.nxdomian`), a prefix
+    /// (`tls.cert`: the `tls.cert_*` codes) or the right code in the wrong
+    /// area (`tls.timeout`: `dns.timeout`, `tcp.timeout`, `http.timeout`).
+    pub fn similar(name: &str) -> Vec<Code> {
+        let wanted = name.trim().to_lowercase();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let leaf = |n: &str| n.split_once('.').map_or("", |(_, rest)| rest).to_owned();
+        let wanted_leaf = leaf(&wanted);
+        let mut near: Vec<(usize, Code)> = Code::ALL
+            .iter()
+            .filter_map(|code| {
+                let name = code.name();
+                let typo = edit_distance(&wanted, name);
+                let distance = if typo <= (wanted.chars().count() / 6).max(2) {
+                    typo
+                } else if wanted.contains('.') && name.starts_with(&wanted) {
+                    3
+                } else if wanted_leaf.len() >= 4 && edit_distance(&wanted_leaf, &leaf(name)) <= 1 {
+                    4
+                } else {
+                    return None;
+                };
+                Some((distance, *code))
+            })
+            .collect();
+        near.sort_by_key(|(distance, _)| *distance);
+        near.into_iter().take(6).map(|(_, code)| code).collect()
+    }
+}
+
+/// Whether `word` starts a word of `text` (both lowercase): at the start, or
+/// after a character that is not a letter or digit. A word that itself
+/// starts with punctuation (`--timeout`) may match anywhere.
+fn has_word(text: &str, word: &str) -> bool {
+    let starts_with_punct = !word.chars().next().is_some_and(char::is_alphanumeric);
+    text.match_indices(word).any(|(at, _)| {
+        starts_with_punct
+            || !text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
+    })
+}
+
+/// Edit distance where swapping two neighbours costs one (optimal string
+/// alignment), over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // Three rows: two back (for a swap), the previous, the current.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut current = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            current[j] = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                current[j] = current[j].min(before[j - 2] + 1);
+            }
+        }
+        before = std::mem::replace(&mut previous, current);
+    }
+    previous[b.len()]
+}
+
 codes! {
     // ---- input -------------------------------------------------------
     /// The check could not run: its input (a URL, a flag value, a file line) is malformed.
@@ -512,5 +623,49 @@ mod tests {
     fn unknown_code_is_an_error() {
         assert!("dns.nope".parse::<Code>().is_err());
         assert_eq!("DNS.NXDOMAIN".parse::<Code>(), Ok(Code::DnsNxdomain));
+    }
+
+    #[test]
+    fn search_ranks_name_matches_first_and_needs_every_word() {
+        let found = Code::search(&["timeout"]);
+        assert_eq!(
+            &found[..3],
+            &[Code::DnsTimeout, Code::TcpTimeout, Code::HttpTimeout]
+        );
+        assert!(found.len() > 3, "{found:?}");
+        assert_eq!(Code::search(&["PROXY", "auth"])[0], Code::ProxyAuthRequired);
+        for code in Code::search(&["proxy", "auth"]) {
+            let info = code.info();
+            let all = format!(
+                "{} {} {} {}",
+                info.name, info.message, info.remedy, info.explanation
+            )
+            .to_lowercase();
+            assert!(all.contains("proxy") && all.contains("auth"), "{code}");
+        }
+        // A word matches at the start of a word only.
+        assert!(!Code::search(&["imeout"]).contains(&Code::DnsTimeout));
+        assert!(Code::search(&["expired"]).contains(&Code::TlsCertExpired));
+        assert!(Code::search(&["zzzz"]).is_empty());
+        assert!(Code::search::<&str>(&[]).is_empty());
+        assert!(Code::search(&[""]).is_empty());
+    }
+
+    #[test]
+    fn similar_finds_typos_prefixes_and_other_areas() {
+        assert_eq!(Code::similar("dns.nxdomian")[0], Code::DnsNxdomain);
+        assert_eq!(Code::similar("TLS.cert_expird")[0], Code::TlsCertExpired);
+        let prefix = Code::similar("tls.cert");
+        assert!(prefix.contains(&Code::TlsCertExpired), "{prefix:?}");
+        assert!(prefix.contains(&Code::TlsCertNotYetValid), "{prefix:?}");
+        let area = Code::similar("tls.timeout");
+        for code in [Code::DnsTimeout, Code::TcpTimeout, Code::HttpTimeout] {
+            assert!(area.contains(&code), "{area:?}");
+        }
+        assert!(Code::similar("tls.nope").is_empty());
+        assert!(Code::similar("").is_empty());
+        assert_eq!(edit_distance("ab", "ba"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
