@@ -190,8 +190,8 @@
 //! JSON 405 with `Allow`.
 //!
 //! Confidential clients authenticate by `Authorization: Basic base64(id:secret)` or by the form
-//! fields `client_id` and `client_secret`, on both token endpoints; the public client by the form
-//! field `client_id` alone (RFC 6749 §2.1, authentication method `none`). A `Basic` header, when
+//! fields `client_id` and `client_secret`, the public client by the form field `client_id` alone
+//! (RFC 6749 §2.1, authentication method `none`), on both token endpoints. A `Basic` header, when
 //! present, is the only credential looked at (another scheme, e.g. `Bearer`, is ignored). Each
 //! client is held to its method: a confidential client without its secret, or the public client
 //! with any secret (a `Basic` header or a `client_secret` field, even empty), fails
