@@ -402,6 +402,226 @@ fn secrets_only_from_the_environment_or_files() {
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
 
+/// `reach oauth token` as a public client (`--auth none`) refreshing at
+/// the standard endpoint, plus `extra`.
+fn public_refresh(client: &str, envs: &[(&str, &str)], extra: &[&str]) -> Run {
+    let url = format!("{}/oauth/token", base());
+    let mut args = vec!["--token-url", &url, "--client-id", client, "--auth", "none"];
+    args.extend_from_slice(extra);
+    oauth("token", envs, &args)
+}
+
+#[test]
+fn a_public_client_refreshes_with_its_client_id_alone() {
+    let refresh = [("LAB_REFRESH", "good-refresh")];
+    let grant = [
+        "--grant",
+        "refresh_token",
+        "--refresh-token-env",
+        "LAB_REFRESH",
+    ];
+    let run = public_refresh("lab-public", &refresh, &grant);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let check = only(&run);
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    let d = token_details(check);
+    assert_eq!(d.auth, "none");
+    assert_eq!(d.grant, "refresh_token");
+    assert_eq!(d.client_id, "lab-public");
+    assert!(d.refresh_token_returned);
+    // The lab refuses lab-public with any secret, so none was sent; its
+    // token says whom it was issued to.
+    let claims = d.access_token_claims.as_ref().expect("JWT claims");
+    assert_eq!(claims.scopes, ["read"]);
+    // Neither the refresh token nor the access token reaches the report,
+    // in any format.
+    for format in ["json", "text", "md", "junit"] {
+        let out = command()
+            .arg("oauth")
+            .arg("token")
+            .arg("--resolve")
+            .arg(format!("{AS}:{}:127.0.0.1", lab().idp.port()))
+            .args(["--token-url", &format!("{}/oauth/token", base())])
+            .args(["--client-id", "lab-public", "--auth", "none"])
+            .args(grant)
+            .args(["--format", format, "-v"])
+            .env("LAB_REFRESH", "good-refresh")
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{format}: {all}");
+        for secret in ["good-refresh", "eyJ"] {
+            assert!(!all.contains(secret), "{secret} leaked ({format}): {all}");
+        }
+    }
+}
+
+#[test]
+fn a_public_client_the_server_has_as_confidential_is_told_so() {
+    let run = public_refresh(
+        "lab-client",
+        &[("LAB_REFRESH", "good-refresh")],
+        &[
+            "--grant",
+            "refresh_token",
+            "--refresh-token-env",
+            "LAB_REFRESH",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let check = only(&run);
+    assert_eq!(codes(check), [Code::OauthTokenInvalidClient], "{check:#?}");
+    let f = &check.findings[0];
+    assert!(
+        f.message.starts_with(&format!(
+            "{}/oauth/token: Failed to receive access token: the server does not accept this client without a secret",
+            base()
+        )),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("registered as a confidential client"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.remedy.contains("--auth none") && f.remedy.contains("--client-secret-env"),
+        "{}",
+        f.remedy
+    );
+    let d = token_details(check);
+    assert_eq!(d.auth, "none");
+    assert_eq!(d.error.as_deref(), Some("invalid_client"));
+    assert!(d.request_id.is_some(), "{d:#?}");
+}
+
+#[test]
+fn a_public_client_with_a_secret_or_client_credentials_is_refused() {
+    let refresh = [
+        "--grant",
+        "refresh_token",
+        "--refresh-token-env",
+        "LAB_REFRESH",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    std::fs::write(&file, "lab-secret\n").unwrap();
+    let file = file.to_str().unwrap();
+    // The variable is not even set: the flags are refused before any
+    // secret is read.
+    for (secret, flag) in [
+        (["--client-secret-env", "LAB_SECRET"], "--client-secret-env"),
+        (["--client-secret-file", file], "--client-secret-file"),
+    ] {
+        let mut extra = refresh.to_vec();
+        extra.extend(secret);
+        let run = public_refresh("lab-public", &[("LAB_REFRESH", "good-refresh")], &extra);
+        assert_eq!(run.code, 2, "{}", run.stdout);
+        let check = only(&run);
+        assert_eq!(codes(check), [Code::InputInvalid], "{check:#?}");
+        let message = &check.findings[0].message;
+        assert!(
+            message.contains("--auth none") && message.contains(flag),
+            "{message}"
+        );
+        assert!(!message.contains("not set"), "{message}");
+        assert!(matches!(check.details, Details::None(_)), "{check:#?}");
+    }
+    // client_credentials, asked for or by default.
+    for extra in [&["--grant", "client_credentials"][..], &[]] {
+        let run = public_refresh("lab-public", &[], extra);
+        assert_eq!(run.code, 2, "{extra:?}: {}", run.stdout);
+        let message = &only(&run).findings[0].message;
+        assert!(
+            message.contains("--auth none")
+                && message.contains("--grant client_credentials")
+                && message.contains("confidential clients only"),
+            "{message}"
+        );
+    }
+    // A confidential method without a secret points at none.
+    let url = format!("{}/oauth/token", base());
+    let run = oauth(
+        "token",
+        &[("LAB_REFRESH", "good-refresh")],
+        &[
+            "--token-url",
+            &url,
+            "--client-id",
+            "lab-public",
+            "--auth",
+            "post",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let message = &only(&run).findings[0].message;
+    assert!(message.contains("--auth none"), "{message}");
+}
+
+#[test]
+fn a_preflight_entry_with_auth_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pre.toml");
+    let port = lab().idp.port();
+    std::fs::write(
+        &file,
+        format!(
+            r#"[defaults]
+resolve = ["{AS}:{port}:127.0.0.1"]
+
+[[oauth_token]]
+name = "native app"
+token_url = "http://{AS}:{port}/oauth/token"
+client_id = "lab-public"
+auth = "none"
+grant = "refresh_token"
+refresh_token_env = "LAB_REFRESH"
+
+[[oauth_token]]
+name = "native app with a secret"
+token_url = "http://{AS}:{port}/oauth/token"
+client_id = "lab-public"
+auth = "none"
+client_secret_env = "LAB_SECRET"
+grant = "refresh_token"
+refresh_token_env = "LAB_REFRESH"
+"#
+        ),
+    )
+    .unwrap();
+    let mut cmd = command();
+    cmd.arg("run")
+        .env("LAB_REFRESH", "good-refresh")
+        .env("LAB_SECRET", "lab-secret");
+    let run = run_with(cmd, &[file.to_str().unwrap()]);
+    // The second entry's input error gives exit 2; the first one ran.
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let [public, with_secret] = &run.report.checks[..] else {
+        panic!("{:#?}", run.report.checks)
+    };
+    assert_eq!(public.status, Status::Pass, "{public:#?}");
+    assert_eq!(token_details(public).auth, "none");
+    assert!(token_details(public).refresh_token_returned);
+    assert_eq!(with_secret.status, Status::Error, "{with_secret:#?}");
+    let message = &with_secret.findings[0].message;
+    assert!(
+        message.contains("--auth none") && message.contains("--client-secret-env"),
+        "{message}"
+    );
+    for secret in ["good-refresh", "lab-secret", "eyJ"] {
+        assert!(
+            !run.stdout.contains(secret),
+            "{secret} leaked: {}",
+            run.stdout
+        );
+    }
+}
+
 #[test]
 fn discovery_good_wrong_and_rfc8414() {
     let run = oauth("discover", &[], &["--scope", "openid email admin", &base()]);

@@ -311,10 +311,14 @@ Examples:
 
 const OAUTH_TOKEN_HELP: &str = "\
 Secrets come from environment variables or files, never from the command line
-(where `ps` and shell history would show them).
+(where `ps` and shell history would show them). A public client (PKCE and
+native apps, RFC 6749 §2.1, RFC 8252) has no secret: --auth none sends its
+client_id alone, for --grant refresh_token (client_credentials is for
+confidential clients only).
 
 Errors (RFC 6749 §5.2 and vendor shapes such as HubSpot's BAD_REFRESH_TOKEN):
-  oauth.token.invalid_client      \"Failed to receive access token\": wrong ID or secret
+  oauth.token.invalid_client      \"Failed to receive access token\": wrong ID or secret, or
+                                  a public client the server has as confidential
   oauth.token.invalid_grant       the refresh token expired or was revoked: re-authorize
   oauth.token.invalid_scope       a requested scope is refused
   oauth.token.unauthorized_client the client may not use this grant
@@ -325,7 +329,9 @@ Examples:
   CLIENT_SECRET=… reach oauth token --token-url https://login.example.com/oauth2/token \\
         --client-id my-app --client-secret-env CLIENT_SECRET --scope 'read write'
   reach oauth token --token-url https://api.hubapi.com/oauth/v1/token --auth post \\
-        --client-id … --client-secret-env HS_SECRET --grant refresh_token --refresh-token-env HS_REFRESH";
+        --client-id … --client-secret-env HS_SECRET --grant refresh_token --refresh-token-env HS_REFRESH
+  reach oauth token --token-url https://acme.okta.com/oauth2/v1/token --auth none \\
+        --client-id my-native-app --grant refresh_token --refresh-token-file refresh.txt";
 
 const OAUTH_DISCOVER_HELP: &str = "\
 Fetches ISSUER/.well-known/openid-configuration (then the RFC 8414
@@ -369,7 +375,8 @@ pub(crate) struct OauthTokenArgs {
     pub(crate) token_url: String,
     #[arg(long, value_name = "ID")]
     pub(crate) client_id: String,
-    /// Read the client secret from this environment variable.
+    /// Read the client secret from this environment variable (not with
+    /// --auth none).
     #[arg(long, value_name = "VAR", conflicts_with = "client_secret_file")]
     pub(crate) client_secret_env: Option<String>,
     /// Read the client secret from this file (first line).
@@ -387,7 +394,9 @@ pub(crate) struct OauthTokenArgs {
     /// Scopes to request (space-separated, repeatable).
     #[arg(long, value_name = "SCOPES")]
     pub(crate) scope: Vec<String>,
-    /// Client authentication: basic (Authorization header) or post (form fields).
+    /// Client authentication: basic (secret in the Authorization header),
+    /// post (secret in the form) or none (a public client: client_id in the
+    /// form, no secret).
     #[arg(long, default_value = "basic", value_parser = parsed::<ClientAuth>(ClientAuth::ALL.iter().map(|a| a.name()).collect()))]
     pub(crate) auth: ClientAuth,
     /// Warn when the token endpoint's certificate expires within this many days.

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use reach_oauth::scopes::{AppConfig, lint, parse_app_file, scope_list};
-use reach_oauth::token::{Grant, TokenRequest, request_token};
+use reach_oauth::token::{ClientAuth, Grant, TokenRequest, request_token};
 use reach_report::oauth::OauthScopesDetails;
 use reach_report::{Check, CheckKind, Details};
 use url::Url;
@@ -155,6 +155,78 @@ async fn secret(
     Ok(None)
 }
 
+/// `--auth none` is a public client (RFC 6749 §2.1): it has no secret to
+/// give, and may not use `client_credentials` (§4.4). Refused by the flags
+/// that ask for it, before any secret is read: a secret is never dropped
+/// silently.
+fn public_client_flags(args: &OauthTokenArgs) -> Result<(), String> {
+    if args.auth != ClientAuth::None {
+        return Ok(());
+    }
+    let given: Vec<&str> = [
+        args.client_secret_env
+            .as_ref()
+            .map(|_| "--client-secret-env"),
+        args.client_secret_file
+            .as_ref()
+            .map(|_| "--client-secret-file"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !given.is_empty() {
+        return Err(format!(
+            "--auth none is a public client, which sends no secret, but {} was given: drop it, or use --auth basic or --auth post for a confidential client",
+            given.join(" and ")
+        ));
+    }
+    if args.grant == GrantType::ClientCredentials {
+        return Err(
+            "--auth none cannot use --grant client_credentials (the default): that grant is for confidential clients only (RFC 6749 §4.4); a public client refreshes with --grant refresh_token and --refresh-token-env or --refresh-token-file".to_owned(),
+        );
+    }
+    Ok(())
+}
+
+/// The client secret (`None` for a public client) and the grant, with its
+/// refresh token, from the environment or files; or the input error.
+async fn credentials(
+    args: &OauthTokenArgs,
+    timeout: Duration,
+) -> Result<(Option<String>, Grant), String> {
+    public_client_flags(args)?;
+    let client_secret = if args.auth.sends_secret() {
+        let secret = secret(
+            args.client_secret_env.as_ref(),
+            args.client_secret_file.as_ref(),
+            "client-secret",
+            timeout,
+        )
+        .await?;
+        Some(secret.ok_or(
+            "give the client secret with --client-secret-env VAR or --client-secret-file FILE (never on the command line), or --auth none for a public client, which has none",
+        )?)
+    } else {
+        None
+    };
+    let grant = if args.grant == GrantType::RefreshToken {
+        let token = secret(
+            args.refresh_token_env.as_ref(),
+            args.refresh_token_file.as_ref(),
+            "refresh-token",
+            timeout,
+        )
+        .await?
+        .ok_or(
+            "--grant refresh_token needs --refresh-token-env VAR or --refresh-token-file FILE",
+        )?;
+        Grant::RefreshToken(token)
+    } else {
+        Grant::ClientCredentials
+    };
+    Ok((client_secret, grant))
+}
+
 async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<Check>> {
     let timeout = context.timeout;
     let started = Instant::now();
@@ -171,51 +243,12 @@ async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<C
     let fail = |checks: &mut Vec<Check>, message: String| {
         checks.push(Check::input_error(CheckKind::OauthToken, &target, message));
     };
-    let client_secret = match secret(
-        args.client_secret_env.as_ref(),
-        args.client_secret_file.as_ref(),
-        "client-secret",
-        timeout,
-    )
-    .await
-    {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            fail(
-                &mut checks,
-                "give the client secret with --client-secret-env VAR or --client-secret-file FILE (never on the command line)".to_owned(),
-            );
+    let (client_secret, grant) = match credentials(args, timeout).await {
+        Ok(read) => read,
+        Err(message) => {
+            fail(&mut checks, message);
             return Ok(checks);
         }
-        Err(e) => {
-            fail(&mut checks, e);
-            return Ok(checks);
-        }
-    };
-    let grant = if args.grant == GrantType::RefreshToken {
-        match secret(
-            args.refresh_token_env.as_ref(),
-            args.refresh_token_file.as_ref(),
-            "refresh-token",
-            timeout,
-        )
-        .await
-        {
-            Ok(Some(t)) => Grant::RefreshToken(t),
-            Ok(None) => {
-                fail(
-                    &mut checks,
-                    "--grant refresh_token needs --refresh-token-env VAR or --refresh-token-file FILE".to_owned(),
-                );
-                return Ok(checks);
-            }
-            Err(e) => {
-                fail(&mut checks, e);
-                return Ok(checks);
-            }
-        }
-    } else {
-        Grant::ClientCredentials
     };
     if let Some(reason) = blocked.all {
         fail(&mut checks, format!("not run: {reason}"));
@@ -232,7 +265,14 @@ async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<C
         timeout,
         expiry_warn_days: args.expiry_warn_days,
     };
-    let (details, findings) = request_token(&request, &network).await;
+    let (details, findings) = match request_token(&request, &network).await {
+        Ok(done) => done,
+        // The flags were checked above: only a request built otherwise.
+        Err(e) => {
+            fail(&mut checks, e.to_string());
+            return Ok(checks);
+        }
+    };
     let mut check = Check::new(CheckKind::OauthToken, target);
     for f in findings {
         check.push(f);

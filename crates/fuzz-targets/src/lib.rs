@@ -237,6 +237,7 @@ pub fn token_response(data: &[u8]) {
             data,
             &reach_oauth::token::Grant::RefreshToken("t".into()),
             &["read".to_owned()],
+            reach_oauth::token::ClientAuth::None,
             time::OffsetDateTime::UNIX_EPOCH,
         );
     }

@@ -4,8 +4,8 @@
 //! A token endpoint in the standard shape (RFC 6749 §5) and one in the shape of `HubSpot`'s,
 //! discovery documents (a good one, a wrong one, and an RFC 8414 one for an issuer with a path),
 //! a JWKS and a few endpoints that only have to exist. Like the identity provider it is
-//! deterministic and deliberately insecure: two fixed clients, one refresh token that always
-//! works and unsigned access tokens. The only state is the counter behind `x-request-id`.
+//! deterministic and deliberately insecure: three fixed clients (two confidential, one public),
+//! one refresh token that always works and unsigned access tokens. The only state is the counter behind `x-request-id`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -66,7 +66,9 @@ const P256_GY: [u8; 32] = [
 /// A registered client.
 struct Client {
     id: &'static str,
-    secret: &'static str,
+    /// `None` for a public client (RFC 6749 §2.1, token endpoint authentication `none`): it
+    /// names itself with `client_id` in the form and authenticates with nothing else.
+    secret: Option<&'static str>,
     /// Whether it may use the `client_credentials` grant.
     allows_client_credentials: bool,
     /// The scopes it may request.
@@ -78,13 +80,21 @@ struct Client {
 const CLIENTS: &[Client] = &[
     Client {
         id: "lab-client",
-        secret: "lab-secret",
+        secret: Some("lab-secret"),
         allows_client_credentials: true,
         scopes: &["read", "write", "openid", "email"],
     },
     Client {
         id: "restricted-client",
-        secret: "restricted-secret",
+        secret: Some("restricted-secret"),
+        allows_client_credentials: false,
+        scopes: &["read", "write", "openid", "email"],
+    },
+    // A native app's registration: refresh only (RFC 6749 §4.4 keeps client_credentials for
+    // confidential clients).
+    Client {
+        id: "lab-public",
+        secret: None,
         allows_client_credentials: false,
         scopes: &["read", "write", "openid", "email"],
     },
@@ -361,18 +371,20 @@ fn grant(call: &Call) -> Result<Grant<'_>, Refusal> {
 
 /// The client the request authenticates as: by `Authorization: Basic` when the request has
 /// such a header (then only by it), else by the form fields `client_id` and `client_secret`.
+/// As a server holding each client to its registered method does, it refuses a confidential
+/// client without its secret, and a public client that presents one (even an empty one).
 fn authenticate(call: &Call) -> Option<&'static Client> {
     let (id, secret) = match basic_credentials(call) {
-        Basic::Credentials(id, secret) => (id, secret),
+        Basic::Credentials(id, secret) => (id, Some(secret)),
         Basic::Malformed => return None,
         Basic::Absent => (
             call.form("client_id")?.to_owned(),
-            call.form("client_secret")?.to_owned(),
+            call.form("client_secret").map(str::to_owned),
         ),
     };
     CLIENTS
         .iter()
-        .find(|client| client.id == id && client.secret == secret)
+        .find(|client| client.id == id && client.secret == secret.as_deref())
 }
 
 /// Whether the request names a client at all (`HubSpot` calls its absence a validation error).
@@ -513,7 +525,7 @@ fn metadata(origin: &str, issuer: &str, jwks_uri: &str, userinfo: &str) -> Strin
         "scopes_supported": ["openid", "email", "read", "write"],
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
     })
     .to_string()
 }

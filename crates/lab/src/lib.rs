@@ -189,14 +189,19 @@
 //! JSON `invalid_request`); an unknown path gets a JSON 404, a known one with the wrong method a
 //! JSON 405 with `Allow`.
 //!
-//! Clients authenticate by `Authorization: Basic base64(id:secret)` or by the form fields
-//! `client_id` and `client_secret`, on both token endpoints. A `Basic` header, when present, is
-//! the only credential looked at (another scheme, e.g. `Bearer`, is ignored).
+//! Confidential clients authenticate by `Authorization: Basic base64(id:secret)` or by the form
+//! fields `client_id` and `client_secret`, the public client by the form field `client_id` alone
+//! (RFC 6749 §2.1, authentication method `none`), on both token endpoints. A `Basic` header, when
+//! present, is the only credential looked at (another scheme, e.g. `Bearer`, is ignored). Each
+//! client is held to its method: a confidential client without its secret, or the public client
+//! with any secret (a `Basic` header or a `client_secret` field, even empty), fails
+//! authentication.
 //!
 //! | client | secret | grants | scopes it may request |
 //! |---|---|---|---|
 //! | `lab-client` | `lab-secret` | `client_credentials`, `refresh_token` | `read`, `write`, `openid`, `email` |
 //! | `restricted-client` | `restricted-secret` | `refresh_token` only | the same |
+//! | `lab-public` | none (public) | `refresh_token` only | the same |
 //!
 //! A successful grant is 200 `{"access_token", "token_type": "Bearer", "expires_in": 3600,
 //! "scope", "refresh_token": "good-refresh"}`, `refresh_token` only for the refresh grant. The
@@ -210,9 +215,9 @@
 //!
 //! | route | response |
 //! |---|---|
-//! | `POST /oauth/token` | checked in this order: client authentication fails (unknown client, wrong secret, no or undecodable credentials) → 401, `WWW-Authenticate: Basic realm="lab"`, `{"error":"invalid_client","error_description":"client authentication failed"}`; no `grant_type` → 400 `invalid_request`; `client_credentials` for `restricted-client` → 400 `unauthorized_client`; `refresh_token` without `refresh_token` → 400 `invalid_request`, with one other than `good-refresh` → 400 `{"error":"invalid_grant","error_description":"refresh token expired or revoked"}`; any other grant type → 400 `unsupported_grant_type`; a scope the client may not request (e.g. `admin`) → 400 `invalid_scope`; else the token. Errors are RFC 6749 §5.2 `{"error","error_description"}`. Every response of this path (405 and 413 included) has `x-request-id: req-{n}`, `n` counting them per listener from 1 |
+//! | `POST /oauth/token` | checked in this order: client authentication fails (unknown client, wrong secret, no or undecodable credentials, a confidential client without its secret, the public client with one) → 401, `WWW-Authenticate: Basic realm="lab"`, `{"error":"invalid_client","error_description":"client authentication failed"}`; no `grant_type` → 400 `invalid_request`; `client_credentials` for `restricted-client` or `lab-public` → 400 `unauthorized_client`; `refresh_token` without `refresh_token` → 400 `invalid_request`, with one other than `good-refresh` → 400 `{"error":"invalid_grant","error_description":"refresh token expired or revoked"}`; any other grant type → 400 `unsupported_grant_type`; a scope the client may not request (e.g. `admin`) → 400 `invalid_scope`; else the token. Errors are RFC 6749 §5.2 `{"error","error_description"}`. Every response of this path (405 and 413 included) has `x-request-id: req-{n}`, `n` counting them per listener from 1 |
 //! | `POST /hubspot/oauth/v1/token` | shaped like `HubSpot`'s: every error is 400 `{"status","message","correlationId"}` with the header `x-hubspot-correlation-id` equal to `correlationId`. No `grant_type` or no client id → `"status":"error"`, `"message":"missing or invalid parameter"`, id `c0ffee00-0000-4000-8000-000000000001`, plus `"category":"VALIDATION_ERROR"`; client authentication fails → `BAD_CLIENT_ID`, `missing or unknown client id`, id `…0002`; refresh token missing or not `good-refresh` → `BAD_REFRESH_TOKEN`, `missing or unknown refresh token`, id `…0003`; an unsupported or unauthorized grant type or a scope not allowed → the validation error (`…0001`). Success as `/oauth/token` but `"token_type":"bearer"`, with correlation id `c0ffee00-0000-4000-8000-000000000000`, no `x-request-id` |
-//! | `GET /.well-known/openid-configuration` | `{"issuer":"AS","authorization_endpoint":"AS/oauth/authorize","token_endpoint":"AS/oauth/token","jwks_uri":"AS/jwks","userinfo_endpoint":"AS/userinfo","scopes_supported":["openid","email","read","write"],"response_types_supported":["code"],"grant_types_supported":["authorization_code","client_credentials","refresh_token"],"token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post"]}` |
+//! | `GET /.well-known/openid-configuration` | `{"issuer":"AS","authorization_endpoint":"AS/oauth/authorize","token_endpoint":"AS/oauth/token","jwks_uri":"AS/jwks","userinfo_endpoint":"AS/userinfo","scopes_supported":["openid","email","read","write"],"response_types_supported":["code"],"grant_types_supported":["authorization_code","client_credentials","refresh_token"],"token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post","none"]}` |
 //! | `GET /wrong/.well-known/openid-configuration` | the same, except `issuer` `AS/elsewhere` (not `AS/wrong`), `userinfo_endpoint` `http://missing.lab.test:{port}/userinfo` (NXDOMAIN in the lab zone) and `jwks_uri` `AS/bad-jwks` |
 //! | `GET /rfc8414/.well-known/openid-configuration` | 404: an RFC 8414 server with a path |
 //! | `GET /.well-known/oauth-authorization-server/rfc8414` | the first document with `issuer` `AS/rfc8414` (`/.well-known/oauth-authorization-server` itself is 404) |

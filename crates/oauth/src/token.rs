@@ -1,7 +1,8 @@
 //! `reach oauth token`: performs a `client_credentials` or `refresh_token`
-//! grant through the endpoint pipeline and says why it failed (RFC 6749
-//! §5.2, and vendors' own shapes such as `HubSpot`'s `BAD_REFRESH_TOKEN`) or
-//! what it granted. The token and the secrets stay in memory: the report
+//! grant through the endpoint pipeline, as a confidential client (its
+//! secret in a `Basic` header or the form) or a public one (its
+//! `client_id` alone), and says why it failed (RFC 6749 §5.2, and vendors'
+//! own shapes such as `HubSpot`'s `BAD_REFRESH_TOKEN`) or what it granted. The token and the secrets stay in memory: the report
 //! gets the token's type, lifetime, scopes and unverified claims.
 
 use std::time::Duration;
@@ -33,30 +34,41 @@ impl Grant {
     }
 }
 
-/// How the client authenticates (RFC 6749 §2.3.1).
+/// How the client authenticates (RFC 6749 §2.3.1), or that it does not
+/// (a public client, §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
     /// `Authorization: Basic` (`client_secret_basic`).
     Basic,
     /// `client_id` and `client_secret` in the form (`client_secret_post`).
     Post,
+    /// A public client (PKCE and native apps, RFC 8252): `client_id` in
+    /// the form and no secret anywhere (RFC 8414's `none`).
+    None,
 }
 
 impl ClientAuth {
-    pub const ALL: &'static [ClientAuth] = &[ClientAuth::Basic, ClientAuth::Post];
+    pub const ALL: &'static [ClientAuth] = &[ClientAuth::Basic, ClientAuth::Post, ClientAuth::None];
 
-    /// `basic`, `post`.
+    /// `basic`, `post`, `none`.
     pub fn name(self) -> &'static str {
         match self {
             ClientAuth::Basic => "basic",
             ClientAuth::Post => "post",
+            ClientAuth::None => "none",
         }
+    }
+
+    /// Whether the client proves itself with a secret: a confidential
+    /// client (RFC 6749 §2.1).
+    pub fn sends_secret(self) -> bool {
+        !matches!(self, ClientAuth::None)
     }
 }
 
 impl std::str::FromStr for ClientAuth {
     type Err = crate::Error;
-    /// `basic` or `post`.
+    /// `basic`, `post` or `none`.
     fn from_str(name: &str) -> Result<Self, crate::Error> {
         ClientAuth::ALL
             .iter()
@@ -71,7 +83,9 @@ impl std::str::FromStr for ClientAuth {
 pub struct TokenRequest {
     pub token_url: Url,
     pub client_id: String,
-    pub client_secret: String,
+    /// The secret of a confidential client (`basic`, `post`); `None` for a
+    /// public one (`none`). [`request_token`] refuses any other pairing.
+    pub client_secret: Option<String>,
     pub grant: Grant,
     pub scopes: Vec<String>,
     pub auth: ClientAuth,
@@ -79,11 +93,31 @@ pub struct TokenRequest {
     pub expiry_warn_days: i64,
 }
 
-/// Performs the grant.
+impl TokenRequest {
+    /// Whether the client, the way it authenticates, can make this grant
+    /// at all: a secret exactly when the method sends one, and no
+    /// `client_credentials` for a public client (RFC 6749 §4.4).
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        match (self.auth, &self.client_secret, &self.grant) {
+            (ClientAuth::None, Some(_), _) => Err(crate::Error::SecretForPublicClient),
+            (ClientAuth::None, None, Grant::ClientCredentials) => {
+                Err(crate::Error::PublicClientCredentials)
+            }
+            (auth @ (ClientAuth::Basic | ClientAuth::Post), None, _) => {
+                Err(crate::Error::NoClientSecret { auth: auth.name() })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Performs the grant. `Err` only when the request cannot be made at all
+/// ([`TokenRequest::validate`]); a refusal is a finding.
 pub async fn request_token(
     req: &TokenRequest,
     network: &Network,
-) -> (OauthTokenDetails, Vec<Finding>) {
+) -> Result<(OauthTokenDetails, Vec<Finding>), crate::Error> {
+    req.validate()?;
     let deadline = tokio::time::Instant::now() + req.timeout;
 
     let (body, headers) = request_parts(req);
@@ -110,7 +144,7 @@ pub async fn request_token(
     details.network = result.hop;
     let Some(http) = http else {
         // DNS, TCP, proxy or TLS failed: its findings say why.
-        return (details, findings);
+        return Ok((details, findings));
     };
     let headers: Vec<(String, String)> = http
         .headers
@@ -125,6 +159,7 @@ pub async fn request_token(
         &result.body,
         &req.grant,
         &req.scopes,
+        req.auth,
         OffsetDateTime::now_utc(),
     );
     details.token_type = outcome.token_type;
@@ -140,7 +175,7 @@ pub async fn request_token(
         f.message = format!("{}: {}", req.token_url, f.message);
         findings.push(f);
     }
-    (details, findings)
+    Ok((details, findings))
 }
 
 /// The form body and headers of a token request.
@@ -163,22 +198,28 @@ fn request_parts(req: &TokenRequest) -> (String, Vec<(HeaderName, HeaderValue)>)
             HeaderValue::from_static("application/json"),
         ),
     ];
-    match req.auth {
-        ClientAuth::Post => {
+    // A secret the method does not send is never sent (validate refuses
+    // the pairing before a request is made).
+    match (req.auth, req.client_secret.as_deref()) {
+        (ClientAuth::Post, Some(secret)) => {
             form.append_pair("client_id", &req.client_id);
-            form.append_pair("client_secret", &req.client_secret);
+            form.append_pair("client_secret", secret);
         }
-        ClientAuth::Basic => {
+        (ClientAuth::Basic, Some(secret)) => {
             // RFC 6749 §2.3.1: each part form-encoded, then base64.
             let enc =
                 |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            let pair = format!("{}:{}", enc(&req.client_id), enc(&req.client_secret));
+            let pair = format!("{}:{}", enc(&req.client_id), enc(secret));
             if let Ok(mut value) =
                 HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(pair)))
             {
                 value.set_sensitive(true);
                 headers.push((http::header::AUTHORIZATION, value));
             }
+        }
+        // RFC 6749 §3.2.1 and §6: a public client names itself in the form.
+        (ClientAuth::None, _) | (ClientAuth::Basic | ClientAuth::Post, None) => {
+            form.append_pair("client_id", &req.client_id);
         }
     }
     let body = form.finish();
@@ -215,13 +256,15 @@ const REQUEST_ID_HEADERS: &[&str] = &[
 /// A JSON object, as a token response is read.
 type Json = serde_json::Map<String, serde_json::Value>;
 
-/// Classifies a token endpoint's answer. Pure.
+/// Classifies a token endpoint's answer to a client that authenticated
+/// with `auth`. Pure.
 pub fn classify(
     status: u16,
     headers: &[(String, String)],
     body: &[u8],
     grant: &Grant,
     requested: &[String],
+    auth: ClientAuth,
     now: OffsetDateTime,
 ) -> Outcome {
     let json: Option<Json> = serde_json::from_slice(body)
@@ -232,7 +275,7 @@ pub fn classify(
         request_id: request_id(headers, json),
         ..Outcome::default()
     };
-    if let Some(finding) = rejection(status, json, grant, requested, &mut out) {
+    if let Some(finding) = rejection(status, json, grant, requested, auth, &mut out) {
         out.findings.push(finding);
         return out;
     }
@@ -314,6 +357,7 @@ fn rejection(
     json: Option<&Json>,
     grant: &Grant,
     requested: &[String],
+    auth: ClientAuth,
     out: &mut Outcome,
 ) -> Option<Finding> {
     let standard = text(json, "error");
@@ -332,44 +376,58 @@ fn rejection(
         .map(|d| format!(": {d}"))
         .unwrap_or_default();
     let shown = out.error.clone().unwrap_or_default();
-    let (code, message) = match error.as_str() {
-        "invalid_client" | "BAD_CLIENT_ID" | "BAD_CLIENT_SECRET" => (
-            Code::OauthTokenInvalidClient,
-            format!(
-                "Failed to receive access token: the client credentials were rejected ({shown}{detail}); check the client ID and secret and the authentication method (--auth basic|post)"
-            ),
-        ),
-        "invalid_grant" | "BAD_REFRESH_TOKEN" | "BAD_AUTH_CODE" => (
+    let said = format!("{shown}{detail}");
+    let finding = match error.as_str() {
+        "invalid_client" | "BAD_CLIENT_ID" | "BAD_CLIENT_SECRET" => invalid_client(auth, &said),
+        "invalid_grant" | "BAD_REFRESH_TOKEN" | "BAD_AUTH_CODE" => Finding::new(
             Code::OauthTokenInvalidGrant,
             match grant {
                 Grant::RefreshToken(_) => format!(
-                    "the refresh token was rejected ({shown}{detail}): it expired or was revoked, so the connection must be re-authorized"
+                    "the refresh token was rejected ({said}): it expired or was revoked, so the connection must be re-authorized"
                 ),
-                Grant::ClientCredentials => {
-                    format!("the grant was rejected ({shown}{detail})")
-                }
+                Grant::ClientCredentials => format!("the grant was rejected ({said})"),
             },
         ),
-        "invalid_scope" | "BAD_SCOPES" => (
+        "invalid_scope" | "BAD_SCOPES" => Finding::new(
             Code::OauthTokenInvalidScope,
             format!(
-                "the requested scopes ({}) were refused ({shown}{detail})",
+                "the requested scopes ({}) were refused ({said})",
                 requested.join(" ")
             ),
         ),
-        "unauthorized_client" => (
+        "unauthorized_client" => Finding::new(
             Code::OauthTokenUnauthorizedClient,
-            format!(
-                "the client may not use the {} grant ({shown}{detail})",
-                grant.name()
-            ),
+            format!("the client may not use the {} grant ({said})", grant.name()),
         ),
-        _ => (
+        _ => Finding::new(
             Code::OauthTokenError,
-            format!("the token endpoint answered {status} {shown}{detail}"),
+            format!("the token endpoint answered {status} {said}"),
         ),
     };
-    Some(with_ids(Finding::new(code, message), status, out))
+    Some(with_ids(finding, status, out))
+}
+
+/// `oauth.token.invalid_client`, in the words of the client's kind: a
+/// public client has no secret to get wrong, but a server that knows it as
+/// confidential (or not at all) refuses it the same way.
+fn invalid_client(auth: ClientAuth, said: &str) -> Finding {
+    if auth.sends_secret() {
+        return Finding::new(
+            Code::OauthTokenInvalidClient,
+            format!(
+                "Failed to receive access token: the client credentials were rejected ({said}); check the client ID and secret and the authentication method (--auth basic|post, or none for a public client)"
+            ),
+        );
+    }
+    Finding::new(
+        Code::OauthTokenInvalidClient,
+        format!(
+            "Failed to receive access token: the server does not accept this client without a secret ({said}): it may be registered as a confidential client, or the client ID is wrong"
+        ),
+    )
+    .with_remedy(
+        "A public client (--auth none) sends only its client ID. Check the client ID, and that the authorization server registers the client as public (token endpoint authentication method `none`); if it is confidential, give its secret with --client-secret-env or --client-secret-file and --auth basic or post.",
+    )
 }
 
 /// What a token answer granted, and `oauth.token_scope_reduced` when
@@ -485,7 +543,193 @@ mod tests {
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect();
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-        classify(status, &headers, body.as_bytes(), grant, &scopes, now())
+        classify(
+            status,
+            &headers,
+            body.as_bytes(),
+            grant,
+            &scopes,
+            ClientAuth::Basic,
+            now(),
+        )
+    }
+
+    fn request(auth: ClientAuth, secret: Option<&str>, grant: Grant) -> TokenRequest {
+        TokenRequest {
+            token_url: Url::parse("https://as.example/token").unwrap(),
+            client_id: "my app".to_owned(),
+            client_secret: secret.map(str::to_owned),
+            grant,
+            scopes: vec!["read".to_owned()],
+            auth,
+            timeout: Duration::from_secs(1),
+            expiry_warn_days: 14,
+        }
+    }
+
+    /// The form's fields, decoded, and the value of `Authorization`.
+    fn parts(req: &TokenRequest) -> (Vec<(String, String)>, Option<String>) {
+        let (body, headers) = request_parts(req);
+        let form = url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        let authorization = headers
+            .iter()
+            .find(|(n, _)| n == http::header::AUTHORIZATION)
+            .map(|(_, v)| v.to_str().unwrap().to_owned());
+        (form, authorization)
+    }
+
+    fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        form.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_public_client_names_itself_in_the_form_and_sends_no_secret() {
+        let refresh = Grant::RefreshToken("r-1".into());
+        let (form, authorization) = parts(&request(ClientAuth::None, None, refresh.clone()));
+        assert_eq!(authorization, None);
+        assert_eq!(
+            form,
+            [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "r-1"),
+                ("scope", "read"),
+                ("client_id", "my app"),
+            ]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        );
+        // Even handed a secret (validate refuses that request), the public
+        // method sends none: not in the form, not in a header.
+        let req = request(ClientAuth::None, Some("s3cr3t"), refresh);
+        let (body, headers) = request_parts(&req);
+        assert!(
+            !body.contains("client_secret") && !body.contains("s3cr3t"),
+            "{body}"
+        );
+        for (name, value) in &headers {
+            assert_ne!(name, http::header::AUTHORIZATION);
+            assert!(!value.as_bytes().windows(6).any(|w| w == b"s3cr3t"));
+        }
+    }
+
+    #[test]
+    fn confidential_clients_send_their_secret_as_the_method_says() {
+        let grant = Grant::ClientCredentials;
+        let (form, authorization) = parts(&request(ClientAuth::Post, Some("s:3"), grant.clone()));
+        assert_eq!(authorization, None);
+        assert_eq!(field(&form, "client_id"), Some("my app"));
+        assert_eq!(field(&form, "client_secret"), Some("s:3"));
+        let (form, authorization) = parts(&request(ClientAuth::Basic, Some("s:3"), grant));
+        assert_eq!(field(&form, "client_id"), None);
+        assert_eq!(field(&form, "client_secret"), None);
+        // RFC 6749 §2.3.1: `my+app:s%3A3`, then base64.
+        assert_eq!(
+            authorization.as_deref(),
+            Some(format!("Basic {}", STANDARD.encode("my+app:s%3A3")).as_str())
+        );
+    }
+
+    #[test]
+    fn a_client_that_cannot_make_the_grant_is_refused_before_any_request() {
+        let refresh = || Grant::RefreshToken("r".into());
+        let cases = [
+            (ClientAuth::None, None, refresh(), None),
+            (ClientAuth::Basic, Some("s"), refresh(), None),
+            (ClientAuth::Post, Some("s"), Grant::ClientCredentials, None),
+            (
+                ClientAuth::None,
+                Some("s"),
+                refresh(),
+                Some("has no secret, but one was given"),
+            ),
+            (
+                ClientAuth::None,
+                None,
+                Grant::ClientCredentials,
+                Some("confidential clients only"),
+            ),
+            (
+                ClientAuth::Post,
+                None,
+                refresh(),
+                Some("`post` sends a client secret"),
+            ),
+            (
+                ClientAuth::Basic,
+                None,
+                Grant::ClientCredentials,
+                Some("`basic` sends a client secret"),
+            ),
+        ];
+        for (auth, secret, grant, want) in cases {
+            let got = request(auth, secret, grant.clone()).validate();
+            match (want, got) {
+                (None, Ok(())) => {}
+                (Some(want), Err(e)) => assert!(e.to_string().contains(want), "{e}"),
+                (want, got) => panic!("{auth:?} {secret:?} {grant:?}: {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_method_parses_by_its_name() {
+        for auth in ClientAuth::ALL {
+            assert_eq!(auth.name().parse::<ClientAuth>().ok(), Some(*auth));
+        }
+        assert_eq!("none".parse::<ClientAuth>().ok(), Some(ClientAuth::None));
+        assert!(!ClientAuth::None.sends_secret());
+        let e = "jwt".parse::<ClientAuth>().unwrap_err().to_string();
+        assert!(e.contains("basic, post or none"), "{e}");
+    }
+
+    #[test]
+    fn invalid_client_speaks_to_a_public_client() {
+        let refresh = Grant::RefreshToken("r".into());
+        let body =
+            r#"{"error":"invalid_client","error_description":"client authentication failed"}"#;
+        for (auth, message, remedy) in [
+            (
+                ClientAuth::None,
+                "does not accept this client without a secret",
+                "registers the client as public",
+            ),
+            (
+                ClientAuth::Basic,
+                "the client credentials were rejected",
+                "how the secret is sent",
+            ),
+        ] {
+            let o = classify(401, &[], body.as_bytes(), &refresh, &[], auth, now());
+            assert_eq!(code(&o), Some(Code::OauthTokenInvalidClient));
+            let f = &o.findings[0];
+            assert!(
+                f.message.starts_with("Failed to receive access token"),
+                "{}",
+                f.message
+            );
+            assert!(f.message.contains(message), "{}", f.message);
+            assert!(
+                f.message.contains("client authentication failed"),
+                "{}",
+                f.message
+            );
+            assert!(f.remedy.contains(remedy), "{}", f.remedy);
+            assert_eq!(f.evidence["status"], 401);
+        }
+        // HubSpot's shape too.
+        let o = classify(
+            400,
+            &[],
+            br#"{"status":"BAD_CLIENT_ID","message":"missing or unknown client id"}"#,
+            &refresh,
+            &[],
+            ClientAuth::None,
+            now(),
+        );
+        assert!(o.findings[0].message.contains("without a secret"));
     }
 
     fn code(o: &Outcome) -> Option<Code> {

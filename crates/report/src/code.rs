@@ -486,8 +486,8 @@ codes! {
         explain: "Authorization servers compare redirect_uri exactly against the registered list.";
     OauthTokenInvalidClient = "oauth.token.invalid_client", Fail,
         message: "Failed to receive access token: client authentication failed (invalid_client)",
-        remedy: "Check the client ID and secret, and how the secret is sent (Basic header or form body).",
-        explain: "RFC 6749 §5.2 invalid_client: unknown client, wrong secret, or unsupported authentication method.";
+        remedy: "Check the client ID and secret, and how the secret is sent (Basic header or form body). A public client sends no secret (--auth none) and must be registered as public at the authorization server.",
+        explain: "RFC 6749 §5.2 invalid_client: unknown client, wrong secret, or unsupported authentication method; for a public client (no secret, RFC 6749 §2.1), a server that has the client registered as confidential.";
     OauthTokenInvalidGrant = "oauth.token.invalid_grant", Fail,
         message: "The grant is invalid, expired or revoked (invalid_grant)",
         remedy: "The refresh token or code no longer works: reconnect (re-authorize) the connection.",

@@ -39,7 +39,9 @@ pub struct OauthTokenDetails {
     pub token_url: String,
     /// `client_credentials` or `refresh_token`.
     pub grant: String,
-    /// Client authentication: `basic` or `post`.
+    /// Client authentication: `basic` or `post` (a confidential client's
+    /// secret in a header or the form), or `none` (a public client: its
+    /// `client_id` in the form, no secret).
     pub auth: String,
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

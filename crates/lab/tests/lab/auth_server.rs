@@ -406,6 +406,55 @@ async fn refresh_token_grant() {
 }
 
 #[tokio::test]
+async fn a_public_client_refreshes_with_its_id_alone() {
+    let lab = start();
+    let refresh = "grant_type=refresh_token&refresh_token=good-refresh&client_id=lab-public";
+    let public = token(&lab, None, refresh).await;
+    assert_eq!(
+        assert_token(&public, "Bearer", "read", true)["sub"],
+        "lab-public"
+    );
+    let scoped = token(&lab, None, &format!("{refresh}&scope=openid+write")).await;
+    assert_token(&scoped, "Bearer", "openid", true);
+    // The refresh token is still checked.
+    let stale = token(
+        &lab,
+        None,
+        "grant_type=refresh_token&refresh_token=expired-refresh&client_id=lab-public",
+    )
+    .await;
+    assert_oauth_error(&stale, 400, "invalid_grant", None);
+    // Held to its method: any secret, in the form or a Basic header, is refused.
+    for (basic, body) in [
+        (None, format!("{refresh}&client_secret=x")),
+        (None, format!("{refresh}&client_secret=")),
+        (Some("lab-public:"), refresh.to_owned()),
+        (
+            Some("lab-public:x"),
+            "grant_type=refresh_token&refresh_token=good-refresh".to_owned(),
+        ),
+    ] {
+        assert_invalid_client(&token(&lab, basic, &body).await);
+    }
+    // client_credentials is for confidential clients (RFC 6749 §4.4).
+    let credentials = token(
+        &lab,
+        None,
+        "grant_type=client_credentials&client_id=lab-public",
+    )
+    .await;
+    assert_oauth_error(&credentials, 400, "unauthorized_client", None);
+    // A confidential client without its secret is refused the same refresh.
+    let confidential = token(
+        &lab,
+        None,
+        "grant_type=refresh_token&refresh_token=good-refresh&client_id=lab-client",
+    )
+    .await;
+    assert_invalid_client(&confidential);
+}
+
+#[tokio::test]
 async fn hubspot_token_endpoint() {
     let lab = start();
     hubspot_refusals(&lab).await;
@@ -564,7 +613,7 @@ async fn discovery_documents_and_keys() {
         "scopes_supported": ["openid", "email", "read", "write"],
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
     });
 
     let discovery = as_get(&lab, "/.well-known/openid-configuration").await;
