@@ -160,3 +160,68 @@ fn the_other_checks_still_ran_only_when_they_did() {
         f.remedy
     );
 }
+
+#[test]
+fn every_problem_of_a_preflight_file_is_reported_at_once_and_the_rest_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = file(
+        &dir,
+        "pre.toml",
+        "[defaults]\ntimeout = \"3 seconds\"\n\n\
+         [[endpiont]]\nurl = \"http://127.0.0.1:9/\"\n\n\
+         [[endpoint]]\nname = \"inherits\"\nurl = \"http://127.0.0.1:9/\"\n\n\
+         [[endpoint]]\nname = \"own timeout\"\nurl = \"http://127.0.0.1:9/\"\ntimeout = \"2s\"\n\n\
+         [[oauth_scopes]]\nname = \"option's own name\"\ntimeout = \"2s\"\n\
+         url = \"https://app.example.com/authorize?client_id=a&redirect_uri=https://x.example/cb&scope=oauth\"\n\
+         required = [\"oauth\"]\nredirect_url = \"https://x.example/cb\"\n",
+    );
+    let run = run_with(command(), &["run", &path]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let messages: Vec<&str> = run
+        .report
+        .checks
+        .iter()
+        .flat_map(|c| c.findings.iter())
+        .filter(|f| f.code == Code::InputInvalid)
+        .map(|f| f.message.as_str())
+        .collect();
+    // Once, at its line, in the file's words; not once per entry.
+    let bad_default: Vec<&&str> = messages
+        .iter()
+        .filter(|m| m.contains("3 seconds"))
+        .collect();
+    assert_eq!(bad_default.len(), 1, "{messages:#?}");
+    assert!(
+        bad_default[0].contains("pre.toml:2:1: `timeout = \"3 seconds\"` in [defaults]"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("pre.toml:4:3: unknown table `endpiont`")),
+        "{messages:#?}"
+    );
+    let named = |name: &str| {
+        run.report
+            .checks
+            .iter()
+            .find(|c| c.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no check {name}: {:#?}", run.report.checks))
+    };
+    let inherits = named("inherits");
+    assert_eq!(inherits.status, reach_report::Status::Error);
+    assert!(
+        inherits.findings[0]
+            .message
+            .contains("not run: it takes [defaults] `timeout` (")
+            && inherits.findings[0].message.contains("pre.toml:2:1)"),
+        "{:#?}",
+        inherits.findings
+    );
+    // The entries the bad default does not concern ran.
+    assert_eq!(named("own timeout").status, reach_report::Status::Fail);
+    assert_eq!(
+        named("option's own name").status,
+        reach_report::Status::Pass
+    );
+}

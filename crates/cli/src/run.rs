@@ -39,8 +39,49 @@ enum Arg {
     Positional,
 }
 
+impl Arg {
+    /// The option the key becomes (`--redirect-url`); none for positionals.
+    fn flag(self) -> Option<&'static str> {
+        match self {
+            Arg::Flag(f)
+            | Arg::One(f)
+            | Arg::Many(f)
+            | Arg::Path(f)
+            | Arg::Paths(f)
+            | Arg::Browser(f) => Some(f),
+            Arg::Positional => None,
+        }
+    }
+}
+
+/// The argument of `key` in `keys`: by the key's name (`redirect_urls`), or
+/// by its option's own name with `_` for `-` (`redirect_url` for
+/// `--redirect-url`), so that either spelling works.
+fn lookup(keys: &[(&'static str, Arg)], key: &str) -> Option<Arg> {
+    let by_option = |arg: Arg| {
+        arg.flag()
+            .and_then(|f| f.strip_prefix("--"))
+            .is_some_and(|f| f.replace('-', "_") == key)
+    };
+    keys.iter()
+        .find(|(k, _)| *k == key)
+        .or_else(|| keys.iter().find(|(_, a)| by_option(*a)))
+        .map(|(_, a)| *a)
+}
+
+/// Whether an entry's `table` sets the network option of the `[defaults]`
+/// key `key`, under either of its names.
+fn sets(table: &toml::Table, key: &str) -> bool {
+    let option = lookup(NETWORK, key).and_then(Arg::flag);
+    option.is_some()
+        && table
+            .keys()
+            .any(|k| lookup(NETWORK, k).and_then(Arg::flag) == option)
+}
+
 /// Keys every networked kind takes (and `[defaults]` holds).
 const NETWORK: &[(&str, Arg)] = &[
+    // First: the one key of every kind (see `Table::shared`).
     ("timeout", Arg::One("--timeout")),
     ("dns_servers", Arg::Many("--dns-server")),
     ("resolve", Arg::Many("--resolve")),
@@ -63,6 +104,12 @@ struct Table {
 impl Table {
     fn name(&self) -> &'static str {
         self.kind.name()
+    }
+
+    /// The keys of every command this kind shares: the network options, or
+    /// only `timeout` (every command has `--timeout`).
+    fn shared(&self) -> &'static [(&'static str, Arg)] {
+        if self.network { NETWORK } else { &NETWORK[..1] }
     }
 }
 
@@ -168,43 +215,27 @@ const TABLES: &[Table] = &[
 struct Document {
     defaults: Option<Spanned<toml::Table>>,
     entries: HashMap<CheckKind, Vec<Spanned<toml::Table>>>,
+    /// Tables that are not a kind's (`[[endpiont]]`): each name and where
+    /// it is, reported while the others run.
+    unknown: Vec<Spanned<String>>,
 }
 
-/// A top-level table's name: `defaults` or a kind's. Any other is refused
-/// as serde refuses an unknown field, while the key is read, so that the
-/// error points at the key.
+/// A top-level table's name: `defaults`, a kind's, or another.
 enum TableName {
     Defaults,
     Kind(CheckKind),
+    Unknown,
 }
 
-impl<'de> Deserialize<'de> for TableName {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Name;
-        impl serde::de::Visitor<'_> for Name {
-            type Value = TableName;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a table name")
-            }
-            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<TableName, E> {
-                /// `defaults` and the kinds' names, as the error lists them.
-                static KNOWN: std::sync::LazyLock<Vec<&'static str>> =
-                    std::sync::LazyLock::new(|| {
-                        std::iter::once("defaults")
-                            .chain(CheckKind::ALL.map(CheckKind::name))
-                            .collect()
-                    });
-                if name == "defaults" {
-                    return Ok(TableName::Defaults);
-                }
-                CheckKind::ALL
-                    .into_iter()
-                    .find(|k| k.name() == name)
-                    .map(TableName::Kind)
-                    .ok_or_else(|| E::unknown_field(name, &KNOWN))
-            }
+impl TableName {
+    fn of(name: &str) -> TableName {
+        if name == "defaults" {
+            return TableName::Defaults;
         }
-        deserializer.deserialize_identifier(Name)
+        CheckKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .map_or(TableName::Unknown, TableName::Kind)
     }
 }
 
@@ -221,11 +252,15 @@ impl<'de> Deserialize<'de> for Document {
                 mut map: M,
             ) -> Result<Document, M::Error> {
                 let mut doc = Document::default();
-                while let Some(name) = map.next_key::<TableName>()? {
-                    match name {
+                while let Some(name) = map.next_key::<Spanned<String>>()? {
+                    match TableName::of(name.get_ref()) {
                         TableName::Defaults => doc.defaults = Some(map.next_value()?),
                         TableName::Kind(kind) => {
                             doc.entries.insert(kind, map.next_value()?);
+                        }
+                        TableName::Unknown => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            doc.unknown.push(name);
                         }
                     }
                 }
@@ -464,11 +499,7 @@ fn plan(
     let mut flags: Vec<String> = Vec::new();
     let mut positionals: Vec<String> = Vec::new();
     let find = |key: &str| -> Option<Arg> {
-        kind.keys
-            .iter()
-            .chain(if kind.network { NETWORK } else { &[] })
-            .find(|(k, _)| *k == key)
-            .map(|(_, a)| *a)
+        lookup(kind.keys, key).or_else(|| lookup(kind.shared(), key))
     };
     for (key, value) in table {
         if key == "name" {
@@ -477,9 +508,7 @@ fn plan(
         let at = || position(src.file, src.text, key_offset(src.text, span.clone(), key));
         let Some(arg) = find(key) else {
             let mut known: Vec<&str> = kind.keys.iter().map(|(k, _)| *k).collect();
-            if kind.network {
-                known.extend(NETWORK.iter().map(|(k, _)| *k));
-            }
+            known.extend(kind.shared().iter().map(|(k, _)| *k));
             known.push("name");
             return Err(format!(
                 "{}: unknown key `{key}` in [[{}]] (known: {})",
@@ -500,11 +529,11 @@ fn plan(
     // Defaults the entry does not override.
     if kind.network {
         for (key, value) in defaults {
-            if table.contains_key(key) {
+            if sets(table, key) {
                 continue;
             }
-            if let Some((_, arg)) = NETWORK.iter().find(|(k, _)| k == key) {
-                arguments(*arg, value, src.base, &mut flags, &mut positionals)
+            if let Some(arg) = lookup(NETWORK, key) {
+                arguments(arg, value, src.base, &mut flags, &mut positionals)
                     .map_err(|e| format!("{}: [defaults] `{key}`: {e}", src.file))?;
             }
         }
@@ -582,21 +611,31 @@ fn entries_of(
         text: &text,
         base: &base,
     };
-    let empty = toml::Table::new();
-    let defaults = doc.defaults.as_ref().map_or(&empty, |d| d.get_ref());
-    if let Some(d) = &doc.defaults {
-        for key in d.get_ref().keys() {
-            if !NETWORK.iter().any(|(k, _)| k == key) {
-                let at = position(&file, &text, key_offset(&text, d.span(), key));
-                let known: Vec<&str> = NETWORK.iter().map(|(k, _)| *k).collect();
-                return Err(format!(
-                    "{at}: unknown key `{key}` in [defaults] (known: {})",
-                    known.join(", ")
-                ));
-            }
-        }
-    }
+    // Every problem of the file is reported at once, at its place; the
+    // entries it does not concern still run.
     let mut out = Vec::new();
+    for name in &doc.unknown {
+        let at = position(&file, &text, name.span().start);
+        let known: Vec<String> = CheckKind::ALL
+            .iter()
+            .map(|k| format!("[[{}]]", k.name()))
+            .collect();
+        out.push(problem(
+            name.span().start,
+            format!("[[{}]]", name.get_ref()),
+            at.clone(),
+            format!(
+                "{at}: unknown table `{}` (known: [defaults], {})",
+                name.get_ref(),
+                known.join(", ")
+            ),
+        ));
+    }
+    let (defaults, bad_defaults) = match &doc.defaults {
+        Some(d) => checked_defaults(d, &src, &mut out),
+        None => (toml::Table::new(), Vec::new()),
+    };
+    let defaults = &defaults;
     for kind in TABLES {
         let wanted = (args.only.is_empty() || args.only.contains(&kind.kind))
             && !args.skip.contains(&kind.kind);
@@ -610,22 +649,33 @@ fn entries_of(
                 .and_then(toml::Value::as_str)
                 .map_or_else(|| format!("{} #{}", kind.name(), i + 1), str::to_owned);
             let mut places = Vec::new();
-            let plan = plan(
-                kind,
-                table,
-                defaults,
-                &src,
-                entry.span(),
-                timeout,
-                &mut places,
-            );
+            let entry_at = position(&file, &text, entry.span().start);
+            // A bad default the entry would take holds it back, named by
+            // where it is; the entry's own value wins over it.
+            let held = bad_defaults
+                .iter()
+                .find(|(key, _)| !sets(table, key) && (kind.network || key == "timeout"));
+            let plan = match held {
+                Some((key, at)) => Err(format!(
+                    "{entry_at}: not run: it takes [defaults] `{key}` ({at}), which is invalid"
+                )),
+                None => plan(
+                    kind,
+                    table,
+                    defaults,
+                    &src,
+                    entry.span(),
+                    timeout,
+                    &mut places,
+                ),
+            };
             out.push(Entry {
                 offset: entry.span().start,
                 kind,
                 label,
                 plan,
                 places,
-                at: position(&file, &text, entry.span().start),
+                at: entry_at,
             });
         }
     }
@@ -710,6 +760,92 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
     }
     progress.finish();
     Ok(results.into_iter().flatten().flatten().collect())
+}
+
+/// A problem of the file itself (an unknown table, a bad `[defaults]`
+/// key): an entry that reports it and runs nothing.
+fn problem(offset: usize, label: String, at: String, message: String) -> Entry {
+    Entry {
+        offset,
+        kind: &TABLES[0],
+        label,
+        plan: Err(message),
+        places: Vec::new(),
+        at,
+    }
+}
+
+/// `[defaults]` with its bad keys taken out: each unknown key or value
+/// that does not parse is a [`problem`] at its line, in the file's words
+/// (`timeout = "3 seconds"`), reported once; the keys and places of the
+/// bad values are returned, so that the entries that would take one are
+/// held back.
+fn checked_defaults(
+    defaults: &Spanned<toml::Table>,
+    src: &Source<'_>,
+    problems: &mut Vec<Entry>,
+) -> (toml::Table, Vec<(String, String)>) {
+    let mut good = toml::Table::new();
+    let mut bad = Vec::new();
+    for (key, value) in defaults.get_ref() {
+        let offset = key_offset(src.text, defaults.span(), key);
+        let at = position(src.file, src.text, offset);
+        let line = src.text[offset..].lines().next().unwrap_or_default().trim();
+        let Some(arg) = lookup(NETWORK, key) else {
+            let known: Vec<&str> = NETWORK.iter().map(|(k, _)| *k).collect();
+            let message = format!(
+                "{at}: unknown key `{key}` in [defaults] (known: {})",
+                known.join(", ")
+            );
+            problems.push(problem(offset, "[defaults]".to_owned(), at, message));
+            continue;
+        };
+        match default_value_problem(arg, value, src) {
+            None => {
+                good.insert(key.clone(), value.clone());
+            }
+            Some(why) => {
+                let message = format!("{at}: `{line}` in [defaults]: {why}");
+                problems.push(problem(
+                    offset,
+                    "[defaults]".to_owned(),
+                    at.clone(),
+                    message,
+                ));
+                bad.push((key.clone(), at));
+            }
+        }
+    }
+    (good, bad)
+}
+
+/// Why a `[defaults]` value cannot be used, as the command line would
+/// refuse it (the value's own reason, without the flag's name).
+fn default_value_problem(arg: Arg, value: &toml::Value, src: &Source<'_>) -> Option<String> {
+    let mut flags = Vec::new();
+    let mut positionals = Vec::new();
+    if let Err(e) = arguments(arg, value, src.base, &mut flags, &mut positionals) {
+        return Some(e);
+    }
+    let words = ["reach", "check"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(flags)
+        .chain(["--".to_owned(), "http://x/".to_owned()]);
+    let error = Cli::try_parse_from(words).err()?;
+    let reason = std::error::Error::source(&error).map_or_else(
+        || {
+            error
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_owned()
+        },
+        ToString::to_string,
+    );
+    Some(reason)
 }
 
 /// Why a preflight file that parsed has no check to run.
@@ -864,26 +1000,73 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_table_is_named_with_the_known_ones_at_its_place() {
+    fn every_problem_of_a_file_is_reported_at_its_place_and_the_rest_runs() {
         let args = RunArgs {
             file: PathBuf::from("f.toml"),
             concurrency: 1,
             only: Vec::new(),
             skip: Vec::new(),
         };
-        let error = entries_of(
-            Path::new("f.toml"),
-            "\n[[endpiont]]\nurl = \"x\"\n",
-            &args,
-            Duration::from_secs(1),
-        )
-        .err()
-        .expect("refused");
-        assert!(error.starts_with("f.toml:2:3:"), "{error}");
+        let text = "[defaults]\ntimeout = \"3 seconds\"\ndns_sever = \"x\"\n\n[[endpiont]]\nurl = \"x\"\n\n[[endpoint]]\nurl = \"http://a/\"\n\n[[endpoint]]\nurl = \"http://b/\"\ntimeout = \"1s\"\n";
+        let entries = entries_of(Path::new("f.toml"), text, &args, Duration::from_secs(1))
+            .expect("the file is read");
+        let plans: Vec<Result<&Vec<String>, &String>> =
+            entries.iter().map(|e| e.plan.as_ref()).collect();
+        let errors: Vec<&str> = plans
+            .iter()
+            .filter_map(|p| p.err().map(String::as_str))
+            .collect();
+        assert_eq!(errors.len(), 4, "{errors:#?}");
         assert!(
-            error.contains("unknown field `endpiont`, expected one of `defaults`, `endpoint`, `allowlist`, `sso`, `oauth_scopes`, `oauth_token`, `oauth_discover`"),
-            "{error}"
+            errors[0]
+                .starts_with("f.toml:2:1: `timeout = \"3 seconds\"` in [defaults]: unknown unit"),
+            "{}",
+            errors[0]
         );
+        assert!(
+            errors[1].starts_with("f.toml:3:1: unknown key `dns_sever` in [defaults]"),
+            "{}",
+            errors[1]
+        );
+        assert!(
+            errors[2].starts_with("f.toml:5:3: unknown table `endpiont` (known: [defaults], [[endpoint]], [[allowlist]]"),
+            "{}",
+            errors[2]
+        );
+        assert!(
+            errors[3].contains("not run: it takes [defaults] `timeout` (f.toml:2:1)"),
+            "{}",
+            errors[3]
+        );
+        // The entry with its own timeout runs.
+        assert!(
+            plans[4].is_ok_and(|w| w.contains(&"--timeout=1s".to_owned())),
+            "{plans:#?}"
+        );
+    }
+
+    #[test]
+    fn a_key_may_also_be_its_option_s_own_name() {
+        let table = TABLES
+            .iter()
+            .find(|t| t.kind == CheckKind::OauthScopes)
+            .unwrap();
+        assert_eq!(
+            lookup(table.keys, "redirect_url").and_then(Arg::flag),
+            Some("--redirect-url")
+        );
+        assert_eq!(
+            lookup(table.keys, "redirect_urls").and_then(Arg::flag),
+            Some("--redirect-url")
+        );
+        assert_eq!(
+            lookup(NETWORK, "dns_server").and_then(Arg::flag),
+            Some("--dns-server")
+        );
+        assert!(lookup(NETWORK, "dns_sever").is_none());
+        let entry: toml::Table = toml::from_str("dns_server = \"x\"").unwrap();
+        assert!(sets(&entry, "dns_servers"));
+        assert!(!sets(&entry, "proxy"));
     }
 
     #[test]
