@@ -229,6 +229,8 @@ fn error_status_and_silent_server() {
     let check = run.check(&not_found);
     assert_fails_with(check, Code::HttpStatusError);
     assert_eq!(check.findings[0].evidence["status"], 404);
+    // The page's own words are in the evidence (issue 16, point 11).
+    assert_eq!(check.findings[0].evidence["body"], "status 404");
     assert_fails_with(run.check(&silent), Code::HttpTimeout);
 }
 

@@ -234,6 +234,9 @@ fn client_credentials_good_and_bad() {
             .contains("Failed to receive access token")
     );
     assert!(token_details(check).request_id.is_some(), "{check:#?}");
+    // The answer's own words are in the evidence (issue 16, point 11).
+    let body = check.findings[0].evidence["body"].as_str().unwrap_or_default();
+    assert!(body.contains("invalid_client"), "{check:#?}");
 
     for (client, secret, scope, want) in [
         (

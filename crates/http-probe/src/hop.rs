@@ -19,6 +19,9 @@ pub struct HopResult {
     pub findings: Vec<Finding>,
     /// The body, when the probe keeps it.
     pub body: Vec<u8>,
+    /// The body's first bytes (at most [`http::BODY_HEAD`]), always: an
+    /// error page often names its cause (see [`body_excerpt`]).
+    pub body_head: Vec<u8>,
 }
 
 /// One request: what [`hop`] sends, and its limits.
@@ -62,6 +65,7 @@ pub async fn hop(url: &Url, options: &HopOptions<'_>, network: &Network) -> HopR
             hop: connected.hop,
             findings: connected.findings,
             body: Vec::new(),
+            body_head: Vec::new(),
         };
     };
     let request = http::HttpRequest {
@@ -99,6 +103,7 @@ pub async fn hop(url: &Url, options: &HopOptions<'_>, network: &Network) -> HopR
         hop,
         findings,
         body: result.body,
+        body_head: result.body_head,
     }
 }
 
@@ -283,6 +288,38 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 /// The first non-empty line of an error page, without markup, for evidence.
 fn first_line(body: &[u8]) -> Option<String> {
+    plain_lines(body)
+        .into_iter()
+        .next()
+        .map(|l| l.chars().take(200).collect())
+}
+
+/// The first lines of an answer's body as a person would read them
+/// (markup left out, at most 5 lines and 500 characters), for a finding's
+/// evidence: an error page or a JSON error often names its cause
+/// (`AADSTS50011`, `invalid_client`). `None` for an empty body.
+pub fn body_excerpt(body: &[u8]) -> Option<String> {
+    let lines = plain_lines(body);
+    if lines.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for line in lines.iter().take(5) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(line);
+    }
+    if out.chars().count() > 500 {
+        out = out.chars().take(500).collect();
+        out.push('…');
+    }
+    Some(out)
+}
+
+/// The non-empty lines of a body's text, trimmed, with markup left out
+/// (a tag ends a line).
+fn plain_lines(body: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(body);
     let mut plain = String::with_capacity(text.len());
     let mut in_tag = false;
@@ -300,8 +337,9 @@ fn first_line(body: &[u8]) -> Option<String> {
     plain
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| l.chars().take(200).collect())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Whether the server at `peer` answers a TLS hello (with a `ServerHello` or

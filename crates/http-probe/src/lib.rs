@@ -38,7 +38,7 @@ use reach_report::{Code, Finding, elapsed_ms as ms};
 use url::Url;
 
 pub use error::Error;
-pub use hop::{HopOptions, HopResult, hop};
+pub use hop::{HopOptions, HopResult, body_excerpt, hop};
 pub use http::Protocol;
 /// Host names as URLs write them: `[::1]` → `::1` (the resolver's rule,
 /// shared by everything that compares hosts).
@@ -229,8 +229,9 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
     };
     match &input.target {
         Target::Url(first) => {
-            let last_hop_failed = follow(first, input, network, deadline, &mut outcome).await;
-            conclude(&mut outcome, last_hop_failed);
+            let (last_hop_failed, head) =
+                follow(first, input, network, deadline, &mut outcome).await;
+            conclude(&mut outcome, last_hop_failed, &head);
             outcome.details.timings.total_ms = ms(started);
         }
         Target::Tcp { host, port, tls } => {
@@ -251,20 +252,22 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
 }
 
 /// Requests `first`, then each redirect while `input.follow` asks for them
-/// and the chain may go on, into `outcome`. Whether the last hop failed.
+/// and the chain may go on, into `outcome`. Whether the last hop failed,
+/// and the first bytes of its body.
 async fn follow(
     first: &Url,
     input: &EndpointProbe,
     network: &Network,
     deadline: tokio::time::Instant,
     outcome: &mut EndpointOutcome,
-) -> bool {
+) -> (bool, Vec<u8>) {
     let mut url = first.clone();
     let mut method = input.method.clone();
     let mut redirects = redirect::Redirects::new(input.max_redirects.saturating_add(1));
     // The first request cannot repeat one, nor pass a bound of at least one.
     let _ = redirects.admit(&method, &url, &[], None);
     let mut failed = false;
+    let mut head = Vec::new();
     loop {
         if tokio::time::Instant::now() >= deadline {
             let hops = outcome.details.hops.len();
@@ -279,7 +282,7 @@ async fn follow(
                 .with("hops", hops)
                 .with("next", url.as_str()),
             );
-            return failed;
+            return (failed, head);
         }
         let headers = forwarded_headers(&input.headers, first, &url);
         let options = HopOptions {
@@ -299,23 +302,24 @@ async fn follow(
         let status = result.hop.http.as_ref().and_then(|h| h.status);
         let location = result.hop.http.as_ref().and_then(|h| h.location.clone());
         outcome.body = result.body;
+        head = result.body_head;
         outcome.details.hops.push(result.hop);
         outcome.findings.extend(result.findings);
         let Some((status, location)) = status
             .zip(location)
             .filter(|(status, _)| input.follow && redirect::is_redirect(*status) && !failed)
         else {
-            return failed;
+            return (failed, head);
         };
         let Some(next) = redirect_target(&url, &location, &mut outcome.findings) else {
-            return failed;
+            return (failed, head);
         };
         method = redirect::method_after(status, &method);
         if let Err(stop) = redirects.admit(&method, &next, &[], None) {
             outcome
                 .findings
                 .push(stopped(stop, &url, &next, input.max_redirects));
-            return failed;
+            return (failed, head);
         }
         url = next;
     }
@@ -375,7 +379,7 @@ fn stopped(stop: redirect::Stop, url: &Url, next: &Url, max_redirects: usize) ->
 /// The chain's verdict on its last answer, and its timings: an error
 /// status nothing else explained, the last hop's phases, and the time
 /// the redirects before it took.
-fn conclude(outcome: &mut EndpointOutcome, last_hop_failed: bool) {
+fn conclude(outcome: &mut EndpointOutcome, last_hop_failed: bool, head: &[u8]) {
     let details = &mut outcome.details;
     let Some(last) = details.hops.last() else {
         return;
@@ -386,7 +390,11 @@ fn conclude(outcome: &mut EndpointOutcome, last_hop_failed: bool) {
         && status >= 400
         && !last_hop_failed
     {
-        outcome.findings.push(status_error(&last.url, status));
+        let mut finding = status_error(&last.url, status);
+        if let Some(body) = body_excerpt(head) {
+            finding = finding.with("body", body);
+        }
+        outcome.findings.push(finding);
     }
     details.timings = last.timings;
     if details.hops.len() > 1 {

@@ -276,7 +276,7 @@ pub fn classify(
         ..Outcome::default()
     };
     if let Some(finding) = rejection(status, json, grant, requested, auth, &mut out) {
-        out.findings.push(finding);
+        out.findings.push(with_body(finding, body));
         return out;
     }
     let token = json
@@ -304,11 +304,46 @@ pub fn classify(
         )
         .with("content_type", content_type)
         .with("body_bytes", body.len());
-        out.findings.push(finding);
+        out.findings.push(with_body(finding, body));
         return out;
     };
     granted(&mut out, json, token, requested, now);
     out
+}
+
+/// The answer's first lines in the finding's evidence: an error page or a
+/// JSON error often names its cause (`AADSTS7000215`, `BAD_CLIENT_ID`).
+/// A JSON answer's members named like a secret (`access_token`,
+/// `refresh_token`, …) are blanked first, since a token the server just
+/// made is known to no other redaction rule; the rest is redacted with the
+/// report, like every string of it.
+fn with_body(finding: Finding, body: &[u8]) -> Finding {
+    fn blank(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(members) => {
+                for (name, v) in members.iter_mut() {
+                    if reach_report::redact::is_secret_name(name) && !v.is_null() {
+                        *v = serde_json::Value::String("[redacted]".to_owned());
+                    } else {
+                        blank(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(blank),
+            _ => {}
+        }
+    }
+    let excerpt = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut json) => {
+            blank(&mut json);
+            reach_http_probe::body_excerpt(json.to_string().as_bytes())
+        }
+        Err(_) => reach_http_probe::body_excerpt(body),
+    };
+    match excerpt {
+        Some(excerpt) => finding.with("body", excerpt),
+        None => finding,
+    }
 }
 
 /// A field of the answer as text (a number too).
@@ -734,6 +769,27 @@ mod tests {
 
     fn code(o: &Outcome) -> Option<Code> {
         o.findings.first().map(|f| f.code)
+    }
+
+    #[test]
+    fn an_error_answer_s_first_lines_are_evidence_without_its_tokens() {
+        let o = run(
+            401,
+            &[],
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","refresh_token":"rt-SECRET-1"}"#,
+            &Grant::ClientCredentials,
+            &[],
+        );
+        let body = o.findings[0].evidence["body"].as_str().unwrap_or_default();
+        assert!(body.contains("AADSTS7000215"), "{body}");
+        assert!(!body.contains("rt-SECRET-1"), "{body}");
+        let page = "<html><head><title>Bad Gateway</title></head>\n<body><h1>502 Bad Gateway</h1><p>upstream sso.example is down</p></body></html>";
+        let o = run(502, &[], page, &Grant::ClientCredentials, &[]);
+        let body = o.findings[0].evidence["body"].as_str().unwrap_or_default();
+        assert_eq!(
+            body,
+            "Bad Gateway\n502 Bad Gateway\nupstream sso.example is down"
+        );
     }
 
     #[test]
