@@ -796,4 +796,24 @@ fn emit_and_a_report_format_ask_for_different_outputs() {
     assert_eq!(code, 0);
     assert!(rules(&out).is_empty(), "{out}");
     assert!(out.contains("# Nothing to add"), "{out}");
+    // No coverage computed (a line that does not parse): no rules at all,
+    // not even an empty -o file; stderr says why, exit 2.
+    let bad = f.write("bad.txt", "10.0.0.0/24\nnot a cidr\n");
+    let path = f.0.path().join("add.rules");
+    let (code, out, stderr) =
+        allowlist_text(&["--published", &bad, "--allowlist", &allow, "--emit", "cidr"]);
+    assert_eq!((code, out.as_str()), (2, ""), "{stderr}");
+    assert!(stderr.contains("bad.txt:2"), "{stderr}");
+    let (code, _, _) = allowlist_text(&[
+        "--published",
+        &bad,
+        "--allowlist",
+        &allow,
+        "--emit",
+        "cidr",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(!path.exists());
 }

@@ -262,7 +262,7 @@ fn lines(format: EmitFormat, a: &Additions) -> String {
     let groups = a.distinct();
     let total: usize = groups.iter().map(|g| g.cidrs.len()).sum();
     if total == 0 {
-        out.push_str("# Nothing to add: the allowlist covers every published range.\n");
+        out.push_str("# Nothing to add: no range is left uncovered.\n");
         return out;
     }
     for (v6, family) in [(false, "IPv4"), (true, "IPv6")] {

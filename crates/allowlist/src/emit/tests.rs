@@ -189,7 +189,7 @@ fn nothing_to_add_says_so() {
     };
     let out = render(EmitFormat::Iptables, &a);
     assert!(rules(&out).is_empty());
-    assert!(out.ends_with("# Nothing to add: the allowlist covers every published range.\n"));
+    assert!(out.ends_with("# Nothing to add: no range is left uncovered.\n"));
     assert_eq!(render(EmitFormat::AwsSg, &a), "[]\n");
 }
 
