@@ -772,6 +772,18 @@ fn diff_emits_the_added_ranges_the_allowlist_does_not_cover() {
         ]
     );
     assert!(out.contains("old.txt (cidr) → "), "{out}");
+    // The text lists them too, with readable sizes.
+    let (code, text, _) = allowlist_text(&["diff", &old, &new, "--allowlist", &allow]);
+    assert_eq!(code, 1);
+    let want = "      to add: 2 CIDRs added and not covered · IPv4 256 addresses · IPv6 1 × /48
+        10.0.3.0/24
+        2001:db8::/48
+";
+    assert!(text.contains(want), "{text}");
+    assert!(
+        text.contains("2 added (IPv4 512 addresses · IPv6 1 × /48) · 0 removed"),
+        "{text}"
+    );
 }
 
 #[test]

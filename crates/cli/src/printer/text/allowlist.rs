@@ -70,6 +70,22 @@ fn counted(cidrs: &[String], more: &str) -> String {
     )
 }
 
+/// `to add: 4 CIDRs{more} · IPv4 384 addresses · IPv6 2 × /48`, and with
+/// `-q` where the CIDRs are.
+fn headline(out: &mut String, cidrs: &[String], more: &str, p: &Paint, style: TextStyle) {
+    let hint = if style.quiet {
+        " (-q: not listed; --emit cidr lists them)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "      {} {}{hint}",
+        p.bold("to add:"),
+        counted(cidrs, more),
+    );
+}
+
 /// The fix: every uncovered CIDR, by the feed's service and region when it
 /// has them, each group with its count and size; with `-q` the counts only.
 fn to_add(out: &mut String, d: &AllowlistDetails, p: &Paint, style: TextStyle) {
@@ -80,17 +96,7 @@ fn to_add(out: &mut String, d: &AllowlistDetails, p: &Paint, style: TextStyle) {
         0 | 1 => String::new(),
         n => format!(" in {n} service/region groups"),
     };
-    let hint = if style.quiet {
-        " (-q: not listed; --emit cidr lists them)"
-    } else {
-        ""
-    };
-    let _ = writeln!(
-        out,
-        "      {} {}{hint}",
-        p.bold("to add:"),
-        counted(&d.uncovered, &groups),
-    );
+    headline(out, &d.uncovered, &groups, p, style);
     let list = |out: &mut String, cidrs: &[String], indent: &str| {
         if !style.quiet {
             for cidr in cidrs {
@@ -157,6 +163,15 @@ pub(super) fn diff(
                 "      {sign} … {} more (-v or --json for all)",
                 list.len() - shown
             );
+        }
+    }
+    // The fix: the added ranges the allowlist does not cover, all of them.
+    if let Some(gaps) = d.added_uncovered.as_ref().filter(|g| !g.is_empty()) {
+        headline(out, gaps, " added and not covered", p, style);
+        if !style.quiet {
+            for cidr in gaps {
+                let _ = writeln!(out, "        {cidr}");
+            }
         }
     }
     let size = |cidrs: &[String]| match readable::size(&nets(cidrs)) {
