@@ -1,6 +1,7 @@
 //! `reach allowlist`: coverage figures, findings, formats, bad input, hosts
 //! and feeds fetched through the pipeline. Every input is written here.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use reach_report::allowlist::{AllowlistDetails, AllowlistDiffDetails};
@@ -714,12 +715,40 @@ fn emit_aws_sg_is_ip_permissions_json_and_o_takes_it() {
         .collect();
     assert_eq!(v6, ["2001:db8:1::/48", "2001:db8:2::/48"]);
 
+    assert!(!stderr_of_quota(&f, 60).contains("note:"));
+    assert!(
+        stderr_of_quota(&f, 61).contains("note: 61 IPv4 ranges to add: a security group holds 60"),
+        "{}",
+        stderr_of_quota(&f, 61)
+    );
+
     // -o takes the rules instead of the report.
     let path = f.0.path().join("add.rules");
     let out = emit(&["--emit", "cidr", "-o", path.to_str().unwrap()]);
     assert!(out.is_empty(), "{out}");
     let written = std::fs::read_to_string(&path).unwrap();
     assert_eq!(rules(&written).len(), 4, "{written}");
+}
+
+/// `--emit aws-sg`'s stderr for `n` uncovered IPv4 addresses (non-adjacent:
+/// one range each).
+fn stderr_of_quota(f: &Files, n: u32) -> String {
+    let feed = (0..n).fold(String::new(), |mut feed, i| {
+        let _ = writeln!(feed, "10.0.{i}.1");
+        feed
+    });
+    let feed = f.write(&format!("quota{n}.txt"), &feed);
+    let allow = f.write("quota-allow.txt", "192.0.2.0/24\n");
+    let (code, _, stderr) = allowlist_text(&[
+        "--published",
+        &feed,
+        "--allowlist",
+        &allow,
+        "--emit",
+        "aws-sg",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    stderr
 }
 
 #[test]
