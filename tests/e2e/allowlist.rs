@@ -1,6 +1,7 @@
 //! `reach allowlist`: coverage figures, findings, formats, bad input, hosts
 //! and feeds fetched through the pipeline. Every input is written here.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use reach_report::allowlist::{AllowlistDetails, AllowlistDiffDetails};
@@ -485,4 +486,375 @@ fn rules_that_do_not_admit_tcp_are_listed_not_counted() {
         "{entries:?}"
     );
     assert!(listed.message.starts_with("3 accepting rules do not count"));
+}
+
+/// A feed with service/region labels: AMAZON and EC2 list the same
+/// eu-west-1 range; two IPv6 /48s.
+const LABELLED_FEED: &str = r#"{"syncToken": "1700000000", "createDate": "2026-11-01-00-00-00",
+  "prefixes": [
+    {"ip_prefix": "198.51.100.0/24", "region": "eu-west-1", "service": "AMAZON"},
+    {"ip_prefix": "198.51.100.0/24", "region": "eu-west-1", "service": "EC2"},
+    {"ip_prefix": "203.0.113.0/24", "region": "us-east-1", "service": "AMAZON"}],
+  "ipv6_prefixes": [
+    {"ipv6_prefix": "2001:db8:1::/48", "region": "eu-west-1", "service": "AMAZON"},
+    {"ipv6_prefix": "2001:db8:2::/48", "region": "eu-west-1", "service": "AMAZON"}]}"#;
+
+/// `reach allowlist` without `--json`: exit code, stdout, stderr.
+fn allowlist_text(args: &[&str]) -> (i32, String, String) {
+    let output = command()
+        .arg("allowlist")
+        .args(args)
+        .output()
+        .expect("reach runs");
+    (
+        output.status.code().expect("exited"),
+        String::from_utf8(output.stdout).expect("UTF-8 output"),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The lines of `text` that are neither comments nor blank.
+fn rules(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect()
+}
+
+/// The longest run of digits in `text`.
+fn longest_number(text: &str) -> usize {
+    text.split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn text_lists_every_cidr_to_add_by_group_with_readable_sizes() {
+    let f = Files::new();
+    let feed = f.write("ip-ranges.json", LABELLED_FEED);
+    let allow = f.write("allow.txt", "198.51.100.0/25\n");
+    let (code, text, stderr) = allowlist_text(&["--published", &feed, "--allowlist", &allow]);
+    assert_eq!(code, 1, "{stderr}");
+    // Each group with its count and size, then its CIDRs, all of them.
+    let want = "      to add: 4 CIDRs in 3 service/region groups · IPv4 384 addresses · IPv6 2 × /48
+        AMAZON eu-west-1: 3 CIDRs · IPv4 128 addresses · IPv6 2 × /48
+          198.51.100.128/25
+          2001:db8:1::/48
+          2001:db8:2::/48
+        AMAZON us-east-1: 1 CIDR · IPv4 256 addresses
+          203.0.113.0/24
+        EC2 eu-west-1: 1 CIDR · IPv4 128 addresses
+          198.51.100.128/25
+        (the feed lists some ranges under more than one service/region: they are in each of those groups)
+";
+    assert!(text.contains(want), "{text}");
+    // IPv6 counts are readable in text: no 25-digit numbers.
+    assert!(
+        text.contains("IPv6 0.00% covered (0 of ≈ 2.4 × 10²⁴)"),
+        "{text}"
+    );
+    assert!(longest_number(&text) < 16, "{text}");
+    // The report keeps the exact counts.
+    let run = allowlist(&["--published", &feed, "--allowlist", &allow]);
+    let d = details(&run.report.checks[0]);
+    assert_eq!(d.ipv6.uncovered, "2417851639229258349412352");
+    assert_eq!(d.gaps[0].addresses, "2417851639229258349412480");
+
+    // -q: the counts per group, no CIDR.
+    let (code, quiet, _) = allowlist_text(&["-q", "--published", &feed, "--allowlist", &allow]);
+    assert_eq!(code, 1);
+    assert!(
+        quiet.contains("        AMAZON us-east-1: 1 CIDR · IPv4 256 addresses\n        EC2"),
+        "{quiet}"
+    );
+    assert!(quiet.contains("--emit cidr lists them"), "{quiet}");
+    for cidr in [
+        "198.51.100.128/25\n",
+        "203.0.113.0/24\n",
+        "2001:db8:1::/48\n",
+    ] {
+        assert!(!quiet.contains(cidr), "{cidr} in {quiet}");
+    }
+}
+
+#[test]
+fn text_of_a_feed_without_labels_lists_the_cidrs_in_one_block() {
+    let f = Files::new();
+    let feed = f.write("feed.txt", "10.0.0.0/24\n10.0.1.0/24\n2001:db8::/64\n");
+    let allow = f.write("allow.txt", "10.0.0.0/24\n");
+    let (code, text, _) = allowlist_text(&["--published", &feed, "--allowlist", &allow]);
+    assert_eq!(code, 1);
+    let want = "      to add: 2 CIDRs · IPv4 256 addresses · IPv6 1 × /64
+        10.0.1.0/24
+        2001:db8::/64
+";
+    assert!(text.contains(want), "{text}");
+}
+
+#[test]
+fn emit_writes_the_additions_in_the_firewalls_syntax() {
+    let f = Files::new();
+    let feed = f.write("ip-ranges.json", LABELLED_FEED);
+    let allow = f.write("allow.txt", "198.51.100.0/25\n");
+    let base = ["--published", &feed, "--allowlist", &allow];
+    let emit = |extra: &[&str]| {
+        let (code, out, stderr) = allowlist_text(&[&base[..], extra].concat());
+        // The exit code stays the report's: there are gaps.
+        assert_eq!(code, 1, "{extra:?}: {stderr}");
+        out
+    };
+
+    let out = emit(&["--emit", "cidr"]);
+    assert_eq!(
+        rules(&out),
+        [
+            "198.51.100.128/25",
+            "203.0.113.0/24",
+            "2001:db8:1::/48",
+            "2001:db8:2::/48"
+        ]
+    );
+    assert!(out.starts_with("# Generated by reach "), "{out}");
+    assert!(out.contains("# Feed: "), "{out}");
+    assert!(out.contains("\n# AMAZON eu-west-1\n"), "{out}");
+    // EC2's range is AMAZON's: written once.
+    assert!(
+        out.contains("\n# EC2 eu-west-1 (and 1 CIDR listed above)\n"),
+        "{out}"
+    );
+
+    let out = emit(&["--emit", "iptables", "--port", "443"]);
+    assert_eq!(
+        rules(&out),
+        [
+            "-A OUTPUT -d 198.51.100.128/25 -p tcp --dport 443 -j ACCEPT",
+            "-A OUTPUT -d 203.0.113.0/24 -p tcp --dport 443 -j ACCEPT",
+            "-A OUTPUT -d 2001:db8:1::/48 -p tcp --dport 443 -j ACCEPT",
+            "-A OUTPUT -d 2001:db8:2::/48 -p tcp --dport 443 -j ACCEPT",
+        ]
+    );
+    let (v4, v6) = out.split_once("# IPv6: 2 CIDRs, for ip6tables\n").unwrap();
+    assert!(
+        v4.contains("# IPv4: 2 CIDRs, for iptables\n") && !v4.contains("2001:"),
+        "{out}"
+    );
+    assert!(!v6.contains("198.51."), "{out}");
+
+    let out = emit(&["--emit", "iptables", "--direction", "ingress"]);
+    assert_eq!(
+        rules(&out)[0],
+        "-A INPUT -s 198.51.100.128/25 -p tcp -j ACCEPT"
+    );
+    assert!(out.contains("\n# Port: none given (--port): the rules match TCP to every port\n"));
+
+    let out = emit(&["--emit", "nft", "--port", "443"]);
+    assert_eq!(
+        rules(&out),
+        [
+            "add rule inet filter output ip daddr 198.51.100.128/25 tcp dport 443 accept",
+            "add rule inet filter output ip daddr 203.0.113.0/24 tcp dport 443 accept",
+            "add rule inet filter output ip6 daddr 2001:db8:1::/48 tcp dport 443 accept",
+            "add rule inet filter output ip6 daddr 2001:db8:2::/48 tcp dport 443 accept",
+        ]
+    );
+    let out = emit(&["--emit", "nft", "--port", "443", "--direction", "ingress"]);
+    assert_eq!(
+        rules(&out)[2],
+        "add rule inet filter input ip6 saddr 2001:db8:1::/48 tcp dport 443 accept"
+    );
+}
+
+#[test]
+fn emit_aws_sg_is_ip_permissions_json_and_o_takes_it() {
+    let f = Files::new();
+    let feed = f.write("ip-ranges.json", LABELLED_FEED);
+    let allow = f.write("allow.txt", "198.51.100.0/25\n");
+    let base = ["--published", &feed, "--allowlist", &allow];
+    let emit = |extra: &[&str]| {
+        let (code, out, stderr) = allowlist_text(&[&base[..], extra].concat());
+        assert_eq!(code, 1, "{extra:?}: {stderr}");
+        out
+    };
+    let out = emit(&["--emit", "aws-sg", "--port", "443"]);
+    let permissions: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let p = &permissions[0];
+    assert_eq!(permissions.as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(
+        (
+            p["IpProtocol"].as_str(),
+            p["FromPort"].as_u64(),
+            p["ToPort"].as_u64()
+        ),
+        (Some("tcp"), Some(443), Some(443))
+    );
+    let ranges: Vec<(&str, &str)> = p["IpRanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["CidrIp"].as_str().unwrap(),
+                r["Description"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ranges.len(), 2, "{out}");
+    assert_eq!(ranges[0].0, "198.51.100.128/25");
+    assert!(
+        ranges[0]
+            .1
+            .starts_with("AMAZON eu-west-1 - added by reach "),
+        "{out}"
+    );
+    assert_eq!(ranges[1].0, "203.0.113.0/24");
+    let v6: Vec<&str> = p["Ipv6Ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["CidrIpv6"].as_str().unwrap())
+        .collect();
+    assert_eq!(v6, ["2001:db8:1::/48", "2001:db8:2::/48"]);
+
+    assert!(!stderr_of_quota(&f, 60).contains("note:"));
+    assert!(
+        stderr_of_quota(&f, 61).contains("note: 61 IPv4 ranges to add: a security group holds 60"),
+        "{}",
+        stderr_of_quota(&f, 61)
+    );
+
+    // -o takes the rules instead of the report.
+    let path = f.0.path().join("add.rules");
+    let out = emit(&["--emit", "cidr", "-o", path.to_str().unwrap()]);
+    assert!(out.is_empty(), "{out}");
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(rules(&written).len(), 4, "{written}");
+}
+
+/// `--emit aws-sg`'s stderr for `n` uncovered IPv4 addresses (non-adjacent:
+/// one range each).
+fn stderr_of_quota(f: &Files, n: u32) -> String {
+    let feed = (0..n).fold(String::new(), |mut feed, i| {
+        let _ = writeln!(feed, "10.0.{i}.1");
+        feed
+    });
+    let feed = f.write(&format!("quota{n}.txt"), &feed);
+    let allow = f.write("quota-allow.txt", "192.0.2.0/24\n");
+    let (code, _, stderr) = allowlist_text(&[
+        "--published",
+        &feed,
+        "--allowlist",
+        &allow,
+        "--emit",
+        "aws-sg",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    stderr
+}
+
+#[test]
+fn emitted_rules_close_the_gaps_once_applied() {
+    let f = Files::new();
+    let feed = f.write("ip-ranges.json", LABELLED_FEED);
+    let allow = f.write("allow.txt", "198.51.100.0/25\n");
+    let base = ["--published", &feed, "--allowlist", &allow, "--port", "443"];
+    // iptables: the IPv4 block into an iptables-save file, the IPv6 block
+    // into an ip6tables-save one, next to the old list.
+    let (_, out, _) = allowlist_text(&[&base[..], &["--emit", "iptables"]].concat());
+    let (v4, v6) = out.split_once("# IPv6").unwrap();
+    let save = |rules: &str| format!("*filter\n:OUTPUT DROP [0:0]\n{rules}\nCOMMIT\n");
+    let v4 = f.write("v4.rules", &save(v4));
+    let v6 = f.write("v6.rules", &save(&format!("# IPv6{v6}")));
+    let run = allowlist(&[&base[..], &["--allowlist", &v4, "--allowlist", &v6]].concat());
+    let check = &run.report.checks[0];
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    assert_eq!(details(check).uncovered, Vec::<String>::new());
+
+    // aws-sg: the permissions as a security group's egress.
+    let (_, out, _) = allowlist_text(&[&base[..], &["--emit", "aws-sg"]].concat());
+    let group = format!(
+        r#"{{"SecurityGroups": [{{"GroupId": "sg-1", "IpPermissions": [], "IpPermissionsEgress": {out}}}]}}"#
+    );
+    let sg = f.write("sg.json", &group);
+    let run = allowlist(&[&base[..], &["--allowlist", &sg]].concat());
+    let check = &run.report.checks[0];
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+}
+
+#[test]
+fn diff_emits_the_added_ranges_the_allowlist_does_not_cover() {
+    let f = Files::new();
+    let old = f.write("old.txt", "10.0.0.0/24\n");
+    let new = f.write("new.txt", "10.0.0.0/24\n10.0.2.0/23\n2001:db8::/48\n");
+    let allow = f.write("allow.txt", "10.0.2.0/24\n");
+    let output = command()
+        .args(["allowlist", "diff", &old, &new, "--allowlist", &allow])
+        .args(["--emit", "iptables", "--port", "443"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let out = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        rules(&out),
+        [
+            "-A OUTPUT -d 10.0.3.0/24 -p tcp --dport 443 -j ACCEPT",
+            "-A OUTPUT -d 2001:db8::/48 -p tcp --dport 443 -j ACCEPT",
+        ]
+    );
+    assert!(out.contains("old.txt (cidr) → "), "{out}");
+    // The text lists them too, with readable sizes.
+    let (code, text, _) = allowlist_text(&["diff", &old, &new, "--allowlist", &allow]);
+    assert_eq!(code, 1);
+    let want = "      to add: 2 CIDRs added and not covered · IPv4 256 addresses · IPv6 1 × /48
+        10.0.3.0/24
+        2001:db8::/48
+";
+    assert!(text.contains(want), "{text}");
+    assert!(
+        text.contains("2 added (IPv4 512 addresses · IPv6 1 × /48) · 0 removed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn emit_and_a_report_format_ask_for_different_outputs() {
+    let f = Files::new();
+    let feed = f.write("feed.txt", "10.0.0.0/24\n");
+    let allow = f.write("allow.txt", "10.0.0.0/24\n");
+    for format in [&["--json"][..], &["--format", "md"]] {
+        let (code, out, stderr) = allowlist_text(
+            &[
+                &["--published", &feed, "--allowlist", &allow, "--emit", "nft"][..],
+                format,
+            ]
+            .concat(),
+        );
+        assert_eq!(code, 2, "{format:?}: {out}");
+        assert!(stderr.contains("--emit"), "{stderr}");
+    }
+    // Covered: nothing to add, said in a comment; exit 0.
+    let (code, out, _) =
+        allowlist_text(&["--published", &feed, "--allowlist", &allow, "--emit", "nft"]);
+    assert_eq!(code, 0);
+    assert!(rules(&out).is_empty(), "{out}");
+    assert!(out.contains("# Nothing to add"), "{out}");
+    // No coverage computed (a line that does not parse): no rules at all,
+    // not even an empty -o file; stderr says why, exit 2.
+    let bad = f.write("bad.txt", "10.0.0.0/24\nnot a cidr\n");
+    let path = f.0.path().join("add.rules");
+    let (code, out, stderr) =
+        allowlist_text(&["--published", &bad, "--allowlist", &allow, "--emit", "cidr"]);
+    assert_eq!((code, out.as_str()), (2, ""), "{stderr}");
+    assert!(stderr.contains("bad.txt:2"), "{stderr}");
+    let (code, _, _) = allowlist_text(&[
+        "--published",
+        &bad,
+        "--allowlist",
+        &allow,
+        "--emit",
+        "cidr",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(!path.exists());
 }

@@ -20,6 +20,7 @@ use reach_report::{Code, Finding, Severity};
 
 use crate::coverage::{self, Coverage, Diff, FamilyCoverage, Gap};
 use crate::model::{Allowlist, Feed, ParseError};
+use crate::readable;
 use crate::set::IpSet;
 
 /// At most this many findings of one kind per check; the rest are counted.
@@ -176,12 +177,16 @@ fn gap_finding(result: &Coverage) -> Finding {
         })
         .collect();
     let mut parts = Vec::new();
+    // Readable counts: an IPv6 count has up to 39 digits; the details
+    // keep the exact ones.
     for (name, fam) in [("IPv4", &result.v4), ("IPv6", &result.v6)] {
         if !fam.uncovered.is_zero() {
+            let readable =
+                |n: crate::set::AddrCount| readable::count(&n.to_string(), name == "IPv6");
             parts.push(format!(
                 "{} of {} published {name} addresses ({:.2}%)",
-                fam.uncovered,
-                fam.published,
+                readable(fam.uncovered),
+                readable(fam.published),
                 100.0 - fam.covered.percent_of(&fam.published)
             ));
         }

@@ -14,6 +14,10 @@
 //!   says of it, and reading a big allowlist in pieces.
 //! - [`findings`]: the `allowlist.*` findings and the check's details
 //!   (`reach-report`'s types) built from a coverage or a diff.
+//! - [`emit`]: the uncovered ranges as lines for the user's firewall
+//!   (`--emit`: CIDRs, iptables, nft, AWS security group permissions).
+//! - [`readable`]: address counts and sizes for people (`2 × /48`,
+//!   `≈ 1.2 × 10²⁴`).
 //! - [`cancel`]: stopping the long loops when the run is interrupted.
 //!
 //! Below them, `json` is the line-keeping JSON reader the feed and firewall
@@ -21,12 +25,14 @@
 
 pub mod cancel;
 pub mod coverage;
+pub mod emit;
 pub mod feeds;
 pub mod findings;
 pub mod firewall;
 mod json;
 pub mod model;
 pub mod read;
+pub mod readable;
 pub mod set;
 mod sort;
 pub mod text;

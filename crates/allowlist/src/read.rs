@@ -53,7 +53,7 @@ pub struct UnknownName {
 }
 
 /// The value of `name` among `all`.
-fn by_name<T: Copy>(
+pub(crate) fn by_name<T: Copy>(
     what: &'static str,
     all: &[T],
     name_of: fn(T) -> &'static str,

@@ -5,14 +5,15 @@
 
 use std::time::{Duration, Instant};
 
+use reach_allowlist::emit::{self, Additions, EmitFormat};
 use reach_allowlist::findings::{self, Asked};
 use reach_allowlist::read::{self, AllowlistText, ListReader, Parsed, ReadOptions};
 use reach_allowlist::{Allowlist, Feed, FeedFilter, coverage};
 use reach_http_probe::{EndpointProbe, Network, Target};
 use reach_report::allowlist::{HostCoverage, Input};
-use reach_report::{Check, CheckKind, Code, Details, Finding, Severity, Status};
+use reach_report::{Check, CheckKind, Code, Details, Finding, Report, Severity, Status};
 
-use crate::args::{AllowlistArgs, DiffArgs, FeedArgs};
+use crate::args::{AllowlistAction, AllowlistArgs, AllowlistCommand, Command, DiffArgs, FeedArgs};
 use crate::input::{self, Kind};
 
 /// Largest feed fetched from a URL.
@@ -462,4 +463,61 @@ pub(crate) async fn diff(
     check.details = Details::AllowlistDiff(Box::new(details));
     check.duration_ms = reach_report::elapsed_ms(started);
     check
+}
+
+/// How many rules of one family a security group holds by default, each
+/// way (an AWS quota that can be raised).
+const AWS_SG_RULES: usize = 60;
+
+/// `--emit FORMAT`: the ranges to add in the firewall's syntax, written in
+/// place of the report; `None` without `--emit`, and empty when no
+/// coverage was computed (stderr says why, and the exit code is 2).
+pub(crate) fn emitted(command: &Command, report: &Report) -> Option<String> {
+    let Command::Allowlist(command) = command else {
+        return None;
+    };
+    let AllowlistCommand { action, args } = command.as_ref();
+    let feed = match action {
+        Some(AllowlistAction::Diff(d)) => &d.feed,
+        None => &args.feed,
+    };
+    let format = feed.emit?;
+    let tool = format!("reach {}", env!("CARGO_PKG_VERSION"));
+    let additions = report.checks.iter().find_map(|c| match &c.details {
+        Details::Allowlist(d) => Some(Additions::from_coverage(tool.clone(), d)),
+        Details::AllowlistDiff(d) => Some(Additions::from_diff(
+            tool.clone(),
+            d,
+            feed.direction,
+            feed.port,
+        )),
+        _ => None,
+    });
+    let Some(additions) = additions else {
+        return Some(String::new());
+    };
+    if format == EmitFormat::AwsSg {
+        warn_sg_quota(&additions);
+    }
+    Some(emit::render(format, &additions))
+}
+
+/// Says on stderr when a family has more ranges than a security group
+/// holds by default.
+fn warn_sg_quota(additions: &Additions) {
+    let all = additions.groups.iter().flat_map(|g| &g.cidrs);
+    let v6 = all
+        .clone()
+        .filter(|n| matches!(n, ipnet::IpNet::V6(_)))
+        .count();
+    let v4 = all.count() - v6;
+    for (n, family) in [(v4, "IPv4"), (v6, "IPv6")] {
+        if n > AWS_SG_RULES {
+            crate::to_stderr(&format!(
+                "reach: note: {n} {family} ranges to add: a security group holds {AWS_SG_RULES} \
+                 {family} rules each way by default (an AWS quota that can be raised); spread \
+                 them over several groups or ask for more"
+            ));
+        }
+    }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use reach_allowlist::emit::EmitFormat;
 use reach_allowlist::read::FormatChoice;
 use reach_allowlist::{AllowlistFormat, Direction, FeedFormat};
 use reach_oauth::token::ClientAuth;
@@ -107,7 +108,9 @@ Examples:
                   --allowlist egress.txt
   reach allowlist --published https://ip-ranges.amazonaws.com/ip-ranges.json \\
                   --allowlist iptables.rules --port 443 --host api.vendor.example
-  reach allowlist diff ip-ranges-old.json ip-ranges-new.json --allowlist egress.txt";
+  reach allowlist diff ip-ranges-old.json ip-ranges-new.json --allowlist egress.txt
+  reach allowlist --published ip-ranges.json --allowlist iptables.rules --port 443 \\
+                  --emit iptables -o add.rules";
 
 const SSO_HELP: &str = "\
 Walks the chain without a browser, as a browser would: 3xx Location (a 303,
@@ -469,6 +472,12 @@ pub(crate) struct FeedArgs {
     /// Skip lines that do not parse (with warnings) instead of failing.
     #[arg(long)]
     pub(crate) lenient: bool,
+    /// Write the ranges to add instead of the report: cidr (one a line),
+    /// iptables, nft, or aws-sg (JSON for aws ec2
+    /// authorize-security-group-egress --ip-permissions). Rules allow TCP
+    /// to --port (every port without it). The exit code stays the report's.
+    #[arg(long, value_name = "FORMAT", conflicts_with_all = ["json", "format"], value_parser = parsed::<EmitFormat>(EmitFormat::ALL.iter().map(|f| f.name()).collect()))]
+    pub(crate) emit: Option<EmitFormat>,
 }
 
 #[derive(Debug, Args)]

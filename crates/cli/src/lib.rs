@@ -372,6 +372,13 @@ fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
         },
         strict: out.strict,
     };
+    // `--emit`: the ranges to add replace the report.
+    if let Some(lines) = allowlist::emitted(&cli.command, &report) {
+        if !lines.is_empty() {
+            emit(cli, &lines)?;
+        }
+        return Ok(code);
+    }
     let printed = printer::print(report, out.format(), options)?;
     tracing::debug!("report rendered");
     emit(cli, &printed)?;

@@ -172,7 +172,7 @@ fn render_check(out: &mut String, check: &Check, p: &Paint, style: TextStyle) {
 fn details(check: &Check, out: &mut String, p: &Paint, style: TextStyle) -> String {
     match &check.details {
         Details::Endpoint(d) => endpoint::details(out, d, p, style),
-        Details::Allowlist(d) => allowlist::coverage(out, d, p),
+        Details::Allowlist(d) => allowlist::coverage(out, d, p, style),
         Details::AllowlistDiff(d) => allowlist::diff(out, d, p, style),
         Details::Sso(d) => sso::details(out, d, p, style),
         Details::OauthScopes(d) => oauth::scopes(out, d),

@@ -3,11 +3,20 @@
 
 use std::fmt::Write as _;
 
+use ipnet::IpNet;
+use reach_allowlist::emit::group_label;
+use reach_allowlist::readable;
+use reach_allowlist::set::{AddrCount, IpSet};
 use reach_report::allowlist::{AllowlistDetails, AllowlistDiffDetails};
 
 use super::{Paint, TextStyle};
 
-pub(super) fn coverage(out: &mut String, d: &AllowlistDetails, p: &Paint) -> String {
+pub(super) fn coverage(
+    out: &mut String,
+    d: &AllowlistDetails,
+    p: &Paint,
+    style: TextStyle,
+) -> String {
     for input in d.published.iter().chain(&d.allowlists) {
         let version = input
             .version
@@ -33,15 +42,97 @@ pub(super) fn coverage(out: &mut String, d: &AllowlistDetails, p: &Paint) -> Str
             let _ = writeln!(out, "      host {} {}: {verdict}", host.name, a.address);
         }
     }
+    to_add(out, d, p, style);
+    let v4 = |n: &str| readable::count(n, false);
+    let v6 = |n: &str| readable::count(n, true);
     format!(
         "IPv4 {:.2}% covered ({} of {}) · IPv6 {:.2}% covered ({} of {})",
         d.ipv4.coverage_percent,
-        d.ipv4.covered,
-        d.ipv4.published,
+        v4(&d.ipv4.covered),
+        v4(&d.ipv4.published),
         d.ipv6.coverage_percent,
-        d.ipv6.covered,
-        d.ipv6.published
+        v6(&d.ipv6.covered),
+        v6(&d.ipv6.published)
     )
+}
+
+/// CIDRs as the report writes them (its own output: every one parses).
+fn nets(cidrs: &[String]) -> Vec<IpNet> {
+    cidrs.iter().filter_map(|c| c.parse().ok()).collect()
+}
+
+/// `3 CIDRs{more} · IPv4 768 addresses · IPv6 2 × /48`.
+fn counted(cidrs: &[String], more: &str) -> String {
+    format!(
+        "{}{more} · {}",
+        reach_report::count(cidrs.len() as u64, "CIDR", "CIDRs"),
+        readable::size(&nets(cidrs))
+    )
+}
+
+/// `to add: 4 CIDRs{more} · IPv4 384 addresses · IPv6 2 × /48`, and with
+/// `-q` where the CIDRs are.
+fn headline(out: &mut String, cidrs: &[String], more: &str, p: &Paint, style: TextStyle) {
+    let hint = if style.quiet {
+        " (-q: not listed; --emit cidr lists them)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "      {} {}{hint}",
+        p.bold("to add:"),
+        counted(cidrs, more),
+    );
+}
+
+/// The fix: every uncovered CIDR, by the feed's service and region when it
+/// has them, each group with its count and size; with `-q` the counts only.
+fn to_add(out: &mut String, d: &AllowlistDetails, p: &Paint, style: TextStyle) {
+    if d.uncovered.is_empty() {
+        return;
+    }
+    let groups = match d.gaps.len() {
+        0 | 1 => String::new(),
+        n => format!(" in {n} service/region groups"),
+    };
+    headline(out, &d.uncovered, &groups, p, style);
+    let list = |out: &mut String, cidrs: &[String], indent: &str| {
+        if !style.quiet {
+            for cidr in cidrs {
+                let _ = writeln!(out, "{indent}{cidr}");
+            }
+        }
+    };
+    if d.gaps.is_empty() {
+        list(out, &d.uncovered, "        ");
+        return;
+    }
+    // Groups overlap when their sizes add up to more than the whole.
+    let size = |cidrs: &[String]| IpSet::from_nets(nets(cidrs)).count();
+    let overlap = d
+        .gaps
+        .iter()
+        .fold(AddrCount::ZERO, |sum, g| sum.saturating_add(size(&g.cidrs)))
+        > size(&d.uncovered);
+    for gap in &d.gaps {
+        let label = group_label(gap.service.as_deref(), gap.region.as_deref())
+            .unwrap_or_else(|| "(no service or region)".to_owned());
+        let _ = writeln!(
+            out,
+            "        {}: {}",
+            p.bold(&label),
+            counted(&gap.cidrs, "")
+        );
+        list(out, &gap.cidrs, "          ");
+    }
+    if overlap {
+        let _ = writeln!(
+            out,
+            "        {}",
+            p.dim("(the feed lists some ranges under more than one service/region: they are in each of those groups)")
+        );
+    }
 }
 
 pub(super) fn diff(
@@ -74,11 +165,24 @@ pub(super) fn diff(
             );
         }
     }
+    // The fix: the added ranges the allowlist does not cover, all of them.
+    if let Some(gaps) = d.added_uncovered.as_ref().filter(|g| !g.is_empty()) {
+        headline(out, gaps, " added and not covered", p, style);
+        if !style.quiet {
+            for cidr in gaps {
+                let _ = writeln!(out, "        {cidr}");
+            }
+        }
+    }
+    let size = |cidrs: &[String]| match readable::size(&nets(cidrs)) {
+        size if size.is_empty() => String::new(),
+        size => format!(" ({size})"),
+    };
     format!(
-        "{} added ({} addresses) · {} removed ({} addresses)",
+        "{} added{} · {} removed{}",
         d.added.len(),
-        d.added_addresses,
+        size(&d.added),
         d.removed.len(),
-        d.removed_addresses
+        size(&d.removed)
     )
 }
