@@ -220,3 +220,190 @@ fn normalise(value: &mut serde_json::Value) {
         _ => {}
     }
 }
+
+/// Every command whose help is checked: its words, an option of its own
+/// (listed before the shared ones), and whether it takes the network
+/// options.
+const HELP_COMMANDS: [(&[&str], &str, bool); 11] = [
+    (&["check"], "--targets-file", true),
+    (&["allowlist"], "--published", true),
+    (&["allowlist", "diff"], "--published", true),
+    (&["sso"], "--max-hops", true),
+    (&["oauth"], "--help", false),
+    (&["oauth", "scopes"], "--required", false),
+    (&["oauth", "token"], "--client-id", true),
+    (&["oauth", "discover"], "--scope", true),
+    (&["run"], "--concurrency", false),
+    (&["explain"], "--list", false),
+    (&["schema"], "--help", false),
+];
+
+/// The global options (`OutputArgs`), each given by the name it is listed by.
+const OUTPUT_OPTIONS: [&str; 9] = [
+    "--format",
+    "--json",
+    "--output",
+    "--timeout",
+    "--strict",
+    "--no-color",
+    "--no-redact",
+    "--quiet",
+    "--verbose",
+];
+
+/// `reach ARGS` on an 80-column terminal: clap reads the width from
+/// `COLUMNS` when stdout is not a terminal.
+fn help_at_80(args: &[&str]) -> String {
+    let out = bare().env("COLUMNS", "80").args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "reach {args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The help cut at its headings (`Options:`, `Network options:`, …): a
+/// heading's section runs to the next line that is not indented. Prose
+/// between sections belongs to the heading "".
+fn help_sections(help: &str) -> Vec<(&str, Vec<&str>)> {
+    let mut sections = vec![("", Vec::new())];
+    for line in help.lines() {
+        if line.is_empty() || line.starts_with(' ') {
+            sections.last_mut().unwrap().1.push(line);
+        } else if let Some(heading) = line.strip_suffix(':') {
+            sections.push((heading, Vec::new()));
+        } else {
+            sections.push(("", vec![line]));
+        }
+    }
+    sections
+}
+
+/// Whether `line` is where clap lists `flag` (`  -o, --output <FILE>  …`),
+/// not a description that mentions it.
+fn lists(line: &str, flag: &str) -> bool {
+    let text = line.trim_start();
+    line.len() - text.len() <= 6
+        && text.starts_with('-')
+        && text
+            .split([' ', ','])
+            .take_while(|word| word.is_empty() || word.starts_with('-'))
+            .any(|word| word == flag)
+}
+
+/// The headings under which `flag` is listed, in order.
+fn headings_listing<'h>(sections: &[(&'h str, Vec<&str>)], flag: &str) -> Vec<&'h str> {
+    sections
+        .iter()
+        .filter(|(_, lines)| lines.iter().any(|line| lists(line, flag)))
+        .map(|(heading, _)| *heading)
+        .collect()
+}
+
+/// The names under a `Commands:` heading.
+fn subcommands(help: &str) -> Vec<String> {
+    help_sections(help)
+        .into_iter()
+        .filter(|(heading, _)| *heading == "Commands")
+        .flat_map(|(_, lines)| lines)
+        .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .filter(|name| name != "help")
+        .collect()
+}
+
+/// Point 10 of issue 16: help read on an 80-column terminal. No line is
+/// wider (tables and examples in the after-help are written to fit, not
+/// re-wrapped mid-line by clap), in `-h` and `--help` alike.
+#[test]
+fn every_help_fits_80_columns() {
+    let mut commands: Vec<&[&str]> = vec![&[]];
+    commands.extend(HELP_COMMANDS.iter().map(|(words, _, _)| *words));
+    for words in commands {
+        for flag in ["-h", "--help"] {
+            let args = [words, &[flag]].concat();
+            let help = help_at_80(&args);
+            let wide: Vec<_> = help
+                .lines()
+                .filter(|line| line.chars().count() > 80)
+                .collect();
+            assert!(
+                wide.is_empty(),
+                "reach {} has lines over 80 columns:\n{}",
+                args.join(" "),
+                wide.join("\n")
+            );
+        }
+    }
+}
+
+/// Point 10 of issue 16: each command's help lists its own options first,
+/// then the network options under their heading (where it takes them),
+/// then the global output options under theirs, and each option only once.
+#[test]
+fn help_lists_own_then_network_then_output_options() {
+    for (words, own, network) in HELP_COMMANDS {
+        for flag in ["-h", "--help"] {
+            let args = [words, &[flag]].concat();
+            let command = args.join(" ");
+            let help = help_at_80(&args);
+            let sections = help_sections(&help);
+            let at = |heading: &str| sections.iter().position(|(h, _)| *h == heading);
+            let options = at("Options").unwrap_or_else(|| panic!("reach {command}:\n{help}"));
+            let output = at("Output options").unwrap_or_else(|| panic!("reach {command}:\n{help}"));
+            assert!(options < output, "reach {command}:\n{help}");
+            assert_eq!(
+                headings_listing(&sections, own),
+                ["Options"],
+                "reach {command}: {own}\n{help}"
+            );
+            for option in OUTPUT_OPTIONS {
+                assert_eq!(
+                    headings_listing(&sections, option),
+                    ["Output options"],
+                    "reach {command}: {option}\n{help}"
+                );
+            }
+            if network {
+                let network =
+                    at("Network options").unwrap_or_else(|| panic!("reach {command}:\n{help}"));
+                assert!(
+                    options < network && network < output,
+                    "reach {command}:\n{help}"
+                );
+                for option in ["--dns-server", "--resolve", "--proxy"] {
+                    assert_eq!(
+                        headings_listing(&sections, option),
+                        ["Network options"],
+                        "reach {command}: {option}\n{help}"
+                    );
+                }
+            } else {
+                assert_eq!(at("Network options"), None, "reach {command}:\n{help}");
+            }
+        }
+    }
+    // The top level shows the global options under the same heading.
+    let help = help_at_80(&["--help"]);
+    assert_eq!(
+        headings_listing(&help_sections(&help), "--timeout"),
+        ["Output options"],
+        "{help}"
+    );
+}
+
+/// The list above covers every command there is: a new one fails here
+/// until its help is checked too.
+#[test]
+fn help_checks_cover_every_command() {
+    let checked: Vec<String> = HELP_COMMANDS
+        .iter()
+        .map(|(words, _, _)| words.join(" "))
+        .collect();
+    for parent in [&[][..], &["allowlist"], &["oauth"]] {
+        let help = help_at_80(&[parent, &["--help"]].concat());
+        let names = subcommands(&help);
+        assert!(!names.is_empty(), "reach {parent:?}:\n{help}");
+        for name in names {
+            let command = [parent, &[name.as_str()]].concat().join(" ");
+            assert!(checked.contains(&command), "reach {command} is not checked");
+        }
+    }
+}

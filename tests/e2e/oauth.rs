@@ -212,6 +212,11 @@ fn client_credentials_good_and_bad() {
         ],
     );
     assert_eq!(only(&run).status, Status::Pass, "{}", run.stdout);
+}
+
+#[test]
+fn client_credentials_refused() {
+    let url = format!("{}/oauth/token", base());
 
     let run = oauth(
         "token",
@@ -235,7 +240,9 @@ fn client_credentials_good_and_bad() {
     );
     assert!(token_details(check).request_id.is_some(), "{check:#?}");
     // The answer's own words are in the evidence (issue 16, point 11).
-    let body = check.findings[0].evidence["body"].as_str().unwrap_or_default();
+    let body = check.findings[0].evidence["body"]
+        .as_str()
+        .unwrap_or_default();
     assert!(body.contains("invalid_client"), "{check:#?}");
 
     for (client, secret, scope, want) in [

@@ -124,6 +124,9 @@ fn schema() -> anyhow::Result<()> {
 }
 
 fn demo(extra: &[String]) -> anyhow::Result<()> {
+    // The build below is quiet, and the first one compiles every
+    // dependency: say what the wait is before it starts.
+    eprintln!("building reach (the first build takes about 3 minutes)…");
     let mut build = cargo();
     build.args(["build", "--quiet", "-p", "reach-cli", "--bin", "reach"]);
     run(build)?;

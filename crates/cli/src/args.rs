@@ -25,13 +25,23 @@ Exit codes:
 Examples:
   reach check https://api.hubapi.com/ https://login.microsoftonline.com/
   reach check --targets-file endpoints.txt --json -o report.json
-  reach sso --cookie-jar cookies.txt --compare-clean https://app.example.com/login
+  reach sso --cookie-jar cookies.txt --compare-clean \\
+    https://app.example.com/login
   reach explain tcp.timeout
   reach explain --list";
 
 /// reach: can this machine reach that service, and will it be let in?
 #[derive(Debug, Parser)]
-#[command(name = "reach", version, about, after_help = AFTER_HELP, propagate_version = true)]
+// Help wraps at the terminal's width, but no wider than 100 columns (what
+// clap 5 will do by default): long lines are hard to read.
+#[command(
+    name = "reach",
+    version,
+    about,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -70,8 +80,10 @@ plus TLS with --tls), or a bare host name (meaning https://host/).
 Phases and the findings they produce (reach explain CODE tells more):
   dns    dns.nxdomain, dns.no_records, dns.servfail, dns.refused, dns.timeout,
          dns.unreachable (port closed or no network: at once)
-  tcp    tcp.refused, tcp.timeout (SYN dropped: likely a firewall), tcp.unreachable
-  proxy  proxy.connect_failed, proxy.auth_required, proxy.denied, proxy.upstream_failed
+  tcp    tcp.refused, tcp.timeout (SYN dropped: likely a firewall),
+         tcp.unreachable
+  proxy  proxy.connect_failed, proxy.auth_required, proxy.denied,
+         proxy.upstream_failed
   tls    tls.cert_expired, tls.cert_not_yet_valid, tls.cert_expiring_soon,
          tls.hostname_mismatch, tls.untrusted_issuer, tls.incomplete_chain,
          tls.protocol_too_old, tls.client_cert_required, tls.intercepted,
@@ -104,13 +116,14 @@ FQDNs and *.domain entries), iptables (iptables-save, ip6tables-save),
 nft-json (nft -j list ruleset), aws-sg (describe-security-groups).
 
 Examples:
-  reach allowlist --published ip-ranges.json --service AMAZON --region eu-west-1 \\
-                  --allowlist egress.txt
+  reach allowlist --published ip-ranges.json --service AMAZON \\
+    --region eu-west-1 --allowlist egress.txt
   reach allowlist --published https://ip-ranges.amazonaws.com/ip-ranges.json \\
-                  --allowlist iptables.rules --port 443 --host api.vendor.example
-  reach allowlist diff ip-ranges-old.json ip-ranges-new.json --allowlist egress.txt
-  reach allowlist --published ip-ranges.json --allowlist iptables.rules --port 443 \\
-                  --emit iptables -o add.rules";
+    --allowlist iptables.rules --port 443 --host api.vendor.example
+  reach allowlist diff ip-ranges-old.json ip-ranges-new.json \\
+    --allowlist egress.txt
+  reach allowlist --published ip-ranges.json --allowlist iptables.rules \\
+    --port 443 --emit iptables -o add.rules";
 
 const SSO_HELP: &str = "\
 Walks the chain without a browser, as a browser would: 3xx Location (a 303,
@@ -128,9 +141,12 @@ pass by are shown, unverified; tokens, codes and cookie values never are.
 
 Examples:
   reach sso https://app.example.com/login
-  reach sso --cookie-jar cookies.txt --compare-clean https://app.example.com/login
-  reach sso --cookies-from-browser chrome:'Profile 1' https://app.example.com/login
-  reach sso --cookie 'sid=...@acme.okta.com' 'https://acme.okta.com/oauth2/v1/authorize?client_id=...'
+  reach sso --cookie-jar cookies.txt --compare-clean \\
+    https://app.example.com/login
+  reach sso --cookies-from-browser chrome:'Profile 1' \\
+    https://app.example.com/login
+  reach sso --cookie 'sid=...@acme.okta.com' \\
+    'https://acme.okta.com/oauth2/v1/authorize?client_id=...'
   reach sso --resolve app.example.com:443:10.0.0.5 https://app.example.com/sso";
 
 /// `reach sso`.
@@ -295,22 +311,27 @@ pub(crate) enum OauthCommand {
 
 const OAUTH_SCOPES_HELP: &str = "\
 Rules (the platform's own messages in quotes):
-  a required scope missing from scope      oauth.scope.required_missing   \"the provided scopes are insufficient\"
-  a required scope in optional_scope       oauth.scope.required_in_optional
-  a scope the app does not configure       oauth.scope.not_configured     \"mismatch between the scopes in the
-                                                                           install URL and the app's configured scopes\"
-  a conditionally required one optional    oauth.scope.conditional_in_optional
-  an optional scope in scope               oauth.scope.optional_in_scope
-  redirect_uri not configured              oauth.redirect_uri_mismatch
+  oauth.scope.required_missing         a required scope missing from scope:
+                                       \"the provided scopes are insufficient\"
+  oauth.scope.required_in_optional     a required scope in optional_scope
+  oauth.scope.not_configured           a scope the app does not configure:
+                                       \"mismatch between the scopes in the
+                                       install URL and the app's configured
+                                       scopes\"
+  oauth.scope.conditional_in_optional  a conditionally required scope in
+                                       optional_scope
+  oauth.scope.optional_in_scope        an optional scope in scope
+  oauth.redirect_uri_mismatch          redirect_uri not configured
 
 The app's configuration: --app app-hsmeta.json (config.auth) or public-app.json
 (auth), or the flags. Lists are space- or comma-separated, flags repeatable.
 
 Examples:
   reach oauth scopes --app src/app/app-hsmeta.json \\
-        --url 'https://app.hubspot.com/oauth/authorize?client_id=…&redirect_uri=…&scope=oauth'
-  reach oauth scopes --required 'oauth crm.objects.contacts.read' --optional tickets \\
-        --redirect-url https://app.example.com/callback --url \"$INSTALL_URL\"";
+    --url 'https://app.hubspot.com/oauth/authorize?client_id=…&scope=oauth'
+  reach oauth scopes --required 'oauth crm.objects.contacts.read' \\
+    --optional tickets --redirect-url https://app.example.com/callback \\
+    --url \"$INSTALL_URL\"";
 
 const OAUTH_TOKEN_HELP: &str = "\
 Secrets come from environment variables or files, never from the command line
@@ -320,21 +341,28 @@ client_id alone, for --grant refresh_token (client_credentials is for
 confidential clients only).
 
 Errors (RFC 6749 §5.2 and vendor shapes such as HubSpot's BAD_REFRESH_TOKEN):
-  oauth.token.invalid_client      \"Failed to receive access token\": wrong ID or secret, or
-                                  a public client the server has as confidential
-  oauth.token.invalid_grant       the refresh token expired or was revoked: re-authorize
-  oauth.token.invalid_scope       a requested scope is refused
-  oauth.token.unauthorized_client the client may not use this grant
-  oauth.token.error               anything else (status, error, request id kept)
-  oauth.token.scope_reduced       a token, but with fewer scopes than requested
+  oauth.token.invalid_client       wrong client ID or secret (\"Failed to
+                                   receive access token\"), or a public
+                                   client the server has as confidential
+  oauth.token.invalid_grant        the refresh token expired or was revoked:
+                                   re-authorize
+  oauth.token.invalid_scope        a requested scope is refused
+  oauth.token.unauthorized_client  the client may not use this grant
+  oauth.token.error                anything else (status, error, request id
+                                   kept)
+  oauth.token.scope_reduced        a token, but with fewer scopes than
+                                   requested
 
 Examples:
-  CLIENT_SECRET=… reach oauth token --token-url https://login.example.com/oauth2/token \\
-        --client-id my-app --client-secret-env CLIENT_SECRET --scope 'read write'
-  reach oauth token --token-url https://api.hubapi.com/oauth/v1/token --auth post \\
-        --client-id … --client-secret-env HS_SECRET --grant refresh_token --refresh-token-env HS_REFRESH
-  reach oauth token --token-url https://acme.okta.com/oauth2/v1/token --auth none \\
-        --client-id my-native-app --grant refresh_token --refresh-token-file refresh.txt";
+  CLIENT_SECRET=… reach oauth token \\
+    --token-url https://login.example.com/oauth2/token --client-id my-app \\
+    --client-secret-env CLIENT_SECRET --scope 'read write'
+  reach oauth token --token-url https://api.hubapi.com/oauth/v1/token \\
+    --auth post --client-id … --client-secret-env HS_SECRET \\
+    --grant refresh_token --refresh-token-env HS_REFRESH
+  reach oauth token --token-url https://acme.okta.com/oauth2/v1/token \\
+    --auth none --client-id my-native-app --grant refresh_token \\
+    --refresh-token-file refresh.txt";
 
 const OAUTH_DISCOVER_HELP: &str = "\
 Fetches ISSUER/.well-known/openid-configuration (then the RFC 8414
@@ -510,8 +538,11 @@ pub(crate) struct DiffArgs {
     pub(crate) network: NetworkArgs,
 }
 
-/// Options every command shares: output and verdict.
+/// Options every command shares: output and verdict. Global, so clap
+/// appends them to every subcommand's arguments: under their own heading
+/// they come after the command's own options instead of among them.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Output options")]
 pub(crate) struct OutputArgs {
     /// Report format [default: text].
     #[arg(long, value_enum, global = true)]
@@ -573,7 +604,10 @@ pub(crate) enum Format {
 }
 
 /// The network options every command that touches the network shares.
+/// Flattened last into each command, so their heading follows the
+/// command's own options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Network options")]
 pub(crate) struct NetworkArgs {
     /// Ask this DNS server instead of the system resolver (IP or IP:PORT; repeatable).
     #[arg(long = "dns-server", value_name = "IP[:PORT]")]
