@@ -114,6 +114,13 @@ fn details(check: &Check) -> &SsoDetails {
 }
 
 /// The input errors of a run, by target.
+/// The run's one check.
+#[track_caller]
+fn only_check(run: &Run) -> &Check {
+    assert_eq!(run.report.checks.len(), 1, "{}", run.stdout);
+    &run.report.checks[0]
+}
+
 fn input_errors(run: &Run) -> Vec<(&str, &str)> {
     run.report
         .checks
@@ -218,7 +225,7 @@ fn profiles_by_name_and_in_preflight_files() {
 }
 
 #[test]
-fn what_cannot_be_read_is_named_and_the_chain_still_runs() {
+fn what_cannot_be_read_is_named_and_no_chain_runs_without_it() {
     let home = tempfile::tempdir().unwrap();
     let nowhere = home.path().join("no-such-profile");
     let txt = home.path().join("cookies.txt");
@@ -259,15 +266,15 @@ fn what_cannot_be_read_is_named_and_the_chain_still_runs() {
         assert_eq!(run.code, 2, "{spec}: {}", run.stdout);
         let errors = input_errors(&run);
         let want = format!("--cookies-from-browser {spec}: {expected}");
+        assert_eq!(errors, [(login().as_str(), want.as_str())]);
+        // The sso check is that error: no chain walked without the session.
+        let check = only_check(&run);
+        assert_eq!(check.kind, CheckKind::Sso);
         assert_eq!(
-            errors,
-            [(
-                format!("--cookies-from-browser {spec}").as_str(),
-                want.as_str()
-            )]
+            check.findings[0].evidence["input"],
+            format!("--cookies-from-browser {spec}"),
+            "{spec}"
         );
-        // The chain ran, with no session.
-        assert_eq!(details(sso_check(&run)).end.kind, "login_page", "{spec}");
     }
     // An unknown browser is a usage error.
     let out = command()
@@ -309,7 +316,8 @@ fn a_cookie_database_given_as_a_cookies_txt() {
         !message.chars().any(|c| c.is_control() || c == '\u{fffd}'),
         "{message:?}"
     );
-    assert_eq!(details(sso_check(&run)).end.kind, "login_page");
+    // No chain walked without the jar it was given.
+    assert_eq!(only_check(&run).status, Status::Error);
 
     // Firefox's database, and a binary file that is no database.
     let firefox = home.path().join("abcd1234.default-release");

@@ -40,20 +40,41 @@ fn malformed_network_options_are_named() {
         &other,
     ]);
     assert_eq!(run.code, 2);
-    let resolve = run.check("--resolve other.example.invalid:http:127.0.0.1");
+    // A bad value turns every check that would use it into an error that
+    // names it, and is no entry of its own: every target asks the DNS
+    // servers, and only `other` takes the --resolve entry.
+    assert_eq!(run.report.checks.len(), 2, "{:#?}", run.report.checks);
+    let named = |target: &str| -> Vec<String> {
+        let check = run.check(target);
+        assert_eq!(check.status, Status::Error, "{check:#?}");
+        check.findings.iter().map(|f| f.message.clone()).collect()
+    };
+    let good = named(&good);
+    assert_eq!(good.len(), 1, "{good:?}");
     assert!(
-        resolve.findings[0]
-            .message
-            .contains("`http` is not a port number")
+        good[0].contains("--dns-server") && good[0].contains("not-an-ip"),
+        "{good:?}"
     );
-    let server = run.check("--dns-server not-an-ip");
-    assert!(server.findings[0].message.contains("not-an-ip"));
-    // The lab's DNS server (the first --dns-server) still serves the good target.
-    assert_eq!(run.check(&good).status, Status::Pass);
-    // The target whose --resolve entry is broken is not checked against DNS.
-    let other = run.check(&other);
-    assert_eq!(other.status, Status::Error);
-    assert!(other.findings[0].message.contains("--resolve"));
+    let other = named(&other);
+    assert_eq!(other.len(), 2, "{other:?}");
+    assert!(
+        other
+            .iter()
+            .any(|m| m.contains("--resolve") && m.contains("`http` is not a port number")),
+        "{other:?}"
+    );
+
+    // A value no target uses is still reported, on its own.
+    let run = run_json(&[
+        "--resolve",
+        "unused.example:x:1",
+        &format!("http://good.lab.test:{}/", lab.http.port()),
+    ]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.check("--resolve unused.example:x:1").status,
+        Status::Error
+    );
 }
 
 #[test]

@@ -531,8 +531,8 @@ fn a_cookie_that_does_not_parse_is_never_echoed() {
 }
 
 /// A bad network value is an input error of the command that was given
-/// it, naming the flag: under `reach sso` an sso check, under `reach
-/// oauth discover` an `oauth_discover` check, never an endpoint check.
+/// it, naming the flag: under `reach sso` the sso check, under `reach
+/// oauth discover` the `oauth_discover` check, never an endpoint check.
 #[test]
 fn a_bad_network_value_is_an_error_of_its_own_command() {
     let (_dir, path) = workdir();
@@ -566,7 +566,7 @@ fn a_bad_network_value_is_an_error_of_its_own_command() {
             .as_array()
             .expect("checks")
             .iter()
-            .find(|c| c["target"] == "--dns-server nope")
+            .find(|c| c["findings"][0]["evidence"]["input"] == "--dns-server nope")
             .unwrap_or_else(|| panic!("no check names the flag: {said}"));
         assert_eq!(bad["kind"], kind, "{said}");
         assert_eq!(bad["status"], "error", "{said}");

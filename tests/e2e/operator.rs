@@ -225,3 +225,110 @@ fn every_problem_of_a_preflight_file_is_reported_at_once_and_the_rest_runs() {
         reach_report::Status::Pass
     );
 }
+
+/// A bad value turns every check that would use it into an error naming
+/// it; the checks it does not concern run; the report is always written,
+/// to stdout and `-o`; the exit code is 2.
+#[test]
+fn a_bad_value_turns_the_checks_that_use_it_into_errors() {
+    let lab = lab();
+    let dns = lab.dns.to_string();
+    let plain = format!("http://good.lab.test:{}/", lab.http.port());
+    let https = format!("https://good.lab.test:{}/", lab.https.port());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("report.json");
+    let missing = dir.path().join("missing-ca.pem");
+    let missing = missing.to_str().expect("UTF-8 path");
+
+    // A CA file that cannot be read: the https check is its error, the
+    // plain-http one runs, and the report is written.
+    let run = run_with(
+        command(),
+        &[
+            "check",
+            "--dns-server",
+            &dns,
+            "--ca-file",
+            missing,
+            &plain,
+            &https,
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let (code, _, err) = text(&[
+        "check",
+        "--dns-server",
+        &dns,
+        "--ca-file",
+        missing,
+        "--json",
+        "-o",
+        out.to_str().unwrap(),
+        &plain,
+        &https,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    let written: reach_report::Report =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("-o written")).expect("JSON");
+    for report in [&run.report, &written] {
+        let https_check = report
+            .checks
+            .iter()
+            .find(|c| c.target == https)
+            .expect("https");
+        assert_eq!(https_check.status, reach_report::Status::Error);
+        assert!(
+            https_check.findings[0].message.contains("--ca-file")
+                && https_check.findings[0].message.contains("missing-ca.pem"),
+            "{:#?}",
+            https_check.findings
+        );
+        let plain_check = report
+            .checks
+            .iter()
+            .find(|c| c.target == plain)
+            .expect("http");
+        assert_eq!(plain_check.status, reach_report::Status::Pass);
+        assert_eq!(report.checks.len(), 2);
+    }
+
+    // A header that does not parse: the check is an error, not a pass
+    // without the header.
+    let run = run_with(
+        command(),
+        &["check", "--dns-server", &dns, "-H", "no colon", &plain],
+    );
+    assert_eq!(run.code, 2);
+    assert_eq!(run.report.checks.len(), 1);
+    let f = finding(&run.report.checks[0], Code::InputInvalid);
+    assert!(
+        f.message.contains("invalid header `no colon`"),
+        "{}",
+        f.message
+    );
+
+    // A cookie jar that does not exist: the sso check is that error, not a
+    // chain walked without the session.
+    let jar = dir.path().join("missing.txt");
+    let run = run_with(
+        command(),
+        &[
+            "sso",
+            "--dns-server",
+            &dns,
+            "--cookie-jar",
+            jar.to_str().unwrap(),
+            &plain,
+        ],
+    );
+    assert_eq!(run.code, 2);
+    assert_eq!(run.report.checks.len(), 1, "{:#?}", run.report.checks);
+    let check = &run.report.checks[0];
+    assert_eq!(check.kind, reach_report::CheckKind::Sso);
+    assert_eq!(check.status, reach_report::Status::Error);
+    assert!(
+        check.findings[0].message.contains("missing.txt"),
+        "{:#?}",
+        check.findings
+    );
+}

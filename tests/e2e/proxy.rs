@@ -127,9 +127,11 @@ fn malformed_proxy_settings_are_named() {
     let target = https_target();
     let run = run_json(&["--proxy", "socks5://127.0.0.1:1", &target]);
     assert_eq!(run.code, 2);
-    let check = run.check("proxy settings");
+    // The check that would go through the proxy is the error that names it.
+    let check = run.check(&target);
+    assert_eq!(codes(check), [Code::InputInvalid]);
     assert!(check.findings[0].message.contains("socks5"), "{check:#?}");
-    assert_eq!(codes(run.check(&target)), [Code::InputInvalid]);
+    assert_eq!(check.findings[0].evidence["input"], "proxy settings");
 }
 
 #[test]

@@ -138,17 +138,22 @@ fn echoed_and_files(lab: &reach_lab::Lab) -> Vec<Vec<String>> {
         lab.dns.to_string(),
         "--cookie".to_owned(),
         "sid=SECRET-COOKIE-13@good.lab.test".to_owned(),
-        "--cookie".to_owned(),
-        "SECRET-NOEQ-15".to_owned(),
         "--cookie-jar".to_owned(),
         jar.display().to_string(),
         reflect.clone(),
+    ]);
+    // A --cookie without `=` keeps its chain from running: the error alone.
+    out.push(vec![
+        "sso".to_owned(),
+        "--cookie".to_owned(),
+        "SECRET-NOEQ-15".to_owned(),
+        "http://127.0.0.1:9/".to_owned(),
     ]);
     let preflight = dir.join("preflight.toml");
     std::fs::write(
         &preflight,
         format!(
-            "[defaults]\ndns_servers = [\"{}\"]\n\n[[sso]]\nurl = \"{reflect}\"\ncookies = [\"SECRET-PREFLIGHT-16\"]\n",
+            "[defaults]\ndns_servers = [\"{}\"]\n\n[[sso]]\nurl = \"{reflect}\"\ncookies = [\"SECRET-PREFLIGHT-16\"]\n\n[[sso]]\nurl = \"{reflect}\"\n",
             lab.dns
         ),
     )
@@ -264,7 +269,7 @@ fn no_secret_in_any_format_raw_or_encoded() {
                     .is_some_and(|c| c <= 1 || (input_error && c == 2)),
                 "{args:?} --format {format}: {all}"
             );
-            // The chains to /reflect ran (the bad cookie did not stop them).
+            // The chains to /reflect ran (a bad cookie stops only its own).
             if format == "text"
                 && (args[0] == "run" || args.iter().any(|a| a.ends_with("/reflect")))
             {

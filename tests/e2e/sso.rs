@@ -360,7 +360,7 @@ fn compare_clean_shows_where_the_runs_part() {
 }
 
 #[test]
-fn bad_cookies_are_named_and_the_chain_still_runs() {
+fn bad_cookies_are_named_and_a_bad_option_stops_the_chain() {
     let dir = tempfile::tempdir().unwrap();
     let jar = dir.path().join("cookies.txt");
     std::fs::write(
@@ -392,7 +392,20 @@ fn bad_cookies_are_named_and_the_chain_still_runs() {
         messages.iter().any(|m| m.contains("--cookie 1")),
         "{messages:?}"
     );
-    // The good line seeded the jar: the chain logged in silently.
+    // A --cookie that cannot be used keeps the chain from running: the sso
+    // check is that error, never a chain walked without the cookie.
+    assert!(
+        run.report
+            .checks
+            .iter()
+            .all(|c| !matches!(c.details, Details::Sso(_))),
+        "{:#?}",
+        run.report.checks
+    );
+    // A bad line of a jar is an error of its own: the good line still
+    // seeded the jar, and the chain logged in silently.
+    let run = sso(&["--cookie-jar", jar.to_str().unwrap(), &app("/login")]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
     let check = sso_check(&run);
     assert_eq!(details(check).seeded_cookies[0].name, "idp_session");
     assert!(codes(check).contains(&Code::SsoAutoLogin));

@@ -9,7 +9,7 @@ use reach_http_probe::{EndpointProbe, Network, Target};
 use reach_report::{Check, CheckKind, Details};
 
 use crate::args::CheckArgs;
-use crate::network::Context;
+use crate::network::{Context, Problem, Scope, not_run};
 
 /// One line of input: the text the user gave, and where.
 struct Input {
@@ -33,16 +33,14 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
         ));
     }
 
-    // Option values that do not parse become error checks of their own, so
-    // they are in the report, and only the targets they concern are held
-    // back.
+    // An option value that cannot be used turns every target it concerns
+    // into an error check naming it; the others run. A value no target
+    // uses is an error check of its own, so that nothing is lost.
     let mut option_errors: Vec<Check> = read_error.into_iter().collect();
-    let (network, blocked) =
-        context.network(&args.network, CheckKind::Endpoint, &mut option_errors)?;
-    let headers = parse_headers(&args.headers, &mut option_errors);
-    let method = parse_method(&args.method, &mut option_errors);
-    let method_ok = method.is_some();
-    let method = method.unwrap_or(Method::GET);
+    let (network, mut problems) = context.network(&args.network)?;
+    let headers = parse_headers(&args.headers, &mut problems);
+    let method = parse_method(&args.method, &mut problems).unwrap_or(Method::GET);
+    let mut used = vec![false; problems.len()];
 
     let network = Arc::new(network);
     let (at_once, note) = crate::limits::concurrency(args.concurrency as usize);
@@ -72,19 +70,8 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
                 continue;
             }
         };
-        let host = match &target {
-            Target::Url(u) => u.host_str().unwrap_or_default().to_owned(),
-            Target::Tcp { host, .. } => host.clone(),
-        };
-        if let Some(reason) = blocked
-            .reason(&host)
-            .or((!method_ok).then_some("--method is invalid"))
-        {
-            checks[index] = Some(Check::input_error(
-                CheckKind::Endpoint,
-                &input.text,
-                format!("not checked: {reason}"),
-            ));
+        if let Some(check) = held_back(&input.text, &target, args.follow, &problems, &mut used) {
+            checks[index] = Some(check);
             continue;
         }
         let probe = EndpointProbe {
@@ -117,12 +104,51 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
         }
     }
     option_errors.extend(
+        problems
+            .iter()
+            .zip(used)
+            .filter(|(_, used)| !used)
+            .map(|(p, _)| Check::input_error(CheckKind::Endpoint, &p.input, p.message.clone())),
+    );
+    option_errors.extend(
         checks
             .into_iter()
             .zip(texts)
             .map(|(check, text)| check.unwrap_or_else(|| lost(text))),
     );
     Ok(option_errors)
+}
+
+/// The error check of a target that bad option values concern (a
+/// `--resolve` entry of its host, a CA file when it uses TLS, a header
+/// every request sends), marking them `used`; `None` when it may run.
+fn held_back(
+    text: &str,
+    target: &Target,
+    follow: bool,
+    problems: &[Problem],
+    used: &mut [bool],
+) -> Option<Check> {
+    let (host, tls) = match target {
+        // A redirect may lead to https.
+        Target::Url(u) => (
+            u.host_str().unwrap_or_default(),
+            u.scheme() == "https" || follow,
+        ),
+        Target::Tcp { host, tls, .. } => (host.as_str(), *tls),
+    };
+    let concerned: Vec<usize> = (0..problems.len())
+        .filter(|&i| problems[i].concerns(host, tls))
+        .collect();
+    let check = not_run(
+        CheckKind::Endpoint,
+        text,
+        concerned.iter().map(|&i| &problems[i]),
+    )?;
+    for i in concerned {
+        used[i] = true;
+    }
+    Some(check)
 }
 
 /// The check of a target whose task panicked: a bug in reach, said so.
@@ -194,15 +220,15 @@ async fn inputs(args: &CheckArgs, timeout: Duration) -> (Vec<Input>, Option<Chec
     }
 }
 
-/// `--method`: an HTTP method token, or an input error in `errors`.
-fn parse_method(value: &str, errors: &mut Vec<Check>) -> Option<Method> {
+/// `--method`: an HTTP method token, or a problem of every target.
+fn parse_method(value: &str, problems: &mut Vec<Problem>) -> Option<Method> {
     let method = Method::from_bytes(value.as_bytes()).ok();
     if method.is_none() {
-        errors.push(Check::input_error(
-            CheckKind::Endpoint,
-            format!("--method {value}"),
-            format!("invalid --method `{value}`: not an HTTP method token"),
-        ));
+        problems.push(Problem {
+            input: format!("--method {value}"),
+            message: format!("invalid --method `{value}`: not an HTTP method token"),
+            scope: Scope::All,
+        });
     }
     method
 }
@@ -255,7 +281,8 @@ fn strip_comment(line: &str) -> &str {
     line[..end].trim()
 }
 
-fn parse_headers(values: &[String], errors: &mut Vec<Check>) -> Vec<(HeaderName, HeaderValue)> {
+/// `-H` values; one that does not parse is a problem of every target.
+fn parse_headers(values: &[String], problems: &mut Vec<Problem>) -> Vec<(HeaderName, HeaderValue)> {
     let mut out = Vec::new();
     for value in values {
         let parsed = value
@@ -270,11 +297,11 @@ fn parse_headers(values: &[String], errors: &mut Vec<Check>) -> Vec<(HeaderName,
             });
         match parsed {
             Ok(h) => out.push(h),
-            Err(reason) => errors.push(Check::input_error(
-                CheckKind::Endpoint,
-                format!("-H {value}"),
-                format!("invalid header `{value}`: {reason}"),
-            )),
+            Err(reason) => problems.push(Problem {
+                input: format!("-H {value}"),
+                message: format!("invalid header `{value}`: {reason}"),
+                scope: Scope::All,
+            }),
         }
     }
     out

@@ -174,19 +174,33 @@ pub(crate) async fn checks_for(
                 Some(args::AllowlistAction::Diff(d)) => &d.network,
                 None => &command.args.network,
             };
-            let mut checks = Vec::new();
-            let (network, blocked) = context.network(
-                network_args,
-                reach_report::CheckKind::Allowlist,
-                &mut checks,
-            )?;
+            let (network, problems) = context.network(network_args)?;
+            // A bad network value keeps every fetch and lookup of the check
+            // from running (each an input error of the check that names it);
+            // files are still read.
+            let blocked = (!problems.is_empty()).then(|| {
+                let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+                messages.join("; ")
+            });
             let timeout = context.timeout;
             let check = match &command.action {
                 Some(args::AllowlistAction::Diff(d)) => {
-                    allowlist::diff(d, &network, timeout, blocked.all.clone()).await
+                    allowlist::diff(d, &network, timeout, blocked).await
                 }
-                None => allowlist::run(&command.args, &network, timeout, blocked.all.clone()).await,
+                None => allowlist::run(&command.args, &network, timeout, blocked).await,
             };
+            // A check that needed no network did not use the bad values:
+            // they are errors of their own, so that nothing is lost.
+            let mut checks = Vec::new();
+            if check.status != reach_report::Status::Error {
+                checks.extend(problems.iter().map(|p| {
+                    reach_report::Check::input_error(
+                        reach_report::CheckKind::Allowlist,
+                        &p.input,
+                        p.message.clone(),
+                    )
+                }));
+            }
             checks.push(check);
             Ok(checks)
         }

@@ -4,9 +4,8 @@
 //! network many times, shares one trust store, one resolver and its cache.
 //!
 //! The arguments become a typed [`NetworkConfig`] here ([`checked`]); a
-//! value that does not parse is a problem named by its flag, reported as
-//! an input error of the command that was given it, and only the targets
-//! it concerns are held back ([`Blocked`]).
+//! value that cannot be used is a [`Problem`] named by its flag, and every
+//! check it concerns is an input error instead of running without it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,27 +44,39 @@ impl Context {
         }
     }
 
-    /// The network of `args`: each bad value is an input error of `kind`
-    /// in `checks`, and [`Blocked`] says which targets must not go out. A
-    /// network that cannot be built at all (an unreadable `--ca-file`) is
-    /// a usage error.
-    pub(crate) fn network(
-        &self,
-        args: &NetworkArgs,
-        kind: CheckKind,
-        checks: &mut Vec<Check>,
-    ) -> anyhow::Result<(Network, Blocked)> {
-        let checked = checked(args, self.timeout);
-        for (input, message) in checked.problems {
-            checks.push(Check::input_error(kind, input, message));
-        }
-        let network = self.networks.get(&checked.config)?;
-        Ok((network, checked.blocked))
+    /// The network of `args`, and what is wrong with its values: each
+    /// problem names the value and the flag, and says which targets it
+    /// concerns ([`Scope`]). A TLS file that cannot be read is such a
+    /// problem too; the network is then built without it, for the checks
+    /// that do not use TLS.
+    pub(crate) fn network(&self, args: &NetworkArgs) -> anyhow::Result<(Network, Vec<Problem>)> {
+        let Checked {
+            mut config,
+            mut problems,
+        } = checked(args, self.timeout);
+        let network = match self.networks.get(&config) {
+            Ok(network) => network,
+            Err(e) if matches!(e, reach_http_probe::Error::Tls(_)) => {
+                let message = flagged(&e).into_owned();
+                let input = message.split(':').next().unwrap_or_default().to_owned();
+                problems.push(Problem {
+                    input,
+                    message,
+                    scope: Scope::Tls,
+                });
+                config.tls = reach_tls::TlsConfig::default();
+                self.networks
+                    .get(&config)
+                    .map_err(|e| crate::UsageError(flagged(&e).into_owned()))?
+            }
+            Err(e) => return Err(crate::UsageError(flagged(&e).into_owned()).into()),
+        };
+        Ok((network, problems))
     }
 }
 
 impl Networks {
-    fn get(&self, config: &NetworkConfig) -> anyhow::Result<Network> {
+    fn get(&self, config: &NetworkConfig) -> Result<Network, reach_http_probe::Error> {
         if let Some(network) = self.0.lock().ok().and_then(|built| {
             built
                 .iter()
@@ -74,8 +85,7 @@ impl Networks {
         }) {
             return Ok(network);
         }
-        let network =
-            Network::new(config).map_err(|e| crate::UsageError(flagged(&e).to_string()))?;
+        let network = Network::new(config)?;
         if let Ok(mut built) = self.0.lock() {
             built.push((config.clone(), network.clone()));
         }
@@ -99,60 +109,132 @@ fn flagged(error: &reach_http_probe::Error) -> std::borrow::Cow<'static, str> {
     format!("{flag}: {error}").into()
 }
 
-/// Which targets cannot be checked because an option they depend on is bad.
-#[derive(Default)]
-pub(crate) struct Blocked {
-    /// Why no target may go on the network.
-    pub(crate) all: Option<String>,
-    hosts: Vec<String>,
+/// An option value that cannot be used: the input as given (`--resolve
+/// x`), why, and which checks it concerns. A check it concerns is not run:
+/// it is an input error that says so (see [`not_run`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Problem {
+    pub(crate) input: String,
+    pub(crate) message: String,
+    pub(crate) scope: Scope,
 }
 
-impl Blocked {
-    pub(crate) fn reason(&self, host: &str) -> Option<&str> {
-        if let Some(all) = &self.all {
-            return Some(all);
+/// Which checks a bad value concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Every check (a DNS server, a proxy, a header every request sends).
+    All,
+    /// The checks of one host (a `--resolve` entry).
+    Host(String),
+    /// The checks that use TLS (a CA file, the client certificate).
+    Tls,
+}
+
+impl Problem {
+    /// Whether a check of `host` (a URL that uses TLS when `tls`)
+    /// concerns this problem.
+    pub(crate) fn concerns(&self, host: &str, tls: bool) -> bool {
+        match &self.scope {
+            Scope::All => true,
+            Scope::Host(h) => h.eq_ignore_ascii_case(reach_http_probe::unbracket(host)),
+            Scope::Tls => tls,
         }
-        let host = host.to_ascii_lowercase();
-        self.hosts
-            .contains(&host)
-            .then_some("its --resolve entry is invalid")
     }
 }
 
-/// The network options, checked: the configuration to build, the values
-/// that do not parse (the input as given, and why), and what they hold back.
+/// The check of `target` that `problems` keep from running: an input
+/// error with one finding per problem, each naming its value and flag.
+pub(crate) fn not_run<'p>(
+    kind: CheckKind,
+    target: impl Into<String>,
+    problems: impl IntoIterator<Item = &'p Problem>,
+) -> Option<Check> {
+    let mut problems = problems.into_iter().peekable();
+    problems.peek()?;
+    let mut check = Check::input_error(kind, target, String::new());
+    check.findings = problems
+        .map(|problem| {
+            reach_report::Finding::new(
+                reach_report::Code::InputInvalid,
+                format!("not run: {}", problem.message),
+            )
+            .with("input", &problem.input)
+        })
+        .collect();
+    Some(check)
+}
+
+/// The one check of a command (`sso`, `oauth`, `allowlist`) that bad
+/// values keep from running: its input `errors` and every network problem
+/// (the check uses all its network options: a chain or a discovery may go
+/// to any host), folded into one error check of `target`. `None` when
+/// nothing is wrong.
+pub(crate) fn held(
+    kind: CheckKind,
+    target: &str,
+    problems: &[Problem],
+    mut errors: Vec<Check>,
+) -> Option<Check> {
+    errors.extend(
+        problems
+            .iter()
+            .map(|p| Check::input_error(kind, &p.input, format!("not run: {}", p.message))),
+    );
+    (!errors.is_empty()).then(|| folded(kind, target, errors))
+}
+
+/// Every input error of a one-check command (`sso`, `oauth`, `allowlist`)
+/// folded into that check: a bad value turns the check that would use it
+/// into an error, instead of an entry of its own beside a check run
+/// without it.
+pub(crate) fn folded(kind: CheckKind, target: impl Into<String>, errors: Vec<Check>) -> Check {
+    // Each finding keeps the input it is about (`--cookie-jar x`).
+    let mut findings = errors.into_iter().flat_map(|c| {
+        let input = c.target;
+        c.findings.into_iter().map(move |f| f.with("input", &input))
+    });
+    let target = target.into();
+    let Some(first) = findings.next() else {
+        return Check::input_error(kind, target, "not run".to_owned());
+    };
+    let mut check = Check::input_error(kind, target, first.message.clone());
+    check.findings = std::iter::once(first).chain(findings).collect();
+    check
+}
+
+/// The network options, checked: the configuration to build, and the
+/// values that cannot be used.
 struct Checked {
     config: NetworkConfig,
-    problems: Vec<(String, String)>,
-    blocked: Blocked,
+    problems: Vec<Problem>,
 }
 
 fn checked(args: &NetworkArgs, timeout: Duration) -> Checked {
     let mut problems = Vec::new();
-    let mut blocked = Blocked::default();
     let mut servers = Vec::new();
     for value in &args.dns_servers {
         match reach_dns::parse_server(value) {
             Ok(s) => servers.push(s),
-            Err(e) => problems.push((
-                format!("--dns-server {value}"),
-                format!("--dns-server: {e}"),
-            )),
+            // Every check asks the DNS servers.
+            Err(e) => problems.push(Problem {
+                input: format!("--dns-server {value}"),
+                message: format!("--dns-server: {e}"),
+                scope: Scope::All,
+            }),
         }
-    }
-    if servers.is_empty() && !args.dns_servers.is_empty() {
-        blocked.all = Some("no valid --dns-server".to_owned());
     }
     let mut overrides = Vec::new();
     for value in &args.resolve {
         match value.parse::<reach_dns::Override>() {
             Ok(o) => overrides.push(o),
-            Err(e) => {
-                if let Some((host, _)) = value.split_once(':') {
-                    blocked.hosts.push(host.to_ascii_lowercase());
-                }
-                problems.push((format!("--resolve {value}"), format!("--resolve: {e}")));
-            }
+            Err(e) => problems.push(Problem {
+                input: format!("--resolve {value}"),
+                message: format!("--resolve: {e}"),
+                // The checks of its host; one without a host part, all.
+                scope: value.split_once(':').map_or(Scope::All, |(host, _)| {
+                    Scope::Host(host.to_ascii_lowercase())
+                }),
+            }),
         }
     }
     let given = args.proxy.as_deref().map(|p| (p, "--proxy"));
@@ -170,9 +252,11 @@ fn checked(args: &NetworkArgs, timeout: Duration) -> Checked {
             settings
         }
         Err(e) => {
-            let message = e.to_string();
-            problems.push(("proxy settings".to_owned(), message.clone()));
-            blocked.all = Some(message);
+            problems.push(Problem {
+                input: "proxy settings".to_owned(),
+                message: e.to_string(),
+                scope: Scope::All,
+            });
             ProxySettings::default()
         }
     };
@@ -191,7 +275,6 @@ fn checked(args: &NetworkArgs, timeout: Duration) -> Checked {
             proxy,
         },
         problems,
-        blocked,
     }
 }
 

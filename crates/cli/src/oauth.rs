@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::args::{GrantType, OauthCommand, OauthDiscoverArgs, OauthScopesArgs, OauthTokenArgs};
 use crate::input::{self, Kind};
-use crate::network::Context;
+use crate::network::{Context, held};
 
 pub(crate) async fn run(command: &OauthCommand, context: &Context) -> anyhow::Result<Vec<Check>> {
     match command {
@@ -231,29 +231,32 @@ async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<C
     let timeout = context.timeout;
     let started = Instant::now();
     let mut checks = Vec::new();
-    let (network, blocked) = context.network(&args.network, CheckKind::OauthToken, &mut checks)?;
-    let url = match parse_url(CheckKind::OauthToken, "--token-url", &args.token_url) {
-        Ok(u) => u,
-        Err(check) => {
-            checks.push(*check);
-            return Ok(checks);
-        }
-    };
-    let target = url.to_string();
+    let (network, problems) = context.network(&args.network)?;
+    let kind = CheckKind::OauthToken;
+    let mut errors = Vec::new();
+    let url = parse_url(kind, "--token-url", &args.token_url)
+        .map_err(|check| errors.push(*check))
+        .ok();
+    let target = url
+        .as_ref()
+        .map_or_else(|| args.token_url.clone(), Url::to_string);
     let fail = |checks: &mut Vec<Check>, message: String| {
-        checks.push(Check::input_error(CheckKind::OauthToken, &target, message));
+        checks.push(Check::input_error(kind, &target, message));
     };
-    let (client_secret, grant) = match credentials(args, timeout).await {
-        Ok(read) => read,
-        Err(message) => {
-            fail(&mut checks, message);
-            return Ok(checks);
-        }
+    let secrets = match url {
+        Some(_) => credentials(args, timeout)
+            .await
+            .map_err(|message| errors.push(Check::input_error(kind, &target, message)))
+            .ok(),
+        None => None,
     };
-    if let Some(reason) = blocked.all {
-        fail(&mut checks, format!("not run: {reason}"));
-        return Ok(checks);
+    // A bad value keeps the check from running, and is named in it.
+    if let Some(check) = held(kind, &target, &problems, errors) {
+        return Ok(vec![check]);
     }
+    let (Some(url), Some((client_secret, grant))) = (url, secrets) else {
+        return Ok(checks);
+    };
     let scopes = scope_list(&args.scope);
     let request = TokenRequest {
         token_url: url,
@@ -287,23 +290,21 @@ async fn discover(args: &OauthDiscoverArgs, context: &Context) -> anyhow::Result
     let timeout = context.timeout;
     let started = Instant::now();
     let mut checks = Vec::new();
-    let (network, blocked) =
-        context.network(&args.network, CheckKind::OauthDiscover, &mut checks)?;
-    let issuer = match parse_url(CheckKind::OauthDiscover, "ISSUER", &args.issuer) {
-        Ok(u) => u,
-        Err(check) => {
-            checks.push(*check);
-            return Ok(checks);
-        }
-    };
-    if let Some(reason) = blocked.all {
-        checks.push(Check::input_error(
-            CheckKind::OauthDiscover,
-            issuer.as_str(),
-            format!("not run: {reason}"),
-        ));
-        return Ok(checks);
+    let (network, problems) = context.network(&args.network)?;
+    let kind = CheckKind::OauthDiscover;
+    let mut errors = Vec::new();
+    let issuer = parse_url(kind, "ISSUER", &args.issuer)
+        .map_err(|check| errors.push(*check))
+        .ok();
+    let target = issuer
+        .as_ref()
+        .map_or_else(|| args.issuer.clone(), Url::to_string);
+    if let Some(check) = held(kind, &target, &problems, errors) {
+        return Ok(vec![check]);
     }
+    let Some(issuer) = issuer else {
+        return Ok(checks);
+    };
     let scopes = scope_list(&args.scope);
     let (details, findings) =
         reach_oauth::discover::discover(&issuer, &scopes, &network, timeout, args.expiry_warn_days)

@@ -12,45 +12,47 @@ use url::Url;
 
 use crate::args::SsoArgs;
 use crate::input::{self, Kind};
-use crate::network::Context;
+use crate::network::{Context, held};
 
-/// Runs `reach sso`: one `sso` check, plus an input-error check for each
-/// unusable input (a bad cookie line is reported and the chain still runs
-/// with the others).
+/// Runs `reach sso`: one `sso` check. An input that cannot be used (the
+/// URL, a cookie jar or browser profile that cannot be read, a `--cookie`,
+/// a network option) keeps the chain from running: the check is an input
+/// error that names every such input, never a chain walked without it. A
+/// line of a jar or a cookie of a profile that cannot be used is an input
+/// error of its own, and the others still seed the jar.
 pub(crate) async fn run(args: &SsoArgs, context: &Context) -> anyhow::Result<Vec<Check>> {
     let timeout = context.timeout;
     let started = Instant::now();
     let mut checks = Vec::new();
-    let (network, blocked) = context.network(&args.network, CheckKind::Sso, &mut checks)?;
+    let (network, problems) = context.network(&args.network)?;
     let start = match Url::parse(&args.url) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => url,
-        Ok(url) => {
-            checks.push(Check::input_error(
-                CheckKind::Sso,
-                &args.url,
-                format!(
-                    "argument 1: `{}` is not an http(s) URL (scheme `{}`)",
-                    args.url,
-                    url.scheme()
-                ),
-            ));
-            return Ok(checks);
-        }
-        Err(e) => {
-            checks.push(Check::input_error(
-                CheckKind::Sso,
-                &args.url,
-                format!("argument 1: `{}` is not a URL: {e}", args.url),
-            ));
-            return Ok(checks);
-        }
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(url),
+        Ok(url) => Err(format!(
+            "argument 1: `{}` is not an http(s) URL (scheme `{}`)",
+            args.url,
+            url.scheme()
+        )),
+        Err(e) => Err(format!("argument 1: `{}` is not a URL: {e}", args.url)),
     };
+    let target = start
+        .as_ref()
+        .map_or_else(|_| args.url.clone(), Url::to_string);
+    if let Err(message) = &start {
+        checks.push(Check::input_error(
+            CheckKind::Sso,
+            &args.url,
+            message.clone(),
+        ));
+    }
     let mut seeds: Vec<SeedCookie> = Vec::new();
+    // Lines of a jar or cookies of a profile that cannot be used are input
+    // errors of their own: the others still seed the jar.
+    let mut partial = Vec::new();
     if let Some(path) = &args.cookie_jar {
-        read_cookie_jar(path, timeout, &mut seeds, &mut checks).await;
+        read_cookie_jar(path, timeout, &mut seeds, &mut checks, &mut partial).await;
     }
     if let Some(spec) = &args.cookies_from_browser {
-        read_browser(spec, &mut seeds, &mut checks).await?;
+        read_browser(spec, &mut seeds, &mut checks, &mut partial).await?;
     }
     for (i, value) in args.cookies.iter().enumerate() {
         match parse_cookie_arg(value) {
@@ -64,15 +66,14 @@ pub(crate) async fn run(args: &SsoArgs, context: &Context) -> anyhow::Result<Vec
             }
         }
     }
-    let mut check = Check::new(CheckKind::Sso, start.to_string());
-    if let Some(reason) = blocked.all {
-        checks.push(Check::input_error(
-            CheckKind::Sso,
-            start.to_string(),
-            format!("not run: {reason}"),
-        ));
-        return Ok(checks);
+    if let Some(check) = held(CheckKind::Sso, &target, &problems, checks) {
+        partial.push(check);
+        return Ok(partial);
     }
+    let Ok(start) = start else {
+        return Ok(partial);
+    };
+    let mut check = Check::new(CheckKind::Sso, start.to_string());
     let mut options = SsoOptions::new(start, timeout);
     options.max_hops = args.max_hops as usize;
     options.expiry_warn_days = args.expiry_warn_days;
@@ -84,8 +85,8 @@ pub(crate) async fn run(args: &SsoArgs, context: &Context) -> anyhow::Result<Vec
     }
     check.details = Details::Sso(Box::new(details));
     check.duration_ms = reach_report::elapsed_ms(started);
-    checks.push(check);
-    Ok(checks)
+    partial.push(check);
+    Ok(partial)
 }
 
 /// ` (`sid=…`)` naming a `--cookie` value that does not parse by its
@@ -117,6 +118,7 @@ async fn read_cookie_jar(
     timeout: Duration,
     seeds: &mut Vec<SeedCookie>,
     checks: &mut Vec<Check>,
+    partial: &mut Vec<Check>,
 ) {
     let name = path.display().to_string();
     let target = format!("--cookie-jar {}", input::display_name(&name));
@@ -141,7 +143,7 @@ async fn read_cookie_jar(
                 .with("reason", e.reason.to_string()),
         );
         check.status = Status::Error;
-        checks.push(check);
+        partial.push(check);
     }
 }
 
@@ -204,6 +206,7 @@ async fn read_browser(
     spec: &BrowserSpec,
     seeds: &mut Vec<SeedCookie>,
     checks: &mut Vec<Check>,
+    partial: &mut Vec<Check>,
 ) -> anyhow::Result<()> {
     let target = format!("--cookies-from-browser {spec}");
     let owned = spec.clone();
@@ -214,7 +217,7 @@ async fn read_browser(
         Ok(read) => {
             seeds.extend(read.cookies);
             for problem in read.problems {
-                checks.push(Check::input_error(
+                partial.push(Check::input_error(
                     CheckKind::Sso,
                     &target,
                     format!("{target}: {problem}"),
