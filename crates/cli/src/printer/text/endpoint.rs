@@ -281,7 +281,8 @@ fn certificate_lines(out: &mut String, n: usize, c: &Certificate) {
     rows.push(("sha256", c.sha256.clone()));
     for (i, (name, value)) in rows.iter().enumerate() {
         let head = if i == 0 { &label } else { &pad };
-        let _ = writeln!(out, "        {head}{name:<10} {value}");
+        let line = format!("        {head}{name:<10} {value}");
+        let _ = writeln!(out, "{}", line.trim_end());
     }
 }
 
@@ -359,5 +360,71 @@ fn header_lines(out: &mut String, arrow: &str, headers: &[Header]) {
             "        {arrow} … and {} more (--json lists them all)",
             headers.len() - LIST_SHOWN_VERBOSE
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reach_report::endpoint::HttpPhase;
+
+    use super::*;
+
+    fn verbose(hop: &Hop) -> String {
+        let mut out = String::new();
+        hop_lines(&mut out, 0, hop, &Paint { on: false }, true);
+        out
+    }
+
+    /// A hostile server's lists (headers, names, a chain) are bounded in
+    /// text, with how many more there are; a certificate that did not
+    /// parse shows its fingerprint only.
+    #[test]
+    fn long_lists_are_bounded_and_unparsed_certificates_are_short() {
+        let many = LIST_SHOWN_VERBOSE + 20;
+        let header = |i| Header {
+            name: format!("x-{i}"),
+            value: "v".to_owned(),
+        };
+        let leaf = Certificate {
+            subject: "CN=a".to_owned(),
+            sans: (0..many).map(|i| format!("n{i}.test")).collect(),
+            not_after: "2030-01-01T00:00:00Z".to_owned(),
+            ..Certificate::default()
+        };
+        let unparsed = Certificate {
+            subject: "(unparseable certificate)".to_owned(),
+            sha256: "ab".repeat(32),
+            ..Certificate::default()
+        };
+        let mut chain = vec![unparsed, leaf];
+        chain.resize(many, Certificate::default());
+        let hop = Hop {
+            url: "https://a.test/p?q=1".to_owned(),
+            tls: Some(TlsPhase {
+                chain,
+                ..TlsPhase::default()
+            }),
+            http: Some(HttpPhase {
+                method: "GET".to_owned(),
+                version: "HTTP/1.1".to_owned(),
+                request_headers: (0..many).map(header).collect(),
+                headers: (0..many).map(header).collect(),
+                ..HttpPhase::default()
+            }),
+            ..Hop::default()
+        };
+        let out = verbose(&hop);
+        assert!(out.contains("\n        > GET /p?q=1 HTTP/1.1\n"), "{out}");
+        assert!(out.contains("\n        > … and 20 more (--json lists them all)\n"));
+        assert!(out.contains("\n        < no answer: see the findings\n"));
+        assert!(out.contains("\n        cert … and 20 more (--json lists them all)\n"));
+        assert!(out.contains(", n99.test, … and 20 more\n"), "{out}");
+        let unparsed = format!(
+            "        cert 1 subject    (unparseable certificate)\n               sha256     {}\n        cert 2 ",
+            "ab".repeat(32)
+        );
+        assert!(out.contains(&unparsed), "{out}");
+        assert!(!out.contains("x-100:"), "{out}");
+        assert!(out.len() < 64 * 1024, "{} bytes", out.len());
     }
 }
