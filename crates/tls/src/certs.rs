@@ -177,7 +177,10 @@ fn key_description(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String
     let algorithm = spki.algorithm.algorithm.to_id_string();
     match algorithm.as_str() {
         "1.2.840.113549.1.1.1" => match spki.parsed() {
-            Ok(PublicKey::RSA(k)) => format!("RSA {}", k.key_size()),
+            Ok(PublicKey::RSA(k)) => match modulus_bits(k.modulus) {
+                0 => "RSA".to_owned(),
+                bits => format!("RSA {bits}"),
+            },
             _ => "RSA".to_owned(),
         },
         "1.2.840.10045.2.1" => {
@@ -191,6 +194,10 @@ fn key_description(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String
                 Some("1.2.840.10045.3.1.7") => "EC P-256".to_owned(),
                 Some("1.3.132.0.34") => "EC P-384".to_owned(),
                 Some("1.3.132.0.35") => "EC P-521".to_owned(),
+                Some("1.3.132.0.10") => "EC secp256k1".to_owned(),
+                Some("1.3.36.3.3.2.8.1.1.7") => "EC brainpoolP256r1".to_owned(),
+                Some("1.3.36.3.3.2.8.1.1.11") => "EC brainpoolP384r1".to_owned(),
+                Some("1.3.36.3.3.2.8.1.1.13") => "EC brainpoolP512r1".to_owned(),
                 Some(other) => format!("EC {other}"),
                 None => "EC".to_owned(),
             }
@@ -199,6 +206,17 @@ fn key_description(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String
         "1.3.101.113" => "Ed448".to_owned(),
         other => other.to_owned(),
     }
+}
+
+/// The size in bits of an RSA modulus (a DER INTEGER's content octets), as
+/// OpenSSL counts it: from its highest set bit. x509-parser's `key_size`
+/// assumes a leading zero octet, so a 1023-bit modulus would be 1016.
+fn modulus_bits(modulus: &[u8]) -> usize {
+    let first = modulus.iter().position(|&b| b != 0);
+    first.map_or(0, |i| {
+        let rest = modulus.len() - i - 1;
+        rest * 8 + (8 - modulus[i].leading_zeros() as usize)
+    })
 }
 
 fn ip_string(bytes: &[u8]) -> Option<String> {
@@ -257,5 +275,88 @@ mod tests {
         assert!(is_weak_signature("MD5 with RSA"));
         assert!(!is_weak_signature("SHA-256 with RSA"));
         assert_eq!(signature_name("1.2.840.113549.1.1.5"), "SHA-1 with RSA");
+    }
+
+    /// `openssl req -x509 -newkey ed25519 -subj /CN=ed25519.test -addext
+    /// subjectAltName=DNS:ed25519.test` (OpenSSL 3).
+    const ED25519_PEM: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBXDCCAQ6gAwIBAgIUeivL1nFmjiVWBmhBbfrGrClrt68wBQYDK2VwMBcxFTAT\n\
+BgNVBAMMDGVkMjU1MTkudGVzdDAeFw0yNjEyMDExNDM0MzlaFw0zNjExMjgxNDM0\n\
+MzlaMBcxFTATBgNVBAMMDGVkMjU1MTkudGVzdDAqMAUGAytlcAMhADz30WM1bVdj\n\
+CFHQlCZfT9A4DY9ez1BUE5Ntr+BlUvI9o2wwajAdBgNVHQ4EFgQUCmWX8TNmo53V\n\
+jVdv0Z/YgqSDiG8wHwYDVR0jBBgwFoAUCmWX8TNmo53VjVdv0Z/YgqSDiG8wDwYD\n\
+VR0TAQH/BAUwAwEB/zAXBgNVHREEEDAOggxlZDI1NTE5LnRlc3QwBQYDK2VwA0EA\n\
+YFvgpDsCB+iuJs1Zqsv0nA/6yEWBRaSCJWcRBOhtz0/tUDuJYjBEqcBMQkZu9iqo\n\
+OpnZQiCLjH6K5Hv29/jnCg==\n\
+-----END CERTIFICATE-----\n\
+";
+
+    /// `openssl req -x509 -newkey rsa:1023 -subj /CN=rsa1023.test`: OpenSSL
+    /// says `Public-Key: (1023 bit)`; its modulus has no leading zero octet.
+    const RSA_1023_PEM: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIICCTCCAXKgAwIBAgIUHeZOGgXPNxiAdH3KMtcvtA5vivIwDQYJKoZIhvcNAQEL\n\
+BQAwFzEVMBMGA1UEAwwMcnNhMTAyMy50ZXN0MB4XDTI2MTIwMTE0MzQzOVoXDTM2\n\
+MTEyODE0MzQzOVowFzEVMBMGA1UEAwwMcnNhMTAyMy50ZXN0MIGeMA0GCSqGSIb3\n\
+DQEBAQUAA4GMADCBiAKBgFLimgslvDmPjvWmin7UuRmzNrBUrl3hBSRnaisC6w1k\n\
+jSlK67ucxKJDVBfnujNzUl16p97XxBI5BiIva001L9NusRAxhkCssSZAQP8crKns\n\
+Df/4sk7uDJBcdkzmOOuT0BTx3fvPSRjFDpDeFbND0KfjIoSUboXHbLGkDR6G76RN\n\
+AgMBAAGjUzBRMB0GA1UdDgQWBBQtAi7cP5bjz6ryblRRAgQHWrYRJzAfBgNVHSME\n\
+GDAWgBQtAi7cP5bjz6ryblRRAgQHWrYRJzAPBgNVHRMBAf8EBTADAQH/MA0GCSqG\n\
+SIb3DQEBCwUAA4GBAEv0CdnD9R60wH3qka+hhBvMW+Z4uwWEd0Rkb9iqCKhWS9KX\n\
+J/rmt4GbhPyMBusCuTc7P7NoD0nI5zNvYSAHYUTxiPOKXya66J9+W0nDkf2Aon1V\n\
+tIuDBNICmX1B/1kWm8jycUeMjlGjjHpf0pkwU2LjCMF/j+BI54Nm4GEopGV0\n\
+-----END CERTIFICATE-----\n\
+";
+
+    fn pem(text: &str) -> CertificateDer<'static> {
+        use rustls::pki_types::pem::PemObject;
+        CertificateDer::from_pem_slice(text.as_bytes()).expect("a PEM certificate")
+    }
+
+    #[test]
+    fn keys_are_described_by_type_and_size() {
+        let ed = describe(&pem(ED25519_PEM));
+        assert_eq!(ed.public_key, "Ed25519");
+        assert_eq!(ed.signed_with, "Ed25519");
+        assert_eq!(ed.subject, "CN=ed25519.test");
+        assert_eq!(ed.sans, ["ed25519.test"]);
+
+        let rsa = describe(&pem(RSA_1023_PEM));
+        assert_eq!(rsa.public_key, "RSA 1023");
+        assert_eq!(rsa.signed_with, "SHA-256 with RSA");
+        assert!(weak_key(&rsa.public_key));
+
+        // Mozilla's roots: RSA and EC keys of the usual sizes, each named.
+        let mut seen = std::collections::BTreeSet::new();
+        for root in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+            let key = describe(root).public_key;
+            assert!(
+                [
+                    "RSA 2048", "RSA 3072", "RSA 4096", "EC P-256", "EC P-384", "EC P-521"
+                ]
+                .contains(&key.as_str()),
+                "{key}"
+            );
+            seen.insert(key);
+        }
+        for key in ["RSA 2048", "RSA 4096", "EC P-256", "EC P-384"] {
+            assert!(seen.contains(key), "{key}: {seen:?}");
+        }
+    }
+
+    #[test]
+    fn modulus_sizes_count_from_the_highest_set_bit() {
+        for (modulus, bits) in [
+            (&[0x00, 0x80, 0x01][..], 16),
+            (&[0x80, 0x01][..], 16),
+            (&[0x7f, 0xff][..], 15),
+            (&[0x00, 0x00, 0x01][..], 1),
+            (&[0x00][..], 0),
+            (&[][..], 0),
+        ] {
+            assert_eq!(modulus_bits(modulus), bits, "{modulus:?}");
+        }
     }
 }
