@@ -568,7 +568,8 @@ pub(crate) struct OutputArgs {
     /// Text output: only checks that did not pass, and the summary.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub(crate) quiet: bool,
-    /// Text output: every phase in detail (DNS answers, TCP attempts, TLS chain, headers).
+    /// Text output: every phase in detail, as curl -v and openssl s_client show it (DNS
+    /// answers, TCP attempts, the proxy, TLS and each certificate, request and response headers).
     #[arg(short, long, global = true)]
     pub(crate) verbose: bool,
 }
