@@ -256,6 +256,26 @@ fn meta_refresh_hops_are_followed() {
     assert_eq!(d.end.kind, "login_page");
 }
 
+/// As browsers do (the Fetch standard), only 301, 302, 303, 307 and 308
+/// are followed: a 300 with a Location is a page, and the chain ends there.
+#[test]
+fn only_redirect_statuses_are_followed() {
+    let lab = lab();
+    let at = |code: u16| {
+        format!(
+            "http://good.lab.test:{}/status/{code}?location=/status/200",
+            lab.http.port()
+        )
+    };
+    for (code, hops) in [(302, 2), (307, 2), (300, 1), (304, 1)] {
+        let mut cmd = command();
+        cmd.arg("sso").arg("--dns-server").arg(lab.dns.to_string());
+        let run = run_with(cmd, &[&at(code)]);
+        let d = details(sso_check(&run));
+        assert_eq!(d.hops.len(), hops, "{code}: {:#?}", d.hops);
+    }
+}
+
 #[test]
 fn loops_and_endless_chains() {
     let run = sso(&[&app("/loop/a")]);

@@ -61,7 +61,20 @@ impl App {
         match segments.as_slice() {
             [""] => text(StatusCode::OK, "reach lab\n"),
             ["status", code] => match parse_status(code) {
-                Some(status) => text(status, &format!("status {}\n", status.as_u16())),
+                Some(status) => {
+                    let mut response = text(status, &format!("status {}\n", status.as_u16()));
+                    // `?location=PATH`: a Location header with any status,
+                    // as servers send it with 300 or 201 too.
+                    if let Some(location) = req
+                        .uri()
+                        .query()
+                        .and_then(|q| q.strip_prefix("location="))
+                        .and_then(|l| HeaderValue::from_str(l).ok())
+                    {
+                        response.headers_mut().insert(LOCATION, location);
+                    }
+                    response
+                }
                 None => text(
                     StatusCode::BAD_REQUEST,
                     "status must be an integer in 100..=599\n",

@@ -254,7 +254,7 @@
 //! | route | response |
 //! |---|---|
 //! | `/` | 200, `reach lab\n` |
-//! | `/status/{code}` | that status with a short text body, for integers in 100..=599, else 400 (hyper cannot send a 1xx as a final response and answers 500 for those) |
+//! | `/status/{code}` | that status with a short text body, for integers in 100..=599, else 400 (hyper cannot send a 1xx as a final response and answers 500 for those); `?location=PATH` adds that `Location` header, whatever the status |
 //! | `/redirect/{n}` | 302 to `/redirect/{n-1}`; `/redirect/0` → 302 to `/status/200` |
 //! | `/loop/a`, `/loop/b` | 302 to each other |
 //! | `/downgrade` | 302 to `http://{host}:{port}/status/200`: the request's host name (Host header, or the HTTP/2 authority) on the plain `http` port (the `http6` port for an IPv6 literal) |

@@ -620,7 +620,9 @@ impl<'w, 'j> Walker<'w, 'j> {
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case("location"))
             .map(|h| h.value.as_str());
-        if (300..400).contains(&status)
+        // Browsers (the Fetch standard) follow a Location only with a
+        // redirect status: a 300 or 304 with one is a page.
+        if redirect::is_redirect(status)
             && let Some(location) = location
         {
             mark(hop, "redirect");
