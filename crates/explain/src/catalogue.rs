@@ -31,7 +31,7 @@ const REGISTRY_SOURCE: &str = "reach's finding-code registry (reach-report, code
 /// the tests rule out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum LoadError {
+pub(crate) enum LoadError {
     /// A file is not valid TOML or does not have the catalogue's shape.
     #[error("catalogue file {file}.toml does not parse: {message}")]
     Parse { file: String, message: String },

@@ -79,7 +79,6 @@ mod text;
 #[cfg(test)]
 mod tests;
 
-pub use catalogue::LoadError;
 pub use codes::extract_codes;
 
 /// A cause that explains a pasted text.
@@ -170,10 +169,4 @@ pub fn matches(text: &str) -> Vec<Match> {
 /// Code hits first, then the text score.
 fn rank((by_code, score, _): (bool, f64, usize)) -> (u8, f64) {
     (u8::from(by_code), score)
-}
-
-/// Checks the whole embedded catalogue: every file parses, and every entry
-/// is complete. The tests call it; [`matches()`] relies on it.
-pub fn validate() -> Result<usize, LoadError> {
-    catalogue::load().map(|entries| entries.len())
 }
