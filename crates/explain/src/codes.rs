@@ -144,9 +144,7 @@ fn numbered(text: &str) -> Vec<String> {
             }
             let after = &rest[digits.len()..];
             let code = match tool {
-                "openssl-depth" if after.starts_with(" at ") && after.contains("depth lookup") => {
-                    format!("openssl:{digits}")
-                }
+                "openssl-depth" if is_depth_lookup(after) => format!("openssl:{digits}"),
                 "openssl-depth" => continue,
                 // `Verify return code: 0 (ok)` is a success.
                 "openssl" if digits == "0" => continue,
@@ -158,6 +156,15 @@ fn numbered(text: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// ` at 0 depth lookup`: what follows the number in `openssl verify`'s
+/// `error 20 at 0 depth lookup: …`.
+fn is_depth_lookup(after: &str) -> bool {
+    after.strip_prefix(" at ").is_some_and(|rest| {
+        let depth = rest.chars().take_while(char::is_ascii_digit).count();
+        depth > 0 && rest[depth..].starts_with(" depth lookup")
+    })
 }
 
 /// Whether `name` occurs in `text` not inside a longer name.
