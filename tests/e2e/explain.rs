@@ -185,19 +185,129 @@ fn several_words_must_all_match() {
 }
 
 #[test]
-fn no_match_exits_2_in_text_and_json() {
-    // `nxdomain` and `samesite` each find a code, never the same one.
+fn nothing_close_enough_exits_1_in_text_and_json() {
+    // `nxdomain` and `samesite` each find a code, never the same one; and
+    // no text users paste is like either.
     for words in [&["zzzz"][..], &["nxdomain", "samesite"]] {
-        let query = words.join(" ");
-        let wanted =
-            format!("no finding code matches `{query}`; `reach explain --list` lists them all");
-        assert_usage_error(&explain(words), &wanted);
-        assert_usage_error(&explain(&[&["--json"], words].concat()), &wanted);
-        assert_usage_error(&explain(&[&["--format", "json"], words].concat()), &wanted);
+        let ended = explain(words);
+        assert_eq!(ended.code, 1, "{}{}", ended.stdout, ended.stderr);
+        assert!(
+            ended
+                .stdout
+                .starts_with("Nothing reach knows is close enough"),
+            "{}",
+            ended.stdout
+        );
+        let ended = explain(&[&["--json"], words].concat());
+        assert_eq!(ended.code, 1, "{}", ended.stderr);
+        let doc: serde_json::Value = serde_json::from_str(&ended.stdout).expect("JSON");
+        assert_eq!(doc["query"], words.join(" "));
+        assert_eq!(doc["matches"], serde_json::json!([]));
     }
     assert_eq!(explain(&["nxdomain"]).code, 0);
     assert_eq!(explain(&["samesite"]).code, 0);
     assert_usage_error(&explain(&[" "]), "give a finding code");
+}
+
+/// A pasted error, in any language the catalogue holds, with its log
+/// prefix and a URL: the cause, the fix and the command that checks it.
+#[test]
+fn a_pasted_error_gives_its_causes_and_the_check_to_run() {
+    for (text, wanted, check) in [
+        (
+            "2026-12-01 10:00:00 [ERROR] Failed to receive access token",
+            "oauth.token.invalid_client",
+            "reach oauth token",
+        ),
+        (
+            "curl: (60) SSL certificate problem: unable to get local issuer certificate",
+            "tls.incomplete_chain",
+            "reach check",
+        ),
+        (
+            "「提供されたスコープが不十分なため、認証に失敗しました」",
+            "oauth.scope.required_missing",
+            "reach oauth scopes",
+        ),
+        (
+            "Error: AADSTS50011: The redirect URI 'https://app.example.com/cb' specified in the request does not match",
+            "oauth.redirect_uri_mismatch",
+            "reach oauth scopes",
+        ),
+    ] {
+        let ended = explain(&["--json", text]);
+        assert_eq!(ended.code, 0, "{text}: {}", ended.stderr);
+        let doc: serde_json::Value = serde_json::from_str(&ended.stdout).expect("JSON");
+        // One message may have several causes (HubSpot shows one for
+        // several): those tie, and the wanted one is among the best.
+        let matches = doc["matches"].as_array().expect("matches");
+        let top = matches[0]["score"].as_f64().unwrap_or_default();
+        let first = matches
+            .iter()
+            .take_while(|m| m["score"].as_f64() == Some(top))
+            .find(|m| m["code"] == wanted)
+            .unwrap_or_else(|| panic!("{text}: {doc:#}"));
+        assert!(first["score"].as_f64().is_some_and(|s| s > 0.5), "{doc:#}");
+        assert!(
+            first["check"]
+                .as_str()
+                .is_some_and(|c| c.starts_with(check)),
+            "{doc:#}"
+        );
+        assert!(!first["remedy"].as_str().unwrap_or_default().is_empty());
+        // The text output names the same cause and command.
+        let ended = explain(&[text]);
+        assert!(
+            ended.stdout.contains(&format!(". {wanted}  (score")),
+            "{}",
+            ended.stdout
+        );
+        assert!(
+            ended.stdout.contains(&format!("check: {check}")),
+            "{}",
+            ended.stdout
+        );
+    }
+}
+
+#[test]
+fn a_message_is_read_from_stdin_and_the_vendor_topics_are_listed() {
+    let mut child = std::process::Command::new(crate::bin())
+        .args(["explain", "--message", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("reach starts");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all("コネクションは現在非アクティブ状態です。\n".as_bytes())
+            .expect("written");
+    }
+    let out = child.wait_with_output().expect("reach ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("1. oauth.token.invalid_grant"),
+        "{stdout}"
+    );
+
+    let list = explain(&["--list"]);
+    let topics = list
+        .stdout
+        .split("Vendor topics (no network check shows them):")
+        .nth(1)
+        .expect("a section of vendor topics");
+    for id in [
+        "hubspot.connect.permission_denied",
+        "hubspot.connect.account_lacks_feature",
+        "uipath.connection.delete_with_triggers",
+        "uipath.connection.folder_permission",
+    ] {
+        assert!(topics.contains(id), "{id}: {topics}");
+        assert_eq!(explain(&[id]).code, 0, "{id}");
+    }
 }
 
 #[test]

@@ -677,23 +677,37 @@ Examples:
   reach explain tcp.timeout     what a code means, and the fix
   reach explain timeout         the codes about timeouts
   reach explain proxy auth      codes with every word
-  reach explain --list          every code
+  reach explain 'Failed to receive access token'
+                                a pasted error: the causes, the fix and
+                                the reach command that checks it
+  pbpaste | reach explain --message -
+  reach explain --list          every code, and the vendor topics
   reach explain --json dns.timeout
 
-A word matches the start of a word in a code's name or text, in any
-case. With --json: one object for a code, an array otherwise. Exit 2
-when the code is unknown or nothing matches.";
+A few words match the start of a word in a code's name or text. A longer
+text, or one no code's words match, is matched against the catalogue of
+error texts users paste (reach's own, curl, OpenSSL, Java, .NET, Python,
+Node, Entra AADSTS, Okta, HubSpot, UiPath; any of their languages); a code
+it names (AADSTS50011, curl: (60), verify error:num=20) matches first.
+With --json: one object for a code, an array for a list or search, and
+{query, matches} for a text. Exit 2 for an unknown code, 1 when nothing
+is close enough.";
 
 #[derive(Debug, Args)]
 #[command(after_help = EXPLAIN_HELP)]
 pub(crate) struct ExplainArgs {
-    /// A finding code (tcp.timeout), or words to search the codes for.
+    /// A finding code (tcp.timeout), words to search the codes for, or an
+    /// error text as you got it (quote it).
     #[arg(
-        value_name = "CODE|WORD",
-        required_unless_present = "list",
+        value_name = "CODE|TEXT",
+        required_unless_present_any = ["list", "message"],
         conflicts_with = "list"
     )]
     pub(crate) words: Vec<String>,
+    /// Read the error text from FILE (`-` is stdin), as pasted: log lines,
+    /// any language.
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["list", "words"])]
+    pub(crate) message: Option<std::path::PathBuf>,
     /// List every code with its severity and summary.
     #[arg(long)]
     pub(crate) list: bool,

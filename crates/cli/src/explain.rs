@@ -1,9 +1,10 @@
-//! `reach explain`: one finding code explained, every code listed, or the
-//! codes a few words are found in, all read from report's registry. Text,
-//! or JSON with `--format json`: an object for one code, an array of the
-//! same objects for a list or a search. An unknown code or a search that
-//! finds nothing is a usage error (exit 2) whatever the format, with
-//! nothing on stdout.
+//! `reach explain`: one finding code explained, every code listed, the
+//! codes a few words are found in (report's registry), or the causes of an
+//! error text as a user pastes it (the `reach-explain` catalogue). Text, or
+//! JSON with `--format json`: an object for one code, an array of the same
+//! objects for a list or a search, `{query, matches}` for a text. An
+//! unknown code is a usage error (exit 2) whatever the format, with nothing
+//! on stdout; a text nothing is close enough to exits 1.
 
 use std::fmt::Write as _;
 
@@ -42,10 +43,32 @@ impl Entry {
 enum Answer {
     /// A code by its name.
     One(Code),
+    /// A vendor topic by its id.
+    Topic(reach_explain::Topic),
     /// `--list`.
     All,
     /// The codes words were found in, best first, and the words.
     Found(Vec<Code>, String),
+    /// The catalogue's causes of a pasted text (none: nothing close enough).
+    Matched(Vec<reach_explain::Match>, String),
+}
+
+/// A pasted text's causes as `--format json` gives them.
+#[derive(Serialize)]
+struct Matched<'a> {
+    query: &'a str,
+    matches: Vec<MatchEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct MatchEntry<'a> {
+    code: &'a str,
+    score: f64,
+    title: &'a str,
+    cause: &'a str,
+    remedy: &'a str,
+    check: Option<&'a str>,
+    source: &'a str,
 }
 
 pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> anyhow::Result<i32> {
@@ -61,13 +84,38 @@ pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> anyhow::Result<i32> {
     };
     let answer = if args.list {
         Answer::All
+    } else if let Some(path) = &args.message {
+        let text = message(path, cli.output.timeout)?;
+        let query = text.trim().to_owned();
+        Answer::Matched(reach_explain::matches(&query), query)
     } else {
         find(&args.words)?
     };
+    if let Answer::Matched(found, query) = &answer {
+        return matched(cli, found, query, json);
+    }
     let out = match (&answer, json) {
         (Answer::One(code), false) => one_text(*code),
         (Answer::One(code), true) => to_json(&Entry::of(*code))?,
-        (Answer::All, false) => table(Code::ALL),
+        (Answer::All, false) => {
+            let mut out = table(Code::ALL);
+            let _ = writeln!(out, "\nVendor topics (no network check shows them):");
+            for topic in reach_explain::topics() {
+                let _ = writeln!(out, "{:<44} {}", topic.id, topic.title);
+            }
+            out
+        }
+        (Answer::Topic(topic), false) => format!(
+            "{}  (vendor topic: no network check shows it)\n\n{}\n\n{}\n\nFix: {}\n",
+            topic.id, topic.title, topic.cause, topic.remedy
+        ),
+        (Answer::Topic(topic), true) => to_json(&serde_json::json!({
+            "code": topic.id,
+            "title": topic.title,
+            "cause": topic.cause,
+            "remedy": topic.remedy,
+        }))?,
+        (Answer::Matched(..), _) => unreachable!("answered above"),
         (Answer::Found(codes, query), false) => {
             let mut out = table(codes);
             let n = codes.len();
@@ -90,8 +138,8 @@ pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> anyhow::Result<i32> {
 }
 
 /// The code `words` name, or the codes they are found in.
-fn find(words: &[String]) -> anyhow::Result<Answer> {
-    let words = self::words(words);
+fn find(args: &[String]) -> anyhow::Result<Answer> {
+    let words = self::words(args);
     let query = words.join(" ");
     if words.is_empty() {
         return Err(UsageError(
@@ -103,20 +151,99 @@ fn find(words: &[String]) -> anyhow::Result<Answer> {
         if let Ok(code) = word.parse::<Code>() {
             return Ok(Answer::One(code));
         }
+        if let Some(topic) = reach_explain::topics().into_iter().find(|t| t.id == word) {
+            return Ok(Answer::Topic(topic));
+        }
         if code_shaped(word) {
             return Err(
                 UsageError(format!("unknown finding code `{word}`; {}", hint(word))).into(),
             );
         }
     }
+    // A few words are a search of the codes; a longer text, or one the
+    // codes' words do not hold, is matched against what users paste.
     let found = Code::search(&words);
-    if found.is_empty() {
-        return Err(UsageError(format!(
-            "no finding code matches `{query}`; `reach explain --list` lists them all"
-        ))
-        .into());
+    if words.len() <= 3 && !found.is_empty() {
+        return Ok(Answer::Found(found, query));
     }
-    Ok(Answer::Found(found, query))
+    let text = args_text(args);
+    let matched = reach_explain::matches(&text);
+    if matched.is_empty() && !found.is_empty() {
+        return Ok(Answer::Found(found, query));
+    }
+    Ok(Answer::Matched(matched, text))
+}
+
+/// The arguments as the text they were pasted as.
+fn args_text(args: &[String]) -> String {
+    args.join(" ").trim().to_owned()
+}
+
+/// `--message FILE|-`, through the one bounded input reader.
+fn message(path: &std::path::Path, timeout: std::time::Duration) -> anyhow::Result<String> {
+    use crate::input::{self, Kind};
+    let source = path.display().to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(input::read(
+            &source,
+            "--message",
+            Kind::Message,
+            timeout,
+            input::Whole::new(Kind::Message),
+        ))
+        .map_err(|e| UsageError(e).into())
+}
+
+/// The causes of a pasted text, best first; nothing close enough exits 1.
+fn matched(
+    cli: &Cli,
+    found: &[reach_explain::Match],
+    query: &str,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let out = if json {
+        to_json(&Matched {
+            query,
+            matches: found
+                .iter()
+                .map(|m| MatchEntry {
+                    code: &m.id,
+                    score: (m.score * 100.0).round() / 100.0,
+                    title: &m.title,
+                    cause: &m.cause,
+                    remedy: &m.remedy,
+                    check: m.check.as_deref(),
+                    source: &m.source,
+                })
+                .collect(),
+        })?
+    } else if found.is_empty() {
+        "Nothing reach knows is close enough to this text. `reach explain --list` lists the \
+         finding codes and vendor topics; `reach explain WORD` searches them.\n"
+            .to_owned()
+    } else {
+        let mut out = String::new();
+        for (i, m) in found.iter().enumerate() {
+            let _ = writeln!(out, "{}. {}  (score {:.2})", i + 1, m.id, m.score);
+            let _ = writeln!(out, "   {}", m.title);
+            let _ = writeln!(out, "   why: {}", m.cause);
+            let _ = writeln!(out, "   fix: {}", m.remedy);
+            if let Some(check) = &m.check {
+                let _ = writeln!(out, "   check: {check}");
+            }
+            out.push('\n');
+        }
+        out
+    };
+    emit(cli, &out)?;
+    Ok(if found.is_empty() {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
 }
 
 /// The words of the arguments: `reach explain "proxy auth"` is two, as

@@ -36,6 +36,8 @@ pub(crate) enum Kind {
     App,
     /// `--client-secret-file`, `--refresh-token-file`: one line.
     Secret,
+    /// `reach explain --message`: an error text as a user pastes it.
+    Message,
 }
 
 /// The bounds of one kind of input.
@@ -64,6 +66,7 @@ impl Kind {
             Kind::Preflight => (16 * MIB, MIB, false),
             Kind::App => (16 * MIB, MIB, true),
             Kind::Secret => (MIB, 64 * KIB, false),
+            Kind::Message => (MIB, 256 * KIB, false),
         };
         Bounds { file, line, json }
     }
@@ -78,6 +81,7 @@ impl Kind {
             Kind::Preflight => "a preflight file",
             Kind::App => "an app configuration",
             Kind::Secret => "a secret file",
+            Kind::Message => "a pasted message",
         }
     }
 }

@@ -166,6 +166,35 @@ pub fn matches(text: &str) -> Vec<Match> {
         .collect()
 }
 
+/// A cause the network cannot show (`hubspot.connect.permission_denied`):
+/// a topic of the catalogue, with no finding code behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub id: String,
+    pub title: String,
+    pub cause: String,
+    pub remedy: String,
+}
+
+/// Every topic of the catalogue (an id that is no finding code), once each,
+/// sorted by id.
+pub fn topics() -> Vec<Topic> {
+    let mut out: Vec<Topic> = Vec::new();
+    for entry in &catalogue::catalogue().entries {
+        if entry.id.parse::<reach_report::Code>().is_ok() || out.iter().any(|t| t.id == entry.id) {
+            continue;
+        }
+        out.push(Topic {
+            id: entry.id.clone(),
+            title: entry.title.clone(),
+            cause: entry.cause.clone(),
+            remedy: entry.remedy.clone(),
+        });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
 /// Code hits first, then the text score.
 fn rank((by_code, score, _): (bool, f64, usize)) -> (u8, f64) {
     (u8::from(by_code), score)

@@ -330,3 +330,17 @@ fn a_match_carries_its_texts() {
     assert_eq!(m.id, "dns.nxdomain");
     assert_eq!(m.remedy, reach_report::Code::DnsNxdomain.info().remedy);
 }
+
+#[test]
+fn the_vendor_topics_the_network_cannot_show_are_listed() {
+    let ids: Vec<String> = crate::topics().into_iter().map(|t| t.id).collect();
+    for id in [
+        "hubspot.connect.permission_denied",
+        "hubspot.connect.account_lacks_feature",
+        "uipath.connection.delete_with_triggers",
+        "uipath.connection.folder_permission",
+    ] {
+        assert!(ids.iter().any(|i| i == id), "{id} in {ids:?}");
+    }
+    assert!(!ids.iter().any(|i| i == "tls.cert_expired"));
+}
