@@ -221,9 +221,14 @@ fn matched(
                 .collect(),
         })?
     } else if found.is_empty() {
-        "Nothing reach knows is close enough to this text. `reach explain --list` lists the \
-         finding codes and vendor topics; `reach explain WORD` searches them.\n"
-            .to_owned()
+        // Nothing to print: say so where diagnostics go (escaped: the text
+        // is the user's, pasted from anywhere), as grep says nothing.
+        let shown: String = query.chars().take(80).collect();
+        let cut = if shown.len() < query.len() { "…" } else { "" };
+        crate::to_stderr(&format!(
+            "reach: nothing reach knows is close enough to `{shown}{cut}`; `reach explain --list` lists the finding codes and vendor topics, `reach explain WORD` searches them"
+        ));
+        return Ok(exit::FAILED);
     } else {
         let mut out = String::new();
         for (i, m) in found.iter().enumerate() {
