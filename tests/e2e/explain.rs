@@ -272,6 +272,19 @@ fn a_pasted_error_gives_its_causes_and_the_check_to_run() {
 }
 
 #[test]
+fn a_pasted_credential_is_not_echoed() {
+    let text = "POST /token Authorization: Bearer SECRET-TOKEN-77abc AADSTS7000215: Invalid client secret provided.";
+    let ended = explain(&["--json", text]);
+    assert_eq!(ended.code, 0, "{}", ended.stderr);
+    assert!(
+        !ended.stdout.contains("SECRET-TOKEN-77abc"),
+        "{}",
+        ended.stdout
+    );
+    assert!(ended.stdout.contains("AADSTS7000215"), "{}", ended.stdout);
+}
+
+#[test]
 fn a_message_is_read_from_stdin_and_the_vendor_topics_are_listed() {
     let mut child = std::process::Command::new(crate::bin())
         .args(["explain", "--message", "-"])

@@ -205,8 +205,10 @@ fn matched(
     json: bool,
 ) -> anyhow::Result<i32> {
     let out = if json {
+        // A pasted log line may carry a credential: echoed redacted.
+        let query = reach_report::redact::text(query);
         to_json(&Matched {
-            query,
+            query: &query,
             matches: found
                 .iter()
                 .map(|m| MatchEntry {
