@@ -41,6 +41,16 @@ fn run(dir: &Path, args: &[&str]) -> Ended {
     wait(spawn(dir, args), Duration::from_secs(20))
 }
 
+/// What a failed assertion shows: the command line, stderr and stdout.
+fn said(args: &[&str], ended: &Ended) -> String {
+    format!(
+        "reach {}: {}\n{}",
+        args.join(" "),
+        ended.stderr,
+        ended.stdout
+    )
+}
+
 fn mkfifo(path: &Path) {
     let status = Command::new("mkfifo")
         .arg(path)
@@ -116,12 +126,7 @@ fn devices_and_folders_are_input_errors_at_once() {
             let mut args = with_file(input, file);
             args.extend(["--timeout", "2s"]);
             let ended = run(&path, &args);
-            let said = format!(
-                "reach {}: {}\n{}",
-                args.join(" "),
-                ended.stderr,
-                ended.stdout
-            );
+            let said = said(&args, &ended);
             assert_eq!(ended.code, Some(2), "{said}");
             assert!(ended.took < Duration::from_secs(10), "{said}");
             let named = ended
@@ -156,7 +161,7 @@ fn devices_as_pem_files_are_refused_at_once() {
             let mut args = args.clone();
             args.extend(["--timeout", "2s", "http://127.0.0.1:9/"]);
             let ended = run(&path, &args);
-            let said = format!("reach {}: {}", args.join(" "), ended.stderr);
+            let said = said(&args, &ended);
             assert_eq!(ended.code, Some(2), "{said}");
             assert!(ended.took < Duration::from_secs(10), "{said}");
             let kind = if file.starts_with("/dev/") {
@@ -182,12 +187,7 @@ fn a_fifo_that_sends_nothing_is_given_up_after_the_timeout() {
         let mut args = with_file(input, &fifo);
         args.extend(["--timeout", "1s"]);
         let ended = run(&path, &args);
-        let said = format!(
-            "reach {}: {}\n{}",
-            args.join(" "),
-            ended.stderr,
-            ended.stdout
-        );
+        let said = said(&args, &ended);
         assert_eq!(ended.code, Some(2), "{said}");
         assert!(
             ended
@@ -426,7 +426,7 @@ fn text_that_is_not_utf8_names_its_line() {
         (vec!["check", "--targets-file", "bad.txt"], "bad.txt:3"),
     ] {
         let ended = run(&path, &args);
-        let said = format!("reach {}: {}", args.join(" "), ended.stderr);
+        let said = said(&args, &ended);
         assert_eq!(ended.code, Some(2), "{said}");
         assert!(
             ended.stderr.contains(&format!("{file}: not UTF-8 text")),
@@ -514,12 +514,7 @@ fn a_cookie_that_does_not_parse_is_never_echoed() {
             let mut args = args;
             args.extend(["--timeout", "2s", "--format", format]);
             let ended = run(&path, &args);
-            let said = format!(
-                "reach {}: {}\n{}",
-                args.join(" "),
-                ended.stderr,
-                ended.stdout
-            );
+            let said = said(&args, &ended);
             assert_eq!(ended.code, Some(2), "{said}");
             assert!(ended.stderr.contains("--cookie 1"), "{said}");
             for secret in ["SECRET1", "SECRET2", "SECRET3", "SECRET4"] {
@@ -559,7 +554,7 @@ fn a_bad_network_value_is_an_error_of_its_own_command() {
         let mut args = args.clone();
         args.extend(["--timeout", "2s", "--json"]);
         let ended = run(&path, &args);
-        let said = format!("reach {}: {}", args.join(" "), ended.stderr);
+        let said = said(&args, &ended);
         assert_eq!(ended.code, Some(2), "{said}");
         let report: serde_json::Value = serde_json::from_str(&ended.stdout).expect(&said);
         let bad = report["checks"]

@@ -294,7 +294,7 @@ mod raw;
 mod tlslab;
 
 pub use hostile::HostileLab;
-pub use malformed::MalformedLab;
+pub use malformed::{MalformedLab, dns_query};
 pub use proxy::ProxyLab;
 pub use tlslab::TlsLab;
 

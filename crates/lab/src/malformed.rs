@@ -345,23 +345,26 @@ const fn pseudo_random<const N: usize>(seed: u64) -> [u8; N] {
     out
 }
 
+/// The wire bytes of a standard query (opcode 0, RD) with `id` for `name`,
+/// type `qtype`, class IN: what a client sends the lab's DNS peers, built
+/// by hand so that tests of them do not depend on a DNS library.
+pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut query = id.to_be_bytes().to_vec();
+    query.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.trim_end_matches('.').split('.') {
+        query.push(u8::try_from(label.len()).expect("a label of at most 63 bytes"));
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.push(0);
+    query.extend_from_slice(&qtype.to_be_bytes());
+    query.extend_from_slice(&[0, 1]);
+    query
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Dns, dns_reply};
-
-    /// A standard query (opcode 0, RD) with `id` for `name`, type `qtype`, class IN.
-    fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
-        let mut query = id.to_be_bytes().to_vec();
-        query.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-        for label in name.trim_end_matches('.').split('.') {
-            query.push(u8::try_from(label.len()).expect("short label"));
-            query.extend_from_slice(label.as_bytes());
-        }
-        query.push(0);
-        query.extend_from_slice(&qtype.to_be_bytes());
-        query.extend_from_slice(&[0, 1]);
-        query
-    }
+    use crate::dns_query as query;
 
     #[test]
     fn dns_replies_never_panic_and_parse_only_plausible_questions() {

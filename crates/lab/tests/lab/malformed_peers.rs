@@ -11,7 +11,7 @@ use hickory_proto::{
     op::{Message, MessageType, ResponseCode},
     rr::{Name, RData, rdata::A},
 };
-use reach_lab::MalformedLab;
+use reach_lab::{MalformedLab, dns_query as query};
 use rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
@@ -26,20 +26,6 @@ use crate::support::{IO_TIMEOUT, connect, start};
 const QUIET: Duration = Duration::from_millis(300);
 /// A minimal (bogus) TLS handshake record: enough for the TLS servers to answer.
 const HELLO: [u8; 9] = [0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00];
-
-/// A standard query (opcode 0, RD) with `id` for `name`, type `qtype`, class IN.
-fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
-    let mut query = id.to_be_bytes().to_vec();
-    query.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.trim_end_matches('.').split('.') {
-        query.push(u8::try_from(label.len()).expect("short label"));
-        query.extend_from_slice(label.as_bytes());
-    }
-    query.push(0);
-    query.extend_from_slice(&qtype.to_be_bytes());
-    query.extend_from_slice(&[0, 1]);
-    query
-}
 
 /// A UDP socket connected to `server`.
 async fn udp_client(server: SocketAddr) -> UdpSocket {
