@@ -49,7 +49,10 @@ pub async fn connect(addrs: &[SocketAddr], deadline: tokio::time::Instant) -> Tc
             Ok(Err(e)) => (classify(&e), Some(e.to_string())),
             Err(_) => (
                 TcpOutcome::Timeout,
-                Some(format!("no answer to SYN within {budget:?}")),
+                Some(format!(
+                    "no answer to SYN within {}",
+                    reach_report::seconds(budget)
+                )),
             ),
         };
         phase.attempts.push(TcpAttempt {
