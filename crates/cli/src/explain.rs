@@ -44,7 +44,7 @@ enum Answer {
     /// A code by its name.
     One(Code),
     /// A vendor topic by its id.
-    Topic(reach_explain::Topic),
+    Topic(&'static reach_explain::Topic),
     /// `--list`.
     All,
     /// The codes words were found in, best first, and the words.
@@ -91,10 +91,8 @@ pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> anyhow::Result<i32> {
     } else {
         find(&args.words)?
     };
-    if let Answer::Matched(found, query) = &answer {
-        return matched(cli, found, query, json);
-    }
     let out = match (&answer, json) {
+        (Answer::Matched(found, query), _) => return matched(cli, found, query, json),
         (Answer::One(code), false) => one_text(*code),
         (Answer::One(code), true) => to_json(&Entry::of(*code))?,
         (Answer::All, false) => {
@@ -115,7 +113,6 @@ pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> anyhow::Result<i32> {
             "cause": topic.cause,
             "remedy": topic.remedy,
         }))?,
-        (Answer::Matched(..), _) => unreachable!("answered above"),
         (Answer::Found(codes, query), false) => {
             let mut out = table(codes);
             let n = codes.len();
@@ -151,7 +148,7 @@ fn find(args: &[String]) -> anyhow::Result<Answer> {
         if let Ok(code) = word.parse::<Code>() {
             return Ok(Answer::One(code));
         }
-        if let Some(topic) = reach_explain::topics().into_iter().find(|t| t.id == word) {
+        if let Some(topic) = reach_explain::topic(word) {
             return Ok(Answer::Topic(topic));
         }
         if code_shaped(word) {

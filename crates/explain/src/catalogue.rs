@@ -121,6 +121,8 @@ pub(crate) struct Entry {
 pub(crate) struct Catalogue {
     pub(crate) entries: Vec<Entry>,
     pub(crate) weights: Weights,
+    /// The topics (ids that are no finding code), once each, by id.
+    pub(crate) topics: Vec<crate::Topic>,
 }
 
 /// The catalogue, loaded once.
@@ -129,7 +131,23 @@ pub(crate) fn catalogue() -> &'static Catalogue {
     CATALOGUE.get_or_init(|| {
         let entries = load().expect("the embedded catalogue is valid: the tests load every file");
         let weights = Weights::new(entries.iter().flat_map(|e| &e.grams));
-        Catalogue { entries, weights }
+        let mut topics: Vec<crate::Topic> = entries
+            .iter()
+            .filter(|e| is_topic(&e.id))
+            .map(|e| crate::Topic {
+                id: e.id.clone(),
+                title: e.title.clone(),
+                cause: e.cause.clone(),
+                remedy: e.remedy.clone(),
+            })
+            .collect();
+        topics.sort_by(|a, b| a.id.cmp(&b.id));
+        topics.dedup_by(|a, b| a.id == b.id);
+        Catalogue {
+            entries,
+            weights,
+            topics,
+        }
     })
 }
 

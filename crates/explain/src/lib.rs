@@ -178,21 +178,13 @@ pub struct Topic {
 
 /// Every topic of the catalogue (an id that is no finding code), once each,
 /// sorted by id.
-pub fn topics() -> Vec<Topic> {
-    let mut out: Vec<Topic> = Vec::new();
-    for entry in &catalogue::catalogue().entries {
-        if entry.id.parse::<reach_report::Code>().is_ok() || out.iter().any(|t| t.id == entry.id) {
-            continue;
-        }
-        out.push(Topic {
-            id: entry.id.clone(),
-            title: entry.title.clone(),
-            cause: entry.cause.clone(),
-            remedy: entry.remedy.clone(),
-        });
-    }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
+pub fn topics() -> &'static [Topic] {
+    &catalogue::catalogue().topics
+}
+
+/// The topic `id`, if the catalogue has it.
+pub fn topic(id: &str) -> Option<&'static Topic> {
+    topics().iter().find(|t| t.id == id)
 }
 
 /// Code hits first, then the text score.
