@@ -38,6 +38,9 @@ use crate::model::Direction;
 use crate::read::UnknownName;
 use crate::set::IpSet;
 
+/// How the CIDRs of a feed without labels, or of no label, are headed.
+pub const NO_GROUP: &str = "(no service or region)";
+
 /// The syntaxes `--emit` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EmitFormat {
@@ -276,22 +279,21 @@ fn lines(format: EmitFormat, a: &Additions) -> String {
         if count == 0 {
             continue;
         }
+        let cidrs = |n: usize| reach_report::count(n as u64, "CIDR", "CIDRs");
         let tool = match (format, v6) {
             (EmitFormat::Iptables, false) => ", for iptables",
             (EmitFormat::Iptables, true) => ", for ip6tables",
             _ => "",
         };
-        let noun = if count == 1 { "CIDR" } else { "CIDRs" };
-        let _ = writeln!(out, "\n# {family}: {count} {noun}{tool}");
+        let _ = writeln!(out, "\n# {family}: {}{tool}", cidrs(count));
         for g in &groups {
             let (nets, shared) = (of_family(&g.cidrs), of_family(&g.shared).len());
             if nets.is_empty() && shared == 0 {
                 continue;
             }
-            let mut comment = g.label.unwrap_or("(no service or region)").to_owned();
+            let mut comment = g.label.unwrap_or(NO_GROUP).to_owned();
             if shared > 0 {
-                let noun = if shared == 1 { "CIDR" } else { "CIDRs" };
-                let _ = write!(comment, " (and {shared} {noun} listed above)");
+                let _ = write!(comment, " (and {} listed above)", cidrs(shared));
             }
             let _ = writeln!(out, "# {comment}");
             for net in &nets {
@@ -375,7 +377,7 @@ fn aws_sg(a: &Additions) -> String {
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
     for g in a.distinct() {
-        let label = g.label.unwrap_or("(no service or region)");
+        let label = g.label.unwrap_or(NO_GROUP);
         let description = aws_description(&format!("{label} - added by {}", a.tool));
         for net in &g.cidrs {
             let cidr = crate::text::cidr_string(net);

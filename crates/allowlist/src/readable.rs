@@ -18,7 +18,7 @@ use ipnet::IpNet;
 const EXACT_BELOW: u128 = 1_000_000;
 
 /// `n` with a comma every three digits: `1,234,567`.
-pub fn thousands(n: u128) -> String {
+fn thousands(n: u128) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -32,7 +32,7 @@ pub fn thousands(n: u128) -> String {
 
 /// `x` rounded to two significant digits with a power of ten:
 /// `≈ 1.2 × 10²⁴`.
-pub fn approx(x: f64) -> String {
+fn approx(x: f64) -> String {
     let sci = format!("{x:.1e}");
     let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
     format!("≈ {mantissa} × 10{}", superscript(exponent))

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use reach_report::{Check, Report, Severity, Status};
 
-use super::{kind, label};
+use super::label;
 
 /// XML text and attribute escaping; control characters (which XML 1.0
 /// forbids or discourages, and which would drive a terminal showing the
@@ -72,7 +72,7 @@ fn testcase(out: &mut String, c: &Check, failed: bool) {
         out,
         "    <testcase name=\"{}\" classname=\"reach.{}\" time=\"{:.3}\"",
         xml(&label(c)),
-        xml(kind(c)),
+        xml(c.kind.name()),
         c.duration_ms / 1000.0
     );
     let mut body = String::new();

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use reach_report::{Check, Details, Severity, Status};
 
-use super::{Printable, kind, label, status_word};
+use super::{Printable, label, status_word};
 
 /// A Markdown table cell: pipes escaped, line breaks as spaces.
 fn cell(text: &str) -> String {
@@ -34,7 +34,7 @@ pub(super) fn render(report: &Printable) -> String {
             out,
             "| **{}** | {} | {} | {:.0} ms | {} |",
             status_word(c.status),
-            kind(c),
+            c.kind.name(),
             cell(&label(c)),
             c.duration_ms,
             cell(&codes.join(" "))
@@ -124,7 +124,7 @@ fn needs_attention(out: &mut String, c: &Check) {
         "\n### {} {} ({})\n",
         status_word(c.status),
         code(&label(c)),
-        kind(c)
+        c.kind.name()
     );
     if let Details::Endpoint(d) = &c.details {
         let t = &d.timings;

@@ -88,11 +88,6 @@ fn label(check: &Check) -> String {
     }
 }
 
-/// The check's kind as the JSON writes it (`oauth_token`).
-fn kind(check: &Check) -> &'static str {
-    check.kind.name()
-}
-
 fn status_word(status: Status) -> &'static str {
     match status {
         Status::Pass => "PASS",

@@ -117,7 +117,7 @@ fn to_add(out: &mut String, d: &AllowlistDetails, p: &Paint, style: TextStyle) {
         > size(&d.uncovered);
     for gap in &d.gaps {
         let label = group_label(gap.service.as_deref(), gap.region.as_deref())
-            .unwrap_or_else(|| "(no service or region)".to_owned());
+            .unwrap_or_else(|| reach_allowlist::emit::NO_GROUP.to_owned());
         let _ = writeln!(
             out,
             "        {}: {}",
