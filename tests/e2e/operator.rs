@@ -332,3 +332,60 @@ fn a_bad_value_turns_the_checks_that_use_it_into_errors() {
         check.findings
     );
 }
+
+/// `reach allowlist`: a bad network value holds back the lookups and
+/// fetches it would serve, and is never lost when the check needed none.
+#[test]
+fn a_bad_network_value_of_an_allowlist_is_never_lost() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let published = file(&dir, "published.txt", "198.51.100.0/24\n");
+    let allow = file(&dir, "allow.txt", "198.51.100.0/24\n");
+    // A --host lookup would use the DNS servers: held back, and named.
+    let run = run_with(
+        command(),
+        &[
+            "allowlist",
+            "--dns-server",
+            "nope",
+            "--published",
+            &published,
+            "--allowlist",
+            &allow,
+            "--host",
+            "api.vendor.example",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let check = run.only();
+    assert_eq!(check.status, reach_report::Status::Error);
+    assert!(
+        check.findings.iter().any(|f| f
+            .message
+            .starts_with("--host api.vendor.example not looked up: --dns-server")),
+        "{:#?}",
+        check.findings
+    );
+    // Files only, and an unreadable allowlist: the bad value is still named.
+    let missing = dir.path().join("missing.txt");
+    let run = run_with(
+        command(),
+        &[
+            "allowlist",
+            "--dns-server",
+            "nope",
+            "--published",
+            &published,
+            "--allowlist",
+            missing.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.report
+            .checks
+            .iter()
+            .any(|c| c.target == "--dns-server nope"),
+        "{:#?}",
+        run.report.checks
+    );
+}

@@ -291,6 +291,7 @@ pub(crate) async fn run(
         feed.allowlists.join(", ")
     );
     let check = Check::new(CheckKind::Allowlist, target);
+    let host_lookups = blocked.clone();
     let mut reader = Reader::new(feed, network, blocked, timeout, check);
     if feed.published.is_empty() || feed.allowlists.is_empty() {
         reader.fail_input(
@@ -348,15 +349,30 @@ pub(crate) async fn run(
         check.push(finding);
     }
     tracing::debug!(ms = reach_report::elapsed_ms(started), "coverage computed");
-    details.hosts = hosts(
-        &mut check,
-        &args.hosts,
-        network,
-        deadline,
-        &allow,
-        feed.port,
-    )
-    .await;
+    details.hosts = match host_lookups {
+        // The lookups would go through the network options that are bad.
+        Some(reason) => {
+            for name in &args.hosts {
+                check.push(Finding::new(
+                    Code::InputInvalid,
+                    format!("--host {name} not looked up: {reason}"),
+                ));
+                check.status = Status::Error;
+            }
+            Vec::new()
+        }
+        None => {
+            hosts(
+                &mut check,
+                &args.hosts,
+                network,
+                deadline,
+                &allow,
+                feed.port,
+            )
+            .await
+        }
+    };
     check.details = Details::Allowlist(Box::new(details));
     check.duration_ms = reach_report::elapsed_ms(started);
     check

@@ -108,7 +108,7 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             .iter()
             .zip(used)
             .filter(|(_, used)| !used)
-            .map(|(p, _)| Check::input_error(CheckKind::Endpoint, &p.input, p.message.clone())),
+            .map(|(p, _)| p.check(CheckKind::Endpoint)),
     );
     option_errors.extend(
         checks
@@ -181,7 +181,10 @@ async fn check_one(text: &str, probe: &EndpointProbe, network: &Network) -> Chec
         }
         Err(_) => check.push(reach_report::Finding::new(
             reach_report::Code::HttpTimeout,
-            format!("the check did not finish within {:?}", probe.timeout),
+            format!(
+                "the check did not finish within {}",
+                reach_report::seconds(probe.timeout)
+            ),
         )),
     }
     check.duration_ms = started.elapsed().as_secs_f64() * 1000.0;

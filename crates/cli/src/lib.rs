@@ -189,18 +189,19 @@ pub(crate) async fn checks_for(
                 }
                 None => allowlist::run(&command.args, &network, timeout, blocked).await,
             };
-            // A check that needed no network did not use the bad values:
-            // they are errors of their own, so that nothing is lost.
-            let mut checks = Vec::new();
-            if check.status != reach_report::Status::Error {
-                checks.extend(problems.iter().map(|p| {
-                    reach_report::Check::input_error(
-                        reach_report::CheckKind::Allowlist,
-                        &p.input,
-                        p.message.clone(),
-                    )
-                }));
-            }
+            // A bad value no fetch or lookup of the check named (it needed
+            // no network, or stopped before) is an error of its own, so
+            // that nothing is lost.
+            let mut checks: Vec<reach_report::Check> = problems
+                .iter()
+                .filter(|p| {
+                    !check
+                        .findings
+                        .iter()
+                        .any(|f| f.message.contains(&p.message))
+                })
+                .map(|p| p.check(reach_report::CheckKind::Allowlist))
+                .collect();
             checks.push(check);
             Ok(checks)
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use reach_http_probe::proxy::{self, ProxySettings};
 use reach_http_probe::{Network, NetworkConfig};
-use reach_report::{Check, CheckKind};
+use reach_report::{Check, CheckKind, Code, Finding};
 
 use crate::args::NetworkArgs;
 
@@ -56,20 +56,19 @@ impl Context {
         } = checked(args, self.timeout);
         let network = match self.networks.get(&config) {
             Ok(network) => network,
-            Err(e) if matches!(e, reach_http_probe::Error::Tls(_)) => {
-                let message = flagged(&e).into_owned();
-                let input = message.split(':').next().unwrap_or_default().to_owned();
+            Err(e @ reach_http_probe::Error::Tls(_)) => {
+                let (flag, message) = flagged(&e);
                 problems.push(Problem {
-                    input,
+                    input: flag.unwrap_or("TLS configuration").to_owned(),
                     message,
                     scope: Scope::Tls,
                 });
                 config.tls = reach_tls::TlsConfig::default();
                 self.networks
                     .get(&config)
-                    .map_err(|e| crate::UsageError(flagged(&e).into_owned()))?
+                    .map_err(|e| crate::UsageError(flagged(&e).1))?
             }
-            Err(e) => return Err(crate::UsageError(flagged(&e).into_owned()).into()),
+            Err(e) => return Err(crate::UsageError(flagged(&e).1).into()),
         };
         Ok((network, problems))
     }
@@ -93,8 +92,9 @@ impl Networks {
     }
 }
 
-/// A network that cannot be built, named by the flag that gave the file.
-fn flagged(error: &reach_http_probe::Error) -> std::borrow::Cow<'static, str> {
+/// A network that cannot be built: the flag that gave the file, if one
+/// did, and the message that names it.
+fn flagged(error: &reach_http_probe::Error) -> (Option<&'static str>, String) {
     use reach_http_probe::Error;
     use reach_tls::{Error as Tls, PemFile};
     let flag = match error {
@@ -104,9 +104,9 @@ fn flagged(error: &reach_http_probe::Error) -> std::borrow::Cow<'static, str> {
             PemFile::ClientKey => "--client-key",
         },
         Error::Tls(Tls::ClientPair) => "--client-cert/--client-key",
-        _ => return error.to_string().into(),
+        _ => return (None, error.to_string()),
     };
-    format!("{flag}: {error}").into()
+    (Some(flag), format!("{flag}: {error}"))
 }
 
 /// An option value that cannot be used: the input as given (`--resolve
@@ -142,6 +142,19 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// The finding of a check this problem keeps from running.
+    fn finding(&self) -> Finding {
+        Finding::new(Code::InputInvalid, format!("not run: {}", self.message))
+            .with("input", &self.input)
+    }
+
+    /// The problem as an error check of its own (no check used the value).
+    pub(crate) fn check(&self, kind: CheckKind) -> Check {
+        Check::input_error(kind, &self.input, self.message.clone())
+    }
+}
+
 /// The check of `target` that `problems` keep from running: an input
 /// error with one finding per problem, each naming its value and flag.
 pub(crate) fn not_run<'p>(
@@ -149,57 +162,45 @@ pub(crate) fn not_run<'p>(
     target: impl Into<String>,
     problems: impl IntoIterator<Item = &'p Problem>,
 ) -> Option<Check> {
-    let mut problems = problems.into_iter().peekable();
-    problems.peek()?;
-    let mut check = Check::input_error(kind, target, String::new());
-    check.findings = problems
-        .map(|problem| {
-            reach_report::Finding::new(
-                reach_report::Code::InputInvalid,
-                format!("not run: {}", problem.message),
-            )
-            .with("input", &problem.input)
-        })
-        .collect();
-    Some(check)
+    error_check(
+        kind,
+        target,
+        problems.into_iter().map(Problem::finding).collect(),
+    )
 }
 
-/// The one check of a command (`sso`, `oauth`, `allowlist`) that bad
-/// values keep from running: its input `errors` and every network problem
-/// (the check uses all its network options: a chain or a discovery may go
-/// to any host), folded into one error check of `target`. `None` when
-/// nothing is wrong.
+/// The one check of a command (`sso`, `oauth`) that bad values keep from
+/// running: its input `errors` (each finding noting the input it is
+/// about, `--cookie-jar x`) and every network problem (the check uses all
+/// its network options: a chain or a discovery may go to any host), folded
+/// into one error check of `target`. `None` when nothing is wrong.
 pub(crate) fn held(
     kind: CheckKind,
     target: &str,
     problems: &[Problem],
-    mut errors: Vec<Check>,
+    errors: Vec<Check>,
 ) -> Option<Check> {
-    errors.extend(
-        problems
-            .iter()
-            .map(|p| Check::input_error(kind, &p.input, format!("not run: {}", p.message))),
-    );
-    (!errors.is_empty()).then(|| folded(kind, target, errors))
+    let findings = errors
+        .into_iter()
+        .flat_map(|c| {
+            let input = c.target;
+            c.findings.into_iter().map(move |f| f.with("input", &input))
+        })
+        .chain(problems.iter().map(Problem::finding))
+        .collect();
+    error_check(kind, target, findings)
 }
 
-/// Every input error of a one-check command (`sso`, `oauth`, `allowlist`)
-/// folded into that check: a bad value turns the check that would use it
-/// into an error, instead of an entry of its own beside a check run
-/// without it.
-pub(crate) fn folded(kind: CheckKind, target: impl Into<String>, errors: Vec<Check>) -> Check {
-    // Each finding keeps the input it is about (`--cookie-jar x`).
-    let mut findings = errors.into_iter().flat_map(|c| {
-        let input = c.target;
-        c.findings.into_iter().map(move |f| f.with("input", &input))
-    });
-    let target = target.into();
-    let Some(first) = findings.next() else {
-        return Check::input_error(kind, target, "not run".to_owned());
-    };
-    let mut check = Check::input_error(kind, target, first.message.clone());
-    check.findings = std::iter::once(first).chain(findings).collect();
-    check
+/// An input-error check of `target` with `findings`; `None` for none.
+fn error_check(
+    kind: CheckKind,
+    target: impl Into<String>,
+    findings: Vec<Finding>,
+) -> Option<Check> {
+    let first = findings.first()?.message.clone();
+    let mut check = Check::input_error(kind, target, first);
+    check.findings = findings;
+    Some(check)
 }
 
 /// The network options, checked: the configuration to build, and the
