@@ -286,20 +286,12 @@ fn a_pasted_credential_is_not_echoed() {
 
 #[test]
 fn a_message_is_read_from_stdin_and_the_vendor_topics_are_listed() {
-    let mut child = std::process::Command::new(crate::bin())
+    // Through command(): bounded in time, with the environment cleaned.
+    let out = crate::command()
         .args(["explain", "--message", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("reach starts");
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all("コネクションは現在非アクティブ状態です。\n".as_bytes())
-            .expect("written");
-    }
-    let out = child.wait_with_output().expect("reach ends");
+        .write_stdin("コネクションは現在非アクティブ状態です。\n")
+        .output()
+        .expect("reach runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(

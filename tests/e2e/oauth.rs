@@ -39,10 +39,7 @@ fn scopes(args: &[&str]) -> Run {
 }
 
 fn only(run: &Run) -> &Check {
-    run.report
-        .checks
-        .last()
-        .unwrap_or_else(|| panic!("no check: {}", run.stdout))
+    run.only()
 }
 
 fn token_details(check: &Check) -> &OauthTokenDetails {

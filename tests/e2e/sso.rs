@@ -414,14 +414,12 @@ fn bad_cookies_are_named_and_a_bad_option_stops_the_chain() {
     );
     // A --cookie that cannot be used keeps the chain from running: the sso
     // check is that error, never a chain walked without the cookie.
-    assert!(
-        run.report
-            .checks
-            .iter()
-            .all(|c| !matches!(c.details, Details::Sso(_))),
-        "{:#?}",
-        run.report.checks
-    );
+    // Two checks: the jar's bad line, and the chain held back.
+    assert_eq!(run.report.checks.len(), 2, "{:#?}", run.report.checks);
+    let check = run.check(&app("/login"));
+    assert_eq!(check.kind, CheckKind::Sso);
+    assert_eq!(check.status, Status::Error);
+    assert!(!matches!(check.details, Details::Sso(_)), "{check:#?}");
     // A bad line of a jar is an error of its own: the good line still
     // seeded the jar, and the chain logged in silently.
     let run = sso(&["--cookie-jar", jar.to_str().unwrap(), &app("/login")]);
