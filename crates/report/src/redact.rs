@@ -100,11 +100,18 @@ const PUBLIC_NAMES: &[&str] = &["synctoken"];
 
 /// Whether a parameter, header or member with this name holds a secret.
 pub fn is_secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    if SECRET_NAMES.contains(&lower.as_str()) {
+    // Called for every member of a report: no copy for a name already in
+    // lower case (every serde member name).
+    let lower: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        name.to_ascii_lowercase().into()
+    } else {
+        name.into()
+    };
+    let lower = lower.as_ref();
+    if SECRET_NAMES.contains(&lower) {
         return true;
     }
-    if PUBLIC_NAMES.contains(&lower.as_str()) {
+    if PUBLIC_NAMES.contains(&lower) {
         return false;
     }
     SECRET_PARTS.iter().any(|p| lower.contains(p))
@@ -159,11 +166,10 @@ fn in_place(value: &mut impl Strings) {
 /// code.
 fn named_string(place: Place<'_>, s: &str, found: &mut Vec<String>) -> Option<String> {
     if let Some(key) = place.key {
-        let lower = key.to_ascii_lowercase();
-        if lower != "code" && is_secret_name(&lower) {
+        if !key.eq_ignore_ascii_case("code") && is_secret_name(key) {
             return (s != REDACTED).then(|| REDACTED.to_owned());
         }
-        if lower == "value"
+        if key.eq_ignore_ascii_case("value")
             && let Some(name) = place.name
             && is_secret_name(name)
         {
