@@ -67,6 +67,9 @@ pub(crate) enum Command {
     /// allowlists, SSO chains, OAuth.
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
+    /// Serve checks to Prometheus: /probe?target=URL&module=NAME, /probe?check=NAME, /metrics.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
     /// Explain a finding code, or find the codes about a word.
     Explain(ExplainArgs),
     /// Print the JSON Schema of the report (reach.report/v1).
@@ -234,6 +237,60 @@ Examples:
   reach run preflight.toml
   reach run preflight.toml --format junit -o reach.xml
   reach run preflight.toml --only endpoint --only allowlist --concurrency 64";
+
+const SERVE_HELP: &str = "\
+A Prometheus exporter, as blackbox_exporter (same /probe URLs, same metric
+names where they mean the same) that also says why: reach_finding{code,
+severity} for every finding, and allowlist, SSO and OAuth checks.
+
+  GET /probe?target=URL&module=NAME  an endpoint check of URL with module
+                                     NAME's options (default: `default`)
+  GET /probe?check=NAME              the config's check named NAME
+  GET /metrics                       the exporter's own metrics
+
+The config is a preflight file (see reach run --help): its checks, by name,
+and [modules.NAME] tables whose keys are those of an [[endpoint]] entry
+without `url`. A scrape's X-Prometheus-Scrape-Timeout-Seconds shortens the
+probe's --timeout. SIGTERM finishes the probes in flight, then exits.
+
+Example config:
+  [modules.default]
+  timeout = \"5s\"
+  [modules.internal]
+  ca_files = [\"corp-ca.pem\"]
+  proxy = \"http://proxy.corp:3128\"
+  [[allowlist]]
+  name = \"github-egress\"
+  published = [\"https://api.github.com/meta\"]
+  allowlist = [\"egress.txt\"]
+
+Prometheus (the multi-target pattern):
+  - job_name: reach
+    metrics_path: /probe
+    params: {module: [default]}
+    static_configs: [{targets: [\"https://api.hubapi.com/\"]}]
+    relabel_configs:
+      - {source_labels: [__address__], target_label: __param_target}
+      - {source_labels: [__param_target], target_label: instance}
+      - {target_label: __address__, replacement: \"127.0.0.1:9116\"}
+
+Examples:
+  reach serve --config reach.toml
+  reach serve --listen 0.0.0.0:9116 --concurrency 200";
+
+/// `reach serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Modules ([modules.NAME]) and checks, as a preflight file holds them.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Where to listen (loopback unless you say otherwise).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9116")]
+    pub(crate) listen: String,
+    /// Probes at once; more wait, up to their scrape's timeout.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) concurrency: u32,
+}
 
 /// `reach run`.
 #[derive(Debug, Args)]
@@ -602,6 +659,10 @@ pub(crate) enum Format {
     Md,
     /// JUnit XML, for CI.
     Junit,
+    /// OpenMetrics text: probe_success, reach_finding… (node_exporter's textfile collector).
+    Openmetrics,
+    /// One JSON object per check, a line each, written as each check ends.
+    Jsonl,
 }
 
 /// The network options every command that touches the network shares.

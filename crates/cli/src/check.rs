@@ -1,6 +1,7 @@
 //! `reach check`: targets in, endpoint checks out, concurrently, in input
 //! order.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,9 +48,6 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
     if let Some(note) = note {
         crate::to_stderr(&format!("reach: {note}"));
     }
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(at_once));
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut checks: Vec<Option<Check>> = Vec::with_capacity(inputs.len());
     let texts: Vec<String> = inputs.iter().map(|i| i.text.clone()).collect();
     let owner = crate::partial::plan(
         texts
@@ -57,48 +55,61 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             .map(|t| (CheckKind::Endpoint, t.clone()))
             .collect(),
     );
-    for (index, input) in inputs.into_iter().enumerate() {
-        checks.push(None);
-        let target = match Target::parse(&input.text, args.tls) {
-            Ok(t) => t,
-            Err(e) => {
-                checks[index] = Some(Check::input_error(
-                    CheckKind::Endpoint,
-                    &input.text,
-                    format!("{e} ({})", input.origin),
-                ));
+    // Each finished check is handed on at once (written now with
+    // --format jsonl); only what comes back is kept, by input order.
+    let mut kept: BTreeMap<usize, Check> = BTreeMap::new();
+    let mut done = vec![false; texts.len()];
+    let mut deliver = |index: usize, check: Check| {
+        done[index] = true;
+        let back = if owner {
+            crate::partial::finished(index, vec![check])
+        } else {
+            Some(vec![check])
+        };
+        if let Some(check) = back.and_then(|mut b| b.pop()) {
+            kept.insert(index, check);
+        }
+    };
+    // At most `at_once` checks exist at a time, running or not: a task is
+    // spawned when another ends, so that memory does not grow with the
+    // number of targets.
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut pending = inputs.into_iter().enumerate();
+    loop {
+        while tasks.len() < at_once {
+            let Some((index, input)) = pending.next() else {
+                break;
+            };
+            let target = match Target::parse(&input.text, args.tls) {
+                Ok(t) => t,
+                Err(e) => {
+                    let message = format!("{e} ({})", input.origin);
+                    deliver(
+                        index,
+                        Check::input_error(CheckKind::Endpoint, &input.text, message),
+                    );
+                    continue;
+                }
+            };
+            if let Some(check) = held_back(&input.text, &target, args.follow, &problems, &mut used)
+            {
+                deliver(index, check);
                 continue;
             }
-        };
-        if let Some(check) = held_back(&input.text, &target, args.follow, &problems, &mut used) {
-            checks[index] = Some(check);
-            continue;
+            let probe = EndpointProbe {
+                method: method.clone(),
+                headers: headers.clone(),
+                ..probe_options(args, target, timeout)
+            };
+            let network = network.clone();
+            let text = input.text;
+            tasks.spawn(async move { (index, check_one(&text, &probe, &network).await) });
         }
-        let probe = EndpointProbe {
-            method: method.clone(),
-            headers: headers.clone(),
-            follow: args.follow,
-            max_redirects: args.max_redirects,
-            body_cap: args.max_body,
-            expiry_warn_days: args.expiry_warn_days,
-            ..EndpointProbe::new(target, timeout)
+        let Some(joined) = tasks.join_next().await else {
+            break;
         };
-        let network = network.clone();
-        let semaphore = semaphore.clone();
-        let text = input.text;
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            (index, check_one(&text, &probe, &network).await)
-        });
-    }
-    while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((index, check)) => {
-                if owner {
-                    crate::partial::finished(index, std::slice::from_ref(&check));
-                }
-                checks[index] = Some(check);
-            }
+            Ok((index, check)) => deliver(index, check),
             // A check that panicked is a bug in reach; the others still count.
             Err(e) => tracing::error!("a check task failed: {e}"),
         }
@@ -110,13 +121,25 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             .filter(|(_, used)| !used)
             .map(|(p, _)| p.check(CheckKind::Endpoint)),
     );
-    option_errors.extend(
-        checks
-            .into_iter()
-            .zip(texts)
-            .map(|(check, text)| check.unwrap_or_else(|| lost(text))),
-    );
+    for (index, text) in texts.into_iter().enumerate() {
+        match kept.remove(&index) {
+            Some(check) => option_errors.push(check),
+            None if !done[index] => option_errors.push(lost(text)),
+            None => {}
+        }
+    }
     Ok(option_errors)
+}
+
+/// The probe of `target` with the options of `args` that need no parsing.
+fn probe_options(args: &CheckArgs, target: Target, timeout: Duration) -> EndpointProbe {
+    EndpointProbe {
+        follow: args.follow,
+        max_redirects: args.max_redirects,
+        body_cap: args.max_body,
+        expiry_warn_days: args.expiry_warn_days,
+        ..EndpointProbe::new(target, timeout)
+    }
 }
 
 /// The error check of a target that bad option values concern (a

@@ -17,6 +17,7 @@ mod partial;
 mod printer;
 pub mod readers;
 mod run;
+mod serve;
 mod sso;
 
 use std::io::{IsTerminal, Write};
@@ -153,6 +154,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Command::Run(args) => run_checks(cli, run::run(args, &cli.output)),
+        Command::Serve(args) => serve::serve(cli, args),
         command => run_checks(
             cli,
             checks_for(command, &network::Context::new(cli.output.timeout)),
@@ -207,7 +209,9 @@ pub(crate) async fn checks_for(
         }
         Command::Sso(args) => sso::run(args, context).await,
         Command::Oauth(command) => oauth::run(command, context).await,
-        Command::Explain(_) | Command::Schema | Command::Run(_) => Ok(Vec::new()),
+        Command::Explain(_) | Command::Schema | Command::Run(_) | Command::Serve(_) => {
+            Ok(Vec::new())
+        }
     }
 }
 
@@ -267,7 +271,7 @@ fn remember_secrets(command: &Command) {
         }
         Command::Oauth(args::OauthCommand::Discover(args)) => network(&args.network),
         Command::Oauth(args::OauthCommand::Scopes(args)) => redact::remember_url(&args.url),
-        Command::Run(_) | Command::Explain(_) | Command::Schema => {}
+        Command::Run(_) | Command::Serve(_) | Command::Explain(_) | Command::Schema => {}
     }
 }
 
@@ -278,6 +282,8 @@ fn run_checks(
 ) -> anyhow::Result<i32> {
     let started_at = now_rfc3339();
     let started = Instant::now();
+    // --format jsonl: each check is written as it ends (see `partial`).
+    let streamed = stream(cli)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -304,7 +310,10 @@ fn run_checks(
         checks,
     );
     report.host = host_name();
-    let code = finish(cli, report)?;
+    let code = match streamed {
+        Some(file) => finish_stream(cli, report, file)?,
+        None => finish(cli, report)?,
+    };
     if cancelled {
         to_stderr(
             "reach: interrupted: the report holds the checks that finished; the rest are cancelled",
@@ -315,7 +324,7 @@ fn run_checks(
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
+pub(crate) async fn interrupted() {
     #[cfg(unix)]
     {
         let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
@@ -355,16 +364,83 @@ fn tool() -> Tool {
     }
 }
 
-/// Redacts, prints, writes, and computes the exit code.
-fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
-    let out = &cli.output;
-    // Input errors also go to stderr, so a CI log names them whatever the format.
-    for check in report.checks.iter().filter(|c| c.status == Status::Error) {
+/// Where a streamed report goes: stdout, or (`-o FILE`) a temp file beside
+/// FILE that takes its name at the end.
+enum Streamed {
+    Stdout,
+    File(tempfile::NamedTempFile),
+}
+
+/// Starts `--format jsonl`'s stream, for the commands that run checks.
+fn stream(cli: &Cli) -> anyhow::Result<Option<Streamed>> {
+    // (`--emit` cannot be given with --format.)
+    if cli.output.format() != args::Format::Jsonl {
+        return Ok(None);
+    }
+    let redact = !cli.output.no_redact;
+    let Some(path) = &cli.output.output else {
+        partial::stream(Box::new(std::io::stdout()), redact);
+        return Ok(Some(Streamed::Stdout));
+    };
+    let tmp = temp_beside(path)?;
+    let file = tmp
+        .as_file()
+        .try_clone()
+        .map_err(|e| output_error(path, &e))?;
+    partial::stream(Box::new(std::io::BufWriter::new(file)), redact);
+    Ok(Some(Streamed::File(tmp)))
+}
+
+/// The end of a streamed report: the checks not written yet (those that
+/// ended with the run, or were cancelled), then the exit code of them all.
+fn finish_stream(cli: &Cli, report: Report, streamed: Streamed) -> anyhow::Result<i32> {
+    if cli.output.no_redact {
+        to_stderr(
+            "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)",
+        );
+    }
+    let _ = partial::write(report.checks);
+    let (written, failed) = partial::end_stream().unwrap_or_default();
+    let code = exit_code(&written, cli.output.strict);
+    match (failed, streamed) {
+        (Some(e), _) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        (Some(e), Streamed::Stdout) => {
+            return Err(UsageError(format!(
+                "cannot write the report to standard output: {}",
+                input::io_reason(&e)
+            ))
+            .into());
+        }
+        (Some(e), Streamed::File(_)) => {
+            let path = cli.output.output.as_deref().unwrap_or(Path::new("-o"));
+            return Err(output_error(path, &e).into());
+        }
+        (None, Streamed::File(tmp)) => {
+            let path = cli.output.output.as_deref().unwrap_or(Path::new("-o"));
+            tmp.persist(path)
+                .map_err(|e| output_error(path, &e.error))?;
+        }
+        (None, Streamed::Stdout) => {}
+    }
+    Ok(code)
+}
+
+/// Input errors also go to stderr, so a CI log names them whatever the
+/// format.
+pub(crate) fn say_errors(check: &reach_report::Check) {
+    if check.status == Status::Error {
         for finding in &check.findings {
             to_stderr(&format!("reach: error: {}", finding.message));
         }
     }
-    let code = exit_code(&report, out.strict);
+}
+
+/// Redacts, prints, writes, and computes the exit code.
+fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
+    let out = &cli.output;
+    report.checks.iter().for_each(say_errors);
+    let written: Vec<Written> = report.checks.iter().map(Written::of).collect();
+    let code = exit_code(&written, out.strict);
     say_what_ran(&mut report);
     if out.no_redact {
         to_stderr(
@@ -419,14 +495,30 @@ fn say_what_ran(report: &mut Report) {
     }
 }
 
-/// The exit code of a finished report: internal errors first, then input
-/// errors, then failures.
-fn exit_code(report: &Report, strict: bool) -> i32 {
-    if report.checks.iter().any(|c| c.has(Code::InternalError)) {
+/// What the exit code needs of a check that was written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Written {
+    status: Status,
+    /// It failed for a bug in reach.
+    internal: bool,
+}
+
+impl Written {
+    pub(crate) fn of(check: &reach_report::Check) -> Written {
+        Written {
+            status: check.status,
+            internal: check.has(Code::InternalError),
+        }
+    }
+}
+
+/// The exit code of the checks of a finished report: internal errors
+/// first, then input errors, then failures.
+fn exit_code(checks: &[Written], strict: bool) -> i32 {
+    if checks.iter().any(|c| c.internal) {
         return exit::INTERNAL;
     }
-    let worst = report
-        .checks
+    let worst = checks
         .iter()
         .map(|c| c.status)
         .filter(|s| *s != Status::Cancelled)
@@ -476,27 +568,35 @@ fn emit(cli: &Cli, text: &str) -> anyhow::Result<()> {
 /// survive a power cut, and syncing a multi-megabyte report cost up to
 /// 200 ms.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    // Every failure here is the output's (no space left, no permission, a
+    // read-only place): an output error, exit 2, never an internal one. A
+    // temp file that could not be filled is removed when `tmp` drops.
+    let mut tmp = temp_beside(path)?;
+    let file = tmp.as_file_mut();
+    file.write_all(bytes)
+        .and_then(|()| file.flush())
+        .map_err(|e| output_error(path, &e))?;
+    tmp.persist(path)
+        .map_err(|e| output_error(path, &e.error))?;
+    Ok(())
+}
+
+/// A temp file in `path`'s folder, to be renamed to `path` when complete.
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, UsageError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    // Every failure here is the output's (no space left, no permission, a
-    // read-only place): an output error, exit 2, never an internal one. A
-    // temp file that could not be filled is removed when `tmp` drops.
-    let cannot = |e: &std::io::Error| {
-        UsageError(format!(
-            "cannot write -o {}: {}",
-            path.display(),
-            input::io_reason(e)
-        ))
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
-    let file = tmp.as_file_mut();
-    file.write_all(bytes)
-        .and_then(|()| file.flush())
-        .map_err(|e| cannot(&e))?;
-    tmp.persist(path).map_err(|e| cannot(&e.error))?;
-    Ok(())
+    tempfile::NamedTempFile::new_in(dir).map_err(|e| output_error(path, &e))
+}
+
+/// `-o FILE` could not be written: an output error (exit 2).
+fn output_error(path: &Path, e: &std::io::Error) -> UsageError {
+    UsageError(format!(
+        "cannot write -o {}: {}",
+        path.display(),
+        input::io_reason(e)
+    ))
 }
 
 fn now_rfc3339() -> String {

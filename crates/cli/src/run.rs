@@ -214,6 +214,9 @@ const TABLES: &[Table] = &[
 #[derive(Debug, Default)]
 struct Document {
     defaults: Option<Spanned<toml::Table>>,
+    /// `[modules.NAME]`: `reach serve`'s endpoint options by name (`reach
+    /// run` reads them and runs none).
+    modules: Option<Spanned<toml::Table>>,
     entries: HashMap<CheckKind, Vec<Spanned<toml::Table>>>,
     /// Tables that are not a kind's (`[[endpiont]]`): each name and where
     /// it is, reported while the others run.
@@ -223,6 +226,7 @@ struct Document {
 /// A top-level table's name: `defaults`, a kind's, or another.
 enum TableName {
     Defaults,
+    Modules,
     Kind(CheckKind),
     Unknown,
 }
@@ -231,6 +235,9 @@ impl TableName {
     fn of(name: &str) -> TableName {
         if name == "defaults" {
             return TableName::Defaults;
+        }
+        if name == "modules" {
+            return TableName::Modules;
         }
         CheckKind::ALL
             .into_iter()
@@ -255,6 +262,7 @@ impl<'de> Deserialize<'de> for Document {
                 while let Some(name) = map.next_key::<Spanned<String>>()? {
                     match TableName::of(name.get_ref()) {
                         TableName::Defaults => doc.defaults = Some(map.next_value()?),
+                        TableName::Modules => doc.modules = Some(map.next_value()?),
                         TableName::Kind(kind) => {
                             doc.entries.insert(kind, map.next_value()?);
                         }
@@ -595,6 +603,24 @@ fn entries_of(
     args: &RunArgs,
     timeout: Duration,
 ) -> Result<Vec<Entry>, String> {
+    parsed(path, text, args, timeout).map(|(entries, _)| entries)
+}
+
+/// A `[modules.NAME]` table: `reach check`'s command line without its
+/// target, or why it cannot be one.
+struct Module {
+    name: String,
+    at: String,
+    plan: Result<Vec<String>, String>,
+}
+
+/// The file's entries, in file order, and its modules.
+fn parsed(
+    path: &Path,
+    text: &str,
+    args: &RunArgs,
+    timeout: Duration,
+) -> Result<(Vec<Entry>, Vec<Module>), String> {
     let file = path.display().to_string();
     let text = text.to_owned();
     let doc: Document = toml::from_str(&text).map_err(|e| {
@@ -680,7 +706,141 @@ fn entries_of(
         }
     }
     out.sort_by_key(|e| e.offset);
-    Ok(out)
+    let modules = match &doc.modules {
+        Some(modules) => planned_modules(modules, defaults, &src, timeout),
+        None => Vec::new(),
+    };
+    Ok((out, modules))
+}
+
+/// Each `[modules.NAME]` as an endpoint entry without its target.
+fn planned_modules(
+    modules: &Spanned<toml::Table>,
+    defaults: &toml::Table,
+    src: &Source<'_>,
+    timeout: Duration,
+) -> Vec<Module> {
+    let endpoint = &TABLES[0];
+    let mut out = Vec::new();
+    for (name, value) in modules.get_ref() {
+        let offset = key_offset(src.text, modules.span(), name);
+        let at = position(src.file, src.text, offset);
+        let plan = match value.as_table() {
+            None => Err(format!(
+                "{at}: [modules.{name}] must be a table of endpoint options"
+            )),
+            Some(table) => {
+                if let Some(key) = ["url", "urls"].iter().find(|k| table.contains_key(**k)) {
+                    Err(format!(
+                        "{at}: [modules.{name}] has `{key}`: a module's target comes from the probe (/probe?target=URL)"
+                    ))
+                } else {
+                    // A module's keys sit in its own `[modules.NAME]` table
+                    // when it has one; where it starts, else the modules'.
+                    let header = format!("[modules.{name}]");
+                    let start = src.text.find(&header).unwrap_or(modules.span().start);
+                    let span = start..start + header.len();
+                    plan(
+                        endpoint,
+                        table,
+                        defaults,
+                        src,
+                        span,
+                        timeout,
+                        &mut Vec::new(),
+                    )
+                }
+            }
+        };
+        out.push(Module {
+            name: name.clone(),
+            at,
+            plan,
+        });
+    }
+    out
+}
+
+/// `reach serve`'s configuration: the checks of a preflight file, by name,
+/// for `/probe?check=NAME`, and its `[modules.NAME]` for
+/// `/probe?target=URL&module=NAME`, each as the command line it runs.
+pub(crate) struct ServeConfig {
+    /// Name → `reach check` without its target.
+    pub(crate) modules: HashMap<String, Vec<String>>,
+    /// Name (or `endpoint #2` for an entry without one) → the command line.
+    pub(crate) checks: HashMap<String, (CheckKind, Vec<String>)>,
+}
+
+/// Reads `text`, the file at `path`, as `reach serve`'s configuration.
+/// Every problem is returned at once, each at its `file:line:column`: an
+/// exporter does not start on a configuration it cannot fully use.
+pub(crate) fn serve_config(
+    path: &Path,
+    text: &str,
+    timeout: Duration,
+) -> Result<ServeConfig, Vec<String>> {
+    let args = RunArgs {
+        file: path.to_path_buf(),
+        concurrency: 1,
+        only: Vec::new(),
+        skip: Vec::new(),
+    };
+    let (entries, modules) = parsed(path, text, &args, timeout).map_err(|e| vec![e])?;
+    let mut problems = Vec::new();
+    let mut config = ServeConfig {
+        modules: HashMap::new(),
+        checks: HashMap::new(),
+    };
+    for module in modules {
+        // Checked as it will run, with a stand-in target.
+        let words = module.plan.and_then(|words| {
+            let mut trial = words.clone();
+            trial.extend(["--".to_owned(), "https://module.invalid/".to_owned()]);
+            Cli::try_parse_from(&trial).map_err(|e| {
+                format!(
+                    "{}: [modules.{}]: {}",
+                    module.at,
+                    module.name,
+                    clap_reason(&e)
+                )
+            })?;
+            Ok(words)
+        });
+        match words {
+            Ok(words) => {
+                config.modules.insert(module.name, words);
+            }
+            Err(message) => problems.push(message),
+        }
+    }
+    for entry in entries {
+        match command_line(&entry, path) {
+            Err(check) => problems.extend(check.findings.into_iter().map(|f| f.message)),
+            Ok(_) if config.checks.contains_key(&entry.label) => problems.push(format!(
+                "{}: a second check named `{}`: /probe?check=NAME needs each name once",
+                entry.at, entry.label
+            )),
+            Ok(_) => {
+                let words = entry.plan.unwrap_or_default();
+                config.checks.insert(entry.label, (entry.kind.kind, words));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The first line of clap's refusal, without its `error: `.
+fn clap_reason(error: &clap::Error) -> String {
+    let text = error.to_string();
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("error: ")
+        .to_owned()
 }
 
 /// Runs the file's checks, `args.concurrency` at once, and returns them in
@@ -720,10 +880,11 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
         let cli = match command_line(&entry, &args.file) {
             Ok(cli) => cli,
             Err(check) => {
-                if owner {
-                    crate::partial::finished(index, std::slice::from_ref(&check));
-                }
-                results[index] = Some(vec![check]);
+                results[index] = if owner {
+                    crate::partial::finished(index, vec![check])
+                } else {
+                    Some(vec![check])
+                };
                 progress.done(index);
                 continue;
             }
@@ -752,10 +913,12 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
     }
     while let Some(joined) = tasks.join_next().await {
         if let Some((index, checks)) = crate::input::joined_task(joined) {
-            if owner {
-                crate::partial::finished(index, &checks);
-            }
-            results[index] = Some(checks);
+            // Written now with --format jsonl, and then not kept.
+            results[index] = if owner {
+                crate::partial::finished(index, checks)
+            } else {
+                Some(checks)
+            };
         }
     }
     progress.finish();
@@ -878,13 +1041,12 @@ fn command_line(entry: &Entry, file: &Path) -> Result<Cli, Check> {
         .as_ref()
         .map_err(|message| error(message.clone()))?;
     Cli::try_parse_from(words).map_err(|e| {
-        let first = e.to_string();
-        let first = first
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim_start_matches("error: ");
-        error(format!("{}: {} ({})", file.display(), first, entry.label))
+        error(format!(
+            "{}: {} ({})",
+            file.display(),
+            clap_reason(&e),
+            entry.label
+        ))
     })
 }
 

@@ -130,6 +130,14 @@ pub fn report(report: &mut Report) {
     in_place(report);
 }
 
+/// Redacts one check, in place, by the same rules as [`report`]: for a
+/// report written a check at a time (`--format jsonl`). A secret found by
+/// name in this check is hunted by value in this check and every later
+/// one; the checks written before it were redacted without it.
+pub fn check(check: &mut crate::Check) {
+    in_place(check);
+}
+
 /// Redacts secrets in any JSON value, in place, by the same rules as
 /// [`report`] (a finding's evidence is such a value): for the tests, which
 /// hold the rules to single values.

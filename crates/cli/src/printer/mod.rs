@@ -7,6 +7,7 @@
 mod json;
 mod junit;
 mod markdown;
+pub(crate) mod metrics;
 mod text;
 
 use std::fmt::Write as _;
@@ -32,6 +33,12 @@ pub(crate) fn print(report: Report, format: Format, options: Options) -> anyhow:
         Format::Junit => junit::render(&report, options.strict),
         Format::Md => markdown::render(&Printable::new(report)),
         Format::Text => text::render(&Printable::new(report), options.text),
+        Format::Openmetrics => metrics::render(
+            &report.checks,
+            metrics::Labels::PerCheck,
+            metrics::Dialect::OpenMetrics,
+        ),
+        Format::Jsonl => json::lines(&report)?,
     })
 }
 
