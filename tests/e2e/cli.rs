@@ -245,7 +245,7 @@ fn normalise(value: &mut serde_json::Value) {
 /// Every command whose help is checked: its words, an option of its own
 /// (listed before the shared ones), and whether it takes the network
 /// options.
-const HELP_COMMANDS: [(&[&str], &str, bool); 11] = [
+const HELP_COMMANDS: [(&[&str], &str, bool); 12] = [
     (&["check"], "--targets-file", true),
     (&["allowlist"], "--published", true),
     (&["allowlist", "diff"], "--published", true),
@@ -255,6 +255,7 @@ const HELP_COMMANDS: [(&[&str], &str, bool); 11] = [
     (&["oauth", "token"], "--client-id", true),
     (&["oauth", "discover"], "--scope", true),
     (&["run"], "--concurrency", false),
+    (&["serve"], "--listen", false),
     (&["explain"], "--list", false),
     (&["schema"], "--help", false),
 ];

@@ -20,6 +20,7 @@ mod proxy;
 mod redaction;
 mod reliability;
 mod run;
+mod serve;
 mod sso;
 mod tls;
 mod true_causes;

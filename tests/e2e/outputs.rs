@@ -359,3 +359,120 @@ fn the_progress_bar_shows_check_names_escaped() {
     assert!(!terminal.contains("SECRET-BAR-1"), "{terminal:?}");
     assert!(terminal.contains("\\u{1b}]0;pwned"), "{terminal:?}");
 }
+
+#[test]
+fn jsonl_of_an_interrupted_run_ends_with_the_cancelled_checks() {
+    let (code, stdout, stderr) = interrupted("jsonl");
+    assert_eq!(code, Some(130), "{stderr}");
+    let checks: Vec<reach_report::Check> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(checks.len(), 1 + SILENT, "{stdout}");
+    assert_eq!(checks[0].status, reach_report::Status::Pass, "{stdout}");
+    assert!(
+        checks[1..]
+            .iter()
+            .all(|c| c.status == reach_report::Status::Cancelled),
+        "{stdout}"
+    );
+}
+
+/// `reach check --format jsonl` on a fast target and a silent one: the
+/// fast check's line is out long before the run ends.
+#[test]
+fn jsonl_writes_each_check_the_moment_it_ends() {
+    use std::io::BufRead;
+    let lab = lab();
+    let mut cmd = Command::new(bin());
+    cmd.args(["check", "--format", "jsonl", "--timeout", "3s"])
+        .arg(format!("http://{}/slow", lab.silent))
+        .arg(format!("http://{}/", lab.http))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    let started = std::time::Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let first_after = started.elapsed();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let ended_after = started.elapsed();
+    assert_eq!(status.code(), Some(1));
+    let first: reach_report::Check = serde_json::from_str(&first).unwrap();
+    assert_eq!(first.target, format!("http://{}/", lab.http));
+    assert_eq!(first.status, reach_report::Status::Pass);
+    assert!(first_after < Duration::from_secs(2), "{first_after:?}");
+    assert!(ended_after >= Duration::from_secs(3), "{ended_after:?}");
+    let second: reach_report::Check = serde_json::from_str(rest.trim()).unwrap();
+    assert_eq!(second.status, reach_report::Status::Fail, "{rest}");
+}
+
+#[test]
+fn jsonl_to_a_file_is_whole_and_redacted() {
+    let lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.jsonl");
+    let secret = "s3cr3t-t0ken-value";
+    let ended = crate::command()
+        .args(["check", "--format", "jsonl", "-o"])
+        .arg(&out)
+        .arg(format!("http://{}/?token={secret}", lab.http))
+        .arg(format!("http://{}/", lab.refused))
+        .arg("http://[::1")
+        .output()
+        .unwrap();
+    assert_eq!(ended.status.code(), Some(2), "{ended:?}");
+    assert!(ended.stdout.is_empty(), "{ended:?}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains(secret), "{text}");
+    let mut statuses: Vec<reach_report::Status> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<reach_report::Check>(l)
+                .unwrap()
+                .status
+        })
+        .collect();
+    statuses.sort();
+    use reach_report::Status::{Error, Fail, Pass};
+    assert_eq!(statuses, [Pass, Fail, Error], "{text}");
+    // No temp file is left beside it.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn openmetrics_labels_each_check_and_keeps_no_query() {
+    let lab = lab();
+    let ended = crate::command()
+        .args(["check", "--format", "openmetrics"])
+        .arg(format!("http://{}/?token=abc", lab.http))
+        .arg(format!("http://{}/", lab.refused))
+        .output()
+        .unwrap();
+    assert_eq!(ended.status.code(), Some(1));
+    let text = String::from_utf8(ended.stdout).unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(!text.contains("token"), "{text}");
+    for line in [
+        format!(
+            "probe_success{{kind=\"endpoint\",target=\"http://{}/\"}} 1.0",
+            lab.http
+        ),
+        format!(
+            "probe_success{{kind=\"endpoint\",target=\"http://{}/\"}} 0.0",
+            lab.refused
+        ),
+        format!(
+            "reach_finding{{kind=\"endpoint\",target=\"http://{}/\",code=\"tcp.refused\",severity=\"fail\"}} 1.0",
+            lab.refused
+        ),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+    }
+}

@@ -723,23 +723,26 @@ fn planned_modules(
     let endpoint = &TABLES[0];
     let mut out = Vec::new();
     for (name, value) in modules.get_ref() {
-        let offset = key_offset(src.text, modules.span(), name);
-        let at = position(src.file, src.text, offset);
+        // A module's keys sit in its own `[modules.NAME]` table when it
+        // has one: where it starts, else where the modules' table does.
+        let header = format!("[modules.{name}]");
+        let span = match src.text.find(&header) {
+            Some(start) => start..start + header.len(),
+            None => modules.span(),
+        };
+        let at = position(src.file, src.text, span.start);
         let plan = match value.as_table() {
             None => Err(format!(
                 "{at}: [modules.{name}] must be a table of endpoint options"
             )),
             Some(table) => {
                 if let Some(key) = ["url", "urls"].iter().find(|k| table.contains_key(**k)) {
+                    let key_at =
+                        position(src.file, src.text, key_offset(src.text, span.clone(), key));
                     Err(format!(
-                        "{at}: [modules.{name}] has `{key}`: a module's target comes from the probe (/probe?target=URL)"
+                        "{key_at}: [modules.{name}] has `{key}`: a module's target comes from the probe (/probe?target=URL)"
                     ))
                 } else {
-                    // A module's keys sit in its own `[modules.NAME]` table
-                    // when it has one; where it starts, else the modules'.
-                    let header = format!("[modules.{name}]");
-                    let start = src.text.find(&header).unwrap_or(modules.span().start);
-                    let span = start..start + header.len();
                     plan(
                         endpoint,
                         table,

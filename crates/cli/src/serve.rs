@@ -296,6 +296,8 @@ fn index(exporter: &Exporter) -> String {
 struct Asked {
     kind: CheckKind,
     words: Vec<String>,
+    /// The config's check, named as `reach run` names its checks.
+    name: Option<String>,
 }
 
 fn asked(exporter: &Exporter, query: &str) -> Result<Asked, String> {
@@ -335,6 +337,7 @@ fn asked(exporter: &Exporter, query: &str) -> Result<Asked, String> {
             Ok(Asked {
                 kind: *kind,
                 words: words.clone(),
+                name: Some(name),
             })
         }
         (Some(target), None) => {
@@ -353,6 +356,7 @@ fn asked(exporter: &Exporter, query: &str) -> Result<Asked, String> {
             Ok(Asked {
                 kind: CheckKind::Endpoint,
                 words,
+                name: None,
             })
         }
     }
@@ -420,7 +424,7 @@ async fn probe(
     let outcome = tokio::time::timeout(timeout + Duration::from_millis(250), work).await;
     exporter.stats.in_flight.dec();
     drop(permit);
-    let checks = match outcome {
+    let mut checks = match outcome {
         Ok(Ok(Ok(checks))) => checks,
         Ok(Ok(Err(e))) => {
             exporter
@@ -440,6 +444,9 @@ async fn probe(
         // The pipeline keeps its own deadline; this is the safety net.
         Err(_) => vec![timed_out(asked.kind, timeout)],
     };
+    for check in &mut checks {
+        check.name.clone_from(&asked.name);
+    }
     let result = if checks.iter().any(|c| c.status == Status::Error) {
         "error"
     } else if checks
