@@ -27,6 +27,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             let reach = release_reach()?;
             return load_bench(&reach);
         }
+        Some("jsonl") => {
+            let reach = release_reach()?;
+            return crate::bench_jsonl::run(&reach);
+        }
         Some("bigfile") => {
             let reach = release_reach()?;
             return big_file_bench(&reach);
@@ -42,7 +46,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
         _ => {
             bail!(
-                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench run | bench load | bench bigfile"
+                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench run | bench load | bench jsonl | bench bigfile"
             )
         }
     }
@@ -437,7 +441,7 @@ fn release_reach() -> anyhow::Result<PathBuf> {
 /// Runs `cmd` to its end, sampling its peak resident set (`VmHWM`, a high
 /// water mark kept by the kernel) every 5 ms; returns the exit status and
 /// the last peak seen, in KiB.
-fn run_measured(cmd: &mut Command) -> anyhow::Result<(std::process::ExitStatus, u64)> {
+pub(crate) fn run_measured(cmd: &mut Command) -> anyhow::Result<(std::process::ExitStatus, u64)> {
     let mut child = cmd.spawn()?;
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak_kib = 0;
@@ -459,13 +463,13 @@ fn run_measured(cmd: &mut Command) -> anyhow::Result<(std::process::ExitStatus, 
 }
 
 /// An nginx from Debian's package, serving 200 over TLS on a loopback port.
-struct Nginx {
+pub(crate) struct Nginx {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Nginx {
-    fn start(lab: &reach_lab::Lab, dir: &Path) -> anyhow::Result<Option<Nginx>> {
+    pub(crate) fn start(lab: &reach_lab::Lab, dir: &Path) -> anyhow::Result<Option<Nginx>> {
         let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists());

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 
 mod bench;
 mod bench_allowlist;
+mod bench_jsonl;
 mod fuzz;
 mod interop;
 
