@@ -27,6 +27,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             let reach = release_reach()?;
             return load_bench(&reach);
         }
+        Some("serve") => return crate::bench_serve::run(&args[1..]),
         Some("bigfile") => {
             let reach = release_reach()?;
             return big_file_bench(&reach);
@@ -42,7 +43,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
         _ => {
             bail!(
-                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench run | bench load | bench bigfile"
+                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench serve [--probes N] [--concurrency N] [--reach PATH] | bench run | bench load | bench bigfile"
             )
         }
     }
@@ -417,7 +418,7 @@ fn feed_memory_bench(reach: &Path) -> anyhow::Result<()> {
 }
 
 /// Builds reach in release and returns the binary's path.
-fn release_reach() -> anyhow::Result<PathBuf> {
+pub(crate) fn release_reach() -> anyhow::Result<PathBuf> {
     let mut build = crate::cargo();
     build.args([
         "build",
@@ -459,13 +460,13 @@ fn run_measured(cmd: &mut Command) -> anyhow::Result<(std::process::ExitStatus, 
 }
 
 /// An nginx from Debian's package, serving 200 over TLS on a loopback port.
-struct Nginx {
+pub(crate) struct Nginx {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Nginx {
-    fn start(lab: &reach_lab::Lab, dir: &Path) -> anyhow::Result<Option<Nginx>> {
+    pub(crate) fn start(lab: &reach_lab::Lab, dir: &Path) -> anyhow::Result<Option<Nginx>> {
         let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists());
