@@ -1,8 +1,9 @@
 //! The interop suite: the real `reach` binary against real servers from
 //! Debian's packages (nginx, haproxy, `openssl s_server`, squid, mitmproxy,
 //! Knot DNS, nftables and iptables-nft in network namespaces,
-//! `SimpleSAMLphp` on php-fpm) and node's oidc-provider, all on loopback or
-//! inside namespaces the suite creates. For sign-in flows the judge is
+//! `SimpleSAMLphp` on php-fpm, Prometheus and `blackbox_exporter`) and
+//! node's oidc-provider, all on loopback or inside namespaces the suite
+//! creates. For sign-in flows the judge is
 //! headless Chromium (`browser.rs`, driving Debian's chromium through
 //! `node/judge.mjs`): reach must walk each flow as it does, hop by hop.
 //!
@@ -13,13 +14,14 @@
 //! skipped.
 //!
 //! Addresses: each case has its own loopback address (127.0.N.M: tls 1,
-//! proxy 2, dns 3, oidc 4, saml 5), so cases run in parallel on fixed
-//! ports without racing for them.
+//! proxy 2, dns 3, oidc 4, saml 5, prometheus 6), so cases run in parallel
+//! on fixed ports without racing for them.
 
 mod browser;
 mod dns;
 mod firewall;
 mod oidc;
+mod prometheus;
 mod proxy;
 mod saml;
 mod servers;

@@ -72,7 +72,7 @@ pub(crate) fn openssl(dir: &Path, args: &[&str]) {
 
 /// A case's own PKI, made with the openssl CLI in `dir`: a CA (`ca.pem`,
 /// `ca.key`, subject `ca_name`) and one server certificate it signs for
-/// `names` (`{leaf}.pem`, `{leaf}.key`), EC P-256, 30 days. Each case has
+/// `names`, host names or IP addresses (`{leaf}.pem`, `{leaf}.key`), EC P-256, 30 days. Each case has
 /// its own, so another test run cannot swap them under a running server.
 #[track_caller]
 pub(crate) fn case_pki(dir: &Path, ca_name: &str, leaf: &str, names: &[&str]) {
@@ -94,7 +94,18 @@ pub(crate) fn case_pki(dir: &Path, ca_name: &str, leaf: &str, names: &[&str]) {
         "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     openssl(dir, &args);
-    let san: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+    // An address among `names` is an IP name (a client that dials an
+    // address, as Prometheus's exporters do, verifies it as one).
+    let san: Vec<String> = names
+        .iter()
+        .map(|n| {
+            if n.parse::<std::net::IpAddr>().is_ok() {
+                format!("IP:{n}")
+            } else {
+                format!("DNS:{n}")
+            }
+        })
+        .collect();
     std::fs::write(
         dir.join(format!("{leaf}.ext")),
         format!(

@@ -31,6 +31,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             let reach = release_reach()?;
             return crate::bench_jsonl::run(&reach);
         }
+        Some("serve") => return crate::bench_serve::run(&args[1..]),
         Some("bigfile") => {
             let reach = release_reach()?;
             return big_file_bench(&reach);
@@ -46,7 +47,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
         _ => {
             bail!(
-                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench run | bench load | bench jsonl | bench bigfile"
+                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench serve [--probes N] [--concurrency N] [--reach PATH] | bench run | bench load | bench jsonl | bench bigfile"
             )
         }
     }
@@ -421,7 +422,7 @@ fn feed_memory_bench(reach: &Path) -> anyhow::Result<()> {
 }
 
 /// Builds reach in release and returns the binary's path.
-fn release_reach() -> anyhow::Result<PathBuf> {
+pub(crate) fn release_reach() -> anyhow::Result<PathBuf> {
     let mut build = crate::cargo();
     build.args([
         "build",

@@ -35,6 +35,18 @@ const PACKAGES: &[(&str, &str)] = &[
     // it); the cases decode SAML messages with the PHP CLI.
     ("php8.2-xml", "/etc/php/8.2/mods-available/dom.ini"),
     ("php8.2-cli", "/usr/bin/php8.2"),
+    // `reach serve` as Prometheus scrapes it; blackbox_exporter is the
+    // reference exporter, promtool (in `prometheus`) lints the text format
+    // and Python's prometheus_client holds the OpenMetrics reference parser.
+    ("prometheus", "/usr/bin/prometheus"),
+    (
+        "prometheus-blackbox-exporter",
+        "/usr/bin/prometheus-blackbox-exporter",
+    ),
+    (
+        "python3-prometheus-client",
+        "/usr/lib/python3/dist-packages/prometheus_client/openmetrics/parser.py",
+    ),
 ];
 
 /// The node packages of the SSO cases (oidc-provider, playwright-core),

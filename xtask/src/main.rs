@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 mod bench;
 mod bench_allowlist;
 mod bench_jsonl;
+mod bench_serve;
 mod fuzz;
 mod interop;
 
@@ -24,6 +25,7 @@ const USAGE: &str = "usage: cargo xtask <ci|interop|demo|schema|bench â€¦|fuzz â
   schema       regenerate report.schema.json from the report types
   bench probe  HTTPS checks per second, reach against curl --parallel, on one loopback TLS server
   bench allowlist  published minus allowlist on 1M + 1M prefixes, reach against iprange
+  bench serve  reach serve against blackbox_exporter: CPU per probe and peak RSS, one HTTPS target
   bench run    500 endpoint checks through `reach run`: time, peak RSS, the progress bar
   bench load   10,000 targets with --concurrency 1000: time, peak RSS, open-file limits
   bench bigfile  a 10-million-line allowlist (100,000 distinct networks): time, peak RSS
