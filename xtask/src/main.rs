@@ -28,6 +28,7 @@ const USAGE: &str = "usage: cargo xtask <ci|interop|demo|schema|bench â€¦|fuzz â
   bench serve  reach serve against blackbox_exporter: CPU per probe and peak RSS, one HTTPS target
   bench run    500 endpoint checks through `reach run`: time, peak RSS, the progress bar
   bench load   10,000 targets with --concurrency 1000: time, peak RSS, open-file limits
+  bench jsonl  10,000 and 100,000 HTTPS checks at --concurrency 1000: json against jsonl, peak RSS
   bench bigfile  a 10-million-line allowlist (100,000 distinct networks): time, peak RSS
   fuzz [--seconds N] [--jobs J] [TARGET...]  every fuzz target (cargo-fuzz, nightly), N seconds each";
 
