@@ -503,6 +503,59 @@ fn promtool_accepts_every_exposition_reach_writes() {
         assert!(text.contains("probe_success"), "{url}:\n{text}");
         assert_openmetrics(&format!("reach check --format openmetrics {url}"), &text);
     }
+    // Every kind's metrics, each series labelled by its check: both
+    // targets at once, an allowlist (coverage gauges per family) and an
+    // install URL's scopes.
+    let feed = dir.write("feed.txt", "203.0.113.0/24\n2001:db8::/48\n");
+    let allowed = dir.write("allowed.txt", "203.0.113.0/25\n");
+    let runs: [(&str, Vec<String>); 3] = [
+        (
+            "check",
+            vec![
+                "--ca-file".into(),
+                ca.into(),
+                good.clone(),
+                closed.clone(),
+            ],
+        ),
+        (
+            "allowlist",
+            vec![
+                "--published".into(),
+                feed.display().to_string(),
+                "--allowlist".into(),
+                allowed.display().to_string(),
+            ],
+        ),
+        (
+            "oauth",
+            vec![
+                "scopes".into(),
+                "--url".into(),
+                "https://app.example/oauth/authorize?client_id=x&scope=a%20b&redirect_uri=https://app.example/cb".into(),
+                "--redirect-url".into(),
+                "https://app.example/cb".into(),
+                "--required".into(),
+                "a".into(),
+                "--required".into(),
+                "c".into(),
+            ],
+        ),
+    ];
+    for (command, args) in runs {
+        let out = crate::command()
+            .arg(command)
+            .args(["--format", "openmetrics"])
+            .args(&args)
+            .output()
+            .expect("reach runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let what = format!("reach {command} --format openmetrics {}", args.join(" "));
+        assert_eq!(out.status.code(), Some(1), "{what}: {text}");
+        assert!(text.contains("reach_finding{"), "{what}:\n{text}");
+        assert_openmetrics(&what, &text);
+        assert_promtool_clean(&what, &text);
+    }
 
     // What it cannot probe is the scraper's error: 400, in words.
     for query in [
