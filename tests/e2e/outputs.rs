@@ -440,8 +440,15 @@ fn jsonl_to_a_file_is_whole_and_redacted() {
         })
         .collect();
     statuses.sort();
-    use reach_report::Status::{Error, Fail, Pass};
-    assert_eq!(statuses, [Pass, Fail, Error], "{text}");
+    assert_eq!(
+        statuses,
+        [
+            reach_report::Status::Pass,
+            reach_report::Status::Fail,
+            reach_report::Status::Error
+        ],
+        "{text}"
+    );
     // No temp file is left beside it.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }

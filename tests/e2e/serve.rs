@@ -2,6 +2,7 @@
 //! labels, findings), the 400s, the exporter's own metrics, the scrape
 //! timeout, the concurrency bound and SIGTERM's drain.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Stdio};
@@ -95,7 +96,7 @@ fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
         .unwrap();
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        let _ = write!(request, "{name}: {value}\r\n");
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).unwrap();

@@ -1,7 +1,7 @@
 //! `reach check`: targets in, endpoint checks out, concurrently, in input
 //! order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,24 @@ use crate::network::{Context, Problem, Scope, not_run};
 /// One line of input: the text the user gave, and where.
 struct Input {
     text: String,
-    origin: String,
+    origin: Origin,
+}
+
+/// Where a target was given: kept small, as there may be a million.
+enum Origin {
+    /// The Nth TARGET argument (from 1).
+    Argument(usize),
+    /// A line (from 1) of the targets file of that name.
+    Line(Arc<str>, usize),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Argument(n) => write!(f, "argument {n}"),
+            Origin::Line(file, n) => write!(f, "{file}:{n}"),
+        }
+    }
 }
 
 /// Runs every target of `args`; the checks come back in input order.
@@ -48,19 +65,16 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
     if let Some(note) = note {
         crate::to_stderr(&format!("reach: {note}"));
     }
-    let texts: Vec<String> = inputs.iter().map(|i| i.text.clone()).collect();
     let owner = crate::partial::plan(
-        texts
+        inputs
             .iter()
-            .map(|t| (CheckKind::Endpoint, t.clone()))
+            .map(|i| (CheckKind::Endpoint, i.text.clone()))
             .collect(),
     );
     // Each finished check is handed on at once (written now with
     // --format jsonl); only what comes back is kept, by input order.
     let mut kept: BTreeMap<usize, Check> = BTreeMap::new();
-    let mut done = vec![false; texts.len()];
     let mut deliver = |index: usize, check: Check| {
-        done[index] = true;
         let back = if owner {
             crate::partial::finished(index, vec![check])
         } else {
@@ -72,30 +86,23 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
     };
     // At most `at_once` checks exist at a time, running or not: a task is
     // spawned when another ends, so that memory does not grow with the
-    // number of targets.
+    // number of targets. The running ones are known by task, so that one
+    // that panicked is still reported.
     let mut tasks = tokio::task::JoinSet::new();
+    let mut running: HashMap<tokio::task::Id, (usize, String)> = HashMap::new();
     let mut pending = inputs.into_iter().enumerate();
     loop {
         while tasks.len() < at_once {
             let Some((index, input)) = pending.next() else {
                 break;
             };
-            let target = match Target::parse(&input.text, args.tls) {
-                Ok(t) => t,
-                Err(e) => {
-                    let message = format!("{e} ({})", input.origin);
-                    deliver(
-                        index,
-                        Check::input_error(CheckKind::Endpoint, &input.text, message),
-                    );
+            let target = match admitted(&input, args, &problems, &mut used) {
+                Ok(target) => target,
+                Err(check) => {
+                    deliver(index, check);
                     continue;
                 }
             };
-            if let Some(check) = held_back(&input.text, &target, args.follow, &problems, &mut used)
-            {
-                deliver(index, check);
-                continue;
-            }
             let probe = EndpointProbe {
                 method: method.clone(),
                 headers: headers.clone(),
@@ -103,15 +110,26 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             };
             let network = network.clone();
             let text = input.text;
-            tasks.spawn(async move { (index, check_one(&text, &probe, &network).await) });
+            let label = text.clone();
+            let task = tasks.spawn(async move { check_one(&text, &probe, &network).await });
+            running.insert(task.id(), (index, label));
         }
-        let Some(joined) = tasks.join_next().await else {
+        let Some(joined) = tasks.join_next_with_id().await else {
             break;
         };
         match joined {
-            Ok((index, check)) => deliver(index, check),
+            Ok((id, check)) => {
+                if let Some((index, _)) = running.remove(&id) {
+                    deliver(index, check);
+                }
+            }
             // A check that panicked is a bug in reach; the others still count.
-            Err(e) => tracing::error!("a check task failed: {e}"),
+            Err(e) => {
+                tracing::error!("a check task failed: {e}");
+                if let Some((index, text)) = running.remove(&e.id()) {
+                    deliver(index, lost(text));
+                }
+            }
         }
     }
     option_errors.extend(
@@ -121,14 +139,26 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             .filter(|(_, used)| !used)
             .map(|(p, _)| p.check(CheckKind::Endpoint)),
     );
-    for (index, text) in texts.into_iter().enumerate() {
-        match kept.remove(&index) {
-            Some(check) => option_errors.push(check),
-            None if !done[index] => option_errors.push(lost(text)),
-            None => {}
-        }
-    }
+    option_errors.extend(kept.into_values());
     Ok(option_errors)
+}
+
+/// The target of `input`, or the error check that takes its place: it does
+/// not parse, or bad option values concern it ([`held_back`]).
+fn admitted(
+    input: &Input,
+    args: &CheckArgs,
+    problems: &[Problem],
+    used: &mut [bool],
+) -> Result<Target, Check> {
+    let target = Target::parse(&input.text, args.tls).map_err(|e| {
+        let message = format!("{e} ({})", input.origin);
+        Check::input_error(CheckKind::Endpoint, &input.text, message)
+    })?;
+    match held_back(&input.text, &target, args.follow, problems, used) {
+        Some(check) => Err(check),
+        None => Ok(target),
+    }
 }
 
 /// The probe of `target` with the options of `args` that need no parsing.
@@ -223,7 +253,7 @@ async fn inputs(args: &CheckArgs, timeout: Duration) -> (Vec<Input>, Option<Chec
         .enumerate()
         .map(|(i, t)| Input {
             text: t.clone(),
-            origin: format!("argument {}", i + 1),
+            origin: Origin::Argument(i + 1),
         })
         .collect();
     let Some(path) = &args.targets_file else {
@@ -273,6 +303,7 @@ async fn read_targets(path: &std::path::Path, timeout: Duration) -> Result<Vec<I
     )
     .await?;
     let name = input::display_name(&source);
+    let file: Arc<str> = Arc::from(name);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let text = strip_comment(line);
@@ -286,7 +317,7 @@ async fn read_targets(path: &std::path::Path, timeout: Duration) -> Result<Vec<I
             }
             out.push(Input {
                 text: text.to_owned(),
-                origin: format!("{name}:{}", i + 1),
+                origin: Origin::Line(Arc::clone(&file), i + 1),
             });
         }
     }
