@@ -433,6 +433,45 @@ mod tests {
         );
     }
 
+    /// Every kind's own gauges, from its details; a check without details
+    /// (it could not run) claims none of them.
+    #[test]
+    fn each_kind_gives_its_own_gauges() {
+        use reach_report::oauth::OauthTokenDetails;
+        use reach_report::sso::{SsoDetails, SsoHop};
+        use reach_report::{CheckKind, Finding};
+
+        let mut sso = Check::new(CheckKind::Sso, "https://app.example/login");
+        sso.push(Finding::new(Code::SsoAutoLogin, "signed in without asking"));
+        sso.details = Details::Sso(Box::new(SsoDetails {
+            hops: vec![SsoHop::default(); 4],
+            ..SsoDetails::default()
+        }));
+        let mut token = Check::new(CheckKind::OauthToken, "https://idp.example/token");
+        token.details = Details::OauthToken(Box::new(OauthTokenDetails {
+            status: Some(200),
+            expires_in: Some(3599),
+            ..OauthTokenDetails::default()
+        }));
+        let unread = Check::input_error(
+            CheckKind::Allowlist,
+            "--allowlist a.txt",
+            "no such file".to_owned(),
+        );
+        let text = render(&[sso, token, unread], Labels::PerCheck, Dialect::Prometheus);
+        for line in [
+            "reach_sso_hops{kind=\"sso\",target=\"https://app.example/login\"} 4.0",
+            "reach_sso_auto_login{kind=\"sso\",target=\"https://app.example/login\"} 1.0",
+            "reach_oauth_token_lifetime_seconds{kind=\"oauth_token\",target=\"https://idp.example/token\"} 3599.0",
+            "probe_http_status_code{kind=\"oauth_token\",target=\"https://idp.example/token\"} 200.0",
+            "probe_success{kind=\"allowlist\",target=\"--allowlist a.txt\"} 0.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        assert!(!text.contains("reach_allowlist_coverage_ratio"), "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
+    }
+
     #[test]
     fn http_versions_are_numbers() {
         assert_eq!(http_version("HTTP/1.1"), Some(1.1));
