@@ -29,7 +29,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
         Some("jsonl") => {
             let reach = release_reach()?;
-            return crate::bench_jsonl::run(&reach);
+            return crate::bench_jsonl::run(&reach, &args[1..]);
         }
         Some("serve") => return crate::bench_serve::run(&args[1..]),
         Some("bigfile") => {
@@ -47,7 +47,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
         _ => {
             bail!(
-                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench serve [--probes N] [--concurrency N] [--reach PATH] | bench run | bench load | bench jsonl | bench bigfile"
+                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench serve [--probes N] [--concurrency N] [--reach PATH] | bench run | bench load | bench jsonl [--targets N] | bench bigfile"
             )
         }
     }

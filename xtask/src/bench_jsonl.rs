@@ -17,7 +17,17 @@ use crate::bench::{Nginx, run_measured};
 /// The limit the issue sets for a streamed run, whatever its size.
 const LIMIT_MB: f64 = 100.0;
 
-pub(crate) fn run(reach: &Path) -> anyhow::Result<()> {
+/// `bench jsonl [--targets N]`: N targets in both formats instead of the
+/// issue's 10,000 and 100,000 (for a quick look or a profile).
+pub(crate) fn run(reach: &Path, args: &[String]) -> anyhow::Result<()> {
+    let runs: Vec<(usize, &str)> = match args {
+        [] => vec![(10_000, "json"), (10_000, "jsonl"), (100_000, "jsonl")],
+        [flag, n] if flag == "--targets" => {
+            let n = n.parse().context("--targets N")?;
+            vec![(n, "json"), (n, "jsonl")]
+        }
+        _ => bail!("usage: cargo xtask bench jsonl [--targets N]"),
+    };
     let lab = reach_lab::Lab::start().context("cannot start the lab")?;
     let work = tempfile::tempdir()?;
     let (server, port, _nginx) = match Nginx::start(&lab, work.path())? {
@@ -30,7 +40,7 @@ pub(crate) fn run(reach: &Path) -> anyhow::Result<()> {
     println!("| targets | format | wall time | peak RSS | checks written | passed |");
     println!("|---|---|---|---|---|---|");
     let mut streamed_peaks = Vec::new();
-    for (targets, format) in [(10_000, "json"), (10_000, "jsonl"), (100_000, "jsonl")] {
+    for (targets, format) in runs {
         let file = work.path().join(format!("targets-{targets}.txt"));
         if !file.exists() {
             let mut text = String::with_capacity(targets * 48);
@@ -41,8 +51,19 @@ pub(crate) fn run(reach: &Path) -> anyhow::Result<()> {
         }
         let out = work.path().join(format!("report.{format}"));
         let started = Instant::now();
+        // REACH_WRAP (e.g. `perf record -g -o FILE`) runs reach under a tool.
+        let wrap = std::env::var("REACH_WRAP").unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut command = match words.next() {
+            Some(tool) => {
+                let mut c = Command::new(tool);
+                c.args(words).arg(reach);
+                c
+            }
+            None => Command::new(reach),
+        };
         let (status, peak_kib) = run_measured(
-            Command::new(reach)
+            command
                 .args(["check", "--format", format, "--concurrency", "1000"])
                 .args(["--timeout", "60s", "--resolve", &resolve, "--ca-file"])
                 .arg(&lab.ca_pem_path)
@@ -67,7 +88,11 @@ pub(crate) fn run(reach: &Path) -> anyhow::Result<()> {
     let worst = streamed_peaks.iter().copied().fold(0.0, f64::max);
     println!(
         "jsonl peak RSS at most {worst:.1} MB (limit {LIMIT_MB:.0} MB): {}",
-        if worst <= LIMIT_MB { "holds" } else { "EXCEEDED" }
+        if worst <= LIMIT_MB {
+            "holds"
+        } else {
+            "EXCEEDED"
+        }
     );
     Ok(())
 }

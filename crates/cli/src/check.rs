@@ -84,15 +84,16 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             kept.insert(index, check);
         }
     };
-    // At most `at_once` checks exist at a time, running or not: a task is
-    // spawned when another ends, so that memory does not grow with the
-    // number of targets. The running ones are known by task, so that one
-    // that panicked is still reported.
+    // At most `at_once` checks run, and as many more wait for their turn
+    // (a permit): memory does not grow with the number of targets, and a
+    // check that ends hands its permit straight to a waiting one. The
+    // tasks are known by id, so that one that panicked is still reported.
+    let permits = Arc::new(tokio::sync::Semaphore::new(at_once));
     let mut tasks = tokio::task::JoinSet::new();
     let mut running: HashMap<tokio::task::Id, (usize, String)> = HashMap::new();
     let mut pending = inputs.into_iter().enumerate();
     loop {
-        while tasks.len() < at_once {
+        while tasks.len() < 2 * at_once {
             let Some((index, input)) = pending.next() else {
                 break;
             };
@@ -111,7 +112,11 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             let network = network.clone();
             let text = input.text;
             let label = text.clone();
-            let task = tasks.spawn(async move { check_one(&text, &probe, &network).await });
+            let permits = Arc::clone(&permits);
+            let task = tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                check_one(&text, &probe, &network).await
+            });
             running.insert(task.id(), (index, label));
         }
         let Some(joined) = tasks.join_next_with_id().await else {
