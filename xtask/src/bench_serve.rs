@@ -232,7 +232,13 @@ fn probe(addr: SocketAddr, target: &str) -> anyhow::Result<()> {
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     let status = answer.lines().next().unwrap_or_default();
-    if !status.contains(" 200 ") || !answer.lines().any(|l| l == "probe_success 1") {
+    // blackbox_exporter writes `1`, prometheus-client `1.0`: the same value.
+    let success = answer.lines().any(|l| {
+        l.strip_prefix("probe_success ")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            == Some(1.0)
+    });
+    if !status.contains(" 200 ") || !success {
         bail!("{status}: {}", answer.lines().last().unwrap_or_default());
     }
     Ok(())
