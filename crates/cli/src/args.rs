@@ -31,7 +31,7 @@ Examples:
   reach explain --list";
 
 /// reach: can this machine reach that service, and will it be let in?
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 // Help wraps at the terminal's width, but no wider than 100 columns (what
 // clap 5 will do by default): long lines are hard to read.
 #[command(
@@ -49,7 +49,7 @@ pub(crate) struct Cli {
     pub(crate) output: OutputArgs,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub(crate) enum Command {
     /// Check endpoints: DNS → TCP → proxy → TLS → HTTP, each phase timed and diagnosed.
     #[command(after_help = CHECK_HELP)]
@@ -153,7 +153,7 @@ Examples:
   reach sso --resolve app.example.com:443:10.0.0.5 https://app.example.com/sso";
 
 /// `reach sso`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct SsoArgs {
     /// The URL that starts the login: the app's sign-in link, an IdP
     /// authorize URL, a SAML SSO URL.
@@ -279,7 +279,7 @@ Examples:
   reach serve --listen 0.0.0.0:9116 --concurrency 200";
 
 /// `reach serve`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct ServeArgs {
     /// Modules ([modules.NAME]) and checks, as a preflight file holds them.
     #[arg(long, value_name = "FILE")]
@@ -293,7 +293,7 @@ pub(crate) struct ServeArgs {
 }
 
 /// `reach run`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct RunArgs {
     /// The preflight file.
     #[arg(value_name = "PREFLIGHT.toml")]
@@ -350,7 +350,7 @@ pub(crate) enum GrantType {
 }
 
 /// `reach oauth …`.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub(crate) enum OauthCommand {
     /// Lint an install / authorize URL against the app's configured scopes
     /// and redirect URLs; print the corrected URL.
@@ -433,7 +433,7 @@ Examples:
   reach oauth discover https://acme.okta.com --scope openid --scope email";
 
 /// `reach oauth scopes`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct OauthScopesArgs {
     /// The install / authorize URL to lint.
     #[arg(long, value_name = "INSTALL_URL")]
@@ -456,7 +456,7 @@ pub(crate) struct OauthScopesArgs {
 }
 
 /// `reach oauth token`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct OauthTokenArgs {
     /// The token endpoint.
     #[arg(long, value_name = "URL")]
@@ -495,7 +495,7 @@ pub(crate) struct OauthTokenArgs {
 }
 
 /// `reach oauth discover`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct OauthDiscoverArgs {
     /// The issuer URL (https://login.example.com/tenant/v2.0).
     #[arg(value_name = "ISSUER")]
@@ -511,7 +511,7 @@ pub(crate) struct OauthDiscoverArgs {
 }
 
 /// `reach allowlist` and its `diff`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct AllowlistCommand {
     #[command(subcommand)]
     pub(crate) action: Option<AllowlistAction>,
@@ -519,7 +519,7 @@ pub(crate) struct AllowlistCommand {
     pub(crate) args: AllowlistArgs,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub(crate) enum AllowlistAction {
     /// What a vendor added and removed between two snapshots of its feed,
     /// and which added ranges the --allowlist does not cover.
@@ -527,7 +527,7 @@ pub(crate) enum AllowlistAction {
 }
 
 /// What is compared, shared by `allowlist` and `allowlist diff`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct FeedArgs {
     /// The vendor's published ranges: a file or an http(s) URL (repeatable).
     #[arg(long = "published", value_name = "FILE|URL")]
@@ -565,7 +565,7 @@ pub(crate) struct FeedArgs {
     pub(crate) emit: Option<EmitFormat>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct AllowlistArgs {
     #[command(flatten)]
     pub(crate) feed: FeedArgs,
@@ -583,7 +583,7 @@ pub(crate) struct AllowlistArgs {
     pub(crate) network: NetworkArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct DiffArgs {
     /// The older snapshot of the feed (file or URL).
     pub(crate) old: String,
@@ -598,7 +598,7 @@ pub(crate) struct DiffArgs {
 /// Options every command shares: output and verdict. Global, so clap
 /// appends them to every subcommand's arguments: under their own heading
 /// they come after the command's own options instead of among them.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Output options")]
 pub(crate) struct OutputArgs {
     /// Report format [default: text].
@@ -668,7 +668,7 @@ pub(crate) enum Format {
 /// The network options every command that touches the network shares.
 /// Flattened last into each command, so their heading follows the
 /// command's own options.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Network options")]
 pub(crate) struct NetworkArgs {
     /// Ask this DNS server instead of the system resolver (IP or IP:PORT; repeatable).
@@ -697,7 +697,7 @@ pub(crate) struct NetworkArgs {
     pub(crate) noproxy: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct CheckArgs {
     /// URLs, host:port pairs or host names to check.
     #[arg(value_name = "TARGET")]
@@ -754,7 +754,7 @@ With --json: one object for a code, an array for a list or search, and
 {query, matches} for a text. Exit 2 for an unknown code, 1 when nothing
 is close enough.";
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(after_help = EXPLAIN_HELP)]
 pub(crate) struct ExplainArgs {
     /// A finding code (tcp.timeout), words to search the codes for, or an

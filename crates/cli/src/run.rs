@@ -768,11 +768,15 @@ fn planned_modules(
 /// for `/probe?check=NAME`, and its `[modules.NAME]` for
 /// `/probe?target=URL&module=NAME`, each as the command line it runs.
 pub(crate) struct ServeConfig {
-    /// Name → `reach check` without its target.
-    pub(crate) modules: HashMap<String, Vec<String>>,
+    /// Name → `reach check` of a stand-in target ([`MODULE_TARGET`]), which
+    /// each probe replaces with its own.
+    pub(crate) modules: HashMap<String, Cli>,
     /// Name (or `endpoint #2` for an entry without one) → the command line.
-    pub(crate) checks: HashMap<String, (CheckKind, Vec<String>)>,
+    pub(crate) checks: HashMap<String, (CheckKind, Cli)>,
 }
+
+/// The target a module's command line is parsed with, once, at start.
+pub(crate) const MODULE_TARGET: &str = "https://module.invalid/";
 
 /// Reads `text`, the file at `path`, as `reach serve`'s configuration.
 /// Every problem is returned at once, each at its `file:line:column`: an
@@ -795,23 +799,21 @@ pub(crate) fn serve_config(
         checks: HashMap::new(),
     };
     for module in modules {
-        // Checked as it will run, with a stand-in target.
-        let words = module.plan.and_then(|words| {
-            let mut trial = words.clone();
-            trial.extend(["--".to_owned(), "https://module.invalid/".to_owned()]);
-            Cli::try_parse_from(&trial).map_err(|e| {
+        // Parsed once, with a stand-in target.
+        let cli = module.plan.and_then(|mut words| {
+            words.extend(["--".to_owned(), MODULE_TARGET.to_owned()]);
+            Cli::try_parse_from(&words).map_err(|e| {
                 format!(
                     "{}: [modules.{}]: {}",
                     module.at,
                     module.name,
                     clap_reason(&e)
                 )
-            })?;
-            Ok(words)
+            })
         });
-        match words {
-            Ok(words) => {
-                config.modules.insert(module.name, words);
+        match cli {
+            Ok(cli) => {
+                config.modules.insert(module.name, cli);
             }
             Err(message) => problems.push(message),
         }
@@ -823,9 +825,8 @@ pub(crate) fn serve_config(
                 "{}: a second check named `{}`: /probe?check=NAME needs each name once",
                 entry.at, entry.label
             )),
-            Ok(_) => {
-                let words = entry.plan.unwrap_or_default();
-                config.checks.insert(entry.label, (entry.kind.kind, words));
+            Ok(cli) => {
+                config.checks.insert(entry.label, (entry.kind.kind, cli));
             }
         }
     }

@@ -26,7 +26,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use reach_report::{Check, CheckKind, Code, Finding, Status};
 
-use crate::args::{Cli, ServeArgs};
+use crate::args::{Cli, Command, ServeArgs};
 use crate::printer::metrics::{self, Dialect, Labels};
 use crate::{UsageError, network};
 
@@ -35,10 +35,10 @@ const SCRAPE_TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
 
 /// What every request shares.
 struct Exporter {
-    /// Module name → `reach check` words without the target.
-    modules: HashMap<String, Vec<String>>,
-    /// Check name → its kind and command line.
-    checks: HashMap<String, (CheckKind, Vec<String>)>,
+    /// Module name → `reach check` of a stand-in target, parsed once.
+    modules: HashMap<String, Cli>,
+    /// Check name → its kind and command line, parsed once.
+    checks: HashMap<String, (CheckKind, Cli)>,
     /// Networks built so far, shared by every probe with the same options.
     context: network::Context,
     limit: tokio::sync::Semaphore,
@@ -164,13 +164,16 @@ async fn exporter(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Exporter> {
         checks = config.checks;
     }
     // Without [modules.default], the plain check with --timeout.
-    modules.entry("default".to_owned()).or_insert_with(|| {
-        vec![
+    if !modules.contains_key("default") {
+        let plain = Cli::try_parse_from([
             "reach".to_owned(),
             "check".to_owned(),
             format!("--timeout={}ms", timeout.as_millis().max(1)),
-        ]
-    });
+            "--".to_owned(),
+            crate::run::MODULE_TARGET.to_owned(),
+        ])?;
+        modules.insert("default".to_owned(), plain);
+    }
     // Each probe keeps its own checks: none is planned for an interruption.
     crate::partial::off();
     Ok(Exporter {
@@ -295,7 +298,7 @@ fn index(exporter: &Exporter) -> String {
 /// What a `/probe` asks for, or why it cannot run (a 400's text).
 struct Asked {
     kind: CheckKind,
-    words: Vec<String>,
+    cli: Cli,
     /// The config's check, named as `reach run` names its checks.
     name: Option<String>,
 }
@@ -328,7 +331,7 @@ fn asked(exporter: &Exporter, query: &str) -> Result<Asked, String> {
                 .to_owned(),
         ),
         (None, Some(name)) => {
-            let (kind, words) = exporter.checks.get(&name).ok_or_else(|| {
+            let (kind, cli) = exporter.checks.get(&name).ok_or_else(|| {
                 format!(
                     "unknown check `{name}` (the config's checks: {})",
                     known(&mut exporter.checks.keys())
@@ -336,26 +339,28 @@ fn asked(exporter: &Exporter, query: &str) -> Result<Asked, String> {
             })?;
             Ok(Asked {
                 kind: *kind,
-                words: words.clone(),
+                cli: cli.clone(),
                 name: Some(name),
             })
         }
         (Some(target), None) => {
             let name = module.unwrap_or_else(|| "default".to_owned());
-            let words = exporter.modules.get(&name).ok_or_else(|| {
+            let module = exporter.modules.get(&name).ok_or_else(|| {
                 format!(
                     "unknown module `{name}` (modules: {})",
                     known(&mut exporter.modules.keys())
                 )
             })?;
-            let tls = words.iter().any(|w| w == "--tls");
-            reach_http_probe::Target::parse(&target, tls)
+            let mut cli = module.clone();
+            let Command::Check(args) = &mut cli.command else {
+                return Err(format!("module `{name}` is not an endpoint check"));
+            };
+            reach_http_probe::Target::parse(&target, args.tls)
                 .map_err(|e| format!("target: {e}"))?;
-            let mut words = words.clone();
-            words.extend(["--".to_owned(), target]);
+            args.targets = vec![target];
             Ok(Asked {
                 kind: CheckKind::Endpoint,
-                words,
+                cli,
                 name: None,
             })
         }
@@ -373,19 +378,7 @@ async fn probe(
         Ok(a) => a,
         Err(message) => return plain(StatusCode::BAD_REQUEST, &format!("{message}\n")),
     };
-    let cli = match Cli::try_parse_from(&asked.words) {
-        Ok(cli) => cli,
-        // The config was checked at start: only a target can be refused.
-        Err(e) => {
-            let reason = e.to_string();
-            let first = reason
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim_start_matches("error: ");
-            return plain(StatusCode::BAD_REQUEST, &format!("{first}\n"));
-        }
-    };
+    let cli = asked.cli;
     // As blackbox_exporter: the scrape's own timeout, less a margin for
     // the answer to travel, bounds the probe.
     let mut timeout = cli.output.timeout;
