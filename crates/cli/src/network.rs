@@ -24,6 +24,9 @@ pub(crate) struct Context {
     networks: Arc<Networks>,
 }
 
+/// The most networks kept at once.
+const MAX_NETWORKS: usize = 32;
+
 /// The networks built in this run, by configuration.
 #[derive(Default)]
 struct Networks(Mutex<Vec<(NetworkConfig, Network)>>);
@@ -86,6 +89,11 @@ impl Networks {
         }
         let network = Network::new(config)?;
         if let Ok(mut built) = self.0.lock() {
+            // `reach serve` lives long, and each scrape timeout it is told
+            // makes another configuration: the oldest makes room.
+            if built.len() == MAX_NETWORKS {
+                built.remove(0);
+            }
             built.push((config.clone(), network.clone()));
         }
         Ok(network)
