@@ -212,7 +212,8 @@ flags), plus `name`. [defaults] holds the network options every check
 shares: timeout, dns_servers, resolve, ca_files, client_cert, client_key,
 proxy, noproxy; an entry may override them. Relative paths are relative to
 the file's folder; ${NAME} in a string is the environment variable NAME.
-Unknown keys are errors naming file:line:column.
+Unknown keys are errors naming file:line:column. [modules.NAME] tables are
+reach serve's endpoint options (see reach serve --help); reach run skips them.
 
 Example:
   [defaults]

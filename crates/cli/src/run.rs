@@ -651,7 +651,7 @@ fn parsed(
             format!("[[{}]]", name.get_ref()),
             at.clone(),
             format!(
-                "{at}: unknown table `{}` (known: [defaults], {})",
+                "{at}: unknown table `{}` (known: [defaults], {}, and [modules.NAME] for reach serve)",
                 name.get_ref(),
                 known.join(", ")
             ),
