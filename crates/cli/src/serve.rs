@@ -132,7 +132,15 @@ pub(crate) fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<i32> {
         .build()?;
     let outcome = runtime.block_on(async {
         let exporter = Arc::new(exporter(cli, args).await?);
-        run(exporter, listen, cli.output.timeout).await
+        // SIGTERM waits for the longest probe there may be.
+        let longest = exporter
+            .modules
+            .values()
+            .chain(exporter.checks.values().map(|(_, cli)| cli))
+            .map(|cli| cli.output.timeout)
+            .max()
+            .unwrap_or(cli.output.timeout);
+        run(exporter, listen, longest).await
     });
     runtime.shutdown_background();
     outcome
@@ -187,7 +195,8 @@ async fn exporter(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Exporter> {
 }
 
 /// Accepts connections until SIGTERM or Ctrl-C, then waits for the
-/// connections (and their probes) to end, at most a probe's timeout.
+/// connections (and their probes) to end, at most `timeout` (the longest
+/// probe's) and a little more.
 async fn run(
     exporter: Arc<Exporter>,
     listen: SocketAddr,
