@@ -573,16 +573,23 @@ fn plan(
 /// Reads the file into entries, in file order; `Err` when the file itself
 /// cannot be read or is not TOML of the known shape.
 async fn entries(path: &Path, args: &RunArgs, timeout: Duration) -> Result<Vec<Entry>, String> {
-    let file = path.display().to_string();
-    let text = crate::input::read(
-        &file,
-        "",
-        crate::input::Kind::Preflight,
-        timeout,
-        crate::input::Whole::new(crate::input::Kind::Preflight),
-    )
-    .await?;
+    let text = read(path, "", timeout).await?;
     entries_of(path, &text, args, timeout)
+}
+
+/// A preflight file's text, through the one bounded input reader; `flag`
+/// is the option that named it (`--config`), if one did.
+pub(crate) async fn read(path: &Path, flag: &str, timeout: Duration) -> Result<String, String> {
+    use crate::input::{Kind, Whole};
+    let file = path.display().to_string();
+    crate::input::read(
+        &file,
+        flag,
+        Kind::Preflight,
+        timeout,
+        Whole::new(Kind::Preflight),
+    )
+    .await
 }
 
 /// The command lines of a preflight file's checks (for the fuzzer: any

@@ -153,15 +153,9 @@ async fn exporter(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Exporter> {
     let mut checks = HashMap::new();
     if let Some(path) = &args.config {
         let file = path.display().to_string();
-        let text = crate::input::read(
-            &file,
-            "--config",
-            crate::input::Kind::Preflight,
-            timeout,
-            crate::input::Whole::new(crate::input::Kind::Preflight),
-        )
-        .await
-        .map_err(UsageError)?;
+        let text = crate::run::read(path, "--config", timeout)
+            .await
+            .map_err(UsageError)?;
         let config = crate::run::serve_config(path, &text, timeout).map_err(|problems| {
             UsageError(format!(
                 "--config {file}: not started:\n  {}",
