@@ -180,7 +180,7 @@ pub(super) fn render(report: &Printable) -> String {
             "<section id=\"attention\">\n<h2>What needs attention</h2>"
         );
         for (i, c) in attention {
-            check_card(&mut out, i, c, false);
+            check_card(&mut out, i, c);
         }
         out.push_str("</section>\n");
     }
@@ -196,7 +196,7 @@ pub(super) fn render(report: &Printable) -> String {
             "<section id=\"passed\" class=\"compact\">\n<h2>What passed</h2>"
         );
         for (i, c) in passed {
-            check_card(&mut out, i, c, true);
+            check_card(&mut out, i, c);
         }
         out.push_str("</section>\n");
     }
@@ -309,7 +309,7 @@ fn overview(out: &mut String, report: &Printable) {
 /// One check: its status, name and headline; its findings (those that
 /// need attention with fix and evidence, then the informational ones in a
 /// line each); then its picture.
-fn check_card(out: &mut String, index: usize, c: &Check, compact: bool) {
+fn check_card(out: &mut String, index: usize, c: &Check) {
     let _ = writeln!(
         out,
         "<article class=\"check {}\" id=\"c{index}\">\n<h3><span class=\"badge\">{}</span> \
@@ -345,7 +345,7 @@ fn check_card(out: &mut String, index: usize, c: &Check, compact: bool) {
     }
     match &c.details {
         Details::Endpoint(d) => {
-            waterfall::svg(out, &d.hops, d.timings.total_ms, compact);
+            waterfall::svg(out, &d.hops, d.timings.total_ms);
             answer_headers(out, d.hops.last());
         }
         Details::Sso(d) => chain::diagram(out, d),

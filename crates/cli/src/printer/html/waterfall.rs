@@ -152,9 +152,11 @@ pub(super) fn ticks(span_ms: f64) -> Vec<f64> {
     (0..=steps).map(|k| f64::from(k) * step).collect()
 }
 
-/// `12.3 ms`, `1.25 s`.
+/// `0`, `12.3 ms`, `1.25 s`.
 fn ms_text(ms: f64) -> String {
-    if ms >= 1000.0 {
+    if ms <= 0.0 {
+        "0".to_owned()
+    } else if ms >= 1000.0 {
         format!("{:.2} s", ms / 1000.0)
     } else if ms >= 10.0 {
         format!("{ms:.0} ms")
@@ -171,7 +173,7 @@ const BAR: f64 = 14.0;
 const TOP: f64 = 6.0;
 
 /// The waterfall of an endpoint check's hops.
-pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64, compact: bool) {
+pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64) {
     if hops.is_empty() {
         return;
     }
@@ -186,11 +188,7 @@ pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64, compact: 
     let bars = WIDTH - LABEL - RIGHT;
     let axis_y = TOP + ROW * rows.len() as f64 + 2.0;
     let legend_y = axis_y + 30.0;
-    let height = if compact {
-        axis_y + 20.0
-    } else {
-        legend_y + 8.0
-    };
+    let height = legend_y + 8.0;
     let _ = writeln!(
         out,
         "<svg class=\"waterfall\" viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"{WIDTH}\" \
@@ -247,9 +245,7 @@ pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64, compact: 
             ms_text(row.total_ms)
         );
     }
-    if !compact {
-        legend(out, legend_y);
-    }
+    legend(out, legend_y);
     out.push_str("</svg>\n");
 }
 
@@ -453,7 +449,7 @@ mod tests {
             hop(t(None, Some(10.0), None, Some(40.0), 50.0)),
         ];
         let mut out = String::new();
-        svg(&mut out, &hops, 100.0, false);
+        svg(&mut out, &hops, 100.0);
         // The span is 100 ms over 490 px from x = 190: the second hop's
         // connect phase starts at 50 ms, the middle.
         let bars = WIDTH - LABEL - RIGHT;
