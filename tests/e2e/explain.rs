@@ -343,7 +343,7 @@ fn an_unknown_code_exits_2_in_every_format() {
 
 #[test]
 fn formats_explain_cannot_write_are_refused() {
-    for format in ["md", "junit"] {
+    for format in ["md", "junit", "html"] {
         assert_usage_error(
             &explain(&["--format", format, "tcp.timeout"]),
             "`reach explain` writes text or JSON",

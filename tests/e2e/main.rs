@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod explain;
 mod hostile;
+mod html;
 mod inputs;
 mod malformed;
 mod oauth;

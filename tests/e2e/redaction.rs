@@ -8,7 +8,7 @@ use crate::{command, lab};
 
 /// Strings that must never appear: the ones we pass, and the ones the lab
 /// generates along the way (codes, tokens, SAML messages, encodings).
-const SECRETS: &[&str] = &[
+pub(crate) const SECRETS: &[&str] = &[
     "SECRET-AT-1",
     "SECRET-KEY-2",
     "SECRET-BEARER-3",
@@ -38,7 +38,7 @@ const SECRETS: &[&str] = &[
     "SECRET-PREFLIGHT-16",
 ];
 
-fn commands() -> Vec<Vec<String>> {
+pub(crate) fn commands() -> Vec<Vec<String>> {
     let lab = lab();
     let idp = lab.idp.port();
     let resolve = |host: &str| format!("{host}:{idp}:127.0.0.1");
@@ -198,7 +198,7 @@ fn formats() -> Vec<String> {
 /// any of the three offsets a byte string can start at (only the
 /// characters that depend on the secret alone). Short markers (`eyJ`) are
 /// hunted raw only.
-fn forms(secret: &str) -> Vec<String> {
+pub(crate) fn forms(secret: &str) -> Vec<String> {
     let mut forms = vec![secret.to_owned()];
     if secret.len() < 8 {
         return forms;

@@ -20,6 +20,7 @@
 mod browser;
 mod dns;
 mod firewall;
+mod html;
 mod oidc;
 mod prometheus;
 mod proxy;

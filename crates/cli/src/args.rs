@@ -658,6 +658,8 @@ pub(crate) enum Format {
     Json,
     /// Markdown, for a ticket.
     Md,
+    /// One self-contained HTML page (inline CSS and SVG, no script).
+    Html,
     /// JUnit XML, for CI.
     Junit,
     /// OpenMetrics text: probe_success, reach_finding… (node_exporter's textfile collector).

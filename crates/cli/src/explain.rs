@@ -75,7 +75,7 @@ pub(crate) fn explain(cli: &Cli, args: &ExplainArgs) -> anyhow::Result<i32> {
     let json = match cli.output.format() {
         Format::Text => false,
         Format::Json => true,
-        Format::Md | Format::Junit | Format::Openmetrics | Format::Jsonl => {
+        Format::Md | Format::Html | Format::Junit | Format::Openmetrics | Format::Jsonl => {
             return Err(UsageError(
                 "`reach explain` writes text or JSON (--format text or --format json)".to_owned(),
             )

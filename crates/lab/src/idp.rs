@@ -170,6 +170,7 @@ impl Idp {
             ),
             (Verb::Get, "/app-error") => app_error(call),
             (Verb::Get, "/meta") => meta_refresh(),
+            (Verb::Get, "/hostile-title") => html(StatusCode::OK, HOSTILE_TITLE, "<p>hostile</p>"),
             (Verb::Get, "/loop/a") => http::redirect("/loop/b"),
             (Verb::Get, "/loop/b") => http::redirect("/loop/a"),
             (Verb::Get, "/again") => again(call),
@@ -187,7 +188,8 @@ impl Idp {
                 _,
                 "/login" | "/saml/login" | "/callback" | "/app" | "/app-error" | "/meta"
                 | "/loop/a" | "/loop/b" | "/again" | "/bad-location" | "/js-location"
-                | "/empty-location" | "/nowhere-location" | "/cookie-flood" | "/grow" | "/limited",
+                | "/empty-location" | "/nowhere-location" | "/cookie-flood" | "/grow" | "/limited"
+                | "/hostile-title",
             ) => method_not_allowed("GET, HEAD"),
             _ => not_found(),
         }
@@ -604,6 +606,10 @@ fn app_error(call: &Call) -> Response<Body> {
     let body = format!("<h1>Sign-in failed</h1>\n{}", error_paragraphs(call));
     html(StatusCode::OK, "Sign-in failed", &body)
 }
+
+/// The title of `GET /hostile-title`: markup a report must show as text.
+pub const HOSTILE_TITLE: &str =
+    "</title><script>alert(1)</script><img src=x onerror=alert(2)> \"q\" 'a' &amp;";
 
 /// `GET /meta`: a `<meta http-equiv="refresh">` hop to `/login`.
 fn meta_refresh() -> Response<Body> {

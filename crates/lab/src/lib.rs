@@ -166,6 +166,7 @@
 //! | `GET /app` | 200, title `Dashboard - Lab App`, `Welcome` |
 //! | `GET /app-error` | 200, title `Sign-in failed`, showing `error` and `error_description` |
 //! | `GET /meta` | 200, title `Redirecting`, `<meta http-equiv="refresh" content="0; url=/login">` |
+//! | `GET /hostile-title` | 200, the title [`HOSTILE_TITLE`] (markup and quotes; escaped in the page, so a client reads the markup as the title's text), `hostile` |
 //! | `GET /loop/a`, `GET /loop/b` | 302 to each other |
 //! | `GET /again` | without the cookie `visited=1`: 302 to `/again` with `Set-Cookie: visited=1; Path=/`; with it: 200, title `Signed in - Lab App` |
 //! | `GET /chain/{n}` | 302 to `/chain/{n-1}`; `/chain/0` → 302 to `/app` |
@@ -294,6 +295,7 @@ mod raw;
 mod tlslab;
 
 pub use hostile::HostileLab;
+pub use idp::HOSTILE_TITLE;
 pub use malformed::{MalformedLab, dns_query};
 pub use proxy::ProxyLab;
 pub use tlslab::TlsLab;

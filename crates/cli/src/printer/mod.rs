@@ -4,6 +4,7 @@
 //! check labels and kinds, status words, and the escaping of control
 //! characters that text and Markdown print through ([`Printable`]).
 
+mod html;
 mod json;
 mod junit;
 mod markdown;
@@ -32,6 +33,7 @@ pub(crate) fn print(report: Report, format: Format, options: Options) -> anyhow:
         Format::Json => json::render(&report)?,
         Format::Junit => junit::render(&report, options.strict),
         Format::Md => markdown::render(&Printable::new(report)),
+        Format::Html => html::render(&Printable::new(report)),
         Format::Text => text::render(&Printable::new(report), options.text),
         Format::Openmetrics => metrics::render(
             &report.checks,

@@ -1,0 +1,503 @@
+//! One self-contained HTML page for a ticket or a CI artifact: the run's
+//! facts and a table of every check, then what needs attention (each
+//! finding's message, fix and evidence), then what passed, compact; each
+//! check with its picture: an endpoint's timing waterfall ([`waterfall`],
+//! SVG), an SSO chain as a diagram ([`chain`]), allowlist coverage as bars
+//! with the gaps by service and region ([`coverage`]).
+//!
+//! Nothing is fetched: the CSS is inline, the pictures are inline SVG and
+//! there is no script; a Content-Security-Policy of `default-src 'none'`
+//! says so to the browser as well. Every string of the report goes through
+//! [`escape`] (text, attribute values and SVG text alike), after the
+//! report's redaction and [`Printable`]'s control-character escaping.
+
+mod chain;
+mod coverage;
+mod waterfall;
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use reach_report::{Check, Details, Finding, Severity, Status};
+
+use super::{Printable, label, status_word};
+
+/// `text` safe in HTML text, in a quoted attribute value and in SVG text:
+/// `&`, `<`, `>`, `"` and `'` as character references. Whatever a server
+/// or an input says stays text: it can open no tag and close no attribute.
+pub(super) fn escape(text: &str) -> Cow<'_, str> {
+    if !text.contains(['&', '<', '>', '"', '\'']) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// At most `max` characters of `text`, the rest as `…`: for SVG text and
+/// other places that do not wrap (the whole text goes in a tooltip).
+fn shorten(text: &str, max: usize) -> Cow<'_, str> {
+    if text.chars().count() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    Cow::Owned(out)
+}
+
+/// How many items of a list the page shows (cookies, CIDRs) before "… and
+/// N more": the page stays a page whatever the report holds. JSON keeps
+/// every item.
+const LIST_SHOWN: usize = 12;
+
+/// The first [`LIST_SHOWN`] items, escaped, joined by `, `, then how many
+/// more there are.
+fn listed<I>(items: I) -> String
+where
+    I: IntoIterator,
+    I::IntoIter: ExactSizeIterator,
+    I::Item: AsRef<str>,
+{
+    let items = items.into_iter();
+    let total = items.len();
+    let shown: Vec<String> = items
+        .take(LIST_SHOWN)
+        .map(|i| escape(i.as_ref()).into_owned())
+        .collect();
+    let mut out = shown.join(", ");
+    if total > LIST_SHOWN {
+        let _ = write!(out, ", … and {} more", total - LIST_SHOWN);
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root{color-scheme:light;--pass:#1a7f37;--warn:#9a6700;--fail:#cf222e;--error:#8250df;--cancelled:#6e7781;--muted:#57606a;--line:#d0d7de;--soft:#f6f8fa}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;background:#fff;margin:0 auto;max-width:1060px;padding:24px}
+h1{font-size:22px;margin:0 0 6px}
+h2{font-size:17px;margin:30px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+h3{font-size:15px;margin:0;display:flex;gap:8px;align-items:baseline;flex-wrap:wrap}
+h4{font-size:13px;margin:12px 0 4px;color:var(--muted)}
+code,pre,.mono{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace}
+pre{background:var(--soft);padding:8px 10px;border-radius:4px;margin:4px 0;white-space:pre-wrap;overflow-wrap:anywhere}
+a{color:inherit}
+.facts{display:grid;grid-template-columns:max-content 1fr;gap:1px 14px;margin:8px 0 12px}
+.facts dt{color:var(--muted)}.facts dd{margin:0;overflow-wrap:anywhere}
+.tally span{display:inline-block;padding:1px 10px;border-radius:10px;margin:0 6px 4px 0;color:#fff;font-weight:600}
+.badge{display:inline-block;min-width:4.6em;text-align:center;padding:0 6px;border-radius:4px;color:#fff;font-size:12px;font-weight:700}
+.pass{--c:var(--pass)}.warn{--c:var(--warn)}.fail{--c:var(--fail)}.error{--c:var(--error)}.cancelled{--c:var(--cancelled)}.info{--c:#0969da}
+.badge,.tally span{background:var(--c)}
+table{border-collapse:collapse;width:100%;margin:6px 0}
+th,td{text-align:left;vertical-align:top;padding:3px 8px;border-bottom:1px solid var(--line)}
+th{font-size:12px;color:var(--muted);font-weight:600}
+td.num{text-align:right;white-space:nowrap}
+td.wrap{overflow-wrap:anywhere}
+.check{border:1px solid var(--line);border-left:5px solid var(--c);border-radius:6px;padding:10px 14px;margin:12px 0;break-inside:avoid}
+.compact .check{padding:6px 12px;margin:8px 0}
+.kind,.muted{color:var(--muted);font-size:12px}
+.label{overflow-wrap:anywhere}
+.headline{color:var(--muted);font-size:13px;margin:2px 0 0;overflow-wrap:anywhere}
+.finding{margin:10px 0 4px;padding-left:10px;border-left:3px solid var(--c)}
+.finding p{margin:2px 0;overflow-wrap:anywhere}
+.finding .fix::before{content:"fix: ";font-weight:600}
+.infos{margin:6px 0 0;padding-left:18px;font-size:12px;color:var(--muted)}
+.infos li{overflow-wrap:anywhere}
+svg{display:block;max-width:100%;height:auto;margin:8px 0}
+svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:#1f2328}
+svg .axis{stroke:#8c959f;stroke-width:1}svg .grid{stroke:#eaeef2;stroke-width:1}svg .tick{fill:var(--muted)}
+svg .track{fill:var(--soft)}
+.ph-dns{fill:#0969da}.ph-connect{fill:#bf8700}.ph-proxy{fill:#8250df}.ph-tls{fill:#bc4c00}.ph-ttfb{fill:#1a7f37}.ph-transfer{fill:#6e7781}.ph-unfinished{fill:#cf222e;fill-opacity:.35}
+.cov-yes{fill:#2da44e}.cov-no{fill:#cf222e}.cov-none{fill:#d0d7de}
+.chain{display:grid;grid-template-columns:1fr;gap:0 18px;margin:8px 0}
+.chain.two{grid-template-columns:1fr 1fr}
+.col-head{font-weight:600;font-size:13px;padding:4px 0}
+.hop{position:relative;border:1px solid var(--line);border-radius:6px;padding:5px 9px;margin-top:18px;background:#fff;font-size:13px;overflow-wrap:anywhere}
+.hop::before{content:"↓";position:absolute;top:-18px;left:16px;color:var(--muted);font-size:13px;line-height:18px}
+.hop.first{margin-top:4px}.hop.first::before{content:none}
+.hop.empty{border:none;background:none}.hop.empty::before{content:none}
+.hop.ended{border-color:var(--c);box-shadow:inset 3px 0 0 var(--c)}
+.hop .n{display:inline-block;min-width:1.6em;height:1.6em;line-height:1.6em;text-align:center;border-radius:50%;background:#1f2328;color:#fff;font-size:11px;font-weight:700;margin-right:4px}
+.hop .meta{color:var(--muted);font-size:12px}
+.idp{display:inline-block;padding:0 6px;border-radius:9px;background:#ddf4ff;color:#0550ae;border:1px solid #54aeff;font-size:11px;font-weight:600}
+.cookies{margin-top:2px;font-size:12px}
+.ck{display:inline-block;margin:1px 4px 1px 0;padding:0 5px;border-radius:3px;border:1px solid var(--line)}
+.ck.sent{background:#ddf4ff}.ck.set{background:#dafbe1}.ck.withheld{background:#fff8c5}.ck.refused{background:#ffebe9;text-decoration:line-through}
+.parting{grid-column:1/-1;margin-top:14px;padding:2px 8px;border-top:2px dashed var(--fail);color:var(--fail);font-size:12px;font-weight:600}
+.legend span{display:inline-block;margin-right:10px;font-size:12px}
+details{margin:4px 0}summary{cursor:pointer}
+footer{margin-top:30px;color:var(--muted);font-size:12px;border-top:1px solid var(--line);padding-top:8px}
+@media print{
+body{max-width:none;padding:0;font-size:10pt}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+h2{break-after:avoid}
+details:not([open]){display:none}
+.check,.hop,svg,tr{break-inside:avoid}
+a{text-decoration:none}
+}
+"#;
+
+pub(super) fn render(report: &Printable) -> String {
+    let mut out = String::with_capacity(32 * 1024);
+    let verdict = verdict(report);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+         <meta name=\"generator\" content=\"{} {}\">\n\
+         <title>reach report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(&report.tool.name),
+        escape(&report.tool.version),
+        escape(&verdict)
+    );
+    header(&mut out, report, &verdict);
+    overview(&mut out, report);
+    let mut attention: Vec<(usize, &Check)> = report
+        .checks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.status != Status::Pass)
+        .collect();
+    // Failures first, then warnings, then what an interruption left.
+    attention.sort_by_key(|(_, c)| match c.status {
+        Status::Fail | Status::Error => 0,
+        Status::Warn => 1,
+        Status::Pass | Status::Cancelled => 2,
+    });
+    if !attention.is_empty() {
+        let _ = writeln!(
+            out,
+            "<section id=\"attention\">\n<h2>What needs attention</h2>"
+        );
+        for (i, c) in attention {
+            check_card(&mut out, i, c);
+        }
+        out.push_str("</section>\n");
+    }
+    let passed: Vec<(usize, &Check)> = report
+        .checks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.status == Status::Pass)
+        .collect();
+    if !passed.is_empty() {
+        let _ = writeln!(
+            out,
+            "<section id=\"passed\" class=\"compact\">\n<h2>What passed</h2>"
+        );
+        for (i, c) in passed {
+            check_card(&mut out, i, c);
+        }
+        out.push_str("</section>\n");
+    }
+    let _ = writeln!(
+        out,
+        "<footer>{} · {} {} · <code>reach explain CODE</code> explains a finding</footer>\n</body>\n</html>",
+        escape(&report.schema),
+        escape(&report.tool.name),
+        escape(&report.tool.version),
+    );
+    out
+}
+
+/// `1 check`, `3 checks`.
+fn checks(total: usize) -> String {
+    reach_report::count(total as u64, "check", "checks")
+}
+
+/// The run in a few words: `2 of 12 checks failed`.
+fn verdict(report: &Printable) -> String {
+    let s = &report.summary;
+    let total = report.checks.len();
+    let bad = s.fail + s.error;
+    if s.cancelled > 0 {
+        format!(
+            "interrupted, {} of {} cancelled ({bad} failed, {} warned)",
+            s.cancelled,
+            checks(total),
+            s.warn
+        )
+    } else if bad == 0 && s.warn == 0 {
+        match total {
+            1 => "the check passed".to_owned(),
+            _ => format!("all {total} checks passed"),
+        }
+    } else if bad == 0 {
+        format!("{} of {} warned", s.warn, checks(total))
+    } else {
+        format!("{bad} of {} failed", checks(total))
+    }
+}
+
+/// The title, the tally and the facts: when, from which host, which tool.
+fn header(out: &mut String, report: &Printable, verdict: &str) {
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "<header>\n<h1>reach report: {}</h1>\n<p class=\"tally\">",
+        escape(verdict)
+    );
+    for (n, class, word) in [
+        (s.fail, "fail", "failed"),
+        (s.error, "error", "could not run"),
+        (s.warn, "warn", "warned"),
+        (s.pass, "pass", "passed"),
+        (s.cancelled, "cancelled", "cancelled"),
+    ] {
+        if n > 0 {
+            let _ = write!(out, "<span class=\"{class}\">{n} {word}</span>");
+        }
+    }
+    out.push_str("</p>\n<dl class=\"facts\">\n");
+    let mut fact = |name: &str, value: &str| {
+        let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", escape(value));
+    };
+    fact("when", &report.started_at);
+    if let Some(host) = &report.host {
+        fact("host", host);
+    }
+    fact(
+        "tool",
+        &format!("{} {}", report.tool.name, report.tool.version),
+    );
+    fact("duration", &format!("{:.0} ms", report.duration_ms));
+    out.push_str("</dl>\n</header>\n");
+}
+
+/// Every check in a table, each linking to its card.
+fn overview(out: &mut String, report: &Printable) {
+    if report.checks.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<section id=\"checks\">\n<h2>Checks</h2>\n<table>\n\
+         <tr><th>status</th><th>check</th><th>kind</th><th>findings</th><th>time</th></tr>\n",
+    );
+    for (i, c) in report.checks.iter().enumerate() {
+        let codes: Vec<&str> = c
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+            .map(|f| f.code.name())
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr class=\"{}\"><td><span class=\"badge\">{}</span></td>\
+             <td class=\"wrap\"><a href=\"#c{i}\">{}</a></td><td class=\"kind\">{}</td>\
+             <td class=\"mono wrap\">{}</td><td class=\"num\">{:.0} ms</td></tr>",
+            c.status.as_str(),
+            status_word(c.status),
+            escape(&label(c)),
+            c.kind.name(),
+            listed(codes),
+            c.duration_ms
+        );
+    }
+    out.push_str("</table>\n</section>\n");
+}
+
+/// One check: its status, name and headline; its findings (those that
+/// need attention with fix and evidence, then the informational ones in a
+/// line each); then its picture.
+fn check_card(out: &mut String, index: usize, c: &Check) {
+    let _ = writeln!(
+        out,
+        "<article class=\"check {}\" id=\"c{index}\">\n<h3><span class=\"badge\">{}</span> \
+         <span class=\"label\">{}</span> <span class=\"kind\">{} · {:.0} ms</span></h3>",
+        c.status.as_str(),
+        status_word(c.status),
+        escape(&label(c)),
+        c.kind.name(),
+        c.duration_ms
+    );
+    let headline = headline(c);
+    if !headline.is_empty() {
+        let _ = writeln!(out, "<p class=\"headline\">{}</p>", escape(&headline));
+    }
+    let (attention, infos): (Vec<&Finding>, Vec<&Finding>) = c
+        .findings
+        .iter()
+        .partition(|f| f.severity != Severity::Info);
+    for f in attention {
+        finding(out, f);
+    }
+    if !infos.is_empty() {
+        out.push_str("<ul class=\"infos\">\n");
+        for f in infos {
+            let _ = writeln!(
+                out,
+                "<li><code>{}</code> {}</li>",
+                f.code.name(),
+                escape(&f.message)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    match &c.details {
+        Details::Endpoint(d) => {
+            waterfall::svg(out, &d.hops, d.timings.total_ms);
+            answer_headers(out, d.hops.last());
+        }
+        Details::Sso(d) => chain::diagram(out, d),
+        Details::Allowlist(d) => coverage::coverage(out, d),
+        Details::AllowlistDiff(d) => coverage::diff(out, d),
+        Details::OauthScopes(d) => {
+            let _ = writeln!(
+                out,
+                "<p class=\"muted\">corrected install URL: <code>{}</code></p>",
+                escape(&d.corrected_url)
+            );
+        }
+        Details::OauthToken(_) | Details::OauthDiscover(_) | Details::None(_) => {}
+    }
+    out.push_str("</article>\n");
+}
+
+/// The last answer's headers, folded: what a server says about itself
+/// (`Server`, `Via`, a cache) helps a ticket. Bounded like every list.
+fn answer_headers(out: &mut String, hop: Option<&reach_report::endpoint::Hop>) {
+    let Some(http) = hop.and_then(|h| h.http.as_ref()) else {
+        return;
+    };
+    if http.headers.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<details><summary class=\"muted\">the answer's headers ({} {}, {})</summary>\n<table>",
+        http.status
+            .map_or_else(|| "—".to_owned(), |s| s.to_string()),
+        escape(&http.version),
+        reach_report::count(http.headers.len() as u64, "header", "headers")
+    );
+    for h in http.headers.iter().take(LIST_SHOWN * 8) {
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"mono\">{}</td><td class=\"mono wrap\">{}</td></tr>",
+            escape(&h.name),
+            escape(&shorten(&h.value, 2000))
+        );
+    }
+    if http.headers.len() > LIST_SHOWN * 8 {
+        let _ = writeln!(
+            out,
+            "<tr><td colspan=\"2\">… and {} more</td></tr>",
+            http.headers.len() - LIST_SHOWN * 8
+        );
+    }
+    out.push_str("</table>\n</details>\n");
+}
+
+/// One warning or failure: code and severity, message, fix, evidence.
+fn finding(out: &mut String, f: &Finding) {
+    let _ = writeln!(
+        out,
+        "<div class=\"finding {}\">\n<p><code>{}</code> <span class=\"badge\">{}</span></p>\n\
+         <p>{}</p>\n<p class=\"fix\">{}</p>",
+        f.severity.as_str(),
+        f.code.name(),
+        f.severity.as_str(),
+        escape(&f.message),
+        escape(&f.remedy)
+    );
+    if !f.evidence.is_empty() {
+        let json = serde_json::to_string_pretty(&f.evidence).unwrap_or_default();
+        let _ = writeln!(out, "<pre>{}</pre>", escape(&json));
+    }
+    out.push_str("</div>\n");
+}
+
+/// A line under the check's title: an endpoint's last answer, where a
+/// chain ended, an allowlist's coverage.
+fn headline(c: &Check) -> String {
+    match &c.details {
+        Details::Endpoint(d) => {
+            let Some(last) = d.hops.last() else {
+                return String::new();
+            };
+            let mut parts = Vec::new();
+            if let Some(http) = &last.http {
+                if let Some(status) = http.status {
+                    parts.push(status.to_string());
+                }
+                parts.push(http.version.clone());
+            }
+            if let Some(v) = last.tls.as_ref().and_then(|t| t.version.clone()) {
+                parts.push(v);
+            }
+            if let Some(addr) = last.tcp.as_ref().and_then(|t| t.connected.clone()) {
+                parts.push(addr);
+            }
+            if d.hops.len() > 1 {
+                parts.push(format!("{} hops", d.hops.len()));
+            }
+            parts.push(d.url.clone());
+            parts.join(" · ")
+        }
+        Details::Sso(d) => d.end.summary.clone(),
+        Details::Allowlist(d) => format!(
+            "{} · {}",
+            d.direction,
+            reach_report::count(d.gaps.len() as u64, "gap", "gaps")
+        ),
+        Details::OauthScopes(d) => format!("scope: {}", d.scope.join(" ")),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_makes_markup_text() {
+        for (input, escaped) in [
+            ("plain text · ünïcode", "plain text · ünïcode"),
+            (
+                "<script>alert(1)</script>",
+                "&lt;script&gt;alert(1)&lt;/script&gt;",
+            ),
+            (
+                "<img src=x onerror=\"alert(1)\">",
+                "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;",
+            ),
+            ("' onmouseover='x", "&#39; onmouseover=&#39;x"),
+            ("a && b", "a &amp;&amp; b"),
+            ("&lt; stays as written", "&amp;lt; stays as written"),
+            ("]]></text><text>", "]]&gt;&lt;/text&gt;&lt;text&gt;"),
+            ("", ""),
+        ] {
+            assert_eq!(escape(input), escaped, "{input}");
+            for c in ['<', '>', '"', '\''] {
+                assert!(!escape(input).contains(c), "{input}");
+            }
+        }
+        assert!(matches!(escape("nothing to do"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn shorten_keeps_short_text_and_cuts_long_text_by_characters() {
+        assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(shorten("abcd", 3), "ab…");
+        assert_eq!(shorten("ééééé", 4), "ééé…");
+    }
+
+    #[test]
+    fn lists_are_bounded_and_escaped() {
+        let many: Vec<String> = (0..20).map(|i| format!("<c{i}>")).collect();
+        let out = listed(&many);
+        assert!(out.starts_with("&lt;c0&gt;, &lt;c1&gt;"), "{out}");
+        assert!(out.ends_with(", … and 8 more"), "{out}");
+        assert!(!out.contains('<'), "{out}");
+    }
+}

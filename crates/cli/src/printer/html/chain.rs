@@ -1,0 +1,252 @@
+//! An SSO chain as a diagram: one box a hop, in order, with the identity
+//! provider's badge and the cookies sent, withheld and set; beside it the
+//! clean run of `--compare-clean`, with a line across both where the two
+//! runs part.
+
+use std::fmt::Write as _;
+
+use reach_report::sso::{SsoDetails, SsoEnd, SsoHop};
+
+use super::{escape, listed, shorten};
+
+pub(super) fn diagram(out: &mut String, d: &SsoDetails) {
+    if !d.seeded_cookies.is_empty() {
+        let names = d
+            .seeded_cookies
+            .iter()
+            .map(|c| format!("{}@{}", c.name, c.domain));
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">jar before the first hop: {}</p>",
+            listed(names)
+        );
+    }
+    let compare = d.compare.as_ref();
+    let two = compare.is_some();
+    let _ = writeln!(
+        out,
+        "<div class=\"chain{}\" role=\"list\">",
+        if two { " two" } else { "" }
+    );
+    if let Some(c) = compare {
+        let _ = writeln!(
+            out,
+            "<div class=\"col-head\">{}</div><div class=\"col-head\">{}</div>",
+            escape(&c.with_jar),
+            escape(&c.clean)
+        );
+    }
+    let clean: &[SsoHop] = compare.map_or(&[], |c| &c.clean_hops);
+    let rows = d.hops.len().max(clean.len());
+    let parted_at = compare.and_then(|c| c.parted_at);
+    for row in 0..rows {
+        if parted_at == Some(row + 1) {
+            let _ = writeln!(
+                out,
+                "<div class=\"parting\">the two runs part here, at hop {}</div>",
+                row + 1
+            );
+        }
+        hop_box(out, d.hops.get(row), row, &d.end);
+        if let Some(c) = compare {
+            hop_box(out, clean.get(row), row, &c.clean_end);
+        }
+    }
+    out.push_str("</div>\n");
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">ended: {} (hop {}, {})</p>",
+        escape(&d.end.summary),
+        d.end.hop,
+        escape(&d.end.kind)
+    );
+    if let Some(id) = &d.identity {
+        let who: Vec<String> = [
+            ("email", &id.email),
+            ("preferred_username", &id.preferred_username),
+            ("upn", &id.upn),
+            ("NameID", &id.name_id),
+            ("sub", &id.subject),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">account ({}, hop {}, unverified): {}</p>",
+            escape(&id.source),
+            id.hop,
+            escape(&who.join(" "))
+        );
+    }
+    if let Some(url) = &d.rewritten_url {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">fresh sign-in: <code>{}</code></p>",
+            escape(url)
+        );
+    }
+}
+
+/// One hop's box, or an empty cell where one run has no hop at this row.
+fn hop_box(out: &mut String, hop: Option<&SsoHop>, row: usize, end: &SsoEnd) {
+    let Some(hop) = hop else {
+        out.push_str("<div class=\"hop empty\"></div>\n");
+        return;
+    };
+    let mut class = String::from("hop");
+    if row == 0 {
+        class.push_str(" first");
+    }
+    if hop.index == end.hop {
+        class.push_str(match end.kind.as_str() {
+            "callback" | "app_page" => " ended pass",
+            "login_page" => " ended warn",
+            _ => " ended fail",
+        });
+    }
+    let status = hop.status.map_or_else(|| "—".to_owned(), |s| s.to_string());
+    let _ = write!(
+        out,
+        "<div class=\"{class}\" role=\"listitem\"><div><span class=\"n\">{}</span>\
+         <code>{}</code> <span class=\"mono\" title=\"{}\">{}</span></div>\
+         <div class=\"meta\"><b>{}</b> → {}",
+        hop.index,
+        escape(&hop.method),
+        escape(&hop.url),
+        escape(&shorten(&hop.url, 160)),
+        escape(&status),
+        escape(&hop.page),
+    );
+    if let Some(idp) = &hop.idp {
+        let _ = write!(out, " <span class=\"idp\">{}</span>", escape(idp));
+    }
+    if let Some(title) = &hop.title {
+        let _ = write!(out, " “{}”", escape(title));
+    }
+    let _ = write!(
+        out,
+        " · {:.1} ms · via {}</div>",
+        hop.network.timings.total_ms,
+        escape(&hop.via)
+    );
+    cookies(out, hop);
+    out.push_str("</div>\n");
+}
+
+/// The cookies a hop sent, held back, set and had refused.
+fn cookies(out: &mut String, hop: &SsoHop) {
+    let mut chips: Vec<(&str, String, String)> = Vec::new();
+    for name in &hop.cookies_sent {
+        chips.push(("sent", format!("→ {name}"), "sent".to_owned()));
+    }
+    for c in &hop.cookies_withheld {
+        chips.push((
+            "withheld",
+            format!("⊘ {}", c.name),
+            format!("withheld: {}", c.reason),
+        ));
+    }
+    for c in &hop.cookies_set {
+        let mut attrs = Vec::new();
+        if c.secure {
+            attrs.push("Secure".to_owned());
+        }
+        if c.http_only {
+            attrs.push("HttpOnly".to_owned());
+        }
+        attrs.push(format!(
+            "SameSite={}",
+            c.same_site.as_deref().unwrap_or("unset")
+        ));
+        match &c.refused {
+            Some(reason) => chips.push((
+                "refused",
+                format!("+ {}", c.name),
+                format!("refused by browsers: {reason}; {}", attrs.join("; ")),
+            )),
+            None => chips.push((
+                "set",
+                format!("+ {}", c.name),
+                format!("set for {}{}: {}", c.domain, c.path, attrs.join("; ")),
+            )),
+        }
+    }
+    if chips.is_empty() {
+        return;
+    }
+    out.push_str("<div class=\"cookies\">");
+    let total = chips.len();
+    for (class, text, why) in chips.iter().take(super::LIST_SHOWN * 2) {
+        let _ = write!(
+            out,
+            "<span class=\"ck {class}\" title=\"{}\">{}</span>",
+            escape(why),
+            escape(text)
+        );
+    }
+    if total > super::LIST_SHOWN * 2 {
+        let _ = write!(out, " … and {} more", total - super::LIST_SHOWN * 2);
+    }
+    out.push_str("</div>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reach_report::sso::{CookieSet, SsoCompare};
+
+    fn hop(index: usize, title: &str) -> SsoHop {
+        SsoHop {
+            index,
+            via: "redirect".to_owned(),
+            method: "GET".to_owned(),
+            url: format!("http://app.test/{index}?q=\"><u>"),
+            status: Some(302),
+            idp: Some("Okta<i>".to_owned()),
+            title: Some(title.to_owned()),
+            cookies_sent: vec!["sid".to_owned()],
+            cookies_set: vec![CookieSet {
+                name: "<s>".to_owned(),
+                refused: Some("SameSite=None without Secure".to_owned()),
+                ..CookieSet::default()
+            }],
+            page: "redirect".to_owned(),
+            ..SsoHop::default()
+        }
+    }
+
+    #[test]
+    fn the_parting_line_sits_before_the_hop_where_the_runs_differ() {
+        let d = SsoDetails {
+            hops: vec![hop(1, "a"), hop(2, "b")],
+            compare: Some(SsoCompare {
+                parted_at: Some(2),
+                clean_hops: vec![hop(1, "a"), hop(2, "c"), hop(3, "d")],
+                ..SsoCompare::default()
+            }),
+            ..SsoDetails::default()
+        };
+        let mut out = String::new();
+        diagram(&mut out, &d);
+        let parting = out.find("class=\"parting\"").expect("a parting line");
+        // Two boxes (with jar, clean) before it, and the rest after.
+        assert_eq!(
+            out[..parting].matches("<div class=\"hop").count(),
+            2,
+            "{out}"
+        );
+        assert_eq!(
+            out[parting..].matches("<div class=\"hop").count(),
+            4,
+            "{out}"
+        );
+        assert!(out.contains("<div class=\"hop empty\">"), "{out}");
+        for markup in ["<u>", "<i>", "<s>", "q=\">"] {
+            assert!(!out.contains(markup), "{markup} in {out}");
+        }
+        assert!(out.contains("Okta&lt;i&gt;"), "{out}");
+        assert!(out.contains("q=&quot;&gt;&lt;u&gt;"), "{out}");
+        assert!(out.contains("ck refused"), "{out}");
+    }
+}

@@ -1,0 +1,212 @@
+//! Allowlist coverage: a bar per address family, the gaps grouped by the
+//! feed's service and region, the `--host` verdicts; and a feed diff's
+//! added and removed ranges.
+
+use std::fmt::Write as _;
+
+use reach_allowlist::readable;
+use reach_report::allowlist::{AllowlistDetails, AllowlistDiffDetails, FamilyCoverage, Gap};
+
+use super::{escape, listed};
+
+const WIDTH: f64 = 600.0;
+
+pub(super) fn coverage(out: &mut String, d: &AllowlistDetails) {
+    let inputs: Vec<String> = d
+        .published
+        .iter()
+        .chain(&d.allowlists)
+        .map(|i| {
+            format!(
+                "{} ({}{}, {})",
+                i.source,
+                i.format,
+                i.version
+                    .as_deref()
+                    .map(|v| format!(", {v}"))
+                    .unwrap_or_default(),
+                reach_report::count(i.entries, "entry", "entries")
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "<p class=\"muted\">{}</p>", listed(&inputs));
+    bar(out, "IPv4", &d.ipv4, false);
+    bar(out, "IPv6", &d.ipv6, true);
+    for host in &d.hosts {
+        for a in &host.addresses {
+            let verdict = a.covered_by.as_deref().map_or_else(
+                || "<b>not covered</b>".to_owned(),
+                |by| format!("covered by {}", escape(by)),
+            );
+            let _ = writeln!(
+                out,
+                "<p>host {} {}: {verdict}</p>",
+                escape(&host.name),
+                escape(&a.address)
+            );
+        }
+    }
+    gaps(out, &d.gaps);
+}
+
+/// One family's coverage as a bar: covered in green, the rest in red.
+fn bar(out: &mut String, family: &str, f: &FamilyCoverage, ipv6: bool) {
+    let nothing = f.published == "0";
+    let percent = if f.coverage_percent.is_finite() {
+        f.coverage_percent.clamp(0.0, 100.0)
+    } else {
+        0.0
+    };
+    let covered = WIDTH * percent / 100.0;
+    let _ = writeln!(
+        out,
+        "<h4>{family}: {}</h4>",
+        if nothing {
+            "nothing published".to_owned()
+        } else {
+            format!(
+                "{percent:.2}% covered ({} of {})",
+                escape(&readable::count(&f.covered, ipv6)),
+                escape(&readable::count(&f.published, ipv6))
+            )
+        }
+    );
+    let _ = write!(
+        out,
+        "<svg class=\"coverage\" viewBox=\"0 0 {WIDTH} 14\" width=\"{WIDTH}\" height=\"14\" \
+         role=\"img\" aria-label=\"{family} coverage\">"
+    );
+    if nothing {
+        let _ = write!(
+            out,
+            "<rect class=\"cov-none\" width=\"{WIDTH}\" height=\"14\"/>"
+        );
+    } else {
+        let _ = write!(
+            out,
+            "<rect class=\"cov-no\" width=\"{WIDTH}\" height=\"14\"><title>uncovered: {}</title></rect>\
+             <rect class=\"cov-yes\" width=\"{covered:.1}\" height=\"14\"><title>covered: {}</title></rect>",
+            escape(&readable::count(&f.uncovered, ipv6)),
+            escape(&readable::count(&f.covered, ipv6))
+        );
+    }
+    out.push_str("</svg>\n");
+}
+
+/// The gaps as a table, grouped by service (in the order the report
+/// names them first), a row a region.
+fn gaps(out: &mut String, gaps: &[Gap]) {
+    if gaps.is_empty() {
+        return;
+    }
+    let mut services: Vec<Option<&str>> = Vec::new();
+    for g in gaps {
+        if !services.contains(&g.service.as_deref()) {
+            services.push(g.service.as_deref());
+        }
+    }
+    out.push_str(
+        "<h4>Gaps by service and region</h4>\n<table>\n\
+         <tr><th>service</th><th>region</th><th>uncovered</th><th>CIDRs to add</th></tr>\n",
+    );
+    for service in services {
+        let group: Vec<&Gap> = gaps
+            .iter()
+            .filter(|g| g.service.as_deref() == service)
+            .collect();
+        for (i, g) in group.iter().enumerate() {
+            out.push_str("<tr>");
+            if i == 0 {
+                let _ = write!(
+                    out,
+                    "<td rowspan=\"{}\">{}</td>",
+                    group.len(),
+                    escape(service.unwrap_or("(any)"))
+                );
+            }
+            let ipv6 = g.cidrs.iter().any(|c| c.contains(':'));
+            let _ = writeln!(
+                out,
+                "<td>{}</td><td class=\"num\">{}</td><td class=\"mono wrap\">{}</td></tr>",
+                escape(g.region.as_deref().unwrap_or("(any)")),
+                escape(&readable::count(&g.addresses, ipv6)),
+                listed(&g.cidrs)
+            );
+        }
+    }
+    out.push_str("</table>\n");
+}
+
+pub(super) fn diff(out: &mut String, d: &AllowlistDiffDetails) {
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">{} ({}) → {} ({})</p>",
+        escape(&d.old.source),
+        escape(&d.old.format),
+        escape(&d.new.source),
+        escape(&d.new.format)
+    );
+    for (what, cidrs, addresses) in [
+        ("added", &d.added, &d.added_addresses),
+        ("removed", &d.removed, &d.removed_addresses),
+    ] {
+        let _ = writeln!(
+            out,
+            "<h4>{what}: {} ({} addresses)</h4>\n<p class=\"mono\">{}</p>",
+            reach_report::count(cidrs.len() as u64, "range", "ranges"),
+            escape(addresses),
+            listed(cidrs)
+        );
+    }
+    if let Some(uncovered) = &d.added_uncovered {
+        let _ = writeln!(
+            out,
+            "<h4>added and not in the allowlist: {}</h4>\n<p class=\"mono\">{}</p>",
+            reach_report::count(uncovered.len() as u64, "range", "ranges"),
+            listed(uncovered)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_grouped_by_service_in_first_seen_order() {
+        let gap = |service: &str, region: &str| Gap {
+            service: Some(service.to_owned()),
+            region: Some(region.to_owned()),
+            addresses: "256".to_owned(),
+            cidrs: vec!["192.0.2.0/24".to_owned()],
+        };
+        let mut out = String::new();
+        gaps(
+            &mut out,
+            &[
+                gap("EC2", "eu-west-1"),
+                gap("S3<x>", "us-east-1"),
+                gap("EC2", "us-east-1"),
+            ],
+        );
+        assert!(out.contains("<td rowspan=\"2\">EC2</td>"), "{out}");
+        assert!(out.contains("<td rowspan=\"1\">S3&lt;x&gt;</td>"), "{out}");
+        let ec2 = out.find("us-east-1").unwrap();
+        let s3 = out.find("S3").unwrap();
+        assert!(ec2 < s3, "EC2's regions stay together: {out}");
+    }
+
+    #[test]
+    fn the_bar_is_as_long_as_the_coverage() {
+        let mut out = String::new();
+        let f = FamilyCoverage {
+            published: "1024".to_owned(),
+            covered: "768".to_owned(),
+            uncovered: "256".to_owned(),
+            coverage_percent: 75.0,
+        };
+        bar(&mut out, "IPv4", &f, false);
+        assert!(out.contains("class=\"cov-yes\" width=\"450.0\""), "{out}");
+        assert!(out.contains("75.00% covered (768 of 1,024)"), "{out}");
+    }
+}

@@ -1,0 +1,102 @@
+// The interop suite's look at `reach --format html`: Debian's headless
+// Chromium opens a report page from file:// and says what happened — every
+// request the page made, every console message and log entry (with its
+// level), every uncaught error — and writes a screenshot.
+//
+//   node render.mjs SPEC.json   →   one JSON object on stdout
+//
+// SPEC: {"page": FILE, "screenshot": PNG, "width": px, "height": px,
+// "full_page": bool, "timeout_ms": n}. Output: {"requests": [url…],
+// "failed": [url…], "console": [{"level", "text"}…], "exceptions": [text…],
+// "title", "svgs", "text_length"}. The browser reaches nothing: every name
+// resolves to nothing and every proxied request goes to a dead proxy, so
+// a request the page tried still shows in `requests` (and in `failed`)
+// without leaving the machine. Bounded by `timeout_ms` (exit 3).
+
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+const spec = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const timeoutMs = spec.timeout_ms ?? 20000;
+
+function fail(message, code) {
+  process.stderr.write(`render: ${message}\n`);
+  process.exit(code);
+}
+
+const watchdog = setTimeout(() => fail(`not done within ${timeoutMs} ms`, 3), timeoutMs);
+watchdog.unref();
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => fail(`stopped by ${signal}`, 4));
+}
+
+const args = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--host-resolver-rules=MAP * ~NOTFOUND',
+  '--proxy-server=http://127.0.0.1:9',
+  '--proxy-bypass-list=<-loopback>',
+];
+
+const requests = [];
+const failed = [];
+const consoleMessages = [];
+const exceptions = [];
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args,
+    timeout: timeoutMs,
+  });
+  const context = await browser.newContext({
+    viewport: { width: spec.width ?? 1100, height: spec.height ?? 900 },
+    javaScriptEnabled: true,
+  });
+  const page = await context.newPage();
+  // Both what playwright reports and what the developer tools protocol
+  // says directly: console calls, the browser's own log (blocked loads,
+  // Content-Security-Policy violations) and every request sent.
+  page.on('console', (m) => consoleMessages.push({ level: m.type(), text: m.text() }));
+  page.on('pageerror', (e) => exceptions.push(String(e)));
+  context.on('request', (r) => requests.push(r.url()));
+  context.on('requestfailed', (r) => failed.push(r.url()));
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Log.enable');
+  await cdp.send('Network.enable');
+  cdp.on('Log.entryAdded', ({ entry }) =>
+    consoleMessages.push({ level: `log:${entry.level}`, text: `${entry.source}: ${entry.text} ${entry.url ?? ''}` }),
+  );
+  cdp.on('Network.requestWillBeSent', ({ request }) => requests.push(request.url));
+
+  const url = pathToFileURL(spec.page).href;
+  await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
+  // Anything late (a lazy image, a timer) would show within this second.
+  await page.waitForTimeout(1000);
+  await page.screenshot({ path: spec.screenshot, fullPage: spec.full_page ?? true });
+  const title = await page.title();
+  const svgs = await page.locator('svg').count();
+  const textLength = (await page.locator('body').innerText()).length;
+  await browser.close();
+  process.stdout.write(
+    JSON.stringify({
+      page: url,
+      requests: [...new Set(requests)],
+      failed,
+      console: consoleMessages,
+      exceptions,
+      title,
+      svgs,
+      text_length: textLength,
+    }) + '\n',
+  );
+}
+
+main().catch((e) => fail(e?.stack ?? String(e), 1));
