@@ -482,6 +482,28 @@ fn promtool_accepts_every_exposition_reach_writes() {
         assert_openmetrics(url, &answer.body);
     }
 
+    command_line_expositions(&dir, &good, &closed);
+
+    // What it cannot probe is the scraper's error: 400, in words.
+    for query in [
+        "target=not%20a%20url",
+        &format!("target={good}&module=nope"),
+        "check=nope",
+    ] {
+        let answer = get(&probe(serve, query), None);
+        assert_eq!(answer.status, "400", "{query}: {}", answer.body);
+        assert!(
+            answer.content_type.starts_with("text/plain") && !answer.body.trim().is_empty(),
+            "{query}: {} {}",
+            answer.content_type,
+            answer.body
+        );
+    }
+}
+
+/// What `--format openmetrics` writes (for `node_exporter`'s textfile
+/// collector) passes the `OpenMetrics` parser and promtool, for every kind.
+fn command_line_expositions(dir: &TempDir, good: &String, closed: &String) {
     // What `reach check --format openmetrics` writes (for node_exporter's
     // textfile collector), for a passing and a failing target.
     let ca = dir.arg("ca.pem");
@@ -555,22 +577,6 @@ fn promtool_accepts_every_exposition_reach_writes() {
         assert!(text.contains("reach_finding{"), "{what}:\n{text}");
         assert_openmetrics(&what, &text);
         assert_promtool_clean(&what, &text);
-    }
-
-    // What it cannot probe is the scraper's error: 400, in words.
-    for query in [
-        "target=not%20a%20url",
-        &format!("target={good}&module=nope"),
-        "check=nope",
-    ] {
-        let answer = get(&probe(serve, query), None);
-        assert_eq!(answer.status, "400", "{query}: {}", answer.body);
-        assert!(
-            answer.content_type.starts_with("text/plain") && !answer.body.trim().is_empty(),
-            "{query}: {} {}",
-            answer.content_type,
-            answer.body
-        );
     }
 }
 
