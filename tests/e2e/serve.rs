@@ -252,12 +252,21 @@ fn a_module_s_options_are_the_check_s() {
 #[test]
 fn checks_of_any_kind_are_probed_by_name() {
     let serve = Serve::start(&config(), &[]);
+    // A check's series say which check, whatever it made this time.
     let body = serve.get("/probe?check=scopes").body;
-    assert_eq!(sample(&body, "probe_success"), Some(0.0), "{body}");
+    let labels =
+        "kind=\"oauth_scopes\",target=\"https://app.hubspot.com/oauth/authorize\",name=\"scopes\"";
+    assert_eq!(
+        sample(&body, &format!("probe_success{{{labels}}}")),
+        Some(0.0),
+        "{body}"
+    );
     assert_eq!(
         sample(
             &body,
-            "reach_finding{code=\"oauth.scope.required_missing\",severity=\"fail\"}"
+            &format!(
+                "reach_finding{{{labels},code=\"oauth.scope.required_missing\",severity=\"fail\"}}"
+            )
         ),
         Some(1.0),
         "{body}"
@@ -305,7 +314,20 @@ fn bad_requests_get_a_400_with_a_plain_message() {
         );
         assert!(answer.body.contains(says), "{path}: {answer:?}");
     }
+    let answer = serve.get("/probe?target=http://a/&modul=x");
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert!(
+        answer.body.contains("unknown parameter `modul`"),
+        "{answer:?}"
+    );
     assert_eq!(serve.get("/nope").status, 404);
+    let mut stream = TcpStream::connect(serve.addr).unwrap();
+    stream
+        .write_all(b"POST /probe?check=scopes HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 405"), "{raw}");
     assert_eq!(serve.get("/-/healthy").status, 200);
     let index = serve.get("/").body;
     assert!(index.contains("modules: default, follow"), "{index}");
@@ -418,15 +440,90 @@ fn sigterm_lets_the_probes_in_flight_finish() {
     let addr = serve.addr;
     let silent = format!("/probe?target=http://{}/", lab.silent);
     let probe = std::thread::spawn(move || get(addr, &silent, &[]));
+    // While the probe drains, nothing new is accepted.
+    let knocked = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1000));
+        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err()
+    });
     let ended = serve.terminate(Duration::from_millis(500));
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
     assert!(ended.took < Duration::from_secs(5), "{:?}", ended.took);
+    // It waited for the probe: its 2 s, less the half second before SIGTERM.
+    assert!(
+        ended.took >= Duration::from_millis(1200),
+        "{:?}",
+        ended.took
+    );
+    assert!(
+        knocked.join().unwrap(),
+        "a connection was accepted while draining"
+    );
     // The probe in flight got its answer: its own timeout, not a reset.
     let answer = probe.join().unwrap();
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(sample(&answer.body, "probe_success"), Some(0.0));
-    // And nothing new is accepted.
-    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
+}
+
+#[test]
+fn a_probe_the_scraper_gave_up_on_stops_and_frees_its_turn() {
+    let lab = lab();
+    let serve = Serve::start(
+        &config().replace("\"5s\"", "\"30s\""),
+        &["--concurrency", "1"],
+    );
+    // A scraper that gives up after half a second on a silent target.
+    let mut stream = TcpStream::connect(serve.addr).unwrap();
+    let request = format!(
+        "GET /probe?target=http://{}/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        lab.silent
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        sample(&serve.get("/metrics").body, "reach_serve_probes_in_flight"),
+        Some(1.0)
+    );
+    drop(stream);
+    std::thread::sleep(Duration::from_millis(300));
+    let body = serve.get("/metrics").body;
+    assert_eq!(
+        sample(&body, "reach_serve_probes_in_flight"),
+        Some(0.0),
+        "{body}"
+    );
+    // Its turn is free again: with --concurrency 1 the next probe runs.
+    let answer = get(
+        serve.addr,
+        "/probe?check=scopes",
+        &[("X-Prometheus-Scrape-Timeout-Seconds", "2")],
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+}
+
+#[test]
+fn a_probe_that_waited_for_its_turn_still_answers_within_the_scrape() {
+    let lab = lab();
+    let serve = Serve::start(
+        &config().replace("\"5s\"", "\"30s\""),
+        &["--concurrency", "1"],
+    );
+    let addr = serve.addr;
+    let silent = format!("/probe?target=http://{}/", lab.silent);
+    let scrape = [("X-Prometheus-Scrape-Timeout-Seconds", "2.5")];
+    let first = std::thread::spawn(move || get(addr, &silent, &scrape));
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let silent = format!("/probe?target=http://{}/", lab.silent);
+    let second = get(serve.addr, &silent, &scrape);
+    // It waited about 1.8 s for the first, then had what was left of its
+    // own 2 s: not 2 s more.
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(second.status, 200, "{second:?}");
+    assert_eq!(first.join().unwrap().status, 200);
 }
 
 #[test]
@@ -457,6 +554,32 @@ fn a_config_it_cannot_use_does_not_start() {
     );
     assert!(
         ended.stderr.contains("unknown key `folow`"),
+        "{}",
+        ended.stderr
+    );
+
+    // A value a module's network cannot use is found at start too.
+    std::fs::write(
+        &path,
+        "[modules.default]\nproxy = \"ftp://proxy.invalid\"\n",
+    )
+    .unwrap();
+    let child = std::process::Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ended = wait(child, Duration::from_secs(10));
+    assert_eq!(ended.code, Some(2), "{}", ended.stderr);
+    assert!(
+        ended.stderr.contains("[modules.default]: "),
+        "{}",
+        ended.stderr
+    );
+    assert!(
+        ended.stderr.contains("ftp://proxy.invalid"),
         "{}",
         ended.stderr
     );

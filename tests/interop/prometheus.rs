@@ -580,12 +580,15 @@ fn command_line_expositions(dir: &TempDir, good: &String, closed: &String) {
     }
 }
 
-/// Whether `line` is the sample `want` (`name value`), the values compared
-/// as numbers: `1` and `1.0` are the same sample.
+/// Whether `line` is a sample of `want` (`name value`): the same metric,
+/// whatever its labels (a check's series are labelled by the check), and
+/// the same value as a number (`1` and `1.0` are the same).
 fn same_sample(line: &str, want: &str) -> bool {
     let split = |s: &str| {
-        s.rsplit_once(' ')
-            .and_then(|(series, value)| Some((series.to_owned(), value.parse::<f64>().ok()?)))
+        s.rsplit_once(' ').and_then(|(series, value)| {
+            let name = series.split('{').next().unwrap_or(series);
+            Some((name.to_owned(), value.parse::<f64>().ok()?))
+        })
     };
     matches!((split(line), split(want)), (Some(a), Some(b)) if a == b)
 }

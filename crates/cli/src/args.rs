@@ -76,6 +76,27 @@ pub(crate) enum Command {
     Schema,
 }
 
+impl Command {
+    /// The network options of a command that touches the network.
+    pub(crate) fn network(&self) -> Option<&NetworkArgs> {
+        match self {
+            Command::Check(args) => Some(&args.network),
+            Command::Sso(args) => Some(&args.network),
+            Command::Allowlist(command) => Some(match &command.action {
+                Some(AllowlistAction::Diff(d)) => &d.network,
+                None => &command.args.network,
+            }),
+            Command::Oauth(OauthCommand::Token(args)) => Some(&args.network),
+            Command::Oauth(OauthCommand::Discover(args)) => Some(&args.network),
+            Command::Oauth(OauthCommand::Scopes(_))
+            | Command::Run(_)
+            | Command::Serve(_)
+            | Command::Explain(_)
+            | Command::Schema => None,
+        }
+    }
+}
+
 const CHECK_HELP: &str = "\
 TARGET is a URL (https://host[:port]/path, http://...), host:port (TCP only,
 plus TLS with --tls), or a bare host name (meaning https://host/).

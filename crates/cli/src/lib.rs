@@ -223,11 +223,6 @@ pub(crate) async fn checks_for(
 /// `--client-secret-file`) are remembered where they are read.
 fn remember_secrets(command: &Command) {
     use reach_report::redact;
-    let network = |n: &args::NetworkArgs| {
-        if let Some(proxy) = &n.proxy {
-            redact::remember_url(proxy);
-        }
-    };
     for var in [
         "https_proxy",
         "HTTPS_PROXY",
@@ -240,9 +235,11 @@ fn remember_secrets(command: &Command) {
             redact::remember_url(&url);
         }
     }
+    if let Some(proxy) = command.network().and_then(|n| n.proxy.as_ref()) {
+        redact::remember_url(proxy);
+    }
     match command {
         Command::Check(args) => {
-            network(&args.network);
             for header in &args.headers {
                 if let Some((name, value)) = header.split_once(':') {
                     redact::remember_header(name, value);
@@ -251,27 +248,25 @@ fn remember_secrets(command: &Command) {
             args.targets.iter().for_each(|t| redact::remember_url(t));
         }
         Command::Sso(args) => {
-            network(&args.network);
             redact::remember_url(&args.url);
             for cookie in &args.cookies {
                 redact::remember(reach_sso::cookies::cookie_arg_secret(cookie));
             }
         }
         Command::Allowlist(command) => {
-            let (network_args, feed) = match &command.action {
-                Some(args::AllowlistAction::Diff(d)) => (&d.network, &d.feed),
-                None => (&command.args.network, &command.args.feed),
+            let feed = match &command.action {
+                Some(args::AllowlistAction::Diff(d)) => &d.feed,
+                None => &command.args.feed,
             };
-            network(network_args);
             feed.published.iter().for_each(|u| redact::remember_url(u));
         }
-        Command::Oauth(args::OauthCommand::Token(args)) => {
-            network(&args.network);
-            redact::remember_url(&args.token_url);
-        }
-        Command::Oauth(args::OauthCommand::Discover(args)) => network(&args.network),
+        Command::Oauth(args::OauthCommand::Token(args)) => redact::remember_url(&args.token_url),
         Command::Oauth(args::OauthCommand::Scopes(args)) => redact::remember_url(&args.url),
-        Command::Run(_) | Command::Serve(_) | Command::Explain(_) | Command::Schema => {}
+        Command::Oauth(args::OauthCommand::Discover(_))
+        | Command::Run(_)
+        | Command::Serve(_)
+        | Command::Explain(_)
+        | Command::Schema => {}
     }
 }
 

@@ -18,7 +18,6 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use prometheus_client::encoding::{prometheus_text, text as openmetrics_text};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -30,8 +29,40 @@ use crate::args::{Cli, Command, ServeArgs};
 use crate::printer::metrics::{self, Dialect, Labels};
 use crate::{UsageError, network};
 
-/// Prometheus's default when a scrape does not say its timeout.
+/// What a scrape's timeout keeps for the answer to travel
+/// (`blackbox_exporter`'s `--timeout-offset`).
 const SCRAPE_TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
+
+/// The step a scrape's timeout is rounded down to.
+const STEP_MS: u64 = 500;
+
+/// How long past its deadline a probe may take before it is stopped.
+const SAFETY_MARGIN: Duration = Duration::from_millis(250);
+
+/// A task that is stopped when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A probe counted in `reach_serve_probes_in_flight` while it lives.
+struct InFlight(Gauge<i64, std::sync::atomic::AtomicI64>);
+
+impl InFlight {
+    fn new(gauge: &Gauge<i64, std::sync::atomic::AtomicI64>) -> InFlight {
+        gauge.inc();
+        InFlight(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
 
 /// What every request shares.
 struct Exporter {
@@ -41,7 +72,7 @@ struct Exporter {
     checks: HashMap<String, (CheckKind, Cli)>,
     /// Networks built so far, shared by every probe with the same options.
     context: network::Context,
-    limit: tokio::sync::Semaphore,
+    limit: Arc<tokio::sync::Semaphore>,
     concurrency: u32,
     stats: Stats,
 }
@@ -176,13 +207,46 @@ async fn exporter(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Exporter> {
         ])?;
         modules.insert("default".to_owned(), plain);
     }
+    // Each network is built now: a value it cannot use (a proxy URL, a CA
+    // file) is the configuration's mistake, said at start, not a scrape's.
+    let context = network::Context::new(timeout);
+    let mut problems = Vec::new();
+    let named = modules
+        .iter()
+        .map(|(name, cli)| (format!("[modules.{name}]"), cli))
+        .chain(
+            checks
+                .iter()
+                .map(|(name, (_, cli))| (format!("check `{name}`"), cli)),
+        );
+    for (what, cli) in named {
+        let Some(args) = cli.command.network() else {
+            continue;
+        };
+        match context.with_timeout(cli.output.timeout).network(args) {
+            Ok((_, found)) => {
+                problems.extend(found.into_iter().map(|p| format!("{what}: {}", p.message)));
+            }
+            Err(e) => problems.push(format!("{what}: {e:#}")),
+        }
+    }
+    if !problems.is_empty() {
+        let file = args
+            .config
+            .as_ref()
+            .map_or_else(String::new, |p| format!(" {}", p.display()));
+        anyhow::bail!(UsageError(format!(
+            "--config{file}: not started:\n  {}",
+            problems.join("\n  ")
+        )));
+    }
     // Each probe keeps its own checks: none is planned for an interruption.
     crate::partial::off();
     Ok(Exporter {
         modules,
         checks,
-        context: network::Context::new(timeout),
-        limit: tokio::sync::Semaphore::new(args.concurrency as usize),
+        context,
+        limit: Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize)),
         concurrency: args.concurrency,
         stats: Stats::new(),
     })
@@ -261,16 +325,7 @@ async fn answer(exporter: &Exporter, request: &Request<Incoming>) -> Response<Fu
     );
     match request.uri().path() {
         "/probe" => probe(exporter, request, dialect).await,
-        "/metrics" => {
-            let mut out = String::new();
-            let _ = match dialect {
-                Dialect::Prometheus => prometheus_text::encode(&mut out, &exporter.stats.registry),
-                Dialect::OpenMetrics => {
-                    openmetrics_text::encode(&mut out, &exporter.stats.registry)
-                }
-            };
-            exposition(out, dialect)
-        }
+        "/metrics" => exposition(dialect.encode(&exporter.stats.registry), dialect),
         "/-/healthy" => plain(StatusCode::OK, "OK\n"),
         "/" => plain(StatusCode::OK, &index(exporter)),
         _ => plain(
@@ -315,7 +370,12 @@ fn asked(exporter: &Exporter, query: &str) -> Result<Asked, String> {
             "target" => target = Some(value.into_owned()),
             "module" => module = Some(value.into_owned()),
             "check" => check = Some(value.into_owned()),
-            _ => {}
+            // A misspelt `module` would silently run the default one.
+            other => {
+                return Err(format!(
+                    "unknown parameter `{other}` (known: target, module, check)"
+                ));
+            }
         }
     }
     let known = |names: &mut dyn Iterator<Item = &String>| {
@@ -397,10 +457,17 @@ async fn probe(
             .checked_sub(SCRAPE_TIMEOUT_OFFSET)
             .filter(|d| !d.is_zero())
             .unwrap_or(scrape / 2);
+        // In steps of half a second: the probe's network is kept by its timeout,
+        // and a scraper's every new figure would build another.
+        let step = u128::from(STEP_MS);
+        let usable = Duration::from_millis(
+            u64::try_from((usable.as_millis() / step).max(1) * step).unwrap_or(STEP_MS),
+        );
         timeout = timeout.min(usable);
     }
     let deadline = started + timeout;
-    let Ok(permit) = tokio::time::timeout_at(deadline.into(), exporter.limit.acquire()).await
+    let Ok(permit) =
+        tokio::time::timeout_at(deadline.into(), Arc::clone(&exporter.limit).acquire_owned()).await
     else {
         exporter
             .stats
@@ -413,20 +480,31 @@ async fn probe(
             ),
         );
     };
-    exporter.stats.in_flight.inc();
-    let context = exporter.context.with_timeout(timeout);
-    // A task of its own: a panic in a check is a 500, never the server's end.
-    let work = tokio::spawn(async move { crate::checks_for(&cli.command, &context).await });
-    let outcome = tokio::time::timeout(timeout + Duration::from_millis(250), work).await;
-    exporter.stats.in_flight.dec();
-    drop(permit);
+    // The time a probe waited for its turn is the scrape's too.
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(100));
+    let context = exporter.context.with_timeout(left);
+    let in_flight = InFlight::new(&exporter.stats.in_flight);
+    // A task of its own: a panic in a check is a 500, never the server's
+    // end. It holds its turn and its place in the in-flight count, and
+    // stops when the request is dropped (the scraper gave up) or past its
+    // deadline: nothing runs for a request no one waits for.
+    let mut work = AbortOnDrop(tokio::spawn(async move {
+        let _turn = permit;
+        let _counted = in_flight;
+        crate::checks_for(&cli.command, &context).await
+    }));
+    let outcome = tokio::time::timeout_at((deadline + SAFETY_MARGIN).into(), &mut work.0).await;
     let mut checks = match outcome {
         Ok(Ok(Ok(checks))) => checks,
+        // A module or check the exporter could not run: its own fault,
+        // not the scraper's request.
         Ok(Ok(Err(e))) => {
             exporter
                 .stats
                 .record(asked.kind, "error", started.elapsed());
-            return plain(StatusCode::BAD_REQUEST, &format!("{e:#}\n"));
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}\n"));
         }
         Ok(Err(_)) => {
             exporter
@@ -438,7 +516,7 @@ async fn probe(
             );
         }
         // The pipeline keeps its own deadline; this is the safety net.
-        Err(_) => vec![timed_out(asked.kind, timeout)],
+        Err(_) => vec![timed_out(asked.kind, left)],
     };
     for check in &mut checks {
         check.name.clone_from(&asked.name);
@@ -454,10 +532,13 @@ async fn probe(
         "failure"
     };
     exporter.stats.record(asked.kind, result, started.elapsed());
-    let labels = if checks.len() == 1 {
-        Labels::None
-    } else {
+    // A target's probe answers as blackbox_exporter does (Prometheus's
+    // `instance` says which); a check's series say which check, however
+    // many it made this time, so that their shape never changes.
+    let labels = if asked.name.is_some() {
         Labels::PerCheck
+    } else {
+        Labels::None
     };
     exposition(metrics::render(&checks, labels, dialect), dialect)
 }

@@ -43,10 +43,33 @@ impl Dialect {
     /// The dialect a scraper's `Accept` header asks for: `OpenMetrics` when
     /// it names it, as Prometheus does when it prefers it.
     pub(crate) fn accepted(accept: Option<&str>) -> Dialect {
-        match accept {
-            Some(a) if a.contains("application/openmetrics-text") => Dialect::OpenMetrics,
-            _ => Dialect::Prometheus,
+        let wanted = accept.unwrap_or_default().split(',').any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default();
+            // `q=0` says "not this one".
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f64>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+        });
+        if wanted {
+            Dialect::OpenMetrics
+        } else {
+            Dialect::Prometheus
         }
+    }
+
+    /// `registry` in this dialect.
+    pub(crate) fn encode(self, registry: &Registry) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Dialect::Prometheus => prometheus_text::encode(&mut out, registry),
+            Dialect::OpenMetrics => openmetrics_text::encode(&mut out, registry),
+        };
+        out
     }
 }
 
@@ -332,13 +355,7 @@ impl Metrics {
                 registry.register(*name, *help, self.series[i].clone());
             }
         }
-        let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = match dialect {
-            Dialect::Prometheus => prometheus_text::encode(&mut out, &registry),
-            Dialect::OpenMetrics => openmetrics_text::encode(&mut out, &registry),
-        };
-        sorted(&out)
+        sorted(&dialect.encode(&registry))
     }
 }
 
@@ -470,6 +487,24 @@ mod tests {
         }
         assert!(!text.contains("reach_allowlist_coverage_ratio"), "{text}");
         assert!(!text.contains("# EOF"), "{text}");
+    }
+
+    #[test]
+    fn openmetrics_only_when_the_scraper_takes_it() {
+        for (accept, dialect) in [
+            (None, Dialect::Prometheus),
+            (Some("text/plain;version=0.0.4"), Dialect::Prometheus),
+            (
+                Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
+                Dialect::OpenMetrics,
+            ),
+            (
+                Some("application/openmetrics-text; q=0, text/plain"),
+                Dialect::Prometheus,
+            ),
+        ] {
+            assert_eq!(Dialect::accepted(accept), dialect, "{accept:?}");
+        }
     }
 
     #[test]
