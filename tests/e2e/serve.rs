@@ -442,7 +442,7 @@ fn sigterm_lets_the_probes_in_flight_finish() {
     let probe = std::thread::spawn(move || get(addr, &silent, &[]));
     // While the probe drains, nothing new is accepted.
     let knocked = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(1000));
+        std::thread::sleep(Duration::from_secs(1));
         TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err()
     });
     let ended = serve.terminate(Duration::from_millis(500));
