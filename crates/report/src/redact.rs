@@ -678,6 +678,12 @@ impl Known {
         self.secrets.push(secret.into());
         if self.dirty || self.filter.is_empty() {
             self.dirty = true;
+            // Unindexed secrets are not checked for repeats: a process that
+            // remembers without redacting (`reach serve`, each probe telling
+            // the same secrets again) must not grow for ever.
+            if self.secrets.len() > 2 * self.indexed + 1024 {
+                self.build();
+            }
             return;
         }
         let prefix = Self::prefix(secret);

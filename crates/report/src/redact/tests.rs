@@ -406,3 +406,23 @@ fn secret_parts_of_headers_and_urls() {
         ["p%40ss-w0rd", "p@ss-w0rd", "T0KEN-x"]
     );
 }
+
+/// The same secrets told again and again, with no redaction in between
+/// (`reach serve`'s probes): the known set stays the size of the distinct
+/// secrets.
+#[test]
+fn secrets_told_again_do_not_pile_up() {
+    let mut known = Known::new();
+    for _ in 0..10_000 {
+        for secret in ["s3cr3t-one-value", "s3cr3t-two-value"] {
+            known.add(secret.as_bytes());
+        }
+    }
+    assert!(
+        known.secrets.len() < 2 * 2 + 1024 + 2,
+        "{}",
+        known.secrets.len()
+    );
+    known.build();
+    assert_eq!(known.secrets.len(), 2);
+}
