@@ -483,3 +483,52 @@ fn openmetrics_labels_each_check_and_keeps_no_query() {
         assert!(text.lines().any(|l| l == line), "{line}\n{text}");
     }
 }
+
+/// A reader that stops reading (a paused pager, a stuck pipe) fills the
+/// pipe; Ctrl-C still ends reach, promptly.
+#[test]
+fn jsonl_to_a_reader_that_stopped_reading_still_ends_on_ctrl_c() {
+    let lab = lab();
+    let mut cmd = Command::new(bin());
+    cmd.args(["check", "--format", "jsonl", "--timeout", "60s"]);
+    // Enough lines to fill a pipe (64 KiB) many times over, and one check
+    // that is still running when SIGINT comes.
+    for i in 0..400 {
+        cmd.arg(format!("http://{}/?padding-to-fill-the-pipe={i}", lab.http));
+    }
+    cmd.arg(format!("http://{}/", lab.silent));
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Never read.
+    let _stdout = child.stdout.take();
+    std::thread::sleep(Duration::from_secs(2));
+    let sent = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if sent.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("reach did not end within 10 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(130));
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent.elapsed()
+    );
+}

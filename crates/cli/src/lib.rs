@@ -22,7 +22,7 @@ mod sso;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use reach_report::{Code, Report, Status, Tool};
@@ -306,7 +306,7 @@ fn run_checks(
     );
     report.host = host_name();
     let code = match streamed {
-        Some(file) => finish_stream(cli, report, file)?,
+        Some(file) => finish_stream(cli, report, file, cancelled)?,
         None => finish(cli, report)?,
     };
     if cancelled {
@@ -388,14 +388,21 @@ fn stream(cli: &Cli) -> anyhow::Result<Option<Streamed>> {
 
 /// The end of a streamed report: the checks not written yet (those that
 /// ended with the run, or were cancelled), then the exit code of them all.
-fn finish_stream(cli: &Cli, report: Report, streamed: Streamed) -> anyhow::Result<i32> {
+fn finish_stream(
+    cli: &Cli,
+    report: Report,
+    streamed: Streamed,
+    cancelled: bool,
+) -> anyhow::Result<i32> {
     if cli.output.no_redact {
         to_stderr(
             "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)",
         );
     }
     let _ = partial::write(report.checks);
-    let (written, failed) = partial::end_stream().unwrap_or_default();
+    // After Ctrl-C, a reader that stopped reading does not hold reach.
+    let patience = cancelled.then_some(Duration::from_secs(2));
+    let (written, failed) = partial::end_stream(patience).unwrap_or_default();
     let code = exit_code(&written, cli.output.strict);
     match (failed, streamed) {
         (Some(e), _) if e.kind() == std::io::ErrorKind::BrokenPipe => {}

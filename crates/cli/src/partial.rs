@@ -8,7 +8,7 @@
 //!   there are ([`stream`]).
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use reach_report::{Check, CheckKind, Status};
 
@@ -29,13 +29,20 @@ struct Slots {
 
 static SLOTS: Mutex<State> = Mutex::new(State::Idle);
 
-/// A report written a check at a time (`--format jsonl`).
-pub(crate) struct Stream {
-    out: Box<dyn Write + Send>,
-    redact: bool,
-    /// The statuses written so far, for the exit code.
-    statuses: Vec<crate::Written>,
-    /// The first write error: the rest is not written, and the run says so.
+/// A report written a check at a time (`--format jsonl`): the checks go to
+/// a writer thread, so that a reader that stops reading holds up neither
+/// the checks nor Ctrl-C.
+struct Stream {
+    to_writer: std::sync::mpsc::Sender<Vec<Check>>,
+    writer: std::thread::JoinHandle<()>,
+    tally: Arc<Mutex<Tally>>,
+}
+
+/// What the writer wrote: the statuses (for the exit code) and its first
+/// error (after which it writes nothing more).
+#[derive(Default)]
+struct Tally {
+    written: Vec<crate::Written>,
     failed: Option<std::io::Error>,
 }
 
@@ -43,13 +50,36 @@ static STREAM: Mutex<Option<Stream>> = Mutex::new(None);
 
 /// From now on, checks are written to `out` as JSON lines as they are
 /// handed in, redacted unless `redact` is false.
-pub(crate) fn stream(out: Box<dyn Write + Send>, redact: bool) {
+pub(crate) fn stream(mut out: Box<dyn Write + Send>, redact: bool) {
+    let (to_writer, checks) = std::sync::mpsc::channel::<Vec<Check>>();
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let shared = Arc::clone(&tally);
+    let writer = std::thread::spawn(move || {
+        for batch in checks {
+            let mut lines = String::new();
+            let mut written = Vec::with_capacity(batch.len());
+            for mut check in batch {
+                crate::say_errors(&check);
+                if redact {
+                    reach_report::redact::check(&mut check);
+                }
+                written.push(crate::Written::of(&check));
+                crate::printer::json_line(&check, &mut lines);
+            }
+            let result = out.write_all(lines.as_bytes()).and_then(|()| out.flush());
+            let Ok(mut tally) = shared.lock() else { return };
+            tally.written.extend(written);
+            if let Err(e) = result {
+                tally.failed = Some(e);
+                return;
+            }
+        }
+    });
     if let Ok(mut stream) = STREAM.lock() {
         *stream = Some(Stream {
-            out,
-            redact,
-            statuses: Vec::new(),
-            failed: None,
+            to_writer,
+            writer,
+            tally,
         });
     }
 }
@@ -90,55 +120,46 @@ pub(crate) fn finished(index: usize, checks: Vec<Check>) -> Option<Vec<Check>> {
     kept
 }
 
-/// Writes `checks` when the report is streamed (`None` back); else gives
-/// them back. Input errors are also said on stderr, as [`crate::finish`]
-/// says them for a whole report.
+/// Hands `checks` to the writer when the report is streamed (`None`
+/// back); else gives them back. Input errors are also said on stderr, as
+/// [`crate::finish`] says them for a whole report.
 pub(crate) fn write(checks: Vec<Check>) -> Option<Vec<Check>> {
-    let Ok(mut guard) = STREAM.lock() else {
+    let Ok(guard) = STREAM.lock() else {
         return Some(checks);
     };
-    let Some(stream) = guard.as_mut() else {
-        return Some(checks);
-    };
-    let mut lines = String::new();
-    for mut check in checks {
-        crate::say_errors(&check);
-        if stream.redact {
-            reach_report::redact::check(&mut check);
-        }
-        stream.statuses.push(crate::Written::of(&check));
-        match serde_json::to_string(&check) {
-            Ok(line) => {
-                lines.push_str(&line);
-                lines.push('\n');
-            }
-            Err(e) => tracing::error!("a check could not be written: {e}"),
-        }
+    match guard.as_ref() {
+        // Marked finished for an interruption, and not kept.
+        Some(stream) => stream.to_writer.send(checks).err().map(|e| e.0),
+        None => Some(checks),
     }
-    if stream.failed.is_none()
-        && let Err(e) = stream
-            .out
-            .write_all(lines.as_bytes())
-            .and_then(|()| stream.out.flush())
-    {
-        stream.failed = Some(e);
-    }
-    // Mark them finished for an interruption, without keeping them.
-    None
 }
 
-/// The end of a streamed report: the statuses written, and the first write
-/// error; `None` when the report was not streamed.
-pub(crate) fn end_stream() -> Option<(Vec<crate::Written>, Option<std::io::Error>)> {
-    let stream = STREAM.lock().ok()?.take()?;
+/// The end of a streamed report, once the writer wrote what it was given:
+/// the statuses written, and the first write error; `None` when the report
+/// was not streamed. With `patience`, a writer still blocked after it (a
+/// reader that stopped reading, after Ctrl-C) is left behind.
+pub(crate) fn end_stream(
+    patience: Option<std::time::Duration>,
+) -> Option<(Vec<crate::Written>, Option<std::io::Error>)> {
     let Stream {
-        mut out,
-        statuses,
-        failed,
-        ..
-    } = stream;
-    let failed = failed.or_else(|| out.flush().err());
-    Some((statuses, failed))
+        to_writer,
+        writer,
+        tally,
+    } = STREAM.lock().ok()?.take()?;
+    drop(to_writer);
+    match patience {
+        None => {
+            let _ = writer.join();
+        }
+        Some(patience) => {
+            let until = std::time::Instant::now() + patience;
+            while !writer.is_finished() && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+    let mut tally = tally.lock().ok()?;
+    Some((std::mem::take(&mut tally.written), tally.failed.take()))
 }
 
 /// The finished checks in order, each unfinished one as a `cancelled`

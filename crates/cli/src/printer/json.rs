@@ -9,13 +9,25 @@ pub(super) fn render(report: &Report) -> serde_json::Result<String> {
     Ok(text)
 }
 
-/// `--format jsonl`: one check a line, compact. Checks streamed while the
-/// run went on were written already; these are the ones left at its end.
-pub(super) fn lines(report: &Report) -> serde_json::Result<String> {
+/// `--format jsonl`: one check a line, compact. The checks of a run are
+/// written by `partial` as they end, each through [`line`]; these are the
+/// ones a whole report holds.
+pub(super) fn lines(report: &Report) -> String {
     let mut text = String::new();
     for check in &report.checks {
-        text.push_str(&serde_json::to_string(check)?);
-        text.push('\n');
+        line(check, &mut text);
     }
-    Ok(text)
+    text
+}
+
+/// One check as a line of `--format jsonl`, appended to `out`.
+pub(crate) fn line(check: &reach_report::Check, out: &mut String) {
+    match serde_json::to_string(check) {
+        Ok(json) => {
+            out.push_str(&json);
+            out.push('\n');
+        }
+        // The report's types always serialize; a bug if not.
+        Err(e) => tracing::error!("a check could not be written: {e}"),
+    }
 }

@@ -17,6 +17,7 @@ use reach_report::strings::Strings as _;
 use reach_report::{Check, Report, Status};
 
 use crate::args::Format;
+pub(crate) use json::line as json_line;
 pub(crate) use text::TextStyle;
 
 /// What a printer needs besides the report.
@@ -40,7 +41,7 @@ pub(crate) fn print(report: Report, format: Format, options: Options) -> anyhow:
             metrics::Labels::PerCheck,
             metrics::Dialect::OpenMetrics,
         ),
-        Format::Jsonl => json::lines(&report)?,
+        Format::Jsonl => json::lines(&report),
     })
 }
 
