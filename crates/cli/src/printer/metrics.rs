@@ -214,6 +214,8 @@ const DISCOVERY_UNREACHABLE: usize = 18;
 struct Metrics {
     series: [Series; FAMILIES.len()],
     used: [std::cell::Cell<bool>; FAMILIES.len()],
+    /// The label sets of the checks so far, and how often each came.
+    seen: std::cell::RefCell<std::collections::HashMap<Set, usize>>,
 }
 
 /// `set` plus one more label.
@@ -243,6 +245,15 @@ impl Metrics {
                 ];
                 if let Some(name) = &check.name {
                     set.push(("name".to_owned(), name.clone()));
+                }
+                // Two checks that differ only in what a label leaves out
+                // (a query string), or the same target twice: the second
+                // is `repeat="2"`, not written over the first.
+                let mut seen = self.seen.borrow_mut();
+                let count = seen.entry(set.clone()).or_insert(0);
+                *count += 1;
+                if *count > 1 {
+                    set.push(("repeat".to_owned(), count.to_string()));
                 }
                 set
             }
@@ -432,6 +443,22 @@ mod tests {
         );
         assert_eq!(target_label("host:443"), "host:443");
         assert_eq!(target_label("a.json?x=1"), "a.json");
+    }
+
+    #[test]
+    fn checks_a_label_cannot_tell_apart_are_all_kept() {
+        use reach_report::CheckKind;
+        let checks = [
+            Check::new(CheckKind::Endpoint, "https://a.example/?token=1"),
+            Check::new(CheckKind::Endpoint, "https://a.example/?token=2"),
+        ];
+        let text = render(&checks, Labels::PerCheck, Dialect::Prometheus);
+        for line in [
+            "probe_success{kind=\"endpoint\",target=\"https://a.example/\"} 1.0",
+            "probe_success{kind=\"endpoint\",target=\"https://a.example/\",repeat=\"2\"} 1.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
     }
 
     #[test]
