@@ -20,27 +20,46 @@ use std::fmt::Write as _;
 
 use reach_report::{Check, Details, Finding, Severity, Status};
 
-use super::{Printable, label, status_word};
+use super::{Printable, endpoint_headline, label, status_word, verdict};
 
-/// `text` safe in HTML text, in a quoted attribute value and in SVG text:
-/// `&`, `<`, `>`, `"` and `'` as character references. Whatever a server
-/// or an input says stays text: it can open no tag and close no attribute.
-pub(super) fn escape(text: &str) -> Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(text);
+/// `text` safe in HTML text, in a quoted attribute value and in SVG text
+/// (the markup escaping `JUnit` uses too).
+pub(super) use super::escape_markup as escape;
+
+/// A time as the page writes it everywhere (the facts, the tables, the
+/// waterfall's axis and lines, an SSO hop): `0`, `4.2 ms`, `35 ms`,
+/// `3.00 s`.
+pub(super) fn duration(ms: f64) -> String {
+    if ms.is_nan() || ms <= 0.0 {
+        "0".to_owned()
+    } else if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms >= 10.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.1} ms")
     }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+}
+
+/// When the run started, to the second: `2026-12-01 16:54:13 UTC` from
+/// RFC 3339 (`2026-12-01T16:54:13.123456789Z`); anything else as it is.
+fn to_the_second(rfc3339: &str) -> Cow<'_, str> {
+    let bytes = rfc3339.as_bytes();
+    let shaped = bytes.len() >= 20
+        && bytes[10] == b'T'
+        && bytes[13] == b':'
+        && bytes[16] == b':'
+        && rfc3339.is_char_boundary(19);
+    if !shaped {
+        return Cow::Borrowed(rfc3339);
     }
-    Cow::Owned(out)
+    let (day_time, rest) = rfc3339.split_at(19);
+    let zone = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let zone = match zone {
+        "Z" | "z" | "+00:00" => " UTC".to_owned(),
+        other => format!(" {other}"),
+    };
+    Cow::Owned(format!("{}{zone}", day_time.replacen('T', " ", 1)))
 }
 
 /// At most `max` characters of `text`, the rest as `…`: for SVG text and
@@ -210,35 +229,6 @@ pub(super) fn render(report: &Printable) -> String {
     out
 }
 
-/// `1 check`, `3 checks`.
-fn checks(total: usize) -> String {
-    reach_report::count(total as u64, "check", "checks")
-}
-
-/// The run in a few words: `2 of 12 checks failed`.
-fn verdict(report: &Printable) -> String {
-    let s = &report.summary;
-    let total = report.checks.len();
-    let bad = s.fail + s.error;
-    if s.cancelled > 0 {
-        format!(
-            "interrupted, {} of {} cancelled ({bad} failed, {} warned)",
-            s.cancelled,
-            checks(total),
-            s.warn
-        )
-    } else if bad == 0 && s.warn == 0 {
-        match total {
-            1 => "the check passed".to_owned(),
-            _ => format!("all {total} checks passed"),
-        }
-    } else if bad == 0 {
-        format!("{} of {} warned", s.warn, checks(total))
-    } else {
-        format!("{bad} of {} failed", checks(total))
-    }
-}
-
 /// The title, the tally and the facts: when, from which host, which tool.
 fn header(out: &mut String, report: &Printable, verdict: &str) {
     let s = &report.summary;
@@ -262,7 +252,7 @@ fn header(out: &mut String, report: &Printable, verdict: &str) {
     let mut fact = |name: &str, value: &str| {
         let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", escape(value));
     };
-    fact("when", &report.started_at);
+    fact("when", &to_the_second(&report.started_at));
     if let Some(host) = &report.host {
         fact("host", host);
     }
@@ -270,7 +260,7 @@ fn header(out: &mut String, report: &Printable, verdict: &str) {
         "tool",
         &format!("{} {}", report.tool.name, report.tool.version),
     );
-    fact("duration", &format!("{:.0} ms", report.duration_ms));
+    fact("duration", &duration(report.duration_ms));
     out.push_str("</dl>\n</header>\n");
 }
 
@@ -294,13 +284,13 @@ fn overview(out: &mut String, report: &Printable) {
             out,
             "<tr class=\"{}\"><td><span class=\"badge\">{}</span></td>\
              <td class=\"wrap\"><a href=\"#c{i}\">{}</a></td><td class=\"kind\">{}</td>\
-             <td class=\"mono wrap\">{}</td><td class=\"num\">{:.0} ms</td></tr>",
+             <td class=\"mono wrap\">{}</td><td class=\"num\">{}</td></tr>",
             c.status.as_str(),
             status_word(c.status),
             escape(&label(c)),
             c.kind.name(),
             listed(codes),
-            c.duration_ms
+            duration(c.duration_ms)
         );
     }
     out.push_str("</table>\n</section>\n");
@@ -313,12 +303,12 @@ fn check_card(out: &mut String, index: usize, c: &Check) {
     let _ = writeln!(
         out,
         "<article class=\"check {}\" id=\"c{index}\">\n<h3><span class=\"badge\">{}</span> \
-         <span class=\"label\">{}</span> <span class=\"kind\">{} · {:.0} ms</span></h3>",
+         <span class=\"label\">{}</span> <span class=\"kind\">{} · {}</span></h3>",
         c.status.as_str(),
         status_word(c.status),
         escape(&label(c)),
         c.kind.name(),
-        c.duration_ms
+        duration(c.duration_ms)
     );
     let headline = headline(c);
     if !headline.is_empty() {
@@ -422,26 +412,10 @@ fn finding(out: &mut String, f: &Finding) {
 fn headline(c: &Check) -> String {
     match &c.details {
         Details::Endpoint(d) => {
-            let Some(last) = d.hops.last() else {
-                return String::new();
-            };
-            let mut parts = Vec::new();
-            if let Some(http) = &last.http {
-                if let Some(status) = http.status {
-                    parts.push(status.to_string());
-                }
-                parts.push(http.version.clone());
+            let mut parts = endpoint_headline(d);
+            if !d.hops.is_empty() {
+                parts.push(d.url.clone());
             }
-            if let Some(v) = last.tls.as_ref().and_then(|t| t.version.clone()) {
-                parts.push(v);
-            }
-            if let Some(addr) = last.tcp.as_ref().and_then(|t| t.connected.clone()) {
-                parts.push(addr);
-            }
-            if d.hops.len() > 1 {
-                parts.push(format!("{} hops", d.hops.len()));
-            }
-            parts.push(d.url.clone());
             parts.join(" · ")
         }
         Details::Sso(d) => d.end.summary.clone(),
@@ -499,5 +473,48 @@ mod tests {
         assert!(out.starts_with("&lt;c0&gt;, &lt;c1&gt;"), "{out}");
         assert!(out.ends_with(", … and 8 more"), "{out}");
         assert!(!out.contains('<'), "{out}");
+    }
+
+    #[test]
+    fn times_are_written_one_way() {
+        for (ms, text) in [
+            (0.0, "0"),
+            (f64::NAN, "0"),
+            (4.25, "4.2 ms"),
+            (35.4, "35 ms"),
+            (3001.4, "3.00 s"),
+        ] {
+            assert_eq!(duration(ms), text, "{ms}");
+        }
+        let mut check = Check::new(reach_report::CheckKind::Endpoint, "x");
+        check.duration_ms = 3001.4;
+        let report = reach_report::Report::new(
+            reach_report::Tool {
+                name: "reach".into(),
+                version: "0".into(),
+            },
+            "2026-12-01T16:54:13.123456789Z".into(),
+            3002.0,
+            vec![check],
+        );
+        let page = render(&Printable::new(report));
+        assert!(!page.contains("3001"), "{page}");
+        assert!(!page.contains("3002"), "{page}");
+        assert!(page.contains("<td class=\"num\">3.00 s</td>"), "{page}");
+        assert!(page.contains("<dd>2026-12-01 16:54:13 UTC</dd>"), "{page}");
+        assert!(!page.contains("123456789"), "{page}");
+    }
+
+    #[test]
+    fn the_start_is_shown_to_the_second() {
+        for (input, shown) in [
+            ("2026-12-01T16:54:13.123456789Z", "2026-12-01 16:54:13 UTC"),
+            ("2026-12-01T16:54:13Z", "2026-12-01 16:54:13 UTC"),
+            ("2026-12-01T16:54:13.5+02:00", "2026-12-01 16:54:13 +02:00"),
+            ("yesterday", "yesterday"),
+            ("", ""),
+        ] {
+            assert_eq!(to_the_second(input), shown, "{input}");
+        }
     }
 }

@@ -8,29 +8,13 @@ use std::fmt::Write as _;
 
 use reach_report::{Check, Report, Severity, Status};
 
-use super::label;
+use super::{escape_controls, escape_markup, label};
 
 /// XML text and attribute escaping; control characters (which XML 1.0
 /// forbids or discourages, and which would drive a terminal showing the
 /// file) are written escaped, as the text report shows them.
 fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() => {
-                let _ = write!(out, "{}", c.escape_default());
-            }
-            c if matches!(c as u32, 0xFFFE | 0xFFFF) => {}
-            c => out.push(c),
-        }
-    }
-    out
+    escape_markup(&escape_controls(text, &['\t', '\n', '\r'])).into_owned()
 }
 
 pub(super) fn render(report: &Report, strict: bool) -> String {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use reach_report::{Check, Details, Severity, Status};
 
-use super::{Printable, label, status_word};
+use super::{Printable, label, status_word, tenths_ms, timings_line, verdict};
 
 /// A Markdown table cell: pipes escaped, line breaks as spaces.
 fn cell(text: &str) -> String {
@@ -58,37 +58,10 @@ pub(super) fn render(report: &Printable) -> String {
     out
 }
 
-/// `1 check`, `3 checks`.
-fn checks(total: usize) -> String {
-    reach_report::count(total as u64, "check", "checks")
-}
-
 /// The title (the verdict) and the table of the run's facts.
 fn facts(out: &mut String, report: &Printable) {
     let s = &report.summary;
-    let total = report.checks.len();
-    let bad = s.fail + s.error;
-    let _ = writeln!(
-        out,
-        "# reach report: {}\n",
-        if s.cancelled > 0 {
-            format!(
-                "interrupted, {} of {} cancelled ({bad} failed, {} warned)",
-                s.cancelled,
-                checks(total),
-                s.warn
-            )
-        } else if bad == 0 && s.warn == 0 {
-            match total {
-                1 => "the check passed".to_owned(),
-                _ => format!("all {total} checks passed"),
-            }
-        } else if bad == 0 {
-            format!("{} of {} warned", s.warn, checks(total))
-        } else {
-            format!("{bad} of {} failed", checks(total))
-        }
-    );
+    let _ = writeln!(out, "# reach report: {}\n", verdict(report));
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| when | {} |", cell(&report.started_at));
     if let Some(host) = &report.host {
@@ -127,20 +100,7 @@ fn needs_attention(out: &mut String, c: &Check) {
         c.kind.name()
     );
     if let Details::Endpoint(d) = &c.details {
-        let t = &d.timings;
-        let mut parts = Vec::new();
-        for (name, v) in [
-            ("dns", t.dns_ms),
-            ("connect", t.connect_ms),
-            ("tls", t.tls_ms),
-            ("ttfb", t.ttfb_ms),
-        ] {
-            if let Some(v) = v {
-                parts.push(format!("{name} {v:.1} ms"));
-            }
-        }
-        parts.push(format!("total {:.1} ms", t.total_ms));
-        let _ = writeln!(out, "Timings: {}\n", parts.join(" · "));
+        let _ = writeln!(out, "Timings: {}\n", timings_line(&d.timings, tenths_ms));
     }
     for f in c.findings.iter().filter(|f| f.severity != Severity::Info) {
         let _ = writeln!(

@@ -1,8 +1,11 @@
 //! Printers: one module per output format, each over the typed report,
 //! already redacted (see `finish`): `text` for people, `markdown` for a
-//! ticket, `junit` for CI, `json` for machines. What they share is here:
-//! check labels and kinds, status words, and the escaping of control
-//! characters that text and Markdown print through ([`Printable`]).
+//! ticket, `html` for a ticket or a CI artifact, `junit` for CI, `json`,
+//! `jsonl` and `openmetrics` for machines. What they share is here: check
+//! labels and kinds, status words, the run's verdict, an endpoint's
+//! headline and timings line, markup escaping (HTML and `JUnit`) and the
+//! escaping of control characters that text, Markdown and HTML print
+//! through ([`Printable`]).
 
 mod html;
 mod json;
@@ -11,8 +14,10 @@ mod markdown;
 pub(crate) mod metrics;
 mod text;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use reach_report::endpoint::{EndpointDetails, Timings};
 use reach_report::strings::Strings as _;
 use reach_report::{Check, Report, Status};
 
@@ -67,7 +72,8 @@ pub(crate) fn escape_controls<'a>(text: &'a str, keep: &[char]) -> std::borrow::
 }
 
 /// A report with control characters escaped in every string (see
-/// [`escape_controls`]), in place: the only form text and Markdown print.
+/// [`escape_controls`]), in place: the only form text, Markdown and HTML
+/// print.
 /// Only the strings that hold one are rewritten; the report is not copied.
 pub(crate) struct Printable(Report);
 
@@ -108,6 +114,111 @@ fn status_word(status: Status) -> &'static str {
     }
 }
 
+/// `1 check`, `3 checks`.
+fn checks(total: usize) -> String {
+    reach_report::count(total as u64, "check", "checks")
+}
+
+/// The run in a few words, the title of a ticket: `2 of 12 checks
+/// failed`, `all 3 checks passed`, `no checks`.
+fn verdict(report: &Report) -> String {
+    let s = &report.summary;
+    let total = report.checks.len();
+    let bad = s.fail + s.error;
+    if s.cancelled > 0 {
+        format!(
+            "interrupted, {} of {} cancelled ({bad} failed, {} warned)",
+            s.cancelled,
+            checks(total),
+            s.warn
+        )
+    } else if bad == 0 && s.warn == 0 {
+        match total {
+            0 => "no checks".to_owned(),
+            1 => "the check passed".to_owned(),
+            _ => format!("all {total} checks passed"),
+        }
+    } else if bad == 0 {
+        format!("{} of {} warned", s.warn, checks(total))
+    } else {
+        format!("{bad} of {} failed", checks(total))
+    }
+}
+
+/// What an endpoint's last answer says, in a few words: `200 · HTTP/1.1 ·
+/// TLSv1.3 · 127.0.0.1:443 · 3 hops` (nothing when there was no hop).
+fn endpoint_headline(d: &EndpointDetails) -> Vec<String> {
+    let Some(last) = d.hops.last() else {
+        return Vec::new();
+    };
+    let mut parts = Vec::new();
+    if let Some(http) = &last.http {
+        if let Some(status) = http.status {
+            parts.push(status.to_string());
+        }
+        parts.push(http.version.clone());
+    }
+    if let Some(v) = last.tls.as_ref().and_then(|t| t.version.as_ref()) {
+        parts.push(v.clone());
+    }
+    if let Some(addr) = last.tcp.as_ref().and_then(|t| t.connected.as_ref()) {
+        parts.push(addr.clone());
+    }
+    if d.hops.len() > 1 {
+        parts.push(format!("{} hops", d.hops.len()));
+    }
+    parts
+}
+
+/// A check's or a hop's timings in a line, each phase that ran with its
+/// time as `duration` writes it: `dns 2.2 ms · connect 4.8 ms · tls 27.6
+/// ms · ttfb 35.4 ms · total 35.4 ms`.
+fn timings_line(t: &Timings, duration: fn(f64) -> String) -> String {
+    let mut parts: Vec<String> = [
+        ("dns", t.dns_ms),
+        ("connect", t.connect_ms),
+        ("proxy", t.proxy_ms),
+        ("tls", t.tls_ms),
+        ("ttfb", t.ttfb_ms),
+        ("redirects", t.redirect_ms),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.map(|v| format!("{name} {}", duration(v))))
+    .collect();
+    parts.push(format!("total {}", duration(t.total_ms)));
+    parts.join(" · ")
+}
+
+/// `12.3 ms`, as text and Markdown write a time.
+fn tenths_ms(ms: f64) -> String {
+    format!("{ms:.1} ms")
+}
+
+/// `text` safe in HTML and XML text and in a quoted attribute value: `&`,
+/// `<`, `>`, `"` and `'` as character references; the noncharacters
+/// U+FFFE and U+FFFF (which XML forbids) left out. Whatever a server or an
+/// input says stays text: it can open no tag and close no attribute.
+/// Control characters are the caller's ([`escape_controls`]).
+fn escape_markup(text: &str) -> Cow<'_, str> {
+    let special = |c: char| matches!(c, '&' | '<' | '>' | '"' | '\'' | '\u{fffe}' | '\u{ffff}');
+    if !text.contains(special) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\u{fffe}' | '\u{ffff}' => {}
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +252,50 @@ mod tests {
             assert!(!out.contains(['\u{1b}', '\u{9b}']), "{out}");
             assert!(out.contains("CN=\\u{1b}[2Jevil"), "{out}");
         }
+    }
+
+    fn empty_report() -> Report {
+        Report::new(
+            Tool {
+                name: "reach".into(),
+                version: "0".into(),
+            },
+            "2026-12-01T16:54:13.123456789Z".into(),
+            0.0,
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn a_run_of_no_checks_says_so() {
+        let options = Options {
+            text: TextStyle {
+                color: false,
+                quiet: false,
+                verbose: false,
+            },
+            strict: false,
+        };
+        assert_eq!(verdict(&empty_report()), "no checks");
+        for format in [Format::Md, Format::Html] {
+            let out = print(empty_report(), format, options).unwrap();
+            assert!(out.contains("reach report: no checks"), "{out}");
+            assert!(!out.contains("all 0"), "{out}");
+        }
+    }
+
+    #[test]
+    fn markup_is_escaped_for_html_and_xml() {
+        for (input, escaped) in [
+            ("plain text · ünïcode", "plain text · ünïcode"),
+            (
+                "<a href=\"x\">'&'</a>",
+                "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;",
+            ),
+            ("no\u{fffe}n\u{ffff}char", "nonchar"),
+        ] {
+            assert_eq!(escape_markup(input), escaped, "{input}");
+        }
+        assert!(matches!(escape_markup("nothing to do"), Cow::Borrowed(_)));
     }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use reach_report::sso::{SsoDetails, SsoEnd, SsoHop};
 
-use super::{escape, listed, shorten};
+use super::{duration, escape, listed, shorten};
 
 pub(super) fn diagram(out: &mut String, d: &SsoDetails) {
     if !d.seeded_cookies.is_empty() {
@@ -126,8 +126,8 @@ fn hop_box(out: &mut String, hop: Option<&SsoHop>, row: usize, end: &SsoEnd) {
     }
     let _ = write!(
         out,
-        " · {:.1} ms · via {}</div>",
-        hop.network.timings.total_ms,
+        " · {} · via {}</div>",
+        duration(hop.network.timings.total_ms),
         escape(&hop.via)
     );
     cookies(out, hop);

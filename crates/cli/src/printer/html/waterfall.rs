@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use reach_report::endpoint::{Hop, Timings};
 
-use super::{escape, shorten};
+use super::{duration, escape, shorten};
 
 /// A part of a hop, in the pipeline's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,19 +152,6 @@ pub(super) fn ticks(span_ms: f64) -> Vec<f64> {
     (0..=steps).map(|k| f64::from(k) * step).collect()
 }
 
-/// `0`, `12.3 ms`, `1.25 s`.
-fn ms_text(ms: f64) -> String {
-    if ms <= 0.0 {
-        "0".to_owned()
-    } else if ms >= 1000.0 {
-        format!("{:.2} s", ms / 1000.0)
-    } else if ms >= 10.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
-
 const WIDTH: f64 = 760.0;
 const LABEL: f64 = 190.0;
 const RIGHT: f64 = 80.0;
@@ -216,7 +203,7 @@ pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64) {
                 "hop {}: {} · total {}",
                 i + 1,
                 hop.url,
-                ms_text(row.total_ms)
+                duration(row.total_ms)
             )),
             y + BAR - 2.0,
             escape(&shorten(&name, 30)),
@@ -233,7 +220,7 @@ pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64) {
                 y + (ROW - BAR) / 2.0 - 1.0,
                 (x2 - x1).max(0.5),
                 s.phase.name(),
-                ms_text(s.end_ms - s.start_ms)
+                duration(s.end_ms - s.start_ms)
             );
         }
         let end_x = x(row.offset_ms + row.total_ms, span, LABEL, bars);
@@ -242,7 +229,7 @@ pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64) {
             "<text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
             end_x + 4.0,
             y + BAR - 2.0,
-            ms_text(row.total_ms)
+            duration(row.total_ms)
         );
     }
     legend(out, legend_y);
@@ -259,7 +246,7 @@ fn axis(out: &mut String, span: f64, axis_y: f64) {
             "<line class=\"grid\" x1=\"{tx:.1}\" y1=\"{TOP}\" x2=\"{tx:.1}\" y2=\"{axis_y:.1}\"/>\
              <text class=\"tick\" x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             axis_y + 13.0,
-            ms_text(t)
+            duration(t)
         );
     }
     let _ = writeln!(

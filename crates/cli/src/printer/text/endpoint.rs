@@ -5,11 +5,10 @@
 
 use std::fmt::Write as _;
 
-use reach_report::endpoint::{
-    Certificate, EndpointDetails, Header, Hop, TcpOutcome, Timings, TlsPhase,
-};
+use reach_report::endpoint::{Certificate, EndpointDetails, Header, Hop, TcpOutcome, TlsPhase};
 
 use super::{LIST_SHOWN_VERBOSE, Paint, TextStyle, summarised};
+use crate::printer::{endpoint_headline, tenths_ms, timings_line};
 
 pub(super) fn details(
     out: &mut String,
@@ -17,54 +16,13 @@ pub(super) fn details(
     p: &Paint,
     style: TextStyle,
 ) -> String {
-    let _ = writeln!(out, "      {}", p.dim(&timings_line(&d.timings)));
+    let _ = writeln!(out, "      {}", p.dim(&timings_line(&d.timings, tenths_ms)));
     if d.hops.len() > 1 || style.verbose {
         for (i, hop) in d.hops.iter().enumerate() {
             hop_lines(out, i, hop, p, style.verbose);
         }
     }
-    headline(d)
-}
-
-fn headline(d: &EndpointDetails) -> String {
-    let Some(last) = d.hops.last() else {
-        return String::new();
-    };
-    let mut parts = Vec::new();
-    if let Some(http) = &last.http {
-        if let Some(status) = http.status {
-            parts.push(status.to_string());
-        }
-        parts.push(http.version.clone());
-    }
-    if let Some(tls) = &last.tls
-        && let Some(v) = &tls.version
-    {
-        parts.push(v.clone());
-    }
-    if let Some(addr) = last.tcp.as_ref().and_then(|t| t.connected.as_ref()) {
-        parts.push(addr.clone());
-    }
-    if d.hops.len() > 1 {
-        parts.push(format!("{} hops", d.hops.len()));
-    }
-    parts.join(" · ")
-}
-
-fn timings_line(t: &Timings) -> String {
-    let f = |name: &str, v: Option<f64>| v.map(|v| format!("{name} {v:.1} ms"));
-    let mut parts: Vec<String> = [
-        f("dns", t.dns_ms),
-        f("connect", t.connect_ms),
-        f("tls", t.tls_ms),
-        f("ttfb", t.ttfb_ms),
-        f("redirects", t.redirect_ms),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    parts.push(format!("total {:.1} ms", t.total_ms));
-    parts.join(" · ")
+    endpoint_headline(d).join(" · ")
 }
 
 /// One hop: its status and URL; with `verbose`, its network record, in the
