@@ -73,7 +73,7 @@ fn shorten(text: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// How many items of a list the page shows (cookies, CIDRs) before "… and
+/// How many items of a list the page shows (cookies, codes) before "… and
 /// N more": the page stays a page whatever the report holds. JSON keeps
 /// every item.
 const LIST_SHOWN: usize = 12;
@@ -109,6 +109,7 @@ h3{font-size:15px;margin:0;display:flex;gap:8px;align-items:baseline;flex-wrap:w
 h4{font-size:13px;margin:12px 0 4px;color:var(--muted)}
 code,pre,.mono{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace}
 pre{background:var(--soft);padding:8px 10px;border-radius:4px;margin:4px 0;white-space:pre-wrap;overflow-wrap:anywhere}
+pre.cidrs{max-height:16em;overflow:auto;margin:0}
 a{color:inherit}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:1px 14px;margin:8px 0 12px}
 .facts dt{color:var(--muted)}.facts dd{margin:0;overflow-wrap:anywhere}
@@ -160,6 +161,7 @@ body{max-width:none;padding:0;font-size:10pt}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 h2{break-after:avoid}
 details:not([open]){display:none}
+pre.cidrs{max-height:none;overflow:visible}
 .check,.hop,svg,tr{break-inside:avoid}
 a{text-decoration:none}
 }

@@ -9,6 +9,30 @@ use reach_report::allowlist::{AllowlistDetails, AllowlistDiffDetails, FamilyCove
 
 use super::{escape, listed};
 
+/// Every CIDR of `cidrs`, one a line, in a `<pre>` that scrolls on screen
+/// past a dozen lines and prints whole: the CIDRs to add are the remedy,
+/// so the page carries all of them, as the text report does.
+fn cidr_list(out: &mut String, cidrs: &[String]) {
+    if cidrs.is_empty() {
+        return;
+    }
+    out.push_str("<pre class=\"cidrs\">");
+    for (i, cidr) in cidrs.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&escape(cidr));
+    }
+    out.push_str("</pre>");
+}
+
+/// How big a list of CIDRs is, as the text report says it: `IPv4 1,280
+/// addresses · IPv6 2 × /48`.
+fn size(cidrs: &[String]) -> String {
+    let nets: Vec<ipnet::IpNet> = cidrs.iter().filter_map(|c| c.parse().ok()).collect();
+    readable::size(&nets)
+}
+
 const WIDTH: f64 = 600.0;
 
 pub(super) fn coverage(out: &mut String, d: &AllowlistDetails) {
@@ -125,13 +149,14 @@ fn gaps(out: &mut String, gaps: &[Gap]) {
                 );
             }
             let ipv6 = g.cidrs.iter().any(|c| c.contains(':'));
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "<td>{}</td><td class=\"num\">{}</td><td class=\"mono wrap\">{}</td></tr>",
+                "<td>{}</td><td class=\"num\">{}</td><td>",
                 escape(g.region.as_deref().unwrap_or("(any)")),
                 escape(&readable::count(&g.addresses, ipv6)),
-                listed(&g.cidrs)
             );
+            cidr_list(out, &g.cidrs);
+            out.push_str("</td></tr>\n");
         }
     }
     out.push_str("</table>\n");
@@ -146,25 +171,25 @@ pub(super) fn diff(out: &mut String, d: &AllowlistDiffDetails) {
         escape(&d.new.source),
         escape(&d.new.format)
     );
-    for (what, cidrs, addresses) in [
-        ("added", &d.added, &d.added_addresses),
-        ("removed", &d.removed, &d.removed_addresses),
-    ] {
+    for (what, cidrs) in [("added", &d.added), ("removed", &d.removed)] {
+        let size = match size(cidrs) {
+            size if size.is_empty() => String::new(),
+            size => format!(" ({})", escape(&size)),
+        };
         let _ = writeln!(
             out,
-            "<h4>{what}: {} ({} addresses)</h4>\n<p class=\"mono\">{}</p>",
+            "<h4>{what}: {}{size}</h4>",
             reach_report::count(cidrs.len() as u64, "range", "ranges"),
-            escape(addresses),
-            listed(cidrs)
         );
+        cidr_list(out, cidrs);
     }
     if let Some(uncovered) = &d.added_uncovered {
         let _ = writeln!(
             out,
-            "<h4>added and not in the allowlist: {}</h4>\n<p class=\"mono\">{}</p>",
+            "<h4>added and not in the allowlist: {}</h4>",
             reach_report::count(uncovered.len() as u64, "range", "ranges"),
-            listed(uncovered)
         );
+        cidr_list(out, uncovered);
     }
 }
 
@@ -208,5 +233,48 @@ mod tests {
         bar(&mut out, "IPv4", &f, false);
         assert!(out.contains("class=\"cov-yes\" width=\"450.0\""), "{out}");
         assert!(out.contains("75.00% covered (768 of 1,024)"), "{out}");
+    }
+
+    #[test]
+    fn every_cidr_to_add_is_on_the_page() {
+        let cidrs: Vec<String> = (0..40).map(|i| format!("10.0.{i}.0/24")).collect();
+        let mut out = String::new();
+        gaps(
+            &mut out,
+            &[Gap {
+                service: None,
+                region: None,
+                addresses: "10240".to_owned(),
+                cidrs: cidrs.clone(),
+            }],
+        );
+        assert!(
+            out.contains(&format!("<pre class=\"cidrs\">{}</pre>", cidrs.join("\n"))),
+            "{out}"
+        );
+        assert!(!out.contains("more"), "{out}");
+        assert!(out.contains(">10,240<"), "{out}");
+    }
+
+    #[test]
+    fn a_diff_says_how_big_its_ranges_are_for_people() {
+        let d = AllowlistDiffDetails {
+            added: (0..30).map(|i| format!("10.1.{i}.0/24")).collect(),
+            added_addresses: "7680".to_owned(),
+            removed: vec!["2001:db8::/48".to_owned(), "2001:db8:1::/48".to_owned()],
+            removed_addresses: "2417851639229258349412352".to_owned(),
+            added_uncovered: Some(vec!["10.1.29.0/24".to_owned()]),
+            ..AllowlistDiffDetails::default()
+        };
+        let mut out = String::new();
+        diff(&mut out, &d);
+        assert!(
+            out.contains("added: 30 ranges (IPv4 7,680 addresses)"),
+            "{out}"
+        );
+        assert!(out.contains("removed: 2 ranges (IPv6 2 × /48)"), "{out}");
+        assert!(!out.contains("2417851639229258349412352"), "{out}");
+        assert!(out.contains("10.1.29.0/24</pre>"), "{out}");
+        assert!(!out.contains("more"), "{out}");
     }
 }
