@@ -136,7 +136,10 @@ svg{display:block;max-width:100%;height:auto;margin:8px 0}
 svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:#1f2328}
 svg .axis{stroke:#8c959f;stroke-width:1}svg .grid{stroke:#eaeef2;stroke-width:1}svg .tick{fill:var(--muted)}
 svg .track{fill:var(--soft)}
-.ph-dns{fill:#0969da}.ph-connect{fill:#bf8700}.ph-proxy{fill:#8250df}.ph-tls{fill:#bc4c00}.ph-ttfb{fill:#1a7f37}.ph-transfer{fill:#6e7781}.ph-unfinished{fill:#cf222e;fill-opacity:.35}
+.ph-dns{fill:url(#pat-dns) #0969da}.ph-connect{fill:url(#pat-connect) #bf8700}.ph-proxy{fill:url(#pat-proxy) #8250df}.ph-tls{fill:url(#pat-tls) #bc4c00}.ph-ttfb{fill:url(#pat-ttfb) #1a7f37}.ph-transfer{fill:url(#pat-transfer) #6e7781}.ph-unfinished{fill:url(#pat-unfinished) #f0a8ac}
+svg.defs{position:absolute;width:0;height:0;margin:0;overflow:hidden}
+.timings{margin:0 0 6px;padding:0;list-style:none;font-size:12px;color:var(--muted)}
+.timings li{overflow-wrap:anywhere}.timings b{font-weight:600;color:#1f2328}
 .cov-yes{fill:#2da44e}.cov-no{fill:#cf222e}.cov-none{fill:#d0d7de}
 .chain{display:grid;grid-template-columns:1fr;gap:0 18px;margin:8px 0}
 .chain.two{grid-template-columns:1fr 1fr}
@@ -181,6 +184,13 @@ pub(super) fn render(report: &Printable) -> String {
         escape(&report.tool.version),
         escape(&verdict)
     );
+    if report
+        .checks
+        .iter()
+        .any(|c| matches!(&c.details, Details::Endpoint(d) if !d.hops.is_empty()))
+    {
+        waterfall::defs(&mut out);
+    }
     header(&mut out, report, &verdict);
     overview(&mut out, report);
     let mut attention: Vec<(usize, &Check)> = report

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use reach_report::endpoint::{Hop, Timings};
 
 use super::{duration, escape, shorten};
+use crate::printer::timings_line;
 
 /// A part of a hop, in the pipeline's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,14 +125,25 @@ pub(super) fn rows(hops: &[Timings]) -> Vec<Row> {
 }
 
 /// `ms` on an axis of `span_ms` drawn `width` wide from `x0`; a span of
-/// nothing (or less) draws everything at `x0`, and times outside the span
-/// stay on the axis.
+/// nothing (or less, or not a number) draws everything at `x0`, and times
+/// outside the span stay on the axis (an endless one at its end, one that
+/// is not a number at its start).
 pub(super) fn x(ms: f64, span_ms: f64, x0: f64, width: f64) -> f64 {
-    if span_ms.is_nan() || span_ms <= 0.0 || !ms.is_finite() {
+    if span_ms.is_nan() || span_ms <= 0.0 || ms.is_nan() {
         return x0;
     }
-    x0 + (ms / span_ms).clamp(0.0, 1.0) * width
+    let at = if ms == f64::INFINITY || span_ms == f64::INFINITY {
+        // An endless time is at the end; any finite time on an endless
+        // axis at its start.
+        if ms == f64::INFINITY { 1.0 } else { 0.0 }
+    } else {
+        ms / span_ms
+    };
+    x0 + at.clamp(0.0, 1.0) * width
 }
+
+/// The most steps an axis has.
+const MAX_STEPS: f64 = 10.0;
 
 /// Round tick values for an axis of `span_ms`: 0 and 3 to 6 more steps of
 /// 1, 2 or 5 × 10ⁿ ms, the last at or below the span.
@@ -146,9 +158,15 @@ pub(super) fn ticks(span_ms: f64) -> Vec<f64> {
         .map(|m| m * magnitude)
         .find(|s| span_ms / s <= 6.0)
         .unwrap_or(10.0 * magnitude);
-    // At most six steps, and positive: the span is.
-    #[allow(clippy::cast_sign_loss)]
-    let steps = (span_ms / step + 1e-9).floor() as u32;
+    // A span so small that its fifth underflows has a step of nothing (and
+    // a count of steps past any bound): only the origin then.
+    if !step.is_finite() || step <= 0.0 {
+        return vec![0.0];
+    }
+    // Six steps as the step is chosen; never more than ten whatever the
+    // rounding does.
+    #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+    let steps = (span_ms / step + 1e-9).floor().min(MAX_STEPS) as u32;
     (0..=steps).map(|k| f64::from(k) * step).collect()
 }
 
@@ -234,6 +252,61 @@ pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64) {
     }
     legend(out, legend_y);
     out.push_str("</svg>\n");
+    // The numbers, as text: on paper and in a screenshot a hop is more
+    // than the lengths of its bars.
+    out.push_str("<ul class=\"timings\">\n");
+    for (i, hop) in hops.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<li><b>hop {}</b> {}</li>",
+            i + 1,
+            escape(&timings_line(&hop.timings, duration))
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+/// The fills of the phases, each a colour and a pattern of its own so that
+/// the phases stay apart printed in black and white: one hidden `<svg>` a
+/// page, whose patterns every waterfall's bars (and legends) use.
+pub(super) fn defs(out: &mut String) {
+    out.push_str("<svg class=\"defs\" width=\"0\" height=\"0\" aria-hidden=\"true\"><defs>\n");
+    for phase in Phase::ALL {
+        let (colour, marks) = match phase {
+            Phase::Dns => ("#0969da", ""),
+            Phase::Connect => (
+                "#bf8700",
+                "<path d=\"M0 6L6 0\" stroke=\"#fff\" stroke-width=\"1.5\"/>",
+            ),
+            Phase::Proxy => (
+                "#8250df",
+                "<circle cx=\"3\" cy=\"3\" r=\"1.2\" fill=\"#fff\"/>",
+            ),
+            Phase::Tls => (
+                "#bc4c00",
+                "<path d=\"M0 0L6 6\" stroke=\"#fff\" stroke-width=\"1.5\"/>",
+            ),
+            Phase::Ttfb => (
+                "#1a7f37",
+                "<path d=\"M0 3H6\" stroke=\"#fff\" stroke-width=\"1.5\"/>",
+            ),
+            Phase::Transfer => (
+                "#6e7781",
+                "<path d=\"M3 0V6\" stroke=\"#fff\" stroke-width=\"1.5\"/>",
+            ),
+            Phase::Unfinished => (
+                "#f0a8ac",
+                "<path d=\"M0 6L6 0M0 0L6 6\" stroke=\"#cf222e\" stroke-width=\"1\"/>",
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "<pattern id=\"pat-{}\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\">\
+             <rect width=\"6\" height=\"6\" fill=\"{colour}\"/>{marks}</pattern>",
+            phase.name()
+        );
+    }
+    out.push_str("</defs></svg>\n");
 }
 
 /// The time axis at `axis_y`, with its ticks and their grid lines.
@@ -386,8 +459,15 @@ mod tests {
             t(Some(-1.0), Some(f64::NAN), Some(8.0), None, 5.0),
             t(None, None, None, None, 0.0),
         ]);
+        // No first byte and a total below the last mark: nothing is left
+        // unfinished (no empty span after the TLS one).
         assert_eq!(spans(&rows[0]), [(Phase::Tls, 0.0, 8.0)]);
-        assert!(rows[0].segments.iter().all(|s| s.phase != Phase::Transfer));
+        assert!(
+            rows[0]
+                .segments
+                .iter()
+                .all(|s| s.phase != Phase::Unfinished)
+        );
         assert_eq!(rows[0].total_ms, 8.0);
         assert_eq!((rows[1].offset_ms, rows[1].total_ms), (8.0, 0.0));
         assert!(rows[1].segments.is_empty());
@@ -404,6 +484,10 @@ mod tests {
         assert_eq!(x(5.0, 0.0, 10.0, 200.0), 10.0);
         assert_eq!(x(f64::NAN, 100.0, 10.0, 200.0), 10.0);
         assert_eq!(x(5.0, f64::NAN, 10.0, 200.0), 10.0);
+        assert_eq!(x(f64::INFINITY, 100.0, 10.0, 200.0), 210.0);
+        assert_eq!(x(f64::NEG_INFINITY, 100.0, 10.0, 200.0), 10.0);
+        assert_eq!(x(f64::INFINITY, f64::INFINITY, 10.0, 200.0), 210.0);
+        assert_eq!(x(5.0, f64::INFINITY, 10.0, 200.0), 10.0);
     }
 
     #[test]
@@ -418,6 +502,23 @@ mod tests {
             (0.0, &[0.0][..]),
         ] {
             assert_eq!(ticks(span), want, "{span}");
+        }
+        // Spans whose fifth underflows, the largest there is, and every
+        // power of ten between: the origin and at most ten steps, each
+        // step positive.
+        assert_eq!(ticks(5e-324), [0.0]);
+        for span in (-323..=308)
+            .map(|e| 10f64.powi(e))
+            .chain([f64::MAX, 7.0e-323, 1.5e-322])
+        {
+            let ticks = ticks(span);
+            assert!(
+                (1..=11).contains(&ticks.len()),
+                "{span}: {} ticks",
+                ticks.len()
+            );
+            assert!(ticks.windows(2).all(|w| w[1] > w[0]), "{span}: {ticks:?}");
+            assert!(ticks.iter().all(|t| t.is_finite()), "{span}: {ticks:?}");
         }
         let small = ticks(0.7);
         assert_eq!(small.len(), 4, "{small:?}");
@@ -445,5 +546,16 @@ mod tests {
         assert!(out.contains("hop 1: https://a.test/&lt;x&gt;"), "{out}");
         assert!(!out.contains("<x>"), "{out}");
         assert_eq!(out.matches("<rect class=\"ph-").count(), 4 + 3 + 7);
+        // Under the drawing, each hop's numbers as text.
+        assert!(
+            out.contains(
+                "<li><b>hop 1</b> dns 10 ms · connect 20 ms · ttfb 40 ms · total 50 ms</li>"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("<li><b>hop 2</b> connect 10 ms · ttfb 40 ms · total 50 ms</li>"),
+            "{out}"
+        );
     }
 }
