@@ -145,7 +145,7 @@ svg.defs{position:absolute;width:0;height:0;margin:0;overflow:hidden}
 .chain.two{grid-template-columns:1fr 1fr}
 .col-head{font-weight:600;font-size:13px;padding:4px 0}
 .hop{position:relative;border:1px solid var(--line);border-radius:6px;padding:5px 9px;margin-top:18px;background:#fff;font-size:13px;overflow-wrap:anywhere}
-.hop::before{content:"↓";position:absolute;top:-18px;left:16px;color:var(--muted);font-size:13px;line-height:18px}
+.hop::before{content:"\2193";position:absolute;top:-18px;left:16px;color:var(--muted);font-size:13px;line-height:18px}
 .hop.first{margin-top:4px}.hop.first::before{content:none}
 .hop.empty{border:none;background:none}.hop.empty::before{content:none}
 .hop.ended{border-color:var(--c);box-shadow:inset 3px 0 0 var(--c)}
@@ -528,5 +528,13 @@ mod tests {
         ] {
             assert_eq!(to_the_second(input), shown, "{input}");
         }
+    }
+
+    /// Whatever charset a server that hands the page out claims, the
+    /// style reads the same: characters past ASCII in it are CSS escapes.
+    #[test]
+    fn the_style_is_ascii() {
+        assert!(STYLE.is_ascii(), "{STYLE}");
+        assert!(STYLE.contains(r#"content:"\2193""#));
     }
 }

@@ -25,8 +25,9 @@ pub(super) fn diagram(out: &mut String, d: &SsoDetails) {
     let two = compare.is_some();
     let _ = writeln!(
         out,
-        "<div class=\"chain{}\" role=\"list\">",
-        if two { " two" } else { "" }
+        "<div class=\"chain{}\" role=\"group\" aria-label=\"the chain of hops{}\">",
+        if two { " two" } else { "" },
+        if two { ", beside the clean run" } else { "" }
     );
     if let Some(c) = compare {
         let _ = writeln!(
@@ -108,7 +109,7 @@ fn hop_box(out: &mut String, hop: Option<&SsoHop>, row: usize, end: &SsoEnd) {
     let status = hop.status.map_or_else(|| "—".to_owned(), |s| s.to_string());
     let _ = write!(
         out,
-        "<div class=\"{class}\" role=\"listitem\"><div><span class=\"n\">{}</span>\
+        "<div class=\"{class}\"><div><span class=\"n\">{}</span>\
          <code>{}</code> <span class=\"mono\" title=\"{}\">{}</span></div>\
          <div class=\"meta\"><b>{}</b> → {}",
         hop.index,
@@ -248,5 +249,8 @@ mod tests {
         assert!(out.contains("Okta&lt;i&gt;"), "{out}");
         assert!(out.contains("q=&quot;&gt;&lt;u&gt;"), "{out}");
         assert!(out.contains("ck refused"), "{out}");
+        // A group of boxes, not a list: the column heads and the parting
+        // line are no items.
+        assert!(!out.contains("role=\"list"), "{out}");
     }
 }
