@@ -7,7 +7,8 @@
 //!
 //! Nothing is fetched: the CSS is inline, the pictures are inline SVG and
 //! there is no script; a Content-Security-Policy of `default-src 'none'`
-//! says so to the browser as well. Every string of the report goes through
+//! (and `base-uri 'none'; form-action 'none'`) says so to the browser as
+//! well. Every string of the report goes through
 //! [`escape`] (text, attribute values and SVG text alike), after the
 //! report's redaction and [`Printable`]'s control-character escaping.
 
@@ -99,6 +100,11 @@ where
     out
 }
 
+/// The page's Content-Security-Policy: nothing to fetch, no script, no
+/// base URL to change and no form to send; only the inline style.
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
 const STYLE: &str = r#"
 :root{color-scheme:light;--pass:#1a7f37;--warn:#9a6700;--fail:#cf222e;--error:#8250df;--cancelled:#6e7781;--muted:#57606a;--line:#d0d7de;--soft:#f6f8fa}
 *{box-sizing:border-box}
@@ -177,7 +183,7 @@ pub(super) fn render(report: &Printable) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n\
          <meta name=\"generator\" content=\"{} {}\">\n\
          <title>reach report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         escape(&report.tool.name),
