@@ -35,7 +35,16 @@ pub struct Ended {
 /// Waits for `child` (started with piped stdout and stderr) at most
 /// `limit`, reading both pipes meanwhile so a big report cannot block it;
 /// kills it past the limit (then `code` is `None`).
-pub fn wait(mut child: Child, limit: Duration) -> Ended {
+pub fn wait(child: Child, limit: Duration) -> Ended {
+    wait_then_stop(child, limit, Duration::ZERO)
+}
+
+/// [`wait`], but past `limit` the child gets SIGTERM first and SIGKILL
+/// only if it still runs `grace` later: a child that cleans up on SIGTERM
+/// (node closing the browser playwright started in a process group of its
+/// own, which a SIGKILL to node would leave running) gets the time to. A
+/// child that ends on the SIGTERM has its own exit code.
+pub fn wait_then_stop(mut child: Child, limit: Duration, grace: Duration) -> Ended {
     let started = Instant::now();
     let pipe = |p: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -58,14 +67,23 @@ pub fn wait(mut child: Child, limit: Duration) -> Ended {
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
+    let mut termed: Option<Instant> = None;
     let code = loop {
         if let Some(status) = child.try_wait().expect("the child can be waited for") {
             break status.code();
         }
         if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
+            if termed.is_none() && !grace.is_zero() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status();
+                termed = Some(Instant::now());
+            }
+            if termed.is_none_or(|at| at.elapsed() > grace) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     };

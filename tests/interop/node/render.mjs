@@ -5,13 +5,21 @@
 //
 //   node render.mjs SPEC.json   →   one JSON object on stdout
 //
-// SPEC: {"page": FILE, "screenshot": PNG, "width": px, "height": px,
-// "full_page": bool, "timeout_ms": n}. Output: {"requests": [url…],
-// "failed": [url…], "console": [{"level", "text"}…], "exceptions": [text…],
-// "title", "svgs", "text_length"}. The browser reaches nothing: every name
+// SPEC: {"page": FILE, "screenshot": PNG, "print_screenshot": PNG?,
+// "width": px, "height": px, "full_page": bool, "timeout_ms": n,
+// "hold_ms": n?, "tag": text?}. With "print_screenshot", the page is also
+// rendered as it prints (media `print`) and that screenshot written; what
+// it logs then counts as well. "hold_ms" holds the browser open after the
+// page loaded and "tag" goes on Chromium's command line (both for the
+// test that stops a render). Output: {"requests": [url…], "failed": [url…],
+// "console": [{"level", "text"}…], "exceptions": [text…], "title", "svgs",
+// "text_length", "print_text_length"}. The browser reaches nothing: every name
 // resolves to nothing and every proxied request goes to a dead proxy, so
 // a request the page tried still shows in `requests` (and in `failed`)
-// without leaving the machine. Bounded by `timeout_ms` (exit 3).
+// without leaving the machine. Bounded by `timeout_ms` (exit 3); SIGTERM
+// ends it too (exit 4). Either way the browser goes with it: playwright
+// starts Chromium in a process group of its own and kills that group when
+// node exits, which a SIGKILL to node would not let it do.
 
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -42,6 +50,7 @@ const args = [
   '--host-resolver-rules=MAP * ~NOTFOUND',
   '--proxy-server=http://127.0.0.1:9',
   '--proxy-bypass-list=<-loopback>',
+  ...(spec.tag ? [`--reach-render-tag=${spec.tag}`] : []),
 ];
 
 const requests = [];
@@ -80,10 +89,20 @@ async function main() {
   await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
   // Anything late (a lazy image, a timer) would show within this second.
   await page.waitForTimeout(1000);
+  if (spec.hold_ms) await page.waitForTimeout(spec.hold_ms);
   await page.screenshot({ path: spec.screenshot, fullPage: spec.full_page ?? true });
   const title = await page.title();
   const svgs = await page.locator('svg').count();
   const textLength = (await page.locator('body').innerText()).length;
+  let printTextLength = null;
+  if (spec.print_screenshot) {
+    // The page as it prints: the print style (lists whole, no scrolling
+    // boxes) laid out, and anything it logs counted with the rest.
+    await page.emulateMedia({ media: 'print' });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: spec.print_screenshot, fullPage: true });
+    printTextLength = (await page.locator('body').innerText()).length;
+  }
   await browser.close();
   process.stdout.write(
     JSON.stringify({
@@ -95,6 +114,7 @@ async function main() {
       title,
       svgs,
       text_length: textLength,
+      print_text_length: printTextLength,
     }) + '\n',
   );
 }
