@@ -311,7 +311,7 @@ where
             let req = finish(builder, request, &has_header)?;
             result.phase.request_headers = headers(req.headers());
             match driver.run(sender.send_request(req)).await {
-                Ok(response) => (response, driver),
+                Ok(response) => (response, driver.holding(sender)),
                 Err(e) => return Err(driver.connection_error(e).await),
             }
         }
@@ -325,7 +325,7 @@ where
             let req = finish(builder, request, &has_header)?;
             result.phase.request_headers = headers(req.headers());
             match driver.run(sender.send_request(req)).await {
-                Ok(response) => (response, driver),
+                Ok(response) => (response, driver.holding(sender)),
                 Err(e) => return Err(driver.connection_error(e).await),
             }
         }
@@ -433,6 +433,10 @@ struct Driver {
     conn: Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send>>,
     /// How the connection ended, when it ended first.
     ended: Option<Result<(), hyper::Error>>,
+    /// The request sender, until the body is read: dropped, it has hyper
+    /// close the connection politely (a `close_notify` and a shutdown, one
+    /// more write per check) before the exchange drops it anyway.
+    sender: Option<Box<dyn Send>>,
 }
 
 impl Driver {
@@ -440,7 +444,14 @@ impl Driver {
         Driver {
             conn: Box::pin(conn),
             ended: None,
+            sender: None,
         }
+    }
+
+    /// The driver, keeping `sender` until it is dropped.
+    fn holding(mut self, sender: impl Send + 'static) -> Self {
+        self.sender = Some(Box::new(sender));
+        self
     }
 
     /// Runs `work` to its end, driving the connection meanwhile.
