@@ -7,11 +7,15 @@
 //! `Connection: close` so that it can neither resume nor reuse nor
 //! multiplex), both verify the chain against the same CA, both run 100 at
 //! once.
+//!
+//! `cargo xtask bench cpu`: the client CPU time each such check costs,
+//! reach against curl and against a bare tokio + rustls loop
+//! (`bare_loop.rs`) doing the same job, under the same rules.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
@@ -19,6 +23,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut it = args.iter();
     match it.next().map(String::as_str) {
         Some("probe") => {}
+        Some("cpu") => return cpu_bench(it),
         Some("run") => {
             let reach = release_reach()?;
             return run_bench(&reach);
@@ -47,7 +52,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
         _ => {
             bail!(
-                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench allowlist | bench serve [--probes N] [--concurrency N] [--reach PATH] | bench run | bench load | bench jsonl [--targets N] | bench bigfile"
+                "usage: cargo xtask bench probe [--checks N] [--concurrency N] | bench cpu [--checks N] [--concurrency N] [--rounds N] | bench allowlist | bench serve [--probes N] [--concurrency N] [--reach PATH] | bench run | bench load | bench jsonl [--targets N] | bench bigfile"
             )
         }
     }
@@ -55,121 +60,262 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// `bench probe [--checks N] [--concurrency N]`.
-fn probe_bench(mut it: std::slice::Iter<'_, String>) -> anyhow::Result<()> {
-    let mut checks = 2000usize;
-    let mut concurrency = 100usize;
+fn probe_bench(it: std::slice::Iter<'_, String>) -> anyhow::Result<()> {
+    let (checks, concurrency, _) = flags(it, false)?;
+    let reach = release_reach()?;
+    let lab = reach_lab::Lab::start().context("cannot start the lab")?;
+    let work = tempfile::tempdir()?;
+    let (target, _nginx) = Target::start(&lab, work.path(), checks, concurrency)?;
+
+    let reach_used = target.reach(&reach)?;
+    let curl_used = target.curl()?;
+    let (reach_secs, curl_secs) = (reach_used.wall.as_secs_f64(), curl_used.wall.as_secs_f64());
+    let reach_rate = checks as f64 / reach_secs;
+    let curl_rate = checks as f64 / curl_secs;
+    println!("| client | checks/s | wall time | CPU per check |");
+    println!("|---|---|---|---|");
+    println!(
+        "| reach {} | {reach_rate:.0} | {reach_secs:.2} s | {:.3} ms |",
+        env!("CARGO_PKG_VERSION"),
+        target.per_check_ms(&reach_used)
+    );
+    println!(
+        "| curl --parallel | {curl_rate:.0} | {curl_secs:.2} s | {:.3} ms |",
+        target.per_check_ms(&curl_used)
+    );
+    println!();
+    println!(
+        "reach / curl: {:.2}x · reach peak RSS: {:.1} MB · server: {} · {checks} checks, concurrency {concurrency}, full TLS handshake each",
+        reach_rate / curl_rate,
+        reach_used.peak_kib as f64 / 1024.0,
+        target.server
+    );
+    Ok(())
+}
+
+/// `bench cpu [--checks N] [--concurrency N] [--rounds N]`: client CPU time
+/// (user + system, every thread) per full-handshake check of reach, of
+/// `curl --parallel` and of the bare tokio + rustls loop (`bare-loop`), on
+/// the same server, CA and concurrency, in one run; each client runs
+/// `--rounds` times, interleaved, and the median round counts. Issue 18's
+/// goal: reach at most 0.33x curl and at most 1.3x the bare loop.
+fn cpu_bench(it: std::slice::Iter<'_, String>) -> anyhow::Result<()> {
+    const CURL_GOAL: f64 = 0.33;
+    const BARE_GOAL: f64 = 1.3;
+    let (checks, concurrency, rounds) = flags(it, true)?;
+    let reach = release_reach()?;
+    let bare = release_bare_loop()?;
+    let lab = reach_lab::Lab::start().context("cannot start the lab")?;
+    let work = tempfile::tempdir()?;
+    let (target, _nginx) = Target::start(&lab, work.path(), checks, concurrency)?;
+
+    // Per client: CPU ms per check and wall seconds, one entry per round.
+    let mut runs: [Vec<(f64, f64)>; 3] = Default::default();
+    for round in 1..=rounds {
+        eprintln!("round {round} of {rounds}");
+        let used = [target.reach(&reach)?, target.curl()?, target.bare(&bare)?];
+        for (runs, used) in runs.iter_mut().zip(used) {
+            runs.push((target.per_check_ms(&used), used.wall.as_secs_f64()));
+        }
+    }
+    let [reach_ms, curl_ms, bare_ms] = runs.map(|mut r| {
+        r.sort_by(|a, b| a.0.total_cmp(&b.0));
+        r[r.len() / 2]
+    });
+    println!("| client | CPU per check | ratio to curl | ratio to bare loop | wall time |");
+    println!("|---|---|---|---|---|");
+    for (name, (ms, secs)) in [
+        (
+            format!("reach {} check", env!("CARGO_PKG_VERSION")),
+            reach_ms,
+        ),
+        ("curl --parallel --no-sessionid".to_owned(), curl_ms),
+        ("bare tokio + rustls loop".to_owned(), bare_ms),
+    ] {
+        println!(
+            "| {name} | {ms:.3} ms | {:.2}x | {:.2}x | {secs:.2} s |",
+            ms / curl_ms.0,
+            ms / bare_ms.0
+        );
+    }
+    println!();
+    let (to_curl, to_bare) = (reach_ms.0 / curl_ms.0, reach_ms.0 / bare_ms.0);
+    let verdict = |ratio: f64, goal: f64| if ratio <= goal { "met" } else { "NOT met" };
+    println!(
+        "reach: {to_curl:.2}x curl (goal at most {CURL_GOAL}x: {}), {to_bare:.2}x the bare loop (goal at most {BARE_GOAL}x: {})",
+        verdict(to_curl, CURL_GOAL),
+        verdict(to_bare, BARE_GOAL)
+    );
+    println!(
+        "server: {} · {checks} checks per client and round, concurrency {concurrency}, full TLS handshake each, median of {rounds} rounds · CPU = user + system time of the client process",
+        target.server
+    );
+    Ok(())
+}
+
+/// `--checks N`, `--concurrency N` and (with `rounds`) `--rounds N`.
+fn flags(
+    mut it: std::slice::Iter<'_, String>,
+    rounds: bool,
+) -> anyhow::Result<(usize, usize, usize)> {
+    let (mut checks, mut concurrency, mut round_count) = (2000usize, 100usize, 3usize);
     while let Some(flag) = it.next() {
         let value = it.next().context("a flag without a value")?;
         match flag.as_str() {
             "--checks" => checks = value.parse()?,
             "--concurrency" => concurrency = value.parse()?,
+            "--rounds" if rounds => round_count = value.parse::<usize>()?.max(1),
             other => bail!("unknown flag {other}"),
         }
     }
-
-    let reach = release_reach()?;
-
-    let lab = reach_lab::Lab::start().context("cannot start the lab")?;
-    let work = tempfile::tempdir()?;
-    let (server, port, _nginx) = match Nginx::start(&lab, work.path())? {
-        Some(nginx) => ("nginx (Debian)", nginx.port, Some(nginx)),
-        None => ("the in-process lab", lab.https.port(), None),
-    };
-    let host = "good.lab.test";
-    let resolve = format!("{host}:{port}:127.0.0.1");
-    let urls: Vec<String> = (0..checks)
-        .map(|i| format!("https://{host}:{port}/?check={i}"))
-        .collect();
-    eprintln!("server: {server} on 127.0.0.1:{port}; {checks} checks, {concurrency} at once");
-
-    // reach
-    let targets = work.path().join("targets.txt");
-    std::fs::write(&targets, urls.join("\n"))?;
-    let report = work.path().join("report.json");
-    let started = Instant::now();
-    let (status, reach_rss_kib) = run_measured(
-        Command::new(&reach)
-            .args(["check", "--json", "--timeout", "30s"])
-            .args(["--concurrency", &concurrency.to_string()])
-            .args(["--resolve", &resolve])
-            .arg("--ca-file")
-            .arg(&lab.ca_pem_path)
-            .arg("--targets-file")
-            .arg(&targets)
-            .arg("-o")
-            .arg(&report),
-    )?;
-    let reach_secs = started.elapsed().as_secs_f64();
-    let parsed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report)?)?;
-    let passing = parsed["summary"]["pass"].as_u64().unwrap_or(0);
-    if !status.success() || passing != checks as u64 {
-        bail!("reach: {status}, {passing} of {checks} checks passed");
-    }
-
-    let curl_secs = curl_run(&urls, &resolve, &lab.ca_pem_path, concurrency, work.path())?;
-
-    let reach_rate = checks as f64 / reach_secs;
-    let curl_rate = checks as f64 / curl_secs;
-    println!("| client | checks/s | wall time |");
-    println!("|---|---|---|");
-    println!(
-        "| reach {} | {reach_rate:.0} | {reach_secs:.2} s |",
-        env!("CARGO_PKG_VERSION")
-    );
-    println!("| curl --parallel | {curl_rate:.0} | {curl_secs:.2} s |");
-    println!();
-    println!(
-        "reach / curl: {:.2}x · reach peak RSS: {:.1} MB · server: {server} · {checks} checks, concurrency {concurrency}, full TLS handshake each",
-        reach_rate / curl_rate,
-        reach_rss_kib as f64 / 1024.0
-    );
-    Ok(())
+    Ok((checks, concurrency, round_count))
 }
 
-/// `curl --parallel` over `urls`, each a full handshake; its wall time.
-fn curl_run(
-    urls: &[String],
-    resolve: &str,
-    ca: &Path,
+/// The HTTPS server every client of `bench probe` and `bench cpu` checks,
+/// and the inputs each client gets: `checks` URLs of `good.lab.test` on a
+/// loopback port, the lab's CA, the same concurrency.
+struct Target {
+    server: &'static str,
+    port: u16,
+    host: &'static str,
+    resolve: String,
+    ca: PathBuf,
+    checks: usize,
     concurrency: usize,
-    work: &Path,
-) -> anyhow::Result<f64> {
-    let checks = urls.len();
-    let config = work.join("curl.conf");
-    let mut text = String::new();
-    for url in urls {
-        let _ = writeln!(text, "url = \"{url}\"\noutput = \"/dev/null\"");
-    }
-    std::fs::write(&config, text)?;
-    let started = Instant::now();
-    let out = Command::new("curl")
-        .args(["--parallel", "--parallel-max", &concurrency.to_string()])
-        .args([
-            "--no-sessionid",
-            "--http1.1",
-            "-H",
-            "Connection: close",
-            "-sS",
-            "--no-progress-meter",
-        ])
-        .args(["--resolve", resolve])
-        .arg("--cacert")
-        .arg(ca)
-        .args(["-w", "%{http_code}\\n", "-K"])
-        .arg(&config)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run curl (apt-get install curl)")?;
-    let curl_secs = started.elapsed().as_secs_f64();
-    let ok = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| *l == "200")
-        .count();
-    if ok != checks {
-        bail!("curl: {ok} of {checks} transfers answered 200");
+    /// `reach --targets-file`.
+    targets: PathBuf,
+    /// `curl -K`.
+    curl_config: PathBuf,
+    work: PathBuf,
+}
+
+impl Target {
+    fn start(
+        lab: &reach_lab::Lab,
+        work: &Path,
+        checks: usize,
+        concurrency: usize,
+    ) -> anyhow::Result<(Target, Option<Nginx>)> {
+        let (server, port, nginx) = match Nginx::start(lab, work)? {
+            Some(nginx) => ("nginx (Debian)", nginx.port, Some(nginx)),
+            None => ("the in-process lab", lab.https.port(), None),
+        };
+        let host = "good.lab.test";
+        let urls: Vec<String> = (0..checks)
+            .map(|i| format!("https://{host}:{port}/?check={i}"))
+            .collect();
+        let targets = work.join("targets.txt");
+        std::fs::write(&targets, urls.join("\n"))?;
+        let curl_config = work.join("curl.conf");
+        let mut text = String::new();
+        for url in &urls {
+            let _ = writeln!(text, "url = \"{url}\"\noutput = \"/dev/null\"");
+        }
+        std::fs::write(&curl_config, text)?;
+        eprintln!("server: {server} on 127.0.0.1:{port}; {checks} checks, {concurrency} at once");
+        let target = Target {
+            server,
+            port,
+            host,
+            resolve: format!("{host}:{port}:127.0.0.1"),
+            ca: lab.ca_pem_path.clone(),
+            checks,
+            concurrency,
+            targets,
+            curl_config,
+            work: work.to_path_buf(),
+        };
+        Ok((target, nginx))
     }
 
-    Ok(curl_secs)
+    fn per_check_ms(&self, used: &Used) -> f64 {
+        used.cpu.as_secs_f64() * 1000.0 / self.checks as f64
+    }
+
+    /// `reach check` over every URL, the report to a file; every check
+    /// must pass.
+    fn reach(&self, reach: &Path) -> anyhow::Result<Used> {
+        let report = self.work.join("report.json");
+        let used = run_used(
+            Command::new(reach)
+                .args(["check", "--json", "--timeout", "30s"])
+                .args(["--concurrency", &self.concurrency.to_string()])
+                .args(["--resolve", &self.resolve])
+                .arg("--ca-file")
+                .arg(&self.ca)
+                .arg("--targets-file")
+                .arg(&self.targets)
+                .arg("-o")
+                .arg(&report),
+        )?;
+        let parsed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report)?)?;
+        let passing = parsed["summary"]["pass"].as_u64().unwrap_or(0);
+        if !used.status.success() || passing != self.checks as u64 {
+            bail!(
+                "reach: {}, {passing} of {} checks passed",
+                used.status,
+                self.checks
+            );
+        }
+        Ok(used)
+    }
+
+    /// `curl --parallel` over every URL, each a full handshake; every
+    /// transfer must answer 200.
+    fn curl(&self) -> anyhow::Result<Used> {
+        let codes = self.work.join("curl.codes");
+        let used = run_used(
+            Command::new("curl")
+                .args([
+                    "--parallel",
+                    "--parallel-max",
+                    &self.concurrency.to_string(),
+                ])
+                .args([
+                    "--no-sessionid",
+                    "--http1.1",
+                    "-H",
+                    "Connection: close",
+                    "-sS",
+                    "--no-progress-meter",
+                ])
+                .args(["--resolve", &self.resolve])
+                .arg("--cacert")
+                .arg(&self.ca)
+                .args(["-w", "%{http_code}\\n", "-K"])
+                .arg(&self.curl_config)
+                .stdout(std::fs::File::create(&codes)?)
+                .stderr(Stdio::inherit()),
+        )
+        .context("cannot run curl (apt-get install curl)")?;
+        let ok = std::fs::read_to_string(&codes)?
+            .lines()
+            .filter(|l| *l == "200")
+            .count();
+        if ok != self.checks {
+            bail!("curl: {ok} of {} transfers answered 200", self.checks);
+        }
+        Ok(used)
+    }
+
+    /// The bare tokio + rustls loop; it fails unless every check answered
+    /// 200.
+    fn bare(&self, bare: &Path) -> anyhow::Result<Used> {
+        let used = run_used(
+            Command::new(bare)
+                .args(["--addr", &format!("127.0.0.1:{}", self.port)])
+                .args(["--host", self.host])
+                .arg("--ca")
+                .arg(&self.ca)
+                .args(["--checks", &self.checks.to_string()])
+                .args(["--concurrency", &self.concurrency.to_string()])
+                .stderr(Stdio::inherit()),
+        )?;
+        if !used.status.success() {
+            bail!("bare-loop: {}", used.status);
+        }
+        Ok(used)
+    }
 }
 
 /// `cargo xtask bench run`: a preflight of 500 endpoint checks against the
@@ -439,11 +585,53 @@ pub(crate) fn release_reach() -> anyhow::Result<PathBuf> {
     Ok(target_dir.join("release").join("reach"))
 }
 
+/// Builds the bare loop (`xtask/src/bare_loop.rs`) in release, optimized
+/// as reach is, and returns the binary's path.
+fn release_bare_loop() -> anyhow::Result<PathBuf> {
+    let mut build = crate::cargo();
+    build.args([
+        "build",
+        "--release",
+        "--quiet",
+        "--locked",
+        "-p",
+        "xtask",
+        "--bin",
+        "bare-loop",
+    ]);
+    crate::run(build)?;
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| crate::root().join("target"), PathBuf::from);
+    Ok(target_dir.join("release").join("bare-loop"))
+}
+
 /// Runs `cmd` to its end, sampling its peak resident set (`VmHWM`, a high
 /// water mark kept by the kernel) every 5 ms; returns the exit status and
 /// the last peak seen, in KiB.
 pub(crate) fn run_measured(cmd: &mut Command) -> anyhow::Result<(std::process::ExitStatus, u64)> {
+    let used = run_used(cmd)?;
+    Ok((used.status, used.peak_kib))
+}
+
+/// What a child used, measured by [`run_used`].
+struct Used {
+    status: std::process::ExitStatus,
+    /// The last `VmHWM` seen, in KiB.
+    peak_kib: u64,
+    /// User plus system CPU time of all its threads.
+    cpu: Duration,
+    wall: Duration,
+}
+
+/// Runs `cmd` to its end, sampling its peak resident set every 5 ms; once
+/// it has exited, and before it is reaped, reads its CPU time from
+/// `/proc/PID/stat` (the kernel's own count of every thread's run time,
+/// given in clock ticks: 10 ms, under 0.5% of a second's run).
+fn run_used(cmd: &mut Command) -> anyhow::Result<Used> {
+    use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
+    let started = Instant::now();
     let mut child = cmd.spawn()?;
+    let pid = Pid::from_child(&child);
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak_kib = 0;
     loop {
@@ -456,11 +644,46 @@ pub(crate) fn run_measured(cmd: &mut Command) -> anyhow::Result<(std::process::E
                 peak_kib = peak_kib.max(hwm);
             }
         }
-        if let Some(status) = child.try_wait()? {
-            return Ok((status, peak_kib));
+        // NOWAIT leaves the exited child a zombie, whose /proc entry still
+        // holds its times; `wait` reaps it after.
+        let exited = waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT,
+        )?;
+        if exited.is_some() {
+            let wall = started.elapsed();
+            let cpu = cpu_time(child.id())?;
+            let status = child.wait()?;
+            return Ok(Used {
+                status,
+                peak_kib,
+                cpu,
+                wall,
+            });
         }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// `utime + stime` of a process (all its threads) from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name, in parentheses, may hold spaces: count fields from
+    // the last `)`, which is field 2; utime and stime are fields 14 and 15.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("an unreadable /proc/PID/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        Ok(fields
+            .get(i)
+            .context("a short /proc/PID/stat")?
+            .parse::<u64>()?)
+    };
+    let total = ticks(14 - 3)? + ticks(15 - 3)?;
+    let hz = rustix::param::clock_ticks_per_second();
+    Ok(Duration::from_secs_f64(total as f64 / hz as f64))
 }
 
 /// An nginx from Debian's package, serving 200 over TLS on a loopback port.

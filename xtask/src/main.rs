@@ -24,6 +24,7 @@ const USAGE: &str = "usage: cargo xtask <ci|interop|demo|schema|bench â€¦|fuzz â
   demo         start the loopback lab and run `reach run examples/preflight.toml`: every check kind
   schema       regenerate report.schema.json from the report types
   bench probe  HTTPS checks per second, reach against curl --parallel, on one loopback TLS server
+  bench cpu    client CPU per full-handshake check: reach, curl --parallel, a bare tokio + rustls loop
   bench allowlist  published minus allowlist on 1M + 1M prefixes, reach against iprange
   bench serve  reach serve against blackbox_exporter: CPU per probe and peak RSS, one HTTPS target
   bench run    500 endpoint checks through `reach run`: time, peak RSS, the progress bar

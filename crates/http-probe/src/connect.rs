@@ -108,6 +108,10 @@ impl Connecting<'_> {
         let Dial {
             host, port, tls, ..
         } = *self.dial;
+        // No proxy set (the usual case): no URL to build for each hop.
+        if !network.proxy.any() {
+            return None;
+        }
         let scheme_url = Url::parse(&format!(
             "{}://{}:{port}/",
             if tls { "https" } else { "http" },

@@ -1,7 +1,10 @@
 //! The HTTP phase: one request over hyper's `client::conn` handshake (HTTP/1.1
 //! or h2), timed to the first byte, with the body read up to a cap.
 
-use std::time::Instant;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Version};
@@ -275,8 +278,9 @@ where
     let mut builder = Request::builder().method(request.method.clone());
     let has_header =
         |name: &http::header::HeaderName| request.headers.iter().any(|(n, _)| n == name);
-    // The guard keeps the connection driver alive until the body is read.
-    let (response, _guard) = match protocol {
+    // The connection is driven by this exchange itself, until the body is
+    // read (see `Driver`).
+    let (response, mut driver) = match protocol {
         Protocol::Http1 => {
             // Bounded memory against hostile servers: a response head of at
             // most 128 KiB and 200 headers; the body is counted, not kept.
@@ -286,7 +290,7 @@ where
                 .max_headers(MAX_HEADERS)
                 .handshake(io)
                 .await?;
-            let mut guard = AbortOnDrop(tokio::spawn(conn));
+            let mut driver = Driver::new(conn);
             builder = match request.forward_proxy {
                 Some(proxy) => {
                     if let Some(auth) = proxy.authorization() {
@@ -306,9 +310,9 @@ where
             }
             let req = finish(builder, request, &has_header)?;
             result.phase.request_headers = headers(req.headers());
-            match sender.send_request(req).await {
-                Ok(response) => (response, guard),
-                Err(e) => return Err(guard.connection_error(e).await),
+            match driver.run(sender.send_request(req)).await {
+                Ok(response) => (response, driver.holding(sender)),
+                Err(e) => return Err(driver.connection_error(e).await),
             }
         }
         Protocol::Http2 => {
@@ -316,18 +320,18 @@ where
                 .max_header_list_size(256 * 1024)
                 .handshake(io)
                 .await?;
-            let mut guard = AbortOnDrop(tokio::spawn(conn));
+            let mut driver = Driver::new(conn);
             builder = builder.uri(url.as_str()).version(Version::HTTP_2);
             let req = finish(builder, request, &has_header)?;
             result.phase.request_headers = headers(req.headers());
-            match sender.send_request(req).await {
-                Ok(response) => (response, guard),
-                Err(e) => return Err(guard.connection_error(e).await),
+            match driver.run(sender.send_request(req)).await {
+                Ok(response) => (response, driver.holding(sender)),
+                Err(e) => return Err(driver.connection_error(e).await),
             }
         }
     };
     result.first_byte = Some(Instant::now());
-    read(response, request, result).await
+    driver.run(read(response, request, result)).await
 }
 
 fn finish(
@@ -419,23 +423,64 @@ fn host_header(url: &Url) -> String {
     }
 }
 
-/// Stops the connection driver when the exchange ends, however it ends.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl AbortOnDrop<Result<(), hyper::Error>> {
-    /// A failed request often only says "canceled": the connection's own
-    /// error (a TLS alert, a protocol violation) is the one that explains.
-    async fn connection_error(&mut self, request_error: hyper::Error) -> BoxError {
-        let driver = tokio::time::timeout(std::time::Duration::from_millis(200), &mut self.0);
-        match driver.await {
-            Ok(Ok(Err(connection_error))) => connection_error.into(),
-            _ => request_error.into(),
-        }
-    }
+/// A connection's driver (hyper's `Connection` future), polled by the
+/// exchange itself, beside the request it carries, rather than spawned as a
+/// task of its own: one task per check, so a response does not wake one
+/// task from another (often on another thread) and no task is spawned and
+/// aborted per request. The connection ends, as the spawned driver was
+/// aborted, when the exchange drops it.
+struct Driver {
+    conn: Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send>>,
+    /// How the connection ended, when it ended first.
+    ended: Option<Result<(), hyper::Error>>,
+    /// The request sender, until the body is read: dropped, it has hyper
+    /// close the connection politely (a `close_notify` and a shutdown, one
+    /// more write per check) before the exchange drops it anyway.
+    sender: Option<Box<dyn Send>>,
 }
 
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
+impl Driver {
+    fn new(conn: impl Future<Output = Result<(), hyper::Error>> + Send + 'static) -> Self {
+        Driver {
+            conn: Box::pin(conn),
+            ended: None,
+            sender: None,
+        }
+    }
+
+    /// The driver, keeping `sender` until it is dropped.
+    fn holding(mut self, sender: impl Send + 'static) -> Self {
+        self.sender = Some(Box::new(sender));
+        self
+    }
+
+    /// Runs `work` to its end, driving the connection meanwhile.
+    async fn run<F: Future>(&mut self, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(|cx| {
+            if self.ended.is_none()
+                && let Poll::Ready(ended) = self.conn.as_mut().poll(cx)
+            {
+                self.ended = Some(ended);
+            }
+            work.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    /// A failed request often only says "canceled": the connection's own
+    /// error (a TLS alert, a protocol violation) is the one that explains.
+    /// It is waited for at most 200 ms.
+    async fn connection_error(&mut self, request_error: hyper::Error) -> BoxError {
+        if self.ended.is_none() {
+            let conn = self.conn.as_mut();
+            if let Ok(ended) = tokio::time::timeout(Duration::from_millis(200), conn).await {
+                self.ended = Some(ended);
+            }
+        }
+        match self.ended.take() {
+            Some(Err(connection_error)) => connection_error.into(),
+            _ => request_error.into(),
+        }
     }
 }

@@ -242,7 +242,8 @@ pub async fn probe(input: &EndpointProbe, network: &Network) -> EndpointOutcome 
                 forward_ok: false,
                 expiry_warn_days: input.expiry_warn_days,
             };
-            let result = connect_hop(&dial, network, deadline).await;
+            // Boxed for the same reason as a hop in `follow`.
+            let result = Box::pin(connect_hop(&dial, network, deadline)).await;
             outcome.details.timings = result.hop.timings;
             outcome.details.hops.push(result.hop);
             outcome.findings.extend(result.findings);
@@ -294,7 +295,10 @@ async fn follow(
             expiry_warn_days: input.expiry_warn_days,
             deadline,
         };
-        let result = hop(&url, &options, network).await;
+        // Boxed: a hop's future (TLS, HTTP) is kilobytes, and a caller's
+        // task holding it inline would be copied whole each time it moves
+        // (into its task, out of it): the check's task stays small.
+        let result = Box::pin(hop(&url, &options, network)).await;
         failed = result
             .findings
             .iter()

@@ -169,6 +169,11 @@ impl ProxySettings {
         })
     }
 
+    /// Whether any proxy is set: without one, every URL goes direct.
+    pub(crate) fn any(&self) -> bool {
+        self.flag.is_some() || self.https.is_some() || self.http.is_some()
+    }
+
     /// The proxy for `url`, if any.
     pub fn choose(&self, url: &Url) -> ProxyChoice {
         let configured = self.flag.as_ref().or(match url.scheme() {

@@ -114,7 +114,12 @@ pub fn is_secret_name(name: &str) -> bool {
     if PUBLIC_NAMES.contains(&lower) {
         return false;
     }
-    SECRET_PARTS.iter().any(|p| lower.contains(p))
+    // Names are short: comparing windows costs less than setting up a
+    // substring search for each part.
+    let bytes = lower.as_bytes();
+    SECRET_PARTS
+        .iter()
+        .any(|p| bytes.windows(p.len()).any(|w| w == p.as_bytes()))
         && !DESCRIBING_SUFFIXES.iter().any(|s| lower.ends_with(s))
 }
 
@@ -247,18 +252,26 @@ fn by_name(text: &str, found: &mut Vec<String>) -> Option<String> {
     if !text.bytes().any(|b| matches!(b, b'=' | b' ' | b'%' | b':')) {
         return None;
     }
-    let mut out = String::with_capacity(text.len());
+    // Text is copied to `out` only up to a replacement (`copied` is where
+    // the copy stands): a string without a secret costs no copy.
+    let mut out = String::new();
+    let mut copied = 0;
     let mut changed = false;
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
+        if !may_start_at(bytes, i) {
+            i += next_char_len(text, i);
+            continue;
+        }
         // A `Cookie:` or `Set-Cookie:` header quoted in text: every value
         // (the first pair's, for `Set-Cookie`).
         if let Some((len, all_pairs)) = cookie_header_at(text, i) {
-            out.push_str(&text[i..i + len]);
+            out.push_str(&text[copied..i + len]);
             let (end, any) = cookie_pairs(text, i + len, all_pairs, &mut out, found);
             changed |= any;
             i = end;
+            copied = end;
             continue;
         }
         // `name=value` after a parameter boundary, `name%3Dvalue` after an
@@ -282,9 +295,10 @@ fn by_name(text: &str, found: &mut Vec<String>) -> Option<String> {
                     .find(['&', '#', ' ', '"', '\'', '<', '>', '\n', ',', ')', ';'])
                     .map_or(text.len(), |n| value_start + n)
             };
-            out.push_str(&text[i..value_start]);
             if value_end > value_start {
+                out.push_str(&text[copied..value_start]);
                 out.push_str(REDACTED);
+                copied = value_end;
                 let value = &text[value_start..value_end];
                 changed |= value != REDACTED;
                 found.push(value.to_owned());
@@ -300,8 +314,9 @@ fn by_name(text: &str, found: &mut Vec<String>) -> Option<String> {
             let spaces = text[i + len..].len() - text[i + len..].trim_start_matches(' ').len();
             let value_start = i + len + spaces;
             let value_end = value_start + value_len;
-            out.push_str(&text[i..value_start]);
+            out.push_str(&text[copied..value_start]);
             out.push_str(REDACTED);
+            copied = value_end;
             changed |= &text[value_start..value_end] != REDACTED;
             found.push(text[value_start..value_end].to_owned());
             i = value_end;
@@ -315,21 +330,54 @@ fn by_name(text: &str, found: &mut Vec<String>) -> Option<String> {
             if let Some(at) = authority.rfind('@') {
                 // `user:password@` keeps the user; a lone `token@` is all secret.
                 let secret_from = authority[..at].find(':').map_or(0, |colon| colon + 1);
-                out.push_str("://");
-                out.push_str(&authority[..secret_from]);
+                out.push_str(&text[copied..i + 3 + secret_from]);
                 out.push_str(REDACTED);
                 out.push_str(&authority[at..]);
                 changed |= &authority[secret_from..at] != REDACTED;
                 found.push(authority[secret_from..at].to_owned());
                 i += 3 + authority_end;
+                copied = i;
                 continue;
             }
         }
-        let ch = text[i..].chars().next().expect("i is on a char boundary");
-        out.push(ch);
-        i += ch.len_utf8();
+        i += next_char_len(text, i);
     }
-    changed.then_some(out)
+    changed.then(|| {
+        out.push_str(&text[copied..]);
+        out
+    })
+}
+
+/// Whether a rule of [`by_name`] can match at `i`: a cookie header or an
+/// auth scheme starts with one of `sScCbB`, user info at `:`, a parameter
+/// after a boundary, `=` or a percent-encoded delimiter. Most positions of
+/// a report's strings are none of these, and are passed over at the cost
+/// of two table lookups.
+fn may_start_at(bytes: &[u8], i: usize) -> bool {
+    const fn table(members: &[u8]) -> [bool; 256] {
+        let mut t = [false; 256];
+        let mut k = 0;
+        while k < members.len() {
+            t[members[k] as usize] = true;
+            k += 1;
+        }
+        t
+    }
+    const STARTS: [bool; 256] = table(b"sScCbB:");
+    const AFTER: [bool; 256] = table(b"?&#; \n\t\",(=");
+    i == 0
+        || STARTS[usize::from(bytes[i])]
+        || AFTER[usize::from(bytes[i - 1])]
+        || (i >= 3 && bytes[i - 3] == b'%')
+}
+
+/// The length of the character at `i` (a char boundary).
+fn next_char_len(text: &str, i: usize) -> usize {
+    if text.as_bytes()[i].is_ascii() {
+        1
+    } else {
+        text[i..].chars().next().map_or(1, char::len_utf8)
+    }
 }
 
 /// Length of `name=` (or `name%3D`, then `true`) when `s` starts with a
@@ -362,7 +410,9 @@ const ENCODED_DELIMITERS: &[&[u8]] = &[
 ];
 
 fn encoded_delimiter_at(bytes: &[u8], i: usize) -> bool {
-    bytes.len() >= i + 3
+    // Asked at every position of a scanned string: most are not `%`.
+    bytes.get(i) == Some(&b'%')
+        && bytes.len() >= i + 3
         && ENCODED_DELIMITERS
             .iter()
             .any(|d| bytes[i..i + 3].eq_ignore_ascii_case(d))
@@ -394,6 +444,9 @@ fn encoded_value_end(bytes: &[u8], start: usize) -> usize {
 /// (`Set-Cookie`, whose next parts are attributes).
 fn cookie_header_at(text: &str, i: usize) -> Option<(usize, bool)> {
     let bytes = text.as_bytes();
+    if !matches!(bytes[i], b's' | b'S' | b'c' | b'C') {
+        return None;
+    }
     if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'-' | b'_')) {
         return None;
     }
@@ -931,6 +984,9 @@ fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
 
 /// Length of `Bearer ` / `Basic ` (case-insensitive) at word start `i`.
 fn auth_scheme_at(text: &str, i: usize) -> Option<usize> {
+    if !matches!(text.as_bytes()[i], b'b' | b'B') {
+        return None;
+    }
     if i > 0 && text.as_bytes()[i - 1].is_ascii_alphanumeric() {
         return None;
     }

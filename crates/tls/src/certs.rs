@@ -1,5 +1,8 @@
 //! Describing a presented certificate for the report.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use reach_report::endpoint::Certificate;
 use rustls::pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
@@ -11,13 +14,20 @@ use x509_parser::public_key::PublicKey;
 /// certificate. A certificate that does not parse is still listed, by its
 /// fingerprint.
 pub fn describe(der: &CertificateDer<'_>) -> Certificate {
-    let sha256 = hex::encode(Sha256::digest(der.as_ref()));
-    let Ok((_, cert)) = X509Certificate::from_der(der.as_ref()) else {
-        return Certificate {
+    described(der.as_ref()).0
+}
+
+/// [`describe`], and the certificate's notAfter in seconds since the epoch
+/// when it parses (what `days_left` counts to).
+fn described(der: &[u8]) -> (Certificate, Option<i64>) {
+    let sha256 = hex::encode(Sha256::digest(der));
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        let unparsed = Certificate {
             subject: "(unparseable certificate)".to_owned(),
             sha256,
             ..Certificate::default()
         };
+        return (unparsed, None);
     };
     let sans = cert
         .subject_alternative_name()
@@ -36,8 +46,7 @@ pub fn describe(der: &CertificateDer<'_>) -> Certificate {
         })
         .unwrap_or_default();
     let validity = cert.validity();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let days_left = (validity.not_after.timestamp() - now).div_euclid(86_400);
+    let not_after = validity.not_after.timestamp();
     let public_key = key_description(cert.public_key());
     let ca_issuers = cert
         .extensions()
@@ -61,7 +70,7 @@ pub fn describe(der: &CertificateDer<'_>) -> Certificate {
             _ => None,
         })
         .unwrap_or(0);
-    Certificate {
+    let described = Certificate {
         ca_issuers,
         signed_with: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
         embedded_scts,
@@ -69,10 +78,87 @@ pub fn describe(der: &CertificateDer<'_>) -> Certificate {
         issuer: cert.issuer().to_string(),
         sans,
         not_before: rfc3339(validity.not_before.timestamp()),
-        not_after: rfc3339(validity.not_after.timestamp()),
-        days_left,
+        not_after: rfc3339(not_after),
+        days_left: days_left(not_after),
         public_key,
         sha256,
+    };
+    (described, Some(not_after))
+}
+
+/// Whole days from now until `not_after` (seconds since the epoch),
+/// negative once it has passed.
+fn days_left(not_after: i64) -> i64 {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    (not_after - now).div_euclid(86_400)
+}
+
+/// The certificates a [`crate::Tls`] has described, by their DER bytes:
+/// checks of one server are shown the same chain again and again, and
+/// parsing it, hashing it and looking for its root among the public ones
+/// is, after the handshake's own crypto, the TLS phase's largest cost.
+/// What depends on the clock (`days_left`) is computed again each time, so
+/// a description from the cache is the one [`describe`] would make.
+#[derive(Debug, Default)]
+pub(crate) struct Descriptions {
+    seen: Mutex<HashMap<Box<[u8]>, Described>>,
+}
+
+#[derive(Debug)]
+struct Described {
+    certificate: Certificate,
+    not_after: Option<i64>,
+    /// [`ends_at_public_root`], once asked.
+    public_root: Option<bool>,
+}
+
+impl Descriptions {
+    /// Distinct certificates kept at most; past that the cache starts
+    /// over (a run over many servers), so memory stays bounded.
+    const MAX: usize = 1024;
+
+    /// [`describe`], from the cache when `der` was described before.
+    pub(crate) fn describe(&self, der: &[u8]) -> Certificate {
+        self.with(der, |d| {
+            let mut certificate = d.certificate.clone();
+            if let Some(not_after) = d.not_after {
+                certificate.days_left = days_left(not_after);
+            }
+            certificate
+        })
+    }
+
+    /// [`ends_at_public_root`], from the cache when asked before.
+    pub(crate) fn ends_at_public_root(&self, der: &[u8]) -> bool {
+        self.with(der, |d| {
+            *d.public_root
+                .get_or_insert_with(|| ends_at_public_root(der))
+        })
+    }
+
+    fn with<T>(&self, der: &[u8], f: impl FnOnce(&mut Described) -> T) -> T {
+        let Ok(mut seen) = self.seen.lock() else {
+            // A panic while the lock was held: describe without the cache.
+            let (certificate, not_after) = described(der);
+            return f(&mut Described {
+                certificate,
+                not_after,
+                public_root: None,
+            });
+        };
+        if let Some(d) = seen.get_mut(der) {
+            return f(d);
+        }
+        if seen.len() >= Self::MAX {
+            seen.clear();
+        }
+        let (certificate, not_after) = described(der);
+        let d = seen.entry(der.into()).or_insert(Described {
+            certificate,
+            not_after,
+            public_root: None,
+        });
+        f(d)
     }
 }
 

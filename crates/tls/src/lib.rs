@@ -65,6 +65,8 @@ pub struct Tls {
     /// The `--ca-file` certificates: one of them may be the server's own
     /// (a self-signed certificate trusted as its own CA).
     anchors: Arc<Vec<CertificateDer<'static>>>,
+    /// The certificates described so far (see [`certs::Descriptions`]).
+    described: Arc<certs::Descriptions>,
 }
 
 /// The crypto provider reach uses everywhere: ring.
@@ -120,6 +122,7 @@ impl Tls {
             base: Arc::new(base),
             verifier,
             anchors: Arc::new(anchors),
+            described: Arc::default(),
         })
     }
 }
@@ -440,7 +443,7 @@ where
     let result = tokio::time::timeout(input.timeout, connector.connect(server_name, stream)).await;
     phase.duration_ms = ms(started);
     let chain = capture.seen.lock().map(|s| s.clone()).unwrap_or_default();
-    phase.chain = chain.iter().map(|c| certs::describe(c)).collect();
+    phase.chain = chain.iter().map(|c| tls.described.describe(c)).collect();
     phase.client_cert_requested = asked.requested.load(Ordering::Relaxed);
     phase.client_cert_sent = asked.sent.load(Ordering::Relaxed);
     let mut version_refused = false;
@@ -467,7 +470,8 @@ where
                 .map(|a| a.clone())
                 .unwrap_or_default();
             let top = chain.last();
-            established(stream.get_ref().1, top, &mut phase);
+            established(stream.get_ref().1, &mut phase);
+            phase.public_root = top.map(|top| tls.described.ends_at_public_root(top));
             findings.extend(accepted.iter().map(|a| accepted_finding(*a, bare, &phase)));
             findings.extend(expiring(bare, &phase, input.expiry_warn_days));
             Some(stream)
@@ -509,13 +513,8 @@ fn not_completed(io: &std::io::Error, host: &str) -> Finding {
     Finding::new(Code::TlsHandshakeFailed, message).with("reason", io.to_string())
 }
 
-/// What a completed handshake agreed on, into `phase`; `top` is the
-/// presented chain's last certificate.
-fn established(
-    conn: &rustls::ClientConnection,
-    top: Option<&CertificateDer<'static>>,
-    phase: &mut TlsPhase,
-) {
+/// What a completed handshake agreed on, into `phase`.
+fn established(conn: &rustls::ClientConnection, phase: &mut TlsPhase) {
     phase.verified = true;
     phase.version = conn.protocol_version().map(version_name);
     phase.cipher = conn
@@ -525,7 +524,6 @@ fn established(
     phase.alpn = conn
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned());
-    phase.public_root = top.map(|top| certs::ends_at_public_root(top));
 }
 
 /// `tls.cert_expiring_soon` when the leaf expires within `warn_days`.
