@@ -71,8 +71,9 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             .map(|i| (CheckKind::Endpoint, i.text.clone()))
             .collect(),
     );
-    // Each finished check is handed on at once (written now with
-    // --format jsonl); only what comes back is kept, by input order.
+    // Each finished check is handed on at once: kept by `partial` when
+    // this run planned (written now with --format jsonl), else here, by
+    // input order.
     let mut kept: BTreeMap<usize, Check> = BTreeMap::new();
     let mut deliver = |index: usize, check: Check| {
         let back = if owner {
@@ -119,22 +120,16 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             });
             running.insert(task.id(), (index, label));
         }
-        let Some(joined) = tasks.join_next_with_id().await else {
+        let Some(first) = tasks.join_next_with_id().await else {
             break;
         };
-        match joined {
-            Ok((id, check)) => {
-                if let Some((index, _)) = running.remove(&id) {
-                    deliver(index, check);
-                }
+        // All that ended meanwhile, on one wake-up of this task.
+        let mut joined = Some(first);
+        while let Some(result) = joined {
+            if let Some((index, check)) = ended(result, &mut running) {
+                deliver(index, check);
             }
-            // A check that panicked is a bug in reach; the others still count.
-            Err(e) => {
-                tracing::error!("a check task failed: {e}");
-                if let Some((index, text)) = running.remove(&e.id()) {
-                    deliver(index, lost(text));
-                }
-            }
+            joined = tasks.try_join_next_with_id();
         }
     }
     option_errors.extend(
@@ -144,8 +139,29 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             .filter(|(_, used)| !used)
             .map(|(p, _)| p.check(CheckKind::Endpoint)),
     );
-    option_errors.extend(kept.into_values());
+    if owner {
+        option_errors.extend(crate::partial::take_finished());
+    } else {
+        option_errors.extend(kept.into_values());
+    }
     Ok(option_errors)
+}
+
+/// The check of a task that ended, and its input's index; a task that
+/// panicked (a bug in reach) is a `lost` check, and the others still count.
+fn ended(
+    result: Result<(tokio::task::Id, Check), tokio::task::JoinError>,
+    running: &mut HashMap<tokio::task::Id, (usize, String)>,
+) -> Option<(usize, Check)> {
+    match result {
+        Ok((id, check)) => running.remove(&id).map(|(index, _)| (index, check)),
+        Err(e) => {
+            tracing::error!("a check task failed: {e}");
+            running
+                .remove(&e.id())
+                .map(|(index, text)| (index, lost(text)))
+        }
+    }
 }
 
 /// The target of `input`, or the error check that takes its place: it does

@@ -105,19 +105,35 @@ pub(crate) fn plan(planned: Vec<(CheckKind, String)>) -> bool {
     }
 }
 
-/// The result of planned check `index`. With `--format jsonl` the checks
-/// are written now and `None` comes back: the caller keeps nothing.
-/// Otherwise they come back, and a copy is kept for an interruption.
+/// The result of planned check `index`, kept here (once, not copied) for
+/// the report or an interruption; with `--format jsonl` written now and
+/// only marked finished. `Some` gives the checks back when nothing was
+/// planned (the caller keeps them).
 pub(crate) fn finished(index: usize, checks: Vec<Check>) -> Option<Vec<Check>> {
     let kept = write(checks);
-    if let Ok(mut slots) = SLOTS.lock()
-        && let State::Planned(slots) = &mut *slots
-        && let Some(slot) = slots.done.get_mut(index)
-    {
-        // A streamed check is finished, and already written.
-        *slot = Some(kept.clone().unwrap_or_default());
+    let Ok(mut slots) = SLOTS.lock() else {
+        return kept;
+    };
+    match &mut *slots {
+        State::Planned(slots) if index < slots.done.len() => {
+            slots.done[index] = Some(kept.unwrap_or_default());
+            None
+        }
+        _ => kept,
     }
-    kept
+}
+
+/// The planned checks that finished, in order: the owner's result at the
+/// end of its run (the streamed ones were written already).
+pub(crate) fn take_finished() -> Vec<Check> {
+    let state = SLOTS
+        .lock()
+        .ok()
+        .map(|mut s| std::mem::replace(&mut *s, State::Idle));
+    match state {
+        Some(State::Planned(slots)) => slots.done.into_iter().flatten().flatten().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Hands `checks` to the writer when the report is streamed (`None`

@@ -933,6 +933,9 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
         }
     }
     progress.finish();
+    if owner {
+        return Ok(crate::partial::take_finished());
+    }
     Ok(results.into_iter().flatten().flatten().collect())
 }
 
