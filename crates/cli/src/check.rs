@@ -58,7 +58,7 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
     let (network, mut problems) = context.network(&args.network)?;
     let headers = parse_headers(&args.headers, &mut problems);
     let method = parse_method(&args.method, &mut problems).unwrap_or(Method::GET);
-    let mut used = vec![false; problems.len()];
+    let used = vec![false; problems.len()];
 
     let network = Arc::new(network);
     let (at_once, note) = crate::limits::concurrency(args.concurrency as usize);
@@ -71,67 +71,23 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
             .map(|i| (CheckKind::Endpoint, i.text.clone()))
             .collect(),
     );
-    // Each finished check is handed on at once: kept by `partial` when
-    // this run planned (written now with --format jsonl), else here, by
-    // input order.
-    let mut kept: BTreeMap<usize, Check> = BTreeMap::new();
-    let mut deliver = |index: usize, check: Check| {
-        let back = if owner {
-            crate::partial::finished(index, vec![check])
-        } else {
-            Some(vec![check])
-        };
-        if let Some(check) = back.and_then(|mut b| b.pop()) {
-            kept.insert(index, check);
-        }
+    // The checks are spawned and gathered by a task of the runtime, not by
+    // the thread that waits for the command: a check that ends wakes no
+    // other thread.
+    let run = Run {
+        args: args.clone(),
+        problems,
+        used,
+        method,
+        headers,
+        network,
+        timeout,
+        at_once,
+        owner,
     };
-    // At most `at_once` checks run, and as many more wait for their turn
-    // (a permit): memory does not grow with the number of targets, and a
-    // check that ends hands its permit straight to a waiting one. The
-    // tasks are known by id, so that one that panicked is still reported.
-    let permits = Arc::new(tokio::sync::Semaphore::new(at_once));
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut running: HashMap<tokio::task::Id, (usize, String)> = HashMap::new();
-    let mut pending = inputs.into_iter().enumerate();
-    loop {
-        while tasks.len() < 2 * at_once {
-            let Some((index, input)) = pending.next() else {
-                break;
-            };
-            let target = match admitted(&input, args, &problems, &mut used) {
-                Ok(target) => target,
-                Err(check) => {
-                    deliver(index, check);
-                    continue;
-                }
-            };
-            let probe = EndpointProbe {
-                method: method.clone(),
-                headers: headers.clone(),
-                ..probe_options(args, target, timeout)
-            };
-            let network = network.clone();
-            let text = input.text;
-            let label = text.clone();
-            let permits = Arc::clone(&permits);
-            let task = tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                check_one(&text, &probe, &network).await
-            });
-            running.insert(task.id(), (index, label));
-        }
-        let Some(first) = tasks.join_next_with_id().await else {
-            break;
-        };
-        // All that ended meanwhile, on one wake-up of this task.
-        let mut joined = Some(first);
-        while let Some(result) = joined {
-            if let Some((index, check)) = ended(result, &mut running) {
-                deliver(index, check);
-            }
-            joined = tasks.try_join_next_with_id();
-        }
-    }
+    let (kept, problems, used) = tokio::spawn(run.all(inputs))
+        .await
+        .map_err(|e| anyhow::anyhow!("the checks' runner failed: {e}"))?;
     option_errors.extend(
         problems
             .iter()
@@ -145,6 +101,93 @@ pub(crate) async fn run(args: &CheckArgs, context: &Context) -> anyhow::Result<V
         option_errors.extend(kept.into_values());
     }
     Ok(option_errors)
+}
+
+/// What the runner of the checks needs, owned: it runs as a task.
+struct Run {
+    args: CheckArgs,
+    problems: Vec<Problem>,
+    used: Vec<bool>,
+    method: Method,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    network: Arc<Network>,
+    timeout: Duration,
+    at_once: usize,
+    /// This run planned its checks (`partial` keeps them).
+    owner: bool,
+}
+
+impl Run {
+    /// Runs every input; the checks not kept by `partial`, by input
+    /// order, and the problems with which of them were used.
+    async fn all(
+        mut self,
+        inputs: Vec<Input>,
+    ) -> (BTreeMap<usize, Check>, Vec<Problem>, Vec<bool>) {
+        // Each finished check is handed on at once: kept by `partial` when
+        // this run planned (written now with --format jsonl), else here.
+        let owner = self.owner;
+        let mut kept: BTreeMap<usize, Check> = BTreeMap::new();
+        let mut deliver = |index: usize, check: Check| {
+            let back = if owner {
+                crate::partial::finished(index, vec![check])
+            } else {
+                Some(vec![check])
+            };
+            if let Some(check) = back.and_then(|mut b| b.pop()) {
+                kept.insert(index, check);
+            }
+        };
+        // At most `at_once` checks run, and as many more wait for their
+        // turn (a permit): memory does not grow with the number of
+        // targets, and a check that ends hands its permit straight to a
+        // waiting one. The tasks are known by id, so that one that
+        // panicked is still reported.
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.at_once));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut running: HashMap<tokio::task::Id, (usize, String)> = HashMap::new();
+        let mut pending = inputs.into_iter().enumerate();
+        loop {
+            while tasks.len() < 2 * self.at_once {
+                let Some((index, input)) = pending.next() else {
+                    break;
+                };
+                let target = match admitted(&input, &self.args, &self.problems, &mut self.used) {
+                    Ok(target) => target,
+                    Err(check) => {
+                        deliver(index, check);
+                        continue;
+                    }
+                };
+                let probe = EndpointProbe {
+                    method: self.method.clone(),
+                    headers: self.headers.clone(),
+                    ..probe_options(&self.args, target, self.timeout)
+                };
+                let network = Arc::clone(&self.network);
+                let text = input.text;
+                let label = text.clone();
+                let permits = Arc::clone(&permits);
+                let task = tasks.spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    check_one(&text, &probe, &network).await
+                });
+                running.insert(task.id(), (index, label));
+            }
+            let Some(first) = tasks.join_next_with_id().await else {
+                break;
+            };
+            // All that ended meanwhile, on one wake-up of this task.
+            let mut joined = Some(first);
+            while let Some(result) = joined {
+                if let Some((index, check)) = ended(result, &mut running) {
+                    deliver(index, check);
+                }
+                joined = tasks.try_join_next_with_id();
+            }
+        }
+        (kept, self.problems, self.used)
+    }
 }
 
 /// The check of a task that ended, and its input's index; a task that
