@@ -150,6 +150,36 @@ fn cpu_bench(it: std::slice::Iter<'_, String>) -> anyhow::Result<()> {
         "server: {} · {checks} checks per client and round, concurrency {concurrency}, full TLS handshake each, median of {rounds} rounds · CPU = user + system time of the client process",
         target.server
     );
+    // CPU time moves with the machine's load; the instructions a client
+    // runs do not: one more run each under callgrind, when valgrind is
+    // here (slow: about a minute a client).
+    if Command::new("valgrind").arg("--version").output().is_ok() {
+        let counts = [
+            target.instructions_per_check(|t| t.reach(&reach))?,
+            target.instructions_per_check(Target::curl)?,
+            target.instructions_per_check(|t| t.bare(&bare))?,
+        ];
+        println!();
+        println!(
+            "| client | user-space instructions per check | ratio to curl | ratio to bare loop |"
+        );
+        println!("|---|---|---|---|");
+        for (name, count) in [
+            "reach check",
+            "curl --parallel --no-sessionid",
+            "bare tokio + rustls loop",
+        ]
+        .into_iter()
+        .zip(counts)
+        {
+            println!(
+                "| {name} | {:.0}k | {:.2}x | {:.2}x |",
+                count / 1000.0,
+                count / counts[1],
+                count / counts[2]
+            );
+        }
+    }
     Ok(())
 }
 
@@ -187,6 +217,9 @@ struct Target {
     /// `curl -K`.
     curl_config: PathBuf,
     work: PathBuf,
+    /// When set, each client runs under callgrind, which writes its
+    /// user-space instruction count in this log.
+    counting: std::cell::RefCell<Option<PathBuf>>,
 }
 
 impl Target {
@@ -224,8 +257,47 @@ impl Target {
             targets,
             curl_config,
             work: work.to_path_buf(),
+            counting: std::cell::RefCell::new(None),
         };
         Ok((target, nginx))
+    }
+
+    /// `program`'s command: as it is, or under callgrind when counting.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        match self.counting.borrow().as_ref() {
+            None => Command::new(program),
+            Some(out) => {
+                // Callgrind counts every instruction a program runs in user
+                // space (`Collected : N` in its log), on any machine: a
+                // virtual machine often has no hardware counter for perf.
+                let mut cmd = Command::new("valgrind");
+                cmd.args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+                    .arg(format!("--log-file={}", out.display()))
+                    .arg(program);
+                cmd
+            }
+        }
+    }
+
+    /// User-space instructions per check of `run`, a client run under
+    /// [`Target::command`] with counting on: unlike CPU time, the same
+    /// whatever else the machine is doing.
+    fn instructions_per_check(
+        &self,
+        run: impl FnOnce(&Self) -> anyhow::Result<Used>,
+    ) -> anyhow::Result<f64> {
+        let out = self.work.join("perf-stat.csv");
+        *self.counting.borrow_mut() = Some(out.clone());
+        let ran = run(self);
+        *self.counting.borrow_mut() = None;
+        ran?;
+        let text = std::fs::read_to_string(&out)?;
+        let count = text
+            .lines()
+            .find_map(|l| l.split_once("Collected :").map(|(_, n)| n.trim()))
+            .and_then(|n| n.parse::<f64>().ok())
+            .with_context(|| format!("no instruction count in callgrind's log: {text}"))?;
+        Ok(count / self.checks as f64)
     }
 
     fn per_check_ms(&self, used: &Used) -> f64 {
@@ -237,7 +309,7 @@ impl Target {
     fn reach(&self, reach: &Path) -> anyhow::Result<Used> {
         let report = self.work.join("report.json");
         let used = run_used(
-            Command::new(reach)
+            self.command(reach)
                 .args(["check", "--json", "--timeout", "30s"])
                 .args(["--concurrency", &self.concurrency.to_string()])
                 .args(["--resolve", &self.resolve])
@@ -265,7 +337,7 @@ impl Target {
     fn curl(&self) -> anyhow::Result<Used> {
         let codes = self.work.join("curl.codes");
         let used = run_used(
-            Command::new("curl")
+            self.command("curl")
                 .args([
                     "--parallel",
                     "--parallel-max",
@@ -302,7 +374,7 @@ impl Target {
     /// 200.
     fn bare(&self, bare: &Path) -> anyhow::Result<Used> {
         let used = run_used(
-            Command::new(bare)
+            self.command(bare)
                 .args(["--addr", &format!("127.0.0.1:{}", self.port)])
                 .args(["--host", self.host])
                 .arg("--ca")
