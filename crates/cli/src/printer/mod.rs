@@ -96,6 +96,23 @@ impl std::ops::Deref for Printable {
     }
 }
 
+/// A set cookie's attributes as a browser's devtools show them: `Secure`,
+/// `HttpOnly`, `SameSite=…` (`unset` when the server gave none).
+fn cookie_attributes(cookie: &reach_report::sso::CookieSet) -> Vec<String> {
+    let mut attrs = Vec::new();
+    if cookie.secure {
+        attrs.push("Secure".to_owned());
+    }
+    if cookie.http_only {
+        attrs.push("HttpOnly".to_owned());
+    }
+    attrs.push(format!(
+        "SameSite={}",
+        cookie.same_site.as_deref().unwrap_or("unset")
+    ));
+    attrs
+}
+
 /// A check as a ticket or CI names it: `name (target)`, or the target.
 fn label(check: &Check) -> String {
     match &check.name {

@@ -149,17 +149,7 @@ fn cookies(out: &mut String, hop: &SsoHop) {
         ));
     }
     for c in &hop.cookies_set {
-        let mut attrs = Vec::new();
-        if c.secure {
-            attrs.push("Secure".to_owned());
-        }
-        if c.http_only {
-            attrs.push("HttpOnly".to_owned());
-        }
-        attrs.push(format!(
-            "SameSite={}",
-            c.same_site.as_deref().unwrap_or("unset")
-        ));
+        let attrs = super::super::cookie_attributes(c);
         match &c.refused {
             Some(reason) => chips.push((
                 "refused",

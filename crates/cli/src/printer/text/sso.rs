@@ -126,17 +126,7 @@ fn cookie_notes(hop: &SsoHop, shown: usize) -> Vec<String> {
     }
     if !hop.cookies_set.is_empty() {
         let set = hop.cookies_set.iter().map(|c| {
-            let mut attrs = Vec::new();
-            if c.secure {
-                attrs.push("Secure".to_owned());
-            }
-            if c.http_only {
-                attrs.push("HttpOnly".to_owned());
-            }
-            attrs.push(format!(
-                "SameSite={}",
-                c.same_site.as_deref().unwrap_or("unset")
-            ));
+            let attrs = super::super::cookie_attributes(c);
             match &c.refused {
                 Some(reason) => format!(
                     "{} ({}; refused by browsers: {reason})",
