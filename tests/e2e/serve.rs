@@ -526,6 +526,19 @@ fn a_probe_that_waited_for_its_turn_still_answers_within_the_scrape() {
     assert_eq!(first.join().unwrap().status, 200);
 }
 
+/// `reach serve ARGS` that is expected to refuse to start: how it ended
+/// (killed after 10 s if it started after all).
+fn refused(args: &[&str]) -> Ended {
+    let child = std::process::Command::new(bin())
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait(child, Duration::from_secs(10))
+}
+
 #[test]
 fn a_config_it_cannot_use_does_not_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -535,14 +548,12 @@ fn a_config_it_cannot_use_does_not_start() {
         "[modules.default]\nurl = \"https://a/\"\n\n[modules.x]\nfolow = true\n",
     )
     .unwrap();
-    let child = std::process::Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let ended = wait(child, Duration::from_secs(10));
+    let ended = refused(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        &path.display().to_string(),
+    ]);
     assert_eq!(ended.code, Some(2), "{}", ended.stderr);
     let file = path.display().to_string();
     assert!(
@@ -564,14 +575,12 @@ fn a_config_it_cannot_use_does_not_start() {
         "[modules.default]\nproxy = \"ftp://proxy.invalid\"\n",
     )
     .unwrap();
-    let child = std::process::Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let ended = wait(child, Duration::from_secs(10));
+    let ended = refused(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        &path.display().to_string(),
+    ]);
     assert_eq!(ended.code, Some(2), "{}", ended.stderr);
     assert!(
         ended.stderr.contains("[modules.default]: "),
@@ -584,13 +593,7 @@ fn a_config_it_cannot_use_does_not_start() {
         ended.stderr
     );
 
-    let child = std::process::Command::new(bin())
-        .args(["serve", "--listen", "localhost"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let ended = wait(child, Duration::from_secs(10));
+    let ended = refused(&["--listen", "localhost"]);
     assert_eq!(ended.code, Some(2), "{}", ended.stderr);
     assert!(
         ended.stderr.contains("--listen localhost"),

@@ -506,15 +506,8 @@ mod tests {
         }
         let mut check = Check::new(reach_report::CheckKind::Endpoint, "x");
         check.duration_ms = 3001.4;
-        let report = reach_report::Report::new(
-            reach_report::Tool {
-                name: "reach".into(),
-                version: "0".into(),
-            },
-            "2026-12-01T16:54:13.123456789Z".into(),
-            3002.0,
-            vec![check],
-        );
+        let mut report = super::super::tests::report_of(vec![check]);
+        report.duration_ms = 3002.0;
         let page = render(&Printable::new(report));
         assert!(!page.contains("3001"), "{page}");
         assert!(!page.contains("3002"), "{page}");

@@ -247,23 +247,8 @@ mod tests {
         let finding = Finding::new(Code::TlsUntrustedIssuer, "CN=\u{1b}[2Jevil")
             .with("subject", "CN=\u{9b}2J");
         check.push(finding);
-        let report = Report::new(
-            Tool {
-                name: "reach".into(),
-                version: "0".into(),
-            },
-            String::new(),
-            0.0,
-            vec![check],
-        );
-        let options = Options {
-            text: TextStyle {
-                color: false,
-                quiet: false,
-                verbose: false,
-            },
-            strict: false,
-        };
+        let report = report_of(vec![check]);
+        let options = plain();
         for format in [Format::Text, Format::Md] {
             let out = print(report.clone(), format, options).unwrap();
             assert!(!out.contains(['\u{1b}', '\u{9b}']), "{out}");
@@ -271,7 +256,20 @@ mod tests {
         }
     }
 
-    fn empty_report() -> Report {
+    /// The options of a plain run: no colour, neither -q nor -v nor --strict.
+    fn plain() -> Options {
+        Options {
+            text: TextStyle {
+                color: false,
+                quiet: false,
+                verbose: false,
+            },
+            strict: false,
+        }
+    }
+
+    /// A report of `checks`, as the printers' tests make it.
+    pub(super) fn report_of(checks: Vec<Check>) -> Report {
         Report::new(
             Tool {
                 name: "reach".into(),
@@ -279,20 +277,17 @@ mod tests {
             },
             "2026-12-01T16:54:13.123456789Z".into(),
             0.0,
-            Vec::new(),
+            checks,
         )
+    }
+
+    fn empty_report() -> Report {
+        report_of(Vec::new())
     }
 
     #[test]
     fn a_run_of_no_checks_says_so() {
-        let options = Options {
-            text: TextStyle {
-                color: false,
-                quiet: false,
-                verbose: false,
-            },
-            strict: false,
-        };
+        let options = plain();
         assert_eq!(verdict(&empty_report()), "no checks");
         for format in [Format::Md, Format::Html] {
             let out = print(empty_report(), format, options).unwrap();
