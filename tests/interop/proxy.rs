@@ -109,33 +109,11 @@ fn start(turn: MutexGuard<'static, ()>) -> Proxies {
     // squid reads it as `proxy`, who may not see the checkout (/root/…).
     std::fs::copy(pki.path("root.pem"), dir.join("root.pem")).expect("copy the root");
     // The inspecting proxy's CA, as a company makes it.
-    let out = Command::new(&openssl)
-        .current_dir(dir.path())
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "proxyca.key",
-            "-out",
-            "proxyca.pem",
-            "-days",
-            "365",
-            "-subj",
-            "/O=ACME Corp/CN=ACME Corp Proxy CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ])
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::servers::rsa_ca(
+        dir.path(),
+        "proxyca",
+        "/O=ACME Corp/CN=ACME Corp Proxy CA",
+        365,
     );
     for f in ["proxyca.key", "proxyca.pem", "hosts", "root.pem"] {
         std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644))

@@ -70,6 +70,38 @@ pub(crate) fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// A self-signed RSA CA as a company or a lab makes it with `openssl req
+/// -x509` (CA:TRUE, keyCertSign): `{stem}.key` and `{stem}.pem` in `dir`.
+pub(crate) fn rsa_ca(dir: &Path, stem: &str, subject: &str, days: u32) {
+    let (key, pem, days) = (
+        format!("{stem}.key"),
+        format!("{stem}.pem"),
+        days.to_string(),
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+            "-days",
+            &days,
+            "-subj",
+            subject,
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
 /// A case's own PKI, made with the openssl CLI in `dir`: a CA (`ca.pem`,
 /// `ca.key`, subject `ca_name`) and one server certificate it signs for
 /// `names`, host names or IP addresses (`{leaf}.pem`, `{leaf}.key`), EC P-256, 30 days. Each case has

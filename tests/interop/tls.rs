@@ -79,28 +79,7 @@ pub(crate) fn pki() -> &'static Pki {
 /// The root and the intermediate CA, by `openssl req` and `openssl x509`.
 fn authorities(dir: &Path) {
     let dir = dir.to_path_buf();
-    openssl(
-        &dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "root.key",
-            "-out",
-            "root.pem",
-            "-days",
-            "3650",
-            "-subj",
-            "/CN=Interop Root CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
+    crate::servers::rsa_ca(&dir, "root", "/CN=Interop Root CA", 3650);
     let ca_ext = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n";
     std::fs::write(dir.join("int.ext"), ca_ext).expect("ext");
     openssl(
