@@ -313,29 +313,14 @@ pub fn classify(
 
 /// The answer's first lines in the finding's evidence: an error page or a
 /// JSON error often names its cause (`AADSTS7000215`, `BAD_CLIENT_ID`).
-/// A JSON answer's members named like a secret (`access_token`,
-/// `refresh_token`, …) are blanked first, since a token the server just
-/// made is known to no other redaction rule; the rest is redacted with the
-/// report, like every string of it.
+/// A JSON answer is redacted first by the report's own rules (its members
+/// named like a secret: `access_token`, `refresh_token`, …), since a token
+/// the server just made is known to no rule by value; the rest is redacted
+/// with the report, like every string of it.
 fn with_body(finding: Finding, body: &[u8]) -> Finding {
-    fn blank(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::Object(members) => {
-                for (name, v) in members.iter_mut() {
-                    if reach_report::redact::is_secret_name(name) && !v.is_null() {
-                        *v = serde_json::Value::String("[redacted]".to_owned());
-                    } else {
-                        blank(v);
-                    }
-                }
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(blank),
-            _ => {}
-        }
-    }
     let excerpt = match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(mut json) => {
-            blank(&mut json);
+            reach_report::redact::value_in_place(&mut json);
             reach_http_probe::body_excerpt(json.to_string().as_bytes())
         }
         Err(_) => reach_http_probe::body_excerpt(body),

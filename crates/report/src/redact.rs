@@ -40,7 +40,6 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-#[cfg(test)]
 use serde_json::Value;
 
 use crate::Report;
@@ -144,10 +143,11 @@ pub fn check(check: &mut crate::Check) {
 }
 
 /// Redacts secrets in any JSON value, in place, by the same rules as
-/// [`report`] (a finding's evidence is such a value): for the tests, which
+/// [`report`] (a finding's evidence is such a value): for a body a server
+/// just sent, whose secrets no other rule knows yet (they are remembered,
+/// and hunted in the rest of the report too), and for the tests, which
 /// hold the rules to single values.
-#[cfg(test)]
-pub(crate) fn value_in_place(value: &mut Value) {
+pub fn value_in_place(value: &mut Value) {
     in_place(value);
 }
 
