@@ -171,11 +171,8 @@ pub(crate) async fn checks_for(
     remember_secrets(command);
     match command {
         Command::Check(args) => check::run(args, context).await,
-        Command::Allowlist(command) => {
-            let network_args = match &command.action {
-                Some(args::AllowlistAction::Diff(d)) => &d.network,
-                None => &command.args.network,
-            };
+        Command::Allowlist(this) => {
+            let network_args = command.network().unwrap_or(&this.args.network);
             let (network, problems) = context.network(network_args)?;
             // A bad network value keeps every fetch and lookup of the check
             // from running (each an input error of the check that names it);
@@ -185,11 +182,11 @@ pub(crate) async fn checks_for(
                 messages.join("; ")
             });
             let timeout = context.timeout;
-            let check = match &command.action {
+            let check = match &this.action {
                 Some(args::AllowlistAction::Diff(d)) => {
                     allowlist::diff(d, &network, timeout, blocked).await
                 }
-                None => allowlist::run(&command.args, &network, timeout, blocked).await,
+                None => allowlist::run(&this.args, &network, timeout, blocked).await,
             };
             // A bad value no fetch or lookup of the check named (it needed
             // no network, or stopped before) is an error of its own, so
@@ -395,9 +392,7 @@ fn finish_stream(
     cancelled: bool,
 ) -> anyhow::Result<i32> {
     if cli.output.no_redact {
-        to_stderr(
-            "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)",
-        );
+        warn_no_redact();
     }
     let _ = partial::write(report.checks);
     // After Ctrl-C, a reader that stopped reading does not hold reach.
@@ -427,6 +422,13 @@ fn finish_stream(
     Ok(code)
 }
 
+/// `--no-redact` is said on stderr, whatever the format.
+fn warn_no_redact() {
+    to_stderr(
+        "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)",
+    );
+}
+
 /// Input errors also go to stderr, so a CI log names them whatever the
 /// format.
 pub(crate) fn say_errors(check: &reach_report::Check) {
@@ -445,9 +447,7 @@ fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
     let code = exit_code(&written, out.strict);
     say_what_ran(&mut report);
     if out.no_redact {
-        to_stderr(
-            "reach: warning: --no-redact: the report may contain secrets (tokens, cookies, credentials)",
-        );
+        warn_no_redact();
     } else {
         // In place, string by string: no copy of the report.
         reach_report::redact::report(&mut report);

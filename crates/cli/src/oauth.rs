@@ -230,7 +230,6 @@ async fn credentials(
 async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<Check>> {
     let timeout = context.timeout;
     let started = Instant::now();
-    let mut checks = Vec::new();
     let (network, problems) = context.network(&args.network)?;
     let kind = CheckKind::OauthToken;
     let mut errors = Vec::new();
@@ -240,9 +239,6 @@ async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<C
     let target = url
         .as_ref()
         .map_or_else(|| args.token_url.clone(), Url::to_string);
-    let fail = |checks: &mut Vec<Check>, message: String| {
-        checks.push(Check::input_error(kind, &target, message));
-    };
     let secrets = match url {
         Some(_) => credentials(args, timeout)
             .await
@@ -250,12 +246,13 @@ async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<C
             .ok(),
         None => None,
     };
-    // A bad value keeps the check from running, and is named in it.
+    // A bad value keeps the check from running, and is named in it (a
+    // missing URL or secret is such a value: `held` has them all).
     if let Some(check) = held(kind, &target, &problems, errors) {
         return Ok(vec![check]);
     }
     let (Some(url), Some((client_secret, grant))) = (url, secrets) else {
-        return Ok(checks);
+        return Ok(Vec::new());
     };
     let scopes = scope_list(&args.scope);
     let request = TokenRequest {
@@ -271,10 +268,7 @@ async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<C
     let (details, findings) = match request_token(&request, &network).await {
         Ok(done) => done,
         // The flags were checked above: only a request built otherwise.
-        Err(e) => {
-            fail(&mut checks, e.to_string());
-            return Ok(checks);
-        }
+        Err(e) => return Ok(vec![Check::input_error(kind, &target, e.to_string())]),
     };
     let mut check = Check::new(CheckKind::OauthToken, target);
     for f in findings {
@@ -282,14 +276,12 @@ async fn token(args: &OauthTokenArgs, context: &Context) -> anyhow::Result<Vec<C
     }
     check.details = Details::OauthToken(Box::new(details));
     check.duration_ms = reach_report::elapsed_ms(started);
-    checks.push(check);
-    Ok(checks)
+    Ok(vec![check])
 }
 
 async fn discover(args: &OauthDiscoverArgs, context: &Context) -> anyhow::Result<Vec<Check>> {
     let timeout = context.timeout;
     let started = Instant::now();
-    let mut checks = Vec::new();
     let (network, problems) = context.network(&args.network)?;
     let kind = CheckKind::OauthDiscover;
     let mut errors = Vec::new();
@@ -302,8 +294,9 @@ async fn discover(args: &OauthDiscoverArgs, context: &Context) -> anyhow::Result
     if let Some(check) = held(kind, &target, &problems, errors) {
         return Ok(vec![check]);
     }
+    // `held` has the URL's error, if it had one.
     let Some(issuer) = issuer else {
-        return Ok(checks);
+        return Ok(Vec::new());
     };
     let scopes = scope_list(&args.scope);
     let (details, findings) =
@@ -315,6 +308,5 @@ async fn discover(args: &OauthDiscoverArgs, context: &Context) -> anyhow::Result
     }
     check.details = Details::OauthDiscover(Box::new(details));
     check.duration_ms = reach_report::elapsed_ms(started);
-    checks.push(check);
-    Ok(checks)
+    Ok(vec![check])
 }

@@ -1010,19 +1010,8 @@ fn default_value_problem(arg: Arg, value: &toml::Value, src: &Source<'_>) -> Opt
         .chain(flags)
         .chain(["--".to_owned(), "http://x/".to_owned()]);
     let error = Cli::try_parse_from(words).err()?;
-    let reason = std::error::Error::source(&error).map_or_else(
-        || {
-            error
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim_start_matches("error: ")
-                .to_owned()
-        },
-        ToString::to_string,
-    );
-    Some(reason)
+    // The value parser's own reason, without clap's framing.
+    Some(std::error::Error::source(&error).map_or_else(|| clap_reason(&error), ToString::to_string))
 }
 
 /// Why a preflight file that parsed has no check to run.
