@@ -507,28 +507,12 @@ fn jsonl_to_a_reader_that_stopped_reading_still_ends_on_ctrl_c() {
         .unwrap();
     // Never read.
     let _stdout = child.stdout.take();
-    std::thread::sleep(Duration::from_secs(2));
-    let sent = std::time::Instant::now();
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if sent.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("reach did not end within 10 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(code, Some(130));
-    assert!(
-        sent.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        sent.elapsed()
+    let ended = signal_and_wait(
+        child,
+        "-INT",
+        Duration::from_secs(2),
+        Duration::from_secs(10),
     );
+    assert_eq!(ended.code, Some(130), "did not end within 10 s of SIGINT");
+    assert!(ended.took < Duration::from_secs(5), "{:?}", ended.took);
 }
