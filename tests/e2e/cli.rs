@@ -276,7 +276,16 @@ const OUTPUT_OPTIONS: [&str; 9] = [
 /// `reach ARGS` on an 80-column terminal: clap reads the width from
 /// `COLUMNS` when stdout is not a terminal.
 fn help_at_80(args: &[&str]) -> String {
-    let out = bare().env("COLUMNS", "80").args(args).output().unwrap();
+    help_at(80, args)
+}
+
+/// `reach ARGS` on a terminal `columns` wide.
+fn help_at(columns: u16, args: &[&str]) -> String {
+    let out = bare()
+        .env("COLUMNS", columns.to_string())
+        .args(args)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "reach {args:?}");
     String::from_utf8(out.stdout).unwrap()
 }
@@ -352,8 +361,37 @@ fn every_help_fits_80_columns() {
                 args.join(" "),
                 wide.join("\n")
             );
+            // clap wraps every line to the width, so the test above holds
+            // by itself: the after-help must also read the same as on a
+            // wider terminal, i.e. not be cut mid-line by clap at 80.
+            let wider = help_at(100, &args);
+            assert_eq!(
+                prose(&help),
+                prose(&wider),
+                "reach {}: clap re-wraps the help's prose at 80 columns",
+                args.join(" ")
+            );
         }
     }
+}
+
+/// The after-help: what follows the option lists (its prose, tables and
+/// examples, written to fit 80 columns). The about text before them is
+/// clap's to wrap.
+fn prose(help: &str) -> Vec<&str> {
+    const LISTS: [&str; 5] = [
+        "Options",
+        "Network options",
+        "Output options",
+        "Commands",
+        "Arguments",
+    ];
+    help_sections(help)
+        .into_iter()
+        .skip_while(|(heading, _)| !LISTS.contains(heading))
+        .filter(|(heading, _)| !LISTS.contains(heading))
+        .flat_map(|(_, lines)| lines)
+        .collect()
 }
 
 /// Point 10 of issue 16: each command's help lists its own options first,
