@@ -472,9 +472,17 @@ fn finish(cli: &Cli, mut report: Report) -> anyhow::Result<i32> {
         }
         return Ok(code);
     }
-    let printed = printer::print(report, out.format(), options)?;
-    tracing::debug!("report rendered");
-    emit(cli, &printed)?;
+    if out.format() == args::Format::Json {
+        // Written as it is rendered: a large report's text is never held.
+        emit_with(cli, &mut |w| printer::json::write(&report, w))?;
+        // The process ends here: freeing the report piece by piece would
+        // only cost time.
+        std::mem::forget(report);
+    } else {
+        let printed = printer::print(report, out.format(), options)?;
+        tracing::debug!("report rendered");
+        emit(cli, &printed)?;
+    }
     tracing::debug!("report written");
     Ok(code)
 }
@@ -535,33 +543,39 @@ fn exit_code(checks: &[Written], strict: bool) -> i32 {
 
 /// Prints to stdout, or writes `-o FILE` atomically.
 fn emit(cli: &Cli, text: &str) -> anyhow::Result<()> {
+    emit_with(cli, &mut |w| w.write_all(text.as_bytes()))
+}
+
+/// What `write` writes, to stdout or to `-o FILE` atomically, buffered (the
+/// JSON report is written in small pieces as it is rendered). When `-o`
+/// fails, the output goes to stdout instead: it is not lost, and the error
+/// still fails the run.
+fn emit_with(
+    cli: &Cli,
+    write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let to_stdout = |write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>| {
+        let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        write(&mut stdout).and_then(|()| stdout.flush())
+    };
     if let Some(path) = &cli.output.output {
-        if let Err(e) = write_atomically(path, text.as_bytes()) {
-            // The report is not lost: it goes to stdout, and the error
-            // still fails the run.
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(text.as_bytes());
-            let _ = stdout.flush();
+        if let Err(e) = write_atomically(path, write) {
+            let _ = to_stdout(write);
             return Err(e);
         }
-        Ok(())
-    } else {
-        let mut stdout = std::io::stdout().lock();
+        return Ok(());
+    }
+    match to_stdout(write) {
         // A closed pipe (`reach … | head`) is not an error worth a message.
-        match stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-        {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            // `> /dev/full`, a full disk behind a redirection: an output
-            // error, like `-o`.
-            Err(e) => Err(UsageError(format!(
-                "cannot write the report to standard output: {}",
-                input::io_reason(&e)
-            ))
-            .into()),
-            Ok(()) => Ok(()),
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        // `> /dev/full`, a full disk behind a redirection: an output
+        // error, like `-o`.
+        Err(e) => Err(UsageError(format!(
+            "cannot write the report to standard output: {}",
+            input::io_reason(&e)
+        ))
+        .into()),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -569,15 +583,19 @@ fn emit(cli: &Cli, text: &str) -> anyhow::Result<()> {
 /// report. No fsync: the report is a diagnosis to read now, not data to
 /// survive a power cut, and syncing a multi-megabyte report cost up to
 /// 200 ms.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+fn write_atomically(
+    path: &Path,
+    write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     // Every failure here is the output's (no space left, no permission, a
     // read-only place): an output error, exit 2, never an internal one. A
     // temp file that could not be filled is removed when `tmp` drops.
     let mut tmp = temp_beside(path)?;
-    let file = tmp.as_file_mut();
-    file.write_all(bytes)
+    let mut file = std::io::BufWriter::with_capacity(64 * 1024, tmp.as_file_mut());
+    write(&mut file)
         .and_then(|()| file.flush())
         .map_err(|e| output_error(path, &e))?;
+    drop(file);
     tmp.persist(path)
         .map_err(|e| output_error(path, &e.error))?;
     Ok(())

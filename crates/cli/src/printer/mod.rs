@@ -8,7 +8,7 @@
 //! through ([`Printable`]).
 
 mod html;
-mod json;
+pub(crate) mod json;
 mod junit;
 mod markdown;
 pub(crate) mod metrics;
