@@ -276,11 +276,7 @@ fn by_name(text: &str, found: &mut Vec<String>) -> Option<String> {
         }
         // `name=value` after a parameter boundary, `name%3Dvalue` after an
         // encoded one (or a plain one: `?r=idp_session%3D…`).
-        let at_boundary = i == 0
-            || matches!(
-                bytes[i - 1],
-                b'?' | b'&' | b'#' | b';' | b' ' | b'\n' | b'\t' | b'"' | b',' | b'('
-            );
+        let at_boundary = i == 0 || PARAMETER_BOUNDARY[usize::from(bytes[i - 1])];
         let at_encoded_boundary =
             at_boundary || bytes[i - 1] == b'=' || encoded_delimiter_before(bytes, i);
         if at_encoded_boundary
@@ -354,21 +350,26 @@ fn by_name(text: &str, found: &mut Vec<String>) -> Option<String> {
 /// a report's strings are none of these, and are passed over at the cost
 /// of two table lookups.
 fn may_start_at(bytes: &[u8], i: usize) -> bool {
-    const fn table(members: &[u8]) -> [bool; 256] {
-        let mut t = [false; 256];
-        let mut k = 0;
-        while k < members.len() {
-            t[members[k] as usize] = true;
-            k += 1;
-        }
-        t
-    }
-    const STARTS: [bool; 256] = table(b"sScCbB:");
-    const AFTER: [bool; 256] = table(b"?&#; \n\t\",(=");
+    const STARTS: [bool; 256] = byte_table(b"sScCbB:");
     i == 0
         || STARTS[usize::from(bytes[i])]
-        || AFTER[usize::from(bytes[i - 1])]
+        || PARAMETER_BOUNDARY[usize::from(bytes[i - 1])]
+        || bytes[i - 1] == b'='
         || (i >= 3 && bytes[i - 3] == b'%')
+}
+
+/// The bytes after which a `name=value` parameter may start.
+const PARAMETER_BOUNDARY: [bool; 256] = byte_table(b"?&#; \n\t\",(");
+
+/// A lookup table of `members`.
+const fn byte_table(members: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < members.len() {
+        t[members[k] as usize] = true;
+        k += 1;
+    }
+    t
 }
 
 /// The length of the character at `i` (a char boundary).
