@@ -474,3 +474,110 @@ COMMIT
     assert_listed(&entries, "it admits only ICMPv6, not TCP");
     assert_listed(&entries, "it admits only UDP, not TCP");
 }
+
+/// The published addresses of the `--emit` cases (all on the namespace's
+/// loopback) and the allowlist that covers only the first.
+const EMIT_PUBLISHED: &str = "127.0.0.2\n127.0.0.3\n127.0.0.4\n::1\n";
+const EMIT_ALLOWLIST: &str = "127.0.0.2/32\n";
+
+/// `reach allowlist --emit FORMAT` of the gap of [`EMIT_PUBLISHED`]
+/// against [`EMIT_ALLOWLIST`], on port 443: the rules it writes.
+#[track_caller]
+fn emitted(dir: &TempDir, format: &str) -> String {
+    dir.write("published.txt", EMIT_PUBLISHED);
+    dir.write("allow.txt", EMIT_ALLOWLIST);
+    let out = command()
+        .args(["allowlist", "--published", &dir.arg("published.txt")])
+        .args(["--allowlist", &dir.arg("allow.txt"), "--port", "443"])
+        .args(["--emit", format])
+        .output()
+        .expect("reach runs");
+    let rules = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Gaps: exit 1, as the report's.
+    assert_eq!(out.status.code(), Some(1), "{rules}{}", text(&out));
+    rules
+}
+
+/// What the kernel does once the emitted rules are loaded: the gap (and
+/// only the gap, and only on port 443) gets through; then reach, reading
+/// the firewall back from the real tool's dump, finds no gap left but the
+/// address the emitted rules were not meant to add.
+#[track_caller]
+fn emitted_rules_hold(ns: &Netns, dir: &TempDir, dumps: &[String]) {
+    let kernel = ns.connects(443, &["127.0.0.2", "127.0.0.3", "127.0.0.4", "::1"]);
+    let open: Vec<&str> = kernel
+        .iter()
+        .filter(|(_, open)| *open)
+        .map(|(a, _)| a.as_str())
+        .collect();
+    // 127.0.0.2 was in the allowlist reach was given, not in this firewall.
+    assert_eq!(open, ["127.0.0.3", "127.0.0.4", "::1"], "{dumps:#?}");
+    let other_port = ns.connects(22, &["127.0.0.3", "::1"]);
+    assert!(
+        other_port.iter().all(|(_, open)| !open),
+        "the rules opened more than TCP 443: {other_port:?}"
+    );
+    let mut args = vec![
+        "allowlist".to_owned(),
+        "--published".to_owned(),
+        dir.arg("published.txt"),
+        "--port".to_owned(),
+        "443".to_owned(),
+    ];
+    for (i, dump) in dumps.iter().enumerate() {
+        let name = format!("dump-{i}");
+        dir.write(&name, dump);
+        args.extend(["--allowlist".to_owned(), dir.arg(&name)]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = run_with(command(), &args);
+    let Details::Allowlist(details) = &run.only().details else {
+        panic!("no allowlist details: {:#?}", run.only());
+    };
+    assert_eq!(details.uncovered, ["127.0.0.2/32"], "{:#?}", run.only());
+}
+
+#[test]
+fn emitted_nft_rules_let_the_gap_through() {
+    let ns = Netns::new("emit-nft");
+    let dir = TempDir::new();
+    let rules = emitted(&dir, "nft");
+    // The table and chain the emitted `add rule inet filter output` lines
+    // name, as a host with a default-drop egress policy has them.
+    let base = "table inet filter {
+  chain output {
+    type filter hook output priority 0; policy drop;
+    ct state established,related accept
+  }
+}
+";
+    let dump = ns.nft(&format!("{base}{rules}"));
+    emitted_rules_hold(&ns, &dir, &[dump]);
+}
+
+#[test]
+fn emitted_iptables_rules_let_the_gap_through() {
+    let ns = Netns::new("emit-ipt");
+    let dir = TempDir::new();
+    let rules = emitted(&dir, "iptables");
+    // As the header says: the IPv4 block for iptables, the IPv6 block for
+    // ip6tables, each between *filter and COMMIT.
+    let (v4, v6) = rules
+        .split_once("\n# IPv6")
+        .unwrap_or_else(|| panic!("no IPv6 block: {rules}"));
+    let table = |block: &str| {
+        format!(
+            "*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT DROP [0:0]
+-A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+{block}
+COMMIT
+"
+        )
+    };
+    let dump4 = ns.iptables(false, &table(v4));
+    let dump6 = ns.iptables(true, &table(&format!("# IPv6{v6}")));
+    emitted_rules_hold(&ns, &dir, &[dump4, dump6]);
+}
