@@ -2,6 +2,7 @@
 //! the report as serde writes it, pretty, with a final line break.
 
 use reach_report::Report;
+use std::io::Write;
 
 pub(super) fn render(report: &Report) -> serde_json::Result<String> {
     // About 4 KiB an endpoint check: half of it up front spares most of the
@@ -16,9 +17,13 @@ pub(super) fn render(report: &Report) -> serde_json::Result<String> {
 /// The JSON report into `out`, as it is rendered, with its final line
 /// break.
 pub(crate) fn write(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, Pretty::default());
+    // serde_json writes a token at a time: into a buffer of a known type
+    // (a copy the compiler inlines), not through `dyn Write` (a call each).
+    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut buffered, Pretty::default());
     serde::Serialize::serialize(report, &mut serializer).map_err(std::io::Error::from)?;
-    out.write_all(b"\n")
+    buffered.write_all(b"\n")?;
+    buffered.flush()
 }
 
 /// `serde_json`'s pretty layout (two spaces an indent level), byte for
