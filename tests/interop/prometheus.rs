@@ -11,8 +11,9 @@
 //! reach's.
 //!
 //! Addresses (127.0.6.N): scrape case .1 nginx, .2 a closed port, .3 reach
-//! serve, .4 `blackbox_exporter`, .5 Prometheus; exposition case .11 nginx,
-//! .12 a closed port, .13 reach serve, .14 `blackbox_exporter`.
+//! serve, .4 `blackbox_exporter`, .5 Prometheus, .6 a silent port (it
+//! takes connections and never answers); exposition case .11 nginx, .12 a
+//! closed port, .13 reach serve, .14 `blackbox_exporter`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -71,6 +72,25 @@ fn assert_curl_truth(dir: &TempDir, good: &str, closed: &str) {
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "curl {closed}: {said}");
     assert!(said.contains("Connection refused"), "curl {closed}: {said}");
+}
+
+/// A port that takes connections (the kernel completes them into the
+/// listen queue) and never says a word; closed when dropped. curl, given
+/// a second as Prometheus gives a scrape, times out on it.
+#[track_caller]
+fn silent_port(dir: &TempDir, ip: &str) -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind((ip, 8443)).expect("bind the silent port");
+    let url = good_url(ip);
+    let curl = require("curl", "curl");
+    let ca = dir.arg("ca.pem");
+    let out = tool(
+        &curl,
+        &["-sS", "--max-time", "1", "--cacert", &ca, &url],
+        None,
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(28), "curl {url}: {said}");
+    (listener, url)
 }
 
 /// `blackbox_exporter` on `addr` with one module, `default`: an HTTP probe
@@ -261,9 +281,13 @@ fn prometheus_scrapes_reach_serve_with_the_multi_target_pattern() {
     let dir = TempDir::new();
     let _nginx = target("127.0.6.1", &dir);
     assert_curl_truth(&dir, &good, &closed);
+    // Probed under the module's 5 s, it would outlast Prometheus's 1 s
+    // scrape timeout: the exporters must answer within what the scrape's
+    // `X-Prometheus-Scrape-Timeout-Seconds` leaves.
+    let (_silent, silent) = silent_port(&dir, "127.0.6.6");
 
     let _blackbox = blackbox(&dir, exporter);
-    let targets = [good.as_str(), closed.as_str()];
+    let targets = [good.as_str(), closed.as_str(), silent.as_str()];
     let jobs = [
         job("blackbox", exporter, "target", &targets, true),
         job("reach", serve, "target", &targets, true),
@@ -272,11 +296,12 @@ fn prometheus_scrapes_reach_serve_with_the_multi_target_pattern() {
     let _prometheus = prometheus(&dir, prom, &jobs);
 
     // The control: blackbox_exporter's verdicts through the same relabelling.
-    let verdicts = expect(&[(&good, "1"), (&closed, "0")]);
+    let verdicts = expect(&[(&good, "1"), (&closed, "0"), (&silent, "0")]);
     let blackbox_success = by_instance(prom, "probe_success", "blackbox", &targets);
     assert_eq!(blackbox_success, verdicts);
+    let all_up = expect(&[(&good, "1"), (&closed, "1"), (&silent, "1")]);
     let up = by_instance(prom, "up", "blackbox", &targets);
-    assert_eq!(up, expect(&[(&good, "1"), (&closed, "1")]));
+    assert_eq!(up, all_up);
 
     // reach serve, scraped as blackbox_exporter is, must say the same.
     let config = serve_config(&dir, &good, &closed);
@@ -285,9 +310,14 @@ fn prometheus_scrapes_reach_serve_with_the_multi_target_pattern() {
         by_instance(prom, "probe_success", "reach", &targets),
         verdicts
     );
-    assert_eq!(
-        by_instance(prom, "up", "reach", &targets),
-        expect(&[(&good, "1"), (&closed, "1")])
+    // `up` 1 for the silent port too: reach answered within the scrape.
+    assert_eq!(by_instance(prom, "up", "reach", &targets), all_up);
+    let took = by_instance(prom, "probe_duration_seconds", "reach", &targets)[&silent]
+        .parse::<f64>()
+        .expect("a duration");
+    assert!(
+        (0.4..1.0).contains(&took),
+        "reach probed the silent port for {took} s: the scrape left it 0.5 s"
     );
     assert_eq!(
         by_instance(prom, "probe_http_status_code", "reach", &targets)[&good],
@@ -326,6 +356,13 @@ fn prometheus_scrapes_reach_serve_with_the_multi_target_pattern() {
         "severity",
     );
     assert_eq!(severity, Severity::Fail.as_str());
+    // The silent port: the handshake that never came, not a refusal.
+    let (code, _) = only(
+        prom,
+        &format!("reach_finding{{job=\"reach\",instance=\"{silent}\"}}"),
+        "code",
+    );
+    assert_eq!(code, Code::TlsHandshakeFailed.name());
 
     // The configured checks by name, the same pattern over `check=`.
     assert_eq!(
