@@ -790,3 +790,160 @@ fn a_silent_tls_server_times_out_in_words() {
     assert!(!f.remedy.contains("alert"), "{}", f.remedy);
     accepter.join().expect("accepter ends");
 }
+
+/// openssl's words for `field` of the certificate `pem` (`openssl x509
+/// -noout ARGS`), with its `name=` prefix taken off.
+fn x509(dir: &Path, pem: &str, args: &[&str]) -> String {
+    let mut all = vec!["x509", "-in", pem, "-noout"];
+    all.extend_from_slice(args);
+    let out = Command::new(require("openssl", "openssl"))
+        .current_dir(dir)
+        .args(&all)
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success(), "openssl {all:?}");
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    text.split_once('=')
+        .map_or(text.clone(), |(_, v)| v.to_owned())
+}
+
+/// A CA and a leaf for `details.interop.test` (127.0.1.12) in `d`, by the
+/// openssl CLI, with names a careless formatter gets wrong: a comma and
+/// quotes inside a value, a multi-valued name, a leading space,
+/// `emailAddress`; RSA 3072 signed with SHA-384; every kind of
+/// subjectAltName.
+fn details_pki(d: &Path) {
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-sha256",
+            "-subj",
+            "/C=DE/O=Reach Interop, Inc./OU=Trust+OU=PKI/CN=Interop \"Quoted\" CA",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:3072",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/C=DE/ST=Berlin/O=a\"b\\\\c;d<e>f/OU= lead/CN=details.interop.test/emailAddress=ops@example.com",
+        ],
+    );
+    std::fs::write(
+        d.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:details.interop.test,\
+         DNS:*.wild.interop.test,IP:127.0.1.12,IP:::1,email:ops@example.com,URI:https://example.com/x\n",
+    )
+    .expect("write leaf.ext");
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "20",
+            "-sha384",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "leaf.pem",
+        ],
+    );
+}
+
+#[test]
+fn certificate_details_agree_with_openssl_x509() {
+    let ip = "127.0.1.12";
+    let dir = TempDir::new();
+    let d = dir.path();
+    details_pki(d);
+    let block = format!(
+        "server {{ listen {ip}:8443 ssl; ssl_certificate {}; ssl_certificate_key {};\n\
+         location / {{ return 200 \"hello from nginx\\n\"; }} }}",
+        dir.arg("leaf.pem"),
+        dir.arg("leaf.key"),
+    );
+    let _nginx = nginx(ip, &block);
+    let ca = dir.arg("ca.pem");
+    let verdict = s_client(ip, "details.interop.test", &["-CAfile", &ca]);
+    assert!(verdict.contains("Verify return code: 0 (ok)"), "{verdict}");
+
+    let run = reach_check(ip, "details.interop.test", &["--ca-file", &ca]);
+    let check = run.only();
+    assert_eq!(check.status, Status::Pass, "{check:#?}");
+    let endpoint = serde_json::to_value(&check.details).expect("details");
+    let leaf = &endpoint["hops"][0]["tls"]["chain"][0];
+
+    // The truth, from openssl x509.
+    let names = ["-nameopt", "oneline,-space_eq"];
+    let subject = x509(d, "leaf.pem", &[&["-subject"], &names[..]].concat());
+    let issuer = x509(d, "leaf.pem", &[&["-issuer"], &names[..]].concat());
+    assert_eq!(
+        subject,
+        "C=DE, ST=Berlin, O=\"a\\\"b\\\\c;d<e>f\", OU=\" lead\", CN=details.interop.test, emailAddress=ops@example.com"
+    );
+    assert_eq!(leaf["subject"], subject.as_str(), "{leaf:#}");
+    assert_eq!(leaf["issuer"], issuer.as_str(), "{leaf:#}");
+    let fingerprint = x509(d, "leaf.pem", &["-fingerprint", "-sha256"])
+        .replace(':', "")
+        .to_ascii_lowercase();
+    assert_eq!(leaf["sha256"], fingerprint.as_str());
+    let iso = ["-dateopt", "iso_8601"];
+    for (field, flag) in [("not_before", "-startdate"), ("not_after", "-enddate")] {
+        // `2026-12-01 19:23:02Z` in openssl's words.
+        let date = x509(d, "leaf.pem", &[&[flag], &iso[..]].concat()).replacen(' ', "T", 1);
+        assert_eq!(leaf[field], date.as_str(), "{field}");
+    }
+    // The DNS names and addresses openssl lists, in its order (an email
+    // and a URI name no host): IPv6 as openssl writes it, compared as
+    // addresses.
+    let sans = x509(d, "leaf.pem", &["-ext", "subjectAltName"]);
+    let openssl_names: Vec<String> = sans
+        .lines()
+        .skip(1)
+        .flat_map(|l| l.split(", "))
+        .filter_map(|n| {
+            let n = n.trim();
+            n.strip_prefix("DNS:").map(str::to_owned).or_else(|| {
+                n.strip_prefix("IP Address:").map(|ip| {
+                    ip.parse::<std::net::IpAddr>()
+                        .expect("an address")
+                        .to_string()
+                })
+            })
+        })
+        .collect();
+    assert_eq!(openssl_names.len(), 4, "{sans}");
+    assert_eq!(leaf["sans"], serde_json::json!(openssl_names), "{sans}");
+    let text = x509(d, "leaf.pem", &["-text"]);
+    assert!(text.contains("Public-Key: (3072 bit)") && text.contains("rsaEncryption"));
+    assert_eq!(leaf["public_key"], "RSA 3072");
+    assert!(text.contains("Signature Algorithm: sha384WithRSAEncryption"));
+    assert_eq!(leaf["signed_with"], "SHA-384 with RSA");
+}

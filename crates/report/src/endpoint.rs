@@ -207,7 +207,11 @@ pub struct TlsPhase {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
+    /// The distinguished name as `openssl x509 -noout -subject -nameopt
+    /// oneline,-space_eq` writes it: `C=DE, O="Example, Inc.", CN=api.example.com`
+    /// (text beyond ASCII as it is).
     pub subject: String,
+    /// The issuer's name, written as `subject`.
     pub issuer: String,
     pub sans: Vec<String>,
     /// RFC 3339.

@@ -7,7 +7,7 @@ use reach_report::endpoint::Certificate;
 use rustls::pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS;
-use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
+use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate, X509Name};
 use x509_parser::public_key::PublicKey;
 
 /// Subject, issuer, names, validity, key and fingerprint of a DER
@@ -74,8 +74,8 @@ fn described(der: &[u8]) -> (Certificate, Option<i64>) {
         ca_issuers,
         signed_with: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
         embedded_scts,
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
+        subject: name_string(cert.subject()),
+        issuer: name_string(cert.issuer()),
         sans,
         not_before: rfc3339(validity.not_before.timestamp()),
         not_after: rfc3339(not_after),
@@ -84,6 +84,89 @@ fn described(der: &[u8]) -> (Certificate, Option<i64>) {
         sha256,
     };
     (described, Some(not_after))
+}
+
+/// A distinguished name as `openssl x509 -noout -subject -nameopt
+/// oneline,-space_eq` writes it, so that the report and openssl read
+/// alike: the attributes in the certificate's order, `, ` between them and
+/// ` + ` inside a multi-valued one, OpenSSL's short names (`CN`, `O`,
+/// `emailAddress`, a dotted OID for one it has no name for), and a value
+/// holding one of `,+<>;` (or a space at either end, or `#` first) in
+/// double quotes, and a `"` or `\` after a backslash. Unlike openssl,
+/// text beyond ASCII is written as it is, and a value that is not text is
+/// `#` and its hexadecimal bytes.
+pub(crate) fn name_string(name: &X509Name<'_>) -> String {
+    let mut out = String::new();
+    for (i, rdn) in name.iter_rdn().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        for (j, attr) in rdn.iter().enumerate() {
+            if j > 0 {
+                out.push_str(" + ");
+            }
+            let oid = attr.attr_type().to_id_string();
+            out.push_str(attribute_name(&oid).unwrap_or(&oid));
+            out.push('=');
+            if let Ok(text) = attr.as_str() {
+                push_value(&mut out, text);
+            } else {
+                out.push('#');
+                out.push_str(&hex::encode(attr.attr_value().data));
+            }
+        }
+    }
+    out
+}
+
+/// OpenSSL's short name of a name attribute.
+fn attribute_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.4" => "SN",
+        "2.5.4.5" => "serialNumber",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.9" => "street",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.12" => "title",
+        "2.5.4.15" => "businessCategory",
+        "2.5.4.17" => "postalCode",
+        "2.5.4.42" => "GN",
+        "2.5.4.43" => "initials",
+        "2.5.4.46" => "dnQualifier",
+        "2.5.4.65" => "pseudonym",
+        "2.5.4.97" => "organizationIdentifier",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "1.2.840.113549.1.9.1" => "emailAddress",
+        "1.3.6.1.4.1.311.60.2.1.1" => "jurisdictionL",
+        "1.3.6.1.4.1.311.60.2.1.2" => "jurisdictionST",
+        "1.3.6.1.4.1.311.60.2.1.3" => "jurisdictionC",
+        _ => return None,
+    })
+}
+
+/// A name attribute's value, quoted as OpenSSL quotes it (see
+/// [`name_string`]).
+fn push_value(out: &mut String, value: &str) {
+    let quoted = value.contains([',', '+', '<', '>', ';'])
+        || value.starts_with([' ', '#'])
+        || value.ends_with(' ');
+    if quoted {
+        out.push('"');
+    }
+    for c in value.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    if quoted {
+        out.push('"');
+    }
 }
 
 /// Whole days from now until `not_after` (seconds since the epoch),
@@ -349,6 +432,29 @@ mod tests {
         assert!(at > 0, "the name was found");
         assert!(X509Certificate::from_der(&renamed).is_ok());
         assert!(!ends_at_public_root(&renamed));
+    }
+
+    /// The values of `openssl x509 -nameopt oneline,-space_eq` (OpenSSL
+    /// 3.0) for these attributes; `tests/interop/tls.rs` compares whole
+    /// names with openssl's.
+    #[test]
+    fn values_are_quoted_as_openssl_quotes_them() {
+        for (value, openssl) in [
+            ("a\"b\\c;d<e>f", "\"a\\\"b\\\\c;d<e>f\""),
+            (" lead", "\" lead\""),
+            ("#hash", "\"#hash\""),
+            ("x=y", "x=y"),
+            ("Reach Interop, Inc.", "\"Reach Interop, Inc.\""),
+            ("trail ", "\"trail \""),
+            ("in#side", "in#side"),
+            ("Interop \"Quoted\" CA", "Interop \\\"Quoted\\\" CA"),
+            ("a\\b", "a\\\\b"),
+            ("a;b", "\"a;b\""),
+        ] {
+            let mut out = String::new();
+            push_value(&mut out, value);
+            assert_eq!(out, openssl, "{value}");
+        }
     }
 
     #[test]
