@@ -8,6 +8,11 @@
 //! (`idp.oidc-idp.test`) are different sites, so the callback is a
 //! cross-site request as in real deployments. Case N runs them on 127.0.4.(10N+1) and 127.0.4.(10N+2),
 //! port 8443, with a certificate of a CA made for the case.
+//!
+//! The `oauth_*` cases call the identity provider's token endpoint with
+//! curl first (the truth: status and `error`), then with `reach oauth
+//! token`, for the lab's service clients (a secret in the header or the
+//! form) and its public client (`--auth none`).
 
 use std::path::Path;
 use std::process::Command;
@@ -537,4 +542,190 @@ fn oidc_form_post_withholds_a_default_cookie_older_than_two_minutes() {
     let check = run.only();
     compare(check, walk);
     samesite_finding_names(check, "rp_state");
+}
+
+/// The identity provider's token endpoint.
+fn token_url() -> String {
+    format!("https://{IDP}:{PORT}/token")
+}
+
+/// The truth: what the token endpoint answers curl for `form` (with `user`
+/// as HTTP Basic credentials when given): its status and its JSON.
+#[track_caller]
+fn curl_token(lab: &Lab, user: Option<&str>, form: &[&str]) -> (u16, serde_json::Value) {
+    let resolve = format!("{IDP}:{PORT}:{}", lab.idp_ip);
+    let ca = lab.dir.arg("ca.pem");
+    let url = token_url();
+    let mut args = vec![
+        "-sS",
+        "--resolve",
+        &resolve,
+        "--cacert",
+        &ca,
+        "-w",
+        "\n%{http_code}",
+    ];
+    if let Some(user) = user {
+        args.extend(["-u", user]);
+    }
+    for field in form {
+        args.extend(["--data-urlencode", field]);
+    }
+    args.push(&url);
+    let out = crate::curl(&args);
+    let (body, status) = out.rsplit_once('\n').expect("curl's status line");
+    let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    (status.parse().expect("a status"), json)
+}
+
+/// `reach oauth token` against the identity provider, the secret (when
+/// given) in an environment variable.
+fn reach_token(lab: &Lab, secret: Option<&str>, args: &[&str]) -> Run {
+    let mut cmd = command();
+    cmd.args(["oauth", "token", "--token-url", &token_url()])
+        .arg("--resolve")
+        .arg(format!("{IDP}:{PORT}:{}", lab.idp_ip))
+        .arg("--ca-file")
+        .arg(lab.dir.arg("ca.pem"));
+    if let Some(secret) = secret {
+        cmd.env("INTEROP_SECRET", secret)
+            .args(["--client-secret-env", "INTEROP_SECRET"]);
+    }
+    run_with(cmd, args)
+}
+
+/// The token details of a run's only check.
+fn token_details(run: &Run) -> reach_report::oauth::OauthTokenDetails {
+    match &run.only().details {
+        reach_report::Details::OauthToken(d) => (**d).clone(),
+        other => panic!("no token details: {other:#?}"),
+    }
+}
+
+#[test]
+fn oauth_client_credentials_agree_with_oidc_provider() {
+    let lab = Lab::start(9, "query", LAX);
+
+    // A service with its secret in the Authorization header: granted.
+    let (status, json) = curl_token(
+        &lab,
+        Some("interop-service:interop-service-secret"),
+        &["grant_type=client_credentials"],
+    );
+    assert_eq!(status, 200, "{json}");
+    let run = reach_token(
+        &lab,
+        Some("interop-service-secret"),
+        &["--client-id", "interop-service", "--auth", "basic"],
+    );
+    assert_eq!(run.code, 0, "{:#?}", run.only());
+    let granted = token_details(&run);
+    assert_eq!(granted.status, Some(200));
+    assert_eq!(granted.token_type.as_deref(), json["token_type"].as_str());
+    assert_eq!(granted.expires_in, json["expires_in"].as_i64());
+    assert!(
+        !run.stdout.contains("interop-service-secret"),
+        "{}",
+        run.stdout
+    );
+
+    // A wrong secret: the server's invalid_client, in reach's words.
+    let (status, json) = curl_token(
+        &lab,
+        Some("interop-service:not-the-secret"),
+        &["grant_type=client_credentials"],
+    );
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let run = reach_token(
+        &lab,
+        Some("not-the-secret"),
+        &["--client-id", "interop-service", "--auth", "basic"],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        codes(run.only()),
+        [Code::OauthTokenInvalidClient],
+        "{:#?}",
+        run.only()
+    );
+    assert_eq!(token_details(&run).status, Some(401));
+
+    // The right secret in the form, for a client registered for the
+    // header: oidc-provider takes it all the same, and so must reach.
+    let (status, json) = curl_token(
+        &lab,
+        None,
+        &[
+            "grant_type=client_credentials",
+            "client_id=interop-service",
+            "client_secret=interop-service-secret",
+        ],
+    );
+    assert_eq!(status, 200, "{json}");
+    let run = reach_token(
+        &lab,
+        Some("interop-service-secret"),
+        &["--client-id", "interop-service", "--auth", "post"],
+    );
+    assert_eq!(run.code, 0, "{:#?}", run.only());
+    // The client registered for the form, that way.
+    let run = reach_token(
+        &lab,
+        Some("interop-service-post-secret"),
+        &["--client-id", "interop-service-post", "--auth", "post"],
+    );
+    assert_eq!(run.code, 0, "{:#?}", run.only());
+}
+
+#[test]
+fn oauth_refresh_of_a_public_client_agrees_with_oidc_provider() {
+    let lab = Lab::start(10, "query", LAX);
+    // A public client (no secret) whose refresh token is no longer valid:
+    // invalid_grant, the "cannot be refreshed" case.
+    let (status, json) = curl_token(
+        &lab,
+        None,
+        &[
+            "grant_type=refresh_token",
+            "client_id=interop-native",
+            "refresh_token=expired-or-revoked",
+        ],
+    );
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let mut cmd = command();
+    let refresh = lab.dir.write("refresh-token", "expired-or-revoked\n");
+    cmd.args(["oauth", "token", "--token-url", &token_url()])
+        .arg("--resolve")
+        .arg(format!("{IDP}:{PORT}:{}", lab.idp_ip))
+        .arg("--ca-file")
+        .arg(lab.dir.arg("ca.pem"))
+        .arg("--refresh-token-file")
+        .arg(&refresh);
+    let run = run_with(
+        cmd,
+        &[
+            "--client-id",
+            "interop-native",
+            "--auth",
+            "none",
+            "--grant",
+            "refresh_token",
+        ],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        codes(run.only()),
+        [Code::OauthTokenInvalidGrant],
+        "{:#?}",
+        run.only()
+    );
+    let refused = token_details(&run);
+    assert_eq!((refused.status, refused.auth.as_str()), (Some(400), "none"));
+    assert!(!run.stdout.contains("expired-or-revoked"), "{}", run.stdout);
 }

@@ -56,11 +56,38 @@ const provider = new Provider(issuer, {
       response_types: ['code'],
       grant_types: ['authorization_code'],
     },
+    // The token endpoint's clients (`reach oauth token`): a service with a
+    // secret sent in the Authorization header (the default method), one
+    // registered for the secret in the form, and a public client (a
+    // native app: no secret) that refreshes its tokens.
+    {
+      client_id: 'interop-service',
+      client_secret: 'interop-service-secret',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      client_id: 'interop-service-post',
+      client_secret: 'interop-service-post-secret',
+      token_endpoint_auth_method: 'client_secret_post',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      client_id: 'interop-native',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1/callback'],
+    },
   ],
   cookies: { keys: ['interop-cookie-signing-key'] },
   pkce: { required: () => false },
   claims: { openid: ['sub'], email: ['email'] },
-  features: { devInteractions: { enabled: true } },
+  features: { devInteractions: { enabled: true }, clientCredentials: { enabled: true } },
   findAccount: async (ctx, id) => ({
     accountId: id,
     claims: async () => ({ sub: id, email: `${id}@example.test` }),
