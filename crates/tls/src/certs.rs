@@ -213,35 +213,38 @@ impl Descriptions {
 
     /// [`ends_at_public_root`], from the cache when asked before.
     pub(crate) fn ends_at_public_root(&self, der: &[u8]) -> bool {
-        self.with(der, |d| {
-            *d.public_root
-                .get_or_insert_with(|| ends_at_public_root(der))
-        })
+        if let Some(known) = self.with(der, |d| d.public_root) {
+            return known;
+        }
+        // Looked up outside the cache's lock, as a description is.
+        let answer = ends_at_public_root(der);
+        self.with(der, |d| d.public_root = Some(answer));
+        answer
     }
 
+    /// `f` on the description of `der`, made on a miss without holding the
+    /// cache's lock (the checks of other servers go on meanwhile; when two
+    /// checks describe one certificate at once, the first kept is used).
     fn with<T>(&self, der: &[u8], f: impl FnOnce(&mut Described) -> T) -> T {
-        let Ok(mut seen) = self.seen.lock() else {
-            // A panic while the lock was held: describe without the cache.
-            let (certificate, not_after) = described(der);
-            return f(&mut Described {
-                certificate,
-                not_after,
-                public_root: None,
-            });
-        };
-        if let Some(d) = seen.get_mut(der) {
+        if let Ok(mut seen) = self.seen.lock()
+            && let Some(d) = seen.get_mut(der)
+        {
             return f(d);
         }
-        if seen.len() >= Self::MAX {
-            seen.clear();
-        }
         let (certificate, not_after) = described(der);
-        let d = seen.entry(der.into()).or_insert(Described {
+        let fresh = Described {
             certificate,
             not_after,
             public_root: None,
-        });
-        f(d)
+        };
+        let Ok(mut seen) = self.seen.lock() else {
+            // A panic while the lock was held: describe without the cache.
+            return f(&mut { fresh });
+        };
+        if seen.len() >= Self::MAX && !seen.contains_key(der) {
+            seen.clear();
+        }
+        f(seen.entry(der.into()).or_insert(fresh))
     }
 }
 
