@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use reach_oauth::scopes::{AppConfig, lint, parse_app_file, scope_list};
-use reach_oauth::token::{ClientAuth, Grant, TokenRequest, request_token};
+use reach_oauth::token::{Grant, TokenRequest, request_token};
 use reach_report::oauth::OauthScopesDetails;
 use reach_report::{Check, CheckKind, Details};
 use url::Url;
@@ -156,13 +156,12 @@ async fn secret(
 }
 
 /// `--auth none` is a public client (RFC 6749 §2.1): it has no secret to
-/// give, and may not use `client_credentials` (§4.4). Refused by the flags
-/// that ask for it, before any secret is read: a secret is never dropped
-/// silently.
+/// give, and may not use `client_credentials` (§4.4). The rules are the
+/// library's ([`reach_oauth::token::ClientAuth::may_make`]); here they are
+/// said by the flags that break them, before any secret is read: a secret
+/// is never dropped silently. A confidential client's missing secret is
+/// said when it is looked for (an empty variable is none too).
 fn public_client_flags(args: &OauthTokenArgs) -> Result<(), String> {
-    if args.auth != ClientAuth::None {
-        return Ok(());
-    }
     let given: Vec<&str> = [
         args.client_secret_env
             .as_ref()
@@ -174,18 +173,17 @@ fn public_client_flags(args: &OauthTokenArgs) -> Result<(), String> {
     .into_iter()
     .flatten()
     .collect();
-    if !given.is_empty() {
-        return Err(format!(
+    let client_credentials = args.grant == GrantType::ClientCredentials;
+    match args.auth.may_make(!given.is_empty(), client_credentials) {
+        Err(reach_oauth::Error::SecretForPublicClient) => Err(format!(
             "--auth none is a public client, which sends no secret, but {} was given: drop it, or use --auth basic or --auth post for a confidential client",
             given.join(" and ")
-        ));
-    }
-    if args.grant == GrantType::ClientCredentials {
-        return Err(
+        )),
+        Err(reach_oauth::Error::PublicClientCredentials) => Err(
             "--auth none cannot use --grant client_credentials (the default): that grant is for confidential clients only (RFC 6749 §4.4); a public client refreshes with --grant refresh_token and --refresh-token-env or --refresh-token-file".to_owned(),
-        );
+        ),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The client secret (`None` for a public client) and the grant, with its

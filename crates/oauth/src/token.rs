@@ -98,12 +98,25 @@ impl TokenRequest {
     /// at all: a secret exactly when the method sends one, and no
     /// `client_credentials` for a public client (RFC 6749 §4.4).
     pub fn validate(&self) -> Result<(), crate::Error> {
-        match (self.auth, &self.client_secret, &self.grant) {
-            (ClientAuth::None, Some(_), _) => Err(crate::Error::SecretForPublicClient),
-            (ClientAuth::None, None, Grant::ClientCredentials) => {
-                Err(crate::Error::PublicClientCredentials)
-            }
-            (auth @ (ClientAuth::Basic | ClientAuth::Post), None, _) => {
+        self.auth.may_make(
+            self.client_secret.is_some(),
+            matches!(self.grant, Grant::ClientCredentials),
+        )
+    }
+}
+
+impl ClientAuth {
+    /// Whether a client that authenticates this way may make a grant, with
+    /// a secret (`has_secret`) or without, of `client_credentials` or not:
+    /// a secret exactly when the method sends one, and no
+    /// `client_credentials` for a public client (RFC 6749 §2.1, §4.4). The
+    /// one statement of these rules: [`TokenRequest::validate`] and the
+    /// command line (which names its flags) ask here.
+    pub fn may_make(self, has_secret: bool, client_credentials: bool) -> Result<(), crate::Error> {
+        match (self, has_secret, client_credentials) {
+            (ClientAuth::None, true, _) => Err(crate::Error::SecretForPublicClient),
+            (ClientAuth::None, false, true) => Err(crate::Error::PublicClientCredentials),
+            (auth @ (ClientAuth::Basic | ClientAuth::Post), false, _) => {
                 Err(crate::Error::NoClientSecret { auth: auth.name() })
             }
             _ => Ok(()),
