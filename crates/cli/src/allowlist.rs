@@ -3,6 +3,8 @@
 //! `reach-allowlist` (parsing, coverage, findings), and put what it says
 //! in one check.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reach_allowlist::emit::{self, Additions, EmitFormat};
@@ -34,6 +36,35 @@ fn read_options(args: &FeedArgs) -> ReadOptions {
     }
 }
 
+/// Why a check may not use the network (a network option is invalid),
+/// and whether one of its findings said so: a bad value no finding named
+/// is an error of its own (see `checks_for`), so that nothing is lost.
+#[derive(Debug)]
+pub(crate) struct Blocked {
+    reason: String,
+    said: AtomicBool,
+}
+
+impl Blocked {
+    pub(crate) fn new(reason: String) -> Arc<Blocked> {
+        Arc::new(Blocked {
+            reason,
+            said: AtomicBool::new(false),
+        })
+    }
+
+    /// The reason, for the finding that says it.
+    fn say(&self) -> &str {
+        self.said.store(true, Ordering::Relaxed);
+        &self.reason
+    }
+
+    /// Whether a finding said it.
+    pub(crate) fn said(&self) -> bool {
+        self.said.load(Ordering::Relaxed)
+    }
+}
+
 /// Inputs read so far, and what went wrong reading them.
 struct Reader<'a> {
     options: ReadOptions,
@@ -43,7 +74,7 @@ struct Reader<'a> {
     /// `--timeout`: also how long a FIFO or stdin may send nothing.
     timeout: Duration,
     /// Why URLs may not be fetched (a network option is invalid).
-    blocked: Option<String>,
+    blocked: Option<Arc<Blocked>>,
     check: Check,
     /// What did not parse.
     errors: read::Errors,
@@ -76,7 +107,7 @@ impl<'a> Reader<'a> {
     fn new(
         args: &FeedArgs,
         network: &'a Network,
-        blocked: Option<String>,
+        blocked: Option<Arc<Blocked>>,
         timeout: Duration,
         check: Check,
     ) -> Self {
@@ -104,8 +135,8 @@ impl<'a> Reader<'a> {
         fetched: fn(String) -> S::Output,
     ) -> Option<S::Output> {
         if source.starts_with("http://") || source.starts_with("https://") {
-            if let Some(reason) = self.blocked.clone() {
-                self.fail_input(format!("{source} not fetched: {reason}"));
+            if let Some(blocked) = self.blocked.clone() {
+                self.fail_input(format!("{source} not fetched: {}", blocked.say()));
                 return None;
             }
             return self.fetch(source).await.map(fetched);
@@ -281,7 +312,7 @@ pub(crate) async fn run(
     args: &AllowlistArgs,
     network: &Network,
     timeout: Duration,
-    blocked: Option<String>,
+    blocked: Option<Arc<Blocked>>,
 ) -> Check {
     let started = Instant::now();
     let feed = &args.feed;
@@ -351,11 +382,11 @@ pub(crate) async fn run(
     tracing::debug!(ms = reach_report::elapsed_ms(started), "coverage computed");
     details.hosts = match host_lookups {
         // The lookups would go through the network options that are bad.
-        Some(reason) => {
+        Some(blocked) => {
             for name in &args.hosts {
                 check.push(Finding::new(
                     Code::InputInvalid,
-                    format!("--host {name} not looked up: {reason}"),
+                    format!("--host {name} not looked up: {}", blocked.say()),
                 ));
                 check.status = Status::Error;
             }
@@ -446,7 +477,7 @@ pub(crate) async fn diff(
     args: &DiffArgs,
     network: &Network,
     timeout: Duration,
-    blocked: Option<String>,
+    blocked: Option<Arc<Blocked>>,
 ) -> Check {
     let started = Instant::now();
     let check = Check::new(CheckKind::Allowlist, format!("{} → {}", args.old, args.new));

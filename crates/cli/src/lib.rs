@@ -179,28 +179,27 @@ pub(crate) async fn checks_for(
             // files are still read.
             let blocked = (!problems.is_empty()).then(|| {
                 let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-                messages.join("; ")
+                allowlist::Blocked::new(messages.join("; "))
             });
             let timeout = context.timeout;
             let check = match &this.action {
                 Some(args::AllowlistAction::Diff(d)) => {
-                    allowlist::diff(d, &network, timeout, blocked).await
+                    allowlist::diff(d, &network, timeout, blocked.clone()).await
                 }
-                None => allowlist::run(&this.args, &network, timeout, blocked).await,
+                None => allowlist::run(&this.args, &network, timeout, blocked.clone()).await,
             };
-            // A bad value no fetch or lookup of the check named (it needed
-            // no network, or stopped before) is an error of its own, so
+            // Bad values no fetch or lookup of the check named (it needed
+            // no network, or stopped before) are errors of their own, so
             // that nothing is lost.
-            let mut checks: Vec<reach_report::Check> = problems
-                .iter()
-                .filter(|p| {
-                    !check
-                        .findings
-                        .iter()
-                        .any(|f| f.message.contains(&p.message))
-                })
-                .map(|p| p.check(reach_report::CheckKind::Allowlist))
-                .collect();
+            let said = blocked.is_some_and(|b| b.said());
+            let mut checks: Vec<reach_report::Check> = if said {
+                Vec::new()
+            } else {
+                problems
+                    .iter()
+                    .map(|p| p.check(reach_report::CheckKind::Allowlist))
+                    .collect()
+            };
             checks.push(check);
             Ok(checks)
         }
