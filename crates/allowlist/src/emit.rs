@@ -121,15 +121,6 @@ fn inputs(list: &[&Input]) -> String {
         .join(", ")
 }
 
-/// CIDRs as the report writes them; a string that is not one is left out
-/// (the report's lists are the crate's own output).
-fn parsed(cidrs: &[String]) -> Vec<IpNet> {
-    cidrs
-        .iter()
-        .filter_map(|c| crate::text::parse_cidr(c).ok())
-        .collect()
-}
-
 impl Additions {
     /// The uncovered ranges of a coverage: by the feed's groups, then any
     /// uncovered range no group holds (none, when the report is whole).
@@ -139,11 +130,11 @@ impl Additions {
             .iter()
             .map(|g| Group {
                 label: group_label(g.service.as_deref(), g.region.as_deref()),
-                cidrs: parsed(&g.cidrs),
+                cidrs: crate::readable::nets(&g.cidrs),
             })
             .collect();
         let grouped = IpSet::from_nets(groups.iter().flat_map(|g| g.cidrs.iter().copied()));
-        let rest = IpSet::from_nets(parsed(&d.uncovered)).difference(&grouped);
+        let rest = IpSet::from_nets(crate::readable::nets(&d.uncovered)).difference(&grouped);
         if !rest.is_empty() {
             groups.push(Group {
                 label: None,
@@ -167,7 +158,7 @@ impl Additions {
         direction: Direction,
         port: Option<u16>,
     ) -> Additions {
-        let cidrs = parsed(d.added_uncovered.as_ref().unwrap_or(&d.added));
+        let cidrs = crate::readable::nets(d.added_uncovered.as_ref().unwrap_or(&d.added));
         Additions {
             tool,
             feed: format!("{} → {}", inputs(&[&d.old]), inputs(&[&d.new])),

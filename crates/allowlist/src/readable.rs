@@ -100,6 +100,16 @@ fn family_size(prefixes: &[u8], ipv6: bool) -> String {
     addresses(total, ipv6)
 }
 
+/// CIDRs as a report writes them, parsed; a string that is not one is left
+/// out (a report's lists are this crate's own output). What the printers
+/// and `--emit` read a report's ranges with.
+pub fn nets(cidrs: &[String]) -> Vec<IpNet> {
+    cidrs
+        .iter()
+        .filter_map(|c| crate::text::parse_cidr(c).ok())
+        .collect()
+}
+
 /// How big a list of CIDRs is, per family: `IPv4 1,280 addresses · IPv6
 /// 2 × /48`; empty for an empty list. The CIDRs must not overlap (the
 /// report's minimal lists do not).

@@ -29,8 +29,7 @@ fn cidr_list(out: &mut String, cidrs: &[String]) {
 /// How big a list of CIDRs is, as the text report says it: `IPv4 1,280
 /// addresses · IPv6 2 × /48`.
 fn size(cidrs: &[String]) -> String {
-    let nets: Vec<ipnet::IpNet> = cidrs.iter().filter_map(|c| c.parse().ok()).collect();
-    readable::size(&nets)
+    readable::size(&readable::nets(cidrs))
 }
 
 const WIDTH: f64 = 600.0;

@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 
-use ipnet::IpNet;
 use reach_allowlist::emit::group_label;
 use reach_allowlist::readable;
 use reach_allowlist::set::{AddrCount, IpSet};
@@ -56,17 +55,12 @@ pub(super) fn coverage(
     )
 }
 
-/// CIDRs as the report writes them (its own output: every one parses).
-fn nets(cidrs: &[String]) -> Vec<IpNet> {
-    cidrs.iter().filter_map(|c| c.parse().ok()).collect()
-}
-
 /// `3 CIDRs{more} · IPv4 768 addresses · IPv6 2 × /48`.
 fn counted(cidrs: &[String], more: &str) -> String {
     format!(
         "{}{more} · {}",
         reach_report::count(cidrs.len() as u64, "CIDR", "CIDRs"),
-        readable::size(&nets(cidrs))
+        readable::size(&readable::nets(cidrs))
     )
 }
 
@@ -109,7 +103,7 @@ fn to_add(out: &mut String, d: &AllowlistDetails, p: &Paint, style: TextStyle) {
         return;
     }
     // Groups overlap when their sizes add up to more than the whole.
-    let size = |cidrs: &[String]| IpSet::from_nets(nets(cidrs)).count();
+    let size = |cidrs: &[String]| IpSet::from_nets(readable::nets(cidrs)).count();
     let overlap = d
         .gaps
         .iter()
@@ -174,7 +168,7 @@ pub(super) fn diff(
             }
         }
     }
-    let size = |cidrs: &[String]| match readable::size(&nets(cidrs)) {
+    let size = |cidrs: &[String]| match readable::size(&readable::nets(cidrs)) {
         size if size.is_empty() => String::new(),
         size => format!(" ({size})"),
     };
