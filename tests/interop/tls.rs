@@ -813,24 +813,11 @@ fn x509(dir: &Path, pem: &str, args: &[&str]) -> String {
 /// `emailAddress`; RSA 3072 signed with SHA-384; every kind of
 /// subjectAltName.
 fn details_pki(d: &Path) {
-    openssl(
+    crate::servers::rsa_ca(
         d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "30",
-            "-sha256",
-            "-subj",
-            "/C=DE/O=Reach Interop, Inc./OU=Trust+OU=PKI/CN=Interop \"Quoted\" CA",
-        ],
+        "ca",
+        "/C=DE/O=Reach Interop, Inc./OU=Trust+OU=PKI/CN=Interop \"Quoted\" CA",
+        30,
     );
     openssl(
         d,
