@@ -8,25 +8,15 @@ use crate::{command, lab, reach};
 
 /// The page's tags and attributes as html5gum reads them: (tag, attributes).
 fn tags(page: &str) -> Vec<(String, Vec<(String, String)>)> {
-    use html5gum::{Token, Tokenizer};
-    let mut out = Vec::new();
-    for token in Tokenizer::new(page) {
-        let Ok(token) = token;
-        if let Token::StartTag(tag) = token {
-            let attrs = tag
-                .attributes
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        String::from_utf8_lossy(k).into_owned(),
-                        String::from_utf8_lossy(&v.value).into_owned(),
-                    )
-                })
-                .collect();
-            out.push((String::from_utf8_lossy(&tag.name).into_owned(), attrs));
-        }
-    }
-    out
+    crate::support::tags(page)
+        .into_iter()
+        .filter_map(|tag| match tag {
+            crate::support::Tag::Start { name, attrs, .. } => {
+                Some((name, attrs.into_iter().collect()))
+            }
+            crate::support::Tag::End(_) => None,
+        })
+        .collect()
 }
 
 /// The page's Content-Security-Policy, as it must appear: once, in the

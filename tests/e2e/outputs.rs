@@ -56,43 +56,38 @@ struct Case {
 
 /// The `testsuite` counts and the testcases of a `JUnit` report.
 fn parse_junit(xml: &str) -> (Vec<(String, usize)>, Vec<Case>) {
-    use html5gum::{Token, Tokenizer};
     let mut counts = Vec::new();
     let mut cases: Vec<Case> = Vec::new();
     let mut in_case = false;
-    for token in Tokenizer::new(xml) {
-        let Ok(token) = token;
-        match token {
-            Token::StartTag(tag) => {
-                let name = String::from_utf8_lossy(&tag.name).into_owned();
-                let attr = |k: &str| {
-                    tag.attributes
-                        .get(k.as_bytes())
-                        .map(|v| String::from_utf8_lossy(&v.value).into_owned())
-                };
-                match name.as_str() {
-                    "testsuite" => {
-                        for k in ["tests", "failures", "errors", "skipped"] {
-                            let n = attr(k).and_then(|v| v.parse().ok());
-                            counts.push((k.to_owned(), n.expect(k)));
-                        }
+    for tag in crate::support::tags(xml) {
+        match tag {
+            crate::support::Tag::Start {
+                name,
+                attrs,
+                self_closing,
+            } => match name.as_str() {
+                "testsuite" => {
+                    for k in ["tests", "failures", "errors", "skipped"] {
+                        let n = attrs.get(k).and_then(|v| v.parse().ok());
+                        counts.push((k.to_owned(), n.expect(k)));
                     }
-                    "testcase" => {
-                        cases.push(Case {
-                            name: attr("name").unwrap_or_default(),
-                            children: Vec::new(),
-                        });
-                        in_case = !tag.self_closing;
-                    }
-                    other if in_case => {
-                        let case = cases.last_mut().unwrap();
-                        case.children.push((other.to_owned(), attr("message")));
-                    }
-                    _ => {}
                 }
-            }
-            Token::EndTag(tag) if tag.name.as_slice() == b"testcase" => in_case = false,
-            _ => {}
+                "testcase" => {
+                    cases.push(Case {
+                        name: attrs.get("name").cloned().unwrap_or_default(),
+                        children: Vec::new(),
+                    });
+                    in_case = !self_closing;
+                }
+                other if in_case => {
+                    let case = cases.last_mut().unwrap();
+                    case.children
+                        .push((other.to_owned(), attrs.get("message").cloned()));
+                }
+                _ => {}
+            },
+            crate::support::Tag::End(name) if name == "testcase" => in_case = false,
+            crate::support::Tag::End(_) => {}
         }
     }
     (counts, cases)

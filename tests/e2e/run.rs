@@ -192,53 +192,52 @@ fn markdown_and_junit_reports() {
 /// Well-formed `JUnit`: balanced elements, the attributes CI systems read,
 /// and counts that agree with the testcases.
 fn check_junit(xml: &str, cases: usize) {
-    use html5gum::{Token, Tokenizer};
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
     let mut stack: Vec<String> = Vec::new();
     let (mut testcases, mut failures, mut errors) = (0, 0, 0);
     let mut declared: Option<(usize, usize, usize)> = None;
-    for token in Tokenizer::new(xml) {
-        let Ok(token) = token;
-        match token {
-            Token::StartTag(tag) => {
-                let name = String::from_utf8_lossy(&tag.name).into_owned();
-                let attr = |k: &str| {
-                    tag.attributes
-                        .get(k.as_bytes())
-                        .map(|v| String::from_utf8_lossy(&v.value).into_owned())
-                };
+    for tag in crate::support::tags(xml) {
+        match tag {
+            crate::support::Tag::Start {
+                name,
+                attrs,
+                self_closing,
+            } => {
+                let has = |k: &str| attrs.contains_key(k);
                 match name.as_str() {
                     "testsuite" => {
-                        let n = |k: &str| attr(k).and_then(|v| v.parse::<usize>().ok()).unwrap();
+                        let n = |k: &str| attrs[k].parse::<usize>().unwrap();
                         declared = Some((n("tests"), n("failures"), n("errors")));
-                        assert!(attr("timestamp").is_some() && attr("time").is_some());
+                        assert!(has("timestamp") && has("time"));
                     }
                     "testcase" => {
                         testcases += 1;
-                        assert!(attr("name").is_some_and(|n| !n.is_empty()));
-                        assert!(attr("classname").is_some_and(|c| c.starts_with("reach.")));
-                        assert!(attr("time").is_some_and(|t| t.parse::<f64>().is_ok()));
+                        assert!(attrs.get("name").is_some_and(|n| !n.is_empty()));
+                        assert!(
+                            attrs
+                                .get("classname")
+                                .is_some_and(|c| c.starts_with("reach."))
+                        );
+                        assert!(attrs.get("time").is_some_and(|t| t.parse::<f64>().is_ok()));
                     }
                     "failure" => {
                         failures += 1;
-                        assert!(attr("message").is_some() && attr("type").is_some());
+                        assert!(has("message") && has("type"));
                     }
                     "error" => errors += 1,
                     _ => {}
                 }
-                if !tag.self_closing && !matches!(name.as_str(), "property") {
+                if !self_closing && name != "property" {
                     stack.push(name);
                 }
             }
-            Token::EndTag(tag) => {
-                let name = String::from_utf8_lossy(&tag.name).into_owned();
+            crate::support::Tag::End(name) => {
                 assert_eq!(
                     stack.pop().as_deref(),
                     Some(name.as_str()),
                     "unbalanced </{name}>"
                 );
             }
-            _ => {}
         }
     }
     assert!(stack.is_empty(), "unclosed {stack:?}");

@@ -111,6 +111,38 @@ pub fn signal_and_wait(child: Child, signal: &str, after: Duration, limit: Durat
     ended
 }
 
+/// One tag of an XML or HTML document, as [`tags`] reads them.
+pub enum Tag {
+    Start {
+        name: String,
+        attrs: std::collections::BTreeMap<String, String>,
+        self_closing: bool,
+    },
+    End(String),
+}
+
+/// The start and end tags of `text`, in order (html5gum's tokenizer: the
+/// `JUnit` report's XML reads as well as HTML).
+pub fn tags(text: &str) -> Vec<Tag> {
+    use html5gum::{Token, Tokenizer};
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Tokenizer::new(text)
+        .filter_map(|token| match token {
+            Ok(Token::StartTag(tag)) => Some(Tag::Start {
+                name: lossy(&tag.name),
+                attrs: tag
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| (lossy(k), lossy(v)))
+                    .collect(),
+                self_closing: tag.self_closing,
+            }),
+            Ok(Token::EndTag(tag)) => Some(Tag::End(lossy(&tag.name))),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The `reach` binary with a bounded run time and none of the machine's
 /// proxy or colour settings. `REACH_BIN` names another build to run the
 /// same cases against (an older commit's, to see a case fail before its
