@@ -296,7 +296,7 @@ fn https_speaks_h2_and_verifies_with_ca_file() {
     assert!(d.timings.tls_ms.unwrap() >= d.timings.connect_ms.unwrap());
 
     // Without the lab CA the chain is not trusted.
-    let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reach"))
+    let out = crate::command()
         .timeout(std::time::Duration::from_secs(30))
         .args([
             "check",

@@ -70,7 +70,7 @@ fn hostile_servers_end_in_findings() {
 fn endless_body_keeps_memory_bounded() {
     let lab = lab();
     let target = url(lab.hostile.endless_body);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reach"));
+    let mut cmd = crate::support::process();
     cmd.args([
         "check",
         "--json",
@@ -82,9 +82,6 @@ fn endless_body_keeps_memory_bounded() {
     ])
     .stdout(std::process::Stdio::piped())
     .stderr(std::process::Stdio::null());
-    for var in crate::PROXY_VARS {
-        cmd.env_remove(var);
-    }
     let mut child = cmd.spawn().unwrap();
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak_kib = 0u64;

@@ -236,11 +236,7 @@ fn a_fifo_and_stdin_are_read_as_files() {
     let report: Report = serde_json::from_str(&ended.stdout).unwrap();
     assert_eq!(report.checks[0].status, Status::Pass);
     // `-` is stdin, for every input.
-    let mut cmd = Command::new(bin());
-    for var in PROXY_VARS {
-        cmd.env_remove(var);
-    }
-    let mut child = cmd
+    let mut child = crate::support::process()
         .args([
             "allowlist",
             "--json",

@@ -28,9 +28,7 @@ mod true_causes;
 
 #[path = "../support/mod.rs"]
 mod support;
-pub(crate) use support::{
-    PROXY_VARS, Run, assert_fails_with, bin, codes, command, finding, run_with,
-};
+pub(crate) use support::{Run, assert_fails_with, bin, codes, command, finding, run_with};
 
 use std::sync::OnceLock;
 

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{Ended, signal_and_wait};
-use crate::{PROXY_VARS, bin, lab};
+use crate::{bin, lab};
 
 /// Silent targets: each waits for its whole timeout, so SIGINT finds it
 /// running.
@@ -18,14 +18,11 @@ const SILENT: usize = 6;
 /// stdout and stderr.
 fn interrupted(format: &str) -> (Option<i32>, String, String) {
     let lab = lab();
-    let mut cmd = Command::new(bin());
+    let mut cmd = crate::support::process();
     cmd.args(["check", "--format", format, "--timeout", "60s"])
         .arg(format!("http://{}/", lab.http));
     for i in 0..SILENT {
         cmd.arg(format!("http://{}/slow-{i}", lab.silent));
-    }
-    for var in PROXY_VARS {
-        cmd.env_remove(var);
     }
     let child = cmd
         .stdout(Stdio::piped())
@@ -203,11 +200,9 @@ fn standard_output_on_a_full_device_is_an_output_error() {
         .write(true)
         .open("/dev/full")
         .expect("/dev/full");
-    let out = Command::new(bin())
+    let out = crate::support::process()
         .args(["check", "--json"])
         .arg(format!("http://{}/", lab.http))
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
         .stdout(full)
         .output()
         .unwrap();
@@ -243,7 +238,7 @@ fn control_bytes_from_input_are_escaped_on_stderr() {
         &["run", &preflight, "--timeout", "1s"],
     ];
     for args in cases {
-        let out = Command::new(bin()).args(args).output().unwrap();
+        let out = crate::support::process().args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.is_empty(), "{args:?}: nothing on stderr");
         assert!(
@@ -276,15 +271,12 @@ fn long_lists_are_summarised_in_text_and_whole_in_json() {
     }
     std::fs::write(&jar, text).unwrap();
     let args = |format: &str| {
-        let mut cmd = Command::new(bin());
+        let mut cmd = crate::support::process();
         cmd.args(["sso", "--format", format, "--timeout", "5s", "--resolve"])
             .arg(format!("app.sp.test:{port}:127.0.0.1"))
             .arg("--cookie-jar")
             .arg(&jar)
             .arg(format!("http://app.sp.test:{port}/app"));
-        for var in PROXY_VARS {
-            cmd.env_remove(var);
-        }
         cmd.output().unwrap()
     };
     let out = args("text");
@@ -379,15 +371,12 @@ fn jsonl_of_an_interrupted_run_ends_with_the_cancelled_checks() {
 fn jsonl_writes_each_check_the_moment_it_ends() {
     use std::io::BufRead;
     let lab = lab();
-    let mut cmd = Command::new(bin());
+    let mut cmd = crate::support::process();
     cmd.args(["check", "--format", "jsonl", "--timeout", "3s"])
         .arg(format!("http://{}/slow", lab.silent))
         .arg(format!("http://{}/", lab.http))
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    for var in PROXY_VARS {
-        cmd.env_remove(var);
-    }
     let started = std::time::Instant::now();
     let mut child = cmd.spawn().unwrap();
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -484,7 +473,7 @@ fn openmetrics_labels_each_check_and_keeps_no_query() {
 #[test]
 fn jsonl_to_a_reader_that_stopped_reading_still_ends_on_ctrl_c() {
     let lab = lab();
-    let mut cmd = Command::new(bin());
+    let mut cmd = crate::support::process();
     cmd.args(["check", "--format", "jsonl", "--timeout", "60s"]);
     // Enough lines to fill a pipe (64 KiB) many times over, and one check
     // that is still running when SIGINT comes.
@@ -492,9 +481,6 @@ fn jsonl_to_a_reader_that_stopped_reading_still_ends_on_ctrl_c() {
         cmd.arg(format!("http://{}/?padding-to-fill-the-pipe={i}", lab.http));
     }
     cmd.arg(format!("http://{}/", lab.silent));
-    for var in PROXY_VARS {
-        cmd.env_remove(var);
-    }
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -2,7 +2,7 @@
 //! cannot be written still reaches stdout; many targets at once fit the
 //! open-files limit.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use reach_report::{Report, Status};
@@ -13,14 +13,10 @@ use crate::support::{Ended, signal_and_wait};
 #[test]
 fn ctrl_c_reports_what_finished_and_cancels_the_rest() {
     let lab = lab();
-    let child = Command::new(env!("CARGO_BIN_EXE_reach"))
+    let child = crate::support::process()
         .args(["check", "--json", "--timeout", "60s"])
         .arg(format!("http://{}/", lab.http))
         .arg(format!("http://{}/", lab.silent))
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -49,7 +45,7 @@ fn ctrl_c_reports_what_finished_and_cancels_the_rest() {
 #[test]
 fn a_report_that_cannot_be_written_still_reaches_stdout() {
     let lab = lab();
-    let output = Command::new(env!("CARGO_BIN_EXE_reach"))
+    let output = crate::support::process()
         .args(["check", "--json", "-o", "/nonexistent-dir/report.json"])
         .arg(format!("http://{}/", lab.http))
         .output()

@@ -8,8 +8,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Ended, bin, signal_and_wait, wait};
-use crate::{PROXY_VARS, lab};
+use crate::lab;
+use crate::support::{Ended, signal_and_wait, wait};
 
 /// A `reach serve` process on a free loopback port, stopped by its PID.
 struct Serve {
@@ -29,10 +29,7 @@ impl Serve {
             .replace("{dns}", &lab.dns.to_string());
         let path = dir.path().join("reach.toml");
         std::fs::write(&path, config).unwrap();
-        let mut command = std::process::Command::new(bin());
-        for var in PROXY_VARS {
-            command.env_remove(var);
-        }
+        let mut command = crate::support::process();
         let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(&path)
@@ -550,10 +547,7 @@ fn a_probe_that_waited_for_its_turn_still_answers_within_the_scrape() {
 /// `reach serve ARGS` that is expected to refuse to start: how it ended
 /// (killed after 10 s if it started after all).
 fn refused(args: &[&str]) -> Ended {
-    let mut command = std::process::Command::new(bin());
-    for var in PROXY_VARS {
-        command.env_remove(var);
-    }
+    let mut command = crate::support::process();
     let child = command
         .arg("serve")
         .args(args)

@@ -157,6 +157,18 @@ pub fn command() -> assert_cmd::Command {
     cmd
 }
 
+/// The `reach` binary as a child process of its own (for signals, pipes
+/// and stdin, which `assert_cmd` does not give), without the machine's
+/// proxy or colour settings, as [`command`].
+pub fn process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.env_remove("NO_COLOR");
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// The `reach` binary under test: `REACH_BIN`, else this build's.
 pub fn bin() -> std::ffi::OsString {
     std::env::var_os("REACH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_reach").into())
