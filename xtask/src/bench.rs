@@ -123,13 +123,13 @@ fn cpu_bench(it: std::slice::Iter<'_, String>) -> anyhow::Result<()> {
     // back to back), and their median is the figure; the spread says how
     // far one round can be from it.
     let per_round = |other: &[(f64, f64)]| -> (f64, f64, f64) {
-        let mut ratios: Vec<f64> = runs[0]
-            .iter()
-            .zip(other)
-            .map(|(r, o)| r.0 / o.0)
-            .collect();
+        let mut ratios: Vec<f64> = runs[0].iter().zip(other).map(|(r, o)| r.0 / o.0).collect();
         ratios.sort_by(f64::total_cmp);
-        (ratios[ratios.len() / 2], ratios[0], ratios[ratios.len() - 1])
+        (
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1],
+        )
     };
     let (to_curl, curl_low, curl_high) = per_round(&runs[1]);
     let (to_bare, bare_low, bare_high) = per_round(&runs[2]);
