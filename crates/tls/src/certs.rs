@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use reach_report::endpoint::Certificate;
 use rustls::pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
+use x509_parser::der_parser::asn1_rs::{Any, Tag};
 use x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS;
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate, X509Name};
 use x509_parser::public_key::PublicKey;
@@ -93,8 +94,9 @@ fn described(der: &[u8]) -> (Certificate, Option<i64>) {
 /// `emailAddress`, a dotted OID for one it has no name for), and a value
 /// holding one of `,+<>;` (or a space at either end, or `#` first) in
 /// double quotes, and a `"` or `\` after a backslash. Unlike openssl,
-/// text beyond ASCII is written as it is, and a value that is not text is
-/// `#` and its hexadecimal bytes.
+/// text beyond ASCII and control characters are written as they are (the
+/// printers escape control characters), and a value that is not text is
+/// `#` and the hexadecimal bytes of its content.
 pub(crate) fn name_string(name: &X509Name<'_>) -> String {
     let mut out = String::new();
     for (i, rdn) in name.iter_rdn().enumerate() {
@@ -108,8 +110,8 @@ pub(crate) fn name_string(name: &X509Name<'_>) -> String {
             let oid = attr.attr_type().to_id_string();
             out.push_str(attribute_name(&oid).unwrap_or(&oid));
             out.push('=');
-            if let Ok(text) = attr.as_str() {
-                push_value(&mut out, text);
+            if let Some(text) = attribute_text(attr.attr_value()) {
+                push_value(&mut out, &text);
             } else {
                 out.push('#');
                 out.push_str(&hex::encode(attr.attr_value().data));
@@ -117,6 +119,43 @@ pub(crate) fn name_string(name: &X509Name<'_>) -> String {
         }
     }
     out
+}
+
+/// A name attribute's value as text, whichever string type holds it (BMP
+/// in many enterprise CAs' names, T61 in older ones); `None` when it is not
+/// a string.
+fn attribute_text<'a>(value: &'a Any<'_>) -> Option<std::borrow::Cow<'a, str>> {
+    let data: &[u8] = value.data;
+    let text = match value.tag() {
+        Tag::Utf8String
+        | Tag::PrintableString
+        | Tag::Ia5String
+        | Tag::NumericString
+        | Tag::VisibleString => std::str::from_utf8(data).ok()?.into(),
+        // OpenSSL reads T61 as Latin-1, a byte a character.
+        Tag::T61String => data
+            .iter()
+            .copied()
+            .map(char::from)
+            .collect::<String>()
+            .into(),
+        Tag::BmpString => {
+            let units = data
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]));
+            char::decode_utf16(units)
+                .collect::<Result<String, _>>()
+                .ok()?
+                .into()
+        }
+        Tag::UniversalString => data
+            .chunks_exact(4)
+            .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+            .collect::<Option<String>>()?
+            .into(),
+        _ => return None,
+    };
+    Some(text)
 }
 
 /// OpenSSL's short name of a name attribute.
@@ -132,6 +171,15 @@ fn attribute_name(oid: &str) -> Option<&'static str> {
         "2.5.4.10" => "O",
         "2.5.4.11" => "OU",
         "2.5.4.12" => "title",
+        "2.5.4.13" => "description",
+        "2.5.4.16" => "postalAddress",
+        "2.5.4.18" => "postOfficeBox",
+        "2.5.4.20" => "telephoneNumber",
+        "2.5.4.41" => "name",
+        "2.5.4.44" => "generationQualifier",
+        "2.5.4.45" => "x500UniqueIdentifier",
+        "2.5.4.72" => "role",
+        "1.2.840.113549.1.9.2" => "unstructuredName",
         "2.5.4.15" => "businessCategory",
         "2.5.4.17" => "postalCode",
         "2.5.4.42" => "GN",
@@ -458,6 +506,29 @@ mod tests {
             push_value(&mut out, value);
             assert_eq!(out, openssl, "{value}");
         }
+    }
+
+    /// A certificate made by `openssl req -utf8 -subj "/O=Zoë/OU=日本/CN=plain"`
+    /// with `string_mask = default`: its O is a `T61String`, its OU a
+    /// `BMPString` (as in many enterprise CAs' names), its CN printable.
+    const T61_AND_BMP_NAMES: &str = "-----BEGIN CERTIFICATE-----\n\
+         MIIBVTCB+wIUJYQoMk3+5qcMQwWZTwGUfzBhq6AwCgYIKoZIzj0EAwIwLTEMMAoG\n\
+         A1UEChQDWm/rMQ0wCwYDVQQLHgRl5WcsMQ4wDAYDVQQDEwVwbGFpbjAeFw0yNjEy\n\
+         MDExOTQ4MzFaFw0zNjExMjgxOTQ4MzFaMC0xDDAKBgNVBAoUA1pv6zENMAsGA1UE\n\
+         Cx4EZeVnLDEOMAwGA1UEAxMFcGxhaW4wWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC\n\
+         AATmBBAeBf3Y5/VyEPiE+2rnENkwpDBPcnZHFTtkQDHYF5/VyhdF+kE1VfujQwjE\n\
+         Sx153oNnL/fcPm/SWj97Hzw0MAoGCCqGSM49BAMCA0kAMEYCIQDgnfEDhM5sGSfF\n\
+         SbYf9v+RiNZyW4wXkRrsuSQDWPT12wIhALxElZIQDxuHxi7t93Sb3yBZXNvt30rH\n\
+         vR22dKlcFekB\n\
+         -----END CERTIFICATE-----\n\
+         ";
+
+    #[test]
+    fn names_in_t61_and_bmp_strings_are_text() {
+        use rustls::pki_types::pem::PemObject;
+        let der = CertificateDer::from_pem_slice(T61_AND_BMP_NAMES.as_bytes()).expect("PEM");
+        let (_, cert) = X509Certificate::from_der(&der).expect("the certificate parses");
+        assert_eq!(name_string(cert.subject()), "O=Zoë, OU=日本, CN=plain");
     }
 
     #[test]
