@@ -1,7 +1,7 @@
 //! Describing a presented certificate for the report.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use reach_report::endpoint::Certificate;
 use rustls::pki_types::CertificateDer;
@@ -232,15 +232,17 @@ fn days_left(not_after: i64) -> i64 {
 /// a description from the cache is the one [`describe`] would make.
 #[derive(Debug, Default)]
 pub(crate) struct Descriptions {
-    seen: Mutex<HashMap<Box<[u8]>, Described>>,
+    seen: Mutex<HashMap<Box<[u8]>, Arc<Entry>>>,
 }
 
-#[derive(Debug)]
-struct Described {
-    certificate: Certificate,
-    not_after: Option<i64>,
+/// One certificate's description, made once, by the first check that asks,
+/// outside the cache's lock: the checks of other servers go on meanwhile,
+/// and those of the same server wait for that one description.
+#[derive(Debug, Default)]
+struct Entry {
+    described: OnceLock<(Certificate, Option<i64>)>,
     /// [`ends_at_public_root`], once asked.
-    public_root: Option<bool>,
+    public_root: OnceLock<bool>,
 }
 
 impl Descriptions {
@@ -250,49 +252,37 @@ impl Descriptions {
 
     /// [`describe`], from the cache when `der` was described before.
     pub(crate) fn describe(&self, der: &[u8]) -> Certificate {
-        self.with(der, |d| {
-            let mut certificate = d.certificate.clone();
-            if let Some(not_after) = d.not_after {
-                certificate.days_left = days_left(not_after);
-            }
-            certificate
-        })
+        let entry = self.entry(der);
+        let (certificate, not_after) = entry.described.get_or_init(|| described(der));
+        let mut certificate = certificate.clone();
+        if let Some(not_after) = not_after {
+            certificate.days_left = days_left(*not_after);
+        }
+        certificate
     }
 
     /// [`ends_at_public_root`], from the cache when asked before.
     pub(crate) fn ends_at_public_root(&self, der: &[u8]) -> bool {
-        if let Some(known) = self.with(der, |d| d.public_root) {
-            return known;
-        }
-        // Looked up outside the cache's lock, as a description is.
-        let answer = ends_at_public_root(der);
-        self.with(der, |d| d.public_root = Some(answer));
-        answer
+        *self
+            .entry(der)
+            .public_root
+            .get_or_init(|| ends_at_public_root(der))
     }
 
-    /// `f` on the description of `der`, made on a miss without holding the
-    /// cache's lock (the checks of other servers go on meanwhile; when two
-    /// checks describe one certificate at once, the first kept is used).
-    fn with<T>(&self, der: &[u8], f: impl FnOnce(&mut Described) -> T) -> T {
-        if let Ok(mut seen) = self.seen.lock()
-            && let Some(d) = seen.get_mut(der)
-        {
-            return f(d);
-        }
-        let (certificate, not_after) = described(der);
-        let fresh = Described {
-            certificate,
-            not_after,
-            public_root: None,
-        };
+    /// The cache's entry for `der`, new and empty on a miss; the lock is
+    /// held only to find or insert it.
+    fn entry(&self, der: &[u8]) -> Arc<Entry> {
         let Ok(mut seen) = self.seen.lock() else {
             // A panic while the lock was held: describe without the cache.
-            return f(&mut { fresh });
+            return Arc::default();
         };
-        if seen.len() >= Self::MAX && !seen.contains_key(der) {
+        if let Some(entry) = seen.get(der) {
+            return entry.clone();
+        }
+        if seen.len() >= Self::MAX {
             seen.clear();
         }
-        f(seen.entry(der.into()).or_insert(fresh))
+        seen.entry(der.into()).or_default().clone()
     }
 }
 
