@@ -620,3 +620,41 @@ fn a_config_it_cannot_use_does_not_start() {
         ended.stderr
     );
 }
+
+/// A token entry, probed by name: the token endpoint's grant as gauges,
+/// and neither the client secret (read from a file at each probe) nor the
+/// token in the answer.
+#[test]
+fn a_token_check_is_probed_by_name_and_keeps_its_secrets() {
+    let port = lab().idp.port();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("client-secret");
+    std::fs::write(&secret, "lab-secret\n").unwrap();
+    // The lab's authorization server answers by its name.
+    let url = format!("http://auth.as.test:{port}/oauth/token");
+    let config = format!(
+        "{}\n[[oauth_token]]\nname = \"token\"\ntoken_url = \"{url}\"\nclient_id = \"lab-client\"\n\
+         client_secret_file = \"{}\"\nscope = [\"read\"]\nresolve = [\"auth.as.test:{port}:127.0.0.1\"]\n",
+        config(),
+        secret.display()
+    );
+    let serve = Serve::start(&config, &[]);
+    let body = serve.get("/probe?check=token").body;
+    let labels = format!("kind=\"oauth_token\",target=\"{url}\",name=\"token\"");
+    assert_eq!(
+        sample(&body, &format!("probe_success{{{labels}}}")),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(
+            &body,
+            &format!("reach_oauth_token_lifetime_seconds{{{labels}}}")
+        ),
+        Some(3600.0),
+        "{body}"
+    );
+    for secret in ["lab-secret", "eyJ", "bGFiLWNsaWVudDpsYWItc2VjcmV0"] {
+        assert!(!body.contains(secret), "{secret} in {body}");
+    }
+}
