@@ -658,3 +658,43 @@ fn a_token_check_is_probed_by_name_and_keeps_its_secrets() {
         assert!(!body.contains(secret), "{secret} in {body}");
     }
 }
+
+/// An SSO entry, probed by name: an existing identity-provider session
+/// that signs in without a word is a warning (`probe_success` 1, as the
+/// exit code), with the chain's hops and the auto-login as gauges, and
+/// neither the session cookie, the code nor the token in the answer.
+#[test]
+fn an_sso_check_is_probed_by_name_and_keeps_its_secrets() {
+    let port = lab().idp.port();
+    let (app, idp) = ("app.sp.test", "idp.idp.test");
+    let url = format!("http://{app}:{port}/login?mode=form_post");
+    let config = format!(
+        "{}\n[[sso]]\nname = \"sign-in\"\nurl = \"{url}\"\ncookies = [\"idp_session=alice@{idp}\"]\n\
+         resolve = [\"{app}:{port}:127.0.0.1\", \"{idp}:{port}:127.0.0.1\"]\n",
+        config()
+    );
+    let serve = Serve::start(&config, &[]);
+    let body = serve.get("/probe?check=sign-in").body;
+    // The label's target is the URL without its query.
+    let labels = format!("kind=\"sso\",target=\"http://{app}:{port}/login\",name=\"sign-in\"");
+    for (series, value) in [
+        ("probe_success", 1.0),
+        ("reach_sso_hops", 4.0),
+        ("reach_sso_auto_login", 1.0),
+    ] {
+        assert_eq!(
+            sample(&body, &format!("{series}{{{labels}}}")),
+            Some(value),
+            "{series}: {body}"
+        );
+    }
+    assert!(
+        body.contains(&format!(
+            "reach_finding{{{labels},code=\"sso.auto_login\",severity=\"warn\"}} 1"
+        )),
+        "{body}"
+    );
+    for secret in ["code-for-alice", "eyJ", "idp_session=alice", "alice@"] {
+        assert!(!body.contains(secret), "{secret} in {body}");
+    }
+}
