@@ -3,7 +3,8 @@
 //! finding's message, fix and evidence), then what passed, compact; each
 //! check with its picture: an endpoint's timing waterfall ([`waterfall`],
 //! SVG), an SSO chain as a diagram ([`chain`]), allowlist coverage as bars
-//! with the gaps by service and region ([`coverage`]).
+//! with the gaps by service and region ([`coverage`]), what a token
+//! endpoint granted and what a discovery document points at ([`oauth`]).
 //!
 //! Nothing is fetched: the CSS is inline, the pictures are inline SVG and
 //! there is no script; a Content-Security-Policy of `default-src 'none'`
@@ -14,6 +15,7 @@
 
 mod chain;
 mod coverage;
+mod oauth;
 mod waterfall;
 
 use std::borrow::Cow;
@@ -366,7 +368,9 @@ fn check_card(out: &mut String, index: usize, c: &Check) {
                 escape(&d.corrected_url)
             );
         }
-        Details::OauthToken(_) | Details::OauthDiscover(_) | Details::None(_) => {}
+        Details::OauthToken(d) => oauth::token(out, d),
+        Details::OauthDiscover(d) => oauth::discover(out, d),
+        Details::None(_) => {}
     }
     out.push_str("</article>\n");
 }
