@@ -558,60 +558,37 @@ fn refused(args: &[&str]) -> Ended {
     wait(child, Duration::from_secs(10))
 }
 
-#[test]
-fn a_config_it_cannot_use_does_not_start() {
+/// `reach serve --config FILE` with `text` as the file, which it must
+/// refuse (exit 2) saying each of `said`; `{file}` in them is the file's
+/// path.
+#[track_caller]
+fn refuses_config(text: &str, said: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        "[modules.default]\nurl = \"https://a/\"\n\n[modules.x]\nfolow = true\n",
-    )
-    .unwrap();
-    let ended = refused(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--config",
-        &path.display().to_string(),
-    ]);
-    assert_eq!(ended.code, Some(2), "{}", ended.stderr);
+    std::fs::write(&path, text).unwrap();
     let file = path.display().to_string();
-    assert!(
-        ended
-            .stderr
-            .contains(&format!("{file}:2:1: [modules.default] has `url`")),
-        "{}",
-        ended.stderr
-    );
-    assert!(
-        ended.stderr.contains("unknown key `folow`"),
-        "{}",
-        ended.stderr
-    );
-
-    // A value a module's network cannot use is found at start too.
-    std::fs::write(
-        &path,
-        "[modules.default]\nproxy = \"ftp://proxy.invalid\"\n",
-    )
-    .unwrap();
-    let ended = refused(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--config",
-        &path.display().to_string(),
-    ]);
+    let ended = refused(&["--listen", "127.0.0.1:0", "--config", &file]);
     assert_eq!(ended.code, Some(2), "{}", ended.stderr);
-    assert!(
-        ended.stderr.contains("[modules.default]: "),
-        "{}",
-        ended.stderr
-    );
-    assert!(
-        ended.stderr.contains("ftp://proxy.invalid"),
-        "{}",
-        ended.stderr
-    );
+    for words in said {
+        let words = words.replace("{file}", &file);
+        assert!(ended.stderr.contains(&words), "{words}: {}", ended.stderr);
+    }
+}
 
+#[test]
+fn a_config_it_cannot_use_does_not_start() {
+    refuses_config(
+        "[modules.default]\nurl = \"https://a/\"\n\n[modules.x]\nfolow = true\n",
+        &[
+            "{file}:2:1: [modules.default] has `url`",
+            "unknown key `folow`",
+        ],
+    );
+    // A value a module's network cannot use is found at start too.
+    refuses_config(
+        "[modules.default]\nproxy = \"ftp://proxy.invalid\"\n",
+        &["[modules.default]: ", "ftp://proxy.invalid"],
+    );
     let ended = refused(&["--listen", "localhost"]);
     assert_eq!(ended.code, Some(2), "{}", ended.stderr);
     assert!(
@@ -619,6 +596,32 @@ fn a_config_it_cannot_use_does_not_start() {
         "{}",
         ended.stderr
     );
+}
+
+/// The answer to `/probe?check=NAME` of a `reach serve` whose config is
+/// the common one and `entry`; its samples of `labels` must have the
+/// values `want`, and none of `secrets` may be in it.
+#[track_caller]
+fn probe_entry(
+    entry: &str,
+    name: &str,
+    labels: &str,
+    want: &[(&str, f64)],
+    secrets: &[&str],
+) -> String {
+    let serve = Serve::start(&format!("{}\n{entry}", config()), &[]);
+    let body = serve.get(&format!("/probe?check={name}")).body;
+    for (series, value) in want {
+        assert_eq!(
+            sample(&body, &format!("{series}{{{labels}}}")),
+            Some(*value),
+            "{series}: {body}"
+        );
+    }
+    for secret in secrets {
+        assert!(!body.contains(secret), "{secret} in {body}");
+    }
+    body
 }
 
 /// A token entry, probed by name: the token endpoint's grant as gauges,
@@ -632,31 +635,21 @@ fn a_token_check_is_probed_by_name_and_keeps_its_secrets() {
     std::fs::write(&secret, "lab-secret\n").unwrap();
     // The lab's authorization server answers by its name.
     let url = format!("http://auth.as.test:{port}/oauth/token");
-    let config = format!(
-        "{}\n[[oauth_token]]\nname = \"token\"\ntoken_url = \"{url}\"\nclient_id = \"lab-client\"\n\
+    let entry = format!(
+        "[[oauth_token]]\nname = \"token\"\ntoken_url = \"{url}\"\nclient_id = \"lab-client\"\n\
          client_secret_file = \"{}\"\nscope = [\"read\"]\nresolve = [\"auth.as.test:{port}:127.0.0.1\"]\n",
-        config(),
         secret.display()
     );
-    let serve = Serve::start(&config, &[]);
-    let body = serve.get("/probe?check=token").body;
-    let labels = format!("kind=\"oauth_token\",target=\"{url}\",name=\"token\"");
-    assert_eq!(
-        sample(&body, &format!("probe_success{{{labels}}}")),
-        Some(1.0),
-        "{body}"
+    probe_entry(
+        &entry,
+        "token",
+        &format!("kind=\"oauth_token\",target=\"{url}\",name=\"token\""),
+        &[
+            ("probe_success", 1.0),
+            ("reach_oauth_token_lifetime_seconds", 3600.0),
+        ],
+        &["lab-secret", "eyJ", "bGFiLWNsaWVudDpsYWItc2VjcmV0"],
     );
-    assert_eq!(
-        sample(
-            &body,
-            &format!("reach_oauth_token_lifetime_seconds{{{labels}}}")
-        ),
-        Some(3600.0),
-        "{body}"
-    );
-    for secret in ["lab-secret", "eyJ", "bGFiLWNsaWVudDpsYWItc2VjcmV0"] {
-        assert!(!body.contains(secret), "{secret} in {body}");
-    }
 }
 
 /// An SSO entry, probed by name: an existing identity-provider session
@@ -667,34 +660,28 @@ fn a_token_check_is_probed_by_name_and_keeps_its_secrets() {
 fn an_sso_check_is_probed_by_name_and_keeps_its_secrets() {
     let port = lab().idp.port();
     let (app, idp) = ("app.sp.test", "idp.idp.test");
-    let url = format!("http://{app}:{port}/login?mode=form_post");
-    let config = format!(
-        "{}\n[[sso]]\nname = \"sign-in\"\nurl = \"{url}\"\ncookies = [\"idp_session=alice@{idp}\"]\n\
-         resolve = [\"{app}:{port}:127.0.0.1\", \"{idp}:{port}:127.0.0.1\"]\n",
-        config()
+    let entry = format!(
+        "[[sso]]\nname = \"sign-in\"\nurl = \"http://{app}:{port}/login?mode=form_post\"\n\
+         cookies = [\"idp_session=alice@{idp}\"]\n\
+         resolve = [\"{app}:{port}:127.0.0.1\", \"{idp}:{port}:127.0.0.1\"]\n"
     );
-    let serve = Serve::start(&config, &[]);
-    let body = serve.get("/probe?check=sign-in").body;
     // The label's target is the URL without its query.
     let labels = format!("kind=\"sso\",target=\"http://{app}:{port}/login\",name=\"sign-in\"");
-    for (series, value) in [
-        ("probe_success", 1.0),
-        ("reach_sso_hops", 4.0),
-        ("reach_sso_auto_login", 1.0),
-    ] {
-        assert_eq!(
-            sample(&body, &format!("{series}{{{labels}}}")),
-            Some(value),
-            "{series}: {body}"
-        );
-    }
+    let body = probe_entry(
+        &entry,
+        "sign-in",
+        &labels,
+        &[
+            ("probe_success", 1.0),
+            ("reach_sso_hops", 4.0),
+            ("reach_sso_auto_login", 1.0),
+        ],
+        &["code-for-alice", "eyJ", "idp_session=alice", "alice@"],
+    );
     assert!(
         body.contains(&format!(
             "reach_finding{{{labels},code=\"sso.auto_login\",severity=\"warn\"}} 1"
         )),
         "{body}"
     );
-    for secret in ["code-for-alice", "eyJ", "idp_session=alice", "alice@"] {
-        assert!(!body.contains(secret), "{secret} in {body}");
-    }
 }
