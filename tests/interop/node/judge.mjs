@@ -14,8 +14,8 @@ import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CHROMIUM, isolatedArgs } from './chromium.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 // How long the page must be quiet (no main-frame document request under
 // way or started) before a walk counts as settled.
 const QUIET_MS = 1000;
@@ -42,24 +42,9 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
 }
 
 const hosts = Object.keys(spec.hosts ?? {});
-const rules = hosts
-  .map((h) => `MAP ${h} ${spec.hosts[h]}`)
-  .concat(['MAP * ~NOTFOUND'])
-  .join(', ');
-
 const args = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
+  ...isolatedArgs(spec.hosts, hosts.join(';')),
   '--password-store=basic',
-  `--host-resolver-rules=${rules}`,
-  '--proxy-server=http://127.0.0.1:9',
-  `--proxy-bypass-list=${hosts.join(';')}`,
   // The test servers' certificates come from a CA made for the case; the
   // scheme stays https, so Secure cookies and schemeful same-site behave as
   // on a trusted origin (the SameSite=None; Secure case shows it).

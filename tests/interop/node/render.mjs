@@ -24,6 +24,7 @@
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { CHROMIUM, isolatedArgs } from './chromium.mjs';
 
 const spec = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const timeoutMs = spec.timeout_ms ?? 20000;
@@ -40,16 +41,7 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
 }
 
 const args = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND',
-  '--proxy-server=http://127.0.0.1:9',
-  '--proxy-bypass-list=<-loopback>',
+  ...isolatedArgs(),
   ...(spec.tag ? [`--reach-render-tag=${spec.tag}`] : []),
 ];
 
@@ -60,7 +52,7 @@ const exceptions = [];
 
 async function main() {
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
     args,
     timeout: timeoutMs,
