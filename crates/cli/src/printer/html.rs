@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use reach_report::{Check, Details, Finding, Severity, Status};
 
-use super::{Printable, endpoint_headline, label, status_word, verdict};
+use super::{Printable, endpoint_headline, label, status_word, summarised, verdict};
 
 /// `text` safe in HTML text, in a quoted attribute value and in SVG text
 /// (the markup escaping `JUnit` uses too).
@@ -87,19 +87,9 @@ fn listed<I>(items: I) -> String
 where
     I: IntoIterator,
     I::IntoIter: ExactSizeIterator,
-    I::Item: AsRef<str>,
+    I::Item: std::fmt::Display,
 {
-    let items = items.into_iter();
-    let total = items.len();
-    let shown: Vec<String> = items
-        .take(LIST_SHOWN)
-        .map(|i| escape(i.as_ref()).into_owned())
-        .collect();
-    let mut out = shown.join(", ");
-    if total > LIST_SHOWN {
-        let _ = write!(out, ", … and {} more", total - LIST_SHOWN);
-    }
-    out
+    escape(&summarised(items, LIST_SHOWN)).into_owned()
 }
 
 /// The page's Content-Security-Policy: nothing to fetch, no script, no
@@ -192,53 +182,38 @@ pub(super) fn render(report: &Printable) -> String {
         escape(&report.tool.version),
         escape(&verdict)
     );
-    if report
-        .checks
-        .iter()
-        .any(|c| matches!(&c.details, Details::Endpoint(d) if !d.hops.is_empty()))
-    {
+    if report.checks.iter().any(|c| match &c.details {
+        Details::Endpoint(d) => !d.hops.is_empty(),
+        Details::OauthToken(_) => true,
+        _ => false,
+    }) {
         waterfall::defs(&mut out);
     }
     header(&mut out, report, &verdict);
     overview(&mut out, report);
-    let mut attention: Vec<(usize, &Check)> = report
+    let (mut attention, passed): (Vec<_>, Vec<_>) = report
         .checks
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.status != Status::Pass)
-        .collect();
+        .partition(|(_, c)| c.status != Status::Pass);
     // Failures first, then warnings, then what an interruption left.
     attention.sort_by_key(|(_, c)| match c.status {
         Status::Fail | Status::Error => 0,
         Status::Warn => 1,
         Status::Pass | Status::Cancelled => 2,
     });
-    if !attention.is_empty() {
-        let _ = writeln!(
-            out,
-            "<section id=\"attention\">\n<h2>What needs attention</h2>"
-        );
-        for (i, c) in attention {
-            check_card(&mut out, i, c);
-        }
-        out.push_str("</section>\n");
-    }
-    let passed: Vec<(usize, &Check)> = report
-        .checks
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.status == Status::Pass)
-        .collect();
-    if !passed.is_empty() {
-        let _ = writeln!(
-            out,
-            "<section id=\"passed\" class=\"compact\">\n<h2>What passed</h2>"
-        );
-        for (i, c) in passed {
-            check_card(&mut out, i, c);
-        }
-        out.push_str("</section>\n");
-    }
+    section(
+        &mut out,
+        "id=\"attention\"",
+        "What needs attention",
+        &attention,
+    );
+    section(
+        &mut out,
+        "id=\"passed\" class=\"compact\"",
+        "What passed",
+        &passed,
+    );
     let _ = writeln!(
         out,
         "<footer>{} · {} {} · <code>reach explain CODE</code> explains a finding</footer>\n</body>\n</html>",
@@ -269,19 +244,35 @@ fn header(out: &mut String, report: &Printable, verdict: &str) {
         }
     }
     out.push_str("</p>\n<dl class=\"facts\">\n");
-    let mut fact = |name: &str, value: &str| {
-        let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", escape(value));
-    };
-    fact("when", &to_the_second(&report.started_at));
+    fact(out, "when", &to_the_second(&report.started_at));
     if let Some(host) = &report.host {
-        fact("host", host);
+        fact(out, "host", host);
     }
     fact(
+        out,
         "tool",
         &format!("{} {}", report.tool.name, report.tool.version),
     );
-    fact("duration", &duration(report.duration_ms));
+    fact(out, "duration", &duration(report.duration_ms));
     out.push_str("</dl>\n</header>\n");
+}
+
+/// A section of check cards (none when there are no checks); `attrs` are
+/// the section's own.
+fn section(out: &mut String, attrs: &str, title: &str, checks: &[(usize, &Check)]) {
+    if checks.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "<section {attrs}>\n<h2>{title}</h2>");
+    for (i, c) in checks {
+        check_card(out, *i, c);
+    }
+    out.push_str("</section>\n");
+}
+
+/// `name` and `value` as a line of a fact list.
+fn fact(out: &mut String, name: &str, value: &str) {
+    let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", escape(value));
 }
 
 /// Every check in a table, each linking to its card.

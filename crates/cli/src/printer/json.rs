@@ -5,13 +5,10 @@ use reach_report::Report;
 use std::io::Write;
 
 pub(super) fn render(report: &Report) -> serde_json::Result<String> {
-    // About 4 KiB an endpoint check: half of it up front spares most of the
-    // copies a growing buffer makes.
-    let mut out = Vec::with_capacity(1024 + 2048 * report.checks.len());
-    write(report, &mut out).map_err(serde_json::Error::io)?;
-    // serde_json writes only valid UTF-8.
-    Ok(String::from_utf8(out)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    // The same bytes as [`write`] (`pretty_is_serde_jsons_layout`).
+    let mut text = serde_json::to_string_pretty(report)?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// The JSON report into `out`, as it is rendered, with its final line

@@ -96,6 +96,45 @@ impl std::ops::Deref for Printable {
     }
 }
 
+/// The first `shown` items joined by `, `, then how many more there are.
+pub(super) fn summarised<I>(items: I, shown: usize) -> String
+where
+    I: IntoIterator,
+    I::IntoIter: ExactSizeIterator,
+    I::Item: std::fmt::Display,
+{
+    let items = items.into_iter();
+    let total = items.len();
+    let mut out = String::new();
+    for (i, item) in items.take(shown).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{item}");
+    }
+    if total > shown {
+        let _ = write!(out, ", … and {} more", total - shown);
+    }
+    out
+}
+
+/// The account an SSO chain signed in as, as the text and HTML reports
+/// say it: each claim it has (`email=… sub=…`) and the issuer.
+fn account(id: &reach_report::sso::SsoIdentity) -> String {
+    let who: Vec<String> = [
+        ("email", &id.email),
+        ("preferred_username", &id.preferred_username),
+        ("upn", &id.upn),
+        ("NameID", &id.name_id),
+        ("sub", &id.subject),
+        ("issuer", &id.issuer),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .collect();
+    who.join(" ")
+}
+
 /// A set cookie's attributes as a browser's devtools show them: `Secure`,
 /// `HttpOnly`, `SameSite=…` (`unset` when the server gave none).
 fn cookie_attributes(cookie: &reach_report::sso::CookieSet) -> Vec<String> {

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use reach_report::{Check, Details, Severity, Status};
 
-use super::Printable;
+use super::{Printable, account, summarised};
 
 /// How text output looks.
 #[derive(Debug, Clone, Copy)]
@@ -76,28 +76,6 @@ impl Paint {
     fn bold(&self, text: &str) -> String {
         self.wrap("1", text)
     }
-}
-
-/// The first `shown` items joined by `, `, then how many more there are.
-fn summarised<I>(items: I, shown: usize) -> String
-where
-    I: IntoIterator,
-    I::IntoIter: ExactSizeIterator,
-    I::Item: std::fmt::Display,
-{
-    let items = items.into_iter();
-    let total = items.len();
-    let mut out = String::new();
-    for (i, item) in items.take(shown).enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let _ = write!(out, "{item}");
-    }
-    if total > shown {
-        let _ = write!(out, ", … and {} more", total - shown);
-    }
-    out
 }
 
 /// A list of words, or `(none)`.

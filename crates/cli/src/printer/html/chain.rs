@@ -62,22 +62,12 @@ pub(super) fn diagram(out: &mut String, d: &SsoDetails) {
         escape(&d.end.kind)
     );
     if let Some(id) = &d.identity {
-        let who: Vec<String> = [
-            ("email", &id.email),
-            ("preferred_username", &id.preferred_username),
-            ("upn", &id.upn),
-            ("NameID", &id.name_id),
-            ("sub", &id.subject),
-        ]
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-        .collect();
         let _ = writeln!(
             out,
             "<p class=\"muted\">account ({}, hop {}, unverified): {}</p>",
             escape(&id.source),
             id.hop,
-            escape(&who.join(" "))
+            escape(&super::super::account(id))
         );
     }
     if let Some(url) = &d.rewritten_url {

@@ -7,12 +7,7 @@ use std::fmt::Write as _;
 
 use reach_report::oauth::{OauthDiscoverDetails, OauthTokenDetails};
 
-use super::{escape, listed, waterfall};
-
-/// `name` and `value` as a line of a fact list.
-fn fact(out: &mut String, name: &str, value: &str) {
-    let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", escape(value));
-}
+use super::{escape, fact, listed, waterfall};
 
 /// A token's lifetime in words: `45 seconds`, `10 minutes`, `about 2
 /// hours`.
@@ -33,6 +28,7 @@ fn lifetime(seconds: i64) -> String {
 
 /// A token request: its facts, the scopes, the request's waterfall.
 pub(super) fn token(out: &mut String, d: &OauthTokenDetails) {
+    let granted = d.status.is_some_and(|s| (200..300).contains(&s));
     out.push_str("<dl class=\"facts\">\n");
     fact(out, "grant", &d.grant);
     fact(
@@ -61,7 +57,7 @@ pub(super) fn token(out: &mut String, d: &OauthTokenDetails) {
             .unwrap_or_default();
         fact(out, "lifetime", &format!("{}{until}", lifetime(seconds)));
     }
-    if d.status.is_some_and(|s| (200..300).contains(&s)) {
+    if granted {
         let refresh = if d.refresh_token_returned {
             "returned (not shown)"
         } else {
@@ -85,7 +81,7 @@ pub(super) fn token(out: &mut String, d: &OauthTokenDetails) {
             listed(&d.scopes_requested),
             listed(&d.scopes_granted)
         );
-        if d.status.is_some_and(|s| (200..300).contains(&s)) && !missing.is_empty() {
+        if granted && !missing.is_empty() {
             let _ = writeln!(
                 out,
                 "<p class=\"fail\">not granted: {}</p>",

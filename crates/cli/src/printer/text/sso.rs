@@ -39,26 +39,12 @@ pub(super) fn details(out: &mut String, d: &SsoDetails, p: &Paint, style: TextSt
 }
 
 fn identity_line(out: &mut String, id: &SsoIdentity) {
-    let who = [
-        ("email", &id.email),
-        ("preferred_username", &id.preferred_username),
-        ("upn", &id.upn),
-        ("NameID", &id.name_id),
-        ("sub", &id.subject),
-    ]
-    .iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-    .collect::<Vec<_>>()
-    .join(" ");
     let _ = writeln!(
         out,
-        "      account ({}, hop {}, unverified): {who}{}",
+        "      account ({}, hop {}, unverified): {}",
         id.source,
         id.hop,
-        id.issuer
-            .as_deref()
-            .map(|i| format!(" issuer={i}"))
-            .unwrap_or_default()
+        super::account(id)
     );
 }
 
