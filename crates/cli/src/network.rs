@@ -89,8 +89,9 @@ impl Networks {
         }
         let network = Network::new(config)?;
         if let Ok(mut built) = self.0.lock() {
-            // `reach serve` lives long, and each scrape timeout it is told
-            // makes another configuration: the oldest makes room.
+            // `reach serve` lives long, and a module's network comes in
+            // as many configurations as DNS timeouts (`dns_timeout`): the
+            // oldest makes room.
             if built.len() == MAX_NETWORKS {
                 built.remove(0);
             }
@@ -288,7 +289,52 @@ fn checked(args: &NetworkArgs, timeout: Duration) -> Checked {
 }
 
 /// How long one DNS query waits before it is sent again: half the check's
-/// deadline, so that one resend fits in it, and at most 5 s.
+/// deadline, so that one resend fits in it, and at most 5 s; rounded down
+/// to a quarter second (one at the least). It is the only part of a network
+/// the check's timeout decides, and networks are kept by their
+/// configuration: `reach serve`'s probes, each bounded by what its scrape
+/// leaves, share a few networks instead of building one each (its trust
+/// store read again: 2.4× `blackbox_exporter`'s CPU per probe).
 fn dns_timeout(check: Duration) -> Duration {
-    (check / 2).min(Duration::from_secs(5))
+    const STEP_MS: u128 = 250;
+    let half = (check / 2).min(Duration::from_secs(5)).as_millis();
+    let stepped = (half / STEP_MS).max(1) * STEP_MS;
+    Duration::from_millis(u64::try_from(stepped).unwrap_or(5_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    /// Checks whose deadlines differ a little share one network: the DNS
+    /// timeout, the one part a deadline decides, comes in quarter seconds.
+    #[test]
+    fn nearby_deadlines_share_a_network() {
+        for (check_ms, dns_ms) in [
+            (9_734, 4_750),
+            (9_999, 4_750),
+            (9_500, 4_750),
+            (120, 250),
+            (60_000, 5_000),
+        ] {
+            assert_eq!(
+                dns_timeout(Duration::from_millis(check_ms)),
+                Duration::from_millis(dns_ms),
+                "{check_ms} ms"
+            );
+        }
+        let cli = crate::args::Cli::try_parse_from(["reach", "check", "https://a.example/"])
+            .expect("a command line");
+        let args = cli.command.network().expect("network options");
+        assert!(
+            checked(args, Duration::from_millis(2_300)).config
+                == checked(args, Duration::from_millis(2_400)).config
+        );
+        assert!(
+            checked(args, Duration::from_millis(2_300)).config
+                != checked(args, Duration::from_millis(3_300)).config
+        );
+    }
 }

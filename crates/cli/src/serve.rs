@@ -33,20 +33,8 @@ use crate::{UsageError, network};
 /// (`blackbox_exporter`'s `--timeout-offset`).
 const SCRAPE_TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
 
-/// The step a scrape's timeout is rounded down to.
-const STEP_MS: u64 = 500;
-
 /// How long past its deadline a probe may take before it is stopped.
 const SAFETY_MARGIN: Duration = Duration::from_millis(250);
-
-/// `time` rounded down to a step (at least one): a probe's network is
-/// kept by its timeout, and every new figure would build another (its
-/// trust store read again).
-fn in_steps(time: Duration) -> Duration {
-    let step = u128::from(STEP_MS);
-    let steps = (time.as_millis() / step).max(1);
-    Duration::from_millis(u64::try_from(steps * step).unwrap_or(STEP_MS))
-}
 
 /// A task that is stopped when its handle is dropped.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
@@ -466,7 +454,7 @@ async fn probe(
             .checked_sub(SCRAPE_TIMEOUT_OFFSET)
             .filter(|d| !d.is_zero())
             .unwrap_or(scrape / 2);
-        timeout = timeout.min(in_steps(usable));
+        timeout = timeout.min(usable);
     }
     let deadline = started + timeout;
     let Ok(permit) =
@@ -483,14 +471,8 @@ async fn probe(
             ),
         );
     };
-    // The time a probe waited for its turn is the scrape's too; a wait too
-    // short to matter keeps the timeout as it is.
-    let waited = started.elapsed();
-    let left = if waited < Duration::from_millis(STEP_MS / 10) {
-        timeout
-    } else {
-        in_steps(deadline.saturating_duration_since(Instant::now()))
-    };
+    // The time a probe waited for its turn is the scrape's too.
+    let left = deadline.saturating_duration_since(Instant::now());
     let context = exporter.context.with_timeout(left);
     let in_flight = InFlight::new(&exporter.stats.in_flight);
     // A task of its own: a panic in a check is a 500, never the server's
@@ -580,23 +562,4 @@ fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
         header::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Probes' timeouts come in few figures, so that their networks (kept
-    /// by timeout) are built once: a figure of its own for every probe made
-    /// each probe read the trust store again (2.4× blackbox's CPU).
-    #[test]
-    fn timeouts_come_in_half_second_steps() {
-        for (ms, stepped) in [(4_999, 4_500), (5_000, 5_000), (120, 500), (9_734, 9_500)] {
-            assert_eq!(
-                in_steps(Duration::from_millis(ms)),
-                Duration::from_millis(stepped),
-                "{ms} ms"
-            );
-        }
-    }
 }
