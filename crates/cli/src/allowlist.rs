@@ -3,7 +3,6 @@
 //! `reach-allowlist` (parsing, coverage, findings), and put what it says
 //! in one check.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -46,11 +45,11 @@ pub(crate) struct Blocked {
 }
 
 impl Blocked {
-    pub(crate) fn new(reason: String) -> Arc<Blocked> {
-        Arc::new(Blocked {
+    pub(crate) fn new(reason: String) -> Blocked {
+        Blocked {
             reason,
             said: AtomicBool::new(false),
-        })
+        }
     }
 
     /// The reason, for the finding that says it.
@@ -74,7 +73,7 @@ struct Reader<'a> {
     /// `--timeout`: also how long a FIFO or stdin may send nothing.
     timeout: Duration,
     /// Why URLs may not be fetched (a network option is invalid).
-    blocked: Option<Arc<Blocked>>,
+    blocked: Option<&'a Blocked>,
     check: Check,
     /// What did not parse.
     errors: read::Errors,
@@ -107,7 +106,7 @@ impl<'a> Reader<'a> {
     fn new(
         args: &FeedArgs,
         network: &'a Network,
-        blocked: Option<Arc<Blocked>>,
+        blocked: Option<&'a Blocked>,
         timeout: Duration,
         check: Check,
     ) -> Self {
@@ -135,7 +134,7 @@ impl<'a> Reader<'a> {
         fetched: fn(String) -> S::Output,
     ) -> Option<S::Output> {
         if source.starts_with("http://") || source.starts_with("https://") {
-            if let Some(blocked) = self.blocked.clone() {
+            if let Some(blocked) = self.blocked {
                 self.fail_input(format!("{source} not fetched: {}", blocked.say()));
                 return None;
             }
@@ -312,7 +311,7 @@ pub(crate) async fn run(
     args: &AllowlistArgs,
     network: &Network,
     timeout: Duration,
-    blocked: Option<Arc<Blocked>>,
+    blocked: Option<&Blocked>,
 ) -> Check {
     let started = Instant::now();
     let feed = &args.feed;
@@ -322,7 +321,7 @@ pub(crate) async fn run(
         feed.allowlists.join(", ")
     );
     let check = Check::new(CheckKind::Allowlist, target);
-    let host_lookups = blocked.clone();
+    let host_lookups = blocked;
     let mut reader = Reader::new(feed, network, blocked, timeout, check);
     if feed.published.is_empty() || feed.allowlists.is_empty() {
         reader.fail_input(
@@ -477,7 +476,7 @@ pub(crate) async fn diff(
     args: &DiffArgs,
     network: &Network,
     timeout: Duration,
-    blocked: Option<Arc<Blocked>>,
+    blocked: Option<&Blocked>,
 ) -> Check {
     let started = Instant::now();
     let check = Check::new(CheckKind::Allowlist, format!("{} → {}", args.old, args.new));

@@ -184,14 +184,14 @@ pub(crate) async fn checks_for(
             let timeout = context.timeout;
             let check = match &this.action {
                 Some(args::AllowlistAction::Diff(d)) => {
-                    allowlist::diff(d, &network, timeout, blocked.clone()).await
+                    allowlist::diff(d, &network, timeout, blocked.as_ref()).await
                 }
-                None => allowlist::run(&this.args, &network, timeout, blocked.clone()).await,
+                None => allowlist::run(&this.args, &network, timeout, blocked.as_ref()).await,
             };
             // Bad values no fetch or lookup of the check named (it needed
             // no network, or stopped before) are errors of their own, so
             // that nothing is lost.
-            let said = blocked.is_some_and(|b| b.said());
+            let said = blocked.as_ref().is_some_and(allowlist::Blocked::said);
             let mut checks: Vec<reach_report::Check> = if said {
                 Vec::new()
             } else {

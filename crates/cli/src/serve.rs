@@ -505,7 +505,7 @@ async fn probe(
             );
         }
         // The pipeline keeps its own deadline; this is the safety net.
-        Err(_) => vec![timed_out(asked.kind, left)],
+        Err(_) => vec![timed_out(asked.kind, left, started.elapsed())],
     };
     for check in &mut checks {
         check.name.clone_from(&asked.name);
@@ -533,7 +533,7 @@ async fn probe(
 }
 
 /// The check of a probe that outlived its deadline.
-fn timed_out(kind: CheckKind, timeout: Duration) -> Check {
+fn timed_out(kind: CheckKind, timeout: Duration, took: Duration) -> Check {
     let mut check = Check::new(kind, "the probe");
     check.push(Finding::new(
         Code::HttpTimeout,
@@ -542,7 +542,7 @@ fn timed_out(kind: CheckKind, timeout: Duration) -> Check {
             reach_report::seconds(timeout)
         ),
     ));
-    check.duration_ms = timeout.as_secs_f64() * 1000.0;
+    check.duration_ms = took.as_secs_f64() * 1000.0;
     check
 }
 
