@@ -300,7 +300,7 @@ impl Target {
         &self,
         run: impl FnOnce(&Self) -> anyhow::Result<Used>,
     ) -> anyhow::Result<f64> {
-        let out = self.work.join("perf-stat.csv");
+        let out = self.work.join("callgrind.log");
         *self.counting.borrow_mut() = Some(out.clone());
         let ran = run(self);
         *self.counting.borrow_mut() = None;
@@ -655,25 +655,17 @@ fn feed_memory_bench(reach: &Path) -> anyhow::Result<()> {
 
 /// Builds reach in release and returns the binary's path.
 pub(crate) fn release_reach() -> anyhow::Result<PathBuf> {
-    let mut build = crate::cargo();
-    build.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "reach-cli",
-        "--bin",
-        "reach",
-    ]);
-    crate::run(build)?;
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| crate::root().join("target"), PathBuf::from);
-    Ok(target_dir.join("release").join("reach"))
+    release_bin("reach-cli", "reach")
 }
 
 /// Builds the bare loop (`xtask/src/bare_loop.rs`) in release, optimized
 /// as reach is, and returns the binary's path.
 fn release_bare_loop() -> anyhow::Result<PathBuf> {
+    release_bin("xtask", "bare-loop")
+}
+
+/// Builds `bin` of `package` in release (`--locked`) and returns its path.
+fn release_bin(package: &str, bin: &str) -> anyhow::Result<PathBuf> {
     let mut build = crate::cargo();
     build.args([
         "build",
@@ -681,14 +673,12 @@ fn release_bare_loop() -> anyhow::Result<PathBuf> {
         "--quiet",
         "--locked",
         "-p",
-        "xtask",
+        package,
         "--bin",
-        "bare-loop",
+        bin,
     ]);
     crate::run(build)?;
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| crate::root().join("target"), PathBuf::from);
-    Ok(target_dir.join("release").join("bare-loop"))
+    Ok(crate::target_dir().join("release").join(bin))
 }
 
 /// Runs `cmd` to its end, sampling its peak resident set (`VmHWM`, a high

@@ -128,6 +128,11 @@ fn schema() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where cargo builds: `CARGO_TARGET_DIR`, else the workspace's `target`.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
 fn demo(extra: &[String]) -> anyhow::Result<()> {
     // The build below is quiet, and the first one compiles every
     // dependency: say what the wait is before it starts.
@@ -135,9 +140,7 @@ fn demo(extra: &[String]) -> anyhow::Result<()> {
     let mut build = cargo();
     build.args(["build", "--quiet", "-p", "reach-cli", "--bin", "reach"]);
     run(build)?;
-    let target_dir =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let reach = target_dir.join("debug").join("reach");
+    let reach = target_dir().join("debug").join("reach");
 
     let lab = reach_lab::Lab::start().context("cannot start the loopback lab")?;
     eprintln!(
