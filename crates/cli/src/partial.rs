@@ -126,13 +126,21 @@ pub(crate) fn finished(index: usize, checks: Vec<Check>) -> Option<Vec<Check>> {
 /// The planned checks that finished, in order: the owner's result at the
 /// end of its run (the streamed ones were written already).
 pub(crate) fn take_finished() -> Vec<Check> {
+    take_planned()
+        .map(|slots| slots.done.into_iter().flatten().flatten().collect())
+        .unwrap_or_default()
+}
+
+/// The plan and what finished of it, leaving nothing planned; `None` when
+/// nothing was.
+fn take_planned() -> Option<Slots> {
     let state = SLOTS
         .lock()
         .ok()
         .map(|mut s| std::mem::replace(&mut *s, State::Idle));
     match state {
-        Some(State::Planned(slots)) => slots.done.into_iter().flatten().flatten().collect(),
-        _ => Vec::new(),
+        Some(State::Planned(slots)) => Some(slots),
+        _ => None,
     }
 }
 
@@ -181,11 +189,7 @@ pub(crate) fn end_stream(
 /// The finished checks in order, each unfinished one as a `cancelled`
 /// check; one `cancelled` check when nothing was planned.
 pub(crate) fn take_cancelled() -> Vec<Check> {
-    let state = SLOTS
-        .lock()
-        .ok()
-        .map(|mut s| std::mem::replace(&mut *s, State::Idle));
-    let Some(State::Planned(slots)) = state else {
+    let Some(slots) = take_planned() else {
         return vec![cancelled(CheckKind::Endpoint, "the run")];
     };
     slots
