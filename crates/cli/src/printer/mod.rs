@@ -344,8 +344,24 @@ mod tests {
                 "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;",
             ),
             ("no\u{fffe}n\u{ffff}char", "nonchar"),
+            (
+                "<script>alert(1)</script>",
+                "&lt;script&gt;alert(1)&lt;/script&gt;",
+            ),
+            (
+                "<img src=x onerror=\"alert(1)\">",
+                "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;",
+            ),
+            ("' onmouseover='x", "&#39; onmouseover=&#39;x"),
+            ("&lt; stays as written", "&amp;lt; stays as written"),
+            ("]]></text><text>", "]]&gt;&lt;/text&gt;&lt;text&gt;"),
+            ("", ""),
         ] {
             assert_eq!(escape_markup(input), escaped, "{input}");
+            // Safe in HTML text, a quoted attribute and SVG text alike.
+            for c in ['<', '>', '"', '\''] {
+                assert!(!escape_markup(input).contains(c), "{input}");
+            }
         }
         assert!(matches!(escape_markup("nothing to do"), Cow::Borrowed(_)));
     }
