@@ -97,7 +97,8 @@ fn probe_bench(it: std::slice::Iter<'_, String>) -> anyhow::Result<()> {
 /// (user + system, every thread) per full-handshake check of reach, of
 /// `curl --parallel` and of the bare tokio + rustls loop (`bare-loop`), on
 /// the same server, CA and concurrency, in one run; each client runs
-/// `--rounds` times, interleaved, and the median round counts. Issue 18's
+/// `--rounds` times (15 by default), interleaved, each round started by
+/// another client, and the median round counts. Issue 18's
 /// goal: reach at most 0.33x curl and at most 1.3x the bare loop.
 fn cpu_bench(it: std::slice::Iter<'_, String>) -> anyhow::Result<()> {
     const CURL_GOAL: f64 = 0.33;
@@ -113,9 +114,16 @@ fn cpu_bench(it: std::slice::Iter<'_, String>) -> anyhow::Result<()> {
     let mut runs: [Vec<(f64, f64)>; 3] = Default::default();
     for round in 1..=rounds {
         eprintln!("round {round} of {rounds}");
-        let used = [target.reach(&reach)?, target.curl()?, target.bare(&bare)?];
-        for (runs, used) in runs.iter_mut().zip(used) {
-            runs.push((target.per_check_ms(&used), used.wall.as_secs_f64()));
+        // Each round starts with another client, so that none always runs
+        // first (or last) after the same neighbour.
+        for turn in 0..3 {
+            let client = (round + turn) % 3;
+            let used = match client {
+                0 => target.reach(&reach)?,
+                1 => target.curl()?,
+                _ => target.bare(&bare)?,
+            };
+            runs[client].push((target.per_check_ms(&used), used.wall.as_secs_f64()));
         }
     }
     // The machine's speed drifts between rounds for every client alike:
@@ -202,7 +210,7 @@ fn flags(
     mut it: std::slice::Iter<'_, String>,
     rounds: bool,
 ) -> anyhow::Result<(usize, usize, usize)> {
-    let (mut checks, mut concurrency, mut round_count) = (2000usize, 100usize, 7usize);
+    let (mut checks, mut concurrency, mut round_count) = (2000usize, 100usize, 15usize);
     while let Some(flag) = it.next() {
         let value = it.next().context("a flag without a value")?;
         match flag.as_str() {
