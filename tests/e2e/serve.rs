@@ -559,8 +559,8 @@ fn refused(args: &[&str]) -> Ended {
 }
 
 /// `reach serve --config FILE` with `text` as the file, which it must
-/// refuse (exit 2) saying each of `said`; `{file}` in them is the file's
-/// path.
+/// refuse (exit 2) saying each of `said`, in that order; `{file}` in them
+/// is the file's path.
 #[track_caller]
 fn refuses_config(text: &str, said: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
@@ -569,9 +569,12 @@ fn refuses_config(text: &str, said: &[&str]) {
     let file = path.display().to_string();
     let ended = refused(&["--listen", "127.0.0.1:0", "--config", &file]);
     assert_eq!(ended.code, Some(2), "{}", ended.stderr);
+    let mut rest = ended.stderr.as_str();
     for words in said {
         let words = words.replace("{file}", &file);
-        assert!(ended.stderr.contains(&words), "{words}: {}", ended.stderr);
+        let at = rest.find(&words);
+        assert!(at.is_some(), "{words} (in this order): {}", ended.stderr);
+        rest = &rest[at.unwrap_or_default() + words.len()..];
     }
 }
 
@@ -584,10 +587,17 @@ fn a_config_it_cannot_use_does_not_start() {
             "unknown key `folow`",
         ],
     );
-    // A value a module's network cannot use is found at start too.
+    // A value a network cannot use (a module's, a check's) is found at
+    // start too, said at its key's place, in the file's order.
     refuses_config(
-        "[modules.default]\nproxy = \"ftp://proxy.invalid\"\n",
-        &["[modules.default]: ", "ftp://proxy.invalid"],
+        "[modules.zz]\ntimeout = \"5s\"\nproxy = \"ftp://proxy.invalid\"\n\n\
+         [[endpoint]]\nname = \"api\"\nurl = \"https://api.invalid/\"\nca_files = [\"/nonexistent/ca.pem\"]\n\n\
+         [modules.aa]\ndns_servers = [\"300.1.1.1\"]\n",
+        &[
+            "{file}:3:1: `proxy` of [modules.zz]: invalid proxy in --proxy (`ftp://proxy.invalid`)",
+            "\n  {file}:8:1: `ca_files` of check `api`: --ca-file: cannot read CA file /nonexistent/ca.pem",
+            "\n  {file}:11:1: `dns_servers` of [modules.aa]: ",
+        ],
     );
     let ended = refused(&["--listen", "localhost"]);
     assert_eq!(ended.code, Some(2), "{}", ended.stderr);

@@ -311,6 +311,28 @@ impl Place {
     }
 }
 
+/// Where an entry (or a module) starts and where each of its keys is
+/// written: to say at which `file:line:column` a problem found later lies.
+pub(crate) struct Located {
+    /// Where the entry starts (`file:line:column`).
+    at: String,
+    /// The same, as a byte offset: for file order.
+    pub(crate) offset: usize,
+    places: Vec<Place>,
+}
+
+impl Located {
+    /// Where a problem of the check of `target` lies: the key whose option
+    /// `message` names or whose value it quotes, with that key; else where
+    /// the entry starts.
+    pub(crate) fn place(&self, target: &str, message: &str) -> (&str, Option<&str>) {
+        match self.places.iter().find(|p| p.concerns(target, message)) {
+            Some(p) => (&p.at, Some(&p.key)),
+            None => (&self.at, None),
+        }
+    }
+}
+
 /// One entry, ready to run or already an error.
 struct Entry {
     /// Where it starts in the file (for file order).
@@ -318,10 +340,8 @@ struct Entry {
     kind: &'static Table,
     label: String,
     plan: Result<Vec<String>, String>,
-    /// Where its keys are.
-    places: Vec<Place>,
-    /// Where it starts (`file:line:column`).
-    at: String,
+    /// Where it starts and where its keys are.
+    located: Located,
 }
 
 /// `file:line:column` of a byte offset.
@@ -617,8 +637,9 @@ fn entries_of(
 /// target, or why it cannot be one.
 struct Module {
     name: String,
-    at: String,
     plan: Result<Vec<String>, String>,
+    /// Where its table starts and where its keys are.
+    located: Located,
 }
 
 /// The file's entries, in file order, and its modules.
@@ -707,8 +728,11 @@ fn parsed(
                 kind,
                 label,
                 plan,
-                places,
-                at: entry_at,
+                located: Located {
+                    at: entry_at,
+                    offset: entry.span().start,
+                    places,
+                },
             });
         }
     }
@@ -737,7 +761,8 @@ fn planned_modules(
             Some(start) => start..start + header.len(),
             None => modules.span(),
         };
-        let at = position(src.file, src.text, span.start);
+        let (at, offset) = (position(src.file, src.text, span.start), span.start);
+        let mut places = Vec::new();
         let plan = match value.as_table() {
             None => Err(format!(
                 "{at}: [modules.{name}] must be a table of endpoint options"
@@ -750,22 +775,14 @@ fn planned_modules(
                         "{key_at}: [modules.{name}] has `{key}`: a module's target comes from the probe (/probe?target=URL)"
                     ))
                 } else {
-                    plan(
-                        endpoint,
-                        table,
-                        defaults,
-                        src,
-                        span,
-                        timeout,
-                        &mut Vec::new(),
-                    )
+                    plan(endpoint, table, defaults, src, span, timeout, &mut places)
                 }
             }
         };
         out.push(Module {
             name: name.clone(),
-            at,
             plan,
+            located: Located { at, offset, places },
         });
     }
     out
@@ -780,6 +797,11 @@ pub(crate) struct ServeConfig {
     pub(crate) modules: HashMap<String, Cli>,
     /// Name (or `endpoint #2` for an entry without one) → the command line.
     pub(crate) checks: HashMap<String, (CheckKind, Cli)>,
+    /// Where each module and each check is written, by the name it has in
+    /// `modules` or `checks`: a problem found once the file is read (a
+    /// proxy URL a network cannot use) is said at its key's place too.
+    pub(crate) module_places: HashMap<String, Located>,
+    pub(crate) check_places: HashMap<String, Located>,
 }
 
 /// The target a module's command line is parsed with, once, at start.
@@ -804,6 +826,8 @@ pub(crate) fn serve_config(
     let mut config = ServeConfig {
         modules: HashMap::new(),
         checks: HashMap::new(),
+        module_places: HashMap::new(),
+        check_places: HashMap::new(),
     };
     for module in modules {
         // Parsed once, with a stand-in target.
@@ -812,7 +836,7 @@ pub(crate) fn serve_config(
             Cli::try_parse_from(&words).map_err(|e| {
                 format!(
                     "{}: [modules.{}]: {}",
-                    module.at,
+                    module.located.at,
                     module.name,
                     clap_reason(&e)
                 )
@@ -820,7 +844,8 @@ pub(crate) fn serve_config(
         });
         match cli {
             Ok(cli) => {
-                config.modules.insert(module.name, cli);
+                config.modules.insert(module.name.clone(), cli);
+                config.module_places.insert(module.name, module.located);
             }
             Err(message) => problems.push(message),
         }
@@ -830,10 +855,13 @@ pub(crate) fn serve_config(
             Err(check) => problems.extend(check.findings.into_iter().map(|f| f.message)),
             Ok(_) if config.checks.contains_key(&entry.label) => problems.push(format!(
                 "{}: a second check named `{}`: /probe?check=NAME needs each name once",
-                entry.at, entry.label
+                entry.located.at, entry.label
             )),
             Ok(cli) => {
-                config.checks.insert(entry.label, (entry.kind.kind, cli));
+                config
+                    .checks
+                    .insert(entry.label.clone(), (entry.kind.kind, cli));
+                config.check_places.insert(entry.label, entry.located);
             }
         }
     }
@@ -904,7 +932,7 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
         let progress = progress.clone();
         let label = entry.label.clone();
         let file = args.file.display().to_string();
-        let (places, at) = (entry.places, entry.at);
+        let located = entry.located;
         let kind = entry.kind.kind;
         let context = context.with_timeout(cli.output.timeout);
         tasks.spawn(async move {
@@ -917,7 +945,7 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
             progress.done(index);
             let checks: Vec<Check> = checks
                 .into_iter()
-                .map(|c| placed(named(c, &label), &file, &places, &at))
+                .map(|c| placed(named(c, &label), &file, &located))
                 .collect();
             (index, checks)
         });
@@ -947,8 +975,11 @@ fn problem(offset: usize, label: String, at: String, message: String) -> Entry {
         kind: &TABLES[0],
         label,
         plan: Err(message),
-        places: Vec::new(),
-        at,
+        located: Located {
+            at,
+            offset,
+            places: Vec::new(),
+        },
     }
 }
 
@@ -1056,7 +1087,7 @@ fn command_line(entry: &Entry, file: &Path) -> Result<Cli, Check> {
 /// An input error of an entry's check says where in the file the value
 /// it is about is written (`pre.toml:7:1: `headers`: invalid header …`),
 /// unless it already names the file.
-fn placed(mut check: Check, file: &str, places: &[Place], entry_at: &str) -> Check {
+fn placed(mut check: Check, file: &str, located: &Located) -> Check {
     if check.status != reach_report::Status::Error {
         return check;
     }
@@ -1065,12 +1096,9 @@ fn placed(mut check: Check, file: &str, places: &[Place], entry_at: &str) -> Che
         if finding.code != reach_report::Code::InputInvalid || finding.message.starts_with(file) {
             continue;
         }
-        let place = places
-            .iter()
-            .find(|p| p.concerns(&target, &finding.message));
-        finding.message = match place {
-            Some(p) => format!("{}: `{}`: {}", p.at, p.key, finding.message),
-            None => format!("{entry_at}: {}", finding.message),
+        finding.message = match located.place(&target, &finding.message) {
+            (at, Some(key)) => format!("{at}: `{key}`: {}", finding.message),
+            (at, None) => format!("{at}: {}", finding.message),
         };
     }
     check

@@ -179,6 +179,7 @@ async fn exporter(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Exporter> {
     let timeout = cli.output.timeout;
     let mut modules = HashMap::new();
     let mut checks = HashMap::new();
+    let (mut module_places, mut check_places) = (HashMap::new(), HashMap::new());
     if let Some(path) = &args.config {
         let file = path.display().to_string();
         let text = crate::run::read(path, "--config", timeout)
@@ -192,6 +193,8 @@ async fn exporter(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Exporter> {
         })?;
         modules = config.modules;
         checks = config.checks;
+        module_places = config.module_places;
+        check_places = config.check_places;
     }
     // Without [modules.default], the plain check with --timeout.
     if !modules.contains_key("default") {
@@ -205,35 +208,48 @@ async fn exporter(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Exporter> {
         modules.insert("default".to_owned(), plain);
     }
     // Each network is built now: a value it cannot use (a proxy URL, a CA
-    // file) is the configuration's mistake, said at start, not a scrape's.
+    // file) is the configuration's mistake, said at start, not a scrape's,
+    // at the place of the key that holds it, in the file's order.
     let context = network::Context::new(timeout);
     let mut problems = Vec::new();
     let named = modules
         .iter()
-        .map(|(name, cli)| (format!("[modules.{name}]"), cli))
+        .map(|(name, cli)| (format!("[modules.{name}]"), cli, module_places.get(name)))
         .chain(
             checks
                 .iter()
-                .map(|(name, (_, cli))| (format!("check `{name}`"), cli)),
+                .map(|(name, (_, cli))| (format!("check `{name}`"), cli, check_places.get(name))),
         );
-    for (what, cli) in named {
+    for (what, cli, located) in named {
         let Some(args) = cli.command.network() else {
             continue;
         };
-        match context.with_timeout(cli.output.timeout).network(args) {
-            Ok((_, found)) => {
-                problems.extend(found.into_iter().map(|p| format!("{what}: {}", p.message)));
-            }
-            Err(e) => problems.push(format!("{what}: {e:#}")),
+        let found = match context.with_timeout(cli.output.timeout).network(args) {
+            Ok((_, found)) => found.into_iter().map(|p| p.message).collect(),
+            Err(e) => vec![format!("{e:#}")],
+        };
+        for message in found {
+            // A module's stand-in target is no value of the file.
+            let said = match located.map(|l| (l.offset, l.place("", &message))) {
+                Some((offset, (at, Some(key)))) => {
+                    (offset, format!("{at}: `{key}` of {what}: {message}"))
+                }
+                Some((offset, (at, None))) => (offset, format!("{at}: {what}: {message}")),
+                None => (0, format!("{what}: {message}")),
+            };
+            problems.push(said);
         }
     }
     if !problems.is_empty() {
-        let file = args
-            .config
-            .as_ref()
-            .map_or_else(String::new, |p| format!(" {}", p.display()));
+        // Stable: one entry's problems keep the order they were found in.
+        problems.sort_by_key(|(offset, _)| *offset);
+        let problems: Vec<String> = problems.into_iter().map(|(_, said)| said).collect();
+        let what = args.config.as_ref().map_or_else(
+            || "reach serve".to_owned(),
+            |p| format!("--config {}", p.display()),
+        );
         anyhow::bail!(UsageError(format!(
-            "--config{file}: not started:\n  {}",
+            "{what}: not started:\n  {}",
             problems.join("\n  ")
         )));
     }
