@@ -113,10 +113,7 @@ pub fn group_label(service: Option<&str>, region: Option<&str>) -> Option<String
 /// `ip-ranges.json (aws, syncToken=1700000000)`, inputs joined by `, `.
 fn inputs(list: &[&Input]) -> String {
     list.iter()
-        .map(|i| match &i.version {
-            Some(v) => format!("{} ({}, {v})", i.source, i.format),
-            None => format!("{} ({})", i.source, i.format),
-        })
+        .map(|i| i.label())
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -24,6 +24,17 @@ pub struct Input {
     pub entries: u64,
 }
 
+impl Input {
+    /// How every printer names the input: `ip-ranges.json (aws,
+    /// syncToken=1700000000)`, or `rules.txt (cidr)` without a version.
+    pub fn label(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{} ({}, {v})", self.source, self.format),
+            None => format!("{} ({})", self.source, self.format),
+        }
+    }
+}
+
 /// Coverage of one address family.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -103,4 +114,22 @@ pub struct AllowlistDiffDetails {
     /// Added ranges that the `--allowlist` does not cover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_uncovered: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Input;
+
+    #[test]
+    fn an_input_is_named_by_source_format_and_version() {
+        let mut input = Input {
+            source: "ip-ranges.json".to_owned(),
+            format: "aws".to_owned(),
+            version: Some("syncToken=1700000000".to_owned()),
+            entries: 3,
+        };
+        assert_eq!(input.label(), "ip-ranges.json (aws, syncToken=1700000000)");
+        input.version = None;
+        assert_eq!(input.label(), "ip-ranges.json (aws)");
+    }
 }

@@ -41,13 +41,8 @@ pub(super) fn coverage(out: &mut String, d: &AllowlistDetails) {
         .chain(&d.allowlists)
         .map(|i| {
             format!(
-                "{} ({}{}, {})",
-                i.source,
-                i.format,
-                i.version
-                    .as_deref()
-                    .map(|v| format!(", {v}"))
-                    .unwrap_or_default(),
+                "{}: {}",
+                i.label(),
                 reach_report::count(i.entries, "entry", "entries")
             )
         })
@@ -164,11 +159,9 @@ fn gaps(out: &mut String, gaps: &[Gap]) {
 pub(super) fn diff(out: &mut String, d: &AllowlistDiffDetails) {
     let _ = writeln!(
         out,
-        "<p class=\"muted\">{} ({}) → {} ({})</p>",
-        escape(&d.old.source),
-        escape(&d.old.format),
-        escape(&d.new.source),
-        escape(&d.new.format)
+        "<p class=\"muted\">{} → {}</p>",
+        escape(&d.old.label()),
+        escape(&d.new.label())
     );
     for (what, cidrs) in [("added", &d.added), ("removed", &d.removed)] {
         let size = match size(cidrs) {

@@ -17,17 +17,12 @@ pub(super) fn coverage(
     style: TextStyle,
 ) -> String {
     for input in d.published.iter().chain(&d.allowlists) {
-        let version = input
-            .version
-            .as_deref()
-            .map_or_else(String::new, |v| format!(", {v}"));
         let _ = writeln!(
             out,
             "      {}",
             p.dim(&format!(
-                "{} ({}{version}): {}",
-                input.source,
-                input.format,
+                "{}: {}",
+                input.label(),
                 reach_report::count(input.entries, "entry", "entries")
             ))
         );
@@ -136,14 +131,10 @@ pub(super) fn diff(
     style: TextStyle,
 ) -> String {
     for (label, input) in [("old", &d.old), ("new", &d.new)] {
-        let version = input.version.as_deref().unwrap_or("no version stamp");
         let _ = writeln!(
             out,
             "      {}",
-            p.dim(&format!(
-                "{label}: {} ({}, {version})",
-                input.source, input.format
-            ))
+            p.dim(&format!("{label}: {}", input.label()))
         );
     }
     let shown = if style.verbose { usize::MAX } else { 20 };
