@@ -2,9 +2,10 @@
 //! facts and a table of every check, then what needs attention (each
 //! finding's message, fix and evidence), then what passed, compact; each
 //! check with its picture: an endpoint's timing waterfall ([`waterfall`],
-//! SVG), an SSO chain as a diagram ([`chain`]), allowlist coverage as bars
-//! with the gaps by service and region ([`coverage`]), what a token
-//! endpoint granted and what a discovery document points at ([`oauth`]).
+//! SVG), an SSO chain as a diagram with its waterfall ([`chain`]),
+//! allowlist coverage as bars with the gaps by service and region
+//! ([`coverage`]), what a token endpoint granted and what a discovery
+//! document points at ([`oauth`]).
 //!
 //! Nothing is fetched: the CSS is inline, the pictures are inline SVG and
 //! there is no script; a Content-Security-Policy of `default-src 'none'`
@@ -184,6 +185,7 @@ pub(super) fn render(report: &Printable) -> String {
     );
     if report.checks.iter().any(|c| match &c.details {
         Details::Endpoint(d) => !d.hops.is_empty(),
+        Details::Sso(d) => !d.hops.is_empty(),
         Details::OauthToken(_) => true,
         _ => false,
     }) {
@@ -496,6 +498,23 @@ mod tests {
         ] {
             assert_eq!(to_the_second(input), shown, "{input}");
         }
+    }
+
+    /// The phases' fills (colours and print patterns) are on the page
+    /// whenever a check drew a waterfall: an SSO chain's too.
+    #[test]
+    fn a_page_with_a_chain_has_the_phases_fills() {
+        let mut check = Check::new(reach_report::CheckKind::Sso, "https://app.test/");
+        check.details = Details::Sso(Box::new(reach_report::sso::SsoDetails {
+            hops: vec![reach_report::sso::SsoHop::default()],
+            ..Default::default()
+        }));
+        let page = render(&Printable::new(super::super::tests::report_of(vec![check])));
+        assert!(page.contains("<svg class=\"defs\""), "{page}");
+        assert!(page.contains("<svg class=\"waterfall\""), "{page}");
+        let empty = Check::new(reach_report::CheckKind::Sso, "https://app.test/");
+        let page = render(&Printable::new(super::super::tests::report_of(vec![empty])));
+        assert!(!page.contains("<svg class=\"defs\""), "{page}");
     }
 
     /// Whatever charset a server that hands the page out claims, the

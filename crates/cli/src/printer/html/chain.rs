@@ -1,13 +1,14 @@
 //! An SSO chain as a diagram: one box a hop, in order, with the identity
 //! provider's badge and the cookies sent, withheld and set; beside it the
 //! clean run of `--compare-clean`, with a line across both where the two
-//! runs part.
+//! runs part. Under it the chain's timing waterfall: where each hop's time
+//! went (DNS, connect, TLS, the server's wait), as for an endpoint.
 
 use std::fmt::Write as _;
 
 use reach_report::sso::{SsoDetails, SsoEnd, SsoHop};
 
-use super::{duration, escape, listed, shorten};
+use super::{duration, escape, listed, shorten, waterfall};
 
 pub(super) fn diagram(out: &mut String, d: &SsoDetails) {
     if !d.seeded_cookies.is_empty() {
@@ -77,6 +78,12 @@ pub(super) fn diagram(out: &mut String, d: &SsoDetails) {
             escape(url)
         );
     }
+    // The run with the jar (the one the verdict is about).
+    if two && !d.hops.is_empty() {
+        out.push_str("<p class=\"muted\">time line of the hops with your session</p>\n");
+    }
+    let network: Vec<_> = d.hops.iter().map(|h| &h.network).collect();
+    waterfall::svg(out, &network, 0.0);
 }
 
 /// One hop's box, or an empty cell where one run has no hop at this row.
@@ -195,6 +202,47 @@ mod tests {
             page: "redirect".to_owned(),
             ..SsoHop::default()
         }
+    }
+
+    /// Under the boxes, a waterfall of the run with the jar: a row a hop,
+    /// each cut into the phases its network record has; none for a chain
+    /// that made no request.
+    #[test]
+    fn the_chain_s_hops_have_their_waterfall() {
+        let mut d = SsoDetails {
+            hops: vec![hop(1, "a"), hop(2, "b")],
+            ..SsoDetails::default()
+        };
+        d.hops[0].network.timings = reach_report::endpoint::Timings {
+            dns_ms: Some(2.0),
+            connect_ms: Some(3.0),
+            tls_ms: Some(9.0),
+            ttfb_ms: Some(20.0),
+            total_ms: 21.0,
+            ..Default::default()
+        };
+        d.hops[1].network.timings = reach_report::endpoint::Timings {
+            connect_ms: Some(1.0),
+            ttfb_ms: Some(40.0),
+            total_ms: 42.0,
+            ..Default::default()
+        };
+        let mut out = String::new();
+        diagram(&mut out, &d);
+        let waterfall = out.find("<svg class=\"waterfall\"").expect("a waterfall");
+        assert!(out[..waterfall].contains("<div class=\"hop"), "{out}");
+        let drawn = &out[waterfall..];
+        assert_eq!(drawn.matches("class=\"track\"").count(), 2, "{out}");
+        for phase in ["ph-dns", "ph-connect", "ph-tls", "ph-ttfb", "ph-transfer"] {
+            assert!(drawn.contains(phase), "{phase}: {out}");
+        }
+        // The second hop starts where the first ended, on one axis.
+        assert!(drawn.contains("<b>hop 2</b>"), "{out}");
+        assert!(!drawn.contains("<u>"), "{out}");
+
+        let mut none = String::new();
+        diagram(&mut none, &SsoDetails::default());
+        assert!(!none.contains("waterfall"), "{none}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! An endpoint check's timing waterfall, in SVG: a row a hop, redirect
-//! hops one after the other, each cut into its phases.
+//! A timing waterfall, in SVG: a row a hop (an endpoint check's redirects,
+//! an SSO chain's hops, a token request), one after the other, each cut
+//! into its phases.
 //!
 //! The report's timings are curl's: each hop's `dns_ms`, `connect_ms`,
 //! `proxy_ms`, `tls_ms`, `ttfb_ms` and `total_ms` are measured from that
@@ -7,6 +8,7 @@
 //! its own; a hop starts where the one before it ended. [`rows`] turns the
 //! marks into spans on the check's time line, [`x`] places them.
 
+use std::borrow::Borrow;
 use std::fmt::Write as _;
 
 use reach_report::endpoint::{Hop, Timings};
@@ -177,12 +179,12 @@ const ROW: f64 = 22.0;
 const BAR: f64 = 14.0;
 const TOP: f64 = 6.0;
 
-/// The waterfall of an endpoint check's hops.
-pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64) {
+/// The waterfall of `hops`, on an axis at least `check_total_ms` long.
+pub(super) fn svg<H: Borrow<Hop>>(out: &mut String, hops: &[H], check_total_ms: f64) {
     if hops.is_empty() {
         return;
     }
-    let timings: Vec<Timings> = hops.iter().map(|h| h.timings).collect();
+    let timings: Vec<Timings> = hops.iter().map(|h| h.borrow().timings).collect();
     let rows = rows(&timings);
     let end = rows.last().map_or(0.0, |r| r.offset_ms + r.total_ms);
     let span = end.max(if check_total_ms.is_finite() {
@@ -201,6 +203,7 @@ pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64) {
     );
     axis(out, span, axis_y);
     for (i, (row, hop)) in rows.iter().zip(hops).enumerate() {
+        let hop = hop.borrow();
         let y = TOP + ROW * i as f64;
         let status = hop
             .http
@@ -260,7 +263,7 @@ pub(super) fn svg(out: &mut String, hops: &[Hop], check_total_ms: f64) {
             out,
             "<li><b>hop {}</b> {}</li>",
             i + 1,
-            escape(&timings_line(&hop.timings, duration))
+            escape(&timings_line(&hop.borrow().timings, duration))
         );
     }
     out.push_str("</ul>\n");
