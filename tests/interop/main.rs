@@ -8,13 +8,13 @@
 //! `node/judge.mjs`): reach must walk each flow as it does, hop by hop.
 //!
 //! The truth of every case comes from the real tools (`openssl s_client`,
-//! `curl`, the kernel) and is written in the test; reach must agree with it.
+//! `curl`, testssl.sh, the kernel) and is written in the test; reach must agree with it.
 //! Run it with `cargo xtask interop`, which installs the packages first (as
 //! root). A missing program fails the case and names its package: nothing is
 //! skipped.
 //!
 //! Addresses: each case has its own loopback address (127.0.N.M: tls 1,
-//! proxy 2, dns 3, oidc 4, saml 5, prometheus 6), so cases run in parallel
+//! proxy 2, dns 3, oidc 4, saml 5, prometheus 6, testssl 7), so cases run in parallel
 //! on fixed ports without racing for them.
 
 mod browser;
@@ -26,6 +26,7 @@ mod prometheus;
 mod proxy;
 mod saml;
 mod servers;
+mod testssl;
 mod tls;
 
 #[path = "../support/mod.rs"]

@@ -14,6 +14,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("haproxy", "/usr/sbin/haproxy"),
     ("openssl", "/usr/bin/openssl"),
     ("curl", "/usr/bin/curl"),
+    // The judge of certificate dates (expired, expiring, not yet valid).
+    ("testssl.sh", "/usr/bin/testssl"),
     ("squid-openssl", "/usr/sbin/squid"),
     ("mitmproxy", "/usr/bin/mitmdump"),
     ("knot", "/usr/sbin/knotd"),
