@@ -8,7 +8,7 @@
 //! `node/judge.mjs`): reach must walk each flow as it does, hop by hop.
 //!
 //! The truth of every case comes from the real tools (`openssl s_client`,
-//! `curl`, testssl.sh, the kernel) and is written in the test; reach must agree with it.
+//! `curl`, testssl.sh, `FireHOL`'s `iprange`, the kernel) and is written in the test; reach must agree with it.
 //! Run it with `cargo xtask interop`, which installs the packages first (as
 //! root). A missing program fails the case and names its package: nothing is
 //! skipped.
@@ -17,6 +17,7 @@
 //! proxy 2, dns 3, oidc 4, saml 5, prometheus 6, testssl 7), so cases run in parallel
 //! on fixed ports without racing for them.
 
+mod allowlist;
 mod browser;
 mod dns;
 mod firewall;

@@ -16,6 +16,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("curl", "/usr/bin/curl"),
     // The judge of certificate dates (expired, expiring, not yet valid).
     ("testssl.sh", "/usr/bin/testssl"),
+    // The judge of allowlist coverage: the uncovered set and its counts.
+    ("iprange", "/usr/bin/iprange"),
     ("squid-openssl", "/usr/sbin/squid"),
     ("mitmproxy", "/usr/bin/mitmdump"),
     ("knot", "/usr/sbin/knotd"),
