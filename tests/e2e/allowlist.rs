@@ -591,6 +591,23 @@ fn text_of_a_feed_without_labels_lists_the_cidrs_in_one_block() {
     assert!(text.contains(want), "{text}");
 }
 
+/// A family the feed publishes nothing of gets no percentage (100% of
+/// nothing is no coverage), and one CIDR is one CIDR.
+#[test]
+fn a_family_with_nothing_published_is_said_so() {
+    let f = Files::new();
+    let feed = f.write("feed.txt", "10.0.1.0/24\n");
+    let allow = f.write("allow.txt", "10.0.0.0/24\n");
+    let (code, text, _) = allowlist_text(&["--published", &feed, "--allowlist", &allow]);
+    assert_eq!(code, 1);
+    assert!(
+        text.contains("IPv4 0.00% covered (0 of 256) · IPv6 nothing published"),
+        "{text}"
+    );
+    assert!(text.contains(": 1 CIDR to add"), "{text}");
+    assert!(!text.contains("100.00% covered"), "{text}");
+}
+
 #[test]
 fn emit_writes_the_additions_in_the_firewalls_syntax() {
     let f = Files::new();

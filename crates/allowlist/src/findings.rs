@@ -194,9 +194,9 @@ fn gap_finding(result: &Coverage) -> Finding {
     Finding::new(
         Code::AllowlistGap,
         format!(
-            "{} are not covered by the allowlist: {} CIDRs to add{}",
+            "{} are not covered by the allowlist: {} to add{}",
             parts.join(" and "),
-            result.uncovered.len(),
+            reach_report::count(result.uncovered.len() as u64, "CIDR", "CIDRs"),
             match result.gaps.len() {
                 0 | 1 => String::new(),
                 n => format!(", in {n} service/region groups"),

@@ -37,16 +37,24 @@ pub(super) fn coverage(
         }
     }
     to_add(out, d, p, style);
-    let v4 = |n: &str| readable::count(n, false);
-    let v6 = |n: &str| readable::count(n, true);
     format!(
-        "IPv4 {:.2}% covered ({} of {}) · IPv6 {:.2}% covered ({} of {})",
-        d.ipv4.coverage_percent,
-        v4(&d.ipv4.covered),
-        v4(&d.ipv4.published),
-        d.ipv6.coverage_percent,
-        v6(&d.ipv6.covered),
-        v6(&d.ipv6.published)
+        "{} · {}",
+        family("IPv4", &d.ipv4, false),
+        family("IPv6", &d.ipv6, true)
+    )
+}
+
+/// One family's coverage for the check's line: `IPv4 75.00% covered (768
+/// of 1,024)`, or `IPv6 nothing published` (no percentage of nothing).
+fn family(name: &str, f: &reach_report::allowlist::FamilyCoverage, ipv6: bool) -> String {
+    if f.published == "0" {
+        return format!("{name} nothing published");
+    }
+    format!(
+        "{name} {:.2}% covered ({} of {})",
+        f.coverage_percent,
+        readable::count(&f.covered, ipv6),
+        readable::count(&f.published, ipv6)
     )
 }
 
