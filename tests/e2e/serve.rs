@@ -445,7 +445,12 @@ fn probes_beyond_the_concurrency_wait_then_get_a_503() {
         &[("X-Prometheus-Scrape-Timeout-Seconds", "1")],
     );
     assert_eq!(answer.status, 503, "{answer:?}");
-    assert!(answer.body.contains("--concurrency"), "{answer:?}");
+    assert!(
+        answer
+            .body
+            .starts_with("1 probe was already running (--concurrency)"),
+        "{answer:?}"
+    );
     assert_eq!(first.join().unwrap().status, 200);
 }
 

@@ -482,8 +482,8 @@ async fn probe(
         return plain(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!(
-                "{} probes were already running (--concurrency) until this scrape's timeout\n",
-                exporter.concurrency
+                "{} already running (--concurrency) until this scrape's timeout\n",
+                reach_report::count(exporter.concurrency, "probe was", "probes were")
             ),
         );
     };

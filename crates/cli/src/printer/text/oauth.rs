@@ -77,9 +77,9 @@ pub(super) fn discover(
         );
     }
     format!(
-        "issuer {} · {} of {} endpoints reachable",
+        "issuer {} · {} of {} reachable",
         d.issuer.as_deref().unwrap_or("(no document)"),
         d.endpoints.iter().filter(|e| e.reachable).count(),
-        d.endpoints.len()
+        reach_report::count(d.endpoints.len() as u64, "endpoint", "endpoints")
     )
 }
