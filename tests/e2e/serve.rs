@@ -604,6 +604,25 @@ fn a_config_it_cannot_use_does_not_start() {
             "\n  {file}:11:1: `dns_servers` of [modules.aa]: ",
         ],
     );
+    // A value every entry takes (from [defaults]) is said once, not once
+    // an entry at the entry's place.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("defaults.toml");
+    std::fs::write(
+        &path,
+        "[defaults]\nproxy = \"ftp://proxy.invalid\"\n\n[modules.a]\ntimeout = \"5s\"\n\n\
+         [[endpoint]]\nname = \"x\"\nurl = \"https://x.invalid/\"\n",
+    )
+    .unwrap();
+    let file = path.display().to_string();
+    let ended = refused(&["--listen", "127.0.0.1:0", "--config", &file]);
+    assert_eq!(ended.code, Some(2), "{}", ended.stderr);
+    assert_eq!(
+        ended.stderr.matches("ftp://proxy.invalid").count(),
+        1,
+        "{}",
+        ended.stderr
+    );
     let ended = refused(&["--listen", "localhost"]);
     assert_eq!(ended.code, Some(2), "{}", ended.stderr);
     assert!(

@@ -114,8 +114,8 @@ fn cpu_bench(it: std::slice::Iter<'_, String>) -> anyhow::Result<()> {
     let mut runs: [Vec<(f64, f64)>; 3] = Default::default();
     for round in 1..=rounds {
         eprintln!("round {round} of {rounds}");
-        // Each round starts with another client, so that none always runs
-        // first (or last) after the same neighbour.
+        // Each round starts with another client (reach, curl, the bare
+        // loop in turn, in that cycle), so that none always runs first.
         for turn in 0..3 {
             let client = (round + turn) % 3;
             let used = match client {

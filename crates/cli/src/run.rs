@@ -284,6 +284,8 @@ struct Place {
     key: String,
     /// `file:line:column`.
     at: String,
+    /// The same, as a byte offset: for file order.
+    offset: usize,
     /// `--flag=VALUE` words.
     words: Vec<String>,
 }
@@ -321,22 +323,41 @@ pub(crate) struct Located {
     places: Vec<Place>,
 }
 
+/// Where in the file a problem lies: `file:line:column` and its byte
+/// offset, and the key when a key holds it.
+pub(crate) struct Spot<'a> {
+    pub(crate) at: &'a str,
+    pub(crate) offset: usize,
+    pub(crate) key: Option<&'a str>,
+}
+
 impl Located {
-    /// Where a problem of the check of `target` lies: the key whose option
-    /// `message` names or whose value it quotes, with that key; else where
-    /// the entry starts.
-    pub(crate) fn place(&self, target: &str, message: &str) -> (&str, Option<&str>) {
-        match self.places.iter().find(|p| p.concerns(target, message)) {
-            Some(p) => (&p.at, Some(&p.key)),
-            None => (&self.at, None),
-        }
+    /// The key whose option a problem of the check of `target` names (in
+    /// `target` or `message`) or whose value it quotes.
+    pub(crate) fn key(&self, target: &str, message: &str) -> Option<Spot<'_>> {
+        self.places
+            .iter()
+            .find(|p| p.concerns(target, message))
+            .map(|p| Spot {
+                at: &p.at,
+                offset: p.offset,
+                key: Some(&p.key),
+            })
+    }
+
+    /// Where a problem of the check of `target` lies: at [`Located::key`],
+    /// else where the entry starts.
+    pub(crate) fn place(&self, target: &str, message: &str) -> Spot<'_> {
+        self.key(target, message).unwrap_or(Spot {
+            at: &self.at,
+            offset: self.offset,
+            key: None,
+        })
     }
 }
 
 /// One entry, ready to run or already an error.
 struct Entry {
-    /// Where it starts in the file (for file order).
-    offset: usize,
     kind: &'static Table,
     label: String,
     plan: Result<Vec<String>, String>,
@@ -533,7 +554,8 @@ fn plan(
         if key == "name" {
             continue;
         }
-        let at = || position(src.file, src.text, key_offset(src.text, span.clone(), key));
+        let offset = key_offset(src.text, span.clone(), key);
+        let at = || position(src.file, src.text, offset);
         let Some(arg) = find(key) else {
             let mut known: Vec<&str> = kind.keys.iter().map(|(k, _)| *k).collect();
             known.extend(kind.shared().iter().map(|(k, _)| *k));
@@ -551,6 +573,7 @@ fn plan(
         places.push(Place {
             key: key.clone(),
             at: at(),
+            offset,
             words: flags[before..].to_vec(),
         });
     }
@@ -724,7 +747,6 @@ fn parsed(
                 ),
             };
             out.push(Entry {
-                offset: entry.span().start,
                 kind,
                 label,
                 plan,
@@ -736,7 +758,7 @@ fn parsed(
             });
         }
     }
-    out.sort_by_key(|e| e.offset);
+    out.sort_by_key(|e| e.located.offset);
     let modules = match &doc.modules {
         Some(modules) => planned_modules(modules, defaults, &src, timeout),
         None => Vec::new(),
@@ -971,7 +993,6 @@ pub(crate) async fn run(args: &RunArgs, output: &OutputArgs) -> anyhow::Result<V
 /// key): an entry that reports it and runs nothing.
 fn problem(offset: usize, label: String, at: String, message: String) -> Entry {
     Entry {
-        offset,
         kind: &TABLES[0],
         label,
         plan: Err(message),
@@ -1096,9 +1117,10 @@ fn placed(mut check: Check, file: &str, located: &Located) -> Check {
         if finding.code != reach_report::Code::InputInvalid || finding.message.starts_with(file) {
             continue;
         }
-        finding.message = match located.place(&target, &finding.message) {
-            (at, Some(key)) => format!("{at}: `{key}`: {}", finding.message),
-            (at, None) => format!("{at}: {}", finding.message),
+        let spot = located.place(&target, &finding.message);
+        finding.message = match spot.key {
+            Some(key) => format!("{}: `{key}`: {}", spot.at, finding.message),
+            None => format!("{}: {}", spot.at, finding.message),
         };
     }
     check

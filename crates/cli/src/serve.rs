@@ -208,10 +208,13 @@ async fn exporter(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Exporter> {
         modules.insert("default".to_owned(), plain);
     }
     // Each network is built now: a value it cannot use (a proxy URL, a CA
-    // file) is the configuration's mistake, said at start, not a scrape's,
-    // at the place of the key that holds it, in the file's order.
+    // file) is the configuration's mistake, said at start, not a scrape's:
+    // at the key that holds it, in the file's order; a value from
+    // elsewhere (a proxy variable, a `[defaults]` key every entry takes)
+    // once, before them.
     let context = network::Context::new(timeout);
-    let mut problems = Vec::new();
+    let mut located: Vec<(usize, String)> = Vec::new();
+    let mut elsewhere: Vec<String> = Vec::new();
     let named = modules
         .iter()
         .map(|(name, cli)| (format!("[modules.{name}]"), cli, module_places.get(name)))
@@ -220,30 +223,38 @@ async fn exporter(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Exporter> {
                 .iter()
                 .map(|(name, (_, cli))| (format!("check `{name}`"), cli, check_places.get(name))),
         );
-    for (what, cli, located) in named {
+    for (what, cli, places) in named {
         let Some(args) = cli.command.network() else {
             continue;
         };
         let found = match context.with_timeout(cli.output.timeout).network(args) {
-            Ok((_, found)) => found.into_iter().map(|p| p.message).collect(),
-            Err(e) => vec![format!("{e:#}")],
+            Ok((_, found)) => found.into_iter().map(|p| (p.input, p.message)).collect(),
+            Err(e) => vec![(String::new(), format!("{e:#}"))],
         };
-        for message in found {
-            // A module's stand-in target is no value of the file.
-            let said = match located.map(|l| (l.offset, l.place("", &message))) {
-                Some((offset, (at, Some(key)))) => {
-                    (offset, format!("{at}: `{key}` of {what}: {message}"))
-                }
-                Some((offset, (at, None))) => (offset, format!("{at}: {what}: {message}")),
-                None => (0, format!("{what}: {message}")),
-            };
-            problems.push(said);
+        for (input, message) in found {
+            // The problem's input (`--dns-server 300.1.1.1`) names the
+            // option; a module's stand-in target is no value of the file.
+            match places.and_then(|l| l.key(&input, &message)) {
+                Some(spot) => located.push((
+                    spot.offset,
+                    format!(
+                        "{}: `{}` of {what}: {message}",
+                        spot.at,
+                        spot.key.unwrap_or_default()
+                    ),
+                )),
+                None if !elsewhere.contains(&message) => elsewhere.push(message),
+                None => {}
+            }
         }
     }
-    if !problems.is_empty() {
-        // Stable: one entry's problems keep the order they were found in.
-        problems.sort_by_key(|(offset, _)| *offset);
-        let problems: Vec<String> = problems.into_iter().map(|(_, said)| said).collect();
+    if !located.is_empty() || !elsewhere.is_empty() {
+        // Stable: one key's problems keep the order they were found in.
+        located.sort_by_key(|(offset, _)| *offset);
+        let problems: Vec<String> = elsewhere
+            .into_iter()
+            .chain(located.into_iter().map(|(_, said)| said))
+            .collect();
         let what = args.config.as_ref().map_or_else(
             || "reach serve".to_owned(),
             |p| format!("--config {}", p.display()),

@@ -47,6 +47,14 @@ pub struct FamilyCoverage {
     pub coverage_percent: f64,
 }
 
+impl FamilyCoverage {
+    /// The feed publishes nothing of this family: its 100% is of nothing,
+    /// and the printers say so instead.
+    pub fn nothing_published(&self) -> bool {
+        self.published == "0"
+    }
+}
+
 /// Uncovered addresses of one service / region of the feed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -512,7 +512,8 @@ mod tests {
         let page = render(&Printable::new(super::super::tests::report_of(vec![check])));
         assert!(page.contains("<svg class=\"defs\""), "{page}");
         assert!(page.contains("<svg class=\"waterfall\""), "{page}");
-        let empty = Check::new(reach_report::CheckKind::Sso, "https://app.test/");
+        let mut empty = Check::new(reach_report::CheckKind::Sso, "https://app.test/");
+        empty.details = Details::Sso(Box::default());
         let page = render(&Printable::new(super::super::tests::report_of(vec![empty])));
         assert!(!page.contains("<svg class=\"defs\""), "{page}");
     }

@@ -80,7 +80,7 @@ pub(super) fn diagram(out: &mut String, d: &SsoDetails) {
     }
     // The run with the jar (the one the verdict is about).
     if two && !d.hops.is_empty() {
-        out.push_str("<p class=\"muted\">time line of the hops with your session</p>\n");
+        out.push_str("<p class=\"muted\">timeline of the hops with your session</p>\n");
     }
     let network: Vec<_> = d.hops.iter().map(|h| &h.network).collect();
     waterfall::svg(out, &network, 0.0);
@@ -233,10 +233,22 @@ mod tests {
         assert!(out[..waterfall].contains("<div class=\"hop"), "{out}");
         let drawn = &out[waterfall..];
         assert_eq!(drawn.matches("class=\"track\"").count(), 2, "{out}");
-        for phase in ["ph-dns", "ph-connect", "ph-tls", "ph-ttfb", "ph-transfer"] {
-            assert!(drawn.contains(phase), "{phase}: {out}");
+        // Each hop's phases as its record has them (the legend's boxes
+        // have no title).
+        for segment in [
+            "dns 2.0 ms",
+            "connect 1.0 ms",
+            "tls 6.0 ms",
+            "ttfb 11 ms",
+            "ttfb 39 ms",
+            "transfer 2.0 ms",
+        ] {
+            assert!(
+                drawn.contains(&format!("<title>{segment}</title>")),
+                "{segment}: {out}"
+            );
         }
-        // The second hop starts where the first ended, on one axis.
+        assert!(!drawn.contains("<title>tls 0"), "{out}");
         assert!(drawn.contains("<b>hop 2</b>"), "{out}");
         assert!(!drawn.contains("<u>"), "{out}");
 

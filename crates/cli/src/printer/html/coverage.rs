@@ -69,7 +69,7 @@ pub(super) fn coverage(out: &mut String, d: &AllowlistDetails) {
 
 /// One family's coverage as a bar: covered in green, the rest in red.
 fn bar(out: &mut String, family: &str, f: &FamilyCoverage, ipv6: bool) {
-    let nothing = f.published == "0";
+    let nothing = f.nothing_published();
     let percent = if f.coverage_percent.is_finite() {
         f.coverage_percent.clamp(0.0, 100.0)
     } else {

@@ -47,7 +47,7 @@ pub(super) fn coverage(
 /// One family's coverage for the check's line: `IPv4 75.00% covered (768
 /// of 1,024)`, or `IPv6 nothing published` (no percentage of nothing).
 fn family(name: &str, f: &reach_report::allowlist::FamilyCoverage, ipv6: bool) -> String {
-    if f.published == "0" {
+    if f.nothing_published() {
         return format!("{name} nothing published");
     }
     format!(
