@@ -127,6 +127,24 @@ fn bad_entries_are_named_and_the_others_run() {
     let skip = run_with_args(&file, &["--skip", "endpoint", "--skip", "sso"]);
     assert_eq!(skip.report.checks.len(), 2);
 
+    // A [defaults] network value no network can use: an entry that takes
+    // it is not run, said at its place in [defaults].
+    std::fs::write(
+        &file,
+        format!(
+            "[defaults]\nproxy = \"ftp://proxy.invalid\"\n\n\
+             [[endpoint]]\nname = \"takes it\"\nurl = \"http://127.0.0.1:{http}/\"\n",
+            http = lab().http.port()
+        ),
+    )
+    .unwrap();
+    let run = run_with_args(&file, &[]);
+    let takes = &run.report.checks[0].findings[0].message;
+    assert!(
+        takes.contains("pre.toml:2:1: `proxy` in [defaults]: not run: invalid proxy"),
+        "{takes}"
+    );
+
     // A file that is not TOML: one error naming line and column.
     std::fs::write(&file, "[[endpoint]]\nurl = \"x\n").unwrap();
     let run = run_with_args(&file, &[]);

@@ -604,8 +604,8 @@ fn a_config_it_cannot_use_does_not_start() {
             "\n  {file}:11:1: `dns_servers` of [modules.aa]: ",
         ],
     );
-    // A value every entry takes (from [defaults]) is said once, not once
-    // an entry at the entry's place.
+    // A value every entry takes (from [defaults]) is said once, at its
+    // place in [defaults], not once an entry.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("defaults.toml");
     std::fs::write(
@@ -620,6 +620,13 @@ fn a_config_it_cannot_use_does_not_start() {
     assert_eq!(
         ended.stderr.matches("ftp://proxy.invalid").count(),
         1,
+        "{}",
+        ended.stderr
+    );
+    assert!(
+        ended.stderr.contains(&format!(
+            "\n  {file}:2:1: `proxy` in [defaults]: invalid proxy"
+        )),
         "{}",
         ended.stderr
     );

@@ -286,6 +286,8 @@ struct Place {
     at: String,
     /// The same, as a byte offset: for file order.
     offset: usize,
+    /// The key is `[defaults]`' (the entry takes it from there).
+    default: bool,
     /// `--flag=VALUE` words.
     words: Vec<String>,
 }
@@ -324,11 +326,25 @@ pub(crate) struct Located {
 }
 
 /// Where in the file a problem lies: `file:line:column` and its byte
-/// offset, and the key when a key holds it.
+/// offset, and the key when a key holds it (`[defaults]`' when `default`).
 pub(crate) struct Spot<'a> {
     pub(crate) at: &'a str,
     pub(crate) offset: usize,
     pub(crate) key: Option<&'a str>,
+    pub(crate) default: bool,
+}
+
+impl Spot<'_> {
+    /// What a message about this spot starts with: the place and the key
+    /// (``pre.toml:7:1: `proxy` ``, with `in [defaults]` for a default),
+    /// or the place alone.
+    pub(crate) fn said(&self) -> String {
+        match (self.key, self.default) {
+            (Some(key), true) => format!("{}: `{key}` in [defaults]", self.at),
+            (Some(key), false) => format!("{}: `{key}`", self.at),
+            (None, _) => self.at.to_owned(),
+        }
+    }
 }
 
 impl Located {
@@ -342,6 +358,7 @@ impl Located {
                 at: &p.at,
                 offset: p.offset,
                 key: Some(&p.key),
+                default: p.default,
             })
     }
 
@@ -352,6 +369,7 @@ impl Located {
             at: &self.at,
             offset: self.offset,
             key: None,
+            default: false,
         })
     }
 }
@@ -533,6 +551,8 @@ struct Source<'a> {
     text: &'a str,
     /// Its folder: relative paths start there.
     base: &'a Path,
+    /// Where `[defaults]` is, when the file has it.
+    defaults: Option<std::ops::Range<usize>>,
 }
 
 /// The command line of one entry.
@@ -574,6 +594,7 @@ fn plan(
             key: key.clone(),
             at: at(),
             offset,
+            default: false,
             words: flags[before..].to_vec(),
         });
     }
@@ -584,8 +605,19 @@ fn plan(
                 continue;
             }
             if let Some(arg) = lookup(NETWORK, key) {
+                let before = flags.len();
                 arguments(arg, value, src.base, &mut flags, &mut positionals)
                     .map_err(|e| format!("{}: [defaults] `{key}`: {e}", src.file))?;
+                if let Some(span) = &src.defaults {
+                    let offset = key_offset(src.text, span.clone(), key);
+                    places.push(Place {
+                        key: key.clone(),
+                        at: position(src.file, src.text, offset),
+                        offset,
+                        default: true,
+                        words: flags[before..].to_vec(),
+                    });
+                }
             }
         }
     } else if let Some(timeout) = defaults
@@ -687,6 +719,7 @@ fn parsed(
         file: &file,
         text: &text,
         base: &base,
+        defaults: doc.defaults.as_ref().map(Spanned::span),
     };
     // Every problem of the file is reported at once, at its place; the
     // entries it does not concern still run.
@@ -1118,10 +1151,7 @@ fn placed(mut check: Check, file: &str, located: &Located) -> Check {
             continue;
         }
         let spot = located.place(&target, &finding.message);
-        finding.message = match spot.key {
-            Some(key) => format!("{}: `{key}`: {}", spot.at, finding.message),
-            None => format!("{}: {}", spot.at, finding.message),
-        };
+        finding.message = format!("{}: {}", spot.said(), finding.message);
     }
     check
 }

@@ -234,17 +234,19 @@ async fn exporter(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Exporter> {
         for (input, message) in found {
             // The problem's input (`--dns-server 300.1.1.1`) names the
             // option; a module's stand-in target is no value of the file.
-            match places.and_then(|l| l.key(&input, &message)) {
-                Some(spot) => located.push((
-                    spot.offset,
-                    format!(
-                        "{}: `{}` of {what}: {message}",
-                        spot.at,
-                        spot.key.unwrap_or_default()
-                    ),
-                )),
-                None if !elsewhere.contains(&message) => elsewhere.push(message),
-                None => {}
+            let said = match places.and_then(|l| l.key(&input, &message)) {
+                // A default is said once, whichever entries take it.
+                Some(spot) if spot.default => (spot.offset, format!("{}: {message}", spot.said())),
+                Some(spot) => (spot.offset, format!("{} of {what}: {message}", spot.said())),
+                None => {
+                    if !elsewhere.contains(&message) {
+                        elsewhere.push(message);
+                    }
+                    continue;
+                }
+            };
+            if !located.contains(&said) {
+                located.push(said);
             }
         }
     }
