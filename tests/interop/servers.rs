@@ -158,25 +158,34 @@ pub(crate) fn case_pki(dir: &Path, ca_name: &str, leaf: &str, names: &[&str]) {
     args.extend_from_slice(&ec);
     args.extend_from_slice(&["-subj", &leaf_subject]);
     openssl(dir, &args);
+    sign(dir, &csr, "ca", 30, "-sha256", &ext, &pem);
+}
+
+/// Signs the request `csr` with the CA `{ca}.pem` / `{ca}.key` in `dir`
+/// (`openssl x509 -req`, as people sign by hand): `days` long, with the
+/// digest flag `digest` (`-sha256`) and the extensions in `ext`, into `out`.
+#[track_caller]
+pub(crate) fn sign(dir: &Path, csr: &str, ca: &str, days: u32, digest: &str, ext: &str, out: &str) {
+    let (ca_pem, ca_key, days) = (format!("{ca}.pem"), format!("{ca}.key"), days.to_string());
     openssl(
         dir,
         &[
             "x509",
             "-req",
             "-in",
-            &csr,
+            csr,
             "-CA",
-            "ca.pem",
+            &ca_pem,
             "-CAkey",
-            "ca.key",
+            &ca_key,
             "-CAcreateserial",
             "-days",
-            "30",
-            "-sha256",
+            &days,
+            digest,
             "-extfile",
-            &ext,
+            ext,
             "-out",
-            &pem,
+            out,
         ],
     );
 }

@@ -36,31 +36,8 @@ fn leaf(dir: &Path, name: &str, newkey: &[&str], ca: &str, digest: &str, ext: &s
     let subject = format!("/CN={name}.test");
     args.extend_from_slice(&["-subj", &subject]);
     openssl(dir, &args);
-    let ca_pem = format!("{ca}.pem");
-    let ca_key = format!("{ca}.key");
-    let ext_file = format!("{name}.ext");
-    let pem = format!("{name}.pem");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca_pem,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-days",
-            "365",
-            digest,
-            "-extfile",
-            &ext_file,
-            "-out",
-            &pem,
-        ],
-    );
+    let (ext_file, pem) = (format!("{name}.ext"), format!("{name}.pem"));
+    crate::servers::sign(dir, &csr, ca, 365, digest, &ext_file, &pem);
 }
 
 pub(crate) fn pki() -> &'static Pki {
@@ -98,26 +75,8 @@ fn authorities(dir: &Path) {
             "/CN=Interop Intermediate CA",
         ],
     );
-    openssl(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "int.csr",
-            "-CA",
-            "root.pem",
-            "-CAkey",
-            "root.key",
-            "-CAcreateserial",
-            "-days",
-            "1825",
-            "-sha256",
-            "-extfile",
-            "int.ext",
-            "-out",
-            "int.pem",
-        ],
+    crate::servers::sign(
+        &dir, "int.csr", "root", 1825, "-sha256", "int.ext", "int.pem",
     );
 }
 
@@ -841,27 +800,7 @@ fn details_pki(d: &Path) {
          DNS:*.wild.interop.test,IP:127.0.1.12,IP:::1,email:ops@example.com,URI:https://example.com/x\n",
     )
     .expect("write leaf.ext");
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "20",
-            "-sha384",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "leaf.pem",
-        ],
-    );
+    crate::servers::sign(d, "leaf.csr", "ca", 20, "-sha384", "leaf.ext", "leaf.pem");
 }
 
 #[test]
