@@ -45,77 +45,36 @@ fn interrupted(format: &str) -> (Option<i32>, String, String) {
     (code, stdout, stderr)
 }
 
-/// One `testcase` of a `JUnit` report: its name and the elements inside.
-struct Case {
-    name: String,
-    children: Vec<(String, Option<String>)>,
-}
-
-/// The `testsuite` counts and the testcases of a `JUnit` report.
-fn parse_junit(xml: &str) -> (Vec<(String, usize)>, Vec<Case>) {
-    let mut counts = Vec::new();
-    let mut cases: Vec<Case> = Vec::new();
-    let mut in_case = false;
-    for tag in crate::support::tags(xml) {
-        match tag {
-            crate::support::Tag::Start {
-                name,
-                attrs,
-                self_closing,
-            } => match name.as_str() {
-                "testsuite" => {
-                    for k in ["tests", "failures", "errors", "skipped"] {
-                        let n = attrs.get(k).and_then(|v| v.parse().ok());
-                        counts.push((k.to_owned(), n.expect(k)));
-                    }
-                }
-                "testcase" => {
-                    cases.push(Case {
-                        name: attrs.get("name").cloned().unwrap_or_default(),
-                        children: Vec::new(),
-                    });
-                    in_case = !self_closing;
-                }
-                other if in_case => {
-                    let case = cases.last_mut().unwrap();
-                    case.children
-                        .push((other.to_owned(), attrs.get("message").cloned()));
-                }
-                _ => {}
-            },
-            crate::support::Tag::End(name) if name == "testcase" => in_case = false,
-            crate::support::Tag::End(_) => {}
-        }
-    }
-    (counts, cases)
-}
-
 #[test]
 fn junit_of_an_interrupted_run_skips_the_cancelled_checks() {
     let (code, xml, stderr) = interrupted("junit");
     assert_eq!(code, Some(130), "{xml}\n{stderr}");
-    let (counts, cases) = parse_junit(&xml);
-    let count = |k: &str| counts.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
-    assert_eq!(cases.len(), SILENT + 1, "{xml}");
-    assert_eq!(count("tests"), Some(SILENT + 1), "{xml}");
-    let skipped: Vec<&Case> = cases
+    let report = crate::support::junit(&xml);
+    assert_eq!(report.cases.len(), SILENT + 1, "{xml}");
+    assert_eq!(report.count("tests"), SILENT + 1, "{xml}");
+    let name = |c: &crate::support::JunitCase| c.attrs.get("name").cloned().unwrap_or_default();
+    let skipped: Vec<String> = report
+        .cases
         .iter()
-        .filter(|c| c.children == [("skipped".to_owned(), Some("cancelled".to_owned()))])
+        .filter(|c| {
+            matches!(
+                c.children.as_slice(),
+                [(element, attrs)] if element == "skipped"
+                    && attrs.get("message").map(String::as_str) == Some("cancelled")
+            )
+        })
+        .map(name)
         .collect();
-    assert_eq!(count("skipped"), Some(skipped.len()), "{xml}");
+    assert_eq!(report.count("skipped"), skipped.len(), "{xml}");
     // Every silent check was still waiting: each is skipped, none passes.
-    for case in &cases {
-        if case.name.contains("/slow-") {
-            assert!(
-                skipped.iter().any(|s| s.name == case.name),
-                "{} is not skipped:\n{xml}",
-                case.name
-            );
+    for case in report.cases.iter().map(name) {
+        if case.contains("/slow-") {
+            assert!(skipped.contains(&case), "{case} is not skipped:\n{xml}");
         }
     }
     assert!(skipped.len() >= SILENT, "{xml}");
-    assert_eq!(count("failures"), Some(0), "{xml}");
-    assert_eq!(count("errors"), Some(0), "{xml}");
+    assert_eq!(report.count("failures"), 0, "{xml}");
+    assert_eq!(report.count("errors"), 0, "{xml}");
 }
 
 #[test]

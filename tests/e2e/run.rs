@@ -211,55 +211,40 @@ fn markdown_and_junit_reports() {
 /// and counts that agree with the testcases.
 fn check_junit(xml: &str, cases: usize) {
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
-    let mut stack: Vec<String> = Vec::new();
-    let (mut testcases, mut failures, mut errors) = (0, 0, 0);
-    let mut declared: Option<(usize, usize, usize)> = None;
-    for tag in crate::support::tags(xml) {
-        match tag {
-            crate::support::Tag::Start {
-                name,
-                attrs,
-                self_closing,
-            } => {
-                let has = |k: &str| attrs.contains_key(k);
-                match name.as_str() {
-                    "testsuite" => {
-                        let n = |k: &str| attrs[k].parse::<usize>().unwrap();
-                        declared = Some((n("tests"), n("failures"), n("errors")));
-                        assert!(has("timestamp") && has("time"));
-                    }
-                    "testcase" => {
-                        testcases += 1;
-                        assert!(attrs.get("name").is_some_and(|n| !n.is_empty()));
-                        assert!(
-                            attrs
-                                .get("classname")
-                                .is_some_and(|c| c.starts_with("reach."))
-                        );
-                        assert!(attrs.get("time").is_some_and(|t| t.parse::<f64>().is_ok()));
-                    }
-                    "failure" => {
-                        failures += 1;
-                        assert!(has("message") && has("type"));
-                    }
-                    "error" => errors += 1,
-                    _ => {}
+    let report = crate::support::junit(xml);
+    assert!(report.suite.contains_key("timestamp") && report.suite.contains_key("time"));
+    let (mut failures, mut errors) = (0, 0);
+    for case in &report.cases {
+        assert!(case.attrs.get("name").is_some_and(|n| !n.is_empty()));
+        assert!(
+            case.attrs
+                .get("classname")
+                .is_some_and(|c| c.starts_with("reach."))
+        );
+        assert!(
+            case.attrs
+                .get("time")
+                .is_some_and(|t| t.parse::<f64>().is_ok())
+        );
+        for (element, attrs) in &case.children {
+            match element.as_str() {
+                "failure" => {
+                    failures += 1;
+                    assert!(attrs.contains_key("message") && attrs.contains_key("type"));
                 }
-                if !self_closing && name != "property" {
-                    stack.push(name);
-                }
-            }
-            crate::support::Tag::End(name) => {
-                assert_eq!(
-                    stack.pop().as_deref(),
-                    Some(name.as_str()),
-                    "unbalanced </{name}>"
-                );
+                "error" => errors += 1,
+                _ => {}
             }
         }
     }
-    assert!(stack.is_empty(), "unclosed {stack:?}");
-    assert_eq!(testcases, cases);
-    assert_eq!(declared, Some((testcases, failures, errors)));
+    assert_eq!(report.cases.len(), cases);
+    assert_eq!(
+        (
+            report.count("tests"),
+            report.count("failures"),
+            report.count("errors")
+        ),
+        (cases, failures, errors)
+    );
     assert!(failures > 0);
 }

@@ -143,6 +143,78 @@ pub fn tags(text: &str) -> Vec<Tag> {
         .collect()
 }
 
+type Attrs = std::collections::BTreeMap<String, String>;
+
+/// A `JUnit` report as [`junit`] reads it: the `testsuite`'s attributes,
+/// and each `testcase`'s with the elements inside it.
+pub struct Junit {
+    pub suite: Attrs,
+    pub cases: Vec<JunitCase>,
+}
+
+/// One `testcase`: its attributes, and each element inside it (`failure`,
+/// `error`, `skipped`, …) with its attributes.
+pub struct JunitCase {
+    pub attrs: Attrs,
+    pub children: Vec<(String, Attrs)>,
+}
+
+impl Junit {
+    /// The `testsuite`'s count `name` (`tests`, `failures`, …).
+    #[track_caller]
+    pub fn count(&self, name: &str) -> usize {
+        self.suite
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no count `{name}` in {:?}", self.suite))
+    }
+}
+
+/// Reads a `JUnit` report; panics unless its elements balance.
+#[track_caller]
+pub fn junit(xml: &str) -> Junit {
+    let mut report = Junit {
+        suite: Attrs::new(),
+        cases: Vec::new(),
+    };
+    let mut stack: Vec<String> = Vec::new();
+    for tag in tags(xml) {
+        match tag {
+            Tag::Start {
+                name,
+                attrs,
+                self_closing,
+            } => {
+                match name.as_str() {
+                    "testsuite" => report.suite = attrs,
+                    "testcase" => report.cases.push(JunitCase {
+                        attrs,
+                        children: Vec::new(),
+                    }),
+                    _ if stack.last().is_some_and(|open| open == "testcase") => {
+                        if let Some(case) = report.cases.last_mut() {
+                            case.children.push((name.clone(), attrs));
+                        }
+                    }
+                    _ => {}
+                }
+                if !self_closing && name != "property" {
+                    stack.push(name);
+                }
+            }
+            Tag::End(name) => {
+                assert_eq!(
+                    stack.pop().as_deref(),
+                    Some(name.as_str()),
+                    "unbalanced </{name}>:\n{xml}"
+                );
+            }
+        }
+    }
+    assert!(stack.is_empty(), "unclosed {stack:?}:\n{xml}");
+    report
+}
+
 /// The `reach` binary with a bounded run time and none of the machine's
 /// proxy or colour settings. `REACH_BIN` names another build to run the
 /// same cases against (an older commit's, to see a case fail before its
