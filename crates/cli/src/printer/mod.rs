@@ -120,6 +120,28 @@ where
 
 /// The account an SSO chain signed in as, as the text and HTML reports
 /// say it: each claim it has (`email=… sub=…`) and the issuer.
+/// A token's lifetime (`expires_in`) in words: `45 seconds`, `10
+/// minutes`, `about 2 hours`; `already expired` for none left.
+fn lifetime(seconds: i64) -> String {
+    let Ok(seconds) = u64::try_from(seconds) else {
+        return "already expired".to_owned();
+    };
+    if seconds == 0 {
+        return "already expired".to_owned();
+    }
+    let (unit, one, many) = match seconds {
+        0..120 => (1, "second", "seconds"),
+        120..7200 => (60, "minute", "minutes"),
+        _ => (3600, "hour", "hours"),
+    };
+    let about = if seconds.is_multiple_of(unit) {
+        ""
+    } else {
+        "about "
+    };
+    format!("{about}{}", reach_report::count(seconds / unit, one, many))
+}
+
 fn account(id: &reach_report::sso::SsoIdentity) -> String {
     let who: Vec<String> = [
         ("email", &id.email),

@@ -7,24 +7,8 @@ use std::fmt::Write as _;
 
 use reach_report::oauth::{OauthDiscoverDetails, OauthTokenDetails};
 
+use super::super::lifetime;
 use super::{escape, fact, listed, waterfall};
-
-/// A token's lifetime in words: `45 seconds`, `10 minutes`, `about 2
-/// hours`.
-fn lifetime(seconds: i64) -> String {
-    let (unit, one, many) = match seconds.unsigned_abs() {
-        0..120 => (1, "second", "seconds"),
-        120..7200 => (60, "minute", "minutes"),
-        _ => (3600, "hour", "hours"),
-    };
-    let n = seconds.unsigned_abs() / unit;
-    let about = if seconds.unsigned_abs().is_multiple_of(unit) {
-        ""
-    } else {
-        "about "
-    };
-    format!("{about}{}", reach_report::count(n, one, many))
-}
 
 /// A token request: its facts, the scopes, the request's waterfall.
 pub(super) fn token(out: &mut String, d: &OauthTokenDetails) {
@@ -155,5 +139,8 @@ mod tests {
         assert_eq!(lifetime(3599), "about 59 minutes");
         assert_eq!(lifetime(86_400), "24 hours");
         assert_eq!(lifetime(7201), "about 2 hours");
+        // A token that arrives expired is not "45 seconds" long.
+        assert_eq!(lifetime(0), "already expired");
+        assert_eq!(lifetime(-45), "already expired");
     }
 }

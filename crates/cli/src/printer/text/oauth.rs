@@ -40,7 +40,14 @@ pub(super) fn token(out: &mut String, d: &OauthTokenDetails, p: &Paint) -> Strin
             "{kind} token, {} · scopes: {}",
             d.expires_in.map_or_else(
                 || "no expires_in".to_owned(),
-                |s| format!("expires in {s} s")
+                |s| {
+                    let words = super::super::lifetime(s);
+                    if s > 0 {
+                        format!("expires in {words}")
+                    } else {
+                        words
+                    }
+                }
             ),
             or_none(&d.scopes_granted)
         ),
