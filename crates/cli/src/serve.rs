@@ -534,7 +534,9 @@ async fn probe(
             );
         }
         // The pipeline keeps its own deadline; this is the safety net.
-        Err(_) => vec![timed_out(asked.kind, left, started.elapsed())],
+        // Its budget is the scrape's, counted from the request as its
+        // duration is, the wait for a turn included.
+        Err(_) => vec![timed_out(asked.kind, timeout, started.elapsed())],
     };
     for check in &mut checks {
         check.name.clone_from(&asked.name);
