@@ -321,7 +321,6 @@ pub(crate) async fn run(
         feed.allowlists.join(", ")
     );
     let check = Check::new(CheckKind::Allowlist, target);
-    let host_lookups = blocked;
     let mut reader = Reader::new(feed, network, blocked, timeout, check);
     if feed.published.is_empty() || feed.allowlists.is_empty() {
         reader.fail_input(
@@ -379,7 +378,7 @@ pub(crate) async fn run(
         check.push(finding);
     }
     tracing::debug!(ms = reach_report::elapsed_ms(started), "coverage computed");
-    details.hosts = match host_lookups {
+    details.hosts = match blocked {
         // The lookups would go through the network options that are bad.
         Some(blocked) => {
             for name in &args.hosts {
